@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/torua/torua/router/client"
+	"github.com/torua/torua/router/client/bench"
+)
+
+func init() { register(newBenchCmd) }
+
+func newBenchCmd() *cobra.Command {
+	var (
+		cf          clientFlags
+		cfg         bench.Config
+		mode        string
+		consistency string
+		preload     bool
+		jsonOut     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load a router with GETs and PUTs and report throughput and latency",
+		Long: `Send GETs, PUTs or a mix of both to a router from --concurrency clients, each with one
+request in flight, over a set of --keys keys, until --count operations have finished or
+--duration has passed. Then print the throughput, the errors by kind and the latency
+percentiles (HDR histogram, microsecond resolution); --json prints the same as JSON.
+
+A get run finds its keys only if they were written before: --preload writes each key once
+first. GETs of missing keys are counted as misses, not errors.`,
+		Example: `  torua bench --mode put --concurrency 32 --duration 10s
+  torua bench --mode get --preload --keys 100000 --count 1000000
+  torua bench --mode mixed --read-ratio 0.9 --json > result.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Mode = bench.Mode(mode)
+			switch consistency {
+			case "":
+			case "stale":
+				cfg.Stale = true
+			default:
+				return fmt.Errorf("--consistency %q: want \"\" or stale", consistency)
+			}
+			if cfg.Mode != bench.ModeMixed && cmd.Flags().Changed("read-ratio") {
+				return fmt.Errorf("--read-ratio applies to --mode mixed only")
+			}
+			if cmd.Flags().Changed("count") && !cmd.Flags().Changed("duration") {
+				cfg.Duration = 0 // a count alone bounds the run
+			}
+			c, err := cf.client(client.WithMaxConnsPerHost(cfg.Concurrency))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			r, err := bench.NewRunner(c, cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			// Fail at once, not with an error per operation, when nothing listens at the URL.
+			if _, err := c.Cluster(ctx); errors.Is(err, client.ErrUnreachable) {
+				return err
+			}
+			stderr := cmd.ErrOrStderr()
+			bar := !jsonOut && isTerminalWriter(stderr)
+
+			if preload {
+				p := startBenchProgress(stderr, bar, "preload", int64(cfg.Keys), 0, r)
+				err := r.Preload(ctx)
+				p.stop()
+				if err != nil {
+					return err
+				}
+			}
+			p := startBenchProgress(stderr, bar, "bench", cfg.Count, cfg.Duration, r)
+			res := r.Run(ctx)
+			p.stop()
+
+			out := cmd.OutOrStdout()
+			if jsonOut {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				err = enc.Encode(benchJSON{URL: c.URL(), Result: res})
+			} else {
+				fmt.Fprintf(out, "router %s\n", c.URL())
+				err = res.WriteTable(out)
+			}
+			if err != nil {
+				return err
+			}
+			if res.Ops == 0 && res.ErrorCount > 0 {
+				return fmt.Errorf("all %d operations failed", res.ErrorCount)
+			}
+			return nil
+		},
+	}
+	cf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&mode, "mode", "put", "operations to send: put, get or mixed")
+	f.Float64Var(&cfg.ReadRatio, "read-ratio", 0.9, "share of GETs in mixed mode (0..1)")
+	f.IntVarP(&cfg.Concurrency, "concurrency", "c", 32, "clients, each with one request in flight")
+	f.IntVar(&cfg.Keys, "keys", 10000, "size of the key set")
+	f.IntVar(&cfg.ValueSize, "value-size", 128, "bytes per value written")
+	f.DurationVarP(&cfg.Duration, "duration", "d", 10*time.Second, "stop after this long")
+	f.Int64VarP(&cfg.Count, "count", "n", 0, "stop after this many operations (alone, it replaces the default --duration)")
+	f.StringVar(&cfg.Prefix, "prefix", "bench/", "prefix of every key")
+	f.StringVar(&consistency, "consistency", "", `read consistency: "" (linearizable) or stale`)
+	f.BoolVar(&preload, "preload", false, "write every key once before the run")
+	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// benchJSON is what bench --json prints: the result and the router it was taken against.
+type benchJSON struct {
+	URL string `json:"url"`
+	*bench.Result
+}
+
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// benchProgress shows a Runner's progress on w until stop: a progress bar on a terminal,
+// otherwise one line every few seconds.
+type benchProgress struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// startBenchProgress starts showing phase's progress. total is the number of operations the
+// phase ends at, or 0 when only duration bounds it.
+func startBenchProgress(w io.Writer, bar bool, phase string, total int64, duration time.Duration, r *bench.Runner) *benchProgress {
+	p := &benchProgress{done: make(chan struct{})}
+	start := time.Now()
+	describe := func() string {
+		done, failed := r.Progress()
+		elapsed := time.Since(start)
+		ops := strconv.FormatInt(done, 10)
+		if total > 0 {
+			ops += "/" + strconv.FormatInt(total, 10)
+		}
+		return fmt.Sprintf("%s: %s ops, %.0f ops/s, %d errors", phase, ops, float64(done)/max(elapsed.Seconds(), 1e-3), failed)
+	}
+	if !bar {
+		p.wg.Go(func() {
+			tick := time.NewTicker(2 * time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-p.done:
+					return
+				case <-tick.C:
+					fmt.Fprintf(w, "%s (%.0fs)\n", describe(), time.Since(start).Seconds())
+				}
+			}
+		})
+		return p
+	}
+	// The bar counts operations when a count bounds the phase, milliseconds otherwise.
+	byTime := total == 0
+	barMax := total
+	if byTime {
+		barMax = duration.Milliseconds()
+	}
+	pb := progressbar.NewOptions64(barMax,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetRenderBlankState(true),
+	)
+	update := func() {
+		pb.Describe(describe())
+		if byTime {
+			_ = pb.Set64(min(time.Since(start).Milliseconds(), barMax))
+		} else {
+			done, _ := r.Progress()
+			_ = pb.Set64(min(done, barMax))
+		}
+	}
+	p.wg.Go(func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.done:
+				_ = pb.Finish()
+				return
+			case <-tick.C:
+				update()
+			}
+		}
+	})
+	return p
+}
+
+func (p *benchProgress) stop() {
+	close(p.done)
+	p.wg.Wait()
+}

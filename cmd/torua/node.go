@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/node"
+)
+
+func init() { register(newNodeCmd) }
+
+func newNodeCmd() *cobra.Command {
+	var (
+		cfg   node.Config
+		maps  mapSourceOptions
+		logs  logOptions
+		grace time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a storage node",
+		Long: `Run a storage node: it hosts the shards the shard map assigns to it and serves the node API
+(/store, /internal/status, /healthz, /readyz, /metrics).`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if cfg.ID == "" {
+				cfg.ID = os.Getenv("POD_NAME")
+			}
+			if cfg.ID == "" {
+				return errors.New("--id is required (or the POD_NAME environment variable)")
+			}
+			log, closeLog, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			if cfg.Source, err = maps.source(log); err != nil {
+				return err
+			}
+			cfg.Logger = log
+			n, err := node.New(cfg)
+			if err != nil {
+				return err
+			}
+			if err := n.Start(context.Background()); err != nil {
+				return err
+			}
+			return serveUntilSignal(log, grace, n)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.ID, "id", "", "node ID as the shard map names it (default: $POD_NAME)")
+	f.StringVar(&cfg.Listen, "listen", ":7070", "HTTP API address")
+	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/torua", "data directory")
+	f.Int64Var(&cfg.MaxValueSize, "max-value-size", httpx.DefaultMaxValueSize, "largest value accepted, in bytes")
+	f.IntVar(&cfg.MaxInFlight, "max-in-flight", 4096, "concurrent key requests served before answering 429")
+	f.DurationVar(&grace, "shutdown-grace", 20*time.Second, "how long SIGTERM waits for in-flight requests")
+	maps.addFlags(f)
+	logs.addFlags(f, "-")
+	return cmd
+}

@@ -1,0 +1,114 @@
+package httpx
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestParsePrecondition(t *testing.T) {
+	for _, tc := range []struct {
+		im, inm string
+		want    Precondition
+		bad     bool
+	}{
+		{"", "", Precondition{}, false},
+		{"*", "", Precondition{Kind: "exists"}, false},
+		{`"42"`, "", Precondition{Kind: "revision", Revision: 42}, false},
+		{"", "*", Precondition{Kind: "absent"}, false},
+		{"42", "", Precondition{}, true},
+		{`"0"`, "", Precondition{}, true},
+		{`"-1"`, "", Precondition{}, true},
+		{`W/"1"`, "", Precondition{}, true},
+		{"", `"1"`, Precondition{}, true},
+		{"*", "*", Precondition{}, true},
+	} {
+		h := http.Header{}
+		if tc.im != "" {
+			h.Set("If-Match", tc.im)
+		}
+		if tc.inm != "" {
+			h.Set("If-None-Match", tc.inm)
+		}
+		got, err := ParsePrecondition(h)
+		if tc.bad {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Errorf("If-Match %q If-None-Match %q: err %v, want ErrBadRequest", tc.im, tc.inm, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("If-Match %q If-None-Match %q: %+v, %v; want %+v", tc.im, tc.inm, got, err, tc.want)
+		}
+	}
+}
+
+func TestPage(t *testing.T) {
+	for _, tc := range []struct {
+		keys  []string
+		limit int
+		more  bool
+		want  string
+	}{
+		{nil, 10, false, "[] next="},
+		{[]string{"c", "a", "b"}, 10, false, "[a b c] next="},
+		{[]string{"c", "a", "b"}, 2, false, "[a b] next=b"},
+		{[]string{"a"}, 2, true, "[a] next=a"},
+	} {
+		p := Page(tc.keys, tc.limit, tc.more)
+		if got := fmt.Sprintf("%v next=%s", p.Keys, p.Next); got != tc.want {
+			t.Errorf("Page(%v, %d, %v) = %s, want %s", tc.keys, tc.limit, tc.more, got, tc.want)
+		}
+	}
+}
+
+func TestParseList(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		want  ListParams
+		bad   bool
+	}{
+		{"", ListParams{Limit: DefaultListLimit}, false},
+		{"prefix=a%2Fb&after=a%2Fb1&limit=7", ListParams{Prefix: "a/b", After: "a/b1", Limit: 7}, false},
+		{"limit=10000", ListParams{Limit: 10000}, false},
+		{"limit=10001", ListParams{}, true},
+		{"limit=-1", ListParams{}, true},
+		{"prefix=" + strings.Repeat("p", 1025), ListParams{}, true},
+	} {
+		got, err := ParseList(httptest.NewRequest("GET", "/data?"+tc.query, nil))
+		if tc.bad != (err != nil) || (!tc.bad && got != tc.want) {
+			t.Errorf("%q: %+v, %v", tc.query, got, err)
+		}
+	}
+}
+
+func TestStatus(t *testing.T) {
+	if got := Status(fmt.Errorf("x: %w", ErrPreconditionFailed)); got != 412 {
+		t.Errorf("wrapped ErrPreconditionFailed -> %d", got)
+	}
+	if got := Status(errors.New("disk on fire")); got != 500 {
+		t.Errorf("unknown error -> %d", got)
+	}
+}
+
+func TestWriteErrorHidesInternalDetail(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteError(rec, httptest.NewRequest("GET", "/", nil), discard(), errors.New("secret path /x/y"))
+	if rec.Code != 500 || strings.Contains(rec.Body.String(), "secret") {
+		t.Fatalf("500 answer leaks detail: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestEscapeKey(t *testing.T) {
+	for key, want := range map[string]string{".": "%2E", "..": "%2E%2E", "a/b": "a%2Fb", "a b": "a%20b", "...": "..."} {
+		if got := EscapeKey(key); got != want {
+			t.Errorf("EscapeKey(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

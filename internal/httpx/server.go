@@ -1,0 +1,184 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is an HTTP server that binds synchronously (bind errors surface from Start) and
+// serves in a goroutine until Shutdown.
+type Server struct {
+	srv  *http.Server
+	ln   net.Listener
+	log  *slog.Logger
+	done chan error
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start binds addr (":0" picks a free port) and serves h in a goroutine.
+func Start(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s := &Server{
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		ln:   ln,
+		log:  log,
+		done: make(chan error, 1),
+	}
+	go func() {
+		err := s.srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	return s, nil
+}
+
+// Addr returns the bound address, e.g. 127.0.0.1:41234.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops accepting connections and waits for in-flight requests until ctx ends, then
+// closes what is left. Calls after the first return the first one's result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		err := s.srv.Shutdown(ctx)
+		if err != nil {
+			_ = s.srv.Close()
+		}
+		if serr := <-s.done; serr != nil && err == nil {
+			err = serr
+		}
+		s.stopErr = err
+	})
+	return s.stopErr
+}
+
+// Metrics counts and times requests by route pattern, method and status.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	inflight prometheus.Gauge
+	reg      *prometheus.Registry
+}
+
+// NewMetrics creates request metrics named torua_<subsystem>_... in a fresh registry that also
+// holds the Go and process collectors. Each server has its own registry so that several can
+// live in one process (torua local).
+func NewMetrics(subsystem string) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "torua", Subsystem: subsystem, Name: "http_requests_total",
+			Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "torua", Subsystem: subsystem, Name: "http_request_duration_seconds",
+			Help:    "HTTP request latency by route and method.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "torua", Subsystem: subsystem, Name: "http_requests_in_flight",
+			Help: "HTTP requests being served.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.inflight,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is where the server's other metrics register.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Wrap serves mux through the metrics, and turns the mux's own plain-text 404 and 405 answers
+// into JSON error bodies (405 keeps its Allow header).
+func (m *Metrics) Wrap(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		m.inflight.Inc()
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		mux.ServeHTTP(rw, r)
+		m.inflight.Dec()
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		} else if i := strings.IndexByte(route, ' '); i >= 0 {
+			route = route[i+1:]
+		}
+		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rw.status)).Inc()
+		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+	})
+}
+
+// statusWriter records the status and rewrites the mux's plain-text 404/405 bodies as JSON.
+type statusWriter struct {
+	http.ResponseWriter
+	status  int
+	wrote   bool
+	swallow bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote, w.status = true, code
+	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
+		strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		msg := "no such route"
+		if code == http.StatusMethodNotAllowed {
+			msg = "method not allowed; allowed: " + w.Header().Get("Allow")
+		}
+		w.Header().Del("X-Content-Type-Options")
+		WriteJSON(w.ResponseWriter, code, ErrorBody{Error: msg})
+		w.swallow = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming handlers flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,212 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/node/engine"
+)
+
+func (n *Node) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /store/{key...}", n.limit(n.handleGet))
+	mux.HandleFunc("PUT /store/{key...}", n.limit(n.handlePut))
+	mux.HandleFunc("DELETE /store/{key...}", n.limit(n.handleDelete))
+	mux.HandleFunc("GET /store", n.limit(n.handleList))
+	mux.HandleFunc("GET /internal/status", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, n.Status())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.ready(); err != nil {
+			httpx.WriteError(w, r, n.log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", n.metrics.Handler())
+	return mux
+}
+
+// limit answers 429 when MaxInFlight requests are already being served.
+func (n *Node) limit(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case n.limiter <- struct{}{}:
+			defer func() { <-n.limiter }()
+			h(w, r)
+		default:
+			httpx.WriteError(w, r, n.log, fmt.Errorf("%w: %d requests in flight", httpx.ErrOverloaded, cap(n.limiter)))
+		}
+	}
+}
+
+func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	stale, err := parseConsistency(r)
+	if err == nil {
+		err = httpx.CheckKey(key)
+	}
+	var rep Replica
+	if err == nil {
+		rep, err = n.replicaFor(key)
+	}
+	var v engine.Value
+	if err == nil {
+		v, err = rep.Get(r.Context(), []byte(key), stale)
+	}
+	if err != nil {
+		n.writeError(w, r, key, err)
+		return
+	}
+	etag := httpx.ETag(v.Revision)
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(v.Data)))
+	_, _ = w.Write(v.Data)
+}
+
+func (n *Node) handlePut(w http.ResponseWriter, r *http.Request) {
+	n.write(w, r, engine.OpPut)
+}
+
+func (n *Node) handleDelete(w http.ResponseWriter, r *http.Request) {
+	n.write(w, r, engine.OpDelete)
+}
+
+func (n *Node) write(w http.ResponseWriter, r *http.Request, kind engine.OpKind) {
+	key := r.PathValue("key")
+	op := engine.Op{Kind: kind, Key: []byte(key)}
+	err := httpx.CheckKey(key)
+	var pre httpx.Precondition
+	if err == nil {
+		pre, err = httpx.ParsePrecondition(r.Header)
+		op.Cond = condition(pre)
+	}
+	var rep Replica
+	if err == nil {
+		rep, err = n.replicaFor(key)
+	}
+	if err == nil && kind == engine.OpPut {
+		op.Value, err = httpx.ReadValue(r, n.cfg.MaxValueSize)
+	}
+	var res engine.Result
+	if err == nil {
+		res, err = rep.Write(r.Context(), op)
+	}
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		n.writeError(w, r, key, err)
+		return
+	}
+	w.Header().Set("ETag", httpx.ETag(res.Revision))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
+	p, err := httpx.ParseList(r)
+	if err != nil {
+		httpx.WriteError(w, r, n.log, err)
+		return
+	}
+	stale, err := parseConsistency(r)
+	if err != nil {
+		httpx.WriteError(w, r, n.log, err)
+		return
+	}
+	h := n.hosting.Load()
+	if h.m == nil {
+		httpx.WriteError(w, r, n.log, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable))
+		return
+	}
+	shards := make([]int, 0, len(h.replicas))
+	if s := r.URL.Query().Get("shards"); s != "" {
+		for _, f := range strings.Split(s, ",") {
+			id, err := strconv.Atoi(f)
+			if err != nil {
+				httpx.WriteError(w, r, n.log, fmt.Errorf("%w: shards must be a comma-separated list of shard numbers", httpx.ErrBadRequest))
+				return
+			}
+			if _, ok := h.replicas[id]; !ok {
+				httpx.WriteError(w, r, n.log, &misdirected{shard: id, node: n.cfg.ID, version: h.m.Version})
+				return
+			}
+			shards = append(shards, id)
+		}
+	} else {
+		for s := range h.replicas {
+			shards = append(shards, s)
+		}
+	}
+	// Each shard's first limit keys, merged: the page is the smallest limit keys of the union.
+	var keys []string
+	more := false
+	for _, s := range shards {
+		ks, m, err := h.replicas[s].List(r.Context(), []byte(p.Prefix), []byte(p.After), p.Limit, stale)
+		if err != nil {
+			httpx.WriteError(w, r, n.log, fmt.Errorf("list shard %d: %w", s, err))
+			return
+		}
+		more = more || m
+		for _, k := range ks {
+			keys = append(keys, string(k))
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.Page(keys, p.Limit, more))
+}
+
+// parseConsistency reads ?consistency= (empty or "linearizable": false; "stale": true).
+func parseConsistency(r *http.Request) (stale bool, err error) {
+	switch c := r.URL.Query().Get("consistency"); c {
+	case "", "linearizable":
+		return false, nil
+	case "stale":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%w: consistency must be linearizable or stale, got %q", httpx.ErrBadRequest, c)
+	}
+}
+
+func condition(p httpx.Precondition) engine.Condition {
+	switch p.Kind {
+	case "revision":
+		return engine.Condition{Kind: engine.CondRevision, Revision: p.Revision}
+	case "exists":
+		return engine.Condition{Kind: engine.CondExists}
+	case "absent":
+		return engine.Condition{Kind: engine.CondAbsent}
+	}
+	return engine.Condition{}
+}
+
+// writeError maps engine and replica errors onto the shared HTTP sentinels.
+func (n *Node) writeError(w http.ResponseWriter, r *http.Request, key string, err error) {
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		err = fmt.Errorf("%w: key %q", httpx.ErrNotFound, key)
+	case errors.Is(err, engine.ErrConditionFailed):
+		err = fmt.Errorf("%w: key %q does not match %s", httpx.ErrPreconditionFailed, key, preconditionText(r))
+	case errors.Is(err, ErrReplicaClosed), errors.Is(err, engine.ErrClosed):
+		err = fmt.Errorf("%w: the shard of key %q is closing here; retry", httpx.ErrUnavailable, key)
+	}
+	httpx.WriteError(w, r, n.log, err)
+}
+
+func preconditionText(r *http.Request) string {
+	if v := r.Header.Get("If-None-Match"); v != "" {
+		return "If-None-Match: " + v
+	}
+	return "If-Match: " + r.Header.Get("If-Match")
+}

@@ -1,0 +1,379 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/router/client"
+	"github.com/torua/torua/shardmap"
+)
+
+// Config configures a Router.
+type Config struct {
+	// Listen is the public API's address, e.g. ":8080" or "127.0.0.1:0".
+	Listen string
+	// Source delivers shard maps.
+	Source shardmap.Source
+	// MaxValueSize limits a value's size (default httpx.DefaultMaxValueSize).
+	MaxValueSize int64
+	// Timeout bounds one request to a node (default 10s).
+	Timeout time.Duration
+	// Logger receives structured logs (default: discard).
+	Logger *slog.Logger
+}
+
+// Router is a running router.
+type Router struct {
+	cfg     Config
+	log     *slog.Logger
+	holder  *shardmap.Holder
+	metrics *httpx.Metrics
+	client  *http.Client
+	srv     *httpx.Server
+
+	retries *prometheus.CounterVec
+
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New returns a Router; Start serves it.
+func New(cfg Config) (*Router, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("router: a shard map source is required")
+	}
+	if cfg.MaxValueSize <= 0 {
+		cfg.MaxValueSize = httpx.DefaultMaxValueSize
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	metrics := httpx.NewMetrics("router")
+	rt := &Router{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "router"),
+		metrics: metrics,
+		client: &http.Client{
+			Timeout: cfg.Timeout,
+			Transport: &http.Transport{
+				DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				MaxIdleConns:        4096,
+				MaxIdleConnsPerHost: 512,
+				IdleConnTimeout:     90 * time.Second,
+			},
+			// A node never redirects; a redirect would mean a mangled key.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "torua", Subsystem: "router", Name: "retries_total",
+			Help: "Requests to nodes retried, by reason (misdirected, unreachable).",
+		}, []string{"reason"}),
+	}
+	rt.holder = shardmap.NewHolder(rt.log, metrics.Registry())
+	metrics.Registry().MustRegister(rt.retries)
+	return rt, nil
+}
+
+// Start binds the public API and starts following the shard map.
+func (rt *Router) Start(ctx context.Context) error {
+	srv, err := httpx.Start(rt.cfg.Listen, rt.metrics.Wrap(rt.routes()), rt.log)
+	if err != nil {
+		return err
+	}
+	rt.srv = srv
+	ctx, rt.cancel = context.WithCancel(ctx)
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		if err := rt.cfg.Source.Run(ctx, rt.holder); err != nil {
+			rt.log.Error("Shard map source stopped", "err", err)
+		}
+	}()
+	rt.log.Info("Router started", "addr", srv.Addr())
+	return nil
+}
+
+// Addr is the bound address.
+func (rt *Router) Addr() string { return rt.srv.Addr() }
+
+// Holder is the router's shard map holder.
+func (rt *Router) Holder() *shardmap.Holder { return rt.holder }
+
+// Shutdown stops accepting requests and finishes in-flight ones until ctx ends. Calls after
+// the first return its result.
+func (rt *Router) Shutdown(ctx context.Context) error {
+	rt.stopOnce.Do(func() { rt.stopErr = rt.shutdown(ctx) })
+	return rt.stopErr
+}
+
+func (rt *Router) shutdown(ctx context.Context) error {
+	var err error
+	if rt.srv != nil {
+		err = rt.srv.Shutdown(ctx)
+	}
+	if rt.cancel != nil {
+		rt.cancel()
+	}
+	rt.wg.Wait()
+	rt.client.CloseIdleConnections()
+	return err
+}
+
+func (rt *Router) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /data/{key...}", rt.handleKey)
+	mux.HandleFunc("PUT /data/{key...}", rt.handleKey)
+	mux.HandleFunc("DELETE /data/{key...}", rt.handleKey)
+	mux.HandleFunc("GET /data", rt.handleList)
+	mux.HandleFunc("GET /cluster", rt.handleCluster)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if rt.holder.Current() == nil {
+			httpx.WriteError(w, r, rt.log, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable))
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", rt.metrics.Handler())
+	return mux
+}
+
+// forwarded request headers and response headers.
+var (
+	requestHeaders  = []string{"If-Match", "If-None-Match", "Content-Type"}
+	responseHeaders = []string{"ETag", "Content-Type", "Content-Length", "Retry-After"}
+)
+
+// handleKey forwards a key request to the node serving the key's shard. Request bodies are
+// read whole (values are bounded) so a request the node refused unprocessed (421) can be sent
+// again; response bodies are streamed.
+func (rt *Router) handleKey(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if err := httpx.CheckKey(key); err != nil {
+		httpx.WriteError(w, r, rt.log, err)
+		return
+	}
+	var body []byte
+	if r.Method == http.MethodPut {
+		var err error
+		if body, err = httpx.ReadValue(r, rt.cfg.MaxValueSize); err != nil {
+			httpx.WriteError(w, r, rt.log, err)
+			return
+		}
+	}
+	path := "/store/" + httpx.EscapeKey(key)
+	resp, err := rt.forward(r, key, path, body)
+	if err != nil {
+		httpx.WriteError(w, r, rt.log, err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	for _, h := range responseHeaders {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		// The status is out; all that is left is to cut the response short.
+		rt.log.Warn("Response from node cut short", "key", key, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// forward sends the request to the shard's node. On 421 it reloads the map and tries once
+// more; a node that refused the connection was never sent the request, so that is retried
+// once too, after a reload. Anything else is answered as it is.
+func (rt *Router) forward(r *http.Request, key, path string, body []byte) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		m := rt.holder.Current()
+		if m == nil {
+			return nil, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
+		}
+		shard := m.ShardFor([]byte(key))
+		node, ok := m.Node(m.Replicas(shard)[0])
+		if !ok {
+			return nil, fmt.Errorf("shard %d: replica %q missing from map version %d", shard, m.Replicas(shard)[0], m.Version)
+		}
+		u := "http://" + node.API + path
+		if r.URL.RawQuery != "" {
+			u += "?" + r.URL.RawQuery
+		}
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, u, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		if body == nil {
+			req.Body, req.ContentLength = http.NoBody, 0
+		}
+		for _, h := range requestHeaders {
+			if v := r.Header.Get(h); v != "" {
+				req.Header.Set(h, v)
+			}
+		}
+		resp, err := rt.client.Do(req)
+		switch {
+		case err != nil && refused(err) && attempt == 0:
+			rt.retries.WithLabelValues("unreachable").Inc()
+			_ = rt.cfg.Source.Reload(r.Context(), rt.holder)
+			continue
+		case err != nil && refused(err):
+			return nil, fmt.Errorf("%w: node %s (%s), which serves shard %d, is unreachable", httpx.ErrUnavailable, node.ID, node.API, shard)
+		case err != nil:
+			if r.Context().Err() != nil {
+				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, r.Context().Err())
+			}
+			return nil, fmt.Errorf("%w: node %s (%s) failed during the request: %v", httpx.ErrBadGateway, node.ID, node.API, err)
+		case resp.StatusCode == http.StatusMisdirectedRequest && attempt == 0:
+			_ = resp.Body.Close()
+			rt.retries.WithLabelValues("misdirected").Inc()
+			if err := rt.cfg.Source.Reload(r.Context(), rt.holder); err != nil && !errors.Is(err, shardmap.ErrStale) {
+				rt.log.Warn("Shard map reload after 421 failed", "err", err)
+			}
+			continue
+		}
+		return resp, nil
+	}
+}
+
+// refused reports whether err says the request never reached the node.
+func refused(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// handleList gathers a page from every node, each asked for the shards it serves, and merges them.
+func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
+	p, err := httpx.ParseList(r)
+	if err != nil {
+		httpx.WriteError(w, r, rt.log, err)
+		return
+	}
+	m := rt.holder.Current()
+	if m == nil {
+		httpx.WriteError(w, r, rt.log, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable))
+		return
+	}
+	byNode := map[string][]string{}
+	for _, a := range m.Assignments {
+		byNode[a.Replicas[0]] = append(byNode[a.Replicas[0]], strconv.Itoa(a.Shard))
+	}
+	q := url.Values{"prefix": {p.Prefix}, "after": {p.After}, "limit": {strconv.Itoa(p.Limit)}}
+	if c := r.URL.Query().Get("consistency"); c != "" {
+		q.Set("consistency", c)
+	}
+	type result struct {
+		page httpx.ListPage
+		err  error
+	}
+	results := make(chan result, len(byNode))
+	for id, shards := range byNode {
+		node, _ := m.Node(id)
+		q := withParam(q, "shards", strings.Join(shards, ","))
+		go func() {
+			var page httpx.ListPage
+			err := rt.getJSON(r.Context(), node, "/store?"+q.Encode(), &page)
+			results <- result{page, err}
+		}()
+	}
+	var keys []string
+	more := false
+	for range byNode {
+		res := <-results
+		if res.err != nil && err == nil {
+			err = res.err
+		}
+		keys = append(keys, res.page.Keys...)
+		more = more || res.page.Next != ""
+	}
+	if err != nil {
+		httpx.WriteError(w, r, rt.log, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.Page(keys, p.Limit, more))
+}
+
+// withParam returns a copy of q with k set to v.
+func withParam(q url.Values, k, v string) url.Values {
+	c := url.Values{}
+	for key, vs := range q {
+		c[key] = vs
+	}
+	c.Set(k, v)
+	return c
+}
+
+// getJSON fetches a node's JSON resource, turning failures into the router's errors.
+func (rt *Router) getJSON(ctx context.Context, node shardmap.Node, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+node.API+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := rt.client.Do(req)
+	if err != nil {
+		if refused(err) {
+			return fmt.Errorf("%w: node %s (%s) is unreachable", httpx.ErrUnavailable, node.ID, node.API)
+		}
+		return fmt.Errorf("%w: node %s (%s): %v", httpx.ErrBadGateway, node.ID, node.API, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		var e httpx.ErrorBody
+		_ = decodeJSON(resp.Body, &e)
+		if resp.StatusCode == http.StatusMisdirectedRequest || resp.StatusCode == http.StatusServiceUnavailable {
+			return fmt.Errorf("%w: node %s: %s", httpx.ErrUnavailable, node.ID, e.Error)
+		}
+		return fmt.Errorf("%w: node %s answered %d: %s", httpx.ErrBadGateway, node.ID, resp.StatusCode, e.Error)
+	}
+	if err := decodeJSON(resp.Body, v); err != nil {
+		return fmt.Errorf("%w: node %s: %v", httpx.ErrBadGateway, node.ID, err)
+	}
+	return nil
+}
+
+// handleCluster reports the map and each node's reachability and status.
+func (rt *Router) handleCluster(w http.ResponseWriter, r *http.Request) {
+	m := rt.holder.Current()
+	info := client.ClusterInfo{Map: m, Nodes: []client.NodeInfo{}}
+	if m != nil {
+		info.Nodes = make([]client.NodeInfo, len(m.Nodes))
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for i, n := range m.Nodes {
+			info.Nodes[i] = client.NodeInfo{ID: n.ID, API: n.API, State: n.State}
+			wg.Go(func() {
+				var st shardmap.NodeStatus
+				if err := rt.getJSON(ctx, n, "/internal/status", &st); err != nil {
+					info.Nodes[i].Error = err.Error()
+					return
+				}
+				info.Nodes[i].Reachable, info.Nodes[i].Status = true, &st
+			})
+		}
+		wg.Wait()
+	}
+	httpx.WriteJSON(w, http.StatusOK, info)
+}

@@ -1,0 +1,228 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/node"
+	"github.com/torua/torua/router/client"
+	"github.com/torua/torua/shardmap"
+)
+
+type cluster struct {
+	nodes   []*node.Node
+	router  *Router
+	base    string
+	mapPath string
+	m       *shardmap.Map
+}
+
+// startCluster runs n real nodes (engines on disk) and a router in this process, all reading
+// the map from one file, as `torua local` does.
+func startCluster(t *testing.T, n int, routerSource func(path string) shardmap.Source) *cluster {
+	t.Helper()
+	g := NewWithT(t)
+	dir := t.TempDir()
+	c := &cluster{mapPath: filepath.Join(dir, "shardmap.json")}
+	log := slog.New(slog.DiscardHandler)
+	var members []shardmap.Node
+	for i := range n {
+		id := "n" + strconv.Itoa(i)
+		nd, err := node.New(node.Config{ID: id, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, id), Source: shardmap.NewFile(c.mapPath, log), Logger: log})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(nd.Start(context.Background())).To(Succeed())
+		t.Cleanup(func() { _ = nd.Shutdown(context.Background()) })
+		c.nodes = append(c.nodes, nd)
+		members = append(members, shardmap.Node{ID: id, API: nd.Addr(), State: shardmap.NodeActive})
+	}
+	m, err := shardmap.Place(nil, members, shardmap.PlaceConfig{Cluster: "t", Shards: 16, ReplicationFactor: 1})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(shardmap.WriteFile(c.mapPath, m)).To(Succeed())
+	c.m = m
+	src := shardmap.Source(shardmap.NewFile(c.mapPath, log))
+	if routerSource != nil {
+		src = routerSource(c.mapPath)
+	}
+	rt, err := New(Config{Listen: "127.0.0.1:0", Source: src, Logger: log})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(rt.Start(context.Background())).To(Succeed())
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	c.router, c.base = rt, "http://"+rt.Addr()
+	for _, nd := range c.nodes {
+		g.Eventually(func() bool { return nd.Status().Ready }).WithTimeout(10 * time.Second).Should(BeTrue())
+	}
+	g.Eventually(func() int { return get(t, c.base+"/readyz").code }).WithTimeout(10 * time.Second).Should(Equal(200))
+	return c
+}
+
+type response struct {
+	code   int
+	body   string
+	header http.Header
+}
+
+func send(t *testing.T, method, u, body string, hdr map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, string(data), resp.Header}
+}
+
+func get(t *testing.T, u string) response { return send(t, "GET", u, "", nil) }
+
+func dataURL(base, key string) string { return base + "/data/" + httpx.EscapeKey(key) }
+
+func TestForwardingAndListing(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 3, nil)
+	var keys []string
+	for i := range 300 {
+		k := fmt.Sprintf("user/%03d", i)
+		keys = append(keys, k)
+		r := send(t, "PUT", dataURL(c.base, k), "v"+k, nil)
+		g.Expect(r.code).To(Equal(204), r.body)
+		g.Expect(r.header.Get("ETag")).NotTo(BeEmpty())
+	}
+	keys = append(keys, "other")
+	g.Expect(send(t, "PUT", dataURL(c.base, "other"), "o", nil).code).To(Equal(204))
+
+	// Every node holds some keys: the router really spreads them.
+	for _, nd := range c.nodes {
+		var n int64
+		for _, s := range nd.Status().Shards {
+			n += s.Keys
+		}
+		g.Expect(n).To(BeNumerically(">", 0), "node %s holds no key", nd.Status().Node)
+	}
+	r := get(t, dataURL(c.base, "user/042"))
+	g.Expect(r.code).To(Equal(200))
+	g.Expect(r.body).To(Equal("vuser/042"))
+
+	// Paginate through every key with a prefix, 7 at a time: sorted, complete, no duplicates.
+	var listed []string
+	after := ""
+	for {
+		var page httpx.ListPage
+		r := get(t, c.base+"/data?prefix=user/&limit=7&after="+after)
+		g.Expect(r.code).To(Equal(200), r.body)
+		g.Expect(json.Unmarshal([]byte(r.body), &page)).To(Succeed())
+		listed = append(listed, page.Keys...)
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	g.Expect(listed).To(Equal(keys[:300]))
+
+	g.Expect(send(t, "DELETE", dataURL(c.base, "user/042"), "", nil).code).To(Equal(204))
+	g.Expect(get(t, dataURL(c.base, "user/042")).code).To(Equal(404))
+	// Preconditions pass through.
+	g.Expect(send(t, "PUT", dataURL(c.base, "other"), "x", map[string]string{"If-None-Match": "*"}).code).To(Equal(412))
+}
+
+func TestBadInputAtTheRouter(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 1, nil)
+	for _, tc := range []struct {
+		method, url, body string
+		code              int
+	}{
+		{"PUT", c.base + "/data/", "x", 400},
+		{"PUT", dataURL(c.base, strings.Repeat("k", 1025)), "x", 400},
+		{"PUT", dataURL(c.base, "k"), strings.Repeat("v", httpx.DefaultMaxValueSize+1), 413},
+		{"GET", c.base + "/data?limit=x", "", 400},
+		{"POST", dataURL(c.base, "k"), "", 405},
+		{"GET", c.base + "/nowhere", "", 404},
+	} {
+		r := send(t, tc.method, tc.url, tc.body, nil)
+		g.Expect(r.code).To(Equal(tc.code), "%s %s: %s", tc.method, tc.url, r.body)
+		g.Expect(r.header.Get("Content-Type")).To(Equal("application/json"))
+	}
+	g.Expect(get(t, dataURL(c.base, "k")).code).To(Equal(404), "nothing was written")
+}
+
+// lagging stands in for a map source whose watch has not delivered the newest map yet: Run
+// offers only the first map; Reload reads the file, as a real source's reload does.
+type lagging struct{ path string }
+
+func (l lagging) Run(ctx context.Context, h *shardmap.Holder) error {
+	_ = l.Reload(ctx, h)
+	<-ctx.Done()
+	return nil
+}
+
+func (l lagging) Reload(ctx context.Context, h *shardmap.Holder) error {
+	return shardmap.NewFile(l.path, nil).Reload(ctx, h)
+}
+
+func TestMisdirectedReloadsAndRetriesOnce(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 2, func(path string) shardmap.Source { return lagging{path} })
+	// Move every shard to n0. The nodes follow the file; the router does not until told.
+	members := []shardmap.Node{c.m.Nodes[0], c.m.Nodes[1]}
+	members[1].State = shardmap.NodeDraining
+	m2, err := shardmap.Place(c.m, members, shardmap.PlaceConfig{Cluster: "t", Shards: 16, ReplicationFactor: 1})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(shardmap.WriteFile(c.mapPath, m2)).To(Succeed())
+	g.Eventually(func() uint64 { return c.nodes[1].Status().MapVersion }).WithTimeout(5 * time.Second).Should(Equal(uint64(2)))
+	g.Eventually(func() uint64 { return c.nodes[0].Status().MapVersion }).WithTimeout(5 * time.Second).Should(Equal(uint64(2)))
+	g.Expect(c.router.Holder().Current().Version).To(Equal(uint64(1)))
+
+	var moved string
+	for i := 0; moved == ""; i++ {
+		if k := "k" + strconv.Itoa(i); c.m.Replicas(c.m.ShardFor([]byte(k)))[0] == "n1" {
+			moved = k
+		}
+	}
+	r := send(t, "PUT", dataURL(c.base, moved), "v", nil)
+	g.Expect(r.code).To(Equal(204), "the router reloads on 421 and retries: %s", r.body)
+	g.Expect(c.router.Holder().Current().Version).To(Equal(uint64(2)))
+}
+
+func TestUnreachableOwnerAnswers503(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 2, nil)
+	g.Expect(c.nodes[1].Shutdown(context.Background())).To(Succeed())
+	var down string
+	for i := 0; down == ""; i++ {
+		if k := "k" + strconv.Itoa(i); c.m.Replicas(c.m.ShardFor([]byte(k)))[0] == "n1" {
+			down = k
+		}
+	}
+	r := get(t, dataURL(c.base, down))
+	g.Expect(r.code).To(Equal(503), r.body)
+	g.Expect(r.body).To(ContainSubstring("unreachable"))
+	g.Expect(get(t, c.base+"/data").code).To(Equal(503), "a listing missing a node's keys would be wrong")
+
+	var info client.ClusterInfo
+	g.Expect(json.Unmarshal([]byte(get(t, c.base+"/cluster").body), &info)).To(Succeed())
+	g.Expect(info.Map.Version).To(Equal(uint64(1)))
+	g.Expect(info.Nodes).To(HaveLen(2))
+	g.Expect(info.Nodes[0].Reachable).To(BeTrue())
+	g.Expect(info.Nodes[0].Status.Shards).NotTo(BeEmpty())
+	g.Expect(info.Nodes[1].Reachable).To(BeFalse())
+	g.Expect(info.Nodes[1].Error).To(ContainSubstring("unreachable"))
+}
