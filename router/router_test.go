@@ -31,7 +31,7 @@ type cluster struct {
 
 // startCluster runs n real nodes (engines on disk) and a router in this process, all reading
 // the map from one file, as `torua local` does.
-func startCluster(t *testing.T, n int, routerSource func(path string) shardmap.Source) *cluster {
+func startCluster(t testing.TB, n int, routerSource func(path string) shardmap.Source) *cluster {
 	t.Helper()
 	g := NewWithT(t)
 	dir := t.TempDir()
@@ -73,7 +73,7 @@ type response struct {
 	header http.Header
 }
 
-func send(t *testing.T, method, u, body string, hdr map[string]string) response {
+func send(t testing.TB, method, u, body string, hdr map[string]string) response {
 	t.Helper()
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
@@ -91,7 +91,7 @@ func send(t *testing.T, method, u, body string, hdr map[string]string) response 
 	return response{resp.StatusCode, string(data), resp.Header}
 }
 
-func get(t *testing.T, u string) response { return send(t, "GET", u, "", nil) }
+func get(t testing.TB, u string) response { return send(t, "GET", u, "", nil) }
 
 func dataURL(base, key string) string { return base + "/data/" + httpx.EscapeKey(key) }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,8 +26,8 @@ var (
 type Holder struct {
 	log *slog.Logger
 
-	mu      sync.Mutex
-	cur     *Map
+	mu      sync.Mutex // serialises Offer and guards changed
+	cur     atomic.Pointer[Map]
 	changed chan struct{}
 
 	version  prometheus.Gauge
@@ -61,12 +62,9 @@ func NewHolder(log *slog.Logger, reg prometheus.Registerer) *Holder {
 	return h
 }
 
-// Current returns the map in use, or nil before the first valid map arrived.
-func (h *Holder) Current() *Map {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.cur
-}
+// Current returns the map in use, or nil before the first valid map arrived. It is an atomic
+// load, cheap enough for every request.
+func (h *Holder) Current() *Map { return h.cur.Load() }
 
 // Changed returns a channel that is closed when the next map is accepted.
 func (h *Holder) Changed() <-chan struct{} {
@@ -94,7 +92,7 @@ func (h *Holder) Offer(m *Map, origin string) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	cur := h.cur
+	cur := h.cur.Load()
 	if cur != nil {
 		switch {
 		case m.Cluster != cur.Cluster || m.Shards != cur.Shards:
@@ -110,7 +108,7 @@ func (h *Holder) Offer(m *Map, origin string) error {
 				ErrConflict, origin, m.Version))
 		}
 	}
-	h.cur = m
+	h.cur.Store(m)
 	close(h.changed)
 	h.changed = make(chan struct{})
 	h.version.Set(float64(m.Version))
@@ -128,8 +126,8 @@ func (h *Holder) refuse(reason string, err error) error {
 func (h *Holder) refuseLocked(reason string, err error) error {
 	h.rejected.WithLabelValues(reason).Inc()
 	var held uint64
-	if h.cur != nil {
-		held = h.cur.Version
+	if cur := h.cur.Load(); cur != nil {
+		held = cur.Version
 	}
 	if reason == "stale" {
 		h.log.Debug("Shard map refused", "reason", reason, "err", err, "heldVersion", held)

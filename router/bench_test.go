@@ -1,0 +1,108 @@
+package router
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/torua/torua/internal/httpx"
+)
+
+// benchTarget runs b.N requests from `clients` goroutines and reports ops/s and latency
+// percentiles (µs) as custom metrics, so the router-versus-direct comparison covers the
+// latency distribution, not only the mean.
+func benchTarget(b *testing.B, clients int, req func(c *http.Client, i int) (*http.Request, error)) {
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
+	var mu sync.Mutex
+	all := hdrhistogram.New(1, 60_000_000, 3)
+	var wg sync.WaitGroup
+	next := make(chan int, clients)
+	b.ResetTimer()
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			h := hdrhistogram.New(1, 60_000_000, 3)
+			for i := range next {
+				r, err := req(c, i)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				t0 := time.Now()
+				resp, err := c.Do(r)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode >= 300 {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+				_ = h.RecordValue(time.Since(t0).Microseconds())
+			}
+			mu.Lock()
+			all.Merge(h)
+			mu.Unlock()
+		})
+	}
+	for i := range b.N {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+	b.ReportMetric(float64(all.ValueAtQuantile(50)), "p50-µs")
+	b.ReportMetric(float64(all.ValueAtQuantile(99)), "p99-µs")
+}
+
+// BenchmarkGet compares GETs sent straight to the node with GETs through the router (one more
+// loopback hop), at 1 and 32 clients, on one node with RF 1.
+func BenchmarkGet(b *testing.B) {
+	c := startCluster(b, 1, nil)
+	const keys = 1000
+	for i := range keys {
+		r := send(b, "PUT", dataURL(c.base, fmt.Sprintf("bench/%04d", i)), string(bytes.Repeat([]byte("v"), 128)), nil)
+		if r.code != 204 {
+			b.Fatalf("preload: %d %s", r.code, r.body)
+		}
+	}
+	direct := "http://" + c.nodes[0].Addr() + "/store/"
+	via := c.base + "/data/"
+	for _, clients := range []int{1, 32} {
+		for _, target := range []struct{ name, base string }{{"direct", direct}, {"router", via}} {
+			b.Run(fmt.Sprintf("%s/clients=%d", target.name, clients), func(b *testing.B) {
+				benchTarget(b, clients, func(_ *http.Client, i int) (*http.Request, error) {
+					return http.NewRequest("GET", target.base+httpx.EscapeKey(fmt.Sprintf("bench/%04d", i%keys)), nil)
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkPut measures durable PUTs (fsynced before the answer, group-committed) at 1 and 32
+// clients, straight to the node and through the router.
+func BenchmarkPut(b *testing.B) {
+	c := startCluster(b, 1, nil)
+	direct := "http://" + c.nodes[0].Addr() + "/store/"
+	via := c.base + "/data/"
+	value := bytes.Repeat([]byte("v"), 128)
+	for _, clients := range []int{1, 32} {
+		for _, target := range []struct{ name, base string }{{"direct", direct}, {"router", via}} {
+			b.Run(fmt.Sprintf("%s/clients=%d", target.name, clients), func(b *testing.B) {
+				benchTarget(b, clients, func(_ *http.Client, i int) (*http.Request, error) {
+					return http.NewRequest("PUT", target.base+httpx.EscapeKey(fmt.Sprintf("bench/%06d", i%100000)), bytes.NewReader(value))
+				})
+			})
+		}
+	}
+}
