@@ -8,6 +8,10 @@ LOCALBIN ?= $(CURDIR)/bin
 # Kubernetes test binaries and other large tools are cached outside the clone so a fresh clone
 # on the same machine reuses them.
 TORUA_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/torua
+export TORUA_CACHE
+# Where hack/k8s-test-binaries.sh puts kube-apiserver, etcd and kube-controller-manager (envtest, localkube).
+KUBEBUILDER_ASSETS ?= $(TORUA_CACHE)/k8s/v1.37.2
+export KUBEBUILDER_ASSETS
 
 .PHONY: all
 all: build
@@ -28,19 +32,109 @@ fmt: ## Run gofmt on the code.
 vet: ## Run go vet.
 	$(GO) vet ./...
 
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
+	$(GOLANGCI_LINT) run
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
+	$(GOLANGCI_LINT) run --fix
+
+.PHONY: bench
+bench: ## Run the Go benchmarks (engine, router versus direct); figures in docs/benchmarks.md.
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./node/engine ./router
+
 .PHONY: test
-test: vet test-unit ## Run every test tier that runs on this machine.
+test: vet verify-gen test-unit test-envtest ## Run every test tier that runs on this machine.
 
 .PHONY: test-unit
-test-unit: ## Unit and process-level tests (go test ./...).
-	$(GO) test -count=1 ./...
+test-unit: helm k8s-test-binaries ## Unit, process-level, chart and localkube tests (go test ./...).
+	HELM="$(HELM)" $(GO) test -count=1 ./...
+
+.PHONY: test-envtest
+test-envtest: k8s-test-binaries ## Run the operator's envtest suite (controllers/, build tag envtest) against kube-apiserver and etcd.
+	$(GO) vet -tags envtest ./controllers/...
+	$(GO) test -count=1 -tags envtest ./controllers/... -ginkgo.v
+
+##@ Code generation
+
+# Generated files: `make verify-gen` fails when any of them is stale or not committed.
+GENERATED_PATHS = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml \
+	charts/torua/crds charts/torua/files/rbac
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD (config/crd/bases) and the operator's ClusterRole (config/rbac/role.yaml) from markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@$(MAKE) --no-print-directory chart-crd chart-rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods (zz_generated.deepcopy.go) from the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: verify-gen
+verify-gen: manifests generate ## Regenerate, then fail if generated files differ from git or are untracked.
+	@git diff --exit-code -- $(GENERATED_PATHS) || { echo "Generated files are stale: run 'make manifests generate' and commit them." >&2; exit 1; }
+	@untracked="$$(git ls-files --others --exclude-standard -- $(GENERATED_PATHS))"; \
+	if [ -n "$$untracked" ]; then echo "Generated files are not committed: $$untracked" >&2; exit 1; fi
 
 ##@ Build
 
 .PHONY: build
-build: ## Build the torua binary into bin/.
-	$(GO) build -o $(LOCALBIN)/torua ./cmd/torua
+build: ## Build the torua binary into bin/ (static, as in the Dockerfile's builder stage).
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/torua ./cmd/torua
 
 .PHONY: run
 run: build ## Run a local cluster (3 nodes + router on 127.0.0.1:8080).
 	$(LOCALBIN)/torua local
+
+# Container image. No Docker engine runs on the development machine or in CI: docker-build is for
+# machines that have one; the Dockerfile's builder command is the one `make build` runs.
+IMG ?= torua:dev
+CONTAINER_TOOL ?= docker
+
+.PHONY: docker-build
+docker-build: ## Build the container image $(IMG) (needs a Docker engine; this machine has none).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+##@ Deployment
+
+CRD_FILE = torua.io_toruaclusters.yaml
+
+.PHONY: chart-crd
+chart-crd: ## Copy the generated CRD (config/crd/bases) into the Helm chart's crds/.
+	mkdir -p charts/torua/crds
+	cp config/crd/bases/$(CRD_FILE) charts/torua/crds/$(CRD_FILE)
+
+.PHONY: chart-rbac
+chart-rbac: ## Copy the generated operator RBAC (config/rbac/role.yaml) into the Helm chart.
+	mkdir -p charts/torua/files/rbac
+	cp config/rbac/role.yaml charts/torua/files/rbac/role.yaml
+
+.PHONY: helm-lint
+helm-lint: helm chart-crd chart-rbac ## Lint the Helm chart.
+	$(HELM) lint --strict charts/torua
+	$(HELM) lint --strict charts/torua --set cluster.enabled=true
+
+##@ Dependencies
+
+## Tools are pinned in hack/tools.sh, built once per version under $(TORUA_CACHE)/tools and linked into bin/.
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
+
+.PHONY: controller-gen
+controller-gen: ## Install controller-gen into bin/.
+	@LOCALBIN="$(LOCALBIN)" hack/tools.sh controller-gen >/dev/null
+
+.PHONY: golangci-lint
+golangci-lint: ## Install golangci-lint into bin/.
+	@LOCALBIN="$(LOCALBIN)" hack/tools.sh golangci-lint >/dev/null
+
+.PHONY: helm
+helm: ## Install helm into bin/.
+	@LOCALBIN="$(LOCALBIN)" hack/tools.sh helm >/dev/null
+
+.PHONY: k8s-test-binaries
+k8s-test-binaries: ## Build kube-apiserver, etcd, kube-controller-manager into $(KUBEBUILDER_ASSETS) (once; 10+ min cold).
+	@hack/k8s-test-binaries.sh >/dev/null

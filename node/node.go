@@ -170,7 +170,7 @@ func (n *Node) host(m *shardmap.Map) {
 	old := n.hosting.Load()
 	next := &hosting{m: m, replicas: make(map[int]Replica)}
 	var opened, closed []int
-	for _, s := range m.ShardsOf(n.cfg.ID) {
+	for _, s := range servedShards(m, n.cfg.ID) {
 		if r, ok := old.replicas[s]; ok {
 			next.replicas[s] = r
 			continue
@@ -187,6 +187,20 @@ func (n *Node) host(m *shardmap.Map) {
 	}
 	slices.Sort(closed)
 	n.log.Info("Hosted shards updated", "mapVersion", m.Version, "shards", len(next.replicas), "opened", opened, "closed", closed)
+}
+
+// servedShards returns the shards this node serves under m. NB: without replication a shard
+// has one copy of its data, so only its first replica serves it; the other replicas a map with
+// replicationFactor > 1 lists are placeholders that replication fills. Opening them as
+// independent local replicas would let copies of one shard diverge silently.
+func servedShards(m *shardmap.Map, id string) []int {
+	var out []int
+	for _, a := range m.Assignments {
+		if a.Replicas[0] == id {
+			out = append(out, a.Shard)
+		}
+	}
+	return out
 }
 
 // Status reports the node's map version, readiness and replicas.

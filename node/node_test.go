@@ -318,3 +318,30 @@ func FuzzKeyRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestOnlyFirstReplicaServesWithoutReplication: with a map of replicationFactor 2 and no
+// replication, a node serves the shards it leads (first replica) and answers 421 for shards
+// where it is a second replica, so no shard ever has two diverging copies.
+func TestOnlyFirstReplicaServesWithoutReplication(t *testing.T) {
+	g := NewWithT(t)
+	m, err := shardmap.Place(nil, []shardmap.Node{
+		{ID: "n0", API: "127.0.0.1:1", State: shardmap.NodeActive},
+		{ID: "n1", API: "127.0.0.1:2", State: shardmap.NodeActive},
+	}, shardmap.PlaceConfig{Cluster: "t", Shards: 8, ReplicationFactor: 2})
+	g.Expect(err).NotTo(HaveOccurred())
+	n, base := startNode(t, m, nil)
+	var first, second string
+	for i := 0; first == "" || second == ""; i++ {
+		k := "key-" + strconv.Itoa(i)
+		if m.Replicas(m.ShardFor([]byte(k)))[0] == "n0" {
+			first = k
+		} else {
+			second = k
+		}
+	}
+	g.Expect(status(t, "PUT", keyURL(base, first), "v", nil)).To(Equal(204))
+	g.Expect(status(t, "PUT", keyURL(base, second), "v", nil)).To(Equal(421))
+	for _, s := range n.Status().Shards {
+		g.Expect(m.Replicas(s.Shard)[0]).To(Equal("n0"))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -78,8 +79,14 @@ func BenchmarkGet(b *testing.B) {
 	}
 	direct := "http://" + c.nodes[0].Addr() + "/store/"
 	via := c.base + "/data/"
+	// hop is the floor: a bare HTTP server answering 128 bytes, what one loopback hop costs
+	// with no work behind it. The router adds one such hop to the direct path.
+	hop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(bytes.Repeat([]byte("v"), 128))
+	}))
+	defer hop.Close()
 	for _, clients := range []int{1, 32} {
-		for _, target := range []struct{ name, base string }{{"direct", direct}, {"router", via}} {
+		for _, target := range []struct{ name, base string }{{"hop", hop.URL + "/"}, {"direct", direct}, {"router", via}} {
 			b.Run(fmt.Sprintf("%s/clients=%d", target.name, clients), func(b *testing.B) {
 				benchTarget(b, clients, func(_ *http.Client, i int) (*http.Request, error) {
 					return http.NewRequest("GET", target.base+httpx.EscapeKey(fmt.Sprintf("bench/%04d", i%keys)), nil)

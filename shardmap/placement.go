@@ -59,6 +59,7 @@ func Place(prev *Map, members []Node, cfg PlaceConfig) (*Map, error) {
 
 	// Keep the replicas of prev that are still allowed, in their order, up to RF.
 	assign := make([][]string, cfg.Shards)
+	fresh := make([]bool, cfg.Shards) // no replica of prev survived
 	load := make(map[string]int, len(activeIDs))
 	for s := range assign {
 		var kept []string
@@ -70,6 +71,7 @@ func Place(prev *Map, members []Node, cfg PlaceConfig) (*Map, error) {
 			}
 		}
 		assign[s] = kept
+		fresh[s] = len(kept) == 0
 		for _, r := range kept {
 			load[r]++
 		}
@@ -154,6 +156,72 @@ func Place(prev *Map, members []Node, cfg PlaceConfig) (*Map, error) {
 		assign[s][slices.Index(assign[s], maxID)] = minID
 		load[maxID]--
 		load[minID]++
+	}
+
+	// Shards placed from scratch put the node that leads (is first for) the fewest shards first,
+	// so first replicas, the ones that serve or are preferred leaders, spread evenly too.
+	// Shards that kept replicas keep their order: changing a shard's first replica is never free.
+	leads := make(map[string]int, len(activeIDs))
+	for s := range assign {
+		if !fresh[s] {
+			leads[assign[s][0]]++
+		}
+	}
+	for s := range assign {
+		if fresh[s] {
+			best := 0
+			for i, id := range assign[s] {
+				if leads[id] < leads[assign[s][best]] {
+					best = i
+				}
+			}
+			assign[s][0], assign[s][best] = assign[s][best], assign[s][0]
+			leads[assign[s][0]]++
+		}
+	}
+	for {
+		maxID, minID := activeIDs[0], activeIDs[0]
+		for _, id := range activeIDs {
+			if leads[id] > leads[maxID] {
+				maxID = id
+			}
+			if leads[id] < leads[minID] {
+				minID = id
+			}
+		}
+		if leads[maxID]-leads[minID] <= 1 {
+			break
+		}
+		// Find a chain max -> ... -> min where each step is a fresh shard led by one node that
+		// holds the next as a replica, and hand each shard's lead one step along it: the
+		// ends change by one, every node between keeps its count.
+		type step struct {
+			from  string
+			shard int
+		}
+		parent := map[string]step{maxID: {}}
+		for queue := []string{maxID}; len(queue) > 0; queue = queue[1:] {
+			for s, rs := range assign {
+				if fresh[s] && rs[0] == queue[0] {
+					for _, b := range rs[1:] {
+						if _, seen := parent[b]; !seen {
+							parent[b] = step{queue[0], s}
+							queue = append(queue, b)
+						}
+					}
+				}
+			}
+		}
+		if _, ok := parent[minID]; !ok {
+			break
+		}
+		for b := minID; b != maxID; b = parent[b].from {
+			rs := assign[parent[b].shard]
+			i := slices.Index(rs, b)
+			rs[0], rs[i] = rs[i], rs[0]
+		}
+		leads[maxID]--
+		leads[minID]++
 	}
 
 	next := &Map{

@@ -68,6 +68,23 @@ func TestPlaceNewCluster(t *testing.T) {
 	}
 }
 
+func TestPlaceSpreadsFirstReplicas(t *testing.T) {
+	for _, tc := range []struct{ nodes, shards, rf int }{{2, 8, 2}, {3, 16, 3}, {5, 64, 3}, {4, 4096, 2}} {
+		m := testMap(t, tc.nodes, tc.shards, tc.rf)
+		leads := map[string]int{}
+		for _, a := range m.Assignments {
+			leads[a.Replicas[0]]++
+		}
+		lo, hi := tc.shards, 0
+		for i := range tc.nodes {
+			lo, hi = min(lo, leads[nodeID(i)]), max(hi, leads[nodeID(i)])
+		}
+		if hi-lo > 1 {
+			t.Errorf("%+v: first replicas per node range from %d to %d", tc, lo, hi)
+		}
+	}
+}
+
 func TestPlaceRefuses(t *testing.T) {
 	if _, err := Place(nil, testNodes(2), PlaceConfig{Shards: 4, ReplicationFactor: 3}); err == nil {
 		t.Fatal("placed RF 3 on 2 nodes")

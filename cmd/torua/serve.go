@@ -71,7 +71,7 @@ func (o *mapSourceOptions) source(log *slog.Logger) (shardmap.Source, error) {
 		}
 		cfg, err := ctrl.GetConfig()
 		if err != nil {
-			return nil, fmt.Errorf("Kubernetes client configuration: %w", err)
+			return nil, fmt.Errorf("load the Kubernetes client configuration: %w", err)
 		}
 		return shardmap.NewConfigMapSource(cfg, ns, name, log)
 	}

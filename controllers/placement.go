@@ -1,0 +1,159 @@
+package controllers
+
+import (
+	"cmp"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/torua/torua/shardmap"
+)
+
+// endpoint is one node pod as the <cluster>-node Service's EndpointSlices list it.
+type endpoint struct {
+	IP    string
+	Ready bool
+}
+
+// membershipInput is everything membership depends on; membership is a pure function of it.
+type membershipInput struct {
+	// prev is the published map (nil before the first).
+	prev *shardmap.Map
+	// endpoints maps pod name to its address and readiness.
+	endpoints map[string]endpoint
+	// podNames lists the StatefulSet's pods by ordinal (ordinal < the StatefulSet's size).
+	podNames []string
+	// keep is the number of ordinals that stay (spec.replicas); higher ordinals are draining.
+	keep int
+	// replicationFactor is the cluster's RF (for the bootstrap quorum of addressed pods).
+	replicationFactor int
+}
+
+// membershipResult is what Place gets, and who is left waiting.
+type membershipResult struct {
+	members []shardmap.Node
+	// joining are pods with an address that are not in the map yet (they join once ready).
+	joining []string
+	// pruned are nodes of prev dropped from the map: removed from the StatefulSet and drained.
+	pruned []string
+	// joined are nodes added to the map now.
+	joined []string
+}
+
+func nodeFor(id, ip string, state shardmap.NodeState) shardmap.Node {
+	return shardmap.Node{
+		ID:    id,
+		API:   net.JoinHostPort(ip, strconv.Itoa(NodeAPIPort)),
+		Raft:  net.JoinHostPort(ip, strconv.Itoa(NodeRaftPort)),
+		State: state,
+	}
+}
+
+// membership decides which nodes belong in the next shard map:
+//   - A pod already in the map stays, ready or not: a briefly unready pod keeps its replicas
+//     (Raft tolerates a minority down; moving data on every restart would be wrong). Its
+//     addresses follow the EndpointSlice (pod IPs change when pods move); a pod without an
+//     address keeps the last known ones.
+//   - A pod joins the map the first time it is ready. The very first map is the exception:
+//     nodes report ready only once they hold a map, so it takes every pod with an address.
+//   - Pods at ordinals >= keep (being scaled away) are draining: placement moves their
+//     replicas off them.
+//   - A node of the map that is no longer a pod of the StatefulSet is pruned once it holds no
+//     replica; while it still holds one it stays, draining (never a silent data loss).
+func membership(in membershipInput) membershipResult {
+	var res membershipResult
+	inSet := make(map[string]bool, len(in.podNames))
+	for i, name := range in.podNames {
+		inSet[name] = true
+		state := shardmap.NodeActive
+		if i >= in.keep {
+			state = shardmap.NodeDraining
+		}
+		ep, addressed := in.endpoints[name]
+		var prevNode shardmap.Node
+		inPrev := false
+		if in.prev != nil {
+			prevNode, inPrev = in.prev.Node(name)
+		}
+		switch {
+		case inPrev:
+			n := prevNode
+			if addressed {
+				fresh := nodeFor(name, ep.IP, state)
+				n.API, n.Raft = fresh.API, fresh.Raft
+			}
+			n.State = state
+			res.members = append(res.members, n)
+		case !addressed:
+			// Not running yet; nothing to do.
+		case state == shardmap.NodeDraining:
+			// Leaving before it ever joined: it holds nothing.
+		case ep.Ready || in.prev == nil:
+			res.members = append(res.members, nodeFor(name, ep.IP, state))
+			res.joined = append(res.joined, name)
+		default:
+			res.joining = append(res.joining, name)
+		}
+	}
+	if in.prev != nil {
+		for _, n := range in.prev.Nodes {
+			if inSet[n.ID] {
+				continue
+			}
+			if len(in.prev.ShardsOf(n.ID)) > 0 {
+				n.State = shardmap.NodeDraining
+				res.members = append(res.members, n)
+				continue
+			}
+			res.pruned = append(res.pruned, n.ID)
+		}
+	}
+	if in.prev == nil {
+		// Bootstrap: wait until at least replicationFactor active pods have an address.
+		active := 0
+		for _, m := range res.members {
+			if m.State == shardmap.NodeActive {
+				active++
+			}
+		}
+		if active < in.replicationFactor {
+			res.joining = append(res.joining, res.joined...)
+			res.members, res.joined = nil, nil
+		}
+	}
+	slices.SortFunc(res.members, func(a, b shardmap.Node) int { return cmp.Compare(a.ID, b.ID) })
+	return res
+}
+
+// replicaCounts returns how many replicas m places on each node.
+func replicaCounts(m *shardmap.Map) map[string]int {
+	out := map[string]int{}
+	if m == nil {
+		return out
+	}
+	for _, a := range m.Assignments {
+		for _, r := range a.Replicas {
+			out[r]++
+		}
+	}
+	return out
+}
+
+// movedReplicas counts replicas of next that are not where prev had them.
+func movedReplicas(prev, next *shardmap.Map) int {
+	if prev == nil || next == nil {
+		return 0
+	}
+	moved := 0
+	for i, a := range next.Assignments {
+		if i >= len(prev.Assignments) {
+			break
+		}
+		for _, r := range a.Replicas {
+			if !slices.Contains(prev.Assignments[i].Replicas, r) {
+				moved++
+			}
+		}
+	}
+	return moved
+}

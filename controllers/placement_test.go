@@ -1,0 +1,168 @@
+package controllers
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
+	"github.com/torua/torua/shardmap"
+)
+
+func testCluster() *toruav1alpha1.ToruaCluster {
+	return &toruav1alpha1.ToruaCluster{ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: "ns"}}
+}
+
+func names(n int) []string {
+	tc := testCluster()
+	out := make([]string, n)
+	for i := range out {
+		out[i] = podName(tc, i)
+	}
+	return out
+}
+
+func mustPlace(t *testing.T, prev *shardmap.Map, members []shardmap.Node) *shardmap.Map {
+	t.Helper()
+	m, err := shardmap.Place(prev, members, shardmap.PlaceConfig{Cluster: "demo", Shards: 16, ReplicationFactor: 3})
+	if err != nil {
+		t.Fatalf("place: %v", err)
+	}
+	return m
+}
+
+func TestMembership(t *testing.T) {
+	three := mustPlace(t, nil, []shardmap.Node{
+		nodeFor("demo-node-0", "10.0.0.1", shardmap.NodeActive),
+		nodeFor("demo-node-1", "10.0.0.2", shardmap.NodeActive),
+		nodeFor("demo-node-2", "10.0.0.3", shardmap.NodeActive),
+	})
+	// A map where demo-node-3 was drained (it holds nothing) and demo-node-4 still holds replicas.
+	drained := &shardmap.Map{Cluster: "demo", Version: 9, Shards: 1, ReplicationFactor: 1, Hash: shardmap.HashXXHash64,
+		Nodes: []shardmap.Node{
+			nodeFor("demo-node-0", "10.0.0.1", shardmap.NodeActive),
+			nodeFor("demo-node-3", "10.0.0.4", shardmap.NodeDraining),
+			nodeFor("demo-node-4", "10.0.0.5", shardmap.NodeDraining),
+		},
+		Assignments: []shardmap.Assignment{{Shard: 0, Replicas: []string{"demo-node-4"}}},
+	}
+	eps := func(ready ...bool) map[string]endpoint {
+		out := map[string]endpoint{}
+		for i, r := range ready {
+			out[podName(testCluster(), i)] = endpoint{IP: "10.0.0." + string(rune('1'+i)), Ready: r}
+		}
+		return out
+	}
+
+	tests := []struct {
+		name      string
+		in        membershipInput
+		wantIDs   []string
+		wantState map[string]shardmap.NodeState
+		joining   []string
+		pruned    []string
+		check     func(g *WithT, res membershipResult)
+	}{
+		{
+			name:    "first map takes every addressed pod, ready or not",
+			in:      membershipInput{endpoints: eps(false, false, true), podNames: names(3), keep: 3, replicationFactor: 3},
+			wantIDs: []string{"demo-node-0", "demo-node-1", "demo-node-2"},
+		},
+		{
+			name:    "first map waits for replicationFactor addressed pods",
+			in:      membershipInput{endpoints: eps(true, true), podNames: names(3), keep: 3, replicationFactor: 3},
+			wantIDs: nil,
+			joining: []string{"demo-node-0", "demo-node-1"},
+		},
+		{
+			name:    "an unready member keeps its place",
+			in:      membershipInput{prev: three, endpoints: eps(true, true, false), podNames: names(3), keep: 3, replicationFactor: 3},
+			wantIDs: []string{"demo-node-0", "demo-node-1", "demo-node-2"},
+		},
+		{
+			name:    "a member without an address keeps its last one",
+			in:      membershipInput{prev: three, endpoints: eps(true, true), podNames: names(3), keep: 3, replicationFactor: 3},
+			wantIDs: []string{"demo-node-0", "demo-node-1", "demo-node-2"},
+			check: func(g *WithT, res membershipResult) {
+				g.Expect(res.members[2].API).To(Equal("10.0.0.3:7070"))
+			},
+		},
+		{
+			name: "a new IP is followed",
+			in: membershipInput{prev: three, podNames: names(3), keep: 3, replicationFactor: 3, endpoints: map[string]endpoint{
+				"demo-node-0": {IP: "10.0.0.1", Ready: true}, "demo-node-1": {IP: "10.0.0.2", Ready: true}, "demo-node-2": {IP: "10.9.9.9", Ready: true},
+			}},
+			wantIDs: []string{"demo-node-0", "demo-node-1", "demo-node-2"},
+			check: func(g *WithT, res membershipResult) {
+				g.Expect(res.members[2].API).To(Equal("10.9.9.9:7070"))
+				g.Expect(res.members[2].Raft).To(Equal("10.9.9.9:7071"))
+			},
+		},
+		{
+			name:    "a new pod joins only once ready",
+			in:      membershipInput{prev: three, endpoints: eps(true, true, true, false, true), podNames: names(5), keep: 5, replicationFactor: 3},
+			wantIDs: []string{"demo-node-0", "demo-node-1", "demo-node-2", "demo-node-4"},
+			joining: []string{"demo-node-3"},
+		},
+		{
+			name:      "ordinals at or above spec.replicas drain",
+			in:        membershipInput{prev: three, endpoints: eps(true, true, true), podNames: names(3), keep: 2, replicationFactor: 1},
+			wantIDs:   []string{"demo-node-0", "demo-node-1", "demo-node-2"},
+			wantState: map[string]shardmap.NodeState{"demo-node-1": shardmap.NodeActive, "demo-node-2": shardmap.NodeDraining},
+		},
+		{
+			name:      "departed nodes are pruned only once they hold nothing",
+			in:        membershipInput{prev: drained, endpoints: eps(true), podNames: names(1), keep: 1, replicationFactor: 1},
+			wantIDs:   []string{"demo-node-0", "demo-node-4"},
+			wantState: map[string]shardmap.NodeState{"demo-node-4": shardmap.NodeDraining},
+			pruned:    []string{"demo-node-3"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			res := membership(tt.in)
+			var ids []string
+			for _, m := range res.members {
+				ids = append(ids, m.ID)
+				if want, ok := tt.wantState[m.ID]; ok {
+					g.Expect(m.State).To(Equal(want), m.ID)
+				}
+			}
+			g.Expect(ids).To(Equal(tt.wantIDs))
+			g.Expect(res.joining).To(ConsistOf(tt.joining))
+			g.Expect(res.pruned).To(ConsistOf(tt.pruned))
+			if tt.check != nil {
+				tt.check(g, res)
+			}
+		})
+	}
+}
+
+func TestPodOrdinal(t *testing.T) {
+	g := NewWithT(t)
+	tc := testCluster()
+	for name, want := range map[string]int{"demo-node-0": 0, "demo-node-12": 12} {
+		n, ok := podOrdinal(tc, name)
+		g.Expect(ok).To(BeTrue())
+		g.Expect(n).To(Equal(want))
+	}
+	for _, name := range []string{"demo-node-", "demo-node-01", "demo-node-x", "other-node-1", "demo-node--1"} {
+		_, ok := podOrdinal(tc, name)
+		g.Expect(ok).To(BeFalse(), name)
+	}
+}
+
+func TestDesiredHashIgnoresNothingItOwns(t *testing.T) {
+	g := NewWithT(t)
+	tc := testCluster()
+	tc.Spec.Replicas, tc.Spec.Image = 3, "a"
+	h1 := podTemplateHash(tc)
+	g.Expect(podTemplateHash(tc)).To(Equal(h1), "deterministic")
+	tc.Spec.Image = "b"
+	g.Expect(podTemplateHash(tc)).NotTo(Equal(h1))
+	tc.Spec.Image = "a"
+	tc.Spec.Replicas = 5
+	g.Expect(podTemplateHash(tc)).To(Equal(h1), "size is not part of the pod template")
+}

@@ -1,0 +1,174 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
+)
+
+// DefaultPollInterval is how often a cluster that waits on its nodes (a drain, a rolling
+// update, a node that is not ready yet) is looked at again. Node progress is read over HTTP,
+// which no watch reports.
+const DefaultPollInterval = 5 * time.Second
+
+const conflictRetry = 200 * time.Millisecond
+
+// ToruaClusterReconciler reconciles a ToruaCluster.
+type ToruaClusterReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder recorder.EventRecorder
+	// Nodes reads the nodes' /internal/status and asks them to hand off leadership.
+	Nodes NodeClient
+	// PollInterval overrides DefaultPollInterval (tests make it short).
+	PollInterval time.Duration
+	// Now returns the current time (tests may fix it); time.Now when nil.
+	Now func() time.Time
+}
+
+// phaseFunc is one step of a reconcile. A phase that cannot go on returns an error; a phase
+// that waits on something records it in the state and returns nil.
+type phaseFunc func(ctx context.Context, s *clusterState) error
+
+// +kubebuilder:rbac:groups=torua.io,resources=toruaclusters,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=torua.io,resources=toruaclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=torua.io,resources=toruaclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile moves one ToruaCluster towards its spec: it reads the cluster's objects, runs the
+// phases in order (the shard map is written before the StatefulSet that depends on it) and,
+// whatever happened, computes conditions and patches the status once in a deferred step.
+func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	log := logf.FromContext(ctx)
+
+	tc := &toruav1alpha1.ToruaCluster{}
+	if err := r.Get(ctx, req.NamespacedName, tc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !tc.DeletionTimestamp.IsZero() {
+		// Owner references let the garbage collector remove every child.
+		return ctrl.Result{}, nil
+	}
+
+	s, err := r.observe(ctx, tc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer func() {
+		r.computeStatus(ctx, s, reterr)
+		if err := r.patchStatus(ctx, s); err != nil {
+			reterr = kerrors.NewAggregate([]error{reterr, err})
+		}
+	}()
+
+	if tc.Spec.Paused {
+		log.V(1).Info("Skipped changes: the cluster is paused")
+		return ctrl.Result{}, nil
+	}
+
+	phases := []phaseFunc{
+		r.reconcileDataPlaneRBAC,
+		r.reconcileServices,
+		r.reconcileShardMap,
+		r.reconcileStatefulSet,
+		r.reconcileDisruptionBudget,
+		r.reconcileRouter,
+	}
+	var errs []error
+	for _, phase := range phases {
+		if err := phase(ctx, s); err != nil {
+			errs = append(errs, err)
+			// Later phases depend on earlier ones (the map before the StatefulSet).
+			break
+		}
+	}
+	if err := kerrors.NewAggregate(errs); err != nil {
+		if apierrors.IsConflict(err) {
+			// Someone wrote one of our objects meanwhile: read again soon, no error to report.
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if s.waiting {
+		return ctrl.Result{RequeueAfter: r.pollInterval()}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *ToruaClusterReconciler) pollInterval() time.Duration {
+	if r.PollInterval > 0 {
+		return r.PollInterval
+	}
+	return DefaultPollInterval
+}
+
+func (r *ToruaClusterReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// SetupWithManager registers the reconciler: it owns every child object and watches the
+// node Service's EndpointSlices (owned by the Service, not by the cluster) for membership.
+func (r *ToruaClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Nodes == nil {
+		return errors.New("ToruaClusterReconciler needs a NodeClient")
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&toruav1alpha1.ToruaCluster{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(endpointSliceToCluster)).
+		Named("toruacluster").
+		Complete(r)
+}
+
+// endpointSliceToCluster maps a <cluster>-node Service's EndpointSlice to its cluster.
+func endpointSliceToCluster(_ context.Context, obj client.Object) []reconcile.Request {
+	svc := obj.GetLabels()[discoveryv1.LabelServiceName]
+	name, ok := cutSuffix(svc, "-node")
+	if !ok || name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
+func cutSuffix(s, suffix string) (string, bool) {
+	if len(s) < len(suffix) || s[len(s)-len(suffix):] != suffix {
+		return s, false
+	}
+	return s[:len(s)-len(suffix)], true
+}

@@ -1,0 +1,544 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
+	"github.com/torua/torua/shardmap"
+)
+
+// podTemplateHashAnnotation on the StatefulSet records the pod template the operator last
+// rolled out, so a template change is told apart from a change of size or partition.
+const podTemplateHashAnnotation = "torua.io/pod-template-hash"
+
+// clusterState is what one reconcile knows about one cluster: what it read, what it decided
+// and what it waits on. Phases fill it in; computeStatus turns it into the status.
+type clusterState struct {
+	tc *toruav1alpha1.ToruaCluster
+	// original is tc as read, the base of the status patch.
+	original *toruav1alpha1.ToruaCluster
+
+	sts    *appsv1.StatefulSet
+	router *appsv1.Deployment
+	// current is the published shard map (nil before the first). mapErr is set when the
+	// ConfigMap holds something that is not a valid map: nothing is published over it.
+	current *shardmap.Map
+	mapErr  error
+	// endpoints maps node pod name to its EndpointSlice address and readiness.
+	endpoints map[string]endpoint
+
+	// joining are pods with an address waiting to join the map (they join once ready).
+	joining []string
+	// drain is set while nodes are being scaled away.
+	drain *drainState
+	// rollout is set while a new pod template rolls out.
+	rollout *rolloutState
+
+	// statuses caches the nodes' /internal/status for this reconcile, by node ID.
+	mu       sync.Mutex
+	statuses map[string]nodeStatusResult
+
+	// waiting means the cluster waits on its nodes: look again after the poll interval.
+	waiting bool
+}
+
+type nodeStatusResult struct {
+	status *shardmap.NodeStatus
+	err    error
+}
+
+type drainState struct {
+	nodes []string
+	// remaining counts distinct (shard, draining node) replicas the remaining nodes still
+	// report; -1 when not every remaining node could tell.
+	remaining int
+	// blocker says why the drain is not done, for the condition message.
+	blocker string
+	// unreachable lists remaining nodes whose /internal/status could not be read.
+	unreachable []string
+	done        bool
+}
+
+type rolloutState struct {
+	reason  string
+	message string
+}
+
+// observe reads everything the phases decide from.
+func (r *ToruaClusterReconciler) observe(ctx context.Context, tc *toruav1alpha1.ToruaCluster) (*clusterState, error) {
+	s := &clusterState{tc: tc, original: tc.DeepCopy(), statuses: map[string]nodeStatusResult{}}
+	key := func(name string) client.ObjectKey { return client.ObjectKey{Namespace: tc.Namespace, Name: name} }
+
+	sts := &appsv1.StatefulSet{}
+	switch err := r.Get(ctx, key(nodeStatefulSetName(tc)), sts); {
+	case err == nil:
+		s.sts = sts
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("get StatefulSet: %w", err)
+	}
+	dep := &appsv1.Deployment{}
+	switch err := r.Get(ctx, key(routerName(tc)), dep); {
+	case err == nil:
+		s.router = dep
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("get router Deployment: %w", err)
+	}
+	cm := &corev1.ConfigMap{}
+	switch err := r.Get(ctx, key(shardMapName(tc)), cm); {
+	case err == nil:
+		if data, ok := cm.Data[shardmap.ConfigMapKey]; ok {
+			m, err := shardmap.Decode([]byte(data))
+			if err != nil {
+				s.mapErr = fmt.Errorf("ConfigMap %s holds no valid shard map: %w", shardMapName(tc), err)
+			} else {
+				s.current = m
+			}
+		}
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("get shard map ConfigMap: %w", err)
+	}
+
+	slices := &discoveryv1.EndpointSliceList{}
+	if err := r.List(ctx, slices, client.InNamespace(tc.Namespace),
+		client.MatchingLabels{discoveryv1.LabelServiceName: nodeServiceName(tc)}); err != nil {
+		return nil, fmt.Errorf("list EndpointSlices: %w", err)
+	}
+	s.endpoints = endpointsFromSlices(tc, slices.Items)
+	return s, nil
+}
+
+// endpointsFromSlices collects the node pods' addresses and readiness. A pod listed twice
+// (slices are eventually consistent) counts as ready if any listing says so.
+func endpointsFromSlices(tc *toruav1alpha1.ToruaCluster, items []discoveryv1.EndpointSlice) map[string]endpoint {
+	out := map[string]endpoint{}
+	sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
+	for _, sl := range items {
+		if sl.AddressType != discoveryv1.AddressTypeIPv4 && sl.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		for _, ep := range sl.Endpoints {
+			if ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" || len(ep.Addresses) == 0 {
+				continue
+			}
+			if _, ok := podOrdinal(tc, ep.TargetRef.Name); !ok {
+				continue
+			}
+			// A nil ready condition means unknown, which the API says to read as ready;
+			// a terminating endpoint is never ready.
+			ready := (ep.Conditions.Ready == nil || *ep.Conditions.Ready) &&
+				(ep.Conditions.Terminating == nil || !*ep.Conditions.Terminating)
+			prev, seen := out[ep.TargetRef.Name]
+			if seen && prev.Ready && !ready {
+				continue
+			}
+			out[ep.TargetRef.Name] = endpoint{IP: ep.Addresses[0], Ready: ready}
+		}
+	}
+	return out
+}
+
+// statefulSetSize is the node StatefulSet's current size (0 before it exists).
+func (s *clusterState) statefulSetSize() int32 {
+	if s.sts == nil || s.sts.Spec.Replicas == nil {
+		return 0
+	}
+	return *s.sts.Spec.Replicas
+}
+
+func (r *ToruaClusterReconciler) reconcileDataPlaneRBAC(ctx context.Context, s *clusterState) error {
+	for _, obj := range []client.Object{desiredServiceAccount(s.tc), desiredRole(s.tc), desiredRoleBinding(s.tc)} {
+		if _, err := r.ensure(ctx, s.tc, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *ToruaClusterReconciler) reconcileServices(ctx context.Context, s *clusterState) error {
+	for _, obj := range []client.Object{desiredPeersService(s.tc), desiredNodeService(s.tc), desiredRouterService(s.tc)} {
+		if _, err := r.ensure(ctx, s.tc, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reconcileShardMap computes the next map from membership and publishes it when its content
+// changed. It runs before the StatefulSet phase: nodes are marked draining before anything
+// shrinks, and pruned only after the StatefulSet no longer has them.
+func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clusterState) error {
+	log := logf.FromContext(ctx)
+	tc := s.tc
+	if s.mapErr != nil {
+		r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapRefused, "Publish", "%v", s.mapErr)
+		return s.mapErr
+	}
+	size := int(s.statefulSetSize())
+	podNames := make([]string, size)
+	for i := range podNames {
+		podNames[i] = podName(tc, i)
+	}
+	res := membership(membershipInput{
+		prev:              s.current,
+		endpoints:         s.endpoints,
+		podNames:          podNames,
+		keep:              int(tc.Spec.Replicas),
+		replicationFactor: int(tc.Spec.ReplicationFactor),
+	})
+	s.joining = res.joining
+	if len(res.joining) > 0 {
+		s.waiting = true
+	}
+
+	if s.current == nil && len(res.members) == 0 {
+		// No map yet: publish the ConfigMap without one so nodes and routers find it.
+		cm, err := desiredShardMapConfigMap(tc, nil)
+		if err != nil {
+			return err
+		}
+		return r.ensureEmptyShardMap(ctx, s, cm)
+	}
+
+	next, err := shardmap.Place(s.current, res.members, shardmap.PlaceConfig{
+		Cluster:           tc.Name,
+		Shards:            int(tc.Spec.Shards),
+		ReplicationFactor: int(tc.Spec.ReplicationFactor),
+	})
+	if err == nil {
+		err = next.Validate()
+	}
+	if err != nil {
+		if s.current == nil && errors.Is(err, shardmap.ErrNotEnoughNodes) {
+			s.waiting = true
+			return nil
+		}
+		r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapRefused, "Place",
+			"Refused to publish a shard map: %v", err)
+		return fmt.Errorf("place shards: %w", err)
+	}
+	if next == s.current {
+		return nil
+	}
+	cm, err := desiredShardMapConfigMap(tc, next)
+	if err != nil {
+		return err
+	}
+	if _, err := r.ensure(ctx, tc, cm); err != nil {
+		return err
+	}
+	moved := movedReplicas(s.current, next)
+	prevVersion := uint64(0)
+	if s.current != nil {
+		prevVersion = s.current.Version
+	}
+	draining := 0
+	for _, n := range next.Nodes {
+		if n.State == shardmap.NodeDraining {
+			draining++
+		}
+	}
+	log.Info("Published shard map", "version", next.Version, "previousVersion", prevVersion,
+		"nodes", len(next.Nodes), "draining", draining, "movedReplicas", moved)
+	r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonShardMapUpdated, "Publish",
+		"Published shard map version %d: %d nodes (%d draining), %d replicas moved", next.Version, len(next.Nodes), draining, moved)
+	for _, id := range res.joined {
+		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonNodeJoined, "Join", "Node %s joined the shard map", id)
+	}
+	for _, id := range res.pruned {
+		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRemoved, "Prune", "Node %s was drained and removed from the shard map", id)
+	}
+	s.current = next
+	return nil
+}
+
+// ensureEmptyShardMap creates the map ConfigMap without a map if it does not exist; it never
+// overwrites one (a published map is never taken back).
+func (r *ToruaClusterReconciler) ensureEmptyShardMap(ctx context.Context, s *clusterState, cm *corev1.ConfigMap) error {
+	existing := &corev1.ConfigMap{}
+	err := r.Get(ctx, client.ObjectKeyFromObject(cm), existing)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return err
+	}
+	_, err = r.ensure(ctx, s.tc, cm)
+	return err
+}
+
+// reconcileStatefulSet sizes the node StatefulSet and drives its rolling-update partition.
+// Growing is immediate (new nodes join the map once ready). Shrinking waits until the nodes
+// leaving hold no replica, as every remaining node's /internal/status shows.
+func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *clusterState) error {
+	tc := s.tc
+	want := tc.Spec.Replicas
+	size := want
+	old := s.statefulSetSize()
+	if s.sts != nil && old > want {
+		if r.drainProgress(ctx, s); !s.drain.done {
+			size = old
+			s.waiting = true
+		}
+	}
+	partition := r.rolloutPartition(ctx, s, size)
+	created := s.sts == nil
+
+	desired := desiredStatefulSet(tc, size, partition)
+	desired.Annotations = map[string]string{podTemplateHashAnnotation: podTemplateHash(tc)}
+	obj, err := r.ensure(ctx, tc, desired)
+	if err != nil {
+		return err
+	}
+	s.sts = obj.(*appsv1.StatefulSet)
+	switch {
+	case created:
+		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonCreating, "Create", "Created StatefulSet %s with %d nodes", desired.Name, size)
+	case size > old && old > 0:
+		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScalingUp, "Scale", "Scaled nodes from %d to %d", old, size)
+	case size < old:
+		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScaledDown, "Scale",
+			"Scaled nodes from %d to %d: %v hold no replica any more", old, size, s.drain.nodes)
+	}
+	return nil
+}
+
+func podTemplateHash(tc *toruav1alpha1.ToruaCluster) string {
+	h, _ := desiredHash(&appsv1.StatefulSet{Spec: appsv1.StatefulSetSpec{Template: nodePodTemplate(tc)}})
+	return h
+}
+
+// nodeStatuses reads /internal/status of the given nodes of the current map concurrently,
+// once per reconcile.
+func (r *ToruaClusterReconciler) nodeStatuses(ctx context.Context, s *clusterState, ids []string) map[string]nodeStatusResult {
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		s.mu.Lock()
+		_, done := s.statuses[id]
+		s.mu.Unlock()
+		if done || s.current == nil {
+			continue
+		}
+		n, ok := s.current.Node(id)
+		if !ok {
+			continue
+		}
+		wg.Go(func() {
+			st, err := r.Nodes.Status(ctx, n.API)
+			if err == nil && st.Node != "" && st.Node != id {
+				err = fmt.Errorf("%s answered as node %q", n.API, st.Node)
+			}
+			s.mu.Lock()
+			s.statuses[id] = nodeStatusResult{status: st, err: err}
+			s.mu.Unlock()
+		})
+	}
+	wg.Wait()
+	out := make(map[string]nodeStatusResult, len(ids))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if res, ok := s.statuses[id]; ok {
+			out[id] = res
+		}
+	}
+	return out
+}
+
+// drainProgress fills s.drain: the draining nodes of the map, and whether every remaining
+// node has the map, hosts every replica the map gives it and counts no draining node among
+// any shard's voters or learners.
+func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterState) {
+	d := &drainState{}
+	s.drain = d
+	if s.current == nil {
+		d.done = true
+		return
+	}
+	var active []string
+	for _, n := range s.current.Nodes {
+		if n.State == shardmap.NodeDraining {
+			d.nodes = append(d.nodes, n.ID)
+		} else {
+			active = append(active, n.ID)
+		}
+	}
+	if len(d.nodes) == 0 {
+		// The nodes leaving never joined the map: they hold nothing.
+		d.done = true
+		return
+	}
+	remaining := map[string]bool{}
+	known := true
+	for _, id := range active {
+		res := r.nodeStatuses(ctx, s, []string{id})[id]
+		switch {
+		case res.err != nil:
+			known = false
+			d.unreachable = append(d.unreachable, id)
+			d.blocker = fmt.Sprintf("cannot read /internal/status of %s: %v", id, res.err)
+			continue
+		case res.status.MapVersion < s.current.Version:
+			known = false
+			d.blocker = fmt.Sprintf("%s has shard map version %d, not %d yet", id, res.status.MapVersion, s.current.Version)
+			continue
+		}
+		hosted := map[int]bool{}
+		for _, sh := range res.status.Shards {
+			hosted[sh.Shard] = true
+			for _, v := range slices.Concat(sh.Voters, sh.Learners) {
+				if slices.Contains(d.nodes, v) {
+					remaining[strconv.Itoa(sh.Shard)+"/"+v] = true
+				}
+			}
+		}
+		for _, sh := range s.current.ShardsOf(id) {
+			if !hosted[sh] && d.blocker == "" {
+				d.blocker = fmt.Sprintf("%s does not host its replica of shard %d yet", id, sh)
+			}
+		}
+	}
+	d.remaining = len(remaining)
+	if !known {
+		d.remaining = -1
+	}
+	if known && len(remaining) > 0 && d.blocker == "" {
+		d.blocker = fmt.Sprintf("%d replicas remain on %v", len(remaining), d.nodes)
+	}
+	d.done = known && len(remaining) == 0 && d.blocker == ""
+}
+
+// rolloutPartition returns the StatefulSet partition: pods at ordinals >= partition run the
+// new template. A template change starts at size (nothing restarts by itself); then, one pod
+// at a time, highest ordinal first, the pod is asked to hand off its leaderships and the
+// partition goes down by one, once every updated pod is ready and caught up and every shard
+// keeps a quorum without the next pod. StatefulSet rolling updates ignore
+// PodDisruptionBudgets, so this gating is the operator's job.
+func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *clusterState, size int32) int32 {
+	sts := s.sts
+	if sts == nil {
+		return 0
+	}
+	tc := s.tc
+	cur := int32(0)
+	if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		cur = *ru.Partition
+	}
+	if sts.Annotations[podTemplateHashAnnotation] != podTemplateHash(tc) {
+		s.rollout = &rolloutState{reason: toruav1alpha1.ReasonRollingUpdate,
+			message: fmt.Sprintf("Rolling out a new pod template to %d nodes, one at a time", size)}
+		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonRollingUpdate, "RollingUpdate",
+			"Started rolling out a new pod template to %d nodes, highest ordinal first", size)
+		s.waiting = true
+		return size
+	}
+	st := sts.Status
+	if st.ObservedGeneration < sts.Generation {
+		// The StatefulSet controller has not seen our last write: its revisions are stale.
+		if cur > 0 {
+			s.waiting = true
+		}
+		return min(cur, size)
+	}
+	if st.UpdateRevision == "" || st.UpdateRevision == st.CurrentRevision {
+		return 0
+	}
+	s.waiting = true
+	p := min(cur, size)
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(tc.Namespace), client.MatchingLabels(selectorLabels(tc, componentNode))); err != nil {
+		s.rollout = &rolloutState{reason: toruav1alpha1.ReasonRollingUpdate, message: fmt.Sprintf("Cannot list node pods: %v", err)}
+		return p
+	}
+	revision := map[string]string{}
+	for _, pod := range pods.Items {
+		revision[pod.Name] = pod.Labels[appsv1.ControllerRevisionHashLabelKey]
+	}
+	for i := p; i < size; i++ {
+		name := podName(tc, int(i))
+		if revision[name] != st.UpdateRevision || !s.endpoints[name].Ready {
+			s.rollout = &rolloutState{reason: toruav1alpha1.ReasonRollingUpdate,
+				message: fmt.Sprintf("Waiting for %s to restart with the new pod template and become ready", name)}
+			return p
+		}
+		if s.current != nil {
+			if _, inMap := s.current.Node(name); inMap {
+				res := r.nodeStatuses(ctx, s, []string{name})[name]
+				if res.err != nil || !res.status.Ready || res.status.MapVersion < s.current.Version {
+					s.rollout = &rolloutState{reason: toruav1alpha1.ReasonWaitingForNodes,
+						message: fmt.Sprintf("Waiting for %s to catch up after its restart", name)}
+					return p
+				}
+			}
+		}
+	}
+	if p == 0 {
+		s.rollout = &rolloutState{reason: toruav1alpha1.ReasonRollingUpdate, message: "Every node runs the new pod template"}
+		return 0
+	}
+	next := podName(tc, int(p-1))
+	if s.current != nil {
+		quorum := int(tc.Spec.ReplicationFactor)/2 + 1
+		for _, a := range s.current.Assignments {
+			if !slices.Contains(a.Replicas, next) {
+				continue
+			}
+			up := 0
+			for _, id := range a.Replicas {
+				if id != next && s.endpoints[id].Ready {
+					up++
+				}
+			}
+			if up < quorum && len(a.Replicas) > 1 {
+				s.rollout = &rolloutState{reason: toruav1alpha1.ReasonWaitingForNodes,
+					message: fmt.Sprintf("Waiting for shard %d to keep a quorum without %s", a.Shard, next)}
+				return p
+			}
+		}
+		if n, ok := s.current.Node(next); ok {
+			if err := r.Nodes.TransferLeadership(ctx, n.API); err != nil {
+				s.rollout = &rolloutState{reason: toruav1alpha1.ReasonLeadershipTransferPending,
+					message: fmt.Sprintf("%s has not handed off its leaderships yet: %v", next, err)}
+				r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonLeadershipTransferPending, "TransferLeadership",
+					"Node %s has not handed off its leaderships yet: %v", next, err)
+				return p
+			}
+		}
+	}
+	r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRestarted, "RollingUpdate",
+		"Let %s restart with the new pod template", next)
+	s.rollout = &rolloutState{reason: toruav1alpha1.ReasonRollingUpdate,
+		message: fmt.Sprintf("Restarting %s with the new pod template", next)}
+	return p - 1
+}
+
+func (r *ToruaClusterReconciler) reconcileDisruptionBudget(ctx context.Context, s *clusterState) error {
+	_, err := r.ensure(ctx, s.tc, desiredPDB(s.tc))
+	return err
+}
+
+func (r *ToruaClusterReconciler) reconcileRouter(ctx context.Context, s *clusterState) error {
+	obj, err := r.ensure(ctx, s.tc, desiredRouterDeployment(s.tc))
+	if err != nil {
+		return err
+	}
+	s.router = obj.(*appsv1.Deployment)
+	return nil
+}
+
+// event records a decision on the cluster object.
+func (r *ToruaClusterReconciler) event(tc *toruav1alpha1.ToruaCluster, eventType, reason, action, note string, args ...any) {
+	if r.Recorder == nil {
+		return
+	}
+	r.Recorder.Eventf(tc, nil, eventType, reason, action, note, args...)
+}

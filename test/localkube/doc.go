@@ -1,0 +1,26 @@
+// Package localkube is a test-only Kubernetes control plane that runs pods as local processes:
+// etcd, kube-apiserver and kube-controller-manager built from Go module sources
+// (hack/k8s-test-binaries.sh, found through KUBEBUILDER_ASSETS), one Node, and a process kubelet.
+//
+// The kubelet binds every pending pod to its Node (there is no scheduler) and runs each container
+// as a process of the binary Options.Images maps the container's image to, with the container's
+// command, args and env (downward-API fieldRefs metadata.name, metadata.namespace, metadata.uid,
+// labels, annotations, spec.nodeName, status.podIP, status.hostIP; ConfigMap and Secret refs). Each
+// pod gets its own IP from PodCIDR; container paths under volume mounts are rewritten to host
+// directories, and a PersistentVolumeClaim's directory survives the pod. It runs HTTP and TCP
+// readiness and liveness probes, writes pod status and conditions (so the EndpointSlice
+// controller publishes real membership), restarts exited containers, and on deletion sends
+// SIGTERM, waits the grace period, sends SIGKILL and removes the pod. It renews its Node's Lease.
+//
+// Suites call Main from TestMain: pod IPs may not be loopback addresses, so the tests run inside a
+// private user+network namespace where PodCIDR is local on lo.
+//
+// It does not: pull or run images, isolate processes (they share the host's file system and user),
+// run init or sidecar containers, exec or gRPC probes, resource limits, cluster DNS, kube-proxy
+// (Services have no virtual IPs: clients reach pods by the addresses in EndpointSlices),
+// provision PersistentVolumes (claims stay Pending; the kubelet maps them by name), update
+// ConfigMap or Secret volumes after start, or mount service account tokens (envtest disables that
+// admission plugin; pods get the admin kubeconfig as KUBECONFIG instead).
+//
+// It must not be imported by non-test code.
+package localkube

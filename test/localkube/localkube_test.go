@@ -1,0 +1,208 @@
+package localkube
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+)
+
+// testImage is run as this test binary in server mode (envServe).
+const (
+	testImage = "localkube.test/server:v1"
+	envServe  = "LOCALKUBE_TEST_SERVE"
+)
+
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(envServe); addr != "" {
+		serve(addr)
+		return
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Println("localkube: KUBEBUILDER_ASSETS is not set; skipping (make k8s-test-binaries; make test sets it)")
+		os.Exit(0)
+	}
+	Main(m)
+}
+
+// serve is the test pods' container: an HTTP server answering /healthz on addr.
+func serve(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_ = http.Serve(ln, mux)
+}
+
+func TestStatefulSetLifecycle(t *testing.T) {
+	ctx := t.Context()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Start(ctx, Options{Images: map[string]string{imageRepository(testImage): self}, Output: testOutput(t)})
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kubernetes.NewForConfigOrDie(c.Config)
+	const ns = "default"
+	labels := map[string]string{"app": "server"}
+
+	_, err = client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "server"},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone, Selector: labels,
+			Ports: []corev1.ServicePort{{Name: "http", Port: 8080}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
+		PeriodSeconds: 1,
+	}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "server"},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    ptr.To[int32](2),
+			ServiceName: "server",
+			Selector:    &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: ptr.To[int64](5),
+					Containers: []corev1.Container{{
+						Name: "server", Image: testImage,
+						Env: []corev1.EnvVar{
+							{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+							{Name: envServe, Value: "$(POD_IP):8080"},
+						},
+						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+						ReadinessProbe: probe,
+					}},
+				},
+			},
+		},
+	}
+	if sts, err = client.AppsV1().StatefulSets(ns).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	readyEndpoints := func(want int) func(context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) {
+			slices, err := client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=server"})
+			if err != nil {
+				return false, err
+			}
+			ready := 0
+			for _, s := range slices.Items {
+				for _, e := range s.Endpoints {
+					if ptr.Deref(e.Conditions.Ready, false) {
+						ready++
+					}
+				}
+			}
+			return ready == want, nil
+		}
+	}
+	poll(t, "2 ready endpoints", readyEndpoints(2))
+
+	pod, err := client.CoreV1().Pods(ns).Get(ctx, "server-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + net.JoinHostPort(pod.Status.PodIP, "8080") + "/healthz")
+	if err != nil {
+		t.Fatalf("reach pod at its IP: %v", err)
+	}
+	_ = resp.Body.Close()
+
+	t.Log("A deleted pod is recreated with a new UID.")
+	if err := client.CoreV1().Pods(ns).Delete(ctx, "server-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "server-0 recreated", func(ctx context.Context) (bool, error) {
+		p, err := client.CoreV1().Pods(ns).Get(ctx, "server-0", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil && p.UID != pod.UID && isReady(p), err
+	})
+
+	t.Log("Scale-down removes the highest ordinal.")
+	scale, err := client.AppsV1().StatefulSets(ns).GetScale(ctx, sts.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 1
+	if _, err := client.AppsV1().StatefulSets(ns).UpdateScale(ctx, sts.Name, scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "server-1 gone", podGone(client, ns, "server-1"))
+	poll(t, "1 ready endpoint", readyEndpoints(1))
+
+	t.Log("Deleting the StatefulSet garbage-collects its pods.")
+	if err := client.AppsV1().StatefulSets(ns).Delete(ctx, "server", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "server-0 gone", podGone(client, ns, "server-0"))
+}
+
+// testOutput is where the control plane and the pods write: stderr with LOCALKUBE_VERBOSE=1.
+func testOutput(t *testing.T) io.Writer {
+	t.Helper()
+	if os.Getenv("LOCALKUBE_VERBOSE") == "1" {
+		return os.Stderr
+	}
+	return io.Discard
+}
+
+func isReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func podGone(client kubernetes.Interface, ns, name string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	}
+}
+
+// poll waits up to a minute for cond.
+func poll(t *testing.T, what string, cond func(context.Context) (bool, error)) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, time.Minute, true, cond); err != nil {
+		t.Fatalf("wait for %s: %v", what, err)
+	}
+}
