@@ -3,7 +3,9 @@ package node
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +22,7 @@ func (n *Node) routes() *http.ServeMux {
 	mux.HandleFunc("GET /internal/status", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, n.Status())
 	})
+	mux.HandleFunc("POST /internal/transfer-leadership", n.handleTransferLeadership)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -165,6 +168,30 @@ func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, httpx.Page(keys, p.Limit, more))
+}
+
+// TransferResult is the body of POST /internal/transfer-leadership.
+type TransferResult struct {
+	// HandedOff counts the shard leaderships handed to another replica.
+	HandedOff int `json:"handedOff"`
+	// Kept lists the shards this node still leads because no other replica can take over:
+	// without replication every shard's only replica is its leader.
+	Kept []int `json:"kept"`
+}
+
+// handleTransferLeadership hands every leadership this node holds to another up-to-date
+// replica before a planned restart. It answers 200 once the node leads nothing that another
+// replica could lead. NB: without replication no shard has another replica, so nothing can be
+// handed off and the answer lists every served shard as kept: a restart of this node makes
+// them unavailable until it is back, which no hand-off could avoid.
+func (n *Node) handleTransferLeadership(w http.ResponseWriter, _ *http.Request) {
+	h := n.hosting.Load()
+	res := TransferResult{Kept: []int{}}
+	for _, s := range slices.Sorted(maps.Keys(h.replicas)) {
+		res.Kept = append(res.Kept, s)
+	}
+	n.log.Info("Leadership hand-off requested", "handedOff", res.HandedOff, "kept", len(res.Kept))
+	httpx.WriteJSON(w, http.StatusOK, res)
 }
 
 // parseConsistency reads ?consistency= (empty or "linearizable": false; "stale": true).

@@ -267,6 +267,12 @@ func TestStatusHealthAndMetrics(t *testing.T) {
 		keys += s.Keys
 	}
 	g.Expect(keys).To(Equal(int64(1)))
+	var tr TransferResult
+	r := do(t, "POST", base+"/internal/transfer-leadership", "", nil)
+	g.Expect(r.code).To(Equal(200))
+	g.Expect(json.Unmarshal([]byte(r.body), &tr)).To(Succeed())
+	g.Expect(tr.HandedOff).To(BeZero(), "without replication there is no replica to hand off to")
+	g.Expect(tr.Kept).To(HaveLen(8))
 	metrics := do(t, "GET", base+"/metrics", "", nil).body
 	for _, name := range []string{
 		`torua_node_http_requests_total{code="204",method="PUT",route="/store/{key...}"} 1`,
