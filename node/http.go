@@ -19,6 +19,7 @@ func (n *Node) routes() *http.ServeMux {
 	mux.HandleFunc("PUT /store/{key...}", n.limit(n.handlePut))
 	mux.HandleFunc("DELETE /store/{key...}", n.limit(n.handleDelete))
 	mux.HandleFunc("GET /store", n.limit(n.handleList))
+	mux.HandleFunc("/store", httpx.OnlyMethods(n.log, "GET", "HEAD"))
 	mux.HandleFunc("GET /internal/status", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, n.Status())
 	})

@@ -3,8 +3,10 @@ package httpx
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 )
 
 // Sentinel errors shared by the node and the router. Handlers return them (wrapped with %w and
@@ -14,6 +16,8 @@ var (
 	ErrBadRequest = errors.New("bad request")
 	// ErrNotFound is a key that does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrMethodNotAllowed is a method the route does not serve.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 	// ErrConflict is a request that contradicts the server's state (for example a cluster change in progress).
 	ErrConflict = errors.New("conflict")
 	// ErrPreconditionFailed is an If-Match / If-None-Match that does not hold.
@@ -36,6 +40,7 @@ var statusOf = []struct {
 }{
 	{ErrBadRequest, http.StatusBadRequest},
 	{ErrNotFound, http.StatusNotFound},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed},
 	{ErrConflict, http.StatusConflict},
 	{ErrPreconditionFailed, http.StatusPreconditionFailed},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge},
@@ -91,4 +96,15 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// OnlyMethods answers 405 with an Allow header and a JSON body. Register it on a bare path
+// (e.g. "/data") beside its method patterns: without it ServeMux redirects other methods on
+// that path to the subtree below it ("/data/").
+func OnlyMethods(log *slog.Logger, allow ...string) http.HandlerFunc {
+	allowed := strings.Join(allow, ", ")
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allowed)
+		WriteError(w, r, log, fmt.Errorf("%w: %s; allowed: %s", ErrMethodNotAllowed, r.Method, allowed))
+	}
 }

@@ -1,13 +1,16 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParsePrecondition(t *testing.T) {
@@ -112,3 +115,29 @@ func TestEscapeKey(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestShutdownClosesConnectionsThatSentNothing: a client that connected but never sent a
+// request must not hold up a graceful shutdown (net/http alone waits 5 s for it).
+func TestShutdownClosesConnectionsThatSentNothing(t *testing.T) {
+	srv, err := Start("127.0.0.1:0", http.NotFoundHandler(), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	// Make sure the server has accepted it: a request on a second connection is answered
+	// only after the accept loop has passed the first.
+	resp, err := http.Get("http://" + srv.Addr() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with an idle new connection open: %v", err)
+	}
+}

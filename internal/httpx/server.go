@@ -25,6 +25,12 @@ type Server struct {
 	log  *slog.Logger
 	done chan error
 
+	// fresh tracks connections that have not sent a request yet: http.Server.Shutdown waits
+	// up to 5 s for them (it cannot tell them from a request about to arrive), so Shutdown
+	// closes them itself.
+	mu    sync.Mutex
+	fresh map[net.Conn]bool
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -42,10 +48,12 @@ func Start(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		ln:   ln,
-		log:  log,
-		done: make(chan error, 1),
+		ln:    ln,
+		log:   log,
+		done:  make(chan error, 1),
+		fresh: make(map[net.Conn]bool),
 	}
+	s.srv.ConnState = s.track
 	go func() {
 		err := s.srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -63,7 +71,23 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // closes what is left. Calls after the first return the first one's result.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		stop := make(chan struct{})
+		go func() {
+			// Sweep until Shutdown returns: a connection accepted just before the listener
+			// closed may turn up after the first sweep.
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				s.closeFresh()
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
 		err := s.srv.Shutdown(ctx)
+		close(stop)
 		if err != nil {
 			_ = s.srv.Close()
 		}
@@ -73,6 +97,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopErr = err
 	})
 	return s.stopErr
+}
+
+func (s *Server) track(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if state == http.StateNew {
+		s.fresh[c] = true
+	} else {
+		delete(s.fresh, c)
+	}
+}
+
+// closeFresh closes the connections that have not sent a request.
+func (s *Server) closeFresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.fresh {
+		_ = c.Close()
+		delete(s.fresh, c)
+	}
 }
 
 // Metrics counts and times requests by route pattern, method and status.

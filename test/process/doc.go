@@ -1,0 +1,12 @@
+// Package process tests Torua at the process level: TestMain builds the real torua binary
+// (go build ./cmd/torua into a temporary directory) and the tests run it as separate processes,
+// three `torua node` processes on 127.0.0.1, 127.0.0.2 and 127.0.0.3 and one `torua router`
+// sharing a shard map file, or one `torua local`, and talk to them over loopback HTTP only.
+//
+// It covers CRUD with awkward keys and values at the size limit, concurrent clients with
+// compare-and-set, SIGKILL and SIGTERM of a node in the middle of writes (no acknowledged write
+// is lost), shard map file updates and corrupt maps picked up without restarts, bad input, and
+// the restart of `torua local` on its data directory.
+//
+// It has no non-test code and must not be imported.
+package process
