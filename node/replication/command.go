@@ -1,0 +1,183 @@
+package replication
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/torua/torua/node/engine"
+)
+
+// commandType is the first byte of every Raft log command; it selects the decoder in
+// commandTable. Types are never reused or renumbered: a log written by one version must be
+// read identically by every later one.
+type commandType uint8
+
+const (
+	// cmdOps is a batch of engine ops applied in order in one engine batch.
+	// Layout after the type byte:
+	//	version byte 1 | uvarint op count | ops
+	//	op: kind byte | cond kind byte | [uvarint revision if CondRevision] |
+	//	    uvarint len(key) | key | [uvarint len(value) | value if OpPut]
+	cmdOps commandType = 1
+)
+
+// opsVersion is the only version of cmdOps this code writes and reads.
+const opsVersion = 1
+
+// maxOpsPerCommand bounds the op count a decoder accepts, so that a corrupt count cannot
+// make it allocate without bound.
+const maxOpsPerCommand = 1 << 16
+
+// errDecode marks a command that cannot be decoded. The FSM panics on it.
+var errDecode = errors.New("undecodable command")
+
+// command is a decoded log command.
+type command struct {
+	typ commandType
+	ops []engine.Op
+}
+
+// commandTable maps each known command type to its decoder. An entry whose type is missing
+// here is unknown to this binary and stops the replica (see fsm.decode).
+var commandTable = map[commandType]func(payload []byte) (command, error){
+	cmdOps: decodeOps,
+}
+
+// encodeOps encodes ops as a cmdOps command. It refuses ops the engine would refuse, so
+// that every entry that reaches the log applies on every replica.
+func encodeOps(ops []engine.Op) ([]byte, error) {
+	if len(ops) == 0 || len(ops) > maxOpsPerCommand {
+		return nil, fmt.Errorf("encode command: %d ops: %w", len(ops), engine.ErrInvalidArgument)
+	}
+	n := 2 + binary.MaxVarintLen64
+	for i, op := range ops {
+		if err := checkOp(op); err != nil {
+			return nil, fmt.Errorf("encode command: op %d: %w", i, err)
+		}
+		n += 2 + 3*binary.MaxVarintLen64 + len(op.Key) + len(op.Value)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, byte(cmdOps), opsVersion)
+	b = binary.AppendUvarint(b, uint64(len(ops)))
+	for _, op := range ops {
+		b = append(b, byte(op.Kind), byte(op.Cond.Kind))
+		if op.Cond.Kind == engine.CondRevision {
+			b = binary.AppendUvarint(b, op.Cond.Revision)
+		}
+		b = binary.AppendUvarint(b, uint64(len(op.Key)))
+		b = append(b, op.Key...)
+		if op.Kind == engine.OpPut {
+			b = binary.AppendUvarint(b, uint64(len(op.Value)))
+			b = append(b, op.Value...)
+		}
+	}
+	return b, nil
+}
+
+func checkOp(op engine.Op) error {
+	if op.Kind != engine.OpPut && op.Kind != engine.OpDelete {
+		return fmt.Errorf("op kind %d: %w", op.Kind, engine.ErrInvalidArgument)
+	}
+	if op.Cond.Kind > engine.CondAbsent {
+		return fmt.Errorf("condition kind %d: %w", op.Cond.Kind, engine.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// decodeCommand decodes a log command. Any error wraps errDecode.
+func decodeCommand(data []byte) (command, error) {
+	if len(data) == 0 {
+		return command{}, fmt.Errorf("empty command: %w", errDecode)
+	}
+	dec, ok := commandTable[commandType(data[0])]
+	if !ok {
+		return command{}, fmt.Errorf("unknown command type %d: %w", data[0], errDecode)
+	}
+	return dec(data[1:])
+}
+
+// decodeOps decodes a cmdOps payload. The ops' keys and values alias data.
+func decodeOps(data []byte) (command, error) {
+	d := decoder{b: data}
+	if v := d.byte(); d.err == nil && v != opsVersion {
+		return command{}, fmt.Errorf("ops command version %d: %w", v, errDecode)
+	}
+	n := d.uvarint()
+	if d.err == nil && (n == 0 || n > maxOpsPerCommand) {
+		return command{}, fmt.Errorf("ops command with %d ops: %w", n, errDecode)
+	}
+	ops := make([]engine.Op, 0, min(n, 1024))
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		var op engine.Op
+		op.Kind = engine.OpKind(d.byte())
+		op.Cond.Kind = engine.CondKind(d.byte())
+		if d.err != nil {
+			break
+		}
+		if err := checkOp(op); err != nil {
+			return command{}, fmt.Errorf("ops command op %d: %v: %w", i, err, errDecode)
+		}
+		if op.Cond.Kind == engine.CondRevision {
+			op.Cond.Revision = d.uvarint()
+		}
+		op.Key = d.bytes()
+		if op.Kind == engine.OpPut {
+			op.Value = d.bytes()
+		}
+		ops = append(ops, op)
+	}
+	if d.err != nil {
+		return command{}, fmt.Errorf("ops command: %v: %w", d.err, errDecode)
+	}
+	if len(d.b) != 0 {
+		return command{}, fmt.Errorf("ops command: %d trailing bytes: %w", len(d.b), errDecode)
+	}
+	return command{typ: cmdOps, ops: ops}, nil
+}
+
+// decoder reads a command; the first failure sticks in err and later reads return zeros.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.err = errors.New("truncated")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errors.New("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("length %d exceeds the %d bytes left", n, len(d.b))
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}

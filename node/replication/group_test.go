@@ -1,0 +1,426 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/node/engine"
+	"github.com/torua/torua/shardmap"
+)
+
+var nodes3 = []string{"n1", "n2", "n3"}
+
+// eventually is gomega's Eventually with the deadline every replication test uses.
+func eventually(g *WithT, f any) AsyncAssertion {
+	return g.Eventually(f).WithTimeout(20 * time.Second).WithPolling(20 * time.Millisecond)
+}
+
+func waitLeader(g *WithT, c *testCluster, shard int) *testNode {
+	var n *testNode
+	eventually(g, func() *testNode { n = c.leader(shard); return n }).ShouldNot(BeNil(), "shard %d elects a leader", shard)
+	return n
+}
+
+// onLeader runs a membership change on the shard's current leader until it succeeds: a
+// change interrupted by an election has an unknown outcome, and asking again is safe
+// because adding a present server or removing an absent one changes nothing.
+func onLeader(g *WithT, c *testCluster, shard int, change func(*Group) error) {
+	eventually(g, func() error {
+		l := c.leader(shard)
+		if l == nil {
+			return errors.New("no leader")
+		}
+		return change(l.groups[shard])
+	}).Should(Succeed())
+}
+
+// readLeader reads key linearizably from the shard's leader, retrying only while the read
+// is refused (leadership moving); the first value read is returned.
+func readLeader(g *WithT, c *testCluster, shard int, key string) string {
+	var v string
+	eventually(g, func() error {
+		l := c.leader(shard)
+		if l == nil {
+			return errors.New("no leader")
+		}
+		var err error
+		v, err = get(l, shard, key, false)
+		return err
+	}).Should(Succeed(), "read %s on shard %d", key, shard)
+	return v
+}
+
+func get(n *testNode, shard int, key string, stale bool) (string, error) {
+	v, err := n.groups[shard].Get(context.Background(), []byte(key), stale)
+	return string(v.Data), err
+}
+
+func TestWritesCommitAndSurviveLeaderLoss(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	shards := []int{0, 1, 2}
+	c.startGroup(nodes3, shards...)
+	for _, s := range shards {
+		waitLeader(g, c, s)
+	}
+
+	// Acknowledged means committed and applied on the leader: a linearizable read there
+	// sees it at once, and the leader's commit index covers it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, s := range shards {
+		g.Expect(c.put(ctx, s, "first", fmt.Sprint(s))).To(Succeed())
+		g.Expect(readLeader(g, c, s, "first")).To(Equal(fmt.Sprint(s)))
+		l := waitLeader(g, c, s)
+		st := l.groups[s].Status()
+		g.Expect(st.CommitIndex).To(BeNumerically(">=", st.AppliedIndex))
+		g.Expect(st.Voters).To(ConsistOf(nodes3))
+	}
+
+	// Concurrent writers on two shards while the leader of shard 0 dies with every group
+	// it hosts. Each writer records the keys whose writes were acknowledged.
+	var mu sync.Mutex
+	acked := map[int][]string{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := w % 2
+				key := fmt.Sprintf("w%d-%d", w, i)
+				if err := c.put(ctx, s, key, key); err == nil {
+					mu.Lock()
+					acked[s] = append(acked[s], key)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked[0]) + len(acked[1]) }
+	eventually(g, count).Should(BeNumerically(">=", 40), "writes before the failure")
+	old := waitLeader(g, c, 0)
+	c.stop(old.id)
+	before := count()
+	eventually(g, count).Should(BeNumerically(">=", before+40), "writes resume under a new leader")
+	close(stop)
+	wg.Wait()
+
+	survivors := []string{}
+	for _, id := range nodes3 {
+		if id != old.id {
+			survivors = append(survivors, id)
+		}
+	}
+	for _, s := range shards {
+		l := waitLeader(g, c, s)
+		g.Expect(l.id).NotTo(Equal(old.id))
+		for _, key := range acked[s] {
+			g.Expect(readLeader(g, c, s, key)).To(Equal(key), "acknowledged write %s on shard %d", key, s)
+		}
+		for _, id := range survivors {
+			n := c.node(id)
+			for _, key := range acked[s] {
+				eventually(g, func() (string, error) { return get(n, s, key, true) }).Should(Equal(key))
+			}
+		}
+	}
+}
+
+func TestFollowerAnswersNotLeader(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	c.startGroup(nodes3, 4)
+	l := waitLeader(g, c, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, 4, "k", "v")).To(Succeed())
+	g.Expect(l.groups[4].Bootstrap(nodes3)).To(Succeed(), "bootstrapping a running group is a no-op")
+
+	var f *testNode
+	for _, id := range nodes3 {
+		if id != l.id {
+			f = c.node(id)
+		}
+	}
+	eventually(g, func() string { return f.groups[4].Leader() }).Should(Equal(l.id))
+	_, err := f.groups[4].Write(ctx, engine.Op{Kind: engine.OpPut, Key: []byte("k"), Value: []byte("x")})
+	var nl *NotLeaderError
+	g.Expect(errors.As(err, &nl)).To(BeTrue(), "err = %v", err)
+	g.Expect(nl.Leader).To(Equal(l.id))
+	g.Expect(errors.Is(err, ErrNotLeader)).To(BeTrue())
+	_, err = get(f, 4, "k", false)
+	g.Expect(errors.Is(err, ErrNotLeader)).To(BeTrue(), "a follower refuses linearizable reads")
+	eventually(g, func() (string, error) { return get(f, 4, "k", true) }).Should(Equal("v"))
+	st := f.groups[4].Status()
+	g.Expect(st.Role).To(Equal("follower"))
+	g.Expect(st.Leader).To(Equal(l.id))
+
+	// A conditional write's failure is a result, not an error.
+	res, err := l.groups[4].Write(ctx, engine.Op{Kind: engine.OpPut, Key: []byte("k"), Value: []byte("y"),
+		Cond: engine.Condition{Kind: engine.CondAbsent}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Err).To(MatchError(engine.ErrConditionFailed))
+
+	// Leadership moves to an up-to-date voter on request.
+	var n *testNode
+	eventually(g, func() string {
+		if n = c.leader(4); n != nil && n.id == l.id {
+			_ = l.groups[4].TransferLeadership(ctx)
+		}
+		if n == nil {
+			return l.id
+		}
+		return n.id
+	}).ShouldNot(Equal(l.id))
+	g.Expect(readLeader(g, c, 4, "k")).To(Equal("v"))
+	_, err = l.groups[4].Write(ctx, engine.Op{Kind: engine.OpDelete, Key: []byte("k")})
+	g.Expect(errors.Is(err, ErrNotLeader)).To(BeTrue(), "the old leader refuses writes")
+}
+
+func TestRestartedReplicaCatchesUpAtNewAddress(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	c.startGroup(nodes3, 5, 6)
+	l := waitLeader(g, c, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, 5, "before", "1")).To(Succeed())
+	var f string
+	for _, id := range nodes3 {
+		if id != l.id {
+			f = id
+		}
+	}
+	c.stop(f)
+	for i := range 20 {
+		g.Expect(c.put(ctx, 5, fmt.Sprint("while-down-", i), "x")).To(Succeed())
+	}
+	// The node comes back on a new port (a new pod IP); its peers resolve it anew.
+	n := c.start(f, 5, 6)
+	for i := range 20 {
+		eventually(g, func() (string, error) { return get(n, 5, fmt.Sprint("while-down-", i), true) }).Should(Equal("x"))
+	}
+	g.Expect(get(n, 5, "before", true)).To(Equal("1"))
+	eventually(g, func() uint64 { return n.groups[5].Status().AppliedIndex }).
+		Should(Equal(c.leader(5).groups[5].Status().AppliedIndex))
+}
+
+func TestMembershipChangesAndSnapshotCatchUp(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	const shard = 7
+	c.startGroup(nodes3, shard)
+	waitLeader(g, c, shard)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 50 {
+		g.Expect(c.put(ctx, shard, fmt.Sprint("k", i), fmt.Sprint(i))).To(Succeed())
+	}
+	// Compact every replica's log behind a snapshot: whoever leads, a new member cannot
+	// catch up from the log alone.
+	for _, id := range nodes3 {
+		grp := c.node(id).groups[shard]
+		eventually(g, func() uint64 { return grp.Status().AppliedIndex }).Should(BeNumerically(">", 50))
+		g.Expect(grp.Snapshot()).To(Succeed())
+	}
+
+	n4 := c.start("n4", shard)
+	st := n4.groups[shard].Status()
+	g.Expect(st.Voters).To(BeEmpty(), "a new replica waits to be added")
+	onLeader(g, c, shard, func(l *Group) error { return l.AddLearner(ctx, "n4") })
+	for i := range 50 {
+		eventually(g, func() (string, error) { return get(n4, shard, fmt.Sprint("k", i), true) }).Should(Equal(fmt.Sprint(i)))
+	}
+	snaps, err := os.ReadDir(filepath.Join(c.root, "n4", "raft", fmt.Sprint(shard), "snapshots"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(snaps).NotTo(BeEmpty(), "n4 caught up from an installed snapshot")
+	eventually(g, func() string { return n4.groups[shard].Status().Role }).Should(Equal("learner"))
+	st = n4.groups[shard].Status()
+	g.Expect(st.Learners).To(ConsistOf("n4"))
+	g.Expect(st.Voters).To(ConsistOf(nodes3))
+
+	onLeader(g, c, shard, func(l *Group) error { return l.Promote(ctx, "n4") })
+	l := waitLeader(g, c, shard)
+	var victim string
+	for _, id := range nodes3 {
+		if id != l.id {
+			victim = id
+			break
+		}
+	}
+	onLeader(g, c, shard, func(l *Group) error { return l.RemoveServer(ctx, victim) })
+	want := []string{"n4"}
+	for _, id := range nodes3 {
+		if id != victim {
+			want = append(want, id)
+		}
+	}
+	eventually(g, func() []string { return c.leader(shard).groups[shard].Status().Voters }).Should(ConsistOf(want))
+	eventually(g, func() []string { return n4.groups[shard].Status().Voters }).Should(ConsistOf(want))
+	eventually(g, func() string { return n4.groups[shard].Status().Role }).Should(Equal("follower"))
+
+	// The new member takes over leadership and the shrunk group keeps committing.
+	// A transfer fails if the target does not win within an election timeout (a busy
+	// machine); it is safe to ask again.
+	eventually(g, func() error {
+		if n4.groups[shard].IsLeader() {
+			return nil
+		}
+		if cur := c.leader(shard); cur != nil {
+			_ = cur.groups[shard].TransferLeadershipTo(ctx, "n4")
+		}
+		return errors.New("n4 does not lead yet")
+	}).Should(Succeed())
+	c.stop(victim)
+	g.Expect(c.put(ctx, shard, "after", "x")).To(Succeed())
+	g.Expect(readLeader(g, c, shard, "after")).To(Equal("x"))
+	g.Expect(readLeader(g, c, shard, "k49")).To(Equal("49"))
+}
+
+func TestOpenRefusesStaleEngineData(t *testing.T) {
+	g := NewWithT(t)
+	eng := openEngine(t)
+	_, err := eng.Apply(9, []engine.Op{{Kind: engine.OpPut, Key: []byte("k"), Value: []byte("v")}},
+		engine.ApplyOptions{AppliedIndex: 12})
+	g.Expect(err).NotTo(HaveOccurred())
+	mux, err := Listen("127.0.0.1:0", "n1", func(string) (string, error) { return "", errors.New("none") }, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer mux.Close()
+	cfg := testGroupConfig()
+	cfg.Shard, cfg.NodeID, cfg.Engine, cfg.Mux, cfg.Dir = 9, "n1", eng, mux, t.TempDir()
+	_, err = Open(cfg)
+	g.Expect(errors.Is(err, ErrStaleData)).To(BeTrue(), "err = %v", err)
+	// The shard's layer was not left registered.
+	_, err = mux.Layer(9)
+	g.Expect(err).NotTo(HaveOccurred())
+}
+
+func TestWholeGroupRestartKeepsEveryWrite(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	const shard = 8
+	c.startGroup(nodes3, shard)
+	waitLeader(g, c, shard)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 30 {
+		g.Expect(c.put(ctx, shard, fmt.Sprint("k", i), fmt.Sprint(i))).To(Succeed())
+	}
+	g.Expect(waitLeader(g, c, shard).groups[shard].Snapshot()).To(Succeed())
+	for i := 30; i < 40; i++ {
+		g.Expect(c.put(ctx, shard, fmt.Sprint("k", i), fmt.Sprint(i))).To(Succeed())
+	}
+	l := waitLeader(g, c, shard)
+	want := l.groups[shard].Status()
+	for _, id := range nodes3 {
+		n := c.node(id)
+		eventually(g, func() uint64 { return n.groups[shard].Status().Revision }).Should(Equal(want.Revision))
+	}
+	for _, id := range nodes3 {
+		c.stop(id)
+	}
+	for _, id := range nodes3 {
+		c.start(id, shard)
+	}
+	waitLeader(g, c, shard)
+	for i := range 40 {
+		g.Expect(readLeader(g, c, shard, fmt.Sprint("k", i))).To(Equal(fmt.Sprint(i)))
+	}
+	// Replay after the restart applied nothing twice: same revision, same key count.
+	for _, id := range nodes3 {
+		n := c.node(id)
+		eventually(g, func() []any {
+			st := n.groups[shard].Status()
+			return []any{st.Revision, st.Keys}
+		}).Should(Equal([]any{want.Revision, want.Keys}), "node %s", id)
+	}
+}
+
+// replica is the node package's Replica interface, which Group must keep satisfying.
+type replica interface {
+	Get(ctx context.Context, key []byte, stale bool) (engine.Value, error)
+	Write(ctx context.Context, op engine.Op) (engine.Result, error)
+	List(ctx context.Context, prefix, after []byte, limit int, stale bool) (keys [][]byte, more bool, err error)
+	Status() shardmap.ShardStatus
+	Close() error
+}
+
+var _ replica = (*Group)(nil)
+
+// TestReplicaRecoversLostEngineTail simulates the crash the FSM's unsynced applies allow:
+// the engine comes back older than the Raft log (and than the latest Raft snapshot).
+func TestReplicaRecoversLostEngineTail(t *testing.T) {
+	tests := []struct {
+		name     string
+		snapshot bool // the replica took a Raft snapshot newer than its engine's state
+	}{
+		{"replay from the log", false},
+		{"restore the snapshot, then replay", true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			c := newTestCluster(t)
+			shard := 10 + i
+			c.startGroup(nodes3, shard)
+			l := waitLeader(g, c, shard)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var f string
+			for _, id := range nodes3 {
+				if id != l.id {
+					f = id
+				}
+			}
+			caughtUp := func() {
+				want := c.leader(shard).groups[shard].Status().Revision
+				eventually(g, func() uint64 { return c.node(f).groups[shard].Status().Revision }).Should(Equal(want))
+			}
+			for i := range 10 {
+				g.Expect(c.put(ctx, shard, fmt.Sprint("k", i), "old")).To(Succeed())
+			}
+			caughtUp()
+			var early bytes.Buffer
+			g.Expect(c.node(f).eng.SnapshotShard(shard, &early)).To(Succeed())
+			for i := range 20 {
+				g.Expect(c.put(ctx, shard, fmt.Sprint("k", i), "new")).To(Succeed())
+			}
+			caughtUp()
+			if tt.snapshot {
+				g.Expect(c.node(f).groups[shard].Snapshot()).To(Succeed())
+			}
+			want := c.node(f).groups[shard].Status()
+			c.stop(f)
+
+			eng, err := engine.Open(filepath.Join(c.root, f, "engine"), engine.Options{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(eng.RestoreShard(shard, &early)).To(Succeed())
+			g.Expect(eng.Close()).To(Succeed())
+
+			n := c.start(f, shard)
+			eventually(g, func() []any {
+				st := n.groups[shard].Status()
+				return []any{st.Revision, st.Keys, st.Bytes}
+			}).Should(Equal([]any{want.Revision, want.Keys, want.Bytes}))
+			for i := range 20 {
+				g.Expect(get(n, shard, fmt.Sprint("k", i), true)).To(Equal("new"))
+			}
+		})
+	}
+}
