@@ -45,7 +45,7 @@ bench: ## Run the Go benchmarks (engine, router versus direct); figures in docs/
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./node/engine ./router
 
 .PHONY: test
-test: vet verify-gen test-unit test-envtest ## Run every test tier that runs on this machine.
+test: vet lint verify-gen test-unit test-envtest ## Run every test tier that runs on this machine.
 
 .PHONY: test-unit
 test-unit: helm k8s-test-binaries ## Unit, process-level, chart and localkube tests (go test ./...).

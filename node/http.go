@@ -187,10 +187,7 @@ type TransferResult struct {
 // them unavailable until it is back, which no hand-off could avoid.
 func (n *Node) handleTransferLeadership(w http.ResponseWriter, _ *http.Request) {
 	h := n.hosting.Load()
-	res := TransferResult{Kept: []int{}}
-	for _, s := range slices.Sorted(maps.Keys(h.replicas)) {
-		res.Kept = append(res.Kept, s)
-	}
+	res := TransferResult{Kept: append([]int{}, slices.Sorted(maps.Keys(h.replicas))...)}
 	n.log.Info("Leadership hand-off requested", "handedOff", res.HandedOff, "kept", len(res.Kept))
 	httpx.WriteJSON(w, http.StatusOK, res)
 }

@@ -371,7 +371,10 @@ func TestListPagination(t *testing.T) {
 
 	// Stopping the loop early sends no further request.
 	before := len(fake.Requests())
-	for range c.ListAll(ctx, "", 1) {
+	for _, err := range c.ListAll(ctx, "", 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		break
 	}
 	if n := len(fake.Requests()) - before; n != 1 {

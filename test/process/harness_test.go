@@ -502,13 +502,12 @@ func (l *ledger) verify(t *testing.T, cl *client.Client) int {
 
 // writers is a pool of goroutines writing keys through the router into a ledger until stopped.
 type writers struct {
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	mu        sync.Mutex
-	acks      int
-	errs      int
-	lastErr   error
-	perWriter []int
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	acks    int
+	errs    int
+	lastErr error
 }
 
 // startWriters starts n goroutines; writer w cycles over keys prefix/wNN/kMMM (keysPer of them),
