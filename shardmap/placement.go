@@ -131,15 +131,7 @@ func Place(prev *Map, members []Node, cfg PlaceConfig) (*Map, error) {
 	// on the most-loaded node without the least-loaded one always exists because the former
 	// holds more shards than the latter.
 	for {
-		maxID, minID := activeIDs[0], activeIDs[0]
-		for _, id := range activeIDs {
-			if load[id] > load[maxID] {
-				maxID = id
-			}
-			if load[id] < load[minID] {
-				minID = id
-			}
-		}
+		maxID, minID := extremes(activeIDs, load)
 		if load[maxID]-load[minID] <= 1 {
 			break
 		}
@@ -180,15 +172,7 @@ func Place(prev *Map, members []Node, cfg PlaceConfig) (*Map, error) {
 		}
 	}
 	for {
-		maxID, minID := activeIDs[0], activeIDs[0]
-		for _, id := range activeIDs {
-			if leads[id] > leads[maxID] {
-				maxID = id
-			}
-			if leads[id] < leads[minID] {
-				minID = id
-			}
-		}
+		maxID, minID := extremes(activeIDs, leads)
 		if leads[maxID]-leads[minID] <= 1 {
 			break
 		}
@@ -339,4 +323,18 @@ func (p *placer) place(s int, seen map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// extremes returns the first of ids with the highest count and the first with the lowest.
+func extremes(ids []string, count map[string]int) (maxID, minID string) {
+	maxID, minID = ids[0], ids[0]
+	for _, id := range ids {
+		if count[id] > count[maxID] {
+			maxID = id
+		}
+		if count[id] < count[minID] {
+			minID = id
+		}
+	}
+	return maxID, minID
 }

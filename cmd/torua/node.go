@@ -1,8 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"time"
 
@@ -10,6 +10,7 @@ import (
 
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/node"
+	"github.com/torua/torua/shardmap"
 )
 
 func init() { register(newNodeCmd) }
@@ -34,23 +35,10 @@ func newNodeCmd() *cobra.Command {
 			if cfg.ID == "" {
 				return errors.New("--id is required (or the POD_NAME environment variable)")
 			}
-			log, closeLog, err := logs.logger()
-			if err != nil {
-				return err
-			}
-			defer closeLog()
-			if cfg.Source, err = maps.source(log); err != nil {
-				return err
-			}
-			cfg.Logger = log
-			n, err := node.New(cfg)
-			if err != nil {
-				return err
-			}
-			if err := n.Start(context.Background()); err != nil {
-				return err
-			}
-			return serveUntilSignal(log, grace, n)
+			return serve(&logs, &maps, grace, func(log *slog.Logger, src shardmap.Source) (server, error) {
+				cfg.Logger, cfg.Source = log, src
+				return node.New(cfg)
+			})
 		},
 	}
 	f := cmd.Flags()

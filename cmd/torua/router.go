@@ -1,13 +1,14 @@
 package main
 
 import (
-	"context"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/router"
+	"github.com/torua/torua/shardmap"
 )
 
 func init() { register(newRouterCmd) }
@@ -26,23 +27,10 @@ func newRouterCmd() *cobra.Command {
 each key request to the node that serves the key's shard.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			log, closeLog, err := logs.logger()
-			if err != nil {
-				return err
-			}
-			defer closeLog()
-			if cfg.Source, err = maps.source(log); err != nil {
-				return err
-			}
-			cfg.Logger = log
-			rt, err := router.New(cfg)
-			if err != nil {
-				return err
-			}
-			if err := rt.Start(context.Background()); err != nil {
-				return err
-			}
-			return serveUntilSignal(log, grace, rt)
+			return serve(&logs, &maps, grace, func(log *slog.Logger, src shardmap.Source) (server, error) {
+				cfg.Logger, cfg.Source = log, src
+				return router.New(cfg)
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -83,6 +83,34 @@ type shutdowner interface {
 	Shutdown(ctx context.Context) error
 }
 
+// server is a node or a router.
+type server interface {
+	Start(ctx context.Context) error
+	shutdowner
+}
+
+// serve sets up logging and the map source, builds the server, starts it and serves until
+// SIGINT or SIGTERM.
+func serve(logs *logOptions, maps *mapSourceOptions, grace time.Duration, build func(*slog.Logger, shardmap.Source) (server, error)) error {
+	log, closeLog, err := logs.logger()
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	src, err := maps.source(log)
+	if err != nil {
+		return err
+	}
+	s, err := build(log, src)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(context.Background()); err != nil {
+		return err
+	}
+	return serveUntilSignal(log, grace, s)
+}
+
 // serveUntilSignal waits for SIGINT or SIGTERM, then shuts the servers down in order, each
 // with the grace period.
 func serveUntilSignal(log *slog.Logger, grace time.Duration, servers ...shutdowner) error {
