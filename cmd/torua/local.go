@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -174,7 +175,22 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 
 	// Stop the router first, then the nodes: requests in flight finish, then writes commit.
 	slices.Reverse(stops)
-	return serveUntilSignal(log, 10*time.Second, stops...)
+	if err := serveUntilSignal(log, 10*time.Second, stops...); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	fmt.Fprintf(out, "\nStopped cleanly; the data is in %s.\n", o.dataDir)
+	return nil
+}
+
+// self is how to run this binary from the current directory, for the example commands.
+func self() string {
+	exe := os.Args[0]
+	if wd, err := os.Getwd(); err == nil && filepath.IsAbs(exe) {
+		if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return exe
 }
 
 func readLocalMap(path string) (*shardmap.Map, error) {
@@ -235,6 +251,6 @@ Data: %[2]s   Logs: %[3]s   Ctrl-C stops it.
 Try:
   curl -X PUT --data-binary 'hello' %[1]s/data/greeting
   curl %[1]s/data/greeting
-  torua ls --url %[1]s        (also: torua status, torua bench)
-`, url, dataDir, logFile)
+  %[4]s ls --url %[1]s        (also: status, bench)
+`, url, dataDir, logFile, self())
 }
