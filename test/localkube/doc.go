@@ -6,8 +6,10 @@
 // as a process of the binary Options.Images maps the container's image to, with the container's
 // command, args and env (downward-API fieldRefs metadata.name, metadata.namespace, metadata.uid,
 // labels, annotations, spec.nodeName, status.podIP, status.hostIP; ConfigMap and Secret refs). Each
-// pod gets its own IP from PodCIDR; container paths under volume mounts are rewritten to host
-// directories, and a PersistentVolumeClaim's directory survives the pod. It runs HTTP and TCP
+// pod gets its own IP from PodCIDR, but all pods share one network namespace, so a wildcard listen
+// address ":N" in a container's args (a whole argument or the value of "--flag=:N") where N is one
+// of the container's ports is rewritten to "<pod IP>:N"; container paths under volume mounts are
+// rewritten to host directories, and a PersistentVolumeClaim's directory survives the pod. It runs HTTP and TCP
 // readiness and liveness probes, writes pod status and conditions (so the EndpointSlice
 // controller publishes real membership), restarts exited containers, and on deletion sends
 // SIGTERM, waits the grace period, sends SIGKILL and removes the pod. It renews its Node's Lease.

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 )
@@ -301,12 +302,11 @@ func (k *kubelet) registerNode(ctx context.Context) error {
 		},
 		Spec: corev1.NodeSpec{PodCIDR: PodCIDR, PodCIDRs: []string{PodCIDR}},
 	}
-	created, err := k.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-	if err != nil {
+	if _, err := k.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("register node: %w", err)
 	}
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	created.Status = corev1.NodeStatus{
+	status := corev1.NodeStatus{
 		Capacity:    capacity,
 		Allocatable: capacity,
 		Phase:       corev1.NodeRunning,
@@ -320,7 +320,18 @@ func (k *kubelet) registerNode(ctx context.Context) error {
 		},
 		NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.37.2-localkube"},
 	}
-	if _, err := k.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	// kube-controller-manager may change the new Node (taints, annotations) before its status
+	// is set: retry on conflict with the current object.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := k.client.CoreV1().Nodes().Get(ctx, k.nodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Status = status
+		_, err = k.client.CoreV1().Nodes().UpdateStatus(ctx, current, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("set node status: %w", err)
 	}
 	return nil

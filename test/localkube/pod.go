@@ -252,7 +252,7 @@ func (r *podRunner) command(c *container) (*exec.Cmd, *os.File, error) {
 	}
 	args = append(args, c.spec.Args...)
 	for i, a := range args {
-		args[i] = r.mapPaths(expand(a, lookup))
+		args[i] = r.bindToPodIP(c.spec, r.mapPaths(expand(a, lookup)))
 	}
 	logFile, err := os.OpenFile(filepath.Join(r.dir, c.spec.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -429,6 +429,27 @@ func (r *podRunner) mapPaths(s string) string {
 		s = strings.ReplaceAll(s, m.path, m.hostDir)
 	}
 	return s
+}
+
+// bindToPodIP rewrites a wildcard listen address ":N" to "<pod IP>:N" when N is one of the
+// container's ports, as a whole argument or as the value of a "--flag=:N" argument. Every pod
+// shares one network namespace, so two pods listening on ":N" would collide, where in a real
+// cluster each has its own.
+func (r *podRunner) bindToPodIP(c corev1.Container, arg string) string {
+	prefix, value := "", arg
+	if i := strings.LastIndexByte(arg, '='); i >= 0 {
+		prefix, value = arg[:i+1], arg[i+1:]
+	}
+	port, ok := strings.CutPrefix(value, ":")
+	if !ok {
+		return arg
+	}
+	for _, p := range c.Ports {
+		if strconv.Itoa(int(p.ContainerPort)) == port {
+			return prefix + net.JoinHostPort(r.ip.String(), port)
+		}
+	}
+	return arg
 }
 
 // probeLoop runs a readiness or liveness probe of a container for the runner's lifetime.
