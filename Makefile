@@ -44,6 +44,17 @@ lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
 bench: ## Run the Go benchmarks (engine, router versus direct); figures in docs/benchmarks.md.
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./node/engine ./router
 
+FUZZTIME ?= 30s
+FUZZ_TARGETS = ./shardmap:FuzzDecode ./node:FuzzKeyRoundTrip ./node/engine:FuzzRestoreShard \
+	./node/replication:FuzzDecodeCommand ./router/client:FuzzEscapeKey
+
+.PHONY: fuzz
+fuzz: ## Fuzz every target for FUZZTIME each (their seed corpora already run in make test).
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s "$${t%%:*}" || exit 1; \
+	done
+
 .PHONY: test
 test: vet lint verify-gen test-unit test-envtest ## Run every test tier that runs on this machine.
 
