@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -53,22 +54,8 @@ func desiredHash(obj client.Object) (string, error) {
 // copyDesired copies the fields the operator owns from desired into existing, keeping what the
 // API server allocated (a Service's cluster IPs) and immutable fields the operator never changes.
 func copyDesired(existing, desired client.Object) {
-	labels := existing.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	for k, v := range desired.GetLabels() {
-		labels[k] = v
-	}
-	existing.SetLabels(labels)
-	annotations := existing.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	for k, v := range desired.GetAnnotations() {
-		annotations[k] = v
-	}
-	existing.SetAnnotations(annotations)
+	existing.SetLabels(merged(existing.GetLabels(), desired.GetLabels()))
+	existing.SetAnnotations(merged(existing.GetAnnotations(), desired.GetAnnotations()))
 	switch e := existing.(type) {
 	case *corev1.Service:
 		// Only what the operator sets: cluster IPs, IP families and the like stay as allocated.
@@ -142,4 +129,13 @@ func (r *ToruaClusterReconciler) ensure(ctx context.Context, tc *toruav1alpha1.T
 		return nil, fmt.Errorf("update %s %s: %w", kind, desired.GetName(), err)
 	}
 	return existing, nil
+}
+
+// merged returns have with every entry of want set: others' labels and annotations stay.
+func merged(have, want map[string]string) map[string]string {
+	if have == nil {
+		have = make(map[string]string, len(want))
+	}
+	maps.Copy(have, want)
+	return have
 }

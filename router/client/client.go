@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -355,18 +354,11 @@ func readError(resp *http.Response) error {
 // drain reads what is left of a body (up to a bound) so that its connection can be reused.
 func drain(body io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(body, maxErrorBody)) }
 
-// parseETag parses the router's ETag, a quoted decimal revision. A missing ETag is revision 0.
+// parseETag parses the router's ETag (httpx.ETag's form). A missing ETag is revision 0. A weak
+// tag is read too: a compressing proxy in front of the router weakens strong tags.
 func parseETag(etag string) (uint64, error) {
 	if etag == "" {
 		return 0, nil
 	}
-	s := strings.TrimPrefix(etag, "W/")
-	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
-		return 0, fmt.Errorf("malformed ETag %q: want a quoted revision", etag)
-	}
-	rev, err := strconv.ParseUint(s[1:len(s)-1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("malformed ETag %q: %w", etag, errors.Unwrap(err))
-	}
-	return rev, nil
+	return httpx.ParseETag(strings.TrimPrefix(etag, "W/"))
 }
