@@ -233,6 +233,7 @@ func nodePodTemplate(tc *toruav1alpha1.ToruaCluster) corev1.PodTemplateSpec {
 			"node",
 			"--id=$(POD_NAME)",
 			fmt.Sprintf("--listen=:%d", NodeAPIPort),
+			fmt.Sprintf("--raft-listen=:%d", NodeRaftPort),
 			"--data-dir=" + dataDir,
 			"--shardmap-configmap=$(POD_NAMESPACE)/" + shardMapName(tc),
 		},

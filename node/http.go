@@ -1,16 +1,16 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/node/engine"
+	"github.com/torua/torua/node/replication"
 )
 
 func (n *Node) routes() *http.ServeMux {
@@ -22,6 +22,9 @@ func (n *Node) routes() *http.ServeMux {
 	mux.HandleFunc("/store", httpx.OnlyMethods(n.log, "GET", "HEAD"))
 	mux.HandleFunc("GET /internal/status", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, n.Status())
+	})
+	mux.HandleFunc("GET /internal/raft-state", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, n.raftState())
 	})
 	mux.HandleFunc("POST /internal/transfer-leadership", n.handleTransferLeadership)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -160,7 +163,7 @@ func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
 	for _, s := range shards {
 		ks, m, err := h.replicas[s].List(r.Context(), []byte(p.Prefix), []byte(p.After), p.Limit, stale)
 		if err != nil {
-			httpx.WriteError(w, r, n.log, fmt.Errorf("list shard %d: %w", s, err))
+			n.writeError(w, r, "", fmt.Errorf("list shard %d: %w", s, err))
 			return
 		}
 		more = more || m
@@ -175,20 +178,20 @@ func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
 type TransferResult struct {
 	// HandedOff counts the shard leaderships handed to another replica.
 	HandedOff int `json:"handedOff"`
-	// Kept lists the shards this node still leads because no other replica can take over:
-	// without replication every shard's only replica is its leader.
+	// Kept lists the shards this node still leads because no other voter could take over
+	// (a group of one, or no other voter reachable and caught up).
 	Kept []int `json:"kept"`
 }
 
-// handleTransferLeadership hands every leadership this node holds to another up-to-date
-// replica before a planned restart. It answers 200 once the node leads nothing that another
-// replica could lead. NB: without replication no shard has another replica, so nothing can be
-// handed off and the answer lists every served shard as kept: a restart of this node makes
-// them unavailable until it is back, which no hand-off could avoid.
-func (n *Node) handleTransferLeadership(w http.ResponseWriter, _ *http.Request) {
-	h := n.hosting.Load()
-	res := TransferResult{Kept: append([]int{}, slices.Sorted(maps.Keys(h.replicas))...)}
-	n.log.Info("Leadership hand-off requested", "handedOff", res.HandedOff, "kept", len(res.Kept))
+// handleTransferLeadership hands every leadership this node holds to an up-to-date voter
+// before a planned restart (the operator calls it during rolling updates). It answers once
+// every hand-off has finished or failed.
+func (n *Node) handleTransferLeadership(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), handOffTimeout)
+	defer cancel()
+	handed, kept := n.transferLeaderships(ctx)
+	res := TransferResult{HandedOff: handed, Kept: append([]int{}, kept...)}
+	n.log.Info("Leadership hand-off requested", "handedOff", res.HandedOff, "kept", res.Kept)
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
 
@@ -216,17 +219,52 @@ func condition(p httpx.Precondition) engine.Condition {
 	return engine.Condition{}
 }
 
-// writeError maps engine and replica errors onto the shared HTTP sentinels.
+// writeError maps engine and replication errors onto the shared HTTP sentinels. A
+// replica that is not the leader answers 421 with the leader it knows (header and body):
+// nothing was done, so the request is safe to send there.
 func (n *Node) writeError(w http.ResponseWriter, r *http.Request, key string, err error) {
+	var nl *replication.NotLeaderError
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		err = fmt.Errorf("%w: key %q", httpx.ErrNotFound, key)
 	case errors.Is(err, engine.ErrConditionFailed):
 		err = fmt.Errorf("%w: key %q does not match %s", httpx.ErrPreconditionFailed, key, preconditionText(r))
-	case errors.Is(err, ErrReplicaClosed), errors.Is(err, engine.ErrClosed):
-		err = fmt.Errorf("%w: the shard of key %q is closing here; retry", httpx.ErrUnavailable, key)
+	case errors.As(err, &nl):
+		if nl.Leader != "" {
+			w.Header().Set(LeaderHeader, nl.Leader)
+		}
+		err = &notLeader{err: nl, version: n.mapVersion()}
+	case errors.Is(err, replication.ErrUnknownOutcome):
+		err = fmt.Errorf("%w: the write may or may not have been applied (%v); read the key before retrying", httpx.ErrUnavailable, err)
+	case errors.Is(err, replication.ErrTimeout):
+		w.Header().Set("Retry-After", "1")
+		err = fmt.Errorf("%w: %v; nothing was written, retry", httpx.ErrUnavailable, err)
+	case errors.Is(err, replication.ErrClosed), errors.Is(err, engine.ErrClosed):
+		err = fmt.Errorf("%w: the shard is closing on this node; retry", httpx.ErrUnavailable)
 	}
 	httpx.WriteError(w, r, n.log, err)
+}
+
+// LeaderHeader names the shard's leader in a 421 answer of a replica that is not it.
+const LeaderHeader = "Torua-Leader"
+
+// notLeader is a 421 answer of a replica that is not its shard's leader.
+type notLeader struct {
+	err     *replication.NotLeaderError
+	version uint64
+}
+
+func (e *notLeader) Error() string { return e.err.Error() }
+func (e *notLeader) Unwrap() error { return httpx.ErrMisdirected }
+func (e *notLeader) Detail() httpx.ErrorBody {
+	return httpx.ErrorBody{MapVersion: e.version, Leader: e.err.Leader}
+}
+
+func (n *Node) mapVersion() uint64 {
+	if m := n.hosting.Load().m; m != nil {
+		return m.Version
+	}
+	return 0
 }
 
 func preconditionText(r *http.Request) string {

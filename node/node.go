@@ -9,9 +9,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/node/engine"
+	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/shardmap"
 )
 
@@ -29,6 +31,15 @@ type Config struct {
 	MaxValueSize int64
 	// MaxInFlight limits concurrent /store requests; more are answered 429 (default 4096).
 	MaxInFlight int
+	// RaftListen is the address of the node's one Raft port, shared by every shard's
+	// group, e.g. ":7071" or "127.0.0.1:0". Peers reach it at the map's Raft address.
+	RaftListen string
+	// Raft tunes every group (timing, compaction, Raft's own logging); the identity
+	// fields are filled in per shard. Zero values take replication.DefaultConfig.
+	Raft replication.Config
+	// NoHandOff skips the leadership hand-off on Shutdown, for nodes that stop together
+	// (torua local): handing leadership to a node that is stopping too gains nothing.
+	NoHandOff bool
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 }
@@ -43,8 +54,19 @@ type Node struct {
 	srv     *httpx.Server
 	limiter chan struct{}
 
-	// hosting is the replicas opened for a map version; requests load it once and use it whole.
+	mux   *replication.Mux
+	peers *peerClient
+
+	// hosting is the replicas open under a map version; requests load it once and use it whole.
 	hosting atomic.Pointer[hosting]
+
+	// mu guards groups (every open replica, assigned by the map or still leaving its
+	// group) and refused (shards whose data this node will not serve, see reconcile).
+	mu      sync.Mutex
+	groups  map[int]*shardGroup
+	refused map[int]bool
+	// steps counts running reconciliation steps.
+	steps sync.WaitGroup
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -52,7 +74,7 @@ type Node struct {
 	stopErr  error
 }
 
-// hosting is an immutable snapshot: the map and the replicas this node runs for it.
+// hosting is an immutable snapshot: the map and the replicas open on this node.
 type hosting struct {
 	m        *shardmap.Map
 	replicas map[int]Replica
@@ -89,16 +111,51 @@ func New(cfg Config) (*Node, error) {
 		holder:  shardmap.NewHolder(log, metrics.Registry()),
 		metrics: metrics,
 		limiter: make(chan struct{}, cfg.MaxInFlight),
+		peers:   newPeerClient(),
+		groups:  map[int]*shardGroup{},
+		refused: map[int]bool{},
 	}
 	n.hosting.Store(&hosting{replicas: map[int]Replica{}})
 	return n, nil
 }
 
+// resolveRaft maps a node ID to its Raft address in the current map.
+func (n *Node) resolveRaft(id string) (string, error) {
+	m := n.holder.Current()
+	if m == nil {
+		return "", errors.New("no shard map yet")
+	}
+	peer, ok := m.Node(id)
+	if !ok {
+		return "", fmt.Errorf("node %s is not in shard map version %d", id, m.Version)
+	}
+	if peer.Raft == "" {
+		return "", fmt.Errorf("node %s has no raft address in shard map version %d", id, m.Version)
+	}
+	return peer.Raft, nil
+}
+
 // Start binds the HTTP API, starts following the shard map, and returns. Serving continues
 // until Shutdown.
 func (n *Node) Start(ctx context.Context) error {
+	mux, err := replication.Listen(n.cfg.RaftListen, n.cfg.ID, n.resolveRaft, n.log)
+	if err != nil {
+		_ = n.eng.Close()
+		return err
+	}
+	n.mux = mux
+	// Rejoin the groups on disk before answering anyone: /internal/raft-state must never
+	// deny state this node holds.
+	if err := n.openExisting(); err != nil {
+		_ = n.closeGroups()
+		_ = mux.Close()
+		_ = n.eng.Close()
+		return fmt.Errorf("open shard replicas: %w", err)
+	}
 	srv, err := httpx.Start(n.cfg.Listen, n.metrics.Wrap(n.routes()), n.log)
 	if err != nil {
+		_ = n.closeGroups()
+		_ = mux.Close()
 		_ = n.eng.Close()
 		return err
 	}
@@ -115,12 +172,16 @@ func (n *Node) Start(ctx context.Context) error {
 		defer n.wg.Done()
 		n.followMap(ctx)
 	}()
-	n.log.Info("Node started", "addr", srv.Addr(), "dataDir", n.cfg.DataDir)
+	n.log.Info("Node started", "addr", srv.Addr(), "raftAddr", mux.Addr().String(), "dataDir", n.cfg.DataDir,
+		"replicas", len(n.groups))
 	return nil
 }
 
 // Addr is the bound HTTP address.
 func (n *Node) Addr() string { return n.srv.Addr() }
+
+// RaftAddr is the bound Raft address.
+func (n *Node) RaftAddr() string { return n.mux.Addr().String() }
 
 // Holder is the node's shard map holder.
 func (n *Node) Holder() *shardmap.Holder { return n.holder }
@@ -133,74 +194,76 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) shutdown(ctx context.Context) error {
+	if n.cancel != nil {
+		n.cancel() // no new reconciliation steps; none may hand leadership back here
+	}
+	n.wg.Wait()
+	n.steps.Wait()
+	if n.srv != nil && !n.cfg.NoHandOff {
+		// Hand leaderships to other replicas while still answering: requests that arrive
+		// meanwhile get a 421 with the new leader instead of a refused connection.
+		tctx, cancel := context.WithTimeout(ctx, handOffTimeout)
+		handed, kept := n.transferLeaderships(tctx)
+		cancel()
+		n.log.Info("Handed off leaderships before stopping", "handedOff", handed, "kept", kept)
+	}
 	var errs []error
 	if n.srv != nil {
 		errs = append(errs, n.srv.Shutdown(ctx))
 	}
-	if n.cancel != nil {
-		n.cancel()
+	errs = append(errs, n.closeGroups())
+	if n.mux != nil {
+		errs = append(errs, n.mux.Close())
 	}
-	n.wg.Wait()
-	for _, r := range n.hosting.Load().replicas {
-		errs = append(errs, r.Close())
-	}
+	n.peers.close()
 	errs = append(errs, n.eng.Close())
 	n.log.Info("Node stopped")
 	return errors.Join(errs...)
 }
 
-// followMap opens and closes replicas as the map changes. A replica whose shard leaves this
-// node is closed but its data kept: moving data between nodes is replication's job, and a node
-// never deletes data on its own.
+// handOffTimeout bounds the leadership hand-off of a stopping node.
+const handOffTimeout = 5 * time.Second
+
+// closeGroups closes every open replica, keeping its data.
+func (n *Node) closeGroups() error {
+	n.mu.Lock()
+	groups := slices.Collect(maps.Values(n.groups))
+	n.groups = map[int]*shardGroup{}
+	n.mu.Unlock()
+	n.hosting.Store(&hosting{m: n.hosting.Load().m, replicas: map[int]Replica{}})
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() {
+			err := g.Close()
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// followMap makes the replicas follow the map: on every map change and every
+// reconcileInterval it opens the replicas assigned here and moves each group one step
+// (shards.go).
 func (n *Node) followMap(ctx context.Context) {
+	tick := time.NewTicker(reconcileInterval)
+	defer tick.Stop()
 	for {
 		changed := n.holder.Changed()
-		if m := n.holder.Current(); m != nil && m != n.hosting.Load().m {
-			n.host(m)
+		if m := n.holder.Current(); m != nil {
+			n.reconcile(ctx, m)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-tick.C:
 		}
 	}
-}
-
-func (n *Node) host(m *shardmap.Map) {
-	old := n.hosting.Load()
-	next := &hosting{m: m, replicas: make(map[int]Replica)}
-	var opened, closed []int
-	for _, s := range servedShards(m, n.cfg.ID) {
-		if r, ok := old.replicas[s]; ok {
-			next.replicas[s] = r
-			continue
-		}
-		next.replicas[s] = newLocalReplica(s, n.cfg.ID, n.eng)
-		opened = append(opened, s)
-	}
-	n.hosting.Store(next)
-	for s, r := range old.replicas {
-		if _, ok := next.replicas[s]; !ok {
-			_ = r.Close()
-			closed = append(closed, s)
-		}
-	}
-	slices.Sort(closed)
-	n.log.Info("Hosted shards updated", "mapVersion", m.Version, "shards", len(next.replicas), "opened", opened, "closed", closed)
-}
-
-// servedShards returns the shards this node serves under m. NB: without replication a shard
-// has one copy of its data, so only its first replica serves it; the other replicas a map with
-// replicationFactor > 1 lists are placeholders that replication fills. Opening them as
-// independent local replicas would let copies of one shard diverge silently.
-func servedShards(m *shardmap.Map, id string) []int {
-	var out []int
-	for _, a := range m.Assignments {
-		if a.Replicas[0] == id {
-			out = append(out, a.Shard)
-		}
-	}
-	return out
 }
 
 // Status reports the node's map version, readiness and replicas.
@@ -217,7 +280,8 @@ func (n *Node) Status() shardmap.NodeStatus {
 }
 
 // ready is nil when the node can serve: a valid map is loaded and every replica it assigns
-// here is open.
+// here is open. (A replica may still be waiting for its leader or an election: readiness
+// says the node takes part, not that every shard has a leader.)
 func (n *Node) ready() error {
 	m := n.holder.Current()
 	switch {
@@ -225,6 +289,13 @@ func (n *Node) ready() error {
 		return fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
 	case n.hosting.Load().m != m:
 		return fmt.Errorf("%w: opening the shards of map version %d", httpx.ErrUnavailable, m.Version)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range m.ShardsOf(n.cfg.ID) {
+		if n.refused[s] {
+			return fmt.Errorf("%w: shard %d holds data without Raft state (see the log)", httpx.ErrUnavailable, s)
+		}
 	}
 	return nil
 }

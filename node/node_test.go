@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/shardmap"
 )
 
@@ -26,7 +30,7 @@ func startNode(t testing.TB, m *shardmap.Map, tune func(*Config)) (*Node, string
 	if m == nil {
 		m = oneNodeMap(t, "127.0.0.1:1")
 	}
-	cfg := Config{ID: "n0", Listen: "127.0.0.1:0", DataDir: t.TempDir(), Source: shardmap.NewStatic(m), Logger: slog.New(slog.DiscardHandler)}
+	cfg := testConfig("n0", t.TempDir(), shardmap.NewStatic(m))
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -47,7 +51,100 @@ func startNode(t testing.TB, m *shardmap.Map, tune func(*Config)) (*Node, string
 	base := "http://" + n.Addr()
 	NewWithT(t).Eventually(func() int { return status(t, "GET", base+"/readyz", "", nil) }).
 		WithTimeout(10 * time.Second).Should(Equal(200))
+	waitLeaders(t, m, n)
 	return n, base
+}
+
+// testConfig is a node on loopback with Raft timing fit for tests on one machine.
+func testConfig(id, dir string, src shardmap.Source) Config {
+	return Config{ID: id, Listen: "127.0.0.1:0", RaftListen: "127.0.0.1:0", DataDir: dir, Source: src,
+		Logger: slog.New(slog.DiscardHandler),
+		Raft: replication.Config{HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
+			LeaderLeaseTimeout: 100 * time.Millisecond, RaftLogLevel: "off"}}
+}
+
+// waitLeaders waits until every shard of m has a leader among nodes whose voters are the
+// map's replicas.
+func waitLeaders(t testing.TB, m *shardmap.Map, nodes ...*Node) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		placed := map[int]bool{}
+		for _, n := range nodes {
+			for _, sh := range n.Status().Shards {
+				if sh.Role == "leader" && len(sh.Learners) == 0 && sameSet(sh.Voters, m.Replicas(sh.Shard)) {
+					placed[sh.Shard] = true
+				}
+			}
+		}
+		g.Expect(placed).To(HaveLen(m.Shards))
+	}).WithTimeout(20*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "every shard led, with the map's replicas as voters")
+}
+
+func sameSet(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
+
+// testCluster is n real nodes in this process reading one map file.
+type testCluster struct {
+	t       testing.TB
+	mapPath string
+	nodes   []*Node
+	m       *shardmap.Map
+}
+
+func startCluster(t testing.TB, n int) *testCluster {
+	t.Helper()
+	dir := t.TempDir()
+	c := &testCluster{t: t, mapPath: filepath.Join(dir, "shardmap.json")}
+	for i := range n {
+		id := "n" + strconv.Itoa(i)
+		nd, err := New(testConfig(id, filepath.Join(dir, id), shardmap.NewFile(c.mapPath, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nd.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = nd.Shutdown(context.Background()) })
+		c.nodes = append(c.nodes, nd)
+	}
+	return c
+}
+
+// place writes the map placing shards over the nodes with the given states (active if
+// absent) and waits until the groups match it.
+func (c *testCluster) place(rf int, states map[string]shardmap.NodeState) {
+	c.t.Helper()
+	var members []shardmap.Node
+	for _, n := range c.nodes {
+		st := states[n.cfg.ID]
+		if st == "" {
+			st = shardmap.NodeActive
+		}
+		members = append(members, shardmap.Node{ID: n.cfg.ID, API: n.Addr(), Raft: n.RaftAddr(), State: st})
+	}
+	m, err := shardmap.Place(c.m, members, shardmap.PlaceConfig{Cluster: "t", Shards: 8, ReplicationFactor: rf})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := shardmap.WriteFile(c.mapPath, m); err != nil {
+		c.t.Fatal(err)
+	}
+	c.m = m
+	waitLeaders(c.t, m, c.nodes...)
+}
+
+// leaderOf returns the node leading key's shard and a node that does not.
+func (c *testCluster) leaderOf(key string) (leader, other *Node) {
+	shard := c.m.ShardFor([]byte(key))
+	for _, n := range c.nodes {
+		if g, ok := n.hosting.Load().replicas[shard]; ok && g.Status().Role == "leader" {
+			leader = n
+		} else if slices.Contains(c.m.Replicas(shard), n.cfg.ID) {
+			other = n
+		}
+	}
+	return leader, other
 }
 
 func oneNodeMap(t testing.TB, api string) *shardmap.Map {
@@ -184,41 +281,82 @@ func TestBadInputLosesNothing(t *testing.T) {
 	g.Expect(page.Keys).To(Equal([]string{"keep"}))
 }
 
-func TestMisdirectedAndMapChanges(t *testing.T) {
+// TestShardsMoveWithTheirData: with one replica per shard (RF 1) over two nodes, a node
+// answers 421 for the other's shards; draining one node moves its shards, data included,
+// to the other (the group grows, catches up, and shrinks), and the drained node deletes its
+// copies only once removed.
+func TestShardsMoveWithTheirData(t *testing.T) {
 	g := NewWithT(t)
-	m1, err := shardmap.Place(nil, []shardmap.Node{
-		{ID: "n0", API: "127.0.0.1:1", State: shardmap.NodeActive},
-		{ID: "n1", API: "127.0.0.1:2", State: shardmap.NodeActive},
-	}, shardmap.PlaceConfig{Cluster: "t", Shards: 8, ReplicationFactor: 1})
-	g.Expect(err).NotTo(HaveOccurred())
-	n, base := startNode(t, m1, nil)
-
-	var mine, theirs string
-	for i := 0; mine == "" || theirs == ""; i++ {
+	c := startCluster(t, 2)
+	c.place(1, nil)
+	n0, n1 := c.nodes[0], c.nodes[1]
+	base0 := "http://" + n0.Addr()
+	written := map[string]string{}
+	var theirs string
+	for i := range 64 {
 		k := "key-" + strconv.Itoa(i)
-		if m1.Replicas(m1.ShardFor([]byte(k)))[0] == "n0" {
-			mine = k
-		} else {
+		owner, _ := c.leaderOf(k)
+		g.Expect(status(t, "PUT", keyURL("http://"+owner.Addr(), k), "v"+k, nil)).To(Equal(204))
+		written[k] = "v" + k
+		if owner == n1 {
 			theirs = k
 		}
 	}
-	g.Expect(status(t, "PUT", keyURL(base, mine), "v", nil)).To(Equal(204))
-	r := do(t, "PUT", keyURL(base, theirs), "v", nil)
-	g.Expect(r.code).To(Equal(421))
+	g.Expect(theirs).NotTo(BeEmpty())
+	r := do(t, "GET", keyURL(base0, theirs), "", nil)
+	g.Expect(r.code).To(Equal(421), "n0 does not host that shard")
 	var body httpx.ErrorBody
 	g.Expect(json.Unmarshal([]byte(r.body), &body)).To(Succeed())
 	g.Expect(body.MapVersion).To(Equal(uint64(1)))
-	g.Expect(status(t, "GET", keyURL(base, theirs), "", nil)).To(Equal(421), "a node never creates a shard on demand")
 
-	// A newer map that gives every shard to n0 is followed without a restart.
-	m2, err := shardmap.Place(m1, []shardmap.Node{{ID: "n0", API: "127.0.0.1:1", State: shardmap.NodeActive}},
-		shardmap.PlaceConfig{Cluster: "t", Shards: 8, ReplicationFactor: 1})
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(n.Holder().Offer(m2, "test")).To(Succeed())
-	g.Eventually(func() int { return status(t, "PUT", keyURL(base, theirs), "v", nil) }).WithTimeout(5 * time.Second).Should(Equal(204))
-	g.Expect(n.Status().MapVersion).To(Equal(uint64(2)))
-	g.Expect(n.Status().Shards).To(HaveLen(8))
-	g.Expect(do(t, "GET", keyURL(base, mine), "", nil).body).To(Equal("v"))
+	c.place(1, map[string]shardmap.NodeState{"n1": shardmap.NodeDraining})
+	for k, v := range written {
+		got := do(t, "GET", keyURL(base0, k), "", nil)
+		g.Expect(got.code).To(Equal(200), k)
+		g.Expect(got.body).To(Equal(v), k)
+	}
+	g.Eventually(func() []shardmap.ShardStatus { return n1.Status().Shards }).WithTimeout(10*time.Second).
+		Should(BeEmpty(), "the drained node retires its replicas")
+	g.Eventually(func() ([]os.DirEntry, error) { return os.ReadDir(filepath.Join(n1.cfg.DataDir, "raft")) }).
+		WithTimeout(10 * time.Second).Should(BeEmpty())
+}
+
+// TestReplicatedShards: RF 3 over three nodes. Writes at the leader are on every replica
+// (stale reads at a follower see them); a follower answers 421 naming the leader; a hand-off
+// request moves every leadership away from a node.
+func TestReplicatedShards(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 3)
+	c.place(3, nil)
+	leader, follower := c.leaderOf("k")
+	g.Expect(leader).NotTo(BeNil())
+	g.Expect(follower).NotTo(BeNil())
+	g.Expect(status(t, "PUT", keyURL("http://"+leader.Addr(), "k"), "v1", nil)).To(Equal(204))
+
+	r := do(t, "PUT", keyURL("http://"+follower.Addr(), "k"), "v2", nil)
+	g.Expect(r.code).To(Equal(421))
+	g.Expect(r.header.Get(LeaderHeader)).To(Equal(leader.cfg.ID))
+	var body httpx.ErrorBody
+	g.Expect(json.Unmarshal([]byte(r.body), &body)).To(Succeed())
+	g.Expect(body.Leader).To(Equal(leader.cfg.ID))
+	g.Expect(status(t, "GET", keyURL("http://"+follower.Addr(), "k"), "", nil)).To(Equal(421), "reads are linearizable by default")
+	g.Eventually(func() string {
+		return do(t, "GET", keyURL("http://"+follower.Addr(), "k")+"?consistency=stale", "", nil).body
+	}).WithTimeout(5 * time.Second).Should(Equal("v1"))
+
+	var tr TransferResult
+	r = do(t, "POST", "http://"+leader.Addr()+"/internal/transfer-leadership", "", nil)
+	g.Expect(r.code).To(Equal(200))
+	g.Expect(json.Unmarshal([]byte(r.body), &tr)).To(Succeed())
+	g.Expect(tr.HandedOff).To(BeNumerically(">", 0))
+	g.Expect(tr.Kept).To(BeEmpty())
+	for _, sh := range leader.Status().Shards {
+		g.Expect(sh.Role).NotTo(Equal("leader"), "shard %d", sh.Shard)
+	}
+	var newLeader *Node
+	g.Eventually(func() *Node { newLeader, _ = c.leaderOf("k"); return newLeader }).WithTimeout(5 * time.Second).ShouldNot(BeNil())
+	g.Expect(newLeader).NotTo(BeIdenticalTo(leader))
+	g.Expect(do(t, "GET", keyURL("http://"+newLeader.Addr(), "k"), "", nil).body).To(Equal("v1"))
 }
 
 // TestConcurrentCompareAndSet has 32 clients increment one counter with If-Match, retrying on
@@ -271,7 +409,7 @@ func TestStatusHealthAndMetrics(t *testing.T) {
 	r := do(t, "POST", base+"/internal/transfer-leadership", "", nil)
 	g.Expect(r.code).To(Equal(200))
 	g.Expect(json.Unmarshal([]byte(r.body), &tr)).To(Succeed())
-	g.Expect(tr.HandedOff).To(BeZero(), "without replication there is no replica to hand off to")
+	g.Expect(tr.HandedOff).To(BeZero(), "a group of one has no other replica to hand off to")
 	g.Expect(tr.Kept).To(HaveLen(8))
 	metrics := do(t, "GET", base+"/metrics", "", nil).body
 	for _, name := range []string{
@@ -287,7 +425,7 @@ func TestStatusHealthAndMetrics(t *testing.T) {
 
 func TestReadyzWithoutMap(t *testing.T) {
 	g := NewWithT(t)
-	n, err := New(Config{ID: "n0", Listen: "127.0.0.1:0", DataDir: t.TempDir(), Source: shardmap.NewFile(t.TempDir()+"/missing.json", nil)})
+	n, err := New(testConfig("n0", t.TempDir(), shardmap.NewFile(t.TempDir()+"/missing.json", nil)))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n.Start(context.Background())).To(Succeed())
 	defer func() { _ = n.Shutdown(context.Background()) }()
@@ -323,31 +461,4 @@ func FuzzKeyRoundTrip(f *testing.F) {
 			t.Fatalf("DELETE %q failed", key)
 		}
 	})
-}
-
-// TestOnlyFirstReplicaServesWithoutReplication: with a map of replicationFactor 2 and no
-// replication, a node serves the shards it leads (first replica) and answers 421 for shards
-// where it is a second replica, so no shard ever has two diverging copies.
-func TestOnlyFirstReplicaServesWithoutReplication(t *testing.T) {
-	g := NewWithT(t)
-	m, err := shardmap.Place(nil, []shardmap.Node{
-		{ID: "n0", API: "127.0.0.1:1", State: shardmap.NodeActive},
-		{ID: "n1", API: "127.0.0.1:2", State: shardmap.NodeActive},
-	}, shardmap.PlaceConfig{Cluster: "t", Shards: 8, ReplicationFactor: 2})
-	g.Expect(err).NotTo(HaveOccurred())
-	n, base := startNode(t, m, nil)
-	var first, second string
-	for i := 0; first == "" || second == ""; i++ {
-		k := "key-" + strconv.Itoa(i)
-		if m.Replicas(m.ShardFor([]byte(k)))[0] == "n0" {
-			first = k
-		} else {
-			second = k
-		}
-	}
-	g.Expect(status(t, "PUT", keyURL(base, first), "v", nil)).To(Equal(204))
-	g.Expect(status(t, "PUT", keyURL(base, second), "v", nil)).To(Equal(421))
-	for _, s := range n.Status().Shards {
-		g.Expect(m.Replicas(s.Shard)[0]).To(Equal("n0"))
-	}
 }

@@ -69,7 +69,7 @@ func benchTarget(b *testing.B, clients int, req func(c *http.Client, i int) (*ht
 // BenchmarkGet compares GETs sent straight to the node with GETs through the router (one more
 // loopback hop), at 1 and 32 clients, on one node with RF 1.
 func BenchmarkGet(b *testing.B) {
-	c := startCluster(b, 1, nil)
+	c := startCluster(b, 1, 1, nil)
 	const keys = 1000
 	for i := range keys {
 		r := send(b, "PUT", dataURL(c.base, fmt.Sprintf("bench/%04d", i)), string(bytes.Repeat([]byte("v"), 128)), nil)
@@ -99,7 +99,7 @@ func BenchmarkGet(b *testing.B) {
 // BenchmarkPut measures durable PUTs (fsynced before the answer, group-committed) at 1 and 32
 // clients, straight to the node and through the router.
 func BenchmarkPut(b *testing.B) {
-	c := startCluster(b, 1, nil)
+	c := startCluster(b, 1, 1, nil)
 	direct := "http://" + c.nodes[0].Addr() + "/store/"
 	via := c.base + "/data/"
 	value := bytes.Repeat([]byte("v"), 128)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ type Config struct {
 	MaxValueSize int64
 	// Timeout bounds one request to a node (default 10s).
 	Timeout time.Duration
+	// RetryBudget bounds how long a request may wait for a shard's leader (an election, a
+	// node restarting) before it is answered 503 (default 5s).
+	RetryBudget time.Duration
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 }
@@ -47,6 +51,10 @@ type Router struct {
 	srv     *httpx.Server
 
 	retries *prometheus.CounterVec
+
+	// leaders caches each shard's leader as nodes last named it.
+	leadersMu sync.RWMutex
+	leaders   map[int]string
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -65,6 +73,9 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.RetryBudget <= 0 {
+		cfg.RetryBudget = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -73,6 +84,7 @@ func New(cfg Config) (*Router, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "router"),
 		metrics: metrics,
+		leaders: map[int]string{},
 		client: &http.Client{
 			Timeout: cfg.Timeout,
 			Transport: &http.Transport{
@@ -86,7 +98,7 @@ func New(cfg Config) (*Router, error) {
 		},
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "torua", Subsystem: "router", Name: "retries_total",
-			Help: "Requests to nodes retried, by reason (misdirected, unreachable).",
+			Help: "Requests to nodes retried, by reason (leader_hint, no_leader, misdirected, unreachable, failed_read).",
 		}, []string{"reason"}),
 	}
 	rt.holder = shardmap.NewHolder(rt.log, metrics.Registry())
@@ -210,59 +222,172 @@ func (rt *Router) handleKey(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward sends the request to the shard's node. On 421 it reloads the map and tries once
-// more; a node that refused the connection was never sent the request, so that is retried
-// once too, after a reload. Anything else is answered as it is.
+// forward sends the request to the leader of the key's shard and answers what it says,
+// except when the node says or shows that it did nothing, which makes a retry safe:
+//   - 421 with a leader hint: the request goes to that leader (the hint is cached);
+//   - 421 without one (no leader known, or the node does not host the shard under its
+//     map): the map is reloaded and the next replica tried, with a growing pause;
+//   - a refused connection: the next replica is tried;
+//   - any failure of a read (GET changes nothing): the next replica is tried.
+//
+// A write that failed after it was sent is answered 502 and never retried: it may have
+// been applied. Retries stop after RetryBudget with 503.
 func (rt *Router) forward(r *http.Request, key, path string, body []byte) (*http.Response, error) {
+	return rt.forwardTo(r, func(m *shardmap.Map) int { return m.ShardFor([]byte(key)) }, path, r.URL.RawQuery, body)
+}
+
+// forwardTo is forward for the shard shardOf picks under the current map, with the given
+// path and query.
+func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, path, query string, body []byte) (*http.Response, error) {
+	ctx := r.Context()
+	deadline := time.Now().Add(rt.cfg.RetryBudget)
+	pause := 10 * time.Millisecond
+	target := ""
+	var lastErr error
+	hints, misses := 0, 0 // leader hints followed; tries that found no leader
+	refusals := 0         // consecutive refused connections
 	for attempt := 0; ; attempt++ {
 		m := rt.holder.Current()
 		if m == nil {
 			return nil, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
 		}
-		shard := m.ShardFor([]byte(key))
-		node, ok := m.Node(m.Replicas(shard)[0])
+		shard := shardOf(m)
+		if target == "" {
+			target = rt.leaderOf(m, shard)
+		}
+		node, ok := m.Node(target)
 		if !ok {
-			return nil, fmt.Errorf("shard %d: replica %q missing from map version %d", shard, m.Replicas(shard)[0], m.Version)
+			rt.forgetLeader(shard, target)
+			target = ""
+			continue
 		}
-		u := "http://" + node.API + path
-		if r.URL.RawQuery != "" {
-			u += "?" + r.URL.RawQuery
+		if attempt > 0 && time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: shard %d is unreachable: no replica answered as its leader within %s (last: %v)", httpx.ErrUnavailable, shard, rt.cfg.RetryBudget, lastErr)
 		}
-		req, err := http.NewRequestWithContext(r.Context(), r.Method, u, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		if body == nil {
-			req.Body, req.ContentLength = http.NoBody, 0
-		}
-		for _, h := range requestHeaders {
-			if v := r.Header.Get(h); v != "" {
-				req.Header.Set(h, v)
-			}
-		}
-		resp, err := rt.client.Do(req)
+		resp, err := rt.send(r, node, path, query, body)
+		var next string // the node to try next
 		switch {
-		case err != nil && refused(err) && attempt == 0:
-			rt.retries.WithLabelValues("unreachable").Inc()
-			_ = rt.cfg.Source.Reload(r.Context(), rt.holder)
-			continue
-		case err != nil && refused(err):
-			return nil, fmt.Errorf("%w: node %s (%s), which serves shard %d, is unreachable", httpx.ErrUnavailable, node.ID, node.API, shard)
+		case err != nil && (refused(err) || r.Method == http.MethodGet):
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
+			}
+			reason := "unreachable"
+			if !refused(err) {
+				reason = "failed_read"
+			}
+			lastErr = fmt.Errorf("node %s (%s): %w", node.ID, node.API, err)
+			if refused(err) {
+				// Every replica refusing means every replica is down, not an election:
+				// waiting cannot help.
+				if refusals++; refusals >= len(m.Replicas(shard)) {
+					return nil, fmt.Errorf("%w: shard %d is unreachable: every replica refused the connection (last: %v)", httpx.ErrUnavailable, shard, lastErr)
+				}
+			}
+			rt.retries.WithLabelValues(reason).Inc()
+			rt.forgetLeader(shard, node.ID)
+			next = nextReplica(m, shard, node.ID)
 		case err != nil:
-			if r.Context().Err() != nil {
-				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, r.Context().Err())
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
 			}
-			return nil, fmt.Errorf("%w: node %s (%s) failed during the request: %v", httpx.ErrBadGateway, node.ID, node.API, err)
-		case resp.StatusCode == http.StatusMisdirectedRequest && attempt == 0:
+			return nil, fmt.Errorf("%w: node %s (%s) failed during the request, which may or may not have been applied: %v", httpx.ErrBadGateway, node.ID, node.API, err)
+		case resp.StatusCode == http.StatusMisdirectedRequest:
+			refusals = 0
+			var e httpx.ErrorBody
+			_ = decodeJSON(io.LimitReader(resp.Body, 4<<10), &e)
 			_ = resp.Body.Close()
-			rt.retries.WithLabelValues("misdirected").Inc()
-			if err := rt.cfg.Source.Reload(r.Context(), rt.holder); err != nil && !errors.Is(err, shardmap.ErrStale) {
-				rt.log.Warn("Shard map reload after 421 failed", "err", err)
+			lastErr = fmt.Errorf("node %s: %s", node.ID, e.Error)
+			if e.Leader != "" && e.Leader != node.ID && hints < 3 {
+				hints++
+				rt.retries.WithLabelValues("leader_hint").Inc()
+				rt.setLeader(shard, e.Leader)
+				target = e.Leader
+				continue
 			}
-			continue
+			rt.retries.WithLabelValues("no_leader").Inc()
+			rt.forgetLeader(shard, node.ID)
+			if m.Version < e.MapVersion || attempt == 0 {
+				if err := rt.cfg.Source.Reload(ctx, rt.holder); err != nil && !errors.Is(err, shardmap.ErrStale) {
+					rt.log.Warn("Shard map reload after 421 failed", "err", err)
+				}
+			}
+			next = nextReplica(m, shard, node.ID)
+			if cur := rt.holder.Current(); cur != m {
+				next = "" // a new map: start from its view of the shard
+			}
+		default:
+			return resp, nil
 		}
-		return resp, nil
+		// Go round the replicas at once; pause each time all of them have been tried.
+		hints = 0
+		if misses++; misses%len(m.Replicas(shard)) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 500*time.Millisecond)
+		}
+		target = next
 	}
+}
+
+// send sends one request to node.
+func (rt *Router) send(r *http.Request, node shardmap.Node, path, query string, body []byte) (*http.Response, error) {
+	u := "http://" + node.API + path
+	if query != "" {
+		u += "?" + query
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	for _, h := range requestHeaders {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	return rt.client.Do(req)
+}
+
+// leaderOf returns the cached leader of shard if the map still has that node, else the
+// shard's first replica (the preferred leader the nodes hand leadership to).
+func (rt *Router) leaderOf(m *shardmap.Map, shard int) string {
+	rt.leadersMu.RLock()
+	id, ok := rt.leaders[shard]
+	rt.leadersMu.RUnlock()
+	if ok {
+		if _, inMap := m.Node(id); inMap {
+			return id
+		}
+	}
+	return m.Replicas(shard)[0]
+}
+
+func (rt *Router) setLeader(shard int, id string) {
+	rt.leadersMu.Lock()
+	rt.leaders[shard] = id
+	rt.leadersMu.Unlock()
+}
+
+// forgetLeader drops the cached leader of shard if it is id.
+func (rt *Router) forgetLeader(shard int, id string) {
+	rt.leadersMu.Lock()
+	if rt.leaders[shard] == id {
+		delete(rt.leaders, shard)
+	}
+	rt.leadersMu.Unlock()
+}
+
+// nextReplica returns the replica of shard after id in map order (wrapping), or the first
+// replica if id is not one.
+func nextReplica(m *shardmap.Map, shard int, id string) string {
+	rs := m.Replicas(shard)
+	i := slices.Index(rs, id)
+	return rs[(i+1)%len(rs)]
 }
 
 // refused reports whether err says the request never reached the node.
@@ -283,9 +408,12 @@ func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, rt.log, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable))
 		return
 	}
-	byNode := map[string][]string{}
-	for _, a := range m.Assignments {
-		byNode[a.Replicas[0]] = append(byNode[a.Replicas[0]], strconv.Itoa(a.Shard))
+	// One request per node for the shards it leads (as far as the router knows); a node
+	// that fails them is bypassed shard by shard, each following leader hints.
+	byNode := map[string][]int{}
+	for s := range m.Shards {
+		id := rt.leaderOf(m, s)
+		byNode[id] = append(byNode[id], s)
 	}
 	q := url.Values{"prefix": {p.Prefix}, "after": {p.After}, "limit": {strconv.Itoa(p.Limit)}}
 	if c := r.URL.Query().Get("consistency"); c != "" {
@@ -298,10 +426,12 @@ func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
 	results := make(chan result, len(byNode))
 	for id, shards := range byNode {
 		node, _ := m.Node(id)
-		q := withParam(q, "shards", strings.Join(shards, ","))
 		go func() {
 			var page httpx.ListPage
-			err := rt.getJSON(r.Context(), node, "/store?"+q.Encode(), &page)
+			err := rt.getJSON(r.Context(), node, "/store?"+withParam(q, "shards", joinInts(shards)).Encode(), &page)
+			if err != nil {
+				page, err = rt.listShards(r, shards, q)
+			}
 			results <- result{page, err}
 		}()
 	}
@@ -320,6 +450,40 @@ func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, httpx.Page(keys, p.Limit, more))
+}
+
+// listShards lists each shard on its own through forwardTo (leader hints, retries) and
+// merges the pages.
+func (rt *Router) listShards(r *http.Request, shards []int, q url.Values) (httpx.ListPage, error) {
+	var out httpx.ListPage
+	for _, s := range shards {
+		resp, err := rt.forwardTo(r, func(*shardmap.Map) int { return s }, "/store", withParam(q, "shards", strconv.Itoa(s)).Encode(), nil)
+		if err != nil {
+			return out, err
+		}
+		var page httpx.ListPage
+		err = decodeJSON(resp.Body, &page)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return out, fmt.Errorf("%w: listing shard %d answered %d", httpx.ErrUnavailable, s, resp.StatusCode)
+		}
+		if err != nil {
+			return out, fmt.Errorf("%w: listing shard %d: %v", httpx.ErrBadGateway, s, err)
+		}
+		out.Keys = append(out.Keys, page.Keys...)
+		if page.Next != "" {
+			out.Next = page.Next
+		}
+	}
+	return out, nil
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }
 
 // withParam returns a copy of q with k set to v.

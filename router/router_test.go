@@ -17,6 +17,7 @@ import (
 
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/node"
+	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/router/client"
 	"github.com/torua/torua/shardmap"
 )
@@ -31,7 +32,7 @@ type cluster struct {
 
 // startCluster runs n real nodes (engines on disk) and a router in this process, all reading
 // the map from one file, as `torua local` does.
-func startCluster(t testing.TB, n int, routerSource func(path string) shardmap.Source) *cluster {
+func startCluster(t testing.TB, n, rf int, routerSource func(path string) shardmap.Source) *cluster {
 	t.Helper()
 	g := NewWithT(t)
 	dir := t.TempDir()
@@ -40,14 +41,15 @@ func startCluster(t testing.TB, n int, routerSource func(path string) shardmap.S
 	var members []shardmap.Node
 	for i := range n {
 		id := "n" + strconv.Itoa(i)
-		nd, err := node.New(node.Config{ID: id, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, id), Source: shardmap.NewFile(c.mapPath, log), Logger: log})
+		nd, err := node.New(node.Config{ID: id, Listen: "127.0.0.1:0", RaftListen: "127.0.0.1:0", DataDir: filepath.Join(dir, id),
+			Source: shardmap.NewFile(c.mapPath, log), Logger: log, Raft: testRaft})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(nd.Start(context.Background())).To(Succeed())
 		t.Cleanup(func() { _ = nd.Shutdown(context.Background()) })
 		c.nodes = append(c.nodes, nd)
-		members = append(members, shardmap.Node{ID: id, API: nd.Addr(), State: shardmap.NodeActive})
+		members = append(members, shardmap.Node{ID: id, API: nd.Addr(), Raft: nd.RaftAddr(), State: shardmap.NodeActive})
 	}
-	m, err := shardmap.Place(nil, members, shardmap.PlaceConfig{Cluster: "t", Shards: 16, ReplicationFactor: 1})
+	m, err := shardmap.Place(nil, members, shardmap.PlaceConfig{Cluster: "t", Shards: 16, ReplicationFactor: rf})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(shardmap.WriteFile(c.mapPath, m)).To(Succeed())
 	c.m = m
@@ -55,7 +57,7 @@ func startCluster(t testing.TB, n int, routerSource func(path string) shardmap.S
 	if routerSource != nil {
 		src = routerSource(c.mapPath)
 	}
-	rt, err := New(Config{Listen: "127.0.0.1:0", Source: src, Logger: log})
+	rt, err := New(Config{Listen: "127.0.0.1:0", Source: src, Logger: log, RetryBudget: 2 * time.Second})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(rt.Start(context.Background())).To(Succeed())
 	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
@@ -63,8 +65,29 @@ func startCluster(t testing.TB, n int, routerSource func(path string) shardmap.S
 	for _, nd := range c.nodes {
 		g.Eventually(func() bool { return nd.Status().Ready }).WithTimeout(10 * time.Second).Should(BeTrue())
 	}
+	waitLeaders(t, m, c.nodes)
 	g.Eventually(func() int { return get(t, c.base+"/readyz").code }).WithTimeout(10 * time.Second).Should(Equal(200))
 	return c
+}
+
+// testRaft is Raft timing for groups on loopback in one test process.
+var testRaft = replication.Config{HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
+	LeaderLeaseTimeout: 100 * time.Millisecond, RaftLogLevel: "off"}
+
+// waitLeaders waits until every shard of m has a leader among nodes.
+func waitLeaders(t testing.TB, m *shardmap.Map, nodes []*node.Node) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		led := map[int]bool{}
+		for _, n := range nodes {
+			for _, sh := range n.Status().Shards {
+				if sh.Role == "leader" && len(sh.Voters) == len(m.Replicas(sh.Shard)) && len(sh.Learners) == 0 {
+					led[sh.Shard] = true
+				}
+			}
+		}
+		g.Expect(led).To(HaveLen(m.Shards))
+	}).WithTimeout(20*time.Second).WithPolling(20*time.Millisecond).Should(Succeed(), "every shard has a leader")
 }
 
 type response struct {
@@ -97,7 +120,7 @@ func dataURL(base, key string) string { return base + "/data/" + httpx.EscapeKey
 
 func TestForwardingAndListing(t *testing.T) {
 	g := NewWithT(t)
-	c := startCluster(t, 3, nil)
+	c := startCluster(t, 3, 1, nil)
 	var keys []string
 	for i := range 300 {
 		k := fmt.Sprintf("user/%03d", i)
@@ -145,7 +168,7 @@ func TestForwardingAndListing(t *testing.T) {
 
 func TestBadInputAtTheRouter(t *testing.T) {
 	g := NewWithT(t)
-	c := startCluster(t, 1, nil)
+	c := startCluster(t, 1, 1, nil)
 	for _, tc := range []struct {
 		method, url, body string
 		code              int
@@ -180,7 +203,7 @@ func (l lagging) Reload(ctx context.Context, h *shardmap.Holder) error {
 
 func TestMisdirectedReloadsAndRetriesOnce(t *testing.T) {
 	g := NewWithT(t)
-	c := startCluster(t, 2, func(path string) shardmap.Source { return lagging{path} })
+	c := startCluster(t, 2, 1, func(path string) shardmap.Source { return lagging{path} })
 	// Move every shard to n0. The nodes follow the file; the router does not until told.
 	members := []shardmap.Node{c.m.Nodes[0], c.m.Nodes[1]}
 	members[1].State = shardmap.NodeDraining
@@ -189,6 +212,8 @@ func TestMisdirectedReloadsAndRetriesOnce(t *testing.T) {
 	g.Expect(shardmap.WriteFile(c.mapPath, m2)).To(Succeed())
 	g.Eventually(func() uint64 { return c.nodes[1].Status().MapVersion }).WithTimeout(5 * time.Second).Should(Equal(uint64(2)))
 	g.Eventually(func() uint64 { return c.nodes[0].Status().MapVersion }).WithTimeout(5 * time.Second).Should(Equal(uint64(2)))
+	g.Eventually(func() []shardmap.ShardStatus { return c.nodes[1].Status().Shards }).WithTimeout(20*time.Second).
+		Should(BeEmpty(), "n1's shards moved to n0")
 	g.Expect(c.router.Holder().Current().Version).To(Equal(uint64(1)))
 
 	var moved string
@@ -204,7 +229,7 @@ func TestMisdirectedReloadsAndRetriesOnce(t *testing.T) {
 
 func TestUnreachableOwnerAnswers503(t *testing.T) {
 	g := NewWithT(t)
-	c := startCluster(t, 2, nil)
+	c := startCluster(t, 2, 1, nil)
 	g.Expect(c.nodes[1].Shutdown(context.Background())).To(Succeed())
 	var down string
 	for i := 0; down == ""; i++ {
@@ -225,4 +250,48 @@ func TestUnreachableOwnerAnswers503(t *testing.T) {
 	g.Expect(info.Nodes[0].Status.Shards).NotTo(BeEmpty())
 	g.Expect(info.Nodes[1].Reachable).To(BeFalse())
 	g.Expect(info.Nodes[1].Error).To(ContainSubstring("unreachable"))
+}
+
+// TestLeadersMove: RF 3. When a node stops (handing its leaderships off) the router finds
+// the new leaders through refused connections and leader hints, and every key stays
+// readable and writable; GET /cluster shows the roles.
+func TestLeadersMove(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 3, 3, nil)
+	for i := range 50 {
+		k := "k" + strconv.Itoa(i)
+		g.Expect(send(t, "PUT", dataURL(c.base, k), "v1-"+k, nil).code).To(Equal(204))
+	}
+	led := 0
+	for _, sh := range c.nodes[0].Status().Shards {
+		if sh.Role == "leader" {
+			led++
+		}
+	}
+	g.Expect(led).To(BeNumerically(">", 0), "n0 leads some shards (placement spreads first replicas)")
+	g.Expect(c.nodes[0].Shutdown(context.Background())).To(Succeed())
+	for i := range 50 {
+		k := "k" + strconv.Itoa(i)
+		r := get(t, dataURL(c.base, k))
+		g.Expect(r.code).To(Equal(200), "%s: %s", k, r.body)
+		g.Expect(r.body).To(Equal("v1-" + k))
+		g.Expect(send(t, "PUT", dataURL(c.base, k), "v2-"+k, nil).code).To(Equal(204))
+		g.Expect(get(t, dataURL(c.base, k)+"?consistency=stale").code).To(Equal(200))
+	}
+	var page httpx.ListPage
+	g.Expect(json.Unmarshal([]byte(get(t, c.base+"/data?limit=100").body), &page)).To(Succeed())
+	g.Expect(page.Keys).To(HaveLen(50))
+	var info client.ClusterInfo
+	g.Expect(json.Unmarshal([]byte(get(t, c.base+"/cluster").body), &info)).To(Succeed())
+	g.Expect(info.Nodes[0].Reachable).To(BeFalse())
+	leaders := 0
+	for _, n := range info.Nodes[1:] {
+		for _, sh := range n.Status.Shards {
+			g.Expect(sh.Voters).To(HaveLen(3))
+			if sh.Role == "leader" {
+				leaders++
+			}
+		}
+	}
+	g.Expect(leaders).To(Equal(16), "the two remaining nodes lead every shard")
 }

@@ -25,9 +25,11 @@ type ShardStatus struct {
 	Term         uint64 `json:"term,omitempty"`
 	CommitIndex  uint64 `json:"commitIndex,omitempty"`
 	AppliedIndex uint64 `json:"appliedIndex,omitempty"`
-	// Voters and Learners are the group's membership as this replica knows it.
-	Voters   []string `json:"voters,omitempty"`
-	Learners []string `json:"learners,omitempty"`
+	// Voters and Learners are the group's membership as this replica knows it, and
+	// ConfigIndex the log index of that membership (committed once CommitIndex reaches it).
+	Voters      []string `json:"voters,omitempty"`
+	Learners    []string `json:"learners,omitempty"`
+	ConfigIndex uint64   `json:"configIndex,omitempty"`
 	// Revision is the shard's latest revision (it grows with every write).
 	Revision uint64 `json:"revision"`
 	// Keys and Bytes count the live keys and their key+value bytes.

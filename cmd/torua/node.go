@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/node"
+	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/shardmap"
 )
 
@@ -26,7 +28,8 @@ func newNodeCmd() *cobra.Command {
 		Use:   "node",
 		Short: "Run a storage node",
 		Long: `Run a storage node: it hosts the shards the shard map assigns to it and serves the node API
-(/store, /internal/status, /healthz, /readyz, /metrics).`,
+(/store, /internal/status, /healthz, /readyz, /metrics). Each shard is a Raft group over its replicas;
+the groups follow the map (replicas are added, caught up, promoted and removed one at a time).`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if cfg.ID == "" {
@@ -36,7 +39,7 @@ func newNodeCmd() *cobra.Command {
 				return errors.New("--id is required (or the POD_NAME environment variable)")
 			}
 			return serve(&logs, &maps, grace, func(log *slog.Logger, src shardmap.Source) (server, error) {
-				cfg.Logger, cfg.Source = log, src
+				cfg.Logger, cfg.Source, cfg.Raft.RaftLogOutput = log, src, logs.out
 				return node.New(cfg)
 			})
 		},
@@ -44,11 +47,22 @@ func newNodeCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.ID, "id", "", "node ID as the shard map names it (default: $POD_NAME)")
 	f.StringVar(&cfg.Listen, "listen", ":7070", "HTTP API address")
+	f.StringVar(&cfg.RaftListen, "raft-listen", ":7071", "Raft address (one port for every shard's group); peers dial the map's raft address of this node")
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/torua", "data directory")
 	f.Int64Var(&cfg.MaxValueSize, "max-value-size", httpx.DefaultMaxValueSize, "largest value accepted, in bytes")
 	f.IntVar(&cfg.MaxInFlight, "max-in-flight", 4096, "concurrent key requests served before answering 429")
+	addRaftFlags(f, &cfg.Raft)
 	f.DurationVar(&grace, "shutdown-grace", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	maps.addFlags(f)
 	logs.addFlags(f, "-")
 	return cmd
+}
+
+// addRaftFlags adds the Raft tuning flags shared by node and local.
+func addRaftFlags(f *pflag.FlagSet, c *replication.Config) {
+	d := replication.DefaultConfig()
+	f.DurationVar(&c.HeartbeatTimeout, "raft-heartbeat-timeout", d.HeartbeatTimeout, "Raft heartbeat timeout (a follower starts an election after this long without a leader)")
+	f.DurationVar(&c.ElectionTimeout, "raft-election-timeout", d.ElectionTimeout, "Raft election timeout")
+	f.DurationVar(&c.LeaderLeaseTimeout, "raft-leader-lease-timeout", d.LeaderLeaseTimeout, "how long a leader stays leader without reaching a quorum (must not exceed the heartbeat timeout)")
+	f.StringVar(&c.RaftLogLevel, "raft-log-level", d.RaftLogLevel, "level of the Raft library's own log lines on stderr (trace, debug, info, warn, error, off)")
 }

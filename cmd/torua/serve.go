@@ -22,6 +22,7 @@ import (
 type logOptions struct {
 	level string
 	file  string
+	out   io.Writer // set by logger
 }
 
 func (o *logOptions) addFlags(f *pflag.FlagSet, defaultFile string) {
@@ -29,7 +30,8 @@ func (o *logOptions) addFlags(f *pflag.FlagSet, defaultFile string) {
 	f.StringVar(&o.file, "log-file", defaultFile, `where JSON logs go ("-": standard error)`)
 }
 
-// logger returns a JSON slog logger and a function that closes its file.
+// logger returns a JSON slog logger and a function that closes its file. o.out is then the
+// destination, for libraries with loggers of their own (Raft).
 func (o *logOptions) logger() (*slog.Logger, func(), error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.level)); err != nil {
@@ -44,6 +46,7 @@ func (o *logOptions) logger() (*slog.Logger, func(), error) {
 		}
 		w, closeFn = f, func() { _ = f.Close() }
 	}
+	o.out = w
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), closeFn, nil
 }
 

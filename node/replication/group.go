@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,6 +126,8 @@ func (c Config) withDefaults() Config {
 	set(&c.LeaderLeaseTimeout, d.LeaderLeaseTimeout)
 	set(&c.CommitTimeout, d.CommitTimeout)
 	set(&c.ApplyTimeout, d.ApplyTimeout)
+	// Raft refuses a lease longer than the heartbeat timeout.
+	c.LeaderLeaseTimeout = min(c.LeaderLeaseTimeout, c.HeartbeatTimeout)
 	set(&c.SnapshotInterval, d.SnapshotInterval)
 	if c.MaxAppendEntries == 0 {
 		c.MaxAppendEntries = d.MaxAppendEntries
@@ -267,13 +270,25 @@ func (g *Group) start(hlog hclog.Logger) error {
 		_ = g.trans.Close()
 		return err
 	}
-	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, g.trans); err != nil {
+	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, unpipelined{g.trans}); err != nil {
 		_ = g.trans.Close()
 		return err
 	}
 	g.log.Info("Started raft group", "node", cfg.NodeID, "existingState", existing,
 		"appliedIndex", g.fsm.applied.Load(), "restoreSnapshot", restore)
 	return nil
+}
+
+// unpipelined is the network transport without pipelined AppendEntries: hashicorp/raft's
+// pipeline can deadlock when a follower answers Success=false (pipelineDecode returns, the
+// send loop parks on the pipeline's in-flight channel, and neither replication nor Shutdown
+// ever proceeds; seen here as a Close that never returned after a leadership change).
+// Without it Raft replicates with one AppendEntries RPC in flight per follower, each
+// carrying up to MaxAppendEntries entries.
+type unpipelined struct{ *raft.NetworkTransport }
+
+func (unpipelined) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
 // watchLeadership makes a new leader ready for linearizable reads at once, instead of on
@@ -439,15 +454,9 @@ func (g *Group) Status() shardmap.ShardStatus {
 	_, leader := g.raft.LeaderWithID()
 	st.Leader = string(leader)
 	learner := false
-	if f := g.raft.GetConfiguration(); f.Error() == nil {
-		for _, s := range f.Configuration().Servers {
-			if s.Suffrage == raft.Voter {
-				st.Voters = append(st.Voters, string(s.ID))
-			} else {
-				st.Learners = append(st.Learners, string(s.ID))
-				learner = learner || string(s.ID) == g.cfg.NodeID
-			}
-		}
+	if m, err := g.Membership(); err == nil {
+		st.Voters, st.Learners, st.ConfigIndex = m.Voters, m.Learners, m.Index
+		learner = slices.Contains(m.Learners, g.cfg.NodeID)
 	}
 	switch g.raft.State() {
 	case raft.Leader:
@@ -466,6 +475,55 @@ func (g *Group) Status() shardmap.ShardStatus {
 		st.Revision, st.Keys, st.Bytes = s.Revision, s.Keys, s.Bytes
 	}
 	return st
+}
+
+// Membership is a group's configuration as one replica knows it.
+type Membership struct {
+	// Voters and Learners are node IDs in configuration order.
+	Voters, Learners []string
+	// Index is the log index of the configuration; it is committed once the group's
+	// commit index reaches it.
+	Index uint64
+}
+
+// Contains reports whether id is a voter or a learner.
+func (m Membership) Contains(id string) bool {
+	return slices.Contains(m.Voters, id) || slices.Contains(m.Learners, id)
+}
+
+// Membership returns the latest configuration this replica knows (possibly not yet
+// committed; compare Index with CommitIndex).
+func (g *Group) Membership() (Membership, error) {
+	f := g.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return Membership{}, fmt.Errorf("shard %d configuration: %w", g.cfg.Shard, err)
+	}
+	m := Membership{Index: f.Index()}
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			m.Voters = append(m.Voters, string(s.ID))
+		} else {
+			m.Learners = append(m.Learners, string(s.ID))
+		}
+	}
+	return m, nil
+}
+
+// CommitIndex is the highest log index this replica knows to be committed.
+func (g *Group) CommitIndex() uint64 { return g.raft.CommitIndex() }
+
+// AppliedIndex is the index of the last entry applied to the engine.
+func (g *Group) AppliedIndex() uint64 { return g.fsm.applied.Load() }
+
+// HasState reports whether the replica holds Raft state: it founded the group, or a
+// leader has sent it a log entry or a snapshot. A replica without state knows nothing of
+// the group and may be discarded without losing anything.
+func (g *Group) HasState() bool {
+	if g.raft.LastIndex() > 0 {
+		return true
+	}
+	m, err := g.Membership()
+	return err == nil && len(m.Voters)+len(m.Learners) > 0
 }
 
 // Leader returns the leader's node ID as this replica knows it, "" if unknown.
@@ -550,10 +608,14 @@ func (g *Group) Snapshot() error {
 func (g *Group) Close() error {
 	g.closeOnce.Do(func() {
 		g.closed.Store(true)
-		err := g.raft.Shutdown().Error()
+		// Close the transport before waiting for Raft's goroutines: one blocked on a peer
+		// that does not answer would otherwise hold the shutdown until its RPC timeout.
+		f := g.raft.Shutdown()
+		terr := g.trans.Close()
+		err := f.Error()
 		close(g.stop)
 		<-g.watchDone
-		g.closeErr = errors.Join(err, g.trans.Close(), g.store.Close())
+		g.closeErr = errors.Join(err, terr, g.store.Close())
 		g.log.Info("Stopped raft group")
 	})
 	return g.closeErr

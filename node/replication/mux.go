@@ -43,6 +43,7 @@ var ErrMuxClosed = errors.New("raft mux closed")
 // header and are handed to the same shard's layer on the receiving node.
 type Mux struct {
 	ln      net.Listener
+	dialer  net.Dialer
 	localID string
 	resolve Resolver
 	log     *slog.Logger
@@ -68,6 +69,11 @@ func Listen(addr, localID string, resolve Resolver, log *slog.Logger) (*Mux, err
 	}
 	m := &Mux{ln: ln, localID: localID, resolve: resolve, log: log.With("component", "raft-mux"),
 		layers: make(map[int]*streamLayer)}
+	// A node bound to one IP also dials from it, so that peers (and fault-injecting
+	// proxies in tests) see its connections come from its own address.
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
+		m.dialer.LocalAddr = &net.TCPAddr{IP: tcp.IP}
+	}
 	m.wg.Add(1)
 	go m.acceptLoop()
 	return m, nil
@@ -247,7 +253,9 @@ func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if err != nil {
 		return nil, fmt.Errorf("raft dial %s: resolve: %w", id, err)
 	}
-	c, err := net.DialTimeout("tcp", hostport, timeout)
+	d := l.mux.dialer
+	d.Timeout = timeout
+	c, err := d.Dial("tcp", hostport)
 	if err != nil {
 		return nil, fmt.Errorf("raft dial %s at %s: %w", id, hostport, err)
 	}

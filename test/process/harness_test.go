@@ -188,6 +188,7 @@ func freeAddr(t *testing.T, host string) string {
 // node is one storage node of a cluster.
 type node struct {
 	id, host, addr string
+	raftAddr       string
 	dataDir, log   string
 	extra          []string
 	p              *proc
@@ -246,7 +247,7 @@ func newCluster(t *testing.T, nodeArgs ...string) *cluster {
 func (c *cluster) startNodeAnyPort(n *node) {
 	c.t.Helper()
 	for range 3 {
-		n.addr = freeAddr(c.t, n.host)
+		n.addr, n.raftAddr = freeAddr(c.t, n.host), freeAddr(c.t, n.host)
 		if c.startNode(n) {
 			return
 		}
@@ -258,7 +259,7 @@ func (c *cluster) startNodeAnyPort(n *node) {
 // process exited because its address was taken; any other failure fails the test.
 func (c *cluster) startNode(n *node) bool {
 	c.t.Helper()
-	args := append([]string{"node", "--id", n.id, "--listen", n.addr, "--data-dir", n.dataDir,
+	args := append([]string{"node", "--id", n.id, "--listen", n.addr, "--raft-listen", n.raftAddr, "--data-dir", n.dataDir,
 		"--shardmap-file", c.mapPath, "--log-file", n.log}, n.extra...)
 	n.p = startProc(c.t, n.id, n.log, args...)
 	// Stop the router before the node (cleanups run last in, first out), so that its pooled
@@ -350,7 +351,7 @@ func (c *cluster) writeMap(want uint64) {
 	c.t.Helper()
 	members := make([]shardmap.Node, len(c.nodes))
 	for i, n := range c.nodes {
-		members[i] = shardmap.Node{ID: n.id, API: n.addr, State: shardmap.NodeActive}
+		members[i] = shardmap.Node{ID: n.id, API: n.addr, Raft: n.raftAddr, State: shardmap.NodeActive}
 	}
 	m, err := shardmap.Place(c.m, members, shardmap.PlaceConfig{Cluster: clusterName, Shards: shardCount, ReplicationFactor: 1})
 	if err != nil {

@@ -48,11 +48,12 @@ func stopLocal(t *testing.T, p *proc) {
 }
 
 // TestLocalRestart runs `torua local`, writes keys, stops it with SIGINT, starts it again on
-// the same data directory and reads every key back; a different node count is refused.
+// the same data directory and reads every key back, then grows it to five nodes and shrinks it
+// back to three (keys intact throughout); fewer nodes than replicas are refused.
 func TestLocalRestart(t *testing.T) {
 	g := NewWithT(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
 	p, url := startLocal(t, dataDir)
@@ -83,17 +84,45 @@ func TestLocalRestart(t *testing.T) {
 	g.Expect(listed).To(HaveLen(len(want)))
 	stopLocal(t, p)
 
-	// Another node count on the same data directory: a clear message and exit code 1.
+	// Five nodes on the same data directory: replicas move onto the two new nodes.
+	p, url = startLocal(t, dataDir, "--nodes", "5")
+	g.Expect(p.stdout.String()).To(ContainSubstring("shard map version 3: 16 shards over 5 nodes, replication factor 3"))
+	cl5, err := client.New(url, client.WithTimeout(10*time.Second))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer cl5.Close()
+	checkValues(ctx, g, cl5, want)
+	info, err := cl5.Cluster(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(info.Map.Nodes).To(HaveLen(5))
+	for _, n := range info.Nodes {
+		g.Expect(n.Status).NotTo(BeNil(), n.ID)
+		g.Expect(len(n.Status.Shards)).To(BeNumerically(">=", 9), "%s holds its share of the 48 replicas", n.ID)
+	}
+	stopLocal(t, p)
+
+	// Back to three: node-3 and node-4 are drained (their replicas move away) before they go.
+	p, url = startLocal(t, dataDir, "--nodes", "3")
+	g.Expect(p.stdout.String()).To(ContainSubstring("node-3 drained, stopped and removed"))
+	g.Expect(p.stdout.String()).To(ContainSubstring("node-4 drained, stopped and removed"))
+	cl3, err := client.New(url, client.WithTimeout(10*time.Second))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer cl3.Close()
+	checkValues(ctx, g, cl3, want)
+	info, err = cl3.Cluster(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(info.Map.Nodes).To(HaveLen(3))
+	g.Expect(filepath.Join(dataDir, "node-4")).NotTo(BeADirectory())
+	stopLocal(t, p)
+
+	// Fewer nodes than replicas: a clear message, exit code 1, and nothing changed.
 	log := filepath.Join(dataDir, "log")
 	p = startProc(t, "local --nodes 2", log, "local", "--data-dir", dataDir, "--nodes", "2",
 		"--listen", freeAddr(t, "127.0.0.1"), "--log-file", log)
 	code, ok := p.wait(20 * time.Second)
 	g.Expect(ok).To(BeTrue(), "torua local --nodes 2 still running")
 	g.Expect(code).To(Equal(1))
-	g.Expect(p.stderr.String()).To(ContainSubstring("holds a cluster of 3 nodes"))
-	g.Expect(p.stderr.String()).To(ContainSubstring("run with --nodes 3"))
+	g.Expect(p.stderr.String()).To(ContainSubstring("--replication-factor 3 needs between 1 and --nodes (2) replicas"))
 
-	// The refused start changed nothing: a normal start still has every key.
 	p, url = startLocal(t, dataDir)
 	cl2, err := client.New(url, client.WithTimeout(10*time.Second))
 	g.Expect(err).NotTo(HaveOccurred())

@@ -1,0 +1,429 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/torua/torua/node/replication"
+	"github.com/torua/torua/shardmap"
+)
+
+// Timing of the reconciler that makes the groups follow the map.
+const (
+	// reconcileInterval is how often every group is looked at even if the map did not
+	// change: membership changes, catch-up and removals progress on this tick.
+	reconcileInterval = 200 * time.Millisecond
+	// stepTimeout bounds one reconciliation step of one shard (one membership change,
+	// one hand-off, one status query).
+	stepTimeout = 10 * time.Second
+	// caughtUpLag is how many entries a learner may trail the leader's commit index and
+	// still count as caught up: writes keep arriving, so "exactly equal" may never hold.
+	caughtUpLag = 64
+	// preferredLeaderDelay is how long a leader waits, with a stable membership, before it
+	// hands leadership to the shard's first replica (placement spreads first replicas
+	// evenly, so leaders, and with them the load, end up spread too).
+	preferredLeaderDelay = 5 * time.Second
+)
+
+// shardGroup is this node's replica of one shard with the reconciler's bookkeeping.
+type shardGroup struct {
+	*replication.Group
+	shard int
+	dir   string
+
+	// busy is set while a reconciliation step of this shard runs; steps of one shard never
+	// overlap, steps of different shards run concurrently.
+	busy bool
+	// stableSince is when this replica last saw a membership change or became leader.
+	stableSince time.Time
+	// lastMembership is the membership index seen at the last step.
+	lastMembership uint64
+}
+
+// raftDir is where the Raft state of shard lives.
+func (n *Node) raftDir(shard int) string {
+	return filepath.Join(n.cfg.DataDir, "raft", strconv.Itoa(shard))
+}
+
+// openExisting opens a group for every shard with a Raft directory on disk, so that the
+// node answers /internal/raft-state truthfully from its first request and rejoins its
+// groups before it has a map.
+func (n *Node) openExisting() error {
+	entries, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "raft"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		shard, err := strconv.Atoi(e.Name())
+		if err != nil || !e.IsDir() || shard < 0 || shard >= shardmap.MaxShards {
+			n.log.Warn("Ignoring unexpected entry in the raft directory", "name", e.Name())
+			continue
+		}
+		if err := n.openGroup(shard); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openGroup opens this node's replica of shard. The caller holds no lock.
+func (n *Node) openGroup(shard int) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.groups[shard]; ok {
+		return nil
+	}
+	cfg := n.cfg.Raft
+	cfg.Shard, cfg.NodeID, cfg.Dir = shard, n.cfg.ID, n.raftDir(shard)
+	cfg.Engine, cfg.Mux, cfg.Logger = n.eng, n.mux, n.log
+	g, err := replication.Open(cfg)
+	if err != nil {
+		return err
+	}
+	n.groups[shard] = &shardGroup{Group: g, shard: shard, dir: cfg.Dir, stableSince: time.Now()}
+	return nil
+}
+
+// publish makes the open groups and m the state requests see.
+func (n *Node) publish(m *shardmap.Map) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	h := &hosting{m: m, replicas: make(map[int]Replica, len(n.groups))}
+	for s, g := range n.groups {
+		h.replicas[s] = g.Group
+	}
+	n.hosting.Store(h)
+}
+
+// reconcile opens the groups the map assigns here and starts one step for every group
+// that is not in the middle of one.
+func (n *Node) reconcile(ctx context.Context, m *shardmap.Map) {
+	opened := 0
+	for _, s := range m.ShardsOf(n.cfg.ID) {
+		n.mu.Lock()
+		_, ok := n.groups[s]
+		refused := n.refused[s]
+		n.mu.Unlock()
+		if ok || refused {
+			continue
+		}
+		if err := n.openGroup(s); err != nil {
+			if errors.Is(err, replication.ErrStaleData) {
+				// Data without Raft state: written by a version without replication or
+				// left by an interrupted removal that deleted the wrong half. Never
+				// delete it unasked.
+				n.log.Error("Refusing to host shard: its data has no Raft state; move the data directory away to start the replica afresh",
+					"shard", s, "err", err)
+				n.mu.Lock()
+				n.refused[s] = true
+				n.mu.Unlock()
+				continue
+			}
+			n.log.Error("Failed to open shard replica", "shard", s, "err", err)
+			continue
+		}
+		opened++
+	}
+	if opened > 0 || n.hosting.Load().m != m {
+		n.publish(m)
+		if opened > 0 {
+			n.log.Info("Opened shard replicas", "mapVersion", m.Version, "opened", opened)
+		}
+	}
+
+	var founding []*shardGroup
+	n.mu.Lock()
+	for _, g := range n.groups {
+		if g.busy {
+			continue
+		}
+		if !g.HasState() && slices.Contains(m.ShardsOf(n.cfg.ID), g.shard) {
+			if m.Replicas(g.shard)[0] == n.cfg.ID {
+				g.busy = true
+				founding = append(founding, g)
+			}
+			continue
+		}
+		g.busy = true
+		n.steps.Add(1)
+		go func() {
+			defer n.steps.Done()
+			sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+			defer cancel()
+			n.step(sctx, m, g)
+			n.mu.Lock()
+			g.busy = false
+			n.mu.Unlock()
+		}()
+	}
+	n.mu.Unlock()
+	if len(founding) > 0 {
+		n.steps.Add(1)
+		go func() {
+			defer n.steps.Done()
+			sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+			defer cancel()
+			n.found(sctx, m, founding)
+			n.mu.Lock()
+			for _, g := range founding {
+				g.busy = false
+			}
+			n.mu.Unlock()
+		}()
+	}
+}
+
+// found bootstraps the groups of shards that have never existed. This node is each one's
+// first replica and holds no state for it; the shard is new only if no node of the map
+// holds state for it either: a shard that exists anywhere must reach this node through
+// its leader (AddLearner), or the node would found a second, empty group. Every node must
+// answer; one that does not (still starting, unreachable) postpones the founding.
+//
+// NB: this relies on a map keeping every node that may hold a shard's data until the node
+// holds none (drain before removal), which the operator and `torua local` guarantee.
+func (n *Node) found(ctx context.Context, m *shardmap.Map, groups []*shardGroup) {
+	held := map[int]bool{}
+	for _, peer := range m.Nodes {
+		if peer.ID == n.cfg.ID {
+			continue
+		}
+		var st RaftState
+		if err := n.peers.getJSON(ctx, peer.API, "/internal/raft-state", &st); err != nil {
+			n.log.Info("Waiting for every node to answer before founding shards", "peer", peer.ID, "err", err)
+			return
+		}
+		for _, s := range st.Shards {
+			held[s] = true
+		}
+	}
+	for _, g := range groups {
+		if held[g.shard] {
+			continue // it exists elsewhere; its leader will add this replica
+		}
+		voters := m.Replicas(g.shard)
+		if err := g.Bootstrap(voters); err != nil {
+			n.log.Error("Failed to found shard group", "shard", g.shard, "err", err)
+			continue
+		}
+		n.log.Info("Founded shard group", "shard", g.shard, "voters", voters, "mapVersion", m.Version)
+	}
+}
+
+// step moves one group one step towards the map: the leader changes the membership by at
+// most one server, a replica the map no longer lists retires once the group has let it go.
+func (n *Node) step(ctx context.Context, m *shardmap.Map, g *shardGroup) {
+	assigned := slices.Contains(m.Replicas(g.shard), n.cfg.ID)
+	switch {
+	case !g.HasState() && !assigned:
+		// Never joined: nothing to keep.
+		n.retire(g, "never joined the group")
+	case g.IsLeader():
+		if err := n.lead(ctx, m, g); err != nil && ctx.Err() == nil {
+			n.log.Info("Membership step failed; retrying", "shard", g.shard, "err", err)
+		}
+	case !assigned:
+		if n.removedFromGroup(ctx, m, g) {
+			n.retire(g, "removed from the group")
+		}
+	}
+}
+
+// lead is the leader's step: add the replicas the map lists, promote them once caught
+// up, hand leadership away if this node is leaving, remove the replicas the map no longer
+// lists, and finally hand leadership to the shard's first replica. One change per step;
+// a change starts only once the previous one is committed.
+func (n *Node) lead(ctx context.Context, m *shardmap.Map, g *shardGroup) error {
+	want := m.Replicas(g.shard)
+	mem, err := g.Membership()
+	if err != nil {
+		return err
+	}
+	if mem.Index != g.lastMembership {
+		g.lastMembership, g.stableSince = mem.Index, time.Now()
+	}
+	if mem.Index > g.CommitIndex() {
+		return nil // the previous change is not committed yet
+	}
+	for _, id := range want {
+		if !mem.Contains(id) {
+			return g.AddLearner(ctx, id)
+		}
+	}
+	for _, id := range mem.Learners {
+		if !slices.Contains(want, id) {
+			return g.RemoveServer(ctx, id)
+		}
+	}
+	for _, id := range mem.Learners {
+		ok, err := n.caughtUp(ctx, m, g, id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return g.Promote(ctx, id)
+		}
+	}
+	if len(mem.Learners) > 0 {
+		return nil // wait for the learners; removing voters now would weaken the group
+	}
+	if !slices.Contains(want, n.cfg.ID) {
+		return n.handOff(ctx, m, g, want)
+	}
+	for _, id := range mem.Voters {
+		if !slices.Contains(want, id) {
+			return g.RemoveServer(ctx, id)
+		}
+	}
+	if first := want[0]; first != n.cfg.ID && time.Since(g.stableSince) > preferredLeaderDelay {
+		ok, err := n.caughtUp(ctx, m, g, first)
+		if err != nil || !ok {
+			return err
+		}
+		g.stableSince = time.Now()
+		n.log.Info("Handing leadership to the shard's first replica", "shard", g.shard, "to", first)
+		return g.TransferLeadershipTo(ctx, first)
+	}
+	return nil
+}
+
+// handOff gives leadership of a group this node is leaving to a caught-up replica that stays.
+func (n *Node) handOff(ctx context.Context, m *shardmap.Map, g *shardGroup, want []string) error {
+	for _, id := range want {
+		ok, err := n.caughtUp(ctx, m, g, id)
+		if err != nil {
+			continue
+		}
+		if ok {
+			n.log.Info("Handing leadership away before leaving the group", "shard", g.shard, "to", id)
+			return g.TransferLeadershipTo(ctx, id)
+		}
+	}
+	return fmt.Errorf("no replica of shard %d that stays is caught up yet", g.shard)
+}
+
+// caughtUp asks node id how far its replica of g's shard has applied the log.
+func (n *Node) caughtUp(ctx context.Context, m *shardmap.Map, g *shardGroup, id string) (bool, error) {
+	peer, ok := m.Node(id)
+	if !ok {
+		return false, fmt.Errorf("node %s is not in map version %d", id, m.Version)
+	}
+	commit := g.CommitIndex()
+	var st shardmap.NodeStatus
+	if err := n.peers.getJSON(ctx, peer.API, "/internal/status", &st); err != nil {
+		return false, err
+	}
+	for _, sh := range st.Shards {
+		if sh.Shard == g.shard {
+			return sh.AppliedIndex+caughtUpLag >= commit, nil
+		}
+	}
+	return false, nil
+}
+
+// removedFromGroup reports whether a leader of g's shard has committed a membership
+// without this node. Only then may the replica delete its data: until the removal
+// commits, a new leader could still count this replica's log in a quorum.
+func (n *Node) removedFromGroup(ctx context.Context, m *shardmap.Map, g *shardGroup) bool {
+	for _, id := range m.Replicas(g.shard) {
+		peer, ok := m.Node(id)
+		if !ok {
+			continue
+		}
+		var st shardmap.NodeStatus
+		if err := n.peers.getJSON(ctx, peer.API, "/internal/status", &st); err != nil {
+			continue
+		}
+		for _, sh := range st.Shards {
+			if sh.Shard != g.shard || sh.Role != "leader" {
+				continue
+			}
+			member := slices.Contains(sh.Voters, n.cfg.ID) || slices.Contains(sh.Learners, n.cfg.ID)
+			return !member && sh.ConfigIndex <= sh.CommitIndex
+		}
+	}
+	return false
+}
+
+// retire closes g and deletes its data: the engine's copy of the shard first, then the
+// Raft state. A crash in between leaves Raft state over an empty shard, which the next
+// start replays or restores from a snapshot; never data without Raft state.
+func (n *Node) retire(g *shardGroup, why string) {
+	n.mu.Lock()
+	delete(n.groups, g.shard)
+	n.mu.Unlock()
+	n.publish(n.hosting.Load().m)
+	err := errors.Join(g.Close(), n.eng.DeleteShard(g.shard))
+	if err == nil {
+		err = os.RemoveAll(g.dir)
+	}
+	if err != nil {
+		n.log.Error("Failed to delete a retired replica's data", "shard", g.shard, "err", err)
+		return
+	}
+	n.log.Info("Retired shard replica and deleted its data", "shard", g.shard, "reason", why)
+}
+
+// RaftState is the body of GET /internal/raft-state: the shards this node holds Raft state
+// for (or data it refuses to serve). A node about to found a shard asks every other node.
+type RaftState struct {
+	Node   string `json:"node"`
+	Shards []int  `json:"shards"`
+}
+
+func (n *Node) raftState() RaftState {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := RaftState{Node: n.cfg.ID, Shards: []int{}}
+	for _, s := range slices.Sorted(maps.Keys(n.groups)) {
+		if n.groups[s].HasState() {
+			st.Shards = append(st.Shards, s)
+		}
+	}
+	for s := range n.refused {
+		st.Shards = append(st.Shards, s)
+	}
+	slices.Sort(st.Shards)
+	return st
+}
+
+// transferLeaderships hands every leadership this node holds to another voter, in
+// parallel, and returns the shards it still leads.
+func (n *Node) transferLeaderships(ctx context.Context) (handedOff int, kept []int) {
+	n.mu.Lock()
+	var led []*shardGroup
+	for _, g := range n.groups {
+		if g.IsLeader() {
+			led = append(led, g)
+		}
+	}
+	n.mu.Unlock()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, g := range led {
+		wg.Go(func() {
+			err := g.TransferLeadership(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				n.log.Info("Kept leadership", "shard", g.shard, "err", err)
+				kept = append(kept, g.shard)
+				return
+			}
+			handedOff++
+		})
+	}
+	wg.Wait()
+	slices.Sort(kept)
+	return handedOff, kept
+}
