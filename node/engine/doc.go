@@ -14,6 +14,8 @@
 //
 //	'd' | shard (uint16 big-endian) | user key   a data record
 //	'm' | shard (uint16 big-endian)              the shard's metadata
+//	'l' | shard (uint16 big-endian) | index      a Raft log entry (raftlog.go)
+//	's' | shard (uint16 big-endian) | name       a Raft stable value (term, vote)
 //	'f'                                          the engine's format marker
 //
 // Shards are 0..MaxShard (4095). Because the shard id is fixed-width and big

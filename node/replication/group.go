@@ -95,6 +95,25 @@ type Config struct {
 	TrailingLogs      uint64
 	// SnapshotRetain is the number of snapshots kept on disk.
 	SnapshotRetain int
+	// LogStore picks where the Raft log lives: LogStoreEngine (default) or LogStoreBolt.
+	LogStore string
+}
+
+// Raft log stores (Config.LogStore).
+const (
+	// LogStoreEngine keeps the log in the node's engine: every group's appends share
+	// Pebble's WAL fsyncs.
+	LogStoreEngine = "engine"
+	// LogStoreBolt keeps each group's log in its own bbolt file, <Dir>/raft.db, laid out
+	// as raft-boltdb does; kept for comparison (docs/benchmarks.md).
+	LogStoreBolt = "bolt"
+)
+
+// logStore is a group's Raft log and stable store.
+type logStore interface {
+	raft.LogStore
+	raft.StableStore
+	Close() error
 }
 
 // DefaultConfig returns production defaults for everything but the identity fields.
@@ -161,7 +180,7 @@ type Group struct {
 	fsm   *fsm
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
-	store *boltStore
+	store logStore
 
 	// readyTerm is the term in which this replica, as leader, saw a barrier of its own
 	// term applied: from then on its state holds every entry committed before the term,
@@ -184,6 +203,9 @@ func Open(cfg Config) (*Group, error) {
 	if cfg.Engine == nil || cfg.Mux == nil || cfg.NodeID == "" || cfg.Dir == "" {
 		return nil, fmt.Errorf("open shard %d group: Engine, Mux, NodeID and Dir are required", cfg.Shard)
 	}
+	if cfg.LogStore != "" && cfg.LogStore != LogStoreEngine && cfg.LogStore != LogStoreBolt {
+		return nil, fmt.Errorf("open shard %d group: log store %q unknown (want %q or %q)", cfg.Shard, cfg.LogStore, LogStoreEngine, LogStoreBolt)
+	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.With("component", "replication", "shard", cfg.Shard)
 	hlog := hclog.New(&hclog.LoggerOptions{
@@ -195,9 +217,13 @@ func Open(cfg Config) (*Group, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open shard %d group: %w", cfg.Shard, err)
 	}
-	store, err := openBoltStore(filepath.Join(cfg.Dir, "raft.db"))
-	if err != nil {
-		return nil, fmt.Errorf("open shard %d group: %w", cfg.Shard, err)
+	var store logStore = &engineStore{eng: cfg.Engine, shard: cfg.Shard}
+	if cfg.LogStore == LogStoreBolt {
+		bs, err := openBoltStore(filepath.Join(cfg.Dir, "raft.db"))
+		if err != nil {
+			return nil, fmt.Errorf("open shard %d group: %w", cfg.Shard, err)
+		}
+		store = bs
 	}
 	g := &Group{cfg: cfg, log: log, store: store, notify: make(chan bool, 1),
 		stop: make(chan struct{}), watchDone: make(chan struct{})}
@@ -670,8 +696,8 @@ func (g *Group) readError(err error) error {
 		return g.notLeader()
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return ErrClosed
-	case errors.Is(err, raft.ErrEnqueueTimeout):
-		return fmt.Errorf("read shard %d: %w", g.cfg.Shard, ErrTimeout)
+	case errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("read shard %d: %w: %w", g.cfg.Shard, ErrTimeout, err)
 	default:
 		return fmt.Errorf("read shard %d: %w", g.cfg.Shard, err)
 	}
