@@ -239,6 +239,8 @@ func (n *Node) writeError(w http.ResponseWriter, r *http.Request, key string, er
 	case errors.Is(err, replication.ErrTimeout):
 		w.Header().Set("Retry-After", "1")
 		err = fmt.Errorf("%w: %v; nothing was written, retry", httpx.ErrUnavailable, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("%w: the request ended before the shard answered (%v)", httpx.ErrUnavailable, err)
 	case errors.Is(err, replication.ErrClosed), errors.Is(err, engine.ErrClosed):
 		err = fmt.Errorf("%w: the shard is closing on this node; retry", httpx.ErrUnavailable)
 	}

@@ -356,14 +356,18 @@ func (n *Node) removedFromGroup(ctx context.Context, m *shardmap.Map, g *shardGr
 }
 
 // retire closes g and deletes its data: the engine's copy of the shard first, then the
-// Raft state. A crash in between leaves Raft state over an empty shard, which the next
-// start replays or restores from a snapshot; never data without Raft state.
+// Raft state (log, stable state, snapshots). A crash in between leaves Raft state over an
+// empty shard, which the next start replays or restores from a snapshot; never data
+// without Raft state.
 func (n *Node) retire(g *shardGroup, why string) {
 	n.mu.Lock()
 	delete(n.groups, g.shard)
 	n.mu.Unlock()
 	n.publish(n.hosting.Load().m)
 	err := errors.Join(g.Close(), n.eng.DeleteShard(g.shard))
+	if err == nil {
+		err = n.eng.DeleteRaftState(g.shard)
+	}
 	if err == nil {
 		err = os.RemoveAll(g.dir)
 	}

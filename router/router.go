@@ -269,6 +269,7 @@ func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, pa
 		switch {
 		case err != nil && (refused(err) || r.Method == http.MethodGet):
 			if ctx.Err() != nil {
+				rt.suspect(m, shard, node.ID)
 				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
 			}
 			reason := "unreachable"
@@ -287,6 +288,9 @@ func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, pa
 			rt.forgetLeader(shard, node.ID)
 			next = nextReplica(m, shard, node.ID)
 		case err != nil:
+			// A write that failed after it was sent is not retried, but the node that
+			// did not answer (paused, partitioned) is not asked first next time.
+			rt.suspect(m, shard, node.ID)
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
 			}
@@ -380,6 +384,14 @@ func (rt *Router) forgetLeader(shard int, id string) {
 		delete(rt.leaders, shard)
 	}
 	rt.leadersMu.Unlock()
+}
+
+// suspect makes the next request for shard start at the replica after id if id is the one
+// the router would ask first: id did not answer, and asking it again would wait again.
+func (rt *Router) suspect(m *shardmap.Map, shard int, id string) {
+	if rt.leaderOf(m, shard) == id {
+		rt.setLeader(shard, nextReplica(m, shard, id))
+	}
 }
 
 // nextReplica returns the replica of shard after id in map order (wrapping), or the first

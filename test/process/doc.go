@@ -6,7 +6,16 @@
 // It covers CRUD with awkward keys and values at the size limit, concurrent clients with
 // compare-and-set, SIGKILL and SIGTERM of a node in the middle of writes (no acknowledged write
 // is lost), shard map file updates and corrupt maps picked up without restarts, bad input, and
-// the restart of `torua local` on its data directory.
+// the restart of `torua local` on its data directory (growing it to five nodes and draining it
+// back to three).
+//
+// The replicated tests (faults_test.go) run three nodes with replication factor 3 and Raft
+// traffic through a fault-injecting TCP proxy (faultproxy_test.go): leader SIGKILL, leader
+// SIGSTOP/SIGCONT, a leader partitioned from its followers and healed, every node killed and
+// restarted, and nodes added and drained under load. Concurrent clients record every
+// put/get/compare-and-set with invocation and completion times (history_test.go) and
+// github.com/anishathalye/porcupine checks the history for linearizability; on a failure the
+// visualisation's path is printed. Every acknowledged write is then read back.
 //
 // It has no non-test code and must not be imported.
 package process
