@@ -388,12 +388,31 @@ func writeClusterStatus(w io.Writer, info *client.ClusterInfo) error {
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SHARD\tREPLICAS\tLEADER\tKEYS")
+	fmt.Fprintln(tw, "SHARD\tREPLICAS\tLEADER\tTERM\tVOTERS\tLEARNERS (applied/commit)\tKEYS\tPLACEMENT")
+	inPlace := 0
 	for _, a := range m.Assignments {
-		leader, keys := "-", "-"
+		leader, term, voters, learners, keys, placement := "-", "-", "-", "-", "-", "no leader"
 		reports := replicas[a.Shard]
 		if i := slices.IndexFunc(reports, func(r replica) bool { return r.st.Role == "leader" }); i >= 0 {
-			leader, keys = reports[i].node, strconv.FormatInt(reports[i].st.Keys, 10)
+			st := reports[i].st
+			leader, keys = reports[i].node, strconv.FormatInt(st.Keys, 10)
+			term, voters = strconv.FormatUint(st.Term, 10), strings.Join(st.Voters, ",")
+			var ls []string
+			for _, id := range st.Learners {
+				applied := "?"
+				if j := slices.IndexFunc(reports, func(r replica) bool { return r.node == id }); j >= 0 {
+					applied = strconv.FormatUint(reports[j].st.AppliedIndex, 10)
+				}
+				ls = append(ls, fmt.Sprintf("%s (%s/%d)", id, applied, st.CommitIndex))
+			}
+			if len(ls) > 0 {
+				learners = strings.Join(ls, ",")
+			}
+			placement = "moving"
+			if len(st.Learners) == 0 && slices.Equal(slices.Sorted(slices.Values(st.Voters)), slices.Sorted(slices.Values(a.Replicas))) {
+				placement = "in place"
+				inPlace++
+			}
 		} else if len(reports) > 0 {
 			// No leader reported: show what a follower believes (unconfirmed) and the
 			// largest key count, the least behind replica's.
@@ -406,7 +425,12 @@ func writeClusterStatus(w io.Writer, info *client.ClusterInfo) error {
 			}
 			keys = strconv.FormatInt(most, 10)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", a.Shard, strings.Join(a.Replicas, ","), leader, keys)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Shard, strings.Join(a.Replicas, ","), leader, term, voters, learners, keys, placement)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%d of %d shards in place (led, with the map's replicas as voters and no learners)\n", inPlace, m.Shards)
+	return err
 }
+

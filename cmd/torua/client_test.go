@@ -189,11 +189,11 @@ func TestStatus(t *testing.T) {
 	fake.SetCluster(&client.ClusterInfo{Map: m, Nodes: []client.NodeInfo{
 		{ID: "node-0", API: "127.0.0.1:7070", State: shardmap.NodeActive, Reachable: true,
 			Status: &shardmap.NodeStatus{Node: "node-0", MapVersion: 3, Ready: true, Shards: []shardmap.ShardStatus{
-				{Shard: 0, Role: "leader", Keys: 10},
+				{Shard: 0, Role: "leader", Term: 4, CommitIndex: 120, Voters: []string{"node-0"}, Learners: []string{"node-1"}, Keys: 10},
 			}}},
 		{ID: "node-1", API: "127.0.0.1:7071", State: shardmap.NodeActive, Reachable: true,
 			Status: &shardmap.NodeStatus{Node: "node-1", MapVersion: 2, Ready: true, Shards: []shardmap.ShardStatus{
-				{Shard: 0, Role: "follower", Leader: "node-0", Keys: 9},
+				{Shard: 0, Role: "learner", Leader: "node-0", AppliedIndex: 100, Keys: 9},
 				{Shard: 1, Role: "follower", Leader: "node-2", Keys: 4},
 			}}},
 		{ID: "node-2", API: "127.0.0.1:7072", State: shardmap.NodeDraining, Error: "connection refused"},
@@ -209,9 +209,10 @@ func TestStatus(t *testing.T) {
 		{"node-0", "127.0.0.1:7070", "active", "yes", "3", "1", "10"},
 		{"node-1", "127.0.0.1:7071", "active", "yes", "2 (stale)", "2", "13"},
 		{"node-2", "127.0.0.1:7072", "draining", "no", "-", "-", "-", "connection refused"},
-		{"SHARD", "REPLICAS", "LEADER", "KEYS"},
-		{"0", "node-0,node-1", "node-0", "10"},
-		{"1", "node-1,node-2", "node-2?", "4"},
+		{"SHARD", "REPLICAS", "LEADER", "TERM", "VOTERS", "LEARNERS (applied/commit)", "KEYS", "PLACEMENT"},
+		{"0", "node-0,node-1", "node-0", "4", "node-0", "node-1 (100/120)", "10", "moving"},
+		{"1", "node-1,node-2", "node-2?", "-", "-", "-", "4", "no leader"},
+		{"0 of 2 shards in place"},
 	}
 	for _, want := range wantLines {
 		found := false
