@@ -46,7 +46,13 @@ type shardGroup struct {
 	stableSince time.Time
 	// lastMembership is the membership index seen at the last step.
 	lastMembership uint64
+	// settled is set when this replica, as leader, found the group exactly as the map
+	// wants it (and itself the preferred leader): nothing can change while both the map
+	// version and the term stay the same, so the group is not stepped again until then.
+	settled settledAt
 }
+
+type settledAt struct{ mapVersion, term uint64 }
 
 // raftDir is where the Raft state of shard lives.
 func (n *Node) raftDir(shard int) string {
@@ -142,18 +148,26 @@ func (n *Node) reconcile(ctx context.Context, m *shardmap.Map) {
 		}
 	}
 
+	assigned := make(map[int]bool)
+	for _, s := range m.ShardsOf(n.cfg.ID) {
+		assigned[s] = true
+	}
 	var founding []*shardGroup
 	n.mu.Lock()
 	for _, g := range n.groups {
 		if g.busy {
 			continue
 		}
-		if !g.HasState() && slices.Contains(m.ShardsOf(n.cfg.ID), g.shard) {
+		if !g.HasState() && assigned[g.shard] {
 			if m.Replicas(g.shard)[0] == n.cfg.ID {
 				g.busy = true
 				founding = append(founding, g)
 			}
-			continue
+			continue // a replica waiting for its leader
+		}
+		leader := g.IsLeader()
+		if assigned[g.shard] && (!leader || g.settled == (settledAt{m.Version, g.Term()})) {
+			continue // a follower has nothing to do; a settled leader neither
 		}
 		g.busy = true
 		n.steps.Add(1)
@@ -285,7 +299,10 @@ func (n *Node) lead(ctx context.Context, m *shardmap.Map, g *shardGroup) error {
 			return g.RemoveServer(ctx, id)
 		}
 	}
-	if first := want[0]; first != n.cfg.ID && time.Since(g.stableSince) > preferredLeaderDelay {
+	if first := want[0]; first != n.cfg.ID {
+		if time.Since(g.stableSince) < preferredLeaderDelay {
+			return nil
+		}
 		ok, err := n.caughtUp(ctx, m, g, first)
 		if err != nil || !ok {
 			return err
@@ -294,6 +311,7 @@ func (n *Node) lead(ctx context.Context, m *shardmap.Map, g *shardGroup) error {
 		n.log.Info("Handing leadership to the shard's first replica", "shard", g.shard, "to", first)
 		return g.TransferLeadershipTo(ctx, first)
 	}
+	g.settled = settledAt{m.Version, g.Term()}
 	return nil
 }
 

@@ -535,6 +535,9 @@ func (g *Group) Membership() (Membership, error) {
 	return m, nil
 }
 
+// Term is the current Raft term as this replica knows it.
+func (g *Group) Term() uint64 { return g.raft.CurrentTerm() }
+
 // CommitIndex is the highest log index this replica knows to be committed.
 func (g *Group) CommitIndex() uint64 { return g.raft.CommitIndex() }
 
