@@ -79,7 +79,10 @@ type Config struct {
 	RaftLogLevel  string
 
 	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout and CommitTimeout are Raft's
-	// timing (see raft.Config). Loopback tests use tens of milliseconds.
+	// timing (see raft.Config). Loopback tests use tens of milliseconds. The lease (how
+	// long a leader that reaches no quorum stays leader) defaults to the heartbeat timeout,
+	// not Raft's half of it: on a starved machine a leader otherwise steps down while its
+	// followers are merely slow. Reads never rely on it (see readBarrier).
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
@@ -121,7 +124,7 @@ func DefaultConfig() Config {
 	return Config{
 		HeartbeatTimeout:   time.Second,
 		ElectionTimeout:    time.Second,
-		LeaderLeaseTimeout: 500 * time.Millisecond,
+		LeaderLeaseTimeout: time.Second,
 		CommitTimeout:      5 * time.Millisecond,
 		ApplyTimeout:       5 * time.Second,
 		MaxAppendEntries:   512,

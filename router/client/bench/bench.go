@@ -110,7 +110,9 @@ func NewRunner(c *client.Client, cfg Config) (*Runner, error) {
 func (r *Runner) Progress() (done, failed int64) { return r.done.Load(), r.failed.Load() }
 
 // Preload writes every key of the key set once, Concurrency at a time, so that a get run
-// finds them. It stops at the first error.
+// finds them. A write answered 503 or 502 (an election, a write whose outcome is unknown) is
+// sent again, up to preloadAttempts times: writing the same value twice is harmless. It stops
+// at the first other error.
 func (r *Runner) Preload(ctx context.Context) error {
 	r.done.Store(0)
 	r.failed.Store(0)
@@ -127,7 +129,13 @@ func (r *Runner) Preload(ctx context.Context) error {
 					return
 				}
 				key := r.cfg.Key(i)
-				if _, err := r.c.Put(ctx, key, value); err != nil {
+				var err error
+				for range preloadAttempts {
+					if _, err = r.c.Put(ctx, key, value); err == nil || !errors.Is(err, client.ErrUnavailable) || ctx.Err() != nil {
+						break
+					}
+				}
+				if err != nil {
 					r.failed.Add(1)
 					cancel(fmt.Errorf("preload %q: %w", key, err))
 					return
@@ -139,6 +147,9 @@ func (r *Runner) Preload(ctx context.Context) error {
 	wg.Wait()
 	return context.Cause(ctx)
 }
+
+// preloadAttempts bounds how often Preload sends one key's write.
+const preloadAttempts = 5
 
 // Run sends operations until Count of them have finished or Duration has passed, whichever
 // comes first, or ctx is done; it then waits for the operations in flight. An operation cut
