@@ -22,6 +22,9 @@ type testCluster struct {
 	nodes map[string]*testNode
 	// config, if set, adjusts every group's Config.
 	config func(*Config)
+	// durable makes the engines (and so the Raft logs in them) fsync; tests that only
+	// stop processes cleanly leave it off to run faster.
+	durable bool
 }
 
 type testNode struct {
@@ -76,7 +79,7 @@ func testGroupConfig() Config {
 func (c *testCluster) start(id string, shards ...int) *testNode {
 	c.t.Helper()
 	dir := filepath.Join(c.root, id)
-	eng, err := engine.Open(filepath.Join(dir, "engine"), engine.Options{NoSync: true})
+	eng, err := engine.Open(filepath.Join(dir, "engine"), engine.Options{NoSync: !c.durable})
 	if err != nil {
 		c.t.Fatal(err)
 	}
