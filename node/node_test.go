@@ -462,3 +462,40 @@ func FuzzKeyRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestReplicationFactorChanges: raising the replication factor adds caught-up voters that
+// hold every key (stale reads on each replica see them), and lowering it removes replicas,
+// which delete their copies, without losing a key.
+func TestReplicationFactorChanges(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 3)
+	c.place(1, nil)
+	for i := range 40 {
+		k := "key-" + strconv.Itoa(i)
+		owner, _ := c.leaderOf(k)
+		g.Expect(status(t, "PUT", keyURL("http://"+owner.Addr(), k), "v"+k, nil)).To(Equal(204))
+	}
+	c.place(3, nil)
+	for _, n := range c.nodes {
+		g.Expect(n.Status().Shards).To(HaveLen(8), "%s holds a replica of every shard", n.cfg.ID)
+		for i := range 40 {
+			k := "key-" + strconv.Itoa(i)
+			g.Eventually(func() string {
+				return do(t, "GET", keyURL("http://"+n.Addr(), k)+"?consistency=stale", "", nil).body
+			}).WithTimeout(5*time.Second).Should(Equal("v"+k), "%s on %s", k, n.cfg.ID)
+		}
+	}
+	c.place(2, nil)
+	total := 0
+	for _, n := range c.nodes {
+		g.Eventually(func() int { return len(n.Status().Shards) }).WithTimeout(10 * time.Second).
+			Should(Equal(len(c.m.ShardsOf(n.cfg.ID))), "%s retires the replicas the map dropped", n.cfg.ID)
+		total += len(n.Status().Shards)
+	}
+	g.Expect(total).To(Equal(16))
+	for i := range 40 {
+		k := "key-" + strconv.Itoa(i)
+		leader, _ := c.leaderOf(k)
+		g.Expect(do(t, "GET", keyURL("http://"+leader.Addr(), k), "", nil).body).To(Equal("v" + k))
+	}
+}
