@@ -160,6 +160,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.srv = srv
+	rejoined := len(n.groups) // nothing else runs yet
 	ctx, n.cancel = context.WithCancel(ctx)
 	n.wg.Add(2)
 	go func() {
@@ -173,7 +174,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.followMap(ctx)
 	}()
 	n.log.Info("Node started", "addr", srv.Addr(), "raftAddr", mux.Addr().String(), "dataDir", n.cfg.DataDir,
-		"replicas", len(n.groups))
+		"rejoinedReplicas", rejoined)
 	return nil
 }
 

@@ -57,7 +57,7 @@ func startCluster(t testing.TB, n, rf int, routerSource func(path string) shardm
 	if routerSource != nil {
 		src = routerSource(c.mapPath)
 	}
-	rt, err := New(Config{Listen: "127.0.0.1:0", Source: src, Logger: log, RetryBudget: 2 * time.Second})
+	rt, err := New(Config{Listen: "127.0.0.1:0", Source: src, Logger: log})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(rt.Start(context.Background())).To(Succeed())
 	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
