@@ -11,6 +11,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -63,7 +64,7 @@ type phaseFunc func(ctx context.Context, s *clusterState) error
 // Reconcile moves one ToruaCluster towards its spec: it reads the cluster's objects, runs the
 // phases in order (the shard map is written before the StatefulSet that depends on it) and,
 // whatever happened, computes conditions and patches the status once in a deferred step.
-func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, reterr error) {
 	log := logf.FromContext(ctx)
 
 	tc := &toruav1alpha1.ToruaCluster{}
@@ -83,6 +84,11 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		r.computeStatus(ctx, s, reterr)
 		if err := r.patchStatus(ctx, s); err != nil {
 			reterr = kerrors.NewAggregate([]error{reterr, err})
+		}
+		// Replicas moving between nodes change no object the operator watches: poll until
+		// they are in place, so that Rebalancing turns False when they are.
+		if reterr == nil && res.RequeueAfter == 0 && meta.IsStatusConditionTrue(s.tc.Status.Conditions, toruav1alpha1.ConditionRebalancing) {
+			res.RequeueAfter = r.pollInterval()
 		}
 	}()
 

@@ -352,7 +352,15 @@ var _ = Describe("ToruaCluster controller", func() {
 			}
 			tc := getCluster(g, ns, "demo")
 			g.Expect(tc.Status.Drain).To(BeNil())
-			g.Expect(condition(tc, toruav1alpha1.ConditionRebalancing).Status).To(Equal(metav1.ConditionFalse))
+			// The groups still have the replicas of the first map: they move to the new one.
+			g.Expect(condition(tc, toruav1alpha1.ConditionRebalancing).Reason).To(Equal(toruav1alpha1.ReasonMovingReplicas))
+		}, timeout, interval).Should(Succeed())
+		By("letting replication catch up with the map")
+		for _, n := range nodes {
+			n.lagging.Store(nil)
+		}
+		Eventually(func(g Gomega) {
+			g.Expect(condition(getCluster(g, ns, "demo"), toruav1alpha1.ConditionRebalancing).Status).To(Equal(metav1.ConditionFalse))
 		}, timeout, interval).Should(Succeed())
 		Consistently(func(g Gomega) int32 { return statefulSetReplicas(g, ns, "demo") }, time.Second, interval).Should(Equal(int32(5)))
 	})

@@ -17,6 +17,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
+	"github.com/torua/torua/shardmap"
 )
 
 // computeStatus turns what the reconcile saw and decided into the status: counts, members,
@@ -113,7 +114,45 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 	st.UnderReplicatedShards = int32(underReplicated)
 
 	r.computeDrainStatus(s)
-	r.computeConditions(ctx, s, reconcileErr, quorumLost)
+	r.computeConditions(ctx, s, reconcileErr, quorumLost, movingShards(s.current, statuses))
+}
+
+// movingShards counts the shards whose replicas do not yet match the map: a node still
+// holds an older map, or the shard's leader reports voters other than the map's replicas
+// or learners still catching up. Shards whose leader no readable status names are not
+// counted (nothing says they move).
+func movingShards(m *shardmap.Map, statuses map[string]nodeStatusResult) int {
+	if m == nil {
+		return 0
+	}
+	stale := false
+	leaders := map[int]shardmap.ShardStatus{}
+	for _, res := range statuses {
+		if res.err != nil {
+			continue
+		}
+		stale = stale || res.status.MapVersion < m.Version
+		for _, sh := range res.status.Shards {
+			if sh.Role == "leader" {
+				leaders[sh.Shard] = sh
+			}
+		}
+	}
+	if stale {
+		return m.Shards
+	}
+	moving := 0
+	for _, a := range m.Assignments {
+		sh, ok := leaders[a.Shard]
+		if ok && (len(sh.Learners) > 0 || !sameMembers(sh.Voters, a.Replicas)) {
+			moving++
+		}
+	}
+	return moving
+}
+
+func sameMembers(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
 // computeDrainStatus keeps status.drain: its lastProgressTime moves only when fewer replicas
@@ -144,7 +183,7 @@ func (r *ToruaClusterReconciler) computeDrainStatus(s *clusterState) {
 	st.Drain = next
 }
 
-func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clusterState, reconcileErr error, quorumLost int) {
+func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clusterState, reconcileErr error, quorumLost, moving int) {
 	tc := s.tc
 	st := &tc.Status
 	set := func(t string, status metav1.ConditionStatus, reason, msg string) {
@@ -229,10 +268,14 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 	}
 
 	// Rebalancing.
-	if st.Drain != nil {
+	switch {
+	case st.Drain != nil:
 		set(toruav1alpha1.ConditionRebalancing, metav1.ConditionTrue, toruav1alpha1.ReasonDraining,
 			fmt.Sprintf("Moving replicas off %v", st.Drain.Nodes))
-	} else {
+	case moving > 0:
+		set(toruav1alpha1.ConditionRebalancing, metav1.ConditionTrue, toruav1alpha1.ReasonMovingReplicas,
+			fmt.Sprintf("%d shards are moving replicas to match shard map version %d", moving, s.current.Version))
+	default:
 		set(toruav1alpha1.ConditionRebalancing, metav1.ConditionFalse, toruav1alpha1.ReasonBalanced, "No replicas are moving")
 	}
 }

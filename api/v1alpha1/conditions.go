@@ -11,7 +11,8 @@ const (
 	// ConditionDegraded is True when something needs a person's attention: a stalled drain,
 	// under-replicated shards, unreachable nodes or failing writes to the API server.
 	ConditionDegraded = "Degraded"
-	// ConditionRebalancing is True while replicas move between nodes (a drain in progress).
+	// ConditionRebalancing is True while replicas move between nodes: a drain, or shards whose
+	// groups do not match the shard map yet (a scale-up, a replaced node).
 	ConditionRebalancing = "Rebalancing"
 )
 
@@ -58,6 +59,8 @@ const (
 	// ReasonReconcileError : the operator failed to read or write an object.
 	ReasonReconcileError = "ReconcileError"
 
+	// ReasonMovingReplicas : shards' groups are adding or removing replicas to match the map.
+	ReasonMovingReplicas = "MovingReplicas"
 	// ReasonBalanced : no replicas are moving.
 	ReasonBalanced = "Balanced"
 
