@@ -56,7 +56,7 @@ fuzz: ## Fuzz every target for FUZZTIME each (their seed corpora already run in 
 	done
 
 .PHONY: test
-test: vet lint verify-gen test-unit test-envtest ## Run every test tier that runs on this machine.
+test: vet lint verify-gen test-unit test-envtest test-e2e ## Run every test tier that runs on this machine.
 
 .PHONY: test-unit
 test-unit: helm k8s-test-binaries ## Unit, process-level, chart and localkube tests (go test ./...).
@@ -66,6 +66,15 @@ test-unit: helm k8s-test-binaries ## Unit, process-level, chart and localkube te
 test-envtest: k8s-test-binaries ## Run the operator's envtest suite (controllers/, build tag envtest) against kube-apiserver and etcd.
 	$(GO) vet -tags envtest ./controllers/...
 	$(GO) test -count=1 -tags envtest ./controllers/... -ginkgo.v
+
+.PHONY: test-e2e
+test-e2e: build k8s-test-binaries ## Run the e2e suite (test/e2e, build tag e2e) on a local control plane (test/localkube) with the operator in-process.
+	$(GO) vet -tags e2e ./test/e2e/...
+	TORUA_E2E_ENV=localkube TORUA_E2E_BINARY="$(LOCALBIN)/torua" $(GO) test -count=1 -tags e2e -timeout 30m ./test/e2e/ -ginkgo.v
+
+.PHONY: test-e2e-kind
+test-e2e-kind: helm ## Run the e2e suite on a new kind cluster (needs Docker, kind, kubectl): image, Helm install, suite. See docs/testing.md.
+	HELM="$(HELM)" hack/e2e-kind.sh
 
 ##@ Code generation
 

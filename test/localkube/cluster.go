@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -57,6 +59,27 @@ type Cluster struct {
 	kubelet    *kubelet
 	removeDir  bool
 	out        io.Writer
+}
+
+// ContainerLog is the log file of one container of one pod, kept after the pod is gone.
+type ContainerLog struct {
+	Namespace, Pod string
+	UID            types.UID
+	Container      string
+	// Path is the file holding the container's standard output and error, across restarts.
+	Path string
+}
+
+// ContainerLogs lists the log files of every container the kubelet started, deleted pods
+// included, in the order they first started. Real clusters lose a deleted pod's logs; tests
+// that look into what a pod did before it was replaced need them.
+func (c *Cluster) ContainerLogs() []ContainerLog {
+	if c.kubelet == nil {
+		return nil
+	}
+	c.kubelet.mu.Lock()
+	defer c.kubelet.mu.Unlock()
+	return slices.Clone(c.kubelet.logs)
 }
 
 // Start starts etcd, kube-apiserver and kube-controller-manager, registers a Node and starts the

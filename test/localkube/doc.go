@@ -9,10 +9,14 @@
 // pod gets its own IP from PodCIDR, but all pods share one network namespace, so a wildcard listen
 // address ":N" in a container's args (a whole argument or the value of "--flag=:N") where N is one
 // of the container's ports is rewritten to "<pod IP>:N"; container paths under volume mounts are
-// rewritten to host directories, and a PersistentVolumeClaim's directory survives the pod. It runs HTTP and TCP
-// readiness and liveness probes, writes pod status and conditions (so the EndpointSlice
-// controller publishes real membership), restarts exited containers, and on deletion sends
-// SIGTERM, waits the grace period, sends SIGKILL and removes the pod. It renews its Node's Lease.
+// rewritten to host directories; a PersistentVolumeClaim's directory survives the pod and is
+// removed when the claim is deleted (as a provisioner's Delete reclaim policy would). It runs
+// HTTP and TCP readiness and liveness probes, writes pod status and conditions (so the
+// EndpointSlice controller publishes real membership), restarts exited containers, and on
+// deletion sends SIGTERM, waits the grace period, sends SIGKILL and removes the pod. It renews
+// its Node's Lease.
+// Container logs are files that outlive their pods (Cluster.ContainerLogs); the pods/log API
+// does not work (there is no kubelet server).
 //
 // Suites call Main from TestMain: pod IPs may not be loopback addresses, so the tests run inside a
 // private user+network namespace where PodCIDR is local on lo.

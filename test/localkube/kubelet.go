@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -52,6 +54,7 @@ type kubelet struct {
 	run  map[types.UID]*podRunner // NB: keyed by UID; StatefulSets reuse pod names
 	ips  map[types.UID]netip.Addr
 	used map[netip.Addr]bool
+	logs []ContainerLog // every container ever started, in start order
 }
 
 func newKubelet(client kubernetes.Interface, cfg kubeletConfig) *kubelet {
@@ -112,9 +115,22 @@ func (k *kubelet) start(ctx context.Context) error {
 		return err
 	}
 	k.pods = informer.GetIndexer()
+	claims := factory.Core().V1().PersistentVolumeClaims().Informer()
+	if _, err := claims.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+				k.releaseClaim(pvc)
+			}
+		},
+	}); err != nil {
+		return err
+	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
-		return fmt.Errorf("pod informer did not sync")
+	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced, claims.HasSynced) {
+		return fmt.Errorf("pod and claim informers did not sync")
 	}
 	k.goLoop(func() {
 		for k.processNext(ctx) {
@@ -265,6 +281,32 @@ func (k *kubelet) forget(uid types.UID) {
 	if r != nil {
 		r.stop(0)
 	}
+}
+
+// claimDir is the host directory of a PersistentVolumeClaim: it outlives the pods that mount it.
+func (k *kubelet) claimDir(namespace, claim string) string {
+	return filepath.Join(k.dir, "pvc", namespace, claim)
+}
+
+// releaseClaim removes a deleted claim's directory, as a dynamic provisioner's Delete reclaim
+// policy removes the volume: a new claim of the same name starts empty. The API server's
+// pvc-protection finalizer holds the deletion until no pod uses the claim.
+func (k *kubelet) releaseClaim(pvc *corev1.PersistentVolumeClaim) {
+	if err := os.RemoveAll(k.claimDir(pvc.Namespace, pvc.Name)); err != nil {
+		k.logf("Failed to remove the directory of claim %s/%s: %v", pvc.Namespace, pvc.Name, err)
+	}
+}
+
+// recordLog remembers a container's log file, for Cluster.ContainerLogs.
+func (k *kubelet) recordLog(l ContainerLog) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, have := range k.logs {
+		if have.UID == l.UID && have.Container == l.Container {
+			return
+		}
+	}
+	k.logs = append(k.logs, l)
 }
 
 // allocateIP gives a pod an address in PodCIDR, below the addresses kept for the API server and

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -169,6 +171,51 @@ func TestStatefulSetLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, "server-0 gone", podGone(client, ns, "server-0"))
+
+	t.Log("A claim's directory outlives its pod and goes with the claim.")
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "scratch"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Mi")}},
+		},
+	}
+	if _, err := client.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	user := sts.Spec.Template.DeepCopy()
+	user.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "scratch"},
+	}}}
+	user.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	if _, err := client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "claim-user", Labels: map[string]string{"app": "claim-user"}},
+		Spec:       user.Spec,
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(c.Dir, "pvc", ns, "scratch")
+	poll(t, "claim-user ready", func(ctx context.Context) (bool, error) {
+		p, err := client.CoreV1().Pods(ns).Get(ctx, "claim-user", metav1.GetOptions{})
+		return err == nil && isReady(p), err
+	})
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("claim directory: %v", err)
+	}
+	if err := client.CoreV1().Pods(ns).Delete(ctx, "claim-user", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "claim-user gone", podGone(client, ns, "claim-user"))
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("claim directory after its pod is gone: %v", err)
+	}
+	if err := client.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, "scratch", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the claim's directory removed with it", func(context.Context) (bool, error) {
+		_, err := os.Stat(dir)
+		return os.IsNotExist(err), nil
+	})
 }
 
 // testOutput is where the control plane and the pods write: stderr with LOCALKUBE_VERBOSE=1.

@@ -254,10 +254,12 @@ func (r *podRunner) command(c *container) (*exec.Cmd, *os.File, error) {
 	for i, a := range args {
 		args[i] = r.bindToPodIP(c.spec, r.mapPaths(expand(a, lookup)))
 	}
-	logFile, err := os.OpenFile(filepath.Join(r.dir, c.spec.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logPath := filepath.Join(r.dir, c.spec.Name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, nil, err
 	}
+	r.k.recordLog(ContainerLog{Namespace: r.pod.Namespace, Pod: r.pod.Name, UID: r.pod.UID, Container: c.spec.Name, Path: logPath})
 	cmd := exec.Command(binary, args...)
 	cmd.Env = env
 	cmd.Dir = r.dir
@@ -374,7 +376,7 @@ func (r *podRunner) prepareVolumes() error {
 		var files map[string][]byte
 		switch {
 		case v.PersistentVolumeClaim != nil:
-			dir = filepath.Join(r.k.dir, "pvc", r.pod.Namespace, v.PersistentVolumeClaim.ClaimName)
+			dir = r.k.claimDir(r.pod.Namespace, v.PersistentVolumeClaim.ClaimName)
 		case v.HostPath != nil:
 			dir = v.HostPath.Path
 		case v.ConfigMap != nil:
