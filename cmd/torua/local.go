@@ -85,6 +85,10 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 		return err
 	}
 	rfSet := cmd.Flags().Changed("replication-factor")
+	if prev != nil && slices.ContainsFunc(prev.Nodes, func(n shardmap.Node) bool { return n.Raft == "" }) {
+		return fmt.Errorf("%s was written by a Torua version without replication (its shard map has no raft addresses); "+
+			"this version cannot serve that data: move the directory away or use another --data-dir", o.dataDir)
+	}
 	if prev != nil {
 		if cmd.Flags().Changed("shards") && o.shards != prev.Shards {
 			return fmt.Errorf("%s holds a cluster with %d shards; the shard count cannot change (use another --data-dir)", o.dataDir, prev.Shards)

@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/torua/torua/router/client"
+	"github.com/torua/torua/shardmap"
 )
 
 var routerURLLine = regexp.MustCompile(`Torua is running\. Router: (http://\S+)`)
@@ -129,4 +131,27 @@ func TestLocalRestart(t *testing.T) {
 	defer cl2.Close()
 	checkValues(ctx, g, cl2, want)
 	stopLocal(t, p)
+}
+
+// TestLocalRefusesDataWithoutReplication: a data directory written before replication (its
+// map names no Raft addresses) is refused with a clear message, and left as it was.
+func TestLocalRefusesDataWithoutReplication(t *testing.T) {
+	g := NewWithT(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	g.Expect(os.MkdirAll(dataDir, 0o755)).To(Succeed())
+	m, err := shardmap.Place(nil, []shardmap.Node{{ID: "node-0", API: "127.0.0.1:1", State: shardmap.NodeActive}},
+		shardmap.PlaceConfig{Cluster: "local", Shards: 4, ReplicationFactor: 1})
+	g.Expect(err).NotTo(HaveOccurred())
+	mapPath := filepath.Join(dataDir, "shardmap.json")
+	g.Expect(shardmap.WriteFile(mapPath, m)).To(Succeed())
+	before, err := os.ReadFile(mapPath)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	log := filepath.Join(dataDir, "log")
+	p := startProc(t, "local", log, "local", "--data-dir", dataDir, "--listen", freeAddr(t, "127.0.0.1"), "--log-file", log)
+	code, ok := p.wait(20 * time.Second)
+	g.Expect(ok).To(BeTrue(), "torua local still running")
+	g.Expect(code).To(Equal(1))
+	g.Expect(p.stderr.String()).To(ContainSubstring("written by a Torua version without replication"))
+	g.Expect(os.ReadFile(mapPath)).To(Equal(before))
 }
