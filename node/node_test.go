@@ -488,7 +488,7 @@ func TestReplicationFactorChanges(t *testing.T) {
 	c.place(2, nil)
 	total := 0
 	for _, n := range c.nodes {
-		g.Eventually(func() int { return len(n.Status().Shards) }).WithTimeout(10 * time.Second).
+		g.Eventually(func() int { return len(n.Status().Shards) }).WithTimeout(10*time.Second).
 			Should(Equal(len(c.m.ShardsOf(n.cfg.ID))), "%s retires the replicas the map dropped", n.cfg.ID)
 		total += len(n.Status().Shards)
 	}

@@ -433,4 +433,3 @@ func writeClusterStatus(w io.Writer, info *client.ClusterInfo) error {
 	_, err := fmt.Fprintf(w, "\n%d of %d shards in place (led, with the map's replicas as voters and no learners)\n", inPlace, m.Shards)
 	return err
 }
-
