@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -119,11 +120,14 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 	}
 
 	// Bind the router's address first: if it is taken, fail before touching anything else.
+	// Hold it while the nodes bind their ports (:0 could otherwise pick it) and release it
+	// just before the router binds it.
 	probe, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("router address %s: %w", o.listen, err)
 	}
-	_ = probe.Close()
+	releaseProbe := sync.OnceFunc(func() { _ = probe.Close() })
+	defer releaseProbe()
 
 	var stops []shutdowner
 	stopAll := func() {
@@ -210,6 +214,7 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 		stops = stops[:o.nodes]
 	}
 
+	releaseProbe()
 	rt, err := router.New(router.Config{Listen: o.listen, Source: shardmap.NewFile(mapPath, log), Logger: log})
 	if err == nil {
 		err = rt.Start(context.Background())
