@@ -41,8 +41,13 @@ lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
 	$(GOLANGCI_LINT) run --fix
 
 .PHONY: bench
-bench: ## Run the Go benchmarks (engine, router versus direct); figures in docs/benchmarks.md.
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./node/engine ./router
+bench: ## Run the Go benchmarks (engine, Raft log stores and groups, router versus direct); figures in docs/benchmarks.md.
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./node/engine ./node/replication ./router
+
+BENCH_DURATION ?= 10s
+.PHONY: bench-etcd
+bench-etcd: build k8s-test-binaries ## Compare torua local (3 nodes, RF 3) with a 3-member etcd on this machine (hack/bench-vs-etcd.sh).
+	hack/bench-vs-etcd.sh $(BENCH_DURATION)
 
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./shardmap:FuzzDecode ./node:FuzzKeyRoundTrip ./node/engine:FuzzRestoreShard \

@@ -100,6 +100,10 @@ type Config struct {
 	SnapshotRetain int
 	// LogStore picks where the Raft log lives: LogStoreEngine (default) or LogStoreBolt.
 	LogStore string
+
+	// pipelined keeps Raft's pipelined AppendEntries, for the benchmark that measures what
+	// turning it off costs (see unpipelined). Never set outside tests.
+	pipelined bool
 }
 
 // Raft log stores (Config.LogStore).
@@ -299,7 +303,11 @@ func (g *Group) start(hlog hclog.Logger) error {
 		_ = g.trans.Close()
 		return err
 	}
-	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, unpipelined{g.trans}); err != nil {
+	var trans raft.Transport = unpipelined{g.trans}
+	if cfg.pipelined {
+		trans = g.trans
+	}
+	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, trans); err != nil {
 		_ = g.trans.Close()
 		return err
 	}
