@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -155,12 +156,17 @@ func TestStatefulSetLifecycle(t *testing.T) {
 	})
 
 	t.Log("Scale-down removes the highest ordinal.")
-	scale, err := client.AppsV1().StatefulSets(ns).GetScale(ctx, sts.Name, metav1.GetOptions{})
+	// The StatefulSet controller writes the object too: read and write again on a conflict.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := client.AppsV1().StatefulSets(ns).GetScale(ctx, sts.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		scale.Spec.Replicas = 1
+		_, err = client.AppsV1().StatefulSets(ns).UpdateScale(ctx, sts.Name, scale, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 1
-	if _, err := client.AppsV1().StatefulSets(ns).UpdateScale(ctx, sts.Name, scale, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, "server-1 gone", podGone(client, ns, "server-1"))
