@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Takes the figures in docs/benchmarks.md: `torua bench` against `torua local` (separate
-# processes on 127.0.0.1), then the Go benchmarks of the engine (with the plain fsync loop as
+# Takes the figures in docs/benchmarks.md: `torua bench` against `torua local` with RF 1 (separate
+# processes on 127.0.0.1; RF 3 against etcd: hack/bench-vs-etcd.sh), then the Go benchmarks of the engine (with the plain fsync loop as
 # the one-fsync-per-write baseline) and of the router versus direct node access.
 # Usage: hack/bench.sh [duration per run, default 10s]. Needs nothing but Go.
 set -euo pipefail
@@ -9,7 +9,7 @@ dur=${1:-10s}
 make --no-print-directory build >/dev/null
 data=$(mktemp -d)
 port=18080
-bin/torua local --data-dir "$data" --listen 127.0.0.1:$port --nodes 3 >"$data/local.out" 2>&1 &
+bin/torua local --data-dir "$data" --listen 127.0.0.1:$port --nodes 3 --replication-factor 1 >"$data/local.out" 2>&1 &
 pid=$!
 trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 300); do
