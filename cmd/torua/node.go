@@ -63,6 +63,6 @@ func addRaftFlags(f *pflag.FlagSet, c *replication.Config) {
 	d := replication.DefaultConfig()
 	f.DurationVar(&c.HeartbeatTimeout, "raft-heartbeat-timeout", d.HeartbeatTimeout, "Raft heartbeat timeout (a follower starts an election after this long without a leader)")
 	f.DurationVar(&c.ElectionTimeout, "raft-election-timeout", d.ElectionTimeout, "Raft election timeout")
-	f.DurationVar(&c.LeaderLeaseTimeout, "raft-leader-lease-timeout", d.LeaderLeaseTimeout, "how long a leader stays leader without reaching a quorum (must not exceed the heartbeat timeout)")
-	f.StringVar(&c.RaftLogLevel, "raft-log-level", d.RaftLogLevel, "level of the Raft library's own log lines on stderr (trace, debug, info, warn, error, off)")
+	f.DurationVar(&c.LeaderLeaseTimeout, "raft-leader-lease-timeout", d.LeaderLeaseTimeout, "how long a leader stays leader without reaching a quorum (capped at the heartbeat timeout)")
+	f.StringVar(&c.RaftLogLevel, "raft-log-level", d.RaftLogLevel, "level of the Raft library's own JSON log lines, written where --log-file says (trace, debug, info, warn, error, off)")
 }
