@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/torua/torua/router/client"
 	"github.com/torua/torua/router/client/bench"
+	"github.com/torua/torua/router/client/benchstore"
 )
 
 func init() { register(newBenchCmd) }
@@ -65,7 +65,7 @@ first. GETs of missing keys are counted as misses, not errors.`,
 				return err
 			}
 			defer c.Close()
-			r, err := bench.NewRunner(c, cfg)
+			r, err := bench.NewRunner(benchstore.New(c), cfg)
 			if err != nil {
 				return err
 			}
@@ -79,16 +79,16 @@ first. GETs of missing keys are counted as misses, not errors.`,
 			bar := !jsonOut && isTerminalWriter(stderr)
 
 			if preload {
-				p := startBenchProgress(stderr, bar, "preload", int64(cfg.Keys), 0, r)
+				stopProgress := startBenchProgress(stderr, bar, "preload", int64(cfg.Keys), 0, r)
 				err := r.Preload(ctx)
-				p.stop()
+				stopProgress()
 				if err != nil {
 					return err
 				}
 			}
-			p := startBenchProgress(stderr, bar, "bench", cfg.Count, cfg.Duration, r)
+			stopProgress := startBenchProgress(stderr, bar, "bench", cfg.Count, cfg.Duration, r)
 			res := r.Run(ctx)
-			p.stop()
+			stopProgress()
 
 			out := cmd.OutOrStdout()
 			if jsonOut {
@@ -135,43 +135,15 @@ func isTerminalWriter(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// benchProgress shows a Runner's progress on w until stop: a progress bar on a terminal,
-// otherwise one line every few seconds.
-type benchProgress struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-// startBenchProgress starts showing phase's progress. total is the number of operations the
-// phase ends at, or 0 when only duration bounds it.
-func startBenchProgress(w io.Writer, bar bool, phase string, total int64, duration time.Duration, r *bench.Runner) *benchProgress {
-	p := &benchProgress{done: make(chan struct{})}
-	start := time.Now()
-	describe := func() string {
-		done, failed := r.Progress()
-		elapsed := time.Since(start)
-		ops := strconv.FormatInt(done, 10)
-		if total > 0 {
-			ops += "/" + strconv.FormatInt(total, 10)
-		}
-		return fmt.Sprintf("%s: %s ops, %.0f ops/s, %d errors", phase, ops, float64(done)/max(elapsed.Seconds(), 1e-3), failed)
-	}
+// startBenchProgress shows phase's progress on w until the returned stop: a progress bar on a
+// terminal, otherwise a line every two seconds. total is the number of operations the phase
+// ends at, or 0 when only duration bounds it.
+func startBenchProgress(w io.Writer, bar bool, phase string, total int64, duration time.Duration, r *bench.Runner) (stop func()) {
 	if !bar {
-		p.wg.Go(func() {
-			tick := time.NewTicker(2 * time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-p.done:
-					return
-				case <-tick.C:
-					fmt.Fprintf(w, "%s (%.0fs)\n", describe(), time.Since(start).Seconds())
-				}
-			}
-		})
-		return p
+		return r.ReportProgress(w, phase, total, 2*time.Second)
 	}
 	// The bar counts operations when a count bounds the phase, milliseconds otherwise.
+	start := time.Now()
 	byTime := total == 0
 	barMax := total
 	if byTime {
@@ -186,7 +158,7 @@ func startBenchProgress(w io.Writer, bar bool, phase string, total int64, durati
 		progressbar.OptionSetRenderBlankState(true),
 	)
 	update := func() {
-		pb.Describe(describe())
+		pb.Describe(r.Describe(phase, total, time.Since(start)))
 		if byTime {
 			_ = pb.Set64(min(time.Since(start).Milliseconds(), barMax))
 		} else {
@@ -194,12 +166,14 @@ func startBenchProgress(w io.Writer, bar bool, phase string, total int64, durati
 			_ = pb.Set64(min(done, barMax))
 		}
 	}
-	p.wg.Go(func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
-			case <-p.done:
+			case <-done:
 				_ = pb.Finish()
 				return
 			case <-tick.C:
@@ -207,10 +181,8 @@ func startBenchProgress(w io.Writer, bar bool, phase string, total int64, durati
 			}
 		}
 	})
-	return p
-}
-
-func (p *benchProgress) stop() {
-	close(p.done)
-	p.wg.Wait()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }

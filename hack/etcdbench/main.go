@@ -17,8 +17,8 @@
 // over the members and multiplexes them on one HTTP/2 connection per member.
 //
 // It is a module of its own (hack/etcdbench/go.mod) so that the main module gains no etcd
-// dependency. It does not import router/client/bench: that Runner is bound to Torua's HTTP
-// client, and the package pulls client-go in through the shard map.
+// dependency. The runner, histograms and output are router/client/bench's, the same code as
+// `torua bench`; this command adds the etcd Store (store.go) and the comparison table.
 package main
 
 import (
@@ -33,13 +33,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/torua/torua/router/client/bench"
 )
 
 func main() {
@@ -58,13 +59,13 @@ func main() {
 // output is what --json prints: the result and the endpoints it was taken against.
 type output struct {
 	Endpoints []string `json:"endpoints"`
-	*Result
+	*bench.Result
 }
 
 // run parses the benchmark flags, runs the benchmark and prints its result.
 func run(args []string) error {
 	var (
-		cfg         Config
+		cfg         bench.Config
 		mode        string
 		consistency string
 		endpoints   string
@@ -93,15 +94,15 @@ func run(args []string) error {
 	}
 	set := map[string]bool{}
 	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	cfg.Mode = Mode(mode)
+	cfg.Mode = bench.Mode(mode)
 	switch consistency {
 	case "":
 	case "serializable":
-		cfg.Serializable = true
+		cfg.Stale = true
 	default:
 		return fmt.Errorf("--consistency %q: want \"\" or serializable", consistency)
 	}
-	if cfg.Mode != ModeMixed && set["read-ratio"] {
+	if cfg.Mode != bench.ModeMixed && set["read-ratio"] {
 		return fmt.Errorf("--read-ratio applies to --mode mixed only")
 	}
 	if set["count"] && !set["duration"] {
@@ -116,7 +117,7 @@ func run(args []string) error {
 		return err
 	}
 	defer func() { _ = cli.Close() }()
-	r, err := NewRunner(cli, cfg)
+	r, err := bench.NewRunner(etcdStore{kv: cli}, cfg)
 	if err != nil {
 		return err
 	}
@@ -133,16 +134,16 @@ func run(args []string) error {
 	}
 
 	if preload {
-		p := startProgress(os.Stderr, "preload", int64(cfg.Keys), r)
+		stopProgress := r.ReportProgress(os.Stderr, "preload", int64(cfg.Keys), 2*time.Second)
 		err := r.Preload(ctx)
-		p.stop()
+		stopProgress()
 		if err != nil {
 			return err
 		}
 	}
-	p := startProgress(os.Stderr, "bench", cfg.Count, r)
+	stopProgress := r.ReportProgress(os.Stderr, "bench", cfg.Count, 2*time.Second)
 	res := r.Run(ctx)
-	p.stop()
+	stopProgress()
 
 	if jsonOut {
 		enc := json.NewEncoder(os.Stdout)
@@ -161,45 +162,6 @@ func run(args []string) error {
 	return nil
 }
 
-// progress prints a Runner's progress to a writer every two seconds until stop, as
-// `torua bench` does when its output is not a terminal.
-type progress struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-// startProgress starts reporting phase's progress; total is the number of operations the
-// phase ends at, or 0 when only a duration bounds it.
-func startProgress(w io.Writer, phase string, total int64, r *Runner) *progress {
-	p := &progress{done: make(chan struct{})}
-	start := time.Now()
-	p.wg.Go(func() {
-		tick := time.NewTicker(2 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-tick.C:
-				done, failed := r.Progress()
-				elapsed := time.Since(start)
-				ops := fmt.Sprint(done)
-				if total > 0 {
-					ops += fmt.Sprintf("/%d", total)
-				}
-				fmt.Fprintf(w, "%s: %s ops, %.0f ops/s, %d errors (%.0fs)\n",
-					phase, ops, float64(done)/max(elapsed.Seconds(), 1e-3), failed, elapsed.Seconds())
-			}
-		}
-	})
-	return p
-}
-
-func (p *progress) stop() {
-	close(p.done)
-	p.wg.Wait()
-}
-
 // compare reads the --json output of `torua bench` and of etcdbench for each run named in
 // args[1:] (DIR/torua-RUN.json and DIR/etcd-RUN.json, DIR being args[0]) and prints one
 // Markdown table: throughput, p50 and p99 of both, and torua/etcd ratios. A run whose file
@@ -214,7 +176,7 @@ func compare(w io.Writer, args []string) error {
 	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|")
 	var notes []string
 	for _, name := range args[1:] {
-		var t, e Result
+		var t, e bench.Result
 		tok, err := readJSON(filepath.Join(dir, "torua-"+name+".json"), &t)
 		if err != nil {
 			return err
@@ -233,8 +195,8 @@ func compare(w io.Writer, args []string) error {
 		}
 		fmt.Fprintf(tw, "| %s\t| %s / %s (%s)\t| %s / %s (%s)\t| %s / %s (%s)\t| %d / %d\t|\n", label(&t),
 			thousands(t.OpsPerSec), thousands(e.OpsPerSec), ratio(t.OpsPerSec, e.OpsPerSec),
-			FormatMicros(float64(t.Latency.P50)), FormatMicros(float64(e.Latency.P50)), ratio(float64(t.Latency.P50), float64(e.Latency.P50)),
-			FormatMicros(float64(t.Latency.P99)), FormatMicros(float64(e.Latency.P99)), ratio(float64(t.Latency.P99), float64(e.Latency.P99)),
+			bench.FormatMicros(float64(t.Latency.P50)), bench.FormatMicros(float64(e.Latency.P50)), ratio(float64(t.Latency.P50), float64(e.Latency.P50)),
+			bench.FormatMicros(float64(t.Latency.P99)), bench.FormatMicros(float64(e.Latency.P99)), ratio(float64(t.Latency.P99), float64(e.Latency.P99)),
 			t.ErrorCount, e.ErrorCount)
 		if t.Misses > 0 || e.Misses > 0 {
 			notes = append(notes, fmt.Sprintf("%s: GETs of missing keys: torua %d, etcd %d", name, t.Misses, e.Misses))
@@ -268,12 +230,12 @@ func readJSON(path string, v any) (bool, error) {
 }
 
 // label describes a run's load: "PUT, 32 clients", "GET stale / serializable, 32 clients".
-func label(r *Result) string {
+func label(r *bench.Result) string {
 	var s string
 	switch r.Mode {
-	case ModePut:
+	case bench.ModePut:
 		s = "PUT"
-	case ModeGet:
+	case bench.ModeGet:
 		s = "GET linearizable"
 	default:
 		s = fmt.Sprintf("%.0f%% GET / PUT", r.ReadRatio*100)

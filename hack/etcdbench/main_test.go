@@ -13,6 +13,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/torua/torua/router/client/bench"
 )
 
 // fakeKV is an in-memory clientv3.KV with Put and Get only; every failEvery-th call fails
@@ -59,10 +61,11 @@ func (f *fakeKV) Get(_ context.Context, key string, opts ...clientv3.OpOption) (
 	return resp, nil
 }
 
+// TestPreloadThenSerializableGet: stale runs send serializable Ranges; preloaded keys are found.
 func TestPreloadThenSerializableGet(t *testing.T) {
 	kv := newFakeKV()
-	cfg := Config{Mode: ModeGet, Concurrency: 3, Keys: 25, ValueSize: 8, Count: 40, Prefix: "p/", Serializable: true}
-	r, err := NewRunner(kv, cfg)
+	cfg := bench.Config{Mode: bench.ModeGet, Concurrency: 3, Keys: 25, ValueSize: 8, Count: 40, Prefix: "p/", Stale: true}
+	r, err := bench.NewRunner(etcdStore{kv: kv}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +87,7 @@ func TestPreloadThenSerializableGet(t *testing.T) {
 func TestMixedCountsMissesAndErrors(t *testing.T) {
 	kv := newFakeKV()
 	kv.failEvery = 4
-	r, err := NewRunner(kv, Config{Mode: ModeMixed, ReadRatio: 0.5, Concurrency: 1, Keys: 1000, Count: 40})
+	r, err := bench.NewRunner(etcdStore{kv: kv}, bench.Config{Mode: bench.ModeMixed, ReadRatio: 0.5, Concurrency: 1, Keys: 1000, Count: 40})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
 	"strconv"
@@ -12,9 +11,23 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-
-	"github.com/torua/torua/router/client"
 )
+
+// Store is what a run loads: Torua through its router (router/client/benchstore) or another
+// system to compare with (hack/etcdbench). Its methods are called from every worker at once.
+type Store interface {
+	// Put writes value under key.
+	Put(ctx context.Context, key string, value []byte) error
+	// Get reads key, linearizably unless stale is set; found is false when the key does
+	// not exist (a correct answer, counted as a miss).
+	Get(ctx context.Context, key string, stale bool) (found bool, err error)
+	// ErrorKind names the kind of a failed operation, as Result.Errors counts them
+	// ("unavailable", "timeout", ...).
+	ErrorKind(err error) string
+	// Transient reports whether a failed write changed nothing for sure or may be sent
+	// again harmlessly (no leader yet, an election): Preload sends such writes again.
+	Transient(err error) bool
+}
 
 // Mode is the mix of operations a run sends.
 type Mode string
@@ -54,8 +67,11 @@ type Config struct {
 	Count int64
 	// Prefix is put before every key ("bench/" gives "bench/00000042").
 	Prefix string
-	// Stale sends GETs with ?consistency=stale.
+	// Stale asks for GETs that any replica may answer (Torua's ?consistency=stale, etcd's
+	// serializable reads).
 	Stale bool
+	// Timeout bounds each operation (0: only the store's own bound).
+	Timeout time.Duration
 }
 
 // Validate reports the first setting that makes no sense.
@@ -71,7 +87,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("keys %d: want at least 1", c.Keys)
 	case c.ValueSize < 0:
 		return fmt.Errorf("value size %d: want 0 or more", c.ValueSize)
-	case c.Duration < 0 || c.Count < 0:
+	case c.Duration < 0 || c.Count < 0 || c.Timeout < 0:
 		return fmt.Errorf("duration and count must not be negative")
 	case c.Duration == 0 && c.Count == 0:
 		return fmt.Errorf("set a duration or a count: a run must be bounded")
@@ -86,23 +102,23 @@ func (c *Config) Key(i int) string {
 	return fmt.Sprintf("%s%0*d", c.Prefix, width, i)
 }
 
-// Runner runs the phases of a benchmark against one router. Progress may be called from any
+// Runner runs the phases of a benchmark against one Store. Progress may be called from any
 // goroutine while Preload or Run runs.
 type Runner struct {
-	cfg Config
-	c   *client.Client
+	cfg   Config
+	store Store
 
 	done   atomic.Int64 // operations finished in the current phase, failed ones included
 	failed atomic.Int64 // operations failed in the current phase
 }
 
-// NewRunner returns a Runner for cfg that sends its requests through c. Give c a keep-alive
-// pool of at least cfg.Concurrency connections (client.WithMaxConnsPerHost).
-func NewRunner(c *client.Client, cfg Config) (*Runner, error) {
+// NewRunner returns a Runner for cfg that sends its requests to store. A store over a
+// connection pool should hold at least cfg.Concurrency connections.
+func NewRunner(store Store, cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, c: c}, nil
+	return &Runner{cfg: cfg, store: store}, nil
 }
 
 // Progress returns how many operations of the current phase have finished and how many of
@@ -110,9 +126,9 @@ func NewRunner(c *client.Client, cfg Config) (*Runner, error) {
 func (r *Runner) Progress() (done, failed int64) { return r.done.Load(), r.failed.Load() }
 
 // Preload writes every key of the key set once, Concurrency at a time, so that a get run
-// finds them. A write answered 503 or 502 (an election, a write whose outcome is unknown) is
-// sent again, up to preloadAttempts times: writing the same value twice is harmless. It stops
-// at the first other error.
+// finds them. A write that failed transiently (Store.Transient: an election, a write whose
+// outcome is unknown) is sent again, up to preloadAttempts times: writing the same value twice
+// is harmless. It stops at the first other error.
 func (r *Runner) Preload(ctx context.Context) error {
 	r.done.Store(0)
 	r.failed.Store(0)
@@ -131,7 +147,7 @@ func (r *Runner) Preload(ctx context.Context) error {
 				key := r.cfg.Key(i)
 				var err error
 				for range preloadAttempts {
-					if _, err = r.c.Put(ctx, key, value); err == nil || !errors.Is(err, client.ErrUnavailable) || ctx.Err() != nil {
+					if err = r.put(ctx, key, value); err == nil || !r.store.Transient(err) || ctx.Err() != nil {
 						break
 					}
 				}
@@ -180,10 +196,6 @@ func (r *Runner) Run(ctx context.Context) *Result {
 func (r *Runner) work(ctx context.Context, seed uint64, issued *atomic.Int64, st *workerStats) {
 	rng := mathrand.New(mathrand.NewPCG(seed, uint64(time.Now().UnixNano())))
 	value := randomValue(r.cfg.ValueSize)
-	var getOpts []client.GetOption
-	if r.cfg.Stale {
-		getOpts = append(getOpts, client.Stale())
-	}
 	for ctx.Err() == nil {
 		if r.cfg.Count > 0 && issued.Add(1) > r.cfg.Count {
 			return
@@ -195,55 +207,48 @@ func (r *Runner) work(ctx context.Context, seed uint64, issued *atomic.Int64, st
 		}
 		t0 := time.Now()
 		var err error
+		found := true
 		if op == opGet {
-			_, _, err = r.c.Get(ctx, key, getOpts...)
+			found, err = r.get(ctx, key)
 		} else {
-			_, err = r.c.Put(ctx, key, value)
+			err = r.put(ctx, key, value)
 		}
 		lat := time.Since(t0)
 		if err != nil && ctx.Err() != nil {
 			return // cut short by the end of the run
 		}
-		switch {
-		case err == nil:
-		case op == opGet && errors.Is(err, client.ErrNotFound):
-			st.misses++ // a correct answer: the key was never written
-		default:
-			st.errors[ErrorKind(err)]++
+		if err != nil {
+			st.errors[r.store.ErrorKind(err)]++
 			r.failed.Add(1)
 			r.done.Add(1)
 			continue
+		}
+		if !found {
+			st.misses++ // a correct answer: the key was never written
 		}
 		st.record(op, lat)
 		r.done.Add(1)
 	}
 }
 
-// ErrorKind names the kind of a failed operation, as Result.Errors counts them:
-// "unavailable" (503), "not_found", "condition_failed", "http_<status>" for other statuses,
-// "unreachable" (no connection to the router), "timeout" or "transport".
-func ErrorKind(err error) string {
-	var e *client.Error
-	switch {
-	case errors.As(err, &e) && e.Status == 503:
-		return "unavailable"
-	case errors.As(err, &e) && e.Status == 404:
-		return "not_found"
-	case errors.As(err, &e) && e.Status == 412:
-		return "condition_failed"
-	case errors.As(err, &e):
-		return "http_" + strconv.Itoa(e.Status)
-	case errors.Is(err, client.ErrUnavailable):
-		return "unreachable"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	default:
-		var te interface{ Timeout() bool }
-		if errors.As(err, &te) && te.Timeout() {
-			return "timeout"
-		}
-		return "transport"
+func (r *Runner) put(ctx context.Context, key string, value []byte) error {
+	ctx, cancel := r.opContext(ctx)
+	defer cancel()
+	return r.store.Put(ctx, key, value)
+}
+
+func (r *Runner) get(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := r.opContext(ctx)
+	defer cancel()
+	return r.store.Get(ctx, key, r.cfg.Stale)
+}
+
+// opContext bounds one operation by Config.Timeout.
+func (r *Runner) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.cfg.Timeout <= 0 {
+		return ctx, func() {}
 	}
+	return context.WithTimeout(ctx, r.cfg.Timeout)
 }
 
 func randomValue(n int) []byte {

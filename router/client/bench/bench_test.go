@@ -15,6 +15,7 @@ import (
 
 	"github.com/torua/torua/router/client"
 	"github.com/torua/torua/router/client/bench"
+	"github.com/torua/torua/router/client/benchstore"
 	"github.com/torua/torua/router/client/clienttest"
 )
 
@@ -25,7 +26,7 @@ func newRunner(t *testing.T, url string, cfg bench.Config) *bench.Runner {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	r, err := bench.NewRunner(c, cfg)
+	r, err := bench.NewRunner(benchstore.New(c), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
