@@ -170,32 +170,29 @@ func (n *Node) reconcile(ctx context.Context, m *shardmap.Map) {
 			continue // a follower has nothing to do; a settled leader neither
 		}
 		g.busy = true
-		n.steps.Add(1)
-		go func() {
-			defer n.steps.Done()
-			sctx, cancel := context.WithTimeout(ctx, stepTimeout)
-			defer cancel()
-			n.step(sctx, m, g)
-			n.mu.Lock()
-			g.busy = false
-			n.mu.Unlock()
-		}()
+		n.startStep(ctx, []*shardGroup{g}, func(ctx context.Context) { n.step(ctx, m, g) })
 	}
 	n.mu.Unlock()
 	if len(founding) > 0 {
-		n.steps.Add(1)
-		go func() {
-			defer n.steps.Done()
-			sctx, cancel := context.WithTimeout(ctx, stepTimeout)
-			defer cancel()
-			n.found(sctx, m, founding)
-			n.mu.Lock()
-			for _, g := range founding {
-				g.busy = false
-			}
-			n.mu.Unlock()
-		}()
+		n.startStep(ctx, founding, func(ctx context.Context) { n.found(ctx, m, founding) })
 	}
+}
+
+// startStep runs fn for groups, which the caller marked busy, in a goroutine bounded by
+// stepTimeout, and clears their busy marks when it returns.
+func (n *Node) startStep(ctx context.Context, groups []*shardGroup, fn func(context.Context)) {
+	n.steps.Add(1)
+	go func() {
+		defer n.steps.Done()
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		defer cancel()
+		fn(sctx)
+		n.mu.Lock()
+		for _, g := range groups {
+			g.busy = false
+		}
+		n.mu.Unlock()
+	}()
 }
 
 // found bootstraps the groups of shards that have never existed. This node is each one's

@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -70,19 +69,8 @@ func (s *engineStore) Get(key []byte) ([]byte, error) {
 	return v, err
 }
 
-func (s *engineStore) SetUint64(key []byte, val uint64) error {
-	return s.Set(key, binary.BigEndian.AppendUint64(nil, val))
-}
+func (s *engineStore) SetUint64(key []byte, val uint64) error { return setUint64(s, key, val) }
 
-func (s *engineStore) GetUint64(key []byte) (uint64, error) {
-	v, err := s.Get(key)
-	if err != nil {
-		return 0, err
-	}
-	if len(v) != 8 {
-		return 0, fmt.Errorf("stable key %q: %d bytes, want 8", key, len(v))
-	}
-	return binary.BigEndian.Uint64(v), nil
-}
+func (s *engineStore) GetUint64(key []byte) (uint64, error) { return getUint64(s, key) }
 
 func (s *engineStore) Close() error { return nil }

@@ -148,11 +148,22 @@ func (s *boltStore) Get(key []byte) ([]byte, error) {
 	return out, err
 }
 
-func (s *boltStore) SetUint64(key []byte, val uint64) error {
+func (s *boltStore) SetUint64(key []byte, val uint64) error { return setUint64(s, key, val) }
+
+func (s *boltStore) GetUint64(key []byte) (uint64, error) { return getUint64(s, key) }
+
+// bytesStable is the byte-valued half of a raft.StableStore; setUint64 and getUint64 build
+// the uint64 half on it (big-endian, 8 bytes), for every store kind.
+type bytesStable interface {
+	Set(key, val []byte) error
+	Get(key []byte) ([]byte, error)
+}
+
+func setUint64(s bytesStable, key []byte, val uint64) error {
 	return s.Set(key, binary.BigEndian.AppendUint64(nil, val))
 }
 
-func (s *boltStore) GetUint64(key []byte) (uint64, error) {
+func getUint64(s bytesStable, key []byte) (uint64, error) {
 	v, err := s.Get(key)
 	if err != nil {
 		return 0, err

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
 	"github.com/torua/torua/controllers"
+	"github.com/torua/torua/internal/testutil"
 	"github.com/torua/torua/shardmap"
 	"github.com/torua/torua/test/localkube"
 )
@@ -100,7 +100,7 @@ func repoRoot() string { return filepath.Join("..", "..") }
 type localkubeEnv struct {
 	cluster  *localkube.Cluster
 	nodes    *recordingNodeClient
-	opLog    *syncBuffer
+	opLog    *testutil.SyncBuffer
 	stopMgr  context.CancelFunc
 	mgrDone  chan error
 	tmp      string
@@ -116,7 +116,7 @@ const (
 )
 
 func startLocalkube(ctx context.Context) (_ environment, err error) {
-	e := &localkubeEnv{opLog: &syncBuffer{}}
+	e := &localkubeEnv{opLog: &testutil.SyncBuffer{}}
 	if e.tmp, err = os.MkdirTemp("", "torua-e2e-"); err != nil {
 		return nil, err
 	}
@@ -295,22 +295,4 @@ func (c *recordingNodeClient) handoffs() []handoff {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]handoff(nil), c.log...)
-}
-
-// syncBuffer is a strings.Builder safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

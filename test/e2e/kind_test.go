@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/torua/torua/internal/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -198,7 +199,7 @@ func (f *portForwarder) forward(ctx context.Context, pod *corev1.Pod, port strin
 	if err != nil {
 		return nil, err
 	}
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -328,18 +328,9 @@ func dumpDiagnostics(ctx context.Context) {
 		fmt.Fprintln(w, err)
 	} else {
 		items := events.Items
-		at := func(e corev1.Event) time.Time {
-			switch {
-			case !e.EventTime.IsZero():
-				return e.EventTime.Time
-			case !e.LastTimestamp.IsZero():
-				return e.LastTimestamp.Time
-			}
-			return e.CreationTimestamp.Time
-		}
-		sort.SliceStable(items, func(i, j int) bool { return at(items[i]).Before(at(items[j])) })
+		sort.SliceStable(items, func(i, j int) bool { return eventTime(items[i]).Before(eventTime(items[j])) })
 		for _, e := range items {
-			fmt.Fprintf(w, "%s %s %s/%s %s: %s\n", at(e).Format("15:04:05.000"), e.Type,
+			fmt.Fprintf(w, "%s %s %s/%s %s: %s\n", eventTime(e).Format("15:04:05.000"), e.Type,
 				e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
 		}
 	}

@@ -2,7 +2,6 @@ package process
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/torua/torua/internal/testutil"
 	"github.com/torua/torua/router/client"
 	"github.com/torua/torua/shardmap"
 )
@@ -42,31 +42,13 @@ var httpc = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// syncBuffer is an io.Writer safe for concurrent use, for a process's stdout and stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is one torua process, in its own process group, killed if the test binary dies.
 type proc struct {
 	name    string
 	logFile string // --log-file, if any
 	cmd     *exec.Cmd
-	stdout  syncBuffer
-	stderr  syncBuffer
+	stdout  testutil.SyncBuffer
+	stderr  testutil.SyncBuffer
 	done    chan struct{}
 	waitErr error
 }
