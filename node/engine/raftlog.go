@@ -64,19 +64,26 @@ func (e *Engine) AppendLog(shard int, entries []LogEntry) error {
 
 // LogEntry returns the bytes of shard's log entry at index, or ErrLogNotFound.
 func (e *Engine) LogEntry(shard int, index uint64) ([]byte, error) {
+	return e.getCopy(shard, logKey(shard, index), ErrLogNotFound,
+		fmt.Sprintf("log entry %d", index))
+}
+
+// getCopy returns a copy of the value under key, one of shard's keys, or notFound; what names
+// the value in errors.
+func (e *Engine) getCopy(shard int, key []byte, notFound error, what string) ([]byte, error) {
 	if err := checkShard(shard); err != nil {
-		return nil, fmt.Errorf("read log: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	if err := e.acquire(); err != nil {
-		return nil, fmt.Errorf("read log: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	defer e.mu.RUnlock()
-	v, closer, err := e.db.Get(logKey(shard, index))
+	v, closer, err := e.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, ErrLogNotFound
+		return nil, notFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read log entry %d of shard %d: %w", index, shard, markCorrupt(err))
+		return nil, fmt.Errorf("read %s of shard %d: %w", what, shard, markCorrupt(err))
 	}
 	defer func() { _ = closer.Close() }()
 	return append([]byte(nil), v...), nil
@@ -150,22 +157,8 @@ func (e *Engine) SetStable(shard int, name, value []byte) error {
 
 // Stable returns shard's stable value name, or ErrNotFound.
 func (e *Engine) Stable(shard int, name []byte) ([]byte, error) {
-	if err := checkShard(shard); err != nil {
-		return nil, fmt.Errorf("get stable: %w", err)
-	}
-	if err := e.acquire(); err != nil {
-		return nil, fmt.Errorf("get stable: %w", err)
-	}
-	defer e.mu.RUnlock()
-	v, closer, err := e.db.Get(stableKey(shard, name))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get stable %q of shard %d: %w", name, shard, markCorrupt(err))
-	}
-	defer func() { _ = closer.Close() }()
-	return append([]byte(nil), v...), nil
+	return e.getCopy(shard, stableKey(shard, name), ErrNotFound,
+		fmt.Sprintf("stable value %q", name))
 }
 
 // DeleteRaftState removes shard's whole Raft log and stable state, durably (a replica
