@@ -56,17 +56,10 @@ func (n *Node) limit(h http.HandlerFunc) http.HandlerFunc {
 
 func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	stale, err := parseConsistency(r)
-	if err == nil {
-		err = httpx.CheckKey(key)
-	}
-	var rep Replica
-	if err == nil {
-		rep, err = n.replicaFor(key)
-	}
+	stale, err := httpx.ParseConsistency(r)
 	var v engine.Value
 	if err == nil {
-		v, err = rep.Get(r.Context(), []byte(key), stale)
+		v, err = n.getKey(r.Context(), key, stale)
 	}
 	if err != nil {
 		n.writeError(w, r, key, err)
@@ -100,19 +93,12 @@ func (n *Node) write(w http.ResponseWriter, r *http.Request, kind engine.OpKind)
 		pre, err = httpx.ParsePrecondition(r.Header)
 		op.Cond = condition(pre)
 	}
-	var rep Replica
-	if err == nil {
-		rep, err = n.replicaFor(key)
-	}
 	if err == nil && kind == engine.OpPut {
 		op.Value, err = httpx.ReadValue(r, n.cfg.MaxValueSize)
 	}
 	var res engine.Result
 	if err == nil {
-		res, err = rep.Write(r.Context(), op)
-	}
-	if err == nil {
-		err = res.Err
+		res, err = n.writeKey(r.Context(), op)
 	}
 	if err != nil {
 		n.writeError(w, r, key, err)
@@ -122,13 +108,39 @@ func (n *Node) write(w http.ResponseWriter, r *http.Request, kind engine.OpKind)
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// getKey reads key from its shard's replica on this node, with Get's consistency.
+func (n *Node) getKey(ctx context.Context, key string, stale bool) (engine.Value, error) {
+	if err := httpx.CheckKey(key); err != nil {
+		return engine.Value{}, err
+	}
+	rep, err := n.replicaFor(key)
+	if err != nil {
+		return engine.Value{}, err
+	}
+	return rep.Get(ctx, []byte(key), stale)
+}
+
+// writeKey applies op (a checked key) through its shard's replica on this node; a failed
+// precondition is the error.
+func (n *Node) writeKey(ctx context.Context, op engine.Op) (engine.Result, error) {
+	rep, err := n.replicaFor(string(op.Key))
+	if err != nil {
+		return engine.Result{}, err
+	}
+	res, err := rep.Write(ctx, op)
+	if err == nil {
+		err = res.Err
+	}
+	return res, err
+}
+
 func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
 	p, err := httpx.ParseList(r)
 	if err != nil {
 		httpx.WriteError(w, r, n.log, err)
 		return
 	}
-	stale, err := parseConsistency(r)
+	stale, err := httpx.ParseConsistency(r)
 	if err != nil {
 		httpx.WriteError(w, r, n.log, err)
 		return
@@ -195,18 +207,6 @@ func (n *Node) handleTransferLeadership(w http.ResponseWriter, r *http.Request) 
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
 
-// parseConsistency reads ?consistency= (empty or "linearizable": false; "stale": true).
-func parseConsistency(r *http.Request) (stale bool, err error) {
-	switch c := r.URL.Query().Get("consistency"); c {
-	case "", "linearizable":
-		return false, nil
-	case "stale":
-		return true, nil
-	default:
-		return false, fmt.Errorf("%w: consistency must be linearizable or stale, got %q", httpx.ErrBadRequest, c)
-	}
-}
-
 func condition(p httpx.Precondition) engine.Condition {
 	switch p.Kind {
 	case "revision":
@@ -219,32 +219,40 @@ func condition(p httpx.Precondition) engine.Condition {
 	return engine.Condition{}
 }
 
-// writeError maps engine and replication errors onto the shared HTTP sentinels. A
-// replica that is not the leader answers 421 with the leader it knows (header and body):
-// nothing was done, so the request is safe to send there.
+// writeError answers a key request with keyError's mapping of err. A replica that is not
+// the leader also names the leader it knows in a header.
 func (n *Node) writeError(w http.ResponseWriter, r *http.Request, key string, err error) {
+	err = n.keyError(key, preconditionText(r), err)
+	var nl *notLeader
+	if errors.As(err, &nl) && nl.err.Leader != "" {
+		w.Header().Set(LeaderHeader, nl.err.Leader)
+	}
+	httpx.WriteError(w, r, n.log, err)
+}
+
+// keyError maps engine and replication errors onto the shared HTTP sentinels (precondition
+// describes the request's precondition for a 412). A replica that is not the leader
+// answers 421 with the leader it knows: nothing was done, so the request is safe to send
+// there.
+func (n *Node) keyError(key, precondition string, err error) error {
 	var nl *replication.NotLeaderError
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
-		err = fmt.Errorf("%w: key %q", httpx.ErrNotFound, key)
+		return fmt.Errorf("%w: key %q", httpx.ErrNotFound, key)
 	case errors.Is(err, engine.ErrConditionFailed):
-		err = fmt.Errorf("%w: key %q does not match %s", httpx.ErrPreconditionFailed, key, preconditionText(r))
+		return fmt.Errorf("%w: key %q does not match %s", httpx.ErrPreconditionFailed, key, precondition)
 	case errors.As(err, &nl):
-		if nl.Leader != "" {
-			w.Header().Set(LeaderHeader, nl.Leader)
-		}
-		err = &notLeader{err: nl, version: n.mapVersion()}
+		return &notLeader{err: nl, version: n.mapVersion()}
 	case errors.Is(err, replication.ErrUnknownOutcome):
-		err = fmt.Errorf("%w: the write may or may not have been applied (%v); read the key before retrying", httpx.ErrUnavailable, err)
+		return fmt.Errorf("%w: the write may or may not have been applied (%v); read the key before retrying", httpx.ErrUnavailable, err)
 	case errors.Is(err, replication.ErrTimeout):
-		w.Header().Set("Retry-After", "1")
-		err = fmt.Errorf("%w: %v; nothing was written, retry", httpx.ErrUnavailable, err)
+		return fmt.Errorf("%w: %v; nothing was written, retry", httpx.ErrUnavailable, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		err = fmt.Errorf("%w: the request ended before the shard answered (%v)", httpx.ErrUnavailable, err)
+		return fmt.Errorf("%w: the request ended before the shard answered (%v)", httpx.ErrUnavailable, err)
 	case errors.Is(err, replication.ErrClosed), errors.Is(err, engine.ErrClosed):
-		err = fmt.Errorf("%w: the shard is closing on this node; retry", httpx.ErrUnavailable)
+		return fmt.Errorf("%w: the shard is closing on this node; retry", httpx.ErrUnavailable)
 	}
-	httpx.WriteError(w, r, n.log, err)
+	return err
 }
 
 // LeaderHeader names the shard's leader in a 421 answer of a replica that is not it.

@@ -152,7 +152,7 @@ func (n *Node) Start(ctx context.Context) error {
 		_ = n.eng.Close()
 		return fmt.Errorf("open shard replicas: %w", err)
 	}
-	srv, err := httpx.Start(n.cfg.Listen, n.metrics.Wrap(n.routes()), n.log)
+	srv, err := httpx.Start(n.cfg.Listen, n.metrics.Wrap(n.routes()), n.log, n.newWireServer())
 	if err != nil {
 		_ = n.closeGroups()
 		_ = mux.Close()

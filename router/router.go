@@ -1,8 +1,8 @@
 package router
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/router/client"
 	"github.com/torua/torua/shardmap"
 )
@@ -48,6 +49,7 @@ type Router struct {
 	holder  *shardmap.Holder
 	metrics *httpx.Metrics
 	client  *http.Client
+	wire    *wire.Pool
 	srv     *httpx.Server
 
 	retries *prometheus.CounterVec
@@ -85,6 +87,7 @@ func New(cfg Config) (*Router, error) {
 		log:     cfg.Logger.With("component", "router"),
 		metrics: metrics,
 		leaders: map[int]string{},
+		wire:    &wire.Pool{DialTimeout: 2 * time.Second},
 		client: &http.Client{
 			Timeout: cfg.Timeout,
 			Transport: &http.Transport{
@@ -108,7 +111,10 @@ func New(cfg Config) (*Router, error) {
 
 // Start binds the public API and starts following the shard map.
 func (rt *Router) Start(ctx context.Context) error {
-	srv, err := httpx.Start(rt.cfg.Listen, rt.metrics.Wrap(rt.routes()), rt.log)
+	ws := wire.NewServer(rt.serveWire, wire.ServerOptions{
+		MaxValueSize: int(rt.cfg.MaxValueSize), Logger: rt.log, Observe: rt.metrics.ObserveWire,
+	})
+	srv, err := httpx.Start(rt.cfg.Listen, rt.metrics.Wrap(rt.routes()), rt.log, ws)
 	if err != nil {
 		return err
 	}
@@ -148,6 +154,7 @@ func (rt *Router) shutdown(ctx context.Context) error {
 	}
 	rt.wg.Wait()
 	rt.client.CloseIdleConnections()
+	rt.wire.Close()
 	return err
 }
 
@@ -173,73 +180,137 @@ func (rt *Router) routes() *http.ServeMux {
 	return mux
 }
 
-// copyBufs recycles the buffers that stream node responses to clients: io.Copy would allocate
-// 32 KiB per request, which dominated the router's allocations.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+// reply is a node's answer as the router relays it.
+type reply struct {
+	status      int
+	revision    uint64 // the ETag's revision; 0: none
+	contentType string
+	body        []byte
+}
 
-// forwarded request headers and response headers.
-var (
-	requestHeaders  = []string{"If-Match", "If-None-Match", "Content-Type"}
-	responseHeaders = []string{"ETag", "Content-Type", "Content-Length", "Retry-After"}
-)
-
-// handleKey forwards a key request to the node serving the key's shard. Request bodies are
-// read whole (values are bounded) so a request the node refused unprocessed (421) can be sent
-// again; response bodies are streamed.
+// handleKey serves a key request of the HTTP API through do.
 func (rt *Router) handleKey(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
-	if err := httpx.CheckKey(key); err != nil {
-		httpx.WriteError(w, r, rt.log, err)
-		return
-	}
-	var body []byte
-	if r.Method == http.MethodPut {
-		var err error
-		if body, err = httpx.ReadValue(r, rt.cfg.MaxValueSize); err != nil {
-			httpx.WriteError(w, r, rt.log, err)
-			return
+	req := &wire.Request{Key: r.PathValue("key")}
+	err := httpx.CheckKey(req.Key)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		req.Op = wire.OpGet
+		var stale bool
+		if err == nil {
+			stale, err = httpx.ParseConsistency(r)
+		}
+		if stale {
+			req.Flags |= wire.FlagStale
+		}
+	case http.MethodPut, http.MethodDelete:
+		req.Op = wire.OpPut
+		if r.Method == http.MethodDelete {
+			req.Op = wire.OpDelete
+		}
+		var pre httpx.Precondition
+		if err == nil {
+			pre, err = httpx.ParsePrecondition(r.Header)
+			req.Cond, req.Revision = wireCondition(pre), pre.Revision
+		}
+		if err == nil && req.Op == wire.OpPut {
+			req.Value, err = httpx.ReadValue(r, rt.cfg.MaxValueSize)
 		}
 	}
-	path := "/store/" + httpx.EscapeKey(key)
-	resp, err := rt.forward(r, key, path, body)
+	var rep reply
+	if err == nil {
+		rep, err = rt.do(r.Context(), req)
+	}
 	if err != nil {
 		httpx.WriteError(w, r, rt.log, err)
 		return
 	}
-	defer func() { _ = resp.Body.Close() }()
-	for _, h := range responseHeaders {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
+	h := w.Header()
+	if rep.revision != 0 {
+		h.Set("ETag", httpx.ETag(rep.revision))
 	}
-	w.WriteHeader(resp.StatusCode)
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	if _, err := io.CopyBuffer(w, resp.Body, *buf); err != nil {
-		// The status is out; all that is left is to cut the response short.
-		rt.log.Warn("Response from node cut short", "key", key, "err", err)
-		panic(http.ErrAbortHandler)
+	switch {
+	case req.Op == wire.OpGet && rep.status == http.StatusOK && r.Header.Get("If-None-Match") == h.Get("ETag"):
+		w.WriteHeader(http.StatusNotModified)
+		return
+	case rep.status == http.StatusOK:
+		h.Set("Content-Type", "application/octet-stream")
+	case len(rep.body) > 0:
+		h.Set("Content-Type", "application/json")
 	}
+	if rep.status == http.StatusTooManyRequests || rep.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
 }
 
-// forward sends the request to the leader of the key's shard and answers what it says,
-// except when the node says or shows that it did nothing, which makes a retry safe:
+func wireCondition(p httpx.Precondition) wire.Cond {
+	switch p.Kind {
+	case "revision":
+		return wire.CondRevision
+	case "exists":
+		return wire.CondExists
+	case "absent":
+		return wire.CondAbsent
+	}
+	return wire.CondNone
+}
+
+// serveWire serves a key request of the wire protocol through do.
+func (rt *Router) serveWire(ctx context.Context, req *wire.Request) wire.Response {
+	err := httpx.CheckKey(req.Key)
+	switch {
+	case err != nil:
+	case req.Op == wire.OpDelete && len(req.Value) > 0:
+		err = fmt.Errorf("%w: a DELETE carries no value", httpx.ErrBadRequest)
+	case int64(len(req.Value)) > rt.cfg.MaxValueSize:
+		err = fmt.Errorf("%w: the value is %d bytes, over the limit of %d", httpx.ErrTooLarge, len(req.Value), rt.cfg.MaxValueSize)
+	}
+	var rep reply
+	if err == nil {
+		rep, err = rt.do(ctx, req)
+	}
+	if err != nil {
+		status, body := httpx.Describe(err)
+		if status == http.StatusInternalServerError {
+			rt.log.Error("Request failed", "op", req.Op.String(), "key", req.Key, "err", err)
+		}
+		b, _ := json.Marshal(body)
+		return wire.Response{Status: status, Body: b}
+	}
+	return wire.Response{Status: rep.status, Revision: rep.revision, Body: rep.body}
+}
+
+// do sends a key request to the leader of the key's shard, over the wire protocol (see
+// forwardTo).
+func (rt *Router) do(ctx context.Context, req *wire.Request) (reply, error) {
+	key := []byte(req.Key)
+	return rt.forwardTo(ctx, req.Op == wire.OpGet, func(m *shardmap.Map) int { return m.ShardFor(key) },
+		func(ctx context.Context, node shardmap.Node) (reply, error) {
+			ctx, cancel := context.WithTimeout(ctx, rt.cfg.Timeout)
+			defer cancel()
+			resp, err := rt.wire.Do(ctx, node.API, req)
+			if err != nil {
+				return reply{}, err
+			}
+			return reply{status: resp.Status, revision: resp.Revision, body: resp.Body}, nil
+		})
+}
+
+// forwardTo sends a request with send to the leader of the shard shardOf picks under the
+// current map and returns its answer, except when the node says or shows that it did
+// nothing, which makes a retry safe:
 //   - 421 with a leader hint: the request goes to that leader (the hint is cached);
 //   - 421 without one (no leader known, or the node does not host the shard under its
 //     map): the map is reloaded and the next replica tried, with a growing pause;
-//   - a refused connection: the next replica is tried;
-//   - any failure of a read (GET changes nothing): the next replica is tried.
+//   - a refused connection (or a request the node never read): the next replica is tried;
+//   - any failure of a read (it changes nothing): the next replica is tried.
 //
 // A write that failed after it was sent is answered 502 and never retried: it may have
 // been applied. Retries stop after RetryBudget with 503.
-func (rt *Router) forward(r *http.Request, key, path string, body []byte) (*http.Response, error) {
-	return rt.forwardTo(r, func(m *shardmap.Map) int { return m.ShardFor([]byte(key)) }, path, r.URL.RawQuery, body)
-}
-
-// forwardTo is forward for the shard shardOf picks under the current map, with the given
-// path and query.
-func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, path, query string, body []byte) (*http.Response, error) {
-	ctx := r.Context()
+func (rt *Router) forwardTo(ctx context.Context, read bool, shardOf func(*shardmap.Map) int,
+	send func(context.Context, shardmap.Node) (reply, error)) (reply, error) {
 	deadline := time.Now().Add(rt.cfg.RetryBudget)
 	pause := 10 * time.Millisecond
 	target := ""
@@ -249,7 +320,7 @@ func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, pa
 	for attempt := 0; ; attempt++ {
 		m := rt.holder.Current()
 		if m == nil {
-			return nil, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
+			return reply{}, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
 		}
 		shard := shardOf(m)
 		if target == "" {
@@ -262,15 +333,15 @@ func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, pa
 			continue
 		}
 		if attempt > 0 && time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w: shard %d is unreachable: no replica answered as its leader within %s (last: %v)", httpx.ErrUnavailable, shard, rt.cfg.RetryBudget, lastErr)
+			return reply{}, fmt.Errorf("%w: shard %d is unreachable: no replica answered as its leader within %s (last: %v)", httpx.ErrUnavailable, shard, rt.cfg.RetryBudget, lastErr)
 		}
-		resp, err := rt.send(r, node, path, query, body)
+		rep, err := send(ctx, node)
 		var next string // the node to try next
 		switch {
-		case err != nil && (refused(err) || r.Method == http.MethodGet):
+		case err != nil && (refused(err) || read):
 			if ctx.Err() != nil {
 				rt.suspect(m, shard, node.ID)
-				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
+				return reply{}, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
 			}
 			reason := "unreachable"
 			if !refused(err) {
@@ -281,7 +352,7 @@ func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, pa
 				// Every replica refusing means every replica is down, not an election:
 				// waiting cannot help.
 				if refusals++; refusals >= len(m.Replicas(shard)) {
-					return nil, fmt.Errorf("%w: shard %d is unreachable: every replica refused the connection (last: %v)", httpx.ErrUnavailable, shard, lastErr)
+					return reply{}, fmt.Errorf("%w: shard %d is unreachable: every replica refused the connection (last: %v)", httpx.ErrUnavailable, shard, lastErr)
 				}
 			}
 			rt.retries.WithLabelValues(reason).Inc()
@@ -292,14 +363,13 @@ func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, pa
 			// did not answer (paused, partitioned) is not asked first next time.
 			rt.suspect(m, shard, node.ID)
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
+				return reply{}, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
 			}
-			return nil, fmt.Errorf("%w: node %s (%s) failed during the request, which may or may not have been applied: %v", httpx.ErrBadGateway, node.ID, node.API, err)
-		case resp.StatusCode == http.StatusMisdirectedRequest:
+			return reply{}, fmt.Errorf("%w: node %s (%s) failed during the request, which may or may not have been applied: %v", httpx.ErrBadGateway, node.ID, node.API, err)
+		case rep.status == http.StatusMisdirectedRequest:
 			refusals = 0
 			var e httpx.ErrorBody
-			_ = decodeJSON(io.LimitReader(resp.Body, 4<<10), &e)
-			_ = resp.Body.Close()
+			_ = json.Unmarshal(rep.body, &e)
 			lastErr = fmt.Errorf("node %s: %s", node.ID, e.Error)
 			if e.Leader != "" && e.Leader != node.ID && hints < 3 {
 				hints++
@@ -320,14 +390,14 @@ func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, pa
 				next = "" // a new map: start from its view of the shard
 			}
 		default:
-			return resp, nil
+			return rep, nil
 		}
 		// Go round the replicas at once; pause each time all of them have been tried.
 		hints = 0
 		if misses++; misses%len(m.Replicas(shard)) == 0 {
 			select {
 			case <-ctx.Done():
-				return nil, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
+				return reply{}, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
 			case <-time.After(pause):
 			}
 			pause = min(2*pause, 500*time.Millisecond)
@@ -336,25 +406,23 @@ func (rt *Router) forwardTo(r *http.Request, shardOf func(*shardmap.Map) int, pa
 	}
 }
 
-// send sends one request to node.
-func (rt *Router) send(r *http.Request, node shardmap.Node, path, query string, body []byte) (*http.Response, error) {
-	u := "http://" + node.API + path
-	if query != "" {
-		u += "?" + query
-	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, u, bytes.NewReader(body))
+// sendHTTP sends a GET of path and query to node over HTTP and reads the whole answer
+// (listings: bounded by their limit).
+func (rt *Router) sendHTTP(ctx context.Context, node shardmap.Node, pathAndQuery string) (reply, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+node.API+pathAndQuery, nil)
 	if err != nil {
-		return nil, err
+		return reply{}, err
 	}
-	if body == nil {
-		req.Body, req.ContentLength = http.NoBody, 0
+	resp, err := rt.client.Do(req)
+	if err != nil {
+		return reply{}, err
 	}
-	for _, h := range requestHeaders {
-		if v := r.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
-		}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxNodeJSON))
+	if err != nil {
+		return reply{}, err
 	}
-	return rt.client.Do(req)
+	return reply{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: body}, nil
 }
 
 // leaderOf returns the cached leader of shard if the map still has that node, else the
@@ -405,7 +473,7 @@ func nextReplica(m *shardmap.Map, shard int, id string) string {
 // refused reports whether err says the request never reached the node.
 func refused(err error) bool {
 	var op *net.OpError
-	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, wire.ErrNotSent)
 }
 
 // handleList gathers a page from every node, each asked for the shards it serves, and merges them.
@@ -442,7 +510,7 @@ func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
 			var page httpx.ListPage
 			err := rt.getJSON(r.Context(), node, "/store?"+withParam(q, "shards", joinInts(shards)).Encode(), &page)
 			if err != nil {
-				page, err = rt.listShards(r, shards, q)
+				page, err = rt.listShards(r.Context(), shards, q)
 			}
 			results <- result{page, err}
 		}()
@@ -466,20 +534,20 @@ func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
 
 // listShards lists each shard on its own through forwardTo (leader hints, retries) and
 // merges the pages.
-func (rt *Router) listShards(r *http.Request, shards []int, q url.Values) (httpx.ListPage, error) {
+func (rt *Router) listShards(ctx context.Context, shards []int, q url.Values) (httpx.ListPage, error) {
 	var out httpx.ListPage
 	for _, s := range shards {
-		resp, err := rt.forwardTo(r, func(*shardmap.Map) int { return s }, "/store", withParam(q, "shards", strconv.Itoa(s)).Encode(), nil)
+		path := "/store?" + withParam(q, "shards", strconv.Itoa(s)).Encode()
+		rep, err := rt.forwardTo(ctx, true, func(*shardmap.Map) int { return s },
+			func(ctx context.Context, node shardmap.Node) (reply, error) { return rt.sendHTTP(ctx, node, path) })
 		if err != nil {
 			return out, err
 		}
-		var page httpx.ListPage
-		err = decodeJSON(resp.Body, &page)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return out, fmt.Errorf("%w: listing shard %d answered %d", httpx.ErrUnavailable, s, resp.StatusCode)
+		if rep.status != http.StatusOK {
+			return out, fmt.Errorf("%w: listing shard %d answered %d", httpx.ErrUnavailable, s, rep.status)
 		}
-		if err != nil {
+		var page httpx.ListPage
+		if err := json.Unmarshal(rep.body, &page); err != nil {
 			return out, fmt.Errorf("%w: listing shard %d: %v", httpx.ErrBadGateway, s, err)
 		}
 		out.Keys = append(out.Keys, page.Keys...)

@@ -295,3 +295,63 @@ func TestLeadersMove(t *testing.T) {
 	}
 	g.Expect(leaders).To(Equal(16), "the two remaining nodes lead every shard")
 }
+
+// TestWireClient drives the router's wire protocol port (the HTTP port) with the client in
+// WithWire mode: the same semantics as the HTTP API, counted by the wire metrics.
+func TestWireClient(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 3, 3, nil)
+	cl, err := client.New(c.base, client.WithWire(), client.WithTimeout(10*time.Second))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer cl.Close()
+	ctx := context.Background()
+
+	for i := range 100 {
+		k := fmt.Sprintf("wire/%03d", i)
+		_, err := cl.Put(ctx, k, []byte("v"+k))
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	for _, k := range []string{"wire/000", "wire/099"} {
+		v, rev, err := cl.Get(ctx, k)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(string(v)).To(Equal("v" + k))
+		g.Expect(rev).To(BeNumerically(">", 0))
+		// HTTP sees the same key and revision.
+		r := get(t, dataURL(c.base, k))
+		g.Expect(r.body).To(Equal("v" + k))
+		g.Expect(r.header.Get("ETag")).To(Equal(httpx.ETag(rev)))
+	}
+	g.Eventually(func() ([]byte, error) {
+		v, _, err := cl.Get(ctx, "wire/050", client.Stale())
+		return v, err
+	}).WithTimeout(5 * time.Second).Should(Equal([]byte("vwire/050")))
+
+	// Keys the URL form would have to escape go as they are.
+	odd := "a/../b?c=d#e %zz\x00ü"
+	_, err = cl.Put(ctx, odd, []byte("odd"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(get(t, dataURL(c.base, odd)).body).To(Equal("odd"))
+
+	// Preconditions, deletes and errors map as over HTTP.
+	rev1, err := cl.Put(ctx, "cas", []byte("1"), client.IfAbsent())
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = cl.Put(ctx, "cas", []byte("x"), client.IfAbsent())
+	g.Expect(err).To(MatchError(client.ErrConditionFailed))
+	rev2, err := cl.Put(ctx, "cas", []byte("2"), client.IfMatch(rev1))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cl.Delete(ctx, "cas", client.IfMatch(rev1))).To(MatchError(client.ErrConditionFailed))
+	g.Expect(cl.Delete(ctx, "cas", client.IfMatch(rev2))).To(Succeed())
+	_, _, err = cl.Get(ctx, "cas")
+	g.Expect(err).To(MatchError(client.ErrNotFound))
+	g.Expect(cl.Delete(ctx, "cas")).To(MatchError(client.ErrNotFound))
+	_, err = cl.Put(ctx, "big", make([]byte, httpx.DefaultMaxValueSize+1))
+	g.Expect(err).To(MatchError(client.ErrTooLarge))
+	_, err = cl.Put(ctx, strings.Repeat("k", httpx.MaxKeySize+1), []byte("v"))
+	g.Expect(err).To(MatchError(client.ErrBadRequest))
+	_, err = cl.Put(ctx, "bad\xffutf8", []byte("v"))
+	g.Expect(err).To(MatchError(client.ErrBadRequest))
+
+	metrics := get(t, c.base+"/metrics").body
+	g.Expect(metrics).To(MatchRegexp(`torua_router_wire_requests_total\{code="204",op="put"\} 10[0-9]`))
+	g.Expect(metrics).To(ContainSubstring(`torua_router_wire_requests_total{code="412",op="put"} 1`))
+}

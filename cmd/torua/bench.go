@@ -30,6 +30,7 @@ func newBenchCmd() *cobra.Command {
 		consistency string
 		preload     bool
 		jsonOut     bool
+		protocol    string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -60,7 +61,15 @@ first. GETs of missing keys are counted as misses, not errors.`,
 			if cmd.Flags().Changed("count") && !cmd.Flags().Changed("duration") {
 				cfg.Duration = 0 // a count alone bounds the run
 			}
-			c, err := cf.client(client.WithMaxConnsPerHost(cfg.Concurrency))
+			opts := []client.Option{client.WithMaxConnsPerHost(cfg.Concurrency)}
+			switch protocol {
+			case "wire":
+				opts = append(opts, client.WithWire())
+			case "http":
+			default:
+				return fmt.Errorf("--protocol %q: want wire or http", protocol)
+			}
+			c, err := cf.client(opts...)
 			if err != nil {
 				return err
 			}
@@ -94,9 +103,9 @@ first. GETs of missing keys are counted as misses, not errors.`,
 			if jsonOut {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				err = enc.Encode(benchJSON{URL: c.URL(), Result: res})
+				err = enc.Encode(benchJSON{URL: c.URL(), Protocol: protocol, Result: res})
 			} else {
-				fmt.Fprintf(out, "router %s\n", c.URL())
+				fmt.Fprintf(out, "router %s (%s)\n", c.URL(), protocol)
 				err = res.WriteTable(out)
 			}
 			if err != nil {
@@ -121,12 +130,14 @@ first. GETs of missing keys are counted as misses, not errors.`,
 	f.StringVar(&consistency, "consistency", "", `read consistency: "" (linearizable) or stale`)
 	f.BoolVar(&preload, "preload", false, "write every key once before the run")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	f.StringVar(&protocol, "protocol", "wire", "protocol for GETs and PUTs: wire (Torua's binary protocol, one shared connection) or http (one keep-alive connection per client)")
 	return cmd
 }
 
 // benchJSON is what bench --json prints: the result and the router it was taken against.
 type benchJSON struct {
-	URL string `json:"url"`
+	URL      string `json:"url"`
+	Protocol string `json:"protocol"`
 	*bench.Result
 }
 

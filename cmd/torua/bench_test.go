@@ -1,7 +1,8 @@
 package main
 
 // torua bench runs here against clienttest.Router, an in-memory stand-in for the router's
-// public API; the real router is tested in its own package.
+// HTTP API (hence --protocol http); the real router, and the wire protocol, are tested in
+// the router package and by TestLocalBenchOverWire.
 
 import (
 	"encoding/json"
@@ -15,18 +16,19 @@ import (
 func TestBenchJSON(t *testing.T) {
 	fake := clienttest.NewRouter(t)
 	out, errOut, err := runCLI(t, "", "bench", "--url", fake.URL, "--mode", "get", "--preload",
-		"--keys", "8", "--count", "30", "--concurrency", "3", "--prefix", "b/", "--consistency", "stale", "--json")
+		"--keys", "8", "--count", "30", "--concurrency", "3", "--prefix", "b/", "--consistency", "stale", "--protocol", "http", "--json")
 	if err != nil {
 		t.Fatalf("bench: %v\nstderr: %s", err, errOut)
 	}
 	var res struct {
-		URL     string           `json:"url"`
-		Mode    string           `json:"mode"`
-		Ops     int64            `json:"ops"`
-		Misses  int64            `json:"misses"`
-		Errors  map[string]int64 `json:"errors"`
-		Stale   bool             `json:"stale"`
-		Latency struct {
+		URL      string           `json:"url"`
+		Protocol string           `json:"protocol"`
+		Mode     string           `json:"mode"`
+		Ops      int64            `json:"ops"`
+		Misses   int64            `json:"misses"`
+		Errors   map[string]int64 `json:"errors"`
+		Stale    bool             `json:"stale"`
+		Latency  struct {
 			Count int64 `json:"count"`
 			P99   int64 `json:"p99Us"`
 			Max   int64 `json:"maxUs"`
@@ -35,7 +37,7 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
 	}
-	if res.URL != fake.URL || res.Mode != "get" || res.Ops != 30 || res.Misses != 0 || len(res.Errors) != 0 ||
+	if res.URL != fake.URL || res.Protocol != "http" || res.Mode != "get" || res.Ops != 30 || res.Misses != 0 || len(res.Errors) != 0 ||
 		!res.Stale || res.Latency.Count != 30 || res.Latency.Max < res.Latency.P99 {
 		t.Errorf("result %+v", res)
 	}
@@ -47,11 +49,11 @@ func TestBenchJSON(t *testing.T) {
 func TestBenchTable(t *testing.T) {
 	fake := clienttest.NewRouter(t)
 	out, _, err := runCLI(t, "", "bench", "--url", fake.URL, "--mode", "mixed", "--read-ratio", "0.5",
-		"--keys", "4", "--count", "20", "--concurrency", "2")
+		"--keys", "4", "--count", "20", "--concurrency", "2", "--protocol", "http")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"router " + fake.URL, "mixed (50% reads)", "ops 20", "p50", "p99.9", "max"} {
+	for _, want := range []string{"router " + fake.URL + " (http)", "mixed (50% reads)", "ops 20", "p50", "p99.9", "max"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -69,6 +71,7 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"--mode", "put", "--read-ratio", "0.5"}, "--read-ratio"},
 		{[]string{"--concurrency", "0"}, "concurrency"},
 		{[]string{"--duration", "0s"}, "bounded"},
+		{[]string{"--protocol", "grpc"}, "--protocol"},
 	} {
 		_, _, err := runCLI(t, "", append([]string{"bench", "--url", fake.URL}, tt.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -87,7 +90,7 @@ func TestBenchErrors(t *testing.T) {
 		clienttest.WriteError(w, http.StatusServiceUnavailable, "no owner")
 		return true
 	})
-	out, _, err := runCLI(t, "", "bench", "--url", fake.URL, "--count", "5", "--concurrency", "1")
+	out, _, err := runCLI(t, "", "bench", "--url", fake.URL, "--count", "5", "--concurrency", "1", "--protocol", "http")
 	if err == nil || err.Error() != "all 5 operations failed" || !strings.Contains(out, "unavailable") {
 		t.Errorf("bench against a failing router: %v\n%s", err, out)
 	}

@@ -70,9 +70,9 @@ type ErrorBody struct {
 	Leader string `json:"leader,omitempty"`
 }
 
-// WriteError answers r with err's status and a JSON body. Internal errors (500) are logged with
-// the request and answered with a generic message, never the internal detail.
-func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// Describe returns err's status and error body. The body of an internal error (500) says
+// only "internal error": the caller logs the detail.
+func Describe(err error) (int, ErrorBody) {
 	status := Status(err)
 	body := ErrorBody{Error: err.Error()}
 	var detail interface{ Detail() ErrorBody }
@@ -81,8 +81,17 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		body.MapVersion, body.Leader = d.MapVersion, d.Leader
 	}
 	if status == http.StatusInternalServerError {
-		log.Error("Request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Error = "internal error"
+	}
+	return status, body
+}
+
+// WriteError answers r with err's status and a JSON body. Internal errors (500) are logged with
+// the request and answered with a generic message, never the internal detail.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status, body := Describe(err)
+	if status == http.StatusInternalServerError {
+		log.Error("Request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")

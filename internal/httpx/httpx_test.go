@@ -119,7 +119,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // TestShutdownClosesConnectionsThatSentNothing: a client that connected but never sent a
 // request must not hold up a graceful shutdown (net/http alone waits 5 s for it).
 func TestShutdownClosesConnectionsThatSentNothing(t *testing.T) {
-	srv, err := Start("127.0.0.1:0", http.NotFoundHandler(), discard())
+	srv, err := Start("127.0.0.1:0", http.NotFoundHandler(), discard(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

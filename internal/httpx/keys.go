@@ -104,6 +104,18 @@ const (
 	MaxListLimit     = 10000
 )
 
+// ParseConsistency reads ?consistency= (empty or "linearizable": false; "stale": true).
+func ParseConsistency(r *http.Request) (stale bool, err error) {
+	switch c := r.URL.Query().Get("consistency"); c {
+	case "", "linearizable":
+		return false, nil
+	case "stale":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%w: consistency must be linearizable or stale, got %q", ErrBadRequest, c)
+	}
+}
+
 // ParseList reads prefix, after and limit from a listing request.
 func ParseList(r *http.Request) (ListParams, error) {
 	q := r.URL.Query()

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/torua/torua/internal/wire"
 )
 
 // Server is an HTTP server that binds synchronously (bind errors surface from Start) and
@@ -22,6 +24,7 @@ import (
 type Server struct {
 	srv  *http.Server
 	ln   net.Listener
+	wire *wire.Server
 	log  *slog.Logger
 	done chan error
 
@@ -35,16 +38,24 @@ type Server struct {
 	stopErr  error
 }
 
-// Start binds addr (":0" picks a free port) and serves h in a goroutine.
-func Start(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+// readHeaderTimeout bounds how long a new connection may take to send a request's head.
+const readHeaderTimeout = 10 * time.Second
+
+// Start binds addr (":0" picks a free port) and serves h in a goroutine. With a wire
+// server, connections that open with the wire protocol's preface go to it instead.
+func Start(addr string, h http.Handler, log *slog.Logger, ws *wire.Server) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	if ws != nil {
+		ln = wire.NewListener(ln, ws, readHeaderTimeout)
+	}
 	s := &Server{
+		wire: ws,
 		srv: &http.Server{
 			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
+			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
@@ -86,8 +97,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				}
 			}
 		}()
+		var wireErr error
+		wireDone := make(chan struct{})
+		go func() {
+			defer close(wireDone)
+			if s.wire != nil {
+				wireErr = s.wire.Shutdown(ctx)
+			}
+		}()
 		err := s.srv.Shutdown(ctx)
 		close(stop)
+		<-wireDone
+		if err == nil {
+			err = wireErr
+		}
 		if err != nil {
 			_ = s.srv.Close()
 		}
@@ -121,10 +144,12 @@ func (s *Server) closeFresh() {
 
 // Metrics counts and times requests by route pattern, method and status.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	inflight prometheus.Gauge
-	reg      *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	inflight     prometheus.Gauge
+	wireRequests *prometheus.CounterVec
+	wireLatency  *prometheus.HistogramVec
+	reg          *prometheus.Registry
 }
 
 // NewMetrics creates request metrics named torua_<subsystem>_... in a fresh registry that also
@@ -141,16 +166,35 @@ func NewMetrics(subsystem string) *Metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "torua", Subsystem: subsystem, Name: "http_request_duration_seconds",
 			Help:    "HTTP request latency by route and method.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+			Buckets: latencyBuckets,
 		}, []string{"route", "method"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "torua", Subsystem: subsystem, Name: "http_requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.inflight,
+	m.wireRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "torua", Subsystem: subsystem, Name: "wire_requests_total",
+		Help: "Wire protocol requests by op and status code.",
+	}, []string{"op", "code"})
+	m.wireLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "torua", Subsystem: subsystem, Name: "wire_request_duration_seconds",
+		Help:    "Wire protocol request latency by op.",
+		Buckets: latencyBuckets,
+	}, []string{"op"})
+	reg.MustRegister(m.requests, m.latency, m.inflight, m.wireRequests, m.wireLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// latencyBuckets are the request latency histograms' buckets, in seconds.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// ObserveWire counts and times one wire protocol request (wire.ServerOptions.Observe).
+func (m *Metrics) ObserveWire(op wire.Op, status int, d time.Duration) {
+	name := op.String()
+	m.wireRequests.WithLabelValues(name, strconv.Itoa(status)).Inc()
+	m.wireLatency.WithLabelValues(name).Observe(d.Seconds())
 }
 
 // Registry is where the server's other metrics register.

@@ -2,8 +2,11 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"syscall"
@@ -47,6 +50,38 @@ func stopLocal(t *testing.T, p *proc) {
 	if code != 0 {
 		t.Fatalf("torua local exited %d after SIGINT\n%s", code, p.stderr.String())
 	}
+}
+
+// TestLocalBenchOverWire runs `torua bench` over the wire protocol against `torua local`:
+// the router and the nodes answer a mixed load on one shared connection, and every
+// operation succeeds.
+func TestLocalBenchOverWire(t *testing.T) {
+	g := NewWithT(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	p, url := startLocal(t, dataDir)
+	defer stopLocal(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, toruaBin, "bench", "--url", url, "--protocol", "wire", "--mode", "mixed",
+		"--preload", "--keys", "200", "--count", "2000", "--concurrency", "16", "--json").Output()
+	g.Expect(err).NotTo(HaveOccurred(), "torua bench: %s", out)
+	var res struct {
+		Protocol string           `json:"protocol"`
+		Ops      int64            `json:"ops"`
+		Misses   int64            `json:"misses"`
+		Errors   map[string]int64 `json:"errors"`
+	}
+	g.Expect(json.Unmarshal(out, &res)).To(Succeed(), string(out))
+	g.Expect(res.Protocol).To(Equal("wire"))
+	g.Expect(res.Ops).To(Equal(int64(2000)))
+	g.Expect(res.Errors).To(BeEmpty())
+	g.Expect(res.Misses).To(BeZero(), "every key was preloaded")
+	// The router counted them as wire requests.
+	resp, err := httpc.Get(url + "/metrics")
+	g.Expect(err).NotTo(HaveOccurred())
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	g.Expect(string(body)).To(MatchRegexp(`torua_router_wire_requests_total\{code="200",op="get"\} [1-9]`))
 }
 
 // TestLocalRestart runs `torua local`, writes keys, stops it with SIGINT, starts it again on

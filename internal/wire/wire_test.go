@@ -1,0 +1,310 @@
+package wire
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+)
+
+// echo answers every request with its fields: status 200, revision = request revision + 1,
+// body = op|flags|cond|key|value.
+func echo(_ context.Context, req *Request) Response {
+	body := fmt.Sprintf("%d|%d|%d|%s|%s", req.Op, req.Flags, req.Cond, req.Key, req.Value)
+	return Response{Status: http.StatusOK, Revision: req.Revision + 1, Body: []byte(body)}
+}
+
+// serve starts a shared listener on loopback: HTTP answers "http" to everything, the wire
+// protocol goes to a Server with handler h.
+func serve(t *testing.T, h Handler, o ServerOptions) (addr string, srv *Server) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = NewServer(h, o)
+	l := NewListener(ln, srv, 5*time.Second)
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "http")
+	})}
+	go func() { _ = hs.Serve(l) }()
+	t.Cleanup(func() {
+		_ = hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return ln.Addr().String(), srv
+}
+
+func dial(t *testing.T, addr string) *Conn {
+	t.Helper()
+	c, err := Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestRoundTripKeepsEveryField(t *testing.T) {
+	g := NewWithT(t)
+	addr, _ := serve(t, echo, ServerOptions{})
+	c := dial(t, addr)
+	for _, req := range []Request{
+		{Op: OpGet, Key: "a"},
+		{Op: OpGet, Flags: FlagStale, Key: "stale/key"},
+		{Op: OpPut, Cond: CondRevision, Revision: 41, Key: "ключ", Value: []byte("value\x00with nul")},
+		{Op: OpPut, Cond: CondAbsent, Key: "k", Value: []byte{}},
+		{Op: OpDelete, Cond: CondExists, Key: "gone"},
+	} {
+		resp, err := c.Do(context.Background(), &req)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(resp.Status).To(Equal(http.StatusOK))
+		g.Expect(resp.Revision).To(Equal(req.Revision + 1))
+		g.Expect(string(resp.Body)).To(Equal(fmt.Sprintf("%d|%d|%d|%s|%s", req.Op, req.Flags, req.Cond, req.Key, req.Value)))
+	}
+}
+
+func TestConcurrentRequestsGetTheirOwnAnswers(t *testing.T) {
+	// 64 goroutines share one connection; handlers run at once and answer in any order.
+	addr, _ := serve(t, func(ctx context.Context, req *Request) Response {
+		return Response{Status: http.StatusOK, Body: []byte("answer to " + req.Key)}
+	}, ServerOptions{})
+	c := dial(t, addr)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64*50)
+	for w := range 64 {
+		wg.Go(func() {
+			for i := range 50 {
+				key := "w" + strconv.Itoa(w) + "/" + strconv.Itoa(i)
+				resp, err := c.Do(context.Background(), &Request{Op: OpGet, Key: key})
+				if err == nil && string(resp.Body) != "answer to "+key {
+					err = fmt.Errorf("request %s got %q", key, resp.Body)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestHTTPSharesThePort(t *testing.T) {
+	g := NewWithT(t)
+	addr, _ := serve(t, echo, ServerOptions{})
+	resp, err := http.Get("http://" + addr + "/anything")
+	g.Expect(err).NotTo(HaveOccurred())
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	g.Expect(string(body)).To(Equal("http"))
+	r, err := dial(t, addr).Do(context.Background(), &Request{Op: OpGet, Key: "k"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(r.Status).To(Equal(http.StatusOK))
+}
+
+func TestTooLargeRequestIsAnswered413AndTheConnectionGoesOn(t *testing.T) {
+	g := NewWithT(t)
+	addr, _ := serve(t, echo, ServerOptions{MaxValueSize: 1 << 10})
+	c := dial(t, addr)
+	resp, err := c.Do(context.Background(), &Request{Op: OpPut, Key: "big", Value: make([]byte, 200<<10)})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.Status).To(Equal(http.StatusRequestEntityTooLarge))
+	g.Expect(string(resp.Body)).To(ContainSubstring(`"error":"value too large`))
+	resp, err = c.Do(context.Background(), &Request{Op: OpPut, Key: "small", Value: []byte("v")})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.Status).To(Equal(http.StatusOK))
+}
+
+func TestMalformedFrameClosesTheConnection(t *testing.T) {
+	g := NewWithT(t)
+	addr, _ := serve(t, echo, ServerOptions{})
+	nc, err := net.Dial("tcp", addr)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer nc.Close()
+	// A frame shorter than a request header.
+	frame := binary.BigEndian.AppendUint32([]byte(Preface), 3)
+	_, err = nc.Write(append(frame, 1, 2, 3))
+	g.Expect(err).NotTo(HaveOccurred())
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// The server closes it: the read ends (with a reset when the frame's bytes were left
+	// unread), not with the deadline.
+	_, err = io.ReadAll(nc)
+	if err != nil {
+		g.Expect(err).To(MatchError(syscall.ECONNRESET))
+	}
+}
+
+func TestUnknownOpIsABadRequest(t *testing.T) {
+	g := NewWithT(t)
+	addr, _ := serve(t, echo, ServerOptions{})
+	nc, err := net.Dial("tcp", addr)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer nc.Close()
+	b := appendRequest([]byte(Preface), 7, &Request{Op: 9, Key: "k"})
+	_, err = nc.Write(b)
+	g.Expect(err).NotTo(HaveOccurred())
+	r := bufio.NewReader(nc)
+	_, err = r.Discard(len(Preface))
+	g.Expect(err).NotTo(HaveOccurred())
+	id, resp, err := readResponse(r)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(id).To(Equal(uint32(7)))
+	g.Expect(resp.Status).To(Equal(http.StatusBadRequest))
+	g.Expect(string(resp.Body)).To(ContainSubstring("unknown op 9"))
+}
+
+func TestShutdownAnswersWhatItReadAndRefusesTheRest(t *testing.T) {
+	g := NewWithT(t)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	addr, srv := serve(t, func(_ context.Context, req *Request) Response {
+		if req.Key == "slow" {
+			started <- struct{}{}
+			<-release
+		}
+		return Response{Status: http.StatusNoContent}
+	}, ServerOptions{})
+	c := dial(t, addr)
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := c.Do(context.Background(), &Request{Op: OpPut, Key: "slow"})
+		if err == nil && resp.Status != http.StatusNoContent {
+			err = fmt.Errorf("status %d", resp.Status)
+		}
+		slow <- err
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Shutdown(context.Background()) }()
+	// The GOAWAY arrives: the connection takes no new requests, and says they were not sent.
+	g.Eventually(c.Usable).WithTimeout(5 * time.Second).Should(BeFalse())
+	_, err := c.Do(context.Background(), &Request{Op: OpPut, Key: "late"})
+	g.Expect(err).To(MatchError(ErrNotSent))
+	g.Consistently(stopped).WithTimeout(100 * time.Millisecond).ShouldNot(Receive())
+	close(release)
+	g.Eventually(slow).WithTimeout(5 * time.Second).Should(Receive(BeNil()))
+	g.Eventually(stopped).WithTimeout(5 * time.Second).Should(Receive(BeNil()))
+}
+
+func TestLostConnectionFailsInFlightRequestsAndThePoolRedials(t *testing.T) {
+	g := NewWithT(t)
+	// A server that reads the preface and one request, then drops the connection; the
+	// second connection gets a real server.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	g.Expect(err).NotTo(HaveOccurred())
+	defer ln.Close()
+	srv := NewServer(echo, ServerOptions{})
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		r := bufio.NewReader(nc)
+		_, _ = r.Discard(len(Preface))
+		_, _ = nc.Write([]byte(Preface))
+		_, _, _ = readRequest(r, MaxFrame)
+		_ = nc.Close()
+		nc, err = ln.Accept()
+		if err != nil {
+			return
+		}
+		r = bufio.NewReader(nc)
+		_, _ = r.Discard(len(Preface))
+		srv.ServeConn(nc, r)
+	}()
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	p := &Pool{}
+	defer p.Close()
+	_, err = p.Do(context.Background(), ln.Addr().String(), &Request{Op: OpPut, Key: "k"})
+	g.Expect(err).To(MatchError(ErrConnLost))
+	g.Eventually(func() error {
+		_, err := p.Do(context.Background(), ln.Addr().String(), &Request{Op: OpGet, Key: "k"})
+		return err
+	}).WithTimeout(5 * time.Second).Should(Succeed())
+}
+
+func TestDialToAnHTTPServerSaysSo(t *testing.T) {
+	g := NewWithT(t)
+	hs := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = Dial(ctx, ln.Addr().String())
+	g.Expect(err).To(MatchError(ContainSubstring(`does not speak Torua's wire protocol: it answered "HTTP/1.1 400"`)))
+}
+
+func TestDialRefusedIsADialError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	_, err = (&Pool{}).Do(context.Background(), addr, &Request{Op: OpGet, Key: "k"})
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" {
+		t.Fatalf("err = %v, want a dial error", err)
+	}
+}
+
+func TestContextEndsTheWait(t *testing.T) {
+	g := NewWithT(t)
+	block := make(chan struct{})
+	defer close(block)
+	addr, _ := serve(t, func(context.Context, *Request) Response {
+		<-block
+		return Response{Status: http.StatusOK}
+	}, ServerOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := dial(t, addr).Do(ctx, &Request{Op: OpGet, Key: "k"})
+	g.Expect(err).To(MatchError(context.DeadlineExceeded))
+}
+
+func FuzzReadRequest(f *testing.F) {
+	f.Add(appendRequest(nil, 1, &Request{Op: OpPut, Key: "k", Value: []byte("v")}))
+	f.Add([]byte{0, 0, 0, 17, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		br := bytesReader(b)
+		id, req, err := readRequest(bufio.NewReader(&br), 1<<20)
+		if err != nil {
+			return
+		}
+		// Whatever decodes encodes back to the same bytes.
+		again := appendRequest(nil, id, &req)
+		if string(again) != string(b[:len(again)]) {
+			t.Fatalf("re-encoded %x, read %x", again, b[:len(again)])
+		}
+	})
+}
+
+type bytesReader []byte
+
+func (b *bytesReader) Read(p []byte) (int, error) {
+	if len(*b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, *b)
+	*b = (*b)[n:]
+	return n, nil
+}
