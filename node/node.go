@@ -144,6 +144,10 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.mux = mux
+	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && n.hasRaftState() {
+		mux.QuietUntil(time.Now().Add(quiet))
+		n.log.Info("Answering no Raft traffic for a while after a restart", "for", quiet)
+	}
 	// Rejoin the groups on disk before answering anyone: /internal/raft-state must never
 	// deny state this node holds.
 	if err := n.openExisting(); err != nil {

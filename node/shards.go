@@ -59,6 +59,12 @@ func (n *Node) raftDir(shard int) string {
 	return filepath.Join(n.cfg.DataDir, "raft", strconv.Itoa(shard))
 }
 
+// hasRaftState reports whether a replica of some shard is on disk.
+func (n *Node) hasRaftState() bool {
+	entries, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "raft"))
+	return err == nil && len(entries) > 0
+}
+
 // openExisting opens a group for every shard with a Raft directory on disk, so that the
 // node answers /internal/raft-state truthfully from its first request and rejoins its
 // groups before it has a map.

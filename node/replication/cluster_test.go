@@ -20,6 +20,8 @@ type testCluster struct {
 	mu    sync.Mutex
 	addrs map[string]string
 	nodes map[string]*testNode
+	// cutOff nodes reach no one and no one reaches them (see cut).
+	cutOff map[string]bool
 	// config, if set, adjusts every group's Config.
 	config func(*Config)
 	// durable makes the engines (and so the Raft logs in them) fsync; tests that only
@@ -35,7 +37,7 @@ type testNode struct {
 }
 
 func newTestCluster(t testing.TB) *testCluster {
-	c := &testCluster{t: t, root: t.TempDir(), addrs: map[string]string{}, nodes: map[string]*testNode{}}
+	c := &testCluster{t: t, root: t.TempDir(), addrs: map[string]string{}, nodes: map[string]*testNode{}, cutOff: map[string]bool{}}
 	t.Cleanup(func() {
 		c.mu.Lock()
 		ids := make([]string, 0, len(c.nodes))
@@ -50,13 +52,35 @@ func newTestCluster(t testing.TB) *testCluster {
 	return c
 }
 
-func (c *testCluster) resolve(id string) (string, error) {
+// resolveFrom is from's view of the address book: nothing while either node is cut off.
+func (c *testCluster) resolveFrom(from, id string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.cutOff[from] || c.cutOff[id] {
+		return "", fmt.Errorf("node %q is cut off from node %q", from, id)
+	}
 	if a, ok := c.addrs[id]; ok {
 		return a, nil
 	}
 	return "", fmt.Errorf("node %q not in the map", id)
+}
+
+// cut partitions node id from every other node: no new connection to or from it resolves,
+// and every pooled Raft connection of every running node is closed. Its groups keep
+// running, as a node behind a broken network does.
+func (c *testCluster) cut(id string) {
+	c.mu.Lock()
+	c.cutOff[id] = true
+	nodes := make([]*testNode, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		nodes = append(nodes, n)
+	}
+	c.mu.Unlock()
+	for _, n := range nodes {
+		for _, g := range n.groups {
+			g.trans.CloseStreams()
+		}
+	}
 }
 
 func testGroupConfig() Config {
@@ -83,7 +107,7 @@ func (c *testCluster) start(id string, shards ...int) *testNode {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	mux, err := Listen("127.0.0.1:0", id, c.resolve, nil)
+	mux, err := Listen("127.0.0.1:0", id, func(to string) (string, error) { return c.resolveFrom(id, to) }, nil)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -152,7 +176,7 @@ func (c *testCluster) leader(shard int) *testNode {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, n := range c.nodes {
-		if g := n.groups[shard]; g != nil && g.IsLeader() {
+		if g := n.groups[shard]; g != nil && g.IsLeader() && !c.cutOff[n.id] {
 			return n
 		}
 	}

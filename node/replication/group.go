@@ -90,6 +90,9 @@ type Config struct {
 	// ApplyTimeout bounds how long a write, barrier or membership change waits for Raft
 	// to accept it (not to commit it).
 	ApplyTimeout time.Duration
+	// NoReadLease makes every linearizable read confirm leadership with a heartbeat round
+	// (read index) instead of relying on a lease (see readBarrier).
+	NoReadLease bool
 	// MaxAppendEntries bounds the entries per AppendEntries RPC and per log append.
 	MaxAppendEntries int
 	// SnapshotThreshold, SnapshotInterval and TrailingLogs control log compaction.
@@ -104,6 +107,18 @@ type Config struct {
 	// pipelined keeps Raft's pipelined AppendEntries, for the benchmark that measures what
 	// turning it off costs (see unpipelined). Never set outside tests.
 	pipelined bool
+}
+
+// RestartQuietPeriod is how long a node that restarts with Raft state on disk must answer
+// no Raft traffic (Mux.QuietUntil): before it stopped it may have answered a leader's
+// append, which binds it to vote for no one else for a heartbeat timeout (the leader's
+// read lease counts on that), and it no longer knows whom or when. Zero with NoReadLease.
+func (c Config) RestartQuietPeriod() time.Duration {
+	c = c.withDefaults()
+	if c.NoReadLease {
+		return 0
+	}
+	return 2 * c.HeartbeatTimeout
 }
 
 // Raft log stores (Config.LogStore).
@@ -194,6 +209,14 @@ type Group struct {
 	// and a read that confirms leadership in that same term is linearizable.
 	readyTerm atomic.Uint64
 	readyMu   sync.Mutex
+
+	// lease lets linearizable reads skip the heartbeat round until it ends (see readBarrier);
+	// leaseMu serialises its changes, and leaseGen, bumped by revokeLease, keeps a
+	// confirmation that started before a revocation from granting a lease after it.
+	lease    atomic.Pointer[readLease]
+	leaseMu  sync.Mutex
+	leaseGen uint64
+	renewing atomic.Bool
 
 	notify    chan bool
 	stop      chan struct{}
@@ -405,57 +428,155 @@ func (g *Group) WriteBatch(ctx context.Context, ops []engine.Op) ([]engine.Resul
 	return r.results, nil
 }
 
-// Get reads key. With stale false the read is linearizable (see ensureReadReady);
+// Get reads key. With stale false the read is linearizable (see readBarrier);
 // with stale true it reads this replica's applied state, which may lag.
 func (g *Group) Get(ctx context.Context, key []byte, stale bool) (engine.Value, error) {
-	if !stale {
-		if err := g.readBarrier(ctx); err != nil {
-			return engine.Value{}, err
-		}
+	if stale {
+		return g.cfg.Engine.Get(g.cfg.Shard, key)
 	}
-	return g.cfg.Engine.Get(g.cfg.Shard, key)
+	var v engine.Value
+	err := g.linearizable(ctx, func() (err error) {
+		v, err = g.cfg.Engine.Get(g.cfg.Shard, key)
+		return err
+	})
+	return v, err
 }
 
 // List returns up to limit keys with prefix after after, with Get's consistency.
 func (g *Group) List(ctx context.Context, prefix, after []byte, limit int, stale bool) ([][]byte, bool, error) {
-	if !stale {
-		if err := g.readBarrier(ctx); err != nil {
-			return nil, false, err
-		}
+	if stale {
+		return g.cfg.Engine.List(g.cfg.Shard, prefix, after, limit)
 	}
-	return g.cfg.Engine.List(g.cfg.Shard, prefix, after, limit)
+	var keys [][]byte
+	var more bool
+	err := g.linearizable(ctx, func() (err error) {
+		keys, more, err = g.cfg.Engine.List(g.cfg.Shard, prefix, after, limit)
+		return err
+	})
+	return keys, more, err
 }
 
-// readBarrier returns once a read of this replica's engine is linearizable: it is the
-// leader, has applied every entry committed before its term (ensureReadReady), and a
-// quorum confirmed its leadership after the read arrived (raft.VerifyLeader, one heartbeat
-// round; concurrent reads share rounds). Every write acknowledged before the read began
-// was applied here before being acknowledged, or committed before this term.
+// linearizable runs read against the engine once readBarrier allows it, and fails it as
+// not-leader if this replica stopped leading in the meantime: a replica that stepped down
+// may already apply entries its successor has committed but not yet applied, and a read
+// there must not see them before a read on the successor does.
+func (g *Group) linearizable(ctx context.Context, read func() error) error {
+	term, err := g.readBarrier(ctx)
+	if err != nil {
+		return err
+	}
+	if err := read(); err != nil {
+		return err
+	}
+	if g.raft.State() != raft.Leader || g.raft.CurrentTerm() != term {
+		return g.notLeader()
+	}
+	return nil
+}
+
+// readLease is a period in which no other replica can become leader of term's successor.
+type readLease struct {
+	term  uint64
+	until time.Time // monotonic
+}
+
+// leaseDuration is how long after a heartbeat round began its quorum stays bound to this
+// leader: a follower that answered it will not vote for another candidate until it has
+// heard from no leader for a heartbeat timeout, and then only after its election timer
+// fired. A tenth is kept back for clock rate differences.
+func (g *Group) leaseDuration() time.Duration { return g.cfg.HeartbeatTimeout * 9 / 10 }
+
+// readBarrier returns once a read of this replica's engine is linearizable, with the term
+// it leads: it is the leader, has applied every entry committed before its term
+// (ensureReadReady), and either holds a read lease or a quorum confirmed its leadership
+// after the read arrived (raft.VerifyLeader, one heartbeat round; concurrent reads share
+// rounds). Every write acknowledged before the read began was applied here before being
+// acknowledged, or committed before this term.
 //
-// NB: this is the read-index scheme without a lease: each read costs a heartbeat round
-// trip but stays correct under clock drift and paused processes.
-func (g *Group) readBarrier(ctx context.Context) error {
+// The lease: the quorum that committed an entry proposed at t is bound to this leader
+// until t + leaseDuration (see there), so until then no other leader can have committed
+// anything, and a read needs no round of its own (renewLease); reads renew the lease in
+// the background once half of it has passed. What can end a leadership sooner is revoked
+// first: a leadership transfer (its target is elected at once) and a membership change.
+// A follower that restarts forgets whom it answered, so a restarted node answers no Raft
+// traffic for two heartbeat timeouts (Mux's quiet period). NoReadLease turns leases off:
+// each read then costs a heartbeat round trip but stays correct under any clock drift.
+func (g *Group) readBarrier(ctx context.Context) (uint64, error) {
 	if g.closed.Load() {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	for range 3 {
 		term := g.raft.CurrentTerm()
 		if g.raft.State() != raft.Leader {
-			return g.notLeader()
+			return 0, g.notLeader()
 		}
 		if g.readyTerm.Load() != term {
 			if err := g.ensureReadReady(ctx); err != nil {
-				return err
+				return 0, err
 			}
 		}
-		if err := waitFuture(ctx, g.raft.VerifyLeader()); err != nil {
-			return g.readError(err)
+		if l := g.lease.Load(); l != nil && l.term == term && g.readyTerm.Load() == term {
+			if left := time.Until(l.until); left > 0 {
+				if left < g.leaseDuration()/2 {
+					g.renewLease(term)
+				}
+				return term, nil
+			}
+		}
+		if err := g.confirmLeadership(ctx, term); err != nil {
+			return 0, err
 		}
 		if g.raft.CurrentTerm() == term && g.readyTerm.Load() == term {
-			return nil
+			return term, nil
 		}
 	}
-	return g.notLeader()
+	return 0, g.notLeader()
+}
+
+// confirmLeadership runs a heartbeat round for a read and, unless leases are off, starts
+// renewing the lease.
+func (g *Group) confirmLeadership(ctx context.Context, term uint64) error {
+	if err := waitFuture(ctx, g.raft.VerifyLeader()); err != nil {
+		return g.readError(err)
+	}
+	g.renewLease(term)
+	return nil
+}
+
+// renewLease, once at a time and in the background, commits a barrier entry in term and
+// grants a lease from the moment it was proposed. A barrier and not a heartbeat round:
+// raft.VerifyLeader may count a heartbeat sent before it was called, so its answers bind
+// followers from an unknown time; the acknowledgements that commit an entry were all
+// sent after the entry existed.
+func (g *Group) renewLease(term uint64) {
+	if g.cfg.NoReadLease || !g.renewing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer g.renewing.Store(false)
+		g.leaseMu.Lock()
+		gen := g.leaseGen
+		g.leaseMu.Unlock()
+		start := time.Now()
+		if err := g.raft.Barrier(g.cfg.HeartbeatTimeout).Error(); err != nil || g.raft.CurrentTerm() != term {
+			return
+		}
+		until := start.Add(g.leaseDuration())
+		g.leaseMu.Lock()
+		defer g.leaseMu.Unlock()
+		if l := g.lease.Load(); g.leaseGen == gen && (l == nil || l.term != term || l.until.Before(until)) {
+			g.lease.Store(&readLease{term: term, until: until})
+		}
+	}()
+}
+
+// revokeLease ends the read lease, and any confirmation in flight grants none: called
+// before whatever could seat another leader while the lease runs.
+func (g *Group) revokeLease() {
+	g.leaseMu.Lock()
+	g.leaseGen++
+	g.lease.Store(nil)
+	g.leaseMu.Unlock()
 }
 
 // ensureReadReady commits and applies a barrier in the current term unless one already
@@ -606,6 +727,9 @@ func (g *Group) changeMembership(ctx context.Context, what string, start func(ti
 	if err != nil {
 		return err
 	}
+	// A new voter promised this leader nothing: quorums that include it are not bound
+	// by the lease.
+	g.revokeLease()
 	if err := waitFuture(ctx, start(timeout)); err != nil {
 		return fmt.Errorf("%s: %w", what, g.proposalError("membership change", err))
 	}
@@ -616,11 +740,13 @@ func (g *Group) changeMembership(ctx context.Context, what string, start func(ti
 // TransferLeadership hands leadership to the most up-to-date voter and returns once that
 // voter has taken over (or the attempt failed). Leader only.
 func (g *Group) TransferLeadership(ctx context.Context) error {
+	g.revokeLease() // the target is elected at once, with the votes the lease counts on
 	return g.transfer(ctx, g.raft.LeadershipTransfer())
 }
 
 // TransferLeadershipTo hands leadership to voter id. Leader only.
 func (g *Group) TransferLeadershipTo(ctx context.Context, id string) error {
+	g.revokeLease()
 	return g.transfer(ctx, g.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(id)))
 }
 

@@ -48,10 +48,20 @@ type Mux struct {
 	resolve Resolver
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	layers map[int]*streamLayer
-	closed bool
-	wg     sync.WaitGroup
+	mu         sync.Mutex
+	layers     map[int]*streamLayer
+	closed     bool
+	quietUntil time.Time
+	wg         sync.WaitGroup
+}
+
+// QuietUntil makes the mux close every connection it accepts until t: a node that
+// restarts with Raft state answers no Raft traffic for a while (see
+// Config.RestartQuietPeriod).
+func (m *Mux) QuietUntil(t time.Time) {
+	m.mu.Lock()
+	m.quietUntil = t
+	m.mu.Unlock()
 }
 
 // Listen binds addr (host:port; port 0 picks one) for the Raft traffic of node localID and
@@ -147,6 +157,13 @@ func (m *Mux) acceptLoop() {
 
 // handshake reads c's header and hands c to its shard's layer, or closes it.
 func (m *Mux) handshake(c net.Conn) {
+	m.mu.Lock()
+	quiet := time.Now().Before(m.quietUntil)
+	m.mu.Unlock()
+	if quiet {
+		_ = c.Close()
+		return
+	}
 	_ = c.SetReadDeadline(time.Now().Add(handshakeTimeout))
 	shard, target, err := readHeader(c)
 	if err == nil && target != m.localID {

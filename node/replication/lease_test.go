@@ -1,0 +1,182 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+)
+
+// hasLease reports whether g holds a read lease for its current term right now.
+func hasLease(g *Group) bool {
+	l := g.lease.Load()
+	return l != nil && l.term == g.raft.CurrentTerm() && time.Now().Before(l.until)
+}
+
+func TestReadsTakeALeaseThatTransfersRevoke(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	c.startGroup(nodes3, 1)
+	l := waitLeader(g, c, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, 1, "k", "v1")).To(Succeed())
+
+	// A linearizable read confirms leadership and starts a lease; reads keep renewing it.
+	eventually(g, func() (bool, error) {
+		_, err := get(l, 1, "k", false)
+		return hasLease(l.groups[1]), err
+	}).Should(BeTrue())
+	lease := l.groups[1].lease.Load()
+	g.Expect(time.Until(lease.until)).To(BeNumerically("<=", l.groups[1].leaseDuration()))
+
+	// Handing leadership away ends the lease before the new leader can be elected.
+	g.Expect(l.groups[1].TransferLeadership(ctx)).To(Succeed())
+	g.Expect(l.groups[1].lease.Load()).To(BeNil())
+	_, err := get(l, 1, "k", false)
+	g.Expect(errors.Is(err, ErrNotLeader)).To(BeTrue(), "err = %v", err)
+	n := waitLeader(g, c, 1)
+	g.Expect(n.id).NotTo(Equal(l.id))
+	g.Expect(readLeader(g, c, 1, "k")).To(Equal("v1"))
+}
+
+// TestCutOffLeaderServesNoStaleRead cuts the leader off from its followers: they elect a
+// new leader and write through it, and the old leader, which still believes it leads,
+// never answers a linearizable read with the old value: its lease ends before the
+// followers may vote for anyone else.
+func TestCutOffLeaderServesNoStaleRead(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	c.startGroup(nodes3, 1)
+	old := waitLeader(g, c, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, 1, "k", "old")).To(Succeed())
+	eventually(g, func() (bool, error) {
+		_, err := get(old, 1, "k", false)
+		return hasLease(old.groups[1]), err
+	}).Should(BeTrue())
+
+	// Cut off: the old leader's group keeps running, and believes it leads for a while.
+	c.cut(old.id)
+	// Reads on the old leader race the election; every one that succeeds must be old,
+	// and so must come before any write of the new leader.
+	staleAfterWrite := make(chan string, 1)
+	written := make(chan struct{})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			wrote := false
+			select {
+			case <-written:
+				wrote = true
+			default:
+			}
+			rctx, rcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			v, err := old.groups[1].Get(rctx, []byte("k"), false)
+			rcancel()
+			if err == nil && wrote {
+				staleAfterWrite <- string(v.Data)
+				return
+			}
+		}
+	}()
+	n := waitLeader(g, c, 1) // a leader that is not cut off
+	g.Expect(c.put(ctx, 1, "k", "new")).To(Succeed())
+	close(written)
+	// Long enough for any lease to have run out many times over.
+	g.Consistently(staleAfterWrite).WithTimeout(3 * old.groups[1].cfg.HeartbeatTimeout).ShouldNot(Receive())
+	close(stop)
+	<-done
+	g.Expect(readLeader(g, c, 1, "k")).To(Equal("new"))
+	g.Expect(n.id).NotTo(Equal(old.id))
+}
+
+func TestNoReadLeaseConfirmsEveryRead(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	c.config = func(cfg *Config) { cfg.NoReadLease = true }
+	c.startGroup(nodes3, 1)
+	l := waitLeader(g, c, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, 1, "k", "v")).To(Succeed())
+	for range 20 {
+		g.Expect(get(l, 1, "k", false)).To(Equal("v"))
+	}
+	g.Expect(l.groups[1].lease.Load()).To(BeNil())
+	g.Expect(testGroupConfig().RestartQuietPeriod()).To(Equal(2 * testGroupConfig().HeartbeatTimeout))
+	cfg := testGroupConfig()
+	cfg.NoReadLease = true
+	g.Expect(cfg.RestartQuietPeriod()).To(BeZero())
+}
+
+func TestMuxQuietPeriodClosesConnections(t *testing.T) {
+	g := NewWithT(t)
+	var addr string
+	resolve := func(string) (string, error) { return addr, nil }
+	a, err := Listen("127.0.0.1:0", "a", resolve, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer a.Close()
+	b, err := Listen("127.0.0.1:0", "b", resolve, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer b.Close()
+	addr = b.Addr().String()
+	a1, err := a.Layer(1)
+	g.Expect(err).NotTo(HaveOccurred())
+	b1, err := b.Layer(1)
+	g.Expect(err).NotTo(HaveOccurred())
+	accepted := make(chan time.Time, 64)
+	go func() {
+		for {
+			conn, err := b1.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4)
+			if _, err := io.ReadFull(conn, buf); err == nil && string(buf) == "ping" {
+				accepted <- time.Now()
+			}
+			_ = conn.Close()
+		}
+	}()
+	ping := func() error {
+		conn, err := a1.Dial("b", time.Second)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte("ping")); err != nil {
+			return err
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		return err
+	}
+	quietFor := 300 * time.Millisecond
+	until := time.Now().Add(quietFor)
+	b.QuietUntil(until)
+	g.Expect(ping()).To(HaveOccurred(), "closed without reaching the layer")
+	// Dial until a connection gets through: none before the quiet period ends.
+	var at time.Time
+	g.Eventually(func() bool {
+		_ = ping()
+		select {
+		case at = <-accepted:
+			return true
+		default:
+			return false
+		}
+	}).WithTimeout(5 * time.Second).Should(BeTrue())
+	g.Expect(at).To(BeTemporally(">=", until))
+}
