@@ -4,7 +4,9 @@
 # behaviour) loaded by hack/etcdbench, then `torua local` (3 nodes, replication factor 3)
 # loaded by `torua bench`, with the same load: PUT with 1 and 32 clients, linearizable GET and
 # stale GET (etcd: serializable) with 32 clients, 128-byte values. Each client has one request
-# in flight. The load generator shares the machine's cores with the servers.
+# in flight. The load generator shares the machine's cores with the servers. torua bench uses
+# Torua's wire protocol (etcdbench: etcd's gRPC client); a second table shows Torua over HTTP
+# and without read leases (--raft-no-read-lease).
 # Prints one Markdown table: ops/s, p50, p99 of both and the torua/etcd ratios. A run that
 # fails is run once more (and listed under the table); a run that fails twice is marked failed
 # in the table, the others go on, and the script exits 1 at the end.
@@ -174,10 +176,31 @@ for run in "${runs[@]}"; do
 	# shellcheck disable=SC2086
 	attempt "torua-$run" bin/torua bench --url "http://127.0.0.1:$torua_port" --json "${common[@]}" ${load[$run]} ${torua_extra[$run]:-}
 done
+# Variants, Torua only: the same loads over HTTP instead of the wire protocol.
+variants=()
+for run in put-32 get-32; do
+	log "torua $run over HTTP"
+	# shellcheck disable=SC2086
+	attempt "variant-$run-http" bin/torua bench --url "http://127.0.0.1:$torua_port" --json --protocol http "${common[@]}" ${load[$run]/--preload/}
+	variants+=("$run-http")
+done
+stop_torua
+# ...and linearizable reads without read leases (each read confirms leadership).
+log "starting torua local with --raft-no-read-lease"
+bin/torua local --data-dir "$work/torua" --listen "127.0.0.1:$torua_port" --raft-no-read-lease \
+	>"$work/torua-local-nolease.log" 2>&1 &
+torua_pid=$!
+wait_for "http://127.0.0.1:$torua_port/readyz" ready 120 "$torua_pid"
+log "torua get-32 without read leases"
+# shellcheck disable=SC2086
+attempt "variant-get-32-nolease" bin/torua bench --url "http://127.0.0.1:$torua_port" --json "${common[@]}" ${load[get-32]/--preload/}
+variants+=(get-32-nolease)
 stop_torua
 
 echo
 bin/etcdbench compare "$res" "${runs[@]}"
+echo
+bin/etcdbench variants "$res" "${variants[@]}"
 if ((${#retries[@]} > 0)); then
 	echo "note: run again after a failed first attempt (see the log above): ${retries[*]}"
 fi

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,11 +62,26 @@ cleanly.`,
 	return cmd
 }
 
+// localProcs raises GOMAXPROCS to two per node unless the environment sets it. Every node
+// runs its own storage engine in this one process, each with a goroutine that spends most
+// of a write-heavy load in fsync; on a 2-core machine GOMAXPROCS=2 left the Raft and network
+// goroutines of the others waiting (measured, 3 nodes, 32 writers: 1.3-1.4k PUT/s at 2,
+// 2.4-2.5k at 6; reads gained too). A single `torua node` keeps Go's default.
+func localProcs(nodes int) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	if want := 2 * nodes; runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
+}
+
 func runLocal(cmd *cobra.Command, o *localOptions) error {
 	out := cmd.OutOrStdout()
 	if o.nodes < 1 {
 		return fmt.Errorf("--nodes must be at least 1, got %d", o.nodes)
 	}
+	localProcs(o.nodes)
 	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}

@@ -3,6 +3,7 @@
 //
 //	etcdbench [flags]                 run one benchmark against etcd and print its result
 //	etcdbench compare DIR RUN...      print a table comparing DIR/torua-RUN.json to DIR/etcd-RUN.json
+//	etcdbench variants DIR NAME...    print a table of DIR/variant-NAME.json (Torua-only runs)
 //
 // The load model is router/client/bench's: --concurrency workers, each with one request in
 // flight, pick keys uniformly from a set of --keys keys named as torua names them, until
@@ -45,9 +46,12 @@ import (
 
 func main() {
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "compare" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "compare":
 		err = compare(os.Stdout, os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "variants":
+		err = variants(os.Stdout, os.Args[2:])
+	default:
 		err = run(os.Args[1:])
 	}
 	if err != nil {
@@ -211,6 +215,31 @@ func compare(w io.Writer, args []string) error {
 		}
 	}
 	return nil
+}
+
+// variants prints one Markdown table of the runs DIR/variant-NAME.json, NAME from args[1:]:
+// throughput, p50 and p99; a missing file is a failed run.
+func variants(w io.Writer, args []string) error {
+	if len(args) < 2 {
+		return errors.New("usage: etcdbench variants DIR NAME [NAME ...]")
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "| Torua variant\t| Load\t| ops/s\t| p50\t| p99\t| errors\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|")
+	for _, name := range args[1:] {
+		var r bench.Result
+		ok, err := readJSON(filepath.Join(args[0], "variant-"+name+".json"), &r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintf(tw, "| %s\t| failed\t|\t|\t|\t|\t|\n", name)
+			continue
+		}
+		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %d\t|\n", name, label(&r), thousands(r.OpsPerSec),
+			bench.FormatMicros(float64(r.Latency.P50)), bench.FormatMicros(float64(r.Latency.P99)), r.ErrorCount)
+	}
+	return tw.Flush()
 }
 
 // readJSON decodes the JSON file at path into v. It reports false, and no error, when the

@@ -137,3 +137,21 @@ func TestCompare(t *testing.T) {
 		t.Error("compare of different loads: no error")
 	}
 }
+
+func TestVariants(t *testing.T) {
+	dir := t.TempDir()
+	body := `{"url":"http://127.0.0.1:1","protocol":"http","mode":"put","concurrency":32,"keys":10,"valueSize":128,
+		"opsPerSec":1234.5,"latency":{"p50Us":2000,"p99Us":9000}}`
+	if err := os.WriteFile(filepath.Join(dir, "variant-put-32-http.json"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := variants(&out, []string{dir, "put-32-http", "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| put-32-http | PUT, 32 clients | 1,234 | 2.00ms | 9.00ms | 0 |", "| gone | failed"} {
+		if !strings.Contains(strings.Join(strings.Fields(out.String()), " "), strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
