@@ -64,7 +64,7 @@ func addRaftFlags(f *pflag.FlagSet, c *replication.Config) {
 	f.DurationVar(&c.HeartbeatTimeout, "raft-heartbeat-timeout", d.HeartbeatTimeout, "Raft heartbeat timeout (a follower starts an election after this long without a leader)")
 	f.DurationVar(&c.ElectionTimeout, "raft-election-timeout", d.ElectionTimeout, "Raft election timeout")
 	f.DurationVar(&c.LeaderLeaseTimeout, "raft-leader-lease-timeout", d.LeaderLeaseTimeout, "how long a leader stays leader without reaching a quorum (capped at the heartbeat timeout)")
-	f.DurationVar(&c.CommitTimeout, "raft-commit-timeout", d.CommitTimeout, "how often an idle leader tells its followers the commit index (bounds how far stale reads on followers lag)")
+	f.DurationVar(&c.CommitTimeout, "raft-commit-timeout", d.CommitTimeout, "how often an idle leader tells its followers the commit index (bounds how far stale reads on followers lag when no writes arrive)")
 	f.BoolVar(&c.NoReadLease, "raft-no-read-lease", false, "confirm leadership with a heartbeat round on every linearizable read instead of holding a read lease (correct under any clock drift, slower)")
 	f.StringVar(&c.RaftLogLevel, "raft-log-level", d.RaftLogLevel, "level of the Raft library's own JSON log lines, written where --log-file says (trace, debug, info, warn, error, off)")
 }
