@@ -16,20 +16,25 @@ func hasLease(g *Group) bool {
 	return l != nil && l.term == g.raft.CurrentTerm() && time.Now().Before(l.until)
 }
 
-func TestReadsTakeALeaseThatTransfersRevoke(t *testing.T) {
-	g := NewWithT(t)
-	c := newTestCluster(t)
+// leasedGroup starts a group of three for shard 1, writes k=value through its leader and
+// reads it until the leader holds a read lease; it returns the leader.
+func leasedGroup(ctx context.Context, g *WithT, c *testCluster, value string) *testNode {
 	c.startGroup(nodes3, 1)
 	l := waitLeader(g, c, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	g.Expect(c.put(ctx, 1, "k", "v1")).To(Succeed())
-
-	// A linearizable read confirms leadership and starts a lease; reads keep renewing it.
+	g.Expect(c.put(ctx, 1, "k", value)).To(Succeed())
 	eventually(g, func() (bool, error) {
 		_, err := get(l, 1, "k", false)
 		return hasLease(l.groups[1]), err
-	}).Should(BeTrue())
+	}).Should(BeTrue(), "a linearizable read starts a lease")
+	return l
+}
+
+func TestReadsTakeALeaseThatTransfersRevoke(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l := leasedGroup(ctx, g, c, "v1")
 	lease := l.groups[1].lease.Load()
 	g.Expect(time.Until(lease.until)).To(BeNumerically("<=", l.groups[1].leaseDuration()))
 
@@ -50,15 +55,9 @@ func TestReadsTakeALeaseThatTransfersRevoke(t *testing.T) {
 func TestCutOffLeaderServesNoStaleRead(t *testing.T) {
 	g := NewWithT(t)
 	c := newTestCluster(t)
-	c.startGroup(nodes3, 1)
-	old := waitLeader(g, c, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	g.Expect(c.put(ctx, 1, "k", "old")).To(Succeed())
-	eventually(g, func() (bool, error) {
-		_, err := get(old, 1, "k", false)
-		return hasLease(old.groups[1]), err
-	}).Should(BeTrue())
+	old := leasedGroup(ctx, g, c, "old")
 
 	// Cut off: the old leader's group keeps running, and believes it leads for a while.
 	c.cut(old.id)
@@ -123,15 +122,7 @@ func TestNoReadLeaseConfirmsEveryRead(t *testing.T) {
 
 func TestMuxQuietPeriodClosesConnections(t *testing.T) {
 	g := NewWithT(t)
-	var addr string
-	resolve := func(string) (string, error) { return addr, nil }
-	a, err := Listen("127.0.0.1:0", "a", resolve, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer a.Close()
-	b, err := Listen("127.0.0.1:0", "b", resolve, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer b.Close()
-	addr = b.Addr().String()
+	a, b, _ := muxPair(t)
 	a1, err := a.Layer(1)
 	g.Expect(err).NotTo(HaveOccurred())
 	b1, err := b.Layer(1)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,22 +12,38 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-func TestMuxRoutesByShardAndRefusesStrangers(t *testing.T) {
-	g := NewWithT(t)
-	addrs := map[string]string{}
+// muxPair listens nodes "a" and "b" on loopback, closed when the test ends. Both resolve
+// node IDs through addrs, which holds a and b and which the test may extend before dialling.
+func muxPair(t *testing.T) (a, b *Mux, addrs map[string]string) {
+	t.Helper()
+	var mu sync.Mutex
+	addrs = map[string]string{}
 	resolve := func(id string) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		if a, ok := addrs[id]; ok {
 			return a, nil
 		}
 		return "", fmt.Errorf("node %q unknown", id)
 	}
-	a, err := Listen("127.0.0.1:0", "a", resolve, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer a.Close()
-	b, err := Listen("127.0.0.1:0", "b", resolve, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer b.Close()
-	addrs["a"], addrs["b"] = a.Addr().String(), b.Addr().String()
+	var err error
+	for _, m := range []struct {
+		id  string
+		mux **Mux
+	}{{"a", &a}, {"b", &b}} {
+		if *m.mux, err = Listen("127.0.0.1:0", m.id, resolve, nil); err != nil {
+			t.Fatal(err)
+		}
+		mux := *m.mux
+		t.Cleanup(func() { _ = mux.Close() })
+		addrs[m.id] = mux.Addr().String()
+	}
+	return a, b, addrs
+}
+
+func TestMuxRoutesByShardAndRefusesStrangers(t *testing.T) {
+	g := NewWithT(t)
+	a, b, addrs := muxPair(t)
 	// "c" resolves to b's port, as a stale map would after b took over c's old address.
 	addrs["c"] = b.Addr().String()
 
