@@ -101,7 +101,7 @@ func New(cfg Config) (*Router, error) {
 		},
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "torua", Subsystem: "router", Name: "retries_total",
-			Help: "Requests to nodes retried, by reason (leader_hint, no_leader, misdirected, unreachable, failed_read).",
+			Help: "Requests to nodes retried, by reason (leader_hint, no_leader, unreachable, failed_read, unavailable_read).",
 		}, []string{"reason"}),
 	}
 	rt.holder = shardmap.NewHolder(rt.log, metrics.Registry())
@@ -305,7 +305,8 @@ func (rt *Router) do(ctx context.Context, req *wire.Request) (reply, error) {
 //   - 421 without one (no leader known, or the node does not host the shard under its
 //     map): the map is reloaded and the next replica tried, with a growing pause;
 //   - a refused connection (or a request the node never read): the next replica is tried;
-//   - any failure of a read (it changes nothing): the next replica is tried.
+//   - any failure of a read, or a 503 answer to one (it changes nothing): the next replica
+//     is tried.
 //
 // A write that failed after it was sent is answered 502 and never retried: it may have
 // been applied. Retries stop after RetryBudget with 503.
@@ -366,6 +367,16 @@ func (rt *Router) forwardTo(ctx context.Context, read bool, shardOf func(*shardm
 				return reply{}, fmt.Errorf("%w: the client went away: %v", httpx.ErrUnavailable, ctx.Err())
 			}
 			return reply{}, fmt.Errorf("%w: node %s (%s) failed during the request, which may or may not have been applied: %v", httpx.ErrBadGateway, node.ID, node.API, err)
+		case read && rep.status == http.StatusServiceUnavailable:
+			// A read changes nothing, and another replica may serve it: this one may have
+			// no map yet (it just started) or be closing the shard.
+			refusals = 0
+			var e httpx.ErrorBody
+			_ = json.Unmarshal(rep.body, &e)
+			lastErr = fmt.Errorf("node %s answered 503: %s", node.ID, e.Error)
+			rt.retries.WithLabelValues("unavailable_read").Inc()
+			rt.forgetLeader(shard, node.ID)
+			next = nextReplica(m, shard, node.ID)
 		case rep.status == http.StatusMisdirectedRequest:
 			refusals = 0
 			var e httpx.ErrorBody

@@ -355,3 +355,40 @@ func TestWireClient(t *testing.T) {
 	g.Expect(metrics).To(MatchRegexp(`torua_router_wire_requests_total\{code="204",op="put"\} 10[0-9]`))
 	g.Expect(metrics).To(ContainSubstring(`torua_router_wire_requests_total{code="412",op="put"} 1`))
 }
+
+// TestReadsMoveOnFrom503 drives forwardTo with stand-in nodes: a read answered 503 by one
+// replica (no map yet, a closing shard) goes to the next; a write answered 503 is not
+// resent (its outcome may be unknown).
+func TestReadsMoveOnFrom503(t *testing.T) {
+	g := NewWithT(t)
+	var members []shardmap.Node
+	for _, id := range []string{"a", "b", "c"} {
+		members = append(members, shardmap.Node{ID: id, API: id + ":1", Raft: id + ":2", State: shardmap.NodeActive})
+	}
+	m, err := shardmap.Place(nil, members, shardmap.PlaceConfig{Cluster: "t", Shards: 1, ReplicationFactor: 3})
+	g.Expect(err).NotTo(HaveOccurred())
+	rt, err := New(Config{Listen: "127.0.0.1:0", Source: shardmap.NewStatic(m), RetryBudget: time.Second})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(rt.holder.Offer(m, "test")).To(Succeed())
+	first := m.Replicas(0)[0]
+	var asked []string
+	send := func(_ context.Context, n shardmap.Node) (reply, error) {
+		asked = append(asked, n.ID)
+		if n.ID == first {
+			return reply{status: 503, body: []byte(`{"error":"unavailable: no valid shard map yet"}`)}, nil
+		}
+		return reply{status: 200, revision: 7, body: []byte("v")}, nil
+	}
+	shard0 := func(*shardmap.Map) int { return 0 }
+	rep, err := rt.forwardTo(context.Background(), true, shard0, send)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(rep.status).To(Equal(200))
+	g.Expect(asked).To(Equal([]string{first, nextReplica(m, 0, first)}))
+
+	rt.setLeader(0, first)
+	asked = nil
+	rep, err = rt.forwardTo(context.Background(), false, shard0, send)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(rep.status).To(Equal(503), "a write's 503 goes back to the client")
+	g.Expect(asked).To(Equal([]string{first}))
+}
