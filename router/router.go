@@ -120,12 +120,16 @@ func (rt *Router) Start(ctx context.Context) error {
 	}
 	rt.srv = srv
 	ctx, rt.cancel = context.WithCancel(ctx)
-	rt.wg.Add(1)
+	rt.wg.Add(2)
 	go func() {
 		defer rt.wg.Done()
 		if err := rt.cfg.Source.Run(ctx, rt.holder); err != nil {
 			rt.log.Error("Shard map source stopped", "err", err)
 		}
+	}()
+	go func() {
+		defer rt.wg.Done()
+		rt.pruneConns(ctx)
 	}()
 	rt.log.Info("Router started", "addr", srv.Addr())
 	return nil
@@ -133,6 +137,26 @@ func (rt *Router) Start(ctx context.Context) error {
 
 // Addr is the bound address.
 func (rt *Router) Addr() string { return rt.srv.Addr() }
+
+// pruneConns drops the wire connections to addresses no map lists any more (a node that
+// left, a pod that came back on a new IP), at each map change.
+func (rt *Router) pruneConns(ctx context.Context) {
+	for {
+		changed := rt.holder.Changed()
+		if m := rt.holder.Current(); m != nil {
+			keep := make(map[string]bool, len(m.Nodes))
+			for _, n := range m.Nodes {
+				keep[n.API] = true
+			}
+			rt.wire.Retain(keep)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
 
 // Holder is the router's shard map holder.
 func (rt *Router) Holder() *shardmap.Holder { return rt.holder }

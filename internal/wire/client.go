@@ -235,6 +235,34 @@ func (p *Pool) conn(ctx context.Context, addr string) (*Conn, error) {
 	return c, nil
 }
 
+// Retain forgets the connections to addresses not in keep, closing those with no request
+// in flight; a busy one is left to finish and looked at again on the next call.
+func (p *Pool) Retain(keep map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for addr, s := range p.slots {
+		if keep[addr] || !s.mu.TryLock() {
+			continue
+		}
+		if s.c == nil || s.c.closeIfIdle() {
+			delete(p.slots, addr)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// closeIfIdle closes c if no request is in flight on it (or it already stopped) and
+// reports whether it did.
+func (c *Conn) closeIfIdle() bool {
+	c.mu.Lock()
+	idle := len(c.pending) == 0
+	c.mu.Unlock()
+	if idle {
+		_ = c.Close()
+	}
+	return idle
+}
+
 // Close closes every connection of the pool; requests in flight on them fail.
 func (p *Pool) Close() {
 	p.mu.Lock()

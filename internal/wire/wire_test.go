@@ -308,3 +308,57 @@ func (b *bytesReader) Read(p []byte) (int, error) {
 	*b = (*b)[n:]
 	return n, nil
 }
+
+func TestPoolRetainClosesIdleConnectionsOnly(t *testing.T) {
+	g := NewWithT(t)
+	block := make(chan struct{})
+	addrA, _ := serve(t, echo, ServerOptions{})
+	addrB, _ := serve(t, func(context.Context, *Request) Response {
+		<-block
+		return Response{Status: http.StatusNoContent}
+	}, ServerOptions{})
+	p := &Pool{}
+	defer p.Close()
+	_, err := p.Do(context.Background(), addrA, &Request{Op: OpGet, Key: "k"})
+	g.Expect(err).NotTo(HaveOccurred())
+	busy := make(chan error, 1)
+	go func() {
+		_, err := p.Do(context.Background(), addrB, &Request{Op: OpPut, Key: "k"})
+		busy <- err
+	}()
+	// B's request is in flight.
+	g.Eventually(func() int {
+		c := slotConn(p, addrB)
+		if c == nil {
+			return 0
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.pending)
+	}).Should(Equal(1))
+	connA := slotConn(p, addrA)
+	g.Expect(connA).NotTo(BeNil())
+
+	// Neither address is kept: A's idle connection goes, B's busy one stays until its request ends.
+	p.Retain(map[string]bool{})
+	g.Expect(connA.Usable()).To(BeFalse())
+	g.Expect(slotConn(p, addrA)).To(BeNil())
+	g.Expect(slotConn(p, addrB)).NotTo(BeNil())
+	close(block)
+	g.Eventually(busy).Should(Receive(BeNil()))
+	p.Retain(map[string]bool{})
+	g.Expect(slotConn(p, addrB)).To(BeNil())
+}
+
+// slotConn returns the pool's connection to addr, or nil.
+func slotConn(p *Pool, addr string) *Conn {
+	p.mu.Lock()
+	s := p.slots[addr]
+	p.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c
+}
