@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,13 +14,13 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/wire"
 )
 
-// benchTarget runs b.N requests from `clients` goroutines and reports ops/s and latency
-// percentiles (µs) as custom metrics, so the router-versus-direct comparison covers the
-// latency distribution, not only the mean.
-func benchTarget(b *testing.B, clients int, req func(c *http.Client, i int) (*http.Request, error)) {
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
+// benchTarget runs b.N operations from `clients` goroutines and reports ops/s and latency
+// percentiles (µs) as custom metrics, so the comparisons cover the latency distribution,
+// not only the mean. op(i) sends the i-th request and checks its answer.
+func benchTarget(b *testing.B, clients int, op func(i int) error) {
 	var mu sync.Mutex
 	all := hdrhistogram.New(1, 60_000_000, 3)
 	var wg sync.WaitGroup
@@ -30,21 +31,9 @@ func benchTarget(b *testing.B, clients int, req func(c *http.Client, i int) (*ht
 		wg.Go(func() {
 			h := hdrhistogram.New(1, 60_000_000, 3)
 			for i := range next {
-				r, err := req(c, i)
-				if err != nil {
-					b.Error(err)
-					return
-				}
 				t0 := time.Now()
-				resp, err := c.Do(r)
-				if err != nil {
+				if err := op(i); err != nil {
 					b.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				if resp.StatusCode >= 300 {
-					b.Errorf("status %d", resp.StatusCode)
 					return
 				}
 				_ = h.RecordValue(time.Since(t0).Microseconds())
@@ -64,6 +53,45 @@ func benchTarget(b *testing.B, clients int, req func(c *http.Client, i int) (*ht
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
 	b.ReportMetric(float64(all.ValueAtQuantile(50)), "p50-µs")
 	b.ReportMetric(float64(all.ValueAtQuantile(99)), "p99-µs")
+}
+
+// httpOp is a benchTarget op that sends the request req builds over keep-alive HTTP/1.1
+// connections (one per client) and expects a 2xx answer.
+func httpOp(clients int, req func(i int) (*http.Request, error)) func(i int) error {
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
+	return func(i int) error {
+		r, err := req(i)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(r)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+// wireOp is a benchTarget op that sends the request req builds over one wire protocol
+// connection to addr, shared by every client, and expects a 2xx answer.
+func wireOp(b *testing.B, addr string, req func(i int) *wire.Request) func(i int) error {
+	conn, err := wire.Dial(context.Background(), addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return func(i int) error {
+		resp, err := conn.Do(context.Background(), req(i))
+		if err == nil && resp.Status >= 300 {
+			err = fmt.Errorf("status %d: %s", resp.Status, resp.Body)
+		}
+		return err
+	}
 }
 
 // BenchmarkGet compares GETs sent straight to the node with GETs through the router (one more
@@ -88,11 +116,17 @@ func BenchmarkGet(b *testing.B) {
 	for _, clients := range []int{1, 32} {
 		for _, target := range []struct{ name, base string }{{"hop", hop.URL + "/"}, {"direct", direct}, {"router", via}} {
 			b.Run(fmt.Sprintf("%s/clients=%d", target.name, clients), func(b *testing.B) {
-				benchTarget(b, clients, func(_ *http.Client, i int) (*http.Request, error) {
+				benchTarget(b, clients, httpOp(clients, func(i int) (*http.Request, error) {
 					return http.NewRequest("GET", target.base+httpx.EscapeKey(fmt.Sprintf("bench/%04d", i%keys)), nil)
-				})
+				}))
 			})
 		}
+		// The same GETs through the router over the wire protocol, one connection for all.
+		b.Run(fmt.Sprintf("router-wire/clients=%d", clients), func(b *testing.B) {
+			benchTarget(b, clients, wireOp(b, c.router.Addr(), func(i int) *wire.Request {
+				return &wire.Request{Op: wire.OpGet, Key: fmt.Sprintf("bench/%04d", i%keys)}
+			}))
+		})
 	}
 }
 
@@ -106,10 +140,15 @@ func BenchmarkPut(b *testing.B) {
 	for _, clients := range []int{1, 32} {
 		for _, target := range []struct{ name, base string }{{"direct", direct}, {"router", via}} {
 			b.Run(fmt.Sprintf("%s/clients=%d", target.name, clients), func(b *testing.B) {
-				benchTarget(b, clients, func(_ *http.Client, i int) (*http.Request, error) {
+				benchTarget(b, clients, httpOp(clients, func(i int) (*http.Request, error) {
 					return http.NewRequest("PUT", target.base+httpx.EscapeKey(fmt.Sprintf("bench/%06d", i%100000)), bytes.NewReader(value))
-				})
+				}))
 			})
 		}
+		b.Run(fmt.Sprintf("router-wire/clients=%d", clients), func(b *testing.B) {
+			benchTarget(b, clients, wireOp(b, c.router.Addr(), func(i int) *wire.Request {
+				return &wire.Request{Op: wire.OpPut, Key: fmt.Sprintf("bench/%06d", i%100000), Value: value}
+			}))
+		})
 	}
 }
