@@ -40,6 +40,11 @@ type Config struct {
 	// NoHandOff skips the leadership hand-off on Shutdown, for nodes that stop together
 	// (torua local): handing leadership to a node that is stopping too gains nothing.
 	NoHandOff bool
+	// NoRestartQuiet skips the restart quiet period of the Raft port (see
+	// replication.Config.RestartQuietPeriod), for nodes that start and stop together
+	// (torua local): when every replica of every group was down, no leader from before
+	// the restart is serving reads on a lease.
+	NoRestartQuiet bool
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 }
@@ -144,7 +149,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.mux = mux
-	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && n.hasRaftState() {
+	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && !n.cfg.NoRestartQuiet && n.hasRaftState() {
 		mux.QuietUntil(time.Now().Add(quiet))
 		n.log.Info("Answering no Raft traffic for a while after a restart", "for", quiet)
 	}

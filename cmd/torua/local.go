@@ -168,9 +168,11 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 			RaftListen: net.JoinHostPort(o.nodeHost, "0"),
 			Raft:       raftCfg,
 			NoHandOff:  true,
-			DataDir:    filepath.Join(o.dataDir, id),
-			Source:     shardmap.NewFile(mapPath, log),
-			Logger:     log,
+			// Every node of the cluster runs in this process: none outlives a restart.
+			NoRestartQuiet: true,
+			DataDir:        filepath.Join(o.dataDir, id),
+			Source:         shardmap.NewFile(mapPath, log),
+			Logger:         log,
 		})
 		if err == nil {
 			err = n.Start(context.Background())
