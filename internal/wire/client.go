@@ -26,13 +26,19 @@ type Conn struct {
 	sender *sender
 	done   chan struct{}
 
-	mu      sync.Mutex
-	nextID  uint32
-	pending map[uint32]chan reply
-	err     error // why the connection stopped (nil while it works)
-	drained bool  // a GOAWAY arrived: no new requests
-	lastID  uint32
+	mu       sync.Mutex
+	nextID   uint32
+	pending  map[uint32]chan reply
+	err      error // why the connection stopped (nil while it works)
+	drained  bool  // a GOAWAY arrived, or the ids ran out: no new requests
+	retiring bool  // the ids ran out: close once the last answer arrived
+	lastID   uint32
 }
+
+// maxRequestID is the last request id a connection uses; then it takes no new requests
+// and closes once answered (a pool dials a fresh one), so ids never wrap around and
+// GOAWAY's "read up to id" stays exact. A variable for tests.
+var maxRequestID uint32 = 1 << 31
 
 type reply struct {
 	resp Response
@@ -108,6 +114,9 @@ func (c *Conn) Do(ctx context.Context, req *Request) (Response, error) {
 	c.nextID++
 	id := c.nextID
 	c.pending[id] = ch
+	if id >= maxRequestID {
+		c.drained, c.retiring = true, true
+	}
 	c.mu.Unlock()
 	if err := c.sender.send(func(b []byte) []byte { return appendRequest(b, id, req) }); err != nil {
 		c.stop(err)
@@ -147,9 +156,14 @@ func (c *Conn) readLoop(r *bufio.Reader) {
 		c.mu.Lock()
 		ch, ok := c.pending[id]
 		delete(c.pending, id)
+		retired := c.retiring && len(c.pending) == 0
 		c.mu.Unlock()
 		if ok {
 			ch <- reply{resp: resp}
+		}
+		if retired {
+			c.stop(fmt.Errorf("%w: the connection used up its request ids", ErrConnLost))
+			return
 		}
 	}
 }

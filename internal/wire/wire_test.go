@@ -362,3 +362,30 @@ func slotConn(p *Pool, addr string) *Conn {
 	defer s.mu.Unlock()
 	return s.c
 }
+
+func TestConnectionRetiresBeforeIDsWrapAround(t *testing.T) {
+	g := NewWithT(t)
+	defer func(old uint32) { maxRequestID = old }(maxRequestID)
+	maxRequestID = 3
+	addr, _ := serve(t, echo, ServerOptions{})
+	p := &Pool{}
+	defer p.Close()
+	var conns []*Conn
+	for i := range 7 {
+		resp, err := p.Do(context.Background(), addr, &Request{Op: OpGet, Key: strconv.Itoa(i)})
+		g.Expect(err).NotTo(HaveOccurred(), "request %d", i)
+		g.Expect(resp.Status).To(Equal(http.StatusOK))
+		if c := slotConn(p, addr); len(conns) == 0 || conns[len(conns)-1] != c {
+			conns = append(conns, c)
+		}
+	}
+	// Ids 1..3 on each connection: three connections for seven requests, the used-up ones closed.
+	g.Expect(conns).To(HaveLen(3))
+	for _, c := range conns[:2] {
+		g.Eventually(func() error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.err
+		}).Should(MatchError(ContainSubstring("used up its request ids")))
+	}
+}
