@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -29,15 +30,25 @@ func NewListener(ln net.Listener, srv *Server, timeout time.Duration) *Listener 
 }
 
 func (l *Listener) acceptLoop() {
+	var delay time.Duration
 	for {
 		nc, err := l.Listener.Accept()
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			l.Close()
+		if errors.Is(err, net.ErrClosed) {
+			_ = l.Close()
 			return
 		}
+		if err != nil {
+			// Temporary failures (EMFILE...): back off instead of spinning, as
+			// http.Server does, and keep serving.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(delay):
+			case <-l.done:
+				return
+			}
+			continue
+		}
+		delay = 0
 		go l.sniff(nc)
 	}
 }

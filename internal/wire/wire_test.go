@@ -389,3 +389,33 @@ func TestConnectionRetiresBeforeIDsWrapAround(t *testing.T) {
 		}).Should(MatchError(ContainSubstring("used up its request ids")))
 	}
 }
+
+// flakyListener fails its first Accepts with an error that is not a closed listener.
+type flakyListener struct {
+	net.Listener
+	mu    sync.Mutex
+	fails int
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if l.fails > 0 {
+		l.fails--
+		l.mu.Unlock()
+		return nil, errors.New("accept: too many open files")
+	}
+	l.mu.Unlock()
+	return l.Listener.Accept()
+}
+
+func TestListenerOutlivesAcceptErrors(t *testing.T) {
+	g := NewWithT(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	g.Expect(err).NotTo(HaveOccurred())
+	l := NewListener(&flakyListener{Listener: ln, fails: 3}, NewServer(echo, ServerOptions{}), 5*time.Second)
+	defer l.Close()
+	c := dial(t, ln.Addr().String())
+	resp, err := c.Do(context.Background(), &Request{Op: OpGet, Key: "k"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.Status).To(Equal(http.StatusOK))
+}
