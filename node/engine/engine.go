@@ -202,6 +202,18 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// use checks shard and holds the engine open for one operation, named what in errors;
+// the caller calls release when done.
+func (e *Engine) use(what string, shard int) (release func(), err error) {
+	if err := checkShard(shard); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := e.acquire(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return e.mu.RUnlock, nil
+}
+
 // acquire takes the shared lock and reports ErrClosed if the engine is closed.
 // On success the caller must call e.mu.RUnlock.
 func (e *Engine) acquire() error {
@@ -223,13 +235,11 @@ type Value struct {
 
 // Get returns key's value in shard, or an error wrapping ErrNotFound.
 func (e *Engine) Get(shard int, key []byte) (Value, error) {
-	if err := checkShard(shard); err != nil {
-		return Value{}, fmt.Errorf("get: %w", err)
+	release, err := e.use("get", shard)
+	if err != nil {
+		return Value{}, err
 	}
-	if err := e.acquire(); err != nil {
-		return Value{}, fmt.Errorf("get: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	raw, closer, err := e.db.Get(dataKey(shard, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		err = ErrNotFound
@@ -277,13 +287,11 @@ type ShardStats struct {
 
 // ShardStats returns shard's statistics; the zero value for a shard without data.
 func (e *Engine) ShardStats(shard int) (ShardStats, error) {
-	if err := checkShard(shard); err != nil {
-		return ShardStats{}, fmt.Errorf("shard stats: %w", err)
+	release, err := e.use("shard stats", shard)
+	if err != nil {
+		return ShardStats{}, err
 	}
-	if err := e.acquire(); err != nil {
-		return ShardStats{}, fmt.Errorf("shard stats: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	m, err := readMeta(e.db, shard)
 	if err != nil {
 		return ShardStats{}, err
@@ -341,16 +349,14 @@ func scanShards(r pebble.Reader, prefix byte, seen map[int]bool) error {
 // more reports whether more such keys exist. limit must be positive. The keys
 // are copies the caller owns.
 func (e *Engine) List(shard int, prefix, after []byte, limit int) (keys [][]byte, more bool, err error) {
-	if err := checkShard(shard); err != nil {
-		return nil, false, fmt.Errorf("list: %w", err)
-	}
 	if limit <= 0 {
 		return nil, false, fmt.Errorf("list: limit %d not positive: %w", limit, ErrInvalidArgument)
 	}
-	if err := e.acquire(); err != nil {
-		return nil, false, fmt.Errorf("list: %w", err)
+	release, err := e.use("list", shard)
+	if err != nil {
+		return nil, false, err
 	}
-	defer e.mu.RUnlock()
+	defer release()
 
 	lower := dataKey(shard, prefix)
 	upper := successor(lower) // never nil: the 'd' byte is not 0xff
@@ -382,13 +388,11 @@ func (e *Engine) List(shard int, prefix, after []byte, limit int) (keys [][]byte
 // revision counter, with a synced range deletion.
 // NB: a shard re-created afterwards starts again at revision 1.
 func (e *Engine) DeleteShard(shard int) error {
-	if err := checkShard(shard); err != nil {
-		return fmt.Errorf("delete shard: %w", err)
+	release, err := e.use("delete shard", shard)
+	if err != nil {
+		return err
 	}
-	if err := e.acquire(); err != nil {
-		return fmt.Errorf("delete shard: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	b := e.db.NewBatch()
 	defer b.Close()
 	if err := deleteShardOps(b, shard); err != nil {

@@ -42,13 +42,11 @@ func stableKey(shard int, name []byte) []byte {
 // AppendLog stores entries in shard's log (replacing entries at the same indexes) and
 // returns once they are durable.
 func (e *Engine) AppendLog(shard int, entries []LogEntry) error {
-	if err := checkShard(shard); err != nil {
-		return fmt.Errorf("append log: %w", err)
+	release, err := e.use("append log", shard)
+	if err != nil {
+		return err
 	}
-	if err := e.acquire(); err != nil {
-		return fmt.Errorf("append log: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	b := e.db.NewBatch()
 	defer b.Close()
 	for _, en := range entries {
@@ -71,13 +69,11 @@ func (e *Engine) LogEntry(shard int, index uint64) ([]byte, error) {
 // getCopy returns a copy of the value under key, one of shard's keys, or notFound; what names
 // the value in errors.
 func (e *Engine) getCopy(shard int, key []byte, notFound error, what string) ([]byte, error) {
-	if err := checkShard(shard); err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
+	release, err := e.use("read "+what, shard)
+	if err != nil {
+		return nil, err
 	}
-	if err := e.acquire(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	v, closer, err := e.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, notFound
@@ -91,13 +87,11 @@ func (e *Engine) getCopy(shard int, key []byte, notFound error, what string) ([]
 
 // LogBounds returns the first and last index in shard's log (0, 0 when it is empty).
 func (e *Engine) LogBounds(shard int) (first, last uint64, err error) {
-	if err := checkShard(shard); err != nil {
-		return 0, 0, fmt.Errorf("log bounds: %w", err)
+	release, err := e.use("log bounds", shard)
+	if err != nil {
+		return 0, 0, err
 	}
-	if err := e.acquire(); err != nil {
-		return 0, 0, fmt.Errorf("log bounds: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	it, err := e.db.NewIter(&pebble.IterOptions{
 		LowerBound: shardPrefix(prefixLog, shard, 0),
 		UpperBound: shardPrefix(prefixLog, shard+1, 0),
@@ -120,16 +114,14 @@ func (e *Engine) LogBounds(shard int) (first, last uint64, err error) {
 
 // DeleteLog removes shard's log entries lo..hi (inclusive), durably.
 func (e *Engine) DeleteLog(shard int, lo, hi uint64) error {
-	if err := checkShard(shard); err != nil {
-		return fmt.Errorf("delete log: %w", err)
+	release, err := e.use("delete log", shard)
+	if err != nil {
+		return err
 	}
+	defer release()
 	if lo > hi {
 		return nil
 	}
-	if err := e.acquire(); err != nil {
-		return fmt.Errorf("delete log: %w", err)
-	}
-	defer e.mu.RUnlock()
 	end := shardPrefix(prefixLog, shard+1, 0)
 	if hi < ^uint64(0) {
 		end = logKey(shard, hi+1)
@@ -142,13 +134,11 @@ func (e *Engine) DeleteLog(shard int, lo, hi uint64) error {
 
 // SetStable stores shard's stable value name durably.
 func (e *Engine) SetStable(shard int, name, value []byte) error {
-	if err := checkShard(shard); err != nil {
-		return fmt.Errorf("set stable: %w", err)
+	release, err := e.use("set stable", shard)
+	if err != nil {
+		return err
 	}
-	if err := e.acquire(); err != nil {
-		return fmt.Errorf("set stable: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	if err := e.db.Set(stableKey(shard, name), value, e.writeOptions(true)); err != nil {
 		return fmt.Errorf("set stable %q of shard %d: %w", name, shard, err)
 	}
@@ -164,13 +154,11 @@ func (e *Engine) Stable(shard int, name []byte) ([]byte, error) {
 // DeleteRaftState removes shard's whole Raft log and stable state, durably (a replica
 // that left its group).
 func (e *Engine) DeleteRaftState(shard int) error {
-	if err := checkShard(shard); err != nil {
-		return fmt.Errorf("delete raft state: %w", err)
+	release, err := e.use("delete raft state", shard)
+	if err != nil {
+		return err
 	}
-	if err := e.acquire(); err != nil {
-		return fmt.Errorf("delete raft state: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	b := e.db.NewBatch()
 	defer b.Close()
 	for _, p := range []byte{prefixLog, prefixStable} {

@@ -33,13 +33,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // reads from a Pebble snapshot, so concurrent writes neither block it nor
 // appear in it. NB: Close waits for a running SnapshotShard to return.
 func (e *Engine) SnapshotShard(shard int, w io.Writer) error {
-	if err := checkShard(shard); err != nil {
-		return fmt.Errorf("snapshot shard: %w", err)
+	release, err := e.use("snapshot shard", shard)
+	if err != nil {
+		return err
 	}
-	if err := e.acquire(); err != nil {
-		return fmt.Errorf("snapshot shard: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	snap := e.db.NewSnapshot()
 	defer snap.Close()
 	if err := writeSnapshot(snap, shard, w); err != nil {
@@ -124,13 +122,11 @@ func writeSnapshot(snap *pebble.Snapshot, shard int, w io.Writer) error {
 //
 // NB: the batch holds the whole shard in memory until it commits.
 func (e *Engine) RestoreShard(shard int, r io.Reader) error {
-	if err := checkShard(shard); err != nil {
-		return fmt.Errorf("restore shard: %w", err)
+	release, err := e.use("restore shard", shard)
+	if err != nil {
+		return err
 	}
-	if err := e.acquire(); err != nil {
-		return fmt.Errorf("restore shard: %w", err)
-	}
-	defer e.mu.RUnlock()
+	defer release()
 	b := e.db.NewBatch()
 	defer b.Close()
 	if err := deleteShardOps(b, shard); err != nil {
