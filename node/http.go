@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/node/replication"
 )
@@ -207,13 +208,14 @@ func (n *Node) handleTransferLeadership(w http.ResponseWriter, r *http.Request) 
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
 
+// condition is the engine's form of a request's precondition.
 func condition(p httpx.Precondition) engine.Condition {
-	switch p.Kind {
-	case "revision":
+	switch p.Cond {
+	case wire.CondRevision:
 		return engine.Condition{Kind: engine.CondRevision, Revision: p.Revision}
-	case "exists":
+	case wire.CondExists:
 		return engine.Condition{Kind: engine.CondExists}
-	case "absent":
+	case wire.CondAbsent:
 		return engine.Condition{Kind: engine.CondAbsent}
 	}
 	return engine.Condition{}
@@ -222,7 +224,8 @@ func condition(p httpx.Precondition) engine.Condition {
 // writeError answers a key request with keyError's mapping of err. A replica that is not
 // the leader also names the leader it knows in a header.
 func (n *Node) writeError(w http.ResponseWriter, r *http.Request, key string, err error) {
-	err = n.keyError(key, preconditionText(r), err)
+	pre, _ := httpx.ParsePrecondition(r.Header) // a 412 happens only after it parsed
+	err = n.keyError(key, pre, err)
 	var nl *notLeader
 	if errors.As(err, &nl) && nl.err.Leader != "" {
 		w.Header().Set(LeaderHeader, nl.err.Leader)
@@ -230,17 +233,17 @@ func (n *Node) writeError(w http.ResponseWriter, r *http.Request, key string, er
 	httpx.WriteError(w, r, n.log, err)
 }
 
-// keyError maps engine and replication errors onto the shared HTTP sentinels (precondition
-// describes the request's precondition for a 412). A replica that is not the leader
+// keyError maps engine and replication errors onto the shared HTTP sentinels (pre is the
+// request's precondition, named in a 412). A replica that is not the leader
 // answers 421 with the leader it knows: nothing was done, so the request is safe to send
 // there.
-func (n *Node) keyError(key, precondition string, err error) error {
+func (n *Node) keyError(key string, pre httpx.Precondition, err error) error {
 	var nl *replication.NotLeaderError
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		return fmt.Errorf("%w: key %q", httpx.ErrNotFound, key)
 	case errors.Is(err, engine.ErrConditionFailed):
-		return fmt.Errorf("%w: key %q does not match %s", httpx.ErrPreconditionFailed, key, precondition)
+		return fmt.Errorf("%w: key %q does not match %s", httpx.ErrPreconditionFailed, key, pre)
 	case errors.As(err, &nl):
 		return &notLeader{err: nl, version: n.mapVersion()}
 	case errors.Is(err, replication.ErrUnknownOutcome):
@@ -275,11 +278,4 @@ func (n *Node) mapVersion() uint64 {
 		return m.Version
 	}
 	return 0
-}
-
-func preconditionText(r *http.Request) string {
-	if v := r.Header.Get("If-None-Match"); v != "" {
-		return "If-None-Match: " + v
-	}
-	return "If-Match: " + r.Header.Get("If-Match")
 }

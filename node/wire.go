@@ -2,10 +2,8 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/internal/wire"
@@ -29,6 +27,9 @@ func (n *Node) serveWire(ctx context.Context, req *wire.Request) wire.Response {
 	default:
 		return n.wireError(req, fmt.Errorf("%w: %d requests in flight", httpx.ErrOverloaded, cap(n.limiter)))
 	}
+	if err := httpx.CheckWireRequest(req, n.cfg.MaxValueSize); err != nil {
+		return n.wireError(req, err)
+	}
 	if req.Op == wire.OpGet {
 		v, err := n.getKey(ctx, req.Key, req.Stale())
 		if err != nil {
@@ -36,21 +37,11 @@ func (n *Node) serveWire(ctx context.Context, req *wire.Request) wire.Response {
 		}
 		return wire.Response{Status: http.StatusOK, Revision: v.Revision, Body: v.Data}
 	}
-	op := engine.Op{Kind: engine.OpPut, Key: []byte(req.Key), Value: req.Value, Cond: wireCondition(req)}
-	err := httpx.CheckKey(req.Key)
-	switch {
-	case err != nil:
-	case req.Op == wire.OpDelete && len(req.Value) > 0:
-		err = fmt.Errorf("%w: a DELETE carries no value", httpx.ErrBadRequest)
-	case req.Op == wire.OpDelete:
+	op := engine.Op{Kind: engine.OpPut, Key: []byte(req.Key), Value: req.Value, Cond: condition(wirePrecondition(req))}
+	if req.Op == wire.OpDelete {
 		op.Kind = engine.OpDelete
-	case int64(len(req.Value)) > n.cfg.MaxValueSize:
-		err = fmt.Errorf("%w: the value is %d bytes, over the limit of %d", httpx.ErrTooLarge, len(req.Value), n.cfg.MaxValueSize)
 	}
-	var res engine.Result
-	if err == nil {
-		res, err = n.writeKey(ctx, op)
-	}
+	res, err := n.writeKey(ctx, op)
 	if err != nil {
 		return n.wireError(req, err)
 	}
@@ -59,36 +50,9 @@ func (n *Node) serveWire(ctx context.Context, req *wire.Request) wire.Response {
 
 // wireError answers a wire request with the status and JSON body the HTTP API gives err.
 func (n *Node) wireError(req *wire.Request, err error) wire.Response {
-	err = n.keyError(req.Key, wireConditionText(req), err)
-	status, body := httpx.Describe(err)
-	if status == http.StatusInternalServerError {
-		n.log.Error("Request failed", "op", req.Op.String(), "key", req.Key, "err", err)
-	}
-	b, _ := json.Marshal(body)
-	return wire.Response{Status: status, Body: b}
+	return httpx.WireError(n.log, req, n.keyError(req.Key, wirePrecondition(req), err))
 }
 
-func wireCondition(req *wire.Request) engine.Condition {
-	switch req.Cond {
-	case wire.CondRevision:
-		return engine.Condition{Kind: engine.CondRevision, Revision: req.Revision}
-	case wire.CondExists:
-		return engine.Condition{Kind: engine.CondExists}
-	case wire.CondAbsent:
-		return engine.Condition{Kind: engine.CondAbsent}
-	}
-	return engine.Condition{}
-}
-
-// wireConditionText describes a wire request's precondition as the HTTP header would.
-func wireConditionText(req *wire.Request) string {
-	switch req.Cond {
-	case wire.CondRevision:
-		return `If-Match: "` + strconv.FormatUint(req.Revision, 10) + `"`
-	case wire.CondExists:
-		return "If-Match: *"
-	case wire.CondAbsent:
-		return "If-None-Match: *"
-	}
-	return "no precondition"
+func wirePrecondition(req *wire.Request) httpx.Precondition {
+	return httpx.Precondition{Cond: req.Cond, Revision: req.Revision}
 }

@@ -234,7 +234,7 @@ func (rt *Router) handleKey(w http.ResponseWriter, r *http.Request) {
 		var pre httpx.Precondition
 		if err == nil {
 			pre, err = httpx.ParsePrecondition(r.Header)
-			req.Cond, req.Revision = wireCondition(pre), pre.Revision
+			req.Cond, req.Revision = pre.Cond, pre.Revision
 		}
 		if err == nil && req.Op == wire.OpPut {
 			req.Value, err = httpx.ReadValue(r, rt.cfg.MaxValueSize)
@@ -269,39 +269,15 @@ func (rt *Router) handleKey(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rep.body)
 }
 
-func wireCondition(p httpx.Precondition) wire.Cond {
-	switch p.Kind {
-	case "revision":
-		return wire.CondRevision
-	case "exists":
-		return wire.CondExists
-	case "absent":
-		return wire.CondAbsent
-	}
-	return wire.CondNone
-}
-
 // serveWire serves a key request of the wire protocol through do.
 func (rt *Router) serveWire(ctx context.Context, req *wire.Request) wire.Response {
-	err := httpx.CheckKey(req.Key)
-	switch {
-	case err != nil:
-	case req.Op == wire.OpDelete && len(req.Value) > 0:
-		err = fmt.Errorf("%w: a DELETE carries no value", httpx.ErrBadRequest)
-	case int64(len(req.Value)) > rt.cfg.MaxValueSize:
-		err = fmt.Errorf("%w: the value is %d bytes, over the limit of %d", httpx.ErrTooLarge, len(req.Value), rt.cfg.MaxValueSize)
-	}
+	err := httpx.CheckWireRequest(req, rt.cfg.MaxValueSize)
 	var rep reply
 	if err == nil {
 		rep, err = rt.do(ctx, req)
 	}
 	if err != nil {
-		status, body := httpx.Describe(err)
-		if status == http.StatusInternalServerError {
-			rt.log.Error("Request failed", "op", req.Op.String(), "key", req.Key, "err", err)
-		}
-		b, _ := json.Marshal(body)
-		return wire.Response{Status: status, Body: b}
+		return httpx.WireError(rt.log, req, err)
 	}
 	return wire.Response{Status: rep.status, Revision: rep.revision, Body: rep.body}
 }

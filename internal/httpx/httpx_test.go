@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/torua/torua/internal/wire"
 )
 
 func TestParsePrecondition(t *testing.T) {
@@ -20,9 +22,9 @@ func TestParsePrecondition(t *testing.T) {
 		bad     bool
 	}{
 		{"", "", Precondition{}, false},
-		{"*", "", Precondition{Kind: "exists"}, false},
-		{`"42"`, "", Precondition{Kind: "revision", Revision: 42}, false},
-		{"", "*", Precondition{Kind: "absent"}, false},
+		{"*", "", Precondition{Cond: wire.CondExists}, false},
+		{`"42"`, "", Precondition{Cond: wire.CondRevision, Revision: 42}, false},
+		{"", "*", Precondition{Cond: wire.CondAbsent}, false},
 		{"42", "", Precondition{}, true},
 		{`"0"`, "", Precondition{}, true},
 		{`"-1"`, "", Precondition{}, true},
@@ -139,5 +141,45 @@ func TestShutdownClosesConnectionsThatSentNothing(t *testing.T) {
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown with an idle new connection open: %v", err)
+	}
+}
+
+func TestPreconditionNamesItsHeader(t *testing.T) {
+	for _, tt := range []struct {
+		p    Precondition
+		want string
+	}{
+		{Precondition{}, "no precondition"},
+		{Precondition{Cond: wire.CondRevision, Revision: 7}, `If-Match: "7"`},
+		{Precondition{Cond: wire.CondExists}, "If-Match: *"},
+		{Precondition{Cond: wire.CondAbsent}, "If-None-Match: *"},
+	} {
+		if got := tt.p.String(); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestCheckWireRequest(t *testing.T) {
+	for _, tt := range []struct {
+		req  wire.Request
+		want error
+	}{
+		{wire.Request{Op: wire.OpPut, Key: "k", Value: make([]byte, 10)}, nil},
+		{wire.Request{Op: wire.OpGet, Key: "k"}, nil},
+		{wire.Request{Op: wire.OpPut, Key: "k", Value: make([]byte, 11)}, ErrTooLarge},
+		{wire.Request{Op: wire.OpGet, Key: "k", Value: []byte("v")}, ErrBadRequest},
+		{wire.Request{Op: wire.OpDelete, Key: "k", Value: []byte("v")}, ErrBadRequest},
+		{wire.Request{Op: wire.OpGet, Key: ""}, ErrBadRequest},
+		{wire.Request{Op: wire.OpGet, Key: "bad\xff"}, ErrBadRequest},
+	} {
+		err := CheckWireRequest(&tt.req, 10)
+		if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+			t.Errorf("%s %q (%d bytes): %v, want %v", tt.req.Op, tt.req.Key, len(tt.req.Value), err, tt.want)
+		}
+	}
+	r := WireError(discard(), &wire.Request{Op: wire.OpGet, Key: "k"}, fmt.Errorf("%w: key %q", ErrNotFound, "k"))
+	if r.Status != http.StatusNotFound || string(r.Body) != `{"error":"not found: key \"k\""}` {
+		t.Errorf("WireError: %d %s", r.Status, r.Body)
 	}
 }

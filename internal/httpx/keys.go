@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/torua/torua/internal/wire"
 )
 
 // MaxKeySize is the longest key, in bytes after URL-decoding.
@@ -47,12 +49,26 @@ func ReadValue(r *http.Request, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// Precondition is a parsed If-Match / If-None-Match pair for a write.
+// Precondition is a parsed If-Match / If-None-Match pair for a write, in the wire
+// protocol's terms (the two APIs carry the same preconditions).
 type Precondition struct {
-	// Kind is "" (none), "revision" (If-Match: "<rev>"), "exists" (If-Match: *) or
-	// "absent" (If-None-Match: *).
-	Kind     string
+	// Cond is wire.CondNone, CondRevision (If-Match: "<rev>"), CondExists (If-Match: *) or
+	// CondAbsent (If-None-Match: *).
+	Cond     wire.Cond
 	Revision uint64
+}
+
+// String describes the precondition as the HTTP header that sets it, for error messages.
+func (p Precondition) String() string {
+	switch p.Cond {
+	case wire.CondRevision:
+		return "If-Match: " + ETag(p.Revision)
+	case wire.CondExists:
+		return "If-Match: *"
+	case wire.CondAbsent:
+		return "If-None-Match: *"
+	}
+	return "no precondition"
 }
 
 // ParsePrecondition reads If-Match and If-None-Match from a write request.
@@ -62,17 +78,17 @@ func ParsePrecondition(h http.Header) (Precondition, error) {
 	case im != "" && inm != "":
 		return Precondition{}, fmt.Errorf("%w: send If-Match or If-None-Match, not both", ErrBadRequest)
 	case inm == "*":
-		return Precondition{Kind: "absent"}, nil
+		return Precondition{Cond: wire.CondAbsent}, nil
 	case inm != "":
 		return Precondition{}, fmt.Errorf("%w: If-None-Match on a write must be *", ErrBadRequest)
 	case im == "*":
-		return Precondition{Kind: "exists"}, nil
+		return Precondition{Cond: wire.CondExists}, nil
 	case im != "":
 		rev, err := ParseETag(im)
 		if err != nil {
 			return Precondition{}, fmt.Errorf("%w: If-Match: %v", ErrBadRequest, err)
 		}
-		return Precondition{Kind: "revision", Revision: rev}, nil
+		return Precondition{Cond: wire.CondRevision, Revision: rev}, nil
 	}
 	return Precondition{}, nil
 }

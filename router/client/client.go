@@ -244,17 +244,9 @@ func (c *Client) write(ctx context.Context, method, key string, value []byte, op
 		if err != nil {
 			return 0, err
 		}
-		req := &wire.Request{Op: wire.OpPut, Key: key, Value: value, Revision: pre.Revision}
+		req := &wire.Request{Op: wire.OpPut, Key: key, Value: value, Cond: pre.Cond, Revision: pre.Revision}
 		if method == http.MethodDelete {
 			req.Op = wire.OpDelete
-		}
-		switch pre.Kind {
-		case "revision":
-			req.Cond = wire.CondRevision
-		case "exists":
-			req.Cond = wire.CondExists
-		case "absent":
-			req.Cond = wire.CondAbsent
 		}
 		resp, err := c.doWire(ctx, req, http.StatusNoContent)
 		if err != nil {
@@ -426,16 +418,7 @@ func (c *Client) doWire(ctx context.Context, req *wire.Request, want int) (wire.
 		return resp, fmt.Errorf("%s %q: %w", req.Op, req.Key, err)
 	}
 	if resp.Status != want {
-		e := &Error{Status: resp.Status}
-		var msg struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(resp.Body, &msg) == nil && msg.Error != "" {
-			e.Message = msg.Error
-		} else {
-			e.Message = strings.TrimSpace(string(resp.Body))
-		}
-		return resp, e
+		return resp, answerError(resp.Status, resp.Body)
 	}
 	return resp, nil
 }
@@ -444,7 +427,13 @@ func (c *Client) doWire(ctx context.Context, req *wire.Request, want int) (wire.
 func readError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	drain(resp.Body)
-	e := &Error{Status: resp.StatusCode}
+	return answerError(resp.StatusCode, body)
+}
+
+// answerError is the *Error for an answer with status and body: the body's "error" field,
+// or its text when it is not JSON.
+func answerError(status int, body []byte) *Error {
+	e := &Error{Status: status}
 	var msg struct {
 		Error string `json:"error"`
 	}
