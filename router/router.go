@@ -206,10 +206,9 @@ func (rt *Router) routes() *http.ServeMux {
 
 // reply is a node's answer as the router relays it.
 type reply struct {
-	status      int
-	revision    uint64 // the ETag's revision; 0: none
-	contentType string
-	body        []byte
+	status   int
+	revision uint64 // the ETag's revision; 0: none
+	body     []byte
 }
 
 // handleKey serves a key request of the HTTP API through do.
@@ -417,8 +416,11 @@ func (rt *Router) forwardTo(ctx context.Context, read bool, shardOf func(*shardm
 	}
 }
 
+// maxNodeJSON bounds a node's JSON answer (a listing of 10,000 keys of 1 KiB, with room).
+const maxNodeJSON = 32 << 20
+
 // sendHTTP sends a GET of path and query to node over HTTP and reads the whole answer
-// (listings: bounded by their limit).
+// (JSON: listings, status), up to maxNodeJSON.
 func (rt *Router) sendHTTP(ctx context.Context, node shardmap.Node, pathAndQuery string) (reply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+node.API+pathAndQuery, nil)
 	if err != nil {
@@ -433,7 +435,7 @@ func (rt *Router) sendHTTP(ctx context.Context, node shardmap.Node, pathAndQuery
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: body}, nil
+	return reply{status: resp.StatusCode, body: body}, nil
 }
 
 // leaderOf returns the cached leader of shard if the map still has that node, else the
@@ -589,27 +591,22 @@ func withParam(q url.Values, k, v string) url.Values {
 
 // getJSON fetches a node's JSON resource, turning failures into the router's errors.
 func (rt *Router) getJSON(ctx context.Context, node shardmap.Node, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+node.API+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := rt.client.Do(req)
-	if err != nil {
-		if refused(err) {
-			return fmt.Errorf("%w: node %s (%s) is unreachable", httpx.ErrUnavailable, node.ID, node.API)
-		}
+	rep, err := rt.sendHTTP(ctx, node, path)
+	switch {
+	case err != nil && refused(err):
+		return fmt.Errorf("%w: node %s (%s) is unreachable", httpx.ErrUnavailable, node.ID, node.API)
+	case err != nil:
 		return fmt.Errorf("%w: node %s (%s): %v", httpx.ErrBadGateway, node.ID, node.API, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
+	case rep.status == http.StatusMisdirectedRequest || rep.status == http.StatusServiceUnavailable:
 		var e httpx.ErrorBody
-		_ = decodeJSON(resp.Body, &e)
-		if resp.StatusCode == http.StatusMisdirectedRequest || resp.StatusCode == http.StatusServiceUnavailable {
-			return fmt.Errorf("%w: node %s: %s", httpx.ErrUnavailable, node.ID, e.Error)
-		}
-		return fmt.Errorf("%w: node %s answered %d: %s", httpx.ErrBadGateway, node.ID, resp.StatusCode, e.Error)
+		_ = json.Unmarshal(rep.body, &e)
+		return fmt.Errorf("%w: node %s: %s", httpx.ErrUnavailable, node.ID, e.Error)
+	case rep.status != http.StatusOK:
+		var e httpx.ErrorBody
+		_ = json.Unmarshal(rep.body, &e)
+		return fmt.Errorf("%w: node %s answered %d: %s", httpx.ErrBadGateway, node.ID, rep.status, e.Error)
 	}
-	if err := decodeJSON(resp.Body, v); err != nil {
+	if err := json.Unmarshal(rep.body, v); err != nil {
 		return fmt.Errorf("%w: node %s: %v", httpx.ErrBadGateway, node.ID, err)
 	}
 	return nil
