@@ -300,6 +300,11 @@ func (n *Node) ready() error {
 	case n.hosting.Load().m != m:
 		return fmt.Errorf("%w: opening the shards of map version %d", httpx.ErrUnavailable, m.Version)
 	}
+	if until, quiet := n.mux.Quiet(); quiet {
+		// Its groups cannot take part yet: a rolling restart must not move on (and ask
+		// the next node to hand its leaderships over) before they can.
+		return fmt.Errorf("%w: answering no Raft traffic until %s after a restart", httpx.ErrUnavailable, until.Format(time.TimeOnly))
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, s := range m.ShardsOf(n.cfg.ID) {

@@ -435,6 +435,39 @@ func TestReadyzWithoutMap(t *testing.T) {
 	g.Expect(status(t, "GET", keyURL("http://"+n.Addr(), "k"), "", nil)).To(Equal(503))
 }
 
+// TestRestartQuietPeriod restarts a node on its data: for two heartbeat timeouts it answers
+// no Raft traffic and says so in /readyz (a rolling restart waits for it), then it is ready
+// and serves what it held.
+func TestRestartQuietPeriod(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	m := oneNodeMap(t, "127.0.0.1:1")
+	cfg := testConfig("n0", dir, shardmap.NewStatic(m))
+	// Long enough that the first /readyz after Start falls inside the quiet period.
+	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout = 2*time.Second, 2*time.Second
+	n, err := New(cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n.Start(context.Background())).To(Succeed())
+	base := "http://" + n.Addr()
+	g.Expect(do(t, "GET", base+"/readyz", "", nil).body).NotTo(ContainSubstring("Raft traffic"), "a new node has nothing to keep quiet about")
+	waitLeaders(t, m, n)
+	g.Eventually(func() int { return status(t, "PUT", keyURL(base, "k"), "v", nil) }).WithTimeout(10 * time.Second).Should(Equal(204))
+	g.Expect(n.Shutdown(context.Background())).To(Succeed())
+
+	n, err = New(cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	start := time.Now()
+	g.Expect(n.Start(context.Background())).To(Succeed())
+	defer func() { _ = n.Shutdown(context.Background()) }()
+	base = "http://" + n.Addr()
+	r := do(t, "GET", base+"/readyz", "", nil)
+	g.Expect(r.code).To(Equal(503))
+	g.Expect(r.body).To(ContainSubstring("answering no Raft traffic until"))
+	g.Eventually(func() int { return status(t, "GET", base+"/readyz", "", nil) }).WithTimeout(20 * time.Second).Should(Equal(200))
+	g.Expect(time.Since(start)).To(BeNumerically(">=", cfg.Raft.RestartQuietPeriod()))
+	g.Eventually(func() string { return do(t, "GET", keyURL(base, "k"), "", nil).body }).WithTimeout(20 * time.Second).Should(Equal("v"))
+}
+
 // FuzzKeyRoundTrip: whatever the key, a write then a read through the HTTP API either returns
 // the same bytes under the same key, or is refused with 400 and stores nothing.
 func FuzzKeyRoundTrip(f *testing.F) {

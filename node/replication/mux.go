@@ -155,12 +155,16 @@ func (m *Mux) acceptLoop() {
 	}
 }
 
+// Quiet reports whether the mux is in its quiet period, and until when.
+func (m *Mux) Quiet() (until time.Time, quiet bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.quietUntil, time.Now().Before(m.quietUntil)
+}
+
 // handshake reads c's header and hands c to its shard's layer, or closes it.
 func (m *Mux) handshake(c net.Conn) {
-	m.mu.Lock()
-	quiet := time.Now().Before(m.quietUntil)
-	m.mu.Unlock()
-	if quiet {
+	if _, quiet := m.Quiet(); quiet {
 		_ = c.Close()
 		return
 	}
