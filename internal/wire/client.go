@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/torua/torua/internal/coalesce"
 )
 
 // ErrNotSent means the server never read the request (the connection was already broken or
@@ -23,7 +25,7 @@ var ErrConnLost = errors.New("connection lost")
 // requests share its writes and reads.
 type Conn struct {
 	nc     net.Conn
-	sender *sender
+	sender *coalesce.Writer
 	done   chan struct{}
 
 	mu       sync.Mutex
@@ -80,7 +82,7 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{nc: nc, done: make(chan struct{}), pending: map[uint32]chan reply{}}
-	c.sender = newSender(nc)
+	c.sender = coalesce.NewWriter(nc)
 	go c.readLoop(r)
 	return c, nil
 }
@@ -118,7 +120,7 @@ func (c *Conn) Do(ctx context.Context, req *Request) (Response, error) {
 		c.drained, c.retiring = true, true
 	}
 	c.mu.Unlock()
-	if err := c.sender.send(func(b []byte) []byte { return appendRequest(b, id, req) }); err != nil {
+	if err := c.sender.Send(func(b []byte) []byte { return appendRequest(b, id, req) }); err != nil {
 		c.stop(err)
 	}
 	select {
@@ -186,7 +188,7 @@ func (c *Conn) stop(cause error) {
 		delete(c.pending, id)
 	}
 	c.mu.Unlock()
-	c.sender.fail(cause)
+	c.sender.Fail(cause)
 	_ = c.nc.Close()
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/torua/torua/internal/coalesce"
 )
 
 // Handler answers one request. ctx ends when the connection closes or the server's
@@ -71,7 +73,7 @@ func ErrorBody(msg string) []byte {
 // down. It returns at once.
 func (s *Server) ServeConn(nc net.Conn, r *bufio.Reader) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &serverConn{srv: s, nc: nc, r: r, ctx: ctx, cancel: cancel, sender: newSender(nc),
+	c := &serverConn{srv: s, nc: nc, r: r, ctx: ctx, cancel: cancel, sender: coalesce.NewWriter(nc),
 		slots: make(chan struct{}, maxConnInFlight), stopped: make(chan struct{})}
 	s.mu.Lock()
 	if s.shutdown {
@@ -83,7 +85,7 @@ func (s *Server) ServeConn(nc net.Conn, r *bufio.Reader) {
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	_ = c.sender.send(func(b []byte) []byte { return append(b, Preface...) })
+	_ = c.sender.Send(func(b []byte) []byte { return append(b, Preface...) })
 	go c.serve()
 }
 
@@ -121,7 +123,7 @@ type serverConn struct {
 	r      *bufio.Reader
 	ctx    context.Context
 	cancel context.CancelFunc
-	sender *sender
+	sender *coalesce.Writer
 
 	slots    chan struct{} // one per request being handled
 	inflight sync.WaitGroup
@@ -168,7 +170,7 @@ func (c *serverConn) serve() {
 	}()
 	switch {
 	case c.draining.Load():
-		_ = c.sender.send(func(b []byte) []byte {
+		_ = c.sender.Send(func(b []byte) []byte {
 			return appendResponse(b, lastID, &Response{Status: StatusGoAway})
 		})
 	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
@@ -178,7 +180,7 @@ func (c *serverConn) serve() {
 		c.cancel()
 	}
 	c.inflight.Wait()
-	c.sender.flushAndStop(net.ErrClosed)
+	c.sender.FlushAndStop(net.ErrClosed)
 	c.cancel()
 	_ = c.nc.Close()
 }
@@ -206,7 +208,7 @@ func (c *serverConn) respond(id uint32, op Op, start time.Time, resp Response) {
 	if resp.Status <= 0 || resp.Status > 999 {
 		resp = Response{Status: http.StatusInternalServerError, Body: ErrorBody("internal error")}
 	}
-	_ = c.sender.send(func(b []byte) []byte { return appendResponse(b, id, &resp) })
+	_ = c.sender.Send(func(b []byte) []byte { return appendResponse(b, id, &resp) })
 	if c.srv.observe != nil && op != 0 {
 		c.srv.observe(op, resp.Status, time.Since(start))
 	}

@@ -1,21 +1,22 @@
-package wire
+package coalesce
 
 import (
 	"net"
+	"runtime"
 	"sync"
 )
 
-// maxPending bounds the bytes queued for a connection's writer; callers wait beyond it, so
+// MaxPending bounds the bytes queued for a connection's writer; callers wait beyond it, so
 // that a peer that stops reading holds up its own connection and no more memory.
-const maxPending = 4 << 20
+const MaxPending = 4 << 20
 
-// sender is a connection's one writer: frames queued by any goroutine go out together in
+// Writer is a connection's one writer: frames queued by any goroutine go out together in
 // one write each time the previous write returns (group commit for a socket).
-type sender struct {
+type Writer struct {
 	nc net.Conn
 
 	mu      sync.Mutex
-	room    sync.Cond // signalled when the queue was taken or the sender failed
+	room    sync.Cond // signalled when the queue was taken or the writer failed
 	queued  []byte
 	spare   []byte
 	err     error
@@ -23,18 +24,19 @@ type sender struct {
 	stopped chan struct{}
 }
 
-func newSender(nc net.Conn) *sender {
-	s := &sender{nc: nc, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
+// NewWriter starts the writer of nc.
+func NewWriter(nc net.Conn) *Writer {
+	s := &Writer{nc: nc, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
 	s.room.L = &s.mu
 	go s.loop()
 	return s
 }
 
-// send queues the frame appendFrame appends to the queue. It returns the error that broke the
+// Send queues the frame appendFrame appends to the queue. It returns the error that broke the
 // connection, if any; a nil error does not mean the peer read the frame.
-func (s *sender) send(appendFrame func([]byte) []byte) error {
+func (s *Writer) Send(appendFrame func([]byte) []byte) error {
 	s.mu.Lock()
-	for s.err == nil && len(s.queued) >= maxPending {
+	for s.err == nil && len(s.queued) >= MaxPending {
 		s.room.Wait()
 	}
 	if s.err != nil {
@@ -51,9 +53,12 @@ func (s *sender) send(appendFrame func([]byte) []byte) error {
 	return nil
 }
 
-func (s *sender) loop() {
+func (s *Writer) loop() {
 	defer close(s.stopped)
 	for range s.kick {
+		// Let the goroutines that are runnable now queue their frames first: on a busy
+		// machine several answers are usually a scheduling round away.
+		runtime.Gosched()
 		s.mu.Lock()
 		if s.err != nil {
 			s.mu.Unlock()
@@ -76,14 +81,14 @@ func (s *sender) loop() {
 			s.spare = nil // do not keep a large buffer for an idle connection
 		}
 		if err != nil {
-			s.fail(err)
+			s.Fail(err)
 			return
 		}
 	}
 }
 
-// fail stops the sender with err (the first error wins) and wakes every waiting caller.
-func (s *sender) fail(err error) {
+// Fail stops the writer with err (the first error wins) and wakes every waiting caller.
+func (s *Writer) Fail(err error) {
 	s.mu.Lock()
 	if s.err == nil {
 		s.err = err
@@ -96,9 +101,9 @@ func (s *sender) fail(err error) {
 	}
 }
 
-// flushAndStop writes what is queued, then stops the sender. It returns once the writer
+// FlushAndStop writes what is queued, then stops the writer. It returns once the writer
 // has exited.
-func (s *sender) flushAndStop(err error) {
+func (s *Writer) FlushAndStop(err error) {
 	// The writer takes the queue on its next round; failing after that round would need a
 	// handshake with it, so stop it by kicking with the queue and then failing.
 	s.mu.Lock()
@@ -114,6 +119,6 @@ func (s *sender) flushAndStop(err error) {
 		}
 	}
 	s.mu.Unlock()
-	s.fail(err)
+	s.Fail(err)
 	<-s.stopped
 }
