@@ -43,20 +43,8 @@ func runWriters(b *testing.B, writers int, op func(i int64) error) {
 }
 
 // BenchmarkGroup measures a 3-replica group on loopback TCP through the mux: the Raft log
-// is fsynced (in the engine), the state machine applies unsynced, 100-byte values. The
-// "pipelined" variant keeps Raft's pipelined AppendEntries (off in Torua: it can deadlock),
-// to show what turning it off costs.
+// is fsynced (in the engine), the state machine applies unsynced, 100-byte values.
 func BenchmarkGroup(b *testing.B) {
-	for _, pipelined := range []bool{false, true} {
-		name := "unpipelined"
-		if pipelined {
-			name = "pipelined"
-		}
-		b.Run(name, func(b *testing.B) { benchmarkGroup(b, pipelined) })
-	}
-}
-
-func benchmarkGroup(b *testing.B, pipelined bool) {
 	g := NewWithT(b)
 	c := newTestCluster(b)
 	c.durable = true
@@ -64,7 +52,6 @@ func benchmarkGroup(b *testing.B, pipelined bool) {
 	c.config = func(cfg *Config) {
 		d := DefaultConfig()
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = d.HeartbeatTimeout, d.ElectionTimeout, d.LeaderLeaseTimeout
-		cfg.pipelined = pipelined
 	}
 	c.startGroup(nodes3, 0)
 	l := waitLeader(g, c, 0)
@@ -82,9 +69,6 @@ func benchmarkGroup(b *testing.B, pipelined bool) {
 	for i := range 10 {
 		_, err := grp.Write(ctx, engine.Op{Kind: engine.OpPut, Key: fmt.Appendf(nil, "key-%d", i), Value: value})
 		g.Expect(err).NotTo(HaveOccurred())
-	}
-	if pipelined {
-		return // reads do not use the pipeline
 	}
 	for _, mode := range []struct {
 		name  string

@@ -77,6 +77,7 @@ func (c *testCluster) cut(id string) {
 	}
 	c.mu.Unlock()
 	for _, n := range nodes {
+		n.mux.dropLinks()
 		for _, g := range n.groups {
 			g.trans.CloseStreams()
 		}

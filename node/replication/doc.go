@@ -4,8 +4,8 @@
 // the node's HTTP layer calls.
 //
 // NB: this is the only package in Torua that may import the Raft library (and its log
-// store, go.etcd.io/bbolt). It imports node/engine and shardmap and nothing else of
-// Torua; in particular not node, router or controllers. The node package owns the
+// store, go.etcd.io/bbolt). It imports node/engine, shardmap and internal/coalesce and
+// nothing else of Torua; in particular not node, router or controllers. The node package owns the
 // lifecycle: which groups exist, when they bootstrap, when their data is deleted.
 //
 // # State machine
@@ -22,33 +22,32 @@
 //
 // # Log store
 //
-// Each group keeps its log and stable state in <dir>/raft.db, a bbolt file laid out as
-// raft-boltdb lays it out (a logs bucket keyed by big-endian index, a stable bucket) with a
-// compact entry encoding of its own, behind Raft's in-memory LogCache. raft-boltdb itself
-// does not build against this Raft release (it imports go-metrics/compat, which the
-// go-metrics version Raft requires no longer has). Each append is one fsynced bbolt
-// transaction; Raft batches concurrent proposals into one append (BatchApplyCh,
-// MaxAppendEntries), so the fsync is shared. Snapshots live beside it in
-// <dir>/snapshots (raft.FileSnapshotStore).
+// A group's log and stable state live in the node's engine (enginelog.go): one Pebble
+// database holds every shard's data and Raft log, so the appends of all the node's groups
+// share Pebble's WAL fsyncs. Raft batches concurrent proposals into one append
+// (BatchApplyCh, MaxAppendEntries), behind its in-memory LogCache. Config.LogStore "bolt"
+// keeps a bbolt file per group instead (<dir>/raft.db, laid out as raft-boltdb lays it out;
+// raft-boltdb itself does not build against this Raft release), for comparison only.
+// Snapshots live in <dir>/snapshots (raft.FileSnapshotStore).
 //
 // # Transport
 //
-// Mux owns the node's one Raft listener. Each group's raft.NetworkTransport runs over a
-// stream layer from the mux; a dialed connection first sends a header
-//
-//	"TRFT" | version 1 | uint16 shard | uint8 len(target node ID) | target node ID
-//
-// and the receiving mux hands it to that shard's transport, or closes it if the shard is
-// not hosted or the target is another node (a stale address). Server IDs and server
-// addresses are both node IDs; the mux resolves an ID to host:port through a Resolver
-// (the shard map) on every dial, so moved nodes are found at their new address.
+// Mux owns the node's one Raft listener. Each group's Transport sends its RPCs over the
+// mux's links: one TCP connection from this node to each peer, shared by every group, with
+// frames tagged by shard and request id, answered in any order, written by one coalescing
+// writer per connection and encoded compactly (transport.go, linkcodec.go). Snapshots go
+// over a connection of their own through the group's raft.NetworkTransport, whose
+// connections carry the shard in their header (see Mux). Server IDs and server addresses
+// are both node IDs; the mux resolves an ID to host:port through a Resolver (the shard
+// map) on every dial, so moved nodes are found at their new address, and refuses a
+// connection meant for another node.
 //
 // # Reads
 //
-// Writes return after commit and apply on the leader. Linearizable reads use the
-// read-index scheme with Raft's VerifyLeader: the leader first applies a barrier of its
-// own term (once per term), then confirms its leadership with a heartbeat round per read
-// (shared by concurrent reads) and reads its engine. No leader lease is used: hashicorp/raft
-// does not expose one, and a lease is unsafe under a paused process. Stale reads read the
-// local engine.
+// Writes return after commit and apply on the leader. A leader serves linearizable reads
+// once a barrier of its own term is applied, under a read lease (a quorum acknowledged an
+// entry proposed less than 0.9 heartbeat timeouts ago; Group.readBarrier has the argument)
+// or, without one, after a heartbeat round that confirms its leadership (read index), and
+// checks after reading that it still leads in the same term. Stale reads read the local
+// engine.
 package replication

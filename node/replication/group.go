@@ -107,10 +107,6 @@ type Config struct {
 	SnapshotRetain int
 	// LogStore picks where the Raft log lives: LogStoreEngine (default) or LogStoreBolt.
 	LogStore string
-
-	// pipelined keeps Raft's pipelined AppendEntries, for the benchmark that measures what
-	// turning it off costs (see unpipelined). Never set outside tests.
-	pipelined bool
 }
 
 // RestartQuietPeriod is how long a node that restarts with Raft state on disk must answer
@@ -205,7 +201,7 @@ type Group struct {
 	log   *slog.Logger
 	fsm   *fsm
 	raft  *raft.Raft
-	trans *raft.NetworkTransport
+	trans *Transport
 	store logStore
 
 	// readyTerm is the term in which this replica, as leader, saw a barrier of its own
@@ -315,44 +311,21 @@ func (g *Group) start(hlog hclog.Logger) error {
 		rc.NoSnapshotRestoreOnStart = true
 	}
 	restore := len(list) > 0 && !rc.NoSnapshotRestoreOnStart
-	layer, err := cfg.Mux.Layer(cfg.Shard)
-	if err != nil {
+	if g.trans, err = cfg.Mux.Transport(cfg.Shard, hlog); err != nil {
 		return err
 	}
-	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  layer,
-		MaxPool: 4,
-		Timeout: 10 * time.Second,
-		Logger:  hlog,
-	})
 	logs, err := raft.NewLogCache(4*cfg.MaxAppendEntries, g.store)
 	if err != nil {
 		_ = g.trans.Close()
 		return err
 	}
-	var trans raft.Transport = unpipelined{g.trans}
-	if cfg.pipelined {
-		trans = g.trans
-	}
-	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, trans); err != nil {
+	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, g.trans); err != nil {
 		_ = g.trans.Close()
 		return err
 	}
 	g.log.Info("Started raft group", "node", cfg.NodeID, "existingState", existing,
 		"appliedIndex", g.fsm.applied.Load(), "restoreSnapshot", restore)
 	return nil
-}
-
-// unpipelined is the network transport without pipelined AppendEntries: hashicorp/raft's
-// pipeline can deadlock when a follower answers Success=false (pipelineDecode returns, the
-// send loop parks on the pipeline's in-flight channel, and neither replication nor Shutdown
-// ever proceeds; seen here as a Close that never returned after a leadership change).
-// Without it Raft replicates with one AppendEntries RPC in flight per follower, each
-// carrying up to MaxAppendEntries entries.
-type unpipelined struct{ *raft.NetworkTransport }
-
-func (unpipelined) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
-	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
 // watchLeadership makes a new leader ready for linearizable reads at once, instead of on

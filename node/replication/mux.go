@@ -20,7 +20,11 @@ type Resolver func(nodeID string) (string, error)
 
 // Connection header, written by the dialer before anything else:
 //
-//	magic "TRFT" | version byte 1 | uint16 shard (big-endian) | uint8 len(target node ID) | target node ID
+//	magic | version byte 1 | uint16 shard (big-endian) | uint8 len(target node ID) | target node ID
+//
+// Magic "TRFL" starts a link, which carries the RPCs of every group (shard 0, unused; see
+// transport.go); "TRFT" a connection of one shard's raft.NetworkTransport, which carries
+// snapshots.
 //
 // The target ID lets the receiver refuse a connection meant for another node (a stale map
 // pointing at an address that now belongs to someone else): answering Raft RPCs addressed
@@ -38,18 +42,24 @@ const handshakeTimeout = 5 * time.Second
 // ErrMuxClosed is returned by a closed Mux and its stream layers.
 var ErrMuxClosed = errors.New("raft mux closed")
 
-// Mux shares one TCP listener among the Raft groups of a node. Each group gets a
-// raft.StreamLayer from Layer; connections dialed through a layer carry the shard in their
-// header and are handed to the same shard's layer on the receiving node.
+// Mux shares one TCP listener among the Raft groups of a node. Each group gets a Transport
+// from it: RPCs go over the mux's links (one connection to each peer node, shared by every
+// group; transport.go), snapshots over a raft.StreamLayer (Layer), whose connections carry
+// the shard in their header and are handed to the same shard's layer on the receiving node.
 type Mux struct {
 	ln      net.Listener
 	dialer  net.Dialer
 	localID string
 	resolve Resolver
 	log     *slog.Logger
+	// rpcTimeout bounds each Raft RPC (rpcTimeout; tests shorten it).
+	rpcTimeout time.Duration
 
 	mu         sync.Mutex
 	layers     map[int]*streamLayer
+	transports map[int]*Transport
+	links      map[string]*link
+	linkConns  map[net.Conn]struct{}
 	closed     bool
 	quietUntil time.Time
 	wg         sync.WaitGroup
@@ -77,8 +87,9 @@ func Listen(addr, localID string, resolve Resolver, log *slog.Logger) (*Mux, err
 	if err != nil {
 		return nil, fmt.Errorf("raft mux: listen %s: %w", addr, err)
 	}
-	m := &Mux{ln: ln, localID: localID, resolve: resolve, log: log.With("component", "raft-mux"),
-		layers: make(map[int]*streamLayer)}
+	m := &Mux{ln: ln, localID: localID, resolve: resolve, log: log.With("component", "raft-mux"), rpcTimeout: rpcTimeout,
+		layers: make(map[int]*streamLayer), transports: make(map[int]*Transport),
+		links: make(map[string]*link), linkConns: make(map[net.Conn]struct{})}
 	// A node bound to one IP also dials from it, so that peers (and fault-injecting
 	// proxies in tests) see its connections come from its own address.
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
@@ -92,8 +103,8 @@ func Listen(addr, localID string, resolve Resolver, log *slog.Logger) (*Mux, err
 // Addr is the address the mux listens on.
 func (m *Mux) Addr() net.Addr { return m.ln.Addr() }
 
-// Close stops accepting and closes every layer. Connections already handed to a group
-// are the group's transport's to close.
+// Close stops accepting, closes every layer and every link connection. Connections
+// already handed to a group's snapshot transport are that transport's to close.
 func (m *Mux) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -108,6 +119,7 @@ func (m *Mux) Close() error {
 	for _, l := range layers {
 		l.shutdown()
 	}
+	m.dropLinks()
 	m.wg.Wait()
 	return err
 }
@@ -162,16 +174,22 @@ func (m *Mux) Quiet() (until time.Time, quiet bool) {
 	return m.quietUntil, time.Now().Before(m.quietUntil)
 }
 
-// handshake reads c's header and hands c to its shard's layer, or closes it.
+// handshake reads c's header and serves c as a link or hands it to its shard's layer, or
+// closes it.
 func (m *Mux) handshake(c net.Conn) {
 	if _, quiet := m.Quiet(); quiet {
 		_ = c.Close()
 		return
 	}
 	_ = c.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	shard, target, err := readHeader(c)
+	magic, shard, target, err := readHeader(c)
 	if err == nil && target != m.localID {
 		err = fmt.Errorf("connection for node %q reached node %q", target, m.localID)
+	}
+	if err == nil && magic == linkMagic {
+		_ = c.SetReadDeadline(time.Time{})
+		m.serveLink(c)
+		return
 	}
 	var l *streamLayer
 	if err == nil {
@@ -197,9 +215,9 @@ func (m *Mux) handshake(c net.Conn) {
 	}
 }
 
-func writeHeader(w io.Writer, shard int, target string) error {
-	b := make([]byte, 0, len(muxMagic)+4+len(target))
-	b = append(b, muxMagic...)
+func writeHeader(w io.Writer, magic string, shard int, target string) error {
+	b := make([]byte, 0, len(magic)+4+len(target))
+	b = append(b, magic...)
 	b = append(b, muxVersion)
 	b = binary.BigEndian.AppendUint16(b, uint16(shard))
 	b = append(b, byte(len(target)))
@@ -208,23 +226,24 @@ func writeHeader(w io.Writer, shard int, target string) error {
 	return err
 }
 
-func readHeader(r io.Reader) (shard int, target string, err error) {
+func readHeader(r io.Reader) (magic string, shard int, target string, err error) {
 	var fixed [len(muxMagic) + 4]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil {
-		return 0, "", fmt.Errorf("read header: %w", err)
+		return "", 0, "", fmt.Errorf("read header: %w", err)
 	}
-	if string(fixed[:4]) != muxMagic {
-		return 0, "", errors.New("bad magic")
+	magic = string(fixed[:4])
+	if magic != muxMagic && magic != linkMagic {
+		return "", 0, "", errors.New("bad magic")
 	}
 	if fixed[4] != muxVersion {
-		return 0, "", fmt.Errorf("header version %d unknown", fixed[4])
+		return "", 0, "", fmt.Errorf("header version %d unknown", fixed[4])
 	}
 	shard = int(binary.BigEndian.Uint16(fixed[5:7]))
 	id := make([]byte, fixed[7])
 	if _, err := io.ReadFull(r, id); err != nil {
-		return 0, "", fmt.Errorf("read header: %w", err)
+		return "", 0, "", fmt.Errorf("read header: %w", err)
 	}
-	return shard, string(id), nil
+	return magic, shard, string(id), nil
 }
 
 // streamLayer is one shard's view of a Mux, used by that shard's raft.NetworkTransport.
@@ -283,7 +302,7 @@ func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if timeout > 0 {
 		_ = c.SetWriteDeadline(time.Now().Add(timeout))
 	}
-	if err := writeHeader(c, l.shard, id); err != nil {
+	if err := writeHeader(c, muxMagic, l.shard, id); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("raft dial %s at %s: header: %w", id, hostport, err)
 	}
