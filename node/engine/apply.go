@@ -112,7 +112,7 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 	}
 	defer e.mu.RUnlock()
 
-	m, err := readMeta(e.db, shard)
+	m, err := e.writerMeta(shard)
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
@@ -179,7 +179,9 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 	if err := b.Set(metaKey(shard), encodeMeta(m), nil); err != nil {
 		return nil, fmt.Errorf("apply shard %d: batch: %w", shard, err)
 	}
-	if err := b.Commit(e.writeOptions(opts.Sync)); err != nil {
+	err = b.Commit(e.writeOptions(opts.Sync))
+	e.setMeta(shard, m, err == nil)
+	if err != nil {
 		return nil, fmt.Errorf("apply shard %d: commit: %w", shard, err)
 	}
 	return results, nil

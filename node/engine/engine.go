@@ -63,6 +63,13 @@ type Engine struct {
 	mu     sync.RWMutex
 	closed bool
 	db     *pebble.DB
+
+	// metas caches each shard's metadata as last committed by a write (Apply, RestoreShard,
+	// DeleteShard), so that Apply does not read it back from Pebble for every batch. Only
+	// those writes fill it: they are serialised per shard, and a reader filling it could
+	// put back a value older than a write's.
+	metaMu sync.Mutex
+	metas  map[int]meta
 }
 
 // Open opens the engine store in dir, creating dir and an empty store if
@@ -292,11 +299,49 @@ func (e *Engine) ShardStats(shard int) (ShardStats, error) {
 		return ShardStats{}, err
 	}
 	defer release()
+	if m, ok := e.cachedMeta(shard); ok {
+		return ShardStats(m), nil
+	}
 	m, err := readMeta(e.db, shard)
 	if err != nil {
 		return ShardStats{}, err
 	}
 	return ShardStats(m), nil
+}
+
+func (e *Engine) cachedMeta(shard int) (meta, bool) {
+	e.metaMu.Lock()
+	defer e.metaMu.Unlock()
+	m, ok := e.metas[shard]
+	return m, ok
+}
+
+// writerMeta returns shard's metadata for a write, which holds the shard (see metas).
+func (e *Engine) writerMeta(shard int) (meta, error) {
+	if m, ok := e.cachedMeta(shard); ok {
+		return m, nil
+	}
+	m, err := readMeta(e.db, shard)
+	if err != nil {
+		return meta{}, err
+	}
+	e.setMeta(shard, m, true)
+	return m, nil
+}
+
+// setMeta records shard's metadata after a write committed (ok), or forgets it when the
+// write's outcome is unknown.
+func (e *Engine) setMeta(shard int, m meta, ok bool) {
+	e.metaMu.Lock()
+	defer e.metaMu.Unlock()
+	if e.metas == nil {
+		e.metas = make(map[int]meta)
+	}
+	if ok {
+		e.metas[shard] = m
+	} else {
+		delete(e.metas, shard)
+	}
 }
 
 // Shards returns the shards that have any data or metadata, ascending.
@@ -398,7 +443,9 @@ func (e *Engine) DeleteShard(shard int) error {
 	if err := deleteShardOps(b, shard); err != nil {
 		return fmt.Errorf("delete shard %d: %w", shard, err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	err = b.Commit(pebble.Sync)
+	e.setMeta(shard, meta{}, err == nil)
+	if err != nil {
 		return fmt.Errorf("delete shard %d: %w", shard, err)
 	}
 	e.log.Info("Deleted shard", "shard", shard)

@@ -139,7 +139,9 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 	if err := b.Set(metaKey(shard), encodeMeta(m), nil); err != nil {
 		return fmt.Errorf("restore shard %d: %w", shard, err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	err = b.Commit(pebble.Sync)
+	e.setMeta(shard, m, err == nil)
+	if err != nil {
 		return fmt.Errorf("restore shard %d: commit: %w", shard, err)
 	}
 	e.log.Info("Restored shard", "shard", shard, "keys", m.Keys, "revision", m.Revision)

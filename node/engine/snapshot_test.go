@@ -90,6 +90,8 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		g.Expect(dumpShard(t, src, shard)).To(Equal(want))
 		g.Expect(dumpShard(t, src, shard-1)).To(Equal(left))
 		g.Expect(dumpShard(t, src, shard+1)).To(Equal(right))
+		// The revision counter goes back to the snapshot's too (Apply caches the metadata).
+		g.Expect(apply1(t, src, shard, put("after", "v")).Revision).To(Equal(want.Stats.Revision + 1))
 	})
 
 	t.Run("empty shard", func(t *testing.T) {
