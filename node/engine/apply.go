@@ -112,9 +112,13 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 	}
 	defer e.mu.RUnlock()
 
-	m, err := e.writerMeta(shard)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+	wc := e.cache(shard)
+	m, ok := wc.committedMeta()
+	if !ok {
+		var err error
+		if m, err = readMeta(e.db, shard); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
 	}
 	b := e.db.NewBatch()
 	defer b.Close()
@@ -122,21 +126,30 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 	if len(ops) > 1 {
 		overlay = make(map[string]keyState, len(ops))
 	}
+	// learned is what this call read or wrote of each key, in order, for the cache once
+	// the batch has committed.
+	learned := make([]cachedKey, 0, len(ops))
 	results := make([]Result, len(ops))
 	wrote := false
 	for i, op := range ops {
 		k := dataKey(shard, op.Key)
 		cur, ok := overlay[string(op.Key)]
 		if !ok {
+			cur, ok = wc.key(op.Key)
+		}
+		if !ok {
+			var err error
 			if cur, err = e.lookup(k); err != nil {
 				return nil, fmt.Errorf("apply shard %d op %d: %w", shard, i, err)
 			}
+			learned = append(learned, cachedKey{key: string(op.Key), state: cur})
 		}
 		if !condHolds(op.Cond, cur) {
 			results[i].Err = ErrConditionFailed
 			continue
 		}
 		var next keyState
+		var err error
 		switch op.Kind {
 		case OpPut:
 			m.Revision++
@@ -167,6 +180,7 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 		if overlay != nil {
 			overlay[string(op.Key)] = next
 		}
+		learned = append(learned, cachedKey{key: string(op.Key), state: next})
 		wrote = true
 	}
 	if opts.AppliedIndex != 0 {
@@ -174,16 +188,17 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 		wrote = true
 	}
 	if !wrote {
+		wc.remember(m, learned)
 		return results, nil
 	}
 	if err := b.Set(metaKey(shard), encodeMeta(m), nil); err != nil {
 		return nil, fmt.Errorf("apply shard %d: batch: %w", shard, err)
 	}
-	err = b.Commit(e.writeOptions(opts.Sync))
-	e.setMeta(shard, m, err == nil)
-	if err != nil {
+	if err := b.Commit(e.writeOptions(opts.Sync)); err != nil {
+		wc.reset(meta{}, false) // the outcome is unknown: read it back next time
 		return nil, fmt.Errorf("apply shard %d: commit: %w", shard, err)
 	}
+	wc.remember(m, learned)
 	return results, nil
 }
 

@@ -64,12 +64,9 @@ type Engine struct {
 	closed bool
 	db     *pebble.DB
 
-	// metas caches each shard's metadata as last committed by a write (Apply, RestoreShard,
-	// DeleteShard), so that Apply does not read it back from Pebble for every batch. Only
-	// those writes fill it: they are serialised per shard, and a reader filling it could
-	// put back a value older than a write's.
-	metaMu sync.Mutex
-	metas  map[int]meta
+	// caches holds each shard's writeCache (cache.go).
+	cachesMu sync.Mutex
+	caches   map[int]*writeCache
 }
 
 // Open opens the engine store in dir, creating dir and an empty store if
@@ -299,7 +296,7 @@ func (e *Engine) ShardStats(shard int) (ShardStats, error) {
 		return ShardStats{}, err
 	}
 	defer release()
-	if m, ok := e.cachedMeta(shard); ok {
+	if m, ok := e.cache(shard).committedMeta(); ok {
 		return ShardStats(m), nil
 	}
 	m, err := readMeta(e.db, shard)
@@ -307,41 +304,6 @@ func (e *Engine) ShardStats(shard int) (ShardStats, error) {
 		return ShardStats{}, err
 	}
 	return ShardStats(m), nil
-}
-
-func (e *Engine) cachedMeta(shard int) (meta, bool) {
-	e.metaMu.Lock()
-	defer e.metaMu.Unlock()
-	m, ok := e.metas[shard]
-	return m, ok
-}
-
-// writerMeta returns shard's metadata for a write, which holds the shard (see metas).
-func (e *Engine) writerMeta(shard int) (meta, error) {
-	if m, ok := e.cachedMeta(shard); ok {
-		return m, nil
-	}
-	m, err := readMeta(e.db, shard)
-	if err != nil {
-		return meta{}, err
-	}
-	e.setMeta(shard, m, true)
-	return m, nil
-}
-
-// setMeta records shard's metadata after a write committed (ok), or forgets it when the
-// write's outcome is unknown.
-func (e *Engine) setMeta(shard int, m meta, ok bool) {
-	e.metaMu.Lock()
-	defer e.metaMu.Unlock()
-	if e.metas == nil {
-		e.metas = make(map[int]meta)
-	}
-	if ok {
-		e.metas[shard] = m
-	} else {
-		delete(e.metas, shard)
-	}
 }
 
 // Shards returns the shards that have any data or metadata, ascending.
@@ -444,7 +406,7 @@ func (e *Engine) DeleteShard(shard int) error {
 		return fmt.Errorf("delete shard %d: %w", shard, err)
 	}
 	err = b.Commit(pebble.Sync)
-	e.setMeta(shard, meta{}, err == nil)
+	e.cache(shard).reset(meta{}, err == nil)
 	if err != nil {
 		return fmt.Errorf("delete shard %d: %w", shard, err)
 	}

@@ -140,7 +140,7 @@ func (e *Engine) RestoreShard(shard int, r io.Reader) error {
 		return fmt.Errorf("restore shard %d: %w", shard, err)
 	}
 	err = b.Commit(pebble.Sync)
-	e.setMeta(shard, m, err == nil)
+	e.cache(shard).reset(m, err == nil)
 	if err != nil {
 		return fmt.Errorf("restore shard %d: commit: %w", shard, err)
 	}
