@@ -121,6 +121,10 @@ func (c Config) RestartQuietPeriod() time.Duration {
 	return 2 * c.HeartbeatTimeout
 }
 
+// logCacheSize is how many recent log entries each group keeps in memory (raft.LogCache):
+// replication to followers that keep up reads them from there, not from the engine.
+const logCacheSize = 1024
+
 // Raft log stores (Config.LogStore).
 const (
 	// LogStoreEngine keeps the log in the node's engine: every group's appends share
@@ -146,7 +150,7 @@ func DefaultConfig() Config {
 		LeaderLeaseTimeout: time.Second,
 		CommitTimeout:      50 * time.Millisecond,
 		ApplyTimeout:       5 * time.Second,
-		MaxAppendEntries:   512,
+		MaxAppendEntries:   64,
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   2 * time.Minute,
 		TrailingLogs:       10240,
@@ -314,7 +318,7 @@ func (g *Group) start(hlog hclog.Logger) error {
 	if g.trans, err = cfg.Mux.Transport(cfg.Shard, hlog); err != nil {
 		return err
 	}
-	logs, err := raft.NewLogCache(4*cfg.MaxAppendEntries, g.store)
+	logs, err := raft.NewLogCache(logCacheSize, g.store)
 	if err != nil {
 		_ = g.trans.Close()
 		return err
