@@ -93,6 +93,7 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 		return err
 	}
 	defer closeLog()
+	tuneGC(log)
 	raftCfg := o.raft
 	raftCfg.RaftLogOutput = o.logs.out
 

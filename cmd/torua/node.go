@@ -39,6 +39,7 @@ the groups follow the map (replicas are added, caught up, promoted and removed o
 				return errors.New("--id is required (or the POD_NAME environment variable)")
 			}
 			return serve(&logs, &maps, grace, func(log *slog.Logger, src shardmap.Source) (server, error) {
+				tuneGC(log)
 				cfg.Logger, cfg.Source, cfg.Raft.RaftLogOutput = log, src, logs.out
 				return node.New(cfg)
 			})
