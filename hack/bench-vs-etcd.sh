@@ -2,7 +2,7 @@
 # Compares Torua with etcd on this machine, in one run: a 3-member etcd cluster (the etcd
 # v3.6 binary built from go.etcd.io/etcd/server/v3 by hack/k8s-test-binaries.sh, default fsync
 # behaviour) loaded by hack/etcdbench, then `torua local` (3 nodes, replication factor 3)
-# loaded by `torua bench`, with the same load: PUT with 1 and 32 clients, linearizable GET and
+# loaded by `torua bench`, with the same load: PUT with 1, 32 and 128 clients, linearizable GET and
 # stale GET (etcd: serializable) with 32 clients, 128-byte values. Each client has one request
 # in flight. The load generator shares the machine's cores with the servers. torua bench uses
 # Torua's wire protocol (etcdbench: etcd's gRPC client); a second table shows Torua over HTTP
@@ -126,10 +126,11 @@ done
 
 common=(--duration "$dur" --value-size 128)
 # The runs, by name: the load arguments shared by both tools, then each tool's own for reads.
-runs=(put-1 put-32 get-32 get-stale-32)
+runs=(put-1 put-32 put-128 get-32 get-stale-32)
 declare -A load=(
 	[put-1]="--mode put --concurrency 1 --keys 100000"
 	[put-32]="--mode put --concurrency 32 --keys 100000"
+	[put-128]="--mode put --concurrency 128 --keys 100000"
 	[get-32]="--mode get --concurrency 32 --keys 10000 --preload"
 	[get-stale-32]="--mode get --concurrency 32 --keys 10000"
 )
