@@ -61,6 +61,8 @@ type Node struct {
 
 	mux   *replication.Mux
 	peers *peerClient
+	// muxForMetrics is mux once Start has set it, for the metrics collector.
+	muxForMetrics atomic.Pointer[replication.Mux]
 
 	// hosting is the replicas open under a map version; requests load it once and use it whole.
 	hosting atomic.Pointer[hosting]
@@ -121,8 +123,12 @@ func New(cfg Config) (*Node, error) {
 		refused: map[int]bool{},
 	}
 	n.hosting.Store(&hosting{replicas: map[int]Replica{}})
+	metrics.Registry().MustRegister(newRaftCollector(n))
 	return n, nil
 }
+
+// raftMux is the node's Raft mux, nil before Start.
+func (n *Node) raftMux() *replication.Mux { return n.muxForMetrics.Load() }
 
 // resolveRaft maps a node ID to its Raft address in the current map.
 func (n *Node) resolveRaft(id string) (string, error) {
@@ -149,6 +155,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.mux = mux
+	n.muxForMetrics.Store(mux)
 	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && !n.cfg.NoRestartQuiet && n.hasRaftState() {
 		mux.QuietUntil(time.Now().Add(quiet))
 		n.log.Info("Answering no Raft traffic for a while after a restart", "for", quiet)

@@ -357,6 +357,30 @@ func TestReplicatedShards(t *testing.T) {
 	g.Eventually(func() *Node { newLeader, _ = c.leaderOf("k"); return newLeader }).WithTimeout(5 * time.Second).ShouldNot(BeNil())
 	g.Expect(newLeader).NotTo(BeIdenticalTo(leader))
 	g.Expect(do(t, "GET", keyURL("http://"+newLeader.Addr(), "k"), "", nil).body).To(Equal("v1"))
+
+	// Metrics: once leadership has settled, each shard has exactly one leader across the
+	// nodes' torua_raft_shard_is_leader, and the nodes sent AppendEntries over their links.
+	leadersByMetrics := func() map[string]float64 {
+		leaders := map[string]float64{}
+		for _, n := range c.nodes {
+			body := do(t, "GET", "http://"+n.Addr()+"/metrics", "", nil).body
+			for _, line := range strings.Split(body, "\n") {
+				if rest, ok := strings.CutPrefix(line, `torua_raft_shard_is_leader{shard="`); ok {
+					shard, v, _ := strings.Cut(rest, `"} `)
+					f, err := strconv.ParseFloat(v, 64)
+					g.Expect(err).NotTo(HaveOccurred())
+					leaders[shard] += f
+				}
+			}
+		}
+		return leaders
+	}
+	g.Eventually(leadersByMetrics).WithTimeout(5 * time.Second).Should(And(
+		HaveLen(len(leader.Status().Shards)), HaveEach(1.0)))
+	metrics := do(t, "GET", "http://"+newLeader.Addr()+"/metrics", "", nil).body
+	g.Expect(metrics).To(ContainSubstring(`torua_raft_shard_commit_index{shard="`))
+	g.Expect(metrics).To(MatchRegexp(`torua_raft_rpcs_total\{kind="append_entries"\} [1-9]`))
+	g.Expect(metrics).To(MatchRegexp(`torua_raft_link_dials_total [1-9]`))
 }
 
 // TestConcurrentCompareAndSet has 32 clients increment one counter with If-Match, retrying on

@@ -54,6 +54,7 @@ type Mux struct {
 	log     *slog.Logger
 	// rpcTimeout bounds each Raft RPC (rpcTimeout; tests shorten it).
 	rpcTimeout time.Duration
+	counters   linkCounters
 
 	mu         sync.Mutex
 	layers     map[int]*streamLayer

@@ -54,6 +54,67 @@ const (
 	rpcTimeout = 10 * time.Second
 )
 
+// RPC kinds as LinkStats counts them: AppendEntries that carry entries or a commit index
+// apart from heartbeats (which only assert leadership).
+const (
+	statAppendEntries = iota
+	statHeartbeat
+	statRequestVote
+	statRequestPreVote
+	statTimeoutNow
+	statInstallSnapshot
+	numStats
+)
+
+var statKinds = [numStats]string{statAppendEntries: "append_entries", statHeartbeat: "heartbeat",
+	statRequestVote: "request_vote", statRequestPreVote: "request_pre_vote",
+	statTimeoutNow: "timeout_now", statInstallSnapshot: "install_snapshot"}
+
+// LinkStats counts the Raft RPCs a node sent and its link connections, since it started.
+type LinkStats struct {
+	// RPCs has one entry per kind: append_entries, heartbeat, request_vote,
+	// request_pre_vote, timeout_now, install_snapshot.
+	RPCs []RPCStats
+	// Dials and DialFailures count link connections dialed; Closed counts those that
+	// closed or broke.
+	Dials, DialFailures, Closed uint64
+}
+
+// RPCStats counts the RPCs of one kind a node sent: calls, those that failed (no answer,
+// an error answer, a broken link) and the seconds spent waiting for answers.
+type RPCStats struct {
+	Kind           string
+	Calls, Failed  uint64
+	SecondsWaiting float64
+}
+
+// linkCounters are the mux's LinkStats as they accumulate.
+type linkCounters struct {
+	rpcs                        [numStats]struct{ calls, failed, nanos atomic.Uint64 }
+	dials, dialFailures, closed atomic.Uint64
+}
+
+func (c *linkCounters) rpc(kind int, start time.Time, err error) {
+	r := &c.rpcs[kind]
+	r.calls.Add(1)
+	r.nanos.Add(uint64(time.Since(start)))
+	if err != nil {
+		r.failed.Add(1)
+	}
+}
+
+// Stats returns the node's Raft RPC and link counters.
+func (m *Mux) Stats() LinkStats {
+	c := &m.counters
+	st := LinkStats{Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(), Closed: c.closed.Load()}
+	for i, k := range statKinds {
+		r := &c.rpcs[i]
+		st.RPCs = append(st.RPCs, RPCStats{Kind: k, Calls: r.calls.Load(), Failed: r.failed.Load(),
+			SecondsWaiting: time.Duration(r.nanos.Load()).Seconds()})
+	}
+	return st
+}
+
 var kindNames = map[byte]string{kindAppendEntries: "AppendEntries", kindRequestVote: "RequestVote",
 	kindRequestPreVote: "RequestPreVote", kindTimeoutNow: "TimeoutNow"}
 
@@ -145,35 +206,42 @@ func (t *Transport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (ra
 
 // AppendEntries sends args to target and waits for its answer.
 func (t *Transport) AppendEntries(_ raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	return t.call(target, kindAppendEntries,
+	stat := statAppendEntries
+	if isHeartbeat(args) {
+		stat = statHeartbeat
+	}
+	return t.call(target, kindAppendEntries, stat,
 		func(b []byte) []byte { return appendAppendEntriesRequest(b, args) },
 		func(d *decoder) { d.appendEntriesResponse(resp) })
 }
 
 // RequestVote sends args to target and waits for its answer.
 func (t *Transport) RequestVote(_ raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
-	return t.call(target, kindRequestVote,
+	return t.call(target, kindRequestVote, statRequestVote,
 		func(b []byte) []byte { return appendRequestVoteRequest(b, args) },
 		func(d *decoder) { d.requestVoteResponse(resp) })
 }
 
 // RequestPreVote sends args to target and waits for its answer.
 func (t *Transport) RequestPreVote(_ raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
-	return t.call(target, kindRequestPreVote,
+	return t.call(target, kindRequestPreVote, statRequestPreVote,
 		func(b []byte) []byte { return appendRequestPreVoteRequest(b, args) },
 		func(d *decoder) { d.requestPreVoteResponse(resp) })
 }
 
 // TimeoutNow sends args to target and waits for its answer.
 func (t *Transport) TimeoutNow(_ raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
-	return t.call(target, kindTimeoutNow,
+	return t.call(target, kindTimeoutNow, statTimeoutNow,
 		func(b []byte) []byte { return appendHeader(b, args.RPCHeader) },
 		func(d *decoder) { d.timeoutNowResponse(resp) })
 }
 
 // InstallSnapshot streams a snapshot to target over a connection of its own.
 func (t *Transport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
-	return t.snap.InstallSnapshot(id, target, args, resp, data)
+	start := time.Now()
+	err := t.snap.InstallSnapshot(id, target, args, resp, data)
+	t.mux.counters.rpc(statInstallSnapshot, start, err)
+	return err
 }
 
 // EncodePeer and DecodePeer: a peer's address is its node ID.
@@ -195,13 +263,15 @@ func (t *Transport) SetHeartbeatHandler(cb func(raft.RPC)) {
 // CloseStreams closes the snapshot transport's pooled connections (tests cut nodes off).
 func (t *Transport) CloseStreams() { t.snap.CloseStreams() }
 
-// call sends one request to target's link and decodes the answer with read.
-func (t *Transport) call(target raft.ServerAddress, kind byte, write func([]byte) []byte, read func(*decoder)) error {
+// call sends one request to target's link, decodes the answer with read, and counts it
+// under statKinds[stat].
+func (t *Transport) call(target raft.ServerAddress, kind byte, stat int, write func([]byte) []byte, read func(*decoder)) (err error) {
 	select {
 	case <-t.closed:
 		return raft.ErrTransportShutdown
 	default:
 	}
+	defer func(start time.Time) { t.mux.counters.rpc(stat, start, err) }(time.Now())
 	c, err := t.mux.link(string(target)).conn()
 	if err != nil {
 		return err
@@ -319,8 +389,10 @@ func (m *Mux) dialLink(target string) (*linkConn, error) {
 	}
 	d := m.dialer
 	d.Timeout = m.rpcTimeout
+	m.counters.dials.Add(1)
 	nc, err := d.Dial("tcp", hostport)
 	if err != nil {
+		m.counters.dialFailures.Add(1)
 		return nil, fmt.Errorf("raft dial %s at %s: %w", target, hostport, err)
 	}
 	_ = nc.SetWriteDeadline(time.Now().Add(m.rpcTimeout))
@@ -330,7 +402,7 @@ func (m *Mux) dialLink(target string) (*linkConn, error) {
 	}
 	_ = nc.SetWriteDeadline(time.Time{})
 	c := &linkConn{target: target, nc: nc, w: coalesce.NewWriter(nc), timeout: m.rpcTimeout,
-		pending: map[uint64]*pendingCall{}}
+		closed: &m.counters.closed, pending: map[uint64]*pendingCall{}}
 	c.lastRead.Store(time.Now().UnixNano())
 	if !m.track(nc) {
 		_ = nc.Close()
@@ -380,7 +452,8 @@ type linkConn struct {
 	nc       net.Conn
 	w        *coalesce.Writer
 	timeout  time.Duration
-	lastRead atomic.Int64 // Unix nanoseconds of the last frame read
+	closed   *atomic.Uint64 // the mux's count of closed links
+	lastRead atomic.Int64   // Unix nanoseconds of the last frame read
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -466,6 +539,7 @@ func (c *linkConn) fail(err error) {
 	c.mu.Lock()
 	if c.err == nil {
 		c.err = err
+		c.closed.Add(1)
 	}
 	pending := c.pending
 	c.pending = map[uint64]*pendingCall{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gstruct"
 )
 
 // answerAppends answers every AppendEntries that reaches tr with Term = base + the
@@ -89,6 +90,13 @@ func TestLinksShareOneConnection(t *testing.T) {
 	err := openTransport(t, a, 99).AppendEntries("b", "b", testAppendEntries(), &resp)
 	g.Expect(err).To(MatchError(ContainSubstring(`node "b" hosts no raft group for shard 99`)))
 	g.Expect(linkConnCount(a)).To(Equal(1), "an error answer keeps the link")
+
+	st := a.Stats()
+	g.Expect(st.Dials).To(Equal(uint64(1)))
+	g.Expect(st.DialFailures).To(BeZero())
+	g.Expect(st.RPCs[0]).To(gstruct.MatchFields(gstruct.IgnoreExtras, gstruct.Fields{"Kind": Equal("append_entries"),
+		"Calls": Equal(uint64(shards*callsPerShard + 1)), "Failed": Equal(uint64(1))}))
+	g.Expect(st.RPCs[0].SecondsWaiting).To(BeNumerically(">", 0))
 }
 
 // A group whose Raft does not take its RPCs holds up no other group on the link, and its
@@ -117,6 +125,7 @@ func TestLinkHasNoHeadOfLineBlocking(t *testing.T) {
 	hb := &raft.AppendEntriesRequest{RPCHeader: testHeader, Term: 5}
 	g.Expect(a1.AppendEntries("b", "b", hb, &resp)).To(Succeed())
 	g.Expect(heartbeats.Load()).To(Equal(int64(1)))
+	g.Expect(a.Stats().RPCs[1]).To(gstruct.MatchFields(gstruct.IgnoreExtras, gstruct.Fields{"Kind": Equal("heartbeat"), "Calls": Equal(uint64(1))}))
 	g.Consistently(blocked, 200*time.Millisecond).ShouldNot(Receive(), "shard 1's append waits for its Raft")
 
 	g.Expect(a1.Close()).To(Succeed())
@@ -176,9 +185,11 @@ func TestLinkRedials(t *testing.T) {
 	}()
 	addrs["c"] = ln.Addr().String()
 	a.rpcTimeout = 300 * time.Millisecond // before the first dial to c
+	closed := a.Stats().Closed
 	for i := 1; i <= 2; i++ {
 		err := at.AppendEntries("c", "c", testAppendEntries(), &resp)
 		g.Expect(err).To(MatchError(ContainSubstring("no answer in 300ms")))
 		g.Expect(accepted.Load()).To(Equal(int64(i)), "a silent link is redialed")
 	}
+	g.Expect(a.Stats().Closed).To(Equal(closed+2), "each silent link was closed")
 }
