@@ -58,34 +58,21 @@ func TestLinkCodecRoundTrip(t *testing.T) {
 	tn := &raft.TimeoutNowRequest{RPCHeader: testHeader}
 	g.Expect(decode(kindTimeoutNow, appendHeader(nil, tn.RPCHeader))).To(Equal(tn))
 
-	// Answers.
-	aer := &raft.AppendEntriesResponse{RPCHeader: testHeader, Term: 7, LastLog: 43, Success: true, NoRetryBackoff: true}
-	var aerGot raft.AppendEntriesResponse
-	d := decoder{b: appendAnswer(nil, aer)}
-	d.appendEntriesResponse(&aerGot)
-	g.Expect(d.done()).To(Succeed())
-	g.Expect(&aerGot).To(Equal(aer))
-
-	rvr := &raft.RequestVoteResponse{RPCHeader: testHeader, Term: 9, Granted: true}
-	var rvrGot raft.RequestVoteResponse
-	d = decoder{b: appendAnswer(nil, rvr)}
-	d.requestVoteResponse(&rvrGot)
-	g.Expect(d.done()).To(Succeed())
-	g.Expect(&rvrGot).To(Equal(rvr))
-
-	pvr := &raft.RequestPreVoteResponse{RPCHeader: testHeader, Term: 9, Granted: true}
-	var pvrGot raft.RequestPreVoteResponse
-	d = decoder{b: appendAnswer(nil, pvr)}
-	d.requestPreVoteResponse(&pvrGot)
-	g.Expect(d.done()).To(Succeed())
-	g.Expect(&pvrGot).To(Equal(pvr))
-
-	tnr := &raft.TimeoutNowResponse{RPCHeader: testHeader}
-	var tnrGot raft.TimeoutNowResponse
-	d = decoder{b: appendAnswer(nil, tnr)}
-	d.timeoutNowResponse(&tnrGot)
-	g.Expect(d.done()).To(Succeed())
-	g.Expect(&tnrGot).To(Equal(tnr))
+	// Answers: each decodes, from its whole encoding, to what was encoded.
+	answer := func(want any, read func(*decoder) any) {
+		d := decoder{b: appendAnswer(nil, want)}
+		got := read(&d)
+		g.Expect(d.done()).To(Succeed())
+		g.Expect(got).To(Equal(want))
+	}
+	answer(&raft.AppendEntriesResponse{RPCHeader: testHeader, Term: 7, LastLog: 43, Success: true},
+		func(d *decoder) any { r := new(raft.AppendEntriesResponse); d.appendEntriesResponse(r); return r })
+	answer(&raft.RequestVoteResponse{RPCHeader: testHeader, Term: 9, Granted: true},
+		func(d *decoder) any { r := new(raft.RequestVoteResponse); d.requestVoteResponse(r); return r })
+	answer(&raft.RequestPreVoteResponse{RPCHeader: testHeader, Term: 9, Granted: true},
+		func(d *decoder) any { r := new(raft.RequestPreVoteResponse); d.requestPreVoteResponse(r); return r })
+	answer(&raft.TimeoutNowResponse{RPCHeader: testHeader},
+		func(d *decoder) any { r := new(raft.TimeoutNowResponse); d.timeoutNowResponse(r); return r })
 }
 
 // A message cut short anywhere, or with bytes after it, is refused; so is an unknown kind.
