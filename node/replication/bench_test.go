@@ -87,3 +87,47 @@ func BenchmarkGroup(b *testing.B) {
 		b.Log("NB: leadership changed during the run; the figures include an election")
 	}
 }
+
+// BenchmarkGroups measures PUTs spread over several 3-replica groups on the same three nodes
+// (16, as `torua local` has), 32 writers each writing to shard i mod groups, so that each
+// group carries 32/groups writes in flight. Set against BenchmarkGroup's 32 writers on one
+// group, it is the cost of independent Raft rounds: every group appends, replicates and
+// commits on its own, and fewer writes share each round and each fsync. The "nosync"
+// variants turn the engines' fsyncs off (never done in Torua) to show the disk's share.
+func BenchmarkGroups(b *testing.B) {
+	for _, groups := range []int{4, 16} {
+		for _, durable := range []bool{true, false} {
+			name := fmt.Sprintf("groups=%d/put/writers=32", groups)
+			if !durable {
+				name += "/nosync"
+			}
+			b.Run(name, func(b *testing.B) { benchmarkGroups(b, groups, durable) })
+		}
+	}
+}
+
+func benchmarkGroups(b *testing.B, groups int, durable bool) {
+	g := NewWithT(b)
+	c := newTestCluster(b)
+	c.durable = durable
+	c.config = func(cfg *Config) {
+		d := DefaultConfig()
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = d.HeartbeatTimeout, d.ElectionTimeout, d.LeaderLeaseTimeout
+	}
+	shards := make([]int, groups)
+	for i := range shards {
+		shards[i] = i
+	}
+	c.startGroup(nodes3, shards...)
+	leaders := make([]*Group, groups)
+	for s := range shards {
+		leaders[s] = waitLeader(g, c, s).groups[s]
+	}
+	ctx := context.Background()
+	value := make([]byte, 100)
+	runWriters(b, 32, func(i int64) error {
+		s := int(i % int64(groups))
+		_, err := leaders[s].Write(ctx, engine.Op{Kind: engine.OpPut, Key: fmt.Appendf(nil, "key-%d", i%10000), Value: value})
+		return err
+	})
+}
