@@ -18,18 +18,45 @@ import (
 const storageGCPercent = 400
 
 // tuneGC sets the collector of a storage process unless the environment does: GOGC to
-// storageGCPercent, and, under a cgroup memory limit (a container's), GOMEMLIMIT to 90% of
-// that limit, so that the larger heap target gives way before the container is killed.
+// storageGCPercent, and a soft memory limit (GOMEMLIMIT) so that the larger heap target
+// gives way before memory runs short: 90% of the cgroup's limit in a container that has one,
+// else a quarter of the machine's memory. In the static build Pebble's block cache and
+// memtables live in the Go heap, so 5x the live heap could otherwise reach gigabytes.
 func tuneGC(log *slog.Logger) {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(storageGCPercent)
+	if os.Getenv("GOGC") != "" {
+		return
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		if limit, ok := cgroupMemoryLimit("/sys/fs/cgroup"); ok {
-			debug.SetMemoryLimit(limit / 10 * 9)
-			log.Info("Set the Go memory limit from the cgroup's", "cgroupLimitBytes", limit, "goMemLimitBytes", limit/10*9)
+	debug.SetGCPercent(storageGCPercent)
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if limit, ok := cgroupMemoryLimit("/sys/fs/cgroup"); ok {
+		debug.SetMemoryLimit(limit / 10 * 9)
+		log.Info("Set the Go memory limit from the cgroup's", "cgroupLimitBytes", limit, "goMemLimitBytes", limit/10*9)
+	} else if total, ok := machineMemory("/proc/meminfo"); ok {
+		debug.SetMemoryLimit(total / 4)
+		log.Info("Set the Go memory limit to a quarter of the machine's memory", "goMemLimitBytes", total/4)
+	}
+}
+
+// machineMemory reads MemTotal from a Linux /proc/meminfo; false elsewhere.
+func machineMemory(path string) (int64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, "MemTotal:")
+		if !ok {
+			continue
 		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil || kb <= 0 {
+			return 0, false
+		}
+		return kb << 10, true
 	}
+	return 0, false
 }
 
 // cgroupMemoryLimit reads the memory limit of this process's cgroup under root: cgroup v2's

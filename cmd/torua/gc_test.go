@@ -36,3 +36,14 @@ func TestCgroupMemoryLimit(t *testing.T) {
 		g.Expect(got).To(Equal(tc.want), tc.name)
 	}
 }
+
+func TestMachineMemory(t *testing.T) {
+	g := NewWithT(t)
+	p := filepath.Join(t.TempDir(), "meminfo")
+	g.Expect(os.WriteFile(p, []byte("MemTotal:       24576000 kB\nMemFree:         1000 kB\n"), 0o644)).To(Succeed())
+	n, ok := machineMemory(p)
+	g.Expect(ok).To(BeTrue())
+	g.Expect(n).To(Equal(int64(24576000) << 10))
+	_, ok = machineMemory(filepath.Join(t.TempDir(), "absent"))
+	g.Expect(ok).To(BeFalse())
+}
