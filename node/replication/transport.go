@@ -339,13 +339,23 @@ type dialing struct {
 	err  error
 }
 
-// conn returns the link's connection, dialing it if there is none; callers that arrive
+// conn returns the link's connection, dialing it if there is none or if the target's
+// address changed since it was dialed (a pod back on a new IP: the old address may never
+// answer, and waiting for the RPC timeout would stall every group); callers that arrive
 // during a dial share its outcome.
 func (l *link) conn() (*linkConn, error) {
 	l.mu.Lock()
-	if c := l.cur; c != nil && c.broken() == nil {
+	for l.cur != nil && l.cur.broken() == nil {
+		c := l.cur
+		// A failed resolution (a map without the node for a moment) keeps the connection.
+		if addr, err := l.mux.resolve(l.target); err != nil || addr == c.addr {
+			l.mu.Unlock()
+			return c, nil
+		}
+		l.cur = nil
 		l.mu.Unlock()
-		return c, nil
+		c.fail(fmt.Errorf("node %q moved from %s", l.target, c.addr))
+		l.mu.Lock()
 	}
 	if d := l.dialed; d != nil {
 		l.mu.Unlock()
@@ -401,7 +411,7 @@ func (m *Mux) dialLink(target string) (*linkConn, error) {
 		return nil, fmt.Errorf("raft dial %s at %s: header: %w", target, hostport, err)
 	}
 	_ = nc.SetWriteDeadline(time.Time{})
-	c := &linkConn{target: target, nc: nc, w: coalesce.NewWriter(nc), timeout: m.rpcTimeout,
+	c := &linkConn{target: target, addr: hostport, nc: nc, w: coalesce.NewWriter(nc), timeout: m.rpcTimeout,
 		closed: &m.counters.closed, pending: map[uint64]*pendingCall{}}
 	c.lastRead.Store(time.Now().UnixNano())
 	if !m.track(nc) {
@@ -449,6 +459,7 @@ func (m *Mux) dropLinks() {
 // to the pending calls by id.
 type linkConn struct {
 	target   string
+	addr     string // the host:port dialed
 	nc       net.Conn
 	w        *coalesce.Writer
 	timeout  time.Duration

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -192,4 +193,27 @@ func TestLinkRedials(t *testing.T) {
 		g.Expect(accepted.Load()).To(Equal(int64(i)), "a silent link is redialed")
 	}
 	g.Expect(a.Stats().Closed).To(Equal(closed+2), "each silent link was closed")
+}
+
+// When the target's address changes (a pod back on a new IP), the next call goes to the new
+// address at once, not after the old connection times out.
+func TestLinkFollowsAddressChange(t *testing.T) {
+	g := NewWithT(t)
+	a, b, addrs := muxPair(t)
+	answerAppends(t, openTransport(t, b, 1), 0)
+	at := openTransport(t, a, 1)
+	var resp raft.AppendEntriesResponse
+	g.Expect(at.AppendEntries("b", "b", testAppendEntries(), &resp)).To(Succeed())
+	g.Expect(resp.Term).To(Equal(uint64(7)))
+
+	// Node b again, on a new port; the old one stays up but is no longer b's address.
+	moved, err := Listen("127.0.0.1:0", "b", func(string) (string, error) { return "", errors.New("unused") }, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer moved.Close()
+	answerAppends(t, openTransport(t, moved, 1), 5000)
+	addrs["b"] = moved.Addr().String() // no call is in flight: nothing resolves meanwhile
+	g.Expect(at.AppendEntries("b", "b", testAppendEntries(), &resp)).To(Succeed())
+	g.Expect(resp.Term).To(Equal(uint64(5007)), "answered by b at its new address")
+	g.Eventually(func() int { return linkConnCount(b) }).Should(BeZero(), "the old link is closed")
+	g.Expect(a.Stats().Dials).To(Equal(uint64(2)))
 }
