@@ -411,13 +411,13 @@ func (m *Mux) dialLink(target string) (*linkConn, error) {
 		return nil, fmt.Errorf("raft dial %s at %s: header: %w", target, hostport, err)
 	}
 	_ = nc.SetWriteDeadline(time.Time{})
-	c := &linkConn{target: target, addr: hostport, nc: nc, w: coalesce.NewWriter(nc), timeout: m.rpcTimeout,
-		closed: &m.counters.closed, pending: map[uint64]*pendingCall{}}
-	c.lastRead.Store(time.Now().UnixNano())
 	if !m.track(nc) {
 		_ = nc.Close()
 		return nil, ErrMuxClosed
 	}
+	c := &linkConn{target: target, addr: hostport, nc: nc, w: coalesce.NewWriter(nc), timeout: m.rpcTimeout,
+		closed: &m.counters.closed, pending: map[uint64]*pendingCall{}}
+	c.lastRead.Store(time.Now().UnixNano())
 	go func() {
 		defer m.untrack(nc)
 		c.readAnswers(bufio.NewReaderSize(nc, 64<<10))
