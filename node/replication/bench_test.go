@@ -42,17 +42,23 @@ func runWriters(b *testing.B, writers int, op func(i int64) error) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
 
-// BenchmarkGroup measures a 3-replica group on loopback TCP through the mux: the Raft log
-// is fsynced (in the engine), the state machine applies unsynced, 100-byte values.
-func BenchmarkGroup(b *testing.B) {
-	g := NewWithT(b)
+// benchCluster is a test cluster with production Raft timing (the loopback test timing makes
+// a loaded 2-core machine elect), its engines fsyncing if durable.
+func benchCluster(b *testing.B, durable bool) *testCluster {
 	c := newTestCluster(b)
-	c.durable = true
-	// Production timing: the loopback test timing makes a loaded 2-core machine elect.
+	c.durable = durable
 	c.config = func(cfg *Config) {
 		d := DefaultConfig()
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = d.HeartbeatTimeout, d.ElectionTimeout, d.LeaderLeaseTimeout
 	}
+	return c
+}
+
+// BenchmarkGroup measures a 3-replica group on loopback TCP through the mux: the Raft log
+// is fsynced (in the engine), the state machine applies unsynced, 100-byte values.
+func BenchmarkGroup(b *testing.B) {
+	g := NewWithT(b)
+	c := benchCluster(b, true)
 	c.startGroup(nodes3, 0)
 	l := waitLeader(g, c, 0)
 	grp := l.groups[0]
@@ -108,12 +114,7 @@ func BenchmarkGroups(b *testing.B) {
 
 func benchmarkGroups(b *testing.B, groups int, durable bool) {
 	g := NewWithT(b)
-	c := newTestCluster(b)
-	c.durable = durable
-	c.config = func(cfg *Config) {
-		d := DefaultConfig()
-		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = d.HeartbeatTimeout, d.ElectionTimeout, d.LeaderLeaseTimeout
-	}
+	c := benchCluster(b, durable)
 	shards := make([]int, groups)
 	for i := range shards {
 		shards[i] = i
