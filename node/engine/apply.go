@@ -122,18 +122,14 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 	}
 	b := e.db.NewBatch()
 	defer b.Close()
-	var overlay map[string]keyState // effects of earlier ops of this call
-	if len(ops) > 1 {
-		overlay = make(map[string]keyState, len(ops))
-	}
-	// learned is what this call read or wrote of each key, in order, for the cache once
-	// the batch has committed.
+	// learned is what this call read or wrote of each key, in order: the state earlier ops
+	// of the call left, and for the cache once the batch has committed.
 	learned := make([]cachedKey, 0, len(ops))
 	results := make([]Result, len(ops))
 	wrote := false
 	for i, op := range ops {
 		k := dataKey(shard, op.Key)
-		cur, ok := overlay[string(op.Key)]
+		cur, ok := lastLearned(learned, op.Key)
 		if !ok {
 			cur, ok = wc.key(op.Key)
 		}
@@ -177,9 +173,6 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 			return nil, fmt.Errorf("apply shard %d op %d: batch: %w", shard, i, err)
 		}
 		results[i].Revision = m.Revision
-		if overlay != nil {
-			overlay[string(op.Key)] = next
-		}
 		learned = append(learned, cachedKey{key: string(op.Key), state: next})
 		wrote = true
 	}
@@ -200,6 +193,16 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 	}
 	wc.remember(m, learned)
 	return results, nil
+}
+
+// lastLearned returns the latest state learned records for key (a batch holds a few ops).
+func lastLearned(learned []cachedKey, key []byte) (keyState, bool) {
+	for i := len(learned) - 1; i >= 0; i-- {
+		if learned[i].key == string(key) {
+			return learned[i].state, true
+		}
+	}
+	return keyState{}, false
 }
 
 // lookup reads the state of the data key k from the store.
