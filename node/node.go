@@ -45,6 +45,10 @@ type Config struct {
 	// (torua local): when every replica of every group was down, no leader from before
 	// the restart is serving reads on a lease.
 	NoRestartQuiet bool
+	// UnsafeNoFsync makes the engine never fsync: an acknowledged write can be lost to a
+	// crash of the machine, or of every replica at once. For measuring what the disk
+	// costs only (etcd's --unsafe-no-fsync); the node warns about it at start.
+	UnsafeNoFsync bool
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 }
@@ -105,7 +109,10 @@ func New(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger.With("node", cfg.ID)
-	eng, err := engine.Open(cfg.DataDir, engine.Options{Logger: log})
+	if cfg.UnsafeNoFsync {
+		log.Warn("UNSAFE: fsync is off (--unsafe-no-fsync); acknowledged writes can be lost to a crash. Use it only to measure.")
+	}
+	eng, err := engine.Open(cfg.DataDir, engine.Options{Logger: log, NoSync: cfg.UnsafeNoFsync})
 	if err != nil {
 		return nil, err
 	}

@@ -212,6 +212,16 @@ func TestCRUDWithAwkwardKeys(t *testing.T) {
 	}
 }
 
+func TestUnsafeNoFsync(t *testing.T) {
+	g := NewWithT(t)
+	safe, _ := startNode(t, nil, nil)
+	g.Expect(safe.eng.NoSync()).To(BeFalse(), "a node fsyncs unless told not to")
+	unsafe, base := startNode(t, nil, func(c *Config) { c.UnsafeNoFsync = true })
+	g.Expect(unsafe.eng.NoSync()).To(BeTrue())
+	g.Expect(status(t, "PUT", keyURL(base, "k"), "v", nil)).To(Equal(204))
+	g.Expect(do(t, "GET", keyURL(base, "k"), "", nil).body).To(Equal("v"))
+}
+
 func TestConditionalWrites(t *testing.T) {
 	g := NewWithT(t)
 	_, base := startNode(t, nil, nil)

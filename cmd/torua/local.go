@@ -33,6 +33,7 @@ type localOptions struct {
 	listen            string
 	nodeHost          string
 	nodeBasePort      int
+	unsafeNoFsync     bool
 	logs              logOptions
 }
 
@@ -58,6 +59,7 @@ cleanly.`,
 	f.StringVar(&o.nodeHost, "node-host", "127.0.0.1", "address the nodes listen on")
 	f.IntVar(&o.nodeBasePort, "node-base-port", 0, "first node port (node i listens on base+i); 0 picks free ports")
 	addRaftFlags(f, &o.raft)
+	addUnsafeNoFsyncFlag(f, &o.unsafeNoFsync)
 	o.logs.addFlags(f, "")
 	return cmd
 }
@@ -172,6 +174,7 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 			// Every node of the cluster runs in this process: none outlives a restart.
 			NoRestartQuiet: true,
 			DataDir:        filepath.Join(o.dataDir, id),
+			UnsafeNoFsync:  o.unsafeNoFsync,
 			Source:         shardmap.NewFile(mapPath, log),
 			Logger:         log,
 		})

@@ -53,10 +53,17 @@ the groups follow the map (replicas are added, caught up, promoted and removed o
 	f.Int64Var(&cfg.MaxValueSize, "max-value-size", httpx.DefaultMaxValueSize, "largest value accepted, in bytes")
 	f.IntVar(&cfg.MaxInFlight, "max-in-flight", 4096, "concurrent key requests served before answering 429")
 	addRaftFlags(f, &cfg.Raft)
+	addUnsafeNoFsyncFlag(f, &cfg.UnsafeNoFsync)
 	f.DurationVar(&grace, "shutdown-grace", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	maps.addFlags(f)
 	logs.addFlags(f, "-")
 	return cmd
+}
+
+// addUnsafeNoFsyncFlag adds --unsafe-no-fsync, named and meant as etcd's: for benchmarks
+// that separate what the disk costs from what the software costs.
+func addUnsafeNoFsyncFlag(f *pflag.FlagSet, v *bool) {
+	f.BoolVar(v, "unsafe-no-fsync", false, "never fsync (UNSAFE: acknowledged writes can be lost to a crash; for measuring what the disk costs only)")
 }
 
 // addRaftFlags adds the Raft tuning flags shared by node and local.

@@ -98,6 +98,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// NoSync reports whether the engine was opened with Options.NoSync (never fsyncs).
+func (e *Engine) NoSync() bool { return e.noSync }
+
 // pebbleOptions tunes Pebble for many small values written with fsync.
 func pebbleOptions(opts Options, log *slog.Logger, stalls *atomic.Int64) *pebble.Options {
 	po := &pebble.Options{
