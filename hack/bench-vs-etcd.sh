@@ -6,7 +6,9 @@
 # stale GET (etcd: serializable) with 32 clients, 128-byte values. Each client has one request
 # in flight. The load generator shares the machine's cores with the servers. torua bench uses
 # Torua's wire protocol (etcdbench: etcd's gRPC client); a second table shows Torua over HTTP
-# and without read leases (--raft-no-read-lease).
+# and without read leases (--raft-no-read-lease); a third the 32-client PUT load again with
+# fsync off in both (--unsafe-no-fsync, fresh data), which separates what the disk costs
+# from what the software costs.
 # Prints one Markdown table: ops/s, p50, p99 of both and the torua/etcd ratios. A run that
 # fails is run once more (and listed under the table); a run that fails twice is marked failed
 # in the table, the others go on, and the script exits 1 at the end.
@@ -146,24 +148,35 @@ for i in 0 1 2; do
 	cluster+=${cluster:+,}m$i=http://127.0.0.1:$((etcd_base + 2 * i + 1))
 	endpoints+=${endpoints:+,}127.0.0.1:$((etcd_base + 2 * i))
 done
-log "starting etcd: 3 members, clients on $endpoints"
-for i in 0 1 2; do
-	c=http://127.0.0.1:$((etcd_base + 2 * i)) p=http://127.0.0.1:$((etcd_base + 2 * i + 1))
-	"$etcd" --name "m$i" --data-dir "$work/etcd-m$i" \
-		--listen-client-urls "$c" --advertise-client-urls "$c" \
-		--listen-peer-urls "$p" --initial-advertise-peer-urls "$p" \
-		--initial-cluster "$cluster" --initial-cluster-token torua-bench --initial-cluster-state new \
-		>"$work/etcd-m$i.log" 2>&1 &
-	etcd_pids+=($!)
-done
-for i in 0 1 2; do
-	wait_for "http://127.0.0.1:$((etcd_base + 2 * i))/health" '"health":"true"' 60 "${etcd_pids[@]}"
-done
+# start_etcd DIR-PREFIX [FLAG...]: start the 3 members with data in $work/DIR-PREFIX-mI.
+start_etcd() {
+	local prefix=$1 i c p
+	shift
+	log "starting etcd: 3 members, clients on $endpoints $*"
+	for i in 0 1 2; do
+		c=http://127.0.0.1:$((etcd_base + 2 * i)) p=http://127.0.0.1:$((etcd_base + 2 * i + 1))
+		"$etcd" --name "m$i" --data-dir "$work/$prefix-m$i" \
+			--listen-client-urls "$c" --advertise-client-urls "$c" \
+			--listen-peer-urls "$p" --initial-advertise-peer-urls "$p" \
+			--initial-cluster "$cluster" --initial-cluster-token torua-bench --initial-cluster-state new \
+			"$@" >"$work/$prefix-m$i.log" 2>&1 &
+		etcd_pids+=($!)
+	done
+	for i in 0 1 2; do
+		wait_for "http://127.0.0.1:$((etcd_base + 2 * i))/health" '"health":"true"' 60 "${etcd_pids[@]}"
+	done
+}
+start_etcd etcd
 for run in "${runs[@]}"; do
 	log "etcd $run"
 	# shellcheck disable=SC2086 # the load strings are word lists
 	attempt "etcd-$run" bin/etcdbench --endpoints "$endpoints" --json "${common[@]}" ${load[$run]} ${etcd_extra[$run]:-}
 done
+stop_etcd
+start_etcd etcd-nofsync --unsafe-no-fsync
+log "etcd put-32 without fsync"
+# shellcheck disable=SC2086
+attempt "etcd-put-32-nofsync" bin/etcdbench --endpoints "$endpoints" --json "${common[@]}" ${load[put-32]}
 stop_etcd
 
 # --- torua local: 3 nodes, replication factor 3.
@@ -197,11 +210,24 @@ log "torua get-32 without read leases"
 attempt "variant-get-32-nolease" bin/torua bench --url "http://127.0.0.1:$torua_port" --json "${common[@]}" ${load[get-32]/--preload/}
 variants+=(get-32-nolease)
 stop_torua
+# ...and PUTs with fsync off, on fresh data.
+log "starting torua local with --unsafe-no-fsync"
+bin/torua local --data-dir "$work/torua-nofsync" --listen "127.0.0.1:$torua_port" --unsafe-no-fsync \
+	>"$work/torua-local-nofsync.log" 2>&1 &
+torua_pid=$!
+wait_for "http://127.0.0.1:$torua_port/readyz" ready 120 "$torua_pid"
+log "torua put-32 without fsync"
+# shellcheck disable=SC2086
+attempt "torua-put-32-nofsync" bin/torua bench --url "http://127.0.0.1:$torua_port" --json "${common[@]}" ${load[put-32]}
+stop_torua
 
 echo
 bin/etcdbench compare "$res" "${runs[@]}"
 echo
 bin/etcdbench variants "$res" "${variants[@]}"
+echo
+echo "# fsync off in both (--unsafe-no-fsync; not a way to run either, a measurement of the disk's share)"
+bin/etcdbench compare "$res" put-32-nofsync
 if ((${#retries[@]} > 0)); then
 	echo "note: run again after a failed first attempt (see the log above): ${retries[*]}"
 fi
