@@ -2,7 +2,6 @@ package replication
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -46,17 +45,14 @@ func (d *decoder) field() []byte {
 	return nil
 }
 
+// varint reads a signed varint (binary.AppendVarint's zig-zag encoding of an uvarint).
 func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
+	u := d.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errors.New("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	return x
 }
 
 func (d *decoder) bool() bool {
