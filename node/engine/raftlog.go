@@ -171,3 +171,106 @@ func (e *Engine) DeleteRaftState(shard int) error {
 	}
 	return nil
 }
+
+// RaftWrite is one shard's part of a WriteRaft: log entries to store and stable values
+// to set.
+type RaftWrite struct {
+	Shard int
+	// Entries are stored in index order, replacing entries at the same indexes.
+	Entries []LogEntry
+	// DeleteFrom, if not zero, removes every entry at or above it first (a log suffix
+	// that a new leader's entries replace).
+	DeleteFrom uint64
+	// Stable values to set.
+	Stable []StableValue
+	// DeleteBelow, if not zero, removes every entry below it (a compacted log prefix).
+	DeleteBelow uint64
+}
+
+// StableValue is a named stable value of a shard.
+type StableValue struct {
+	Name, Value []byte
+}
+
+// WriteRaft stores the Raft state of several shards in one batch, durably if sync: the
+// appends of every group of a node share one commit and one WAL fsync.
+func (e *Engine) WriteRaft(writes []RaftWrite, sync bool) error {
+	if err := e.acquire(); err != nil {
+		return fmt.Errorf("write raft state: %w", err)
+	}
+	defer e.mu.RUnlock()
+	b := e.db.NewBatch()
+	defer b.Close()
+	for _, w := range writes {
+		if err := checkShard(w.Shard); err != nil {
+			return fmt.Errorf("write raft state: %w", err)
+		}
+		if w.DeleteFrom != 0 {
+			if err := b.DeleteRange(logKey(w.Shard, w.DeleteFrom), shardPrefix(prefixLog, w.Shard+1, 0), nil); err != nil {
+				return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
+			}
+		}
+		if w.DeleteBelow != 0 {
+			if err := b.DeleteRange(shardPrefix(prefixLog, w.Shard, 0), logKey(w.Shard, w.DeleteBelow), nil); err != nil {
+				return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
+			}
+		}
+		for _, en := range w.Entries {
+			if err := b.Set(logKey(w.Shard, en.Index), en.Data, nil); err != nil {
+				return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
+			}
+		}
+		for _, s := range w.Stable {
+			if err := b.Set(stableKey(w.Shard, s.Name), s.Value, nil); err != nil {
+				return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
+			}
+		}
+	}
+	if err := b.Commit(e.writeOptions(sync)); err != nil {
+		return fmt.Errorf("write raft state: %w", markCorrupt(err))
+	}
+	return nil
+}
+
+// LogEntries calls fn with each of shard's log entries from index lo on, in index order,
+// until fn returns false. The bytes passed to fn are valid only during the call.
+func (e *Engine) LogEntries(shard int, lo uint64, fn func(index uint64, data []byte) bool) error {
+	release, err := e.use("read log", shard)
+	if err != nil {
+		return err
+	}
+	defer release()
+	it, err := e.db.NewIter(&pebble.IterOptions{
+		LowerBound: logKey(shard, lo),
+		UpperBound: shardPrefix(prefixLog, shard+1, 0),
+	})
+	if err != nil {
+		return fmt.Errorf("read log of shard %d: %w", shard, err)
+	}
+	defer func() { _ = it.Close() }()
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(binary.BigEndian.Uint64(it.Key()[shardPrefixLen:]), it.Value()) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("read log of shard %d: %w", shard, markCorrupt(err))
+	}
+	return nil
+}
+
+// SyncWAL makes every write committed so far durable (one WAL fsync): the loop that
+// drives a node's Raft groups writes their state unsynced and syncs in the background.
+func (e *Engine) SyncWAL() error {
+	if err := e.acquire(); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	defer e.mu.RUnlock()
+	if e.noSync {
+		return nil
+	}
+	if err := e.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("sync: %w", markCorrupt(err))
+	}
+	return nil
+}
