@@ -451,4 +451,3 @@ func (r raftLogger) Fatal(v ...any)                 { panic(fmt.Sprint(v...)) }
 func (r raftLogger) Fatalf(f string, v ...any)      { panic(fmt.Sprintf(f, v...)) }
 func (r raftLogger) Panic(v ...any)                 { panic(fmt.Sprint(v...)) }
 func (r raftLogger) Panicf(f string, v ...any)      { panic(fmt.Sprintf(f, v...)) }
-

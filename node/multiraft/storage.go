@@ -81,4 +81,3 @@ func loadStorage(eng *engine.Engine, shard int) (*raft.MemoryStorage, bool, erro
 	}
 	return ms, existing, nil
 }
-
