@@ -8,13 +8,14 @@ import (
 
 // raftCollector exports the node's Raft state at scrape time: per shard replica (label
 // shard) its term, commit and applied index, whether it leads and whether it knows a
-// leader, its group's voters and learners; and the node's Raft RPCs and links.
+// leader, its group's voters and learners; and the counters of the node's Raft loop and
+// transport.
 type raftCollector struct {
 	n *Node
 
 	term, commit, applied, leader, hasLeader, voters, learners *prometheus.Desc
-	rpcs, rpcFailures, rpcSeconds                              *prometheus.Desc
-	dials, dialFailures, linksClosed                           *prometheus.Desc
+	rounds, fsyncs, fsyncSeconds, sent, dropped                *prometheus.Desc
+	dials, dialFailures, connsClosed, snapsSent, snapsFailed   *prometheus.Desc
 }
 
 func newRaftCollector(n *Node) *raftCollector {
@@ -30,19 +31,24 @@ func newRaftCollector(n *Node) *raftCollector {
 		hasLeader:    d("shard_has_leader", "1 if this node's replica of the shard knows a leader.", "shard"),
 		voters:       d("shard_voters", "Voters in the shard's group, as this node's replica knows it.", "shard"),
 		learners:     d("shard_learners", "Learners (replicas catching up) in the shard's group, as this node's replica knows it.", "shard"),
-		rpcs:         d("rpcs_total", "Raft RPCs this node sent, by kind (append_entries, heartbeat, request_vote, request_pre_vote, timeout_now, install_snapshot).", "kind"),
-		rpcFailures:  d("rpc_failures_total", "Raft RPCs this node sent that failed: no answer in time, an error answer or a broken link.", "kind"),
-		rpcSeconds:   d("rpc_wait_seconds_total", "Seconds this node's Raft RPCs waited for their answers; divided by rpcs_total, the mean round trip.", "kind"),
-		dials:        d("link_dials_total", "Connections dialed to peer nodes for Raft RPCs (one link per peer, shared by every shard)."),
-		dialFailures: d("link_dial_failures_total", "Link dials that failed."),
-		linksClosed:  d("links_closed_total", "Link connections that closed or broke (a silent peer's link is closed after the RPC timeout)."),
+		rounds:       d("loop_rounds_total", "Rounds of the node's Raft loop that had work (each handles every group's Ready once)."),
+		fsyncs:       d("fsyncs_total", "WAL fsyncs that made Raft log appends durable (one covers every group's appends written while the previous one ran)."),
+		fsyncSeconds: d("fsync_seconds_total", "Seconds spent in those fsyncs; divided by fsyncs_total, the mean fsync latency."),
+		sent:         d("messages_sent_total", "Raft messages sent to peer nodes."),
+		dropped:      d("messages_dropped_total", "Raft messages dropped because the peer had no connection (Raft sends again)."),
+		dials:        d("dials_total", "Connections dialed to peer nodes for Raft messages (one per peer, shared by every shard)."),
+		dialFailures: d("dial_failures_total", "Dials that failed."),
+		connsClosed:  d("conns_closed_total", "Connections to peers that broke or were replaced (a peer that moved)."),
+		snapsSent:    d("snapshots_sent_total", "Shard snapshots streamed to peers that stored them whole."),
+		snapsFailed:  d("snapshot_failures_total", "Shard snapshots to peers that failed."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *raftCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.term, c.commit, c.applied, c.leader, c.hasLeader, c.voters,
-		c.learners, c.rpcs, c.rpcFailures, c.rpcSeconds, c.dials, c.dialFailures, c.linksClosed} {
+		c.learners, c.rounds, c.fsyncs, c.fsyncSeconds, c.sent, c.dropped, c.dials, c.dialFailures,
+		c.connsClosed, c.snapsSent, c.snapsFailed} {
 		ch <- d
 	}
 }
@@ -65,19 +71,21 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.voters, float64(len(s.Voters)), shard)
 		gauge(c.learners, float64(len(s.Learners)), shard)
 	}
-	mux := c.n.raftMux()
-	if mux == nil {
+	h := c.n.raftHost()
+	if h == nil {
 		return // not started
 	}
-	st := mux.Stats()
-	for _, r := range st.RPCs {
-		counter(c.rpcs, float64(r.Calls), r.Kind)
-		counter(c.rpcFailures, float64(r.Failed), r.Kind)
-		counter(c.rpcSeconds, r.SecondsWaiting, r.Kind)
-	}
+	st := h.Stats()
+	counter(c.rounds, float64(st.Rounds))
+	counter(c.fsyncs, float64(st.Fsyncs))
+	counter(c.fsyncSeconds, st.FsyncSeconds)
+	counter(c.sent, float64(st.MessagesSent))
+	counter(c.dropped, float64(st.MessagesDropped))
 	counter(c.dials, float64(st.Dials))
 	counter(c.dialFailures, float64(st.DialFailures))
-	counter(c.linksClosed, float64(st.Closed))
+	counter(c.connsClosed, float64(st.ConnsClosed))
+	counter(c.snapsSent, float64(st.SnapshotsSent))
+	counter(c.snapsFailed, float64(st.SnapshotsFailed))
 }
 
 func boolValue(b bool) float64 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,8 +35,8 @@ type Config struct {
 	// RaftListen is the address of the node's one Raft port, shared by every shard's
 	// group, e.g. ":7071" or "127.0.0.1:0". Peers reach it at the map's Raft address.
 	RaftListen string
-	// Raft tunes every group (timing, compaction, Raft's own logging); the identity
-	// fields are filled in per shard. Zero values take replication.DefaultConfig.
+	// Raft tunes every group (timing, compaction, Raft's own logging). Zero values take
+	// replication.DefaultConfig.
 	Raft replication.Config
 	// NoHandOff skips the leadership hand-off on Shutdown, for nodes that stop together
 	// (torua local): handing leadership to a node that is stopping too gains nothing.
@@ -63,10 +64,10 @@ type Node struct {
 	srv     *httpx.Server
 	limiter chan struct{}
 
-	mux   *replication.Mux
+	host  *replication.Host
 	peers *peerClient
-	// muxForMetrics is mux once Start has set it, for the metrics collector.
-	muxForMetrics atomic.Pointer[replication.Mux]
+	// hostForMetrics is host once Start has set it, for the metrics collector.
+	hostForMetrics atomic.Pointer[replication.Host]
 
 	// hosting is the replicas open under a map version; requests load it once and use it whole.
 	hosting atomic.Pointer[hosting]
@@ -134,8 +135,8 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// raftMux is the node's Raft mux, nil before Start.
-func (n *Node) raftMux() *replication.Mux { return n.muxForMetrics.Load() }
+// raftHost is the node's Raft host, nil before Start.
+func (n *Node) raftHost() *replication.Host { return n.hostForMetrics.Load() }
 
 // resolveRaft maps a node ID to its Raft address in the current map.
 func (n *Node) resolveRaft(id string) (string, error) {
@@ -156,29 +157,32 @@ func (n *Node) resolveRaft(id string) (string, error) {
 // Start binds the HTTP API, starts following the shard map, and returns. Serving continues
 // until Shutdown.
 func (n *Node) Start(ctx context.Context) error {
-	mux, err := replication.Listen(n.cfg.RaftListen, n.cfg.ID, n.resolveRaft, n.log)
+	host, err := replication.Listen(replication.HostConfig{
+		Listen: n.cfg.RaftListen, NodeID: n.cfg.ID, Resolve: n.resolveRaft, Engine: n.eng,
+		Dir: filepath.Join(n.cfg.DataDir, "raft-snapshots"), Raft: n.cfg.Raft, Logger: n.log,
+	})
 	if err != nil {
 		_ = n.eng.Close()
 		return err
 	}
-	n.mux = mux
-	n.muxForMetrics.Store(mux)
+	n.host = host
+	n.hostForMetrics.Store(host)
 	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && !n.cfg.NoRestartQuiet && n.hasRaftState() {
-		mux.QuietUntil(time.Now().Add(quiet))
+		host.QuietUntil(time.Now().Add(quiet))
 		n.log.Info("Answering no Raft traffic for a while after a restart", "for", quiet)
 	}
 	// Rejoin the groups on disk before answering anyone: /internal/raft-state must never
 	// deny state this node holds.
 	if err := n.openExisting(); err != nil {
 		_ = n.closeGroups()
-		_ = mux.Close()
+		_ = host.Close()
 		_ = n.eng.Close()
 		return fmt.Errorf("open shard replicas: %w", err)
 	}
 	srv, err := httpx.Start(n.cfg.Listen, n.metrics.Wrap(n.routes()), n.log, n.newWireServer())
 	if err != nil {
 		_ = n.closeGroups()
-		_ = mux.Close()
+		_ = host.Close()
 		_ = n.eng.Close()
 		return err
 	}
@@ -196,7 +200,7 @@ func (n *Node) Start(ctx context.Context) error {
 		defer n.wg.Done()
 		n.followMap(ctx)
 	}()
-	n.log.Info("Node started", "addr", srv.Addr(), "raftAddr", mux.Addr().String(), "dataDir", n.cfg.DataDir,
+	n.log.Info("Node started", "addr", srv.Addr(), "raftAddr", host.Addr().String(), "dataDir", n.cfg.DataDir,
 		"rejoinedReplicas", rejoined)
 	return nil
 }
@@ -205,7 +209,7 @@ func (n *Node) Start(ctx context.Context) error {
 func (n *Node) Addr() string { return n.srv.Addr() }
 
 // RaftAddr is the bound Raft address.
-func (n *Node) RaftAddr() string { return n.mux.Addr().String() }
+func (n *Node) RaftAddr() string { return n.host.Addr().String() }
 
 // Holder is the node's shard map holder.
 func (n *Node) Holder() *shardmap.Holder { return n.holder }
@@ -236,8 +240,8 @@ func (n *Node) shutdown(ctx context.Context) error {
 		errs = append(errs, n.srv.Shutdown(ctx))
 	}
 	errs = append(errs, n.closeGroups())
-	if n.mux != nil {
-		errs = append(errs, n.mux.Close())
+	if n.host != nil {
+		errs = append(errs, n.host.Close())
 	}
 	n.peers.close()
 	errs = append(errs, n.eng.Close())
@@ -314,7 +318,7 @@ func (n *Node) ready() error {
 	case n.hosting.Load().m != m:
 		return fmt.Errorf("%w: opening the shards of map version %d", httpx.ErrUnavailable, m.Version)
 	}
-	if until, quiet := n.mux.Quiet(); quiet {
+	if until, quiet := n.host.Quiet(); quiet {
 		// Its groups cannot take part yet: a rolling restart must not move on (and ask
 		// the next node to hand its leaderships over) before they can.
 		return fmt.Errorf("%w: answering no Raft traffic until %s after a restart", httpx.ErrUnavailable, until.Format(time.TimeOnly))

@@ -59,8 +59,8 @@ func startNode(t testing.TB, m *shardmap.Map, tune func(*Config)) (*Node, string
 func testConfig(id, dir string, src shardmap.Source) Config {
 	return Config{ID: id, Listen: "127.0.0.1:0", RaftListen: "127.0.0.1:0", DataDir: dir, Source: src,
 		Logger: slog.New(slog.DiscardHandler),
-		Raft: replication.Config{HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
-			LeaderLeaseTimeout: 100 * time.Millisecond, RaftLogLevel: "off"}}
+		Raft: replication.Config{HeartbeatTimeout: 200 * time.Millisecond,
+			RaftLogLevel: "off"}}
 }
 
 // waitLeaders waits until every shard of m has a leader among nodes whose voters are the
@@ -389,8 +389,9 @@ func TestReplicatedShards(t *testing.T) {
 		HaveLen(len(leader.Status().Shards)), HaveEach(1.0)))
 	metrics := do(t, "GET", "http://"+newLeader.Addr()+"/metrics", "", nil).body
 	g.Expect(metrics).To(ContainSubstring(`torua_raft_shard_commit_index{shard="`))
-	g.Expect(metrics).To(MatchRegexp(`torua_raft_rpcs_total\{kind="append_entries"\} [1-9]`))
-	g.Expect(metrics).To(MatchRegexp(`torua_raft_link_dials_total [1-9]`))
+	g.Expect(metrics).To(MatchRegexp(`torua_raft_messages_sent_total [1-9]`))
+	g.Expect(metrics).To(MatchRegexp(`torua_raft_fsyncs_total [1-9]`))
+	g.Expect(metrics).To(MatchRegexp(`torua_raft_dials_total [1-9]`))
 }
 
 // TestConcurrentCompareAndSet has 32 clients increment one counter with If-Match, retrying on
@@ -478,7 +479,7 @@ func TestRestartQuietPeriod(t *testing.T) {
 	m := oneNodeMap(t, "127.0.0.1:1")
 	cfg := testConfig("n0", dir, shardmap.NewStatic(m))
 	// Long enough that the first /readyz after Start falls inside the quiet period.
-	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout = 2*time.Second, 2*time.Second
+	cfg.Raft.HeartbeatTimeout = 2 * time.Second
 	n, err := New(cfg)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n.Start(context.Background())).To(Succeed())

@@ -54,7 +54,8 @@ type shardGroup struct {
 
 type settledAt struct{ mapVersion, term uint64 }
 
-// raftDir is where the Raft state of shard lives.
+// raftDir is the directory that marks a replica of shard on this node (its Raft state is
+// in the engine).
 func (n *Node) raftDir(shard int) string {
 	return filepath.Join(n.cfg.DataDir, "raft", strconv.Itoa(shard))
 }
@@ -96,14 +97,16 @@ func (n *Node) openGroup(shard int) error {
 	if _, ok := n.groups[shard]; ok {
 		return nil
 	}
-	cfg := n.cfg.Raft
-	cfg.Shard, cfg.NodeID, cfg.Dir = shard, n.cfg.ID, n.raftDir(shard)
-	cfg.Engine, cfg.Mux, cfg.Logger = n.eng, n.mux, n.log
-	g, err := replication.Open(cfg)
+	// The directory marks the shard as hosted here: openExisting reopens what it finds.
+	dir := n.raftDir(shard)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	g, err := n.host.Open(shard, n.log)
 	if err != nil {
 		return err
 	}
-	n.groups[shard] = &shardGroup{Group: g, shard: shard, dir: cfg.Dir, stableSince: time.Now()}
+	n.groups[shard] = &shardGroup{Group: g, shard: shard, dir: dir, stableSince: time.Now()}
 	return nil
 }
 
@@ -121,6 +124,9 @@ func (n *Node) publish(m *shardmap.Map) {
 // reconcile opens the groups the map assigns here and starts one step for every group
 // that is not in the middle of one.
 func (n *Node) reconcile(ctx context.Context, m *shardmap.Map) {
+	for _, peer := range m.Nodes {
+		n.host.Learn(peer.ID)
+	}
 	opened := 0
 	for _, s := range m.ShardsOf(n.cfg.ID) {
 		n.mu.Lock()

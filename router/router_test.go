@@ -71,8 +71,8 @@ func startCluster(t testing.TB, n, rf int, routerSource func(path string) shardm
 }
 
 // testRaft is Raft timing for groups on loopback in one test process.
-var testRaft = replication.Config{HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
-	LeaderLeaseTimeout: 100 * time.Millisecond, RaftLogLevel: "off"}
+var testRaft = replication.Config{HeartbeatTimeout: 200 * time.Millisecond,
+	RaftLogLevel: "off"}
 
 // waitLeaders waits until every shard of m has a leader among nodes.
 func waitLeaders(t testing.TB, m *shardmap.Map, nodes []*node.Node) {

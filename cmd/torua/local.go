@@ -97,7 +97,6 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 	defer closeLog()
 	tuneGC(log)
 	raftCfg := o.raft
-	raftCfg.RaftLogOutput = o.logs.out
 
 	mapPath := filepath.Join(o.dataDir, "shardmap.json")
 	prev, err := readLocalMap(mapPath)

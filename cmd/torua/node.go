@@ -40,7 +40,7 @@ the groups follow the map (replicas are added, caught up, promoted and removed o
 			}
 			return serve(&logs, &maps, grace, func(log *slog.Logger, src shardmap.Source) (server, error) {
 				tuneGC(log)
-				cfg.Logger, cfg.Source, cfg.Raft.RaftLogOutput = log, src, logs.out
+				cfg.Logger, cfg.Source = log, src
 				return node.New(cfg)
 			})
 		},
@@ -69,10 +69,7 @@ func addUnsafeNoFsyncFlag(f *pflag.FlagSet, v *bool) {
 // addRaftFlags adds the Raft tuning flags shared by node and local.
 func addRaftFlags(f *pflag.FlagSet, c *replication.Config) {
 	d := replication.DefaultConfig()
-	f.DurationVar(&c.HeartbeatTimeout, "raft-heartbeat-timeout", d.HeartbeatTimeout, "Raft heartbeat timeout (a follower starts an election after this long without a leader)")
-	f.DurationVar(&c.ElectionTimeout, "raft-election-timeout", d.ElectionTimeout, "Raft election timeout")
-	f.DurationVar(&c.LeaderLeaseTimeout, "raft-leader-lease-timeout", d.LeaderLeaseTimeout, "how long a leader stays leader without reaching a quorum (capped at the heartbeat timeout)")
-	f.DurationVar(&c.CommitTimeout, "raft-commit-timeout", d.CommitTimeout, "how often an idle leader tells its followers the commit index (bounds how far stale reads on followers lag when no writes arrive)")
+	f.DurationVar(&c.HeartbeatTimeout, "raft-heartbeat-timeout", d.HeartbeatTimeout, "Raft election timeout: a follower stands for election after this long without hearing from a leader; leaders send heartbeats twenty times as often")
 	f.BoolVar(&c.NoReadLease, "raft-no-read-lease", false, "confirm leadership with a heartbeat round on every linearizable read instead of holding a read lease (correct under any clock drift, slower)")
-	f.StringVar(&c.RaftLogLevel, "raft-log-level", d.RaftLogLevel, "level of the Raft library's own JSON log lines, written where --log-file says (trace, debug, info, warn, error, off)")
+	f.StringVar(&c.RaftLogLevel, "raft-log-level", d.RaftLogLevel, "lowest level of the Raft library's own log lines that are kept, in the node's log (debug, info, warn, error, off)")
 }

@@ -48,14 +48,13 @@ func benchCluster(b *testing.B, durable bool) *testCluster {
 	c := newTestCluster(b)
 	c.durable = durable
 	c.config = func(cfg *Config) {
-		d := DefaultConfig()
-		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = d.HeartbeatTimeout, d.ElectionTimeout, d.LeaderLeaseTimeout
+		cfg.HeartbeatTimeout = DefaultConfig().HeartbeatTimeout
 	}
 	return c
 }
 
-// BenchmarkGroup measures a 3-replica group on loopback TCP through the mux: the Raft log
-// is fsynced (in the engine), the state machine applies unsynced, 100-byte values.
+// BenchmarkGroup measures a 3-replica group on loopback TCP: the Raft log is fsynced (in
+// the engine), the state machine applies unsynced, 100-byte values.
 func BenchmarkGroup(b *testing.B) {
 	g := NewWithT(b)
 	c := benchCluster(b, true)

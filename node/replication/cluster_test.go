@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -12,7 +13,7 @@ import (
 )
 
 // testCluster runs Torua nodes in one process: each node has its own engine, data dir
-// and Mux on a 127.0.0.1 port, and one Group per hosted shard. Nodes find each other
+// and Host on a 127.0.0.1 port, and one Group per hosted shard. Nodes find each other
 // through the cluster's address book, as real nodes do through the shard map.
 type testCluster struct {
 	t     testing.TB
@@ -22,7 +23,7 @@ type testCluster struct {
 	nodes map[string]*testNode
 	// cutOff nodes reach no one and no one reaches them (see cut).
 	cutOff map[string]bool
-	// config, if set, adjusts every group's Config.
+	// config, if set, adjusts every node's Config.
 	config func(*Config)
 	// durable makes the engines (and so the Raft logs in them) fsync; tests that only
 	// stop processes cleanly leave it off to run faster.
@@ -32,7 +33,7 @@ type testCluster struct {
 type testNode struct {
 	id     string
 	eng    *engine.Engine
-	mux    *Mux
+	host   *Host
 	groups map[int]*Group
 }
 
@@ -77,24 +78,33 @@ func (c *testCluster) cut(id string) {
 	}
 	c.mu.Unlock()
 	for _, n := range nodes {
-		n.mux.dropLinks()
-		for _, g := range n.groups {
-			g.trans.CloseStreams()
+		n.host.trans.dropConns()
+	}
+}
+
+// dropConns closes every connection of the transport, outgoing and accepted.
+func (t *transport) dropConns() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.peers {
+		if p.w != nil {
+			p.w.Fail(errors.New("dropped by the test"))
+			_ = p.nc.Close()
+			p.w, p.nc = nil, nil
 		}
+	}
+	for nc := range t.conns {
+		_ = nc.Close()
 	}
 }
 
 func testGroupConfig() Config {
 	return Config{
-		HeartbeatTimeout:   250 * time.Millisecond,
-		ElectionTimeout:    250 * time.Millisecond,
-		LeaderLeaseTimeout: 200 * time.Millisecond,
-		CommitTimeout:      5 * time.Millisecond,
-		ApplyTimeout:       5 * time.Second,
-		// Snapshots only when a test asks; few trailing entries, so that a new member
-		// must catch up from the snapshot.
+		HeartbeatTimeout: 250 * time.Millisecond,
+		ApplyTimeout:     5 * time.Second,
+		// Compaction only when a test asks; few trailing entries, so that a new member
+		// must catch up from a snapshot.
 		SnapshotThreshold: 1 << 30,
-		SnapshotInterval:  time.Hour,
 		TrailingLogs:      8,
 		RaftLogLevel:      "off",
 	}
@@ -108,26 +118,30 @@ func (c *testCluster) start(id string, shards ...int) *testNode {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	mux, err := Listen("127.0.0.1:0", id, func(to string) (string, error) { return c.resolveFrom(id, to) }, nil)
+	cfg := testGroupConfig()
+	if c.config != nil {
+		c.config(&cfg)
+	}
+	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: id, Engine: eng, Dir: filepath.Join(dir, "raft"),
+		Resolve: func(to string) (string, error) { return c.resolveFrom(id, to) }, Raft: cfg})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	n := &testNode{id: id, eng: eng, mux: mux, groups: map[int]*Group{}}
+	n := &testNode{id: id, eng: eng, host: host, groups: map[int]*Group{}}
+	c.mu.Lock()
+	for peer := range c.addrs {
+		host.Learn(peer)
+	}
+	c.mu.Unlock()
 	for _, shard := range shards {
-		cfg := testGroupConfig()
-		cfg.Shard, cfg.NodeID, cfg.Engine, cfg.Mux = shard, id, eng, mux
-		cfg.Dir = filepath.Join(dir, "raft", fmt.Sprint(shard))
-		if c.config != nil {
-			c.config(&cfg)
-		}
-		g, err := Open(cfg)
+		g, err := host.Open(shard, nil)
 		if err != nil {
 			c.t.Fatal(err)
 		}
 		n.groups[shard] = g
 	}
 	c.mu.Lock()
-	c.addrs[id] = mux.Addr().String()
+	c.addrs[id] = host.Addr().String()
 	c.nodes[id] = n
 	c.mu.Unlock()
 	return n
@@ -159,10 +173,10 @@ func (c *testCluster) stop(id string) {
 	}
 	for _, g := range n.groups {
 		if err := g.Close(); err != nil {
-			c.t.Errorf("close %s shard %d: %v", id, g.cfg.Shard, err)
+			c.t.Errorf("close %s shard %d: %v", id, g.shard, err)
 		}
 	}
-	_ = n.mux.Close()
+	_ = n.host.Close()
 	_ = n.eng.Close()
 }
 

@@ -2,19 +2,19 @@ package replication
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/shardmap"
@@ -30,14 +30,16 @@ var (
 	// or the caller's context ended while it was in flight. Retrying is safe only for
 	// idempotent operations.
 	ErrUnknownOutcome = errors.New("outcome unknown")
-	// ErrTimeout means Raft did not accept the request in time; nothing was proposed.
+	// ErrTimeout means Raft could not take the request now (too much in flight, or a
+	// membership change still being applied); nothing was proposed.
 	ErrTimeout = errors.New("replication timeout")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("replication group closed")
-	// ErrStaleData is returned by Open when the engine holds data of the shard but the
-	// group has no Raft state: the data is left over from an earlier membership and would
-	// make replay skip entries. The caller deletes the shard (engine.DeleteShard) first.
-	ErrStaleData = errors.New("engine holds shard data without raft state")
+	// ErrStaleData is returned by Open when the engine's data of the shard does not fit
+	// the group's Raft state: data without Raft state (left over from an earlier
+	// membership; it would make replay skip entries), or data older than the log's
+	// compaction point. The node refuses to host the shard rather than delete data.
+	ErrStaleData = errors.New("shard data does not match its raft state")
 )
 
 // NotLeaderError is ErrNotLeader with the leader this replica knows of.
@@ -58,324 +60,228 @@ func (e *NotLeaderError) Error() string {
 // Is makes errors.Is(err, ErrNotLeader) hold.
 func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 
-// Config configures one Group. Zero durations and counts take the defaults of
-// DefaultConfig.
-type Config struct {
-	// Shard is the shard the group replicates.
-	Shard int
-	// NodeID is this node's ID: its Raft server ID and address.
-	NodeID string
-	// Dir holds the group's Raft log and snapshots, conventionally <data>/raft/<shard>.
-	Dir string
-	// Engine holds the shard's data; the group is the only writer of the shard.
-	Engine *engine.Engine
-	// Mux carries the group's Raft traffic.
-	Mux *Mux
-	// Logger receives the group's own log lines; nil discards them.
-	Logger *slog.Logger
-	// RaftLogOutput and RaftLogLevel route the Raft library's logs (JSON lines); defaults
-	// os.Stderr and "warn". Level "off" silences them.
-	RaftLogOutput io.Writer
-	RaftLogLevel  string
-
-	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout and CommitTimeout are Raft's
-	// timing (see raft.Config). Loopback tests use tens of milliseconds. The lease (how
-	// long a leader that reaches no quorum stays leader) defaults to the heartbeat timeout,
-	// not Raft's half of it: on a starved machine a leader otherwise steps down while its
-	// followers are merely slow. Reads never rely on it (see readBarrier).
-	HeartbeatTimeout   time.Duration
-	ElectionTimeout    time.Duration
-	LeaderLeaseTimeout time.Duration
-	// CommitTimeout is how often an idle leader sends each follower the commit index
-	// (hashicorp/raft's default, 50 ms): it bounds how far a follower's stale reads lag
-	// when no writes arrive. 5 ms cost about 4,000 empty AppendEntries per second for 16
-	// groups of 3, and a quarter of the read throughput of a 2-core machine.
-	CommitTimeout time.Duration
-	// ApplyTimeout bounds how long a write, barrier or membership change waits for Raft
-	// to accept it (not to commit it).
-	ApplyTimeout time.Duration
-	// NoReadLease makes every linearizable read confirm leadership with a heartbeat round
-	// (read index) instead of relying on a lease (see readBarrier).
-	NoReadLease bool
-	// MaxAppendEntries bounds the entries per AppendEntries RPC and per log append.
-	MaxAppendEntries int
-	// SnapshotThreshold, SnapshotInterval and TrailingLogs control log compaction.
-	SnapshotThreshold uint64
-	SnapshotInterval  time.Duration
-	TrailingLogs      uint64
-	// SnapshotRetain is the number of snapshots kept on disk.
-	SnapshotRetain int
-	// LogStore picks where the Raft log lives: LogStoreEngine (default) or LogStoreBolt.
-	LogStore string
-}
-
-// RestartQuietPeriod is how long a node that restarts with Raft state on disk must answer
-// no Raft traffic (Mux.QuietUntil): before it stopped it may have answered a leader's
-// append, which binds it to vote for no one else for a heartbeat timeout (the leader's
-// read lease counts on that), and it no longer knows whom or when. Zero with NoReadLease.
-func (c Config) RestartQuietPeriod() time.Duration {
-	c = c.withDefaults()
-	if c.NoReadLease {
-		return 0
-	}
-	return 2 * c.HeartbeatTimeout
-}
-
-// logCacheSize is how many recent log entries each group keeps in memory (raft.LogCache):
-// replication to followers that keep up reads them from there, not from the engine.
-const logCacheSize = 1024
-
-// Raft log stores (Config.LogStore).
+// Raft message and log limits.
 const (
-	// LogStoreEngine keeps the log in the node's engine: every group's appends share
-	// Pebble's WAL fsyncs.
-	LogStoreEngine = "engine"
-	// LogStoreBolt keeps each group's log in its own bbolt file, <Dir>/raft.db, laid out
-	// as raft-boltdb does; kept for comparison (docs/benchmarks.md).
-	LogStoreBolt = "bolt"
+	// maxSizePerMsg bounds the entries of one append message.
+	maxSizePerMsg = 1 << 20
+	// maxInflightMsgs bounds the append messages in flight to one follower.
+	maxInflightMsgs = 256
+	// maxUncommittedSize bounds the bytes a leader holds uncommitted; proposals beyond it
+	// are refused (ErrTimeout) until followers catch up.
+	maxUncommittedSize = 64 << 20
 )
 
-// logStore is a group's Raft log and stable store.
-type logStore interface {
-	raft.LogStore
-	raft.StableStore
-	Close() error
-}
-
-// DefaultConfig returns production defaults for everything but the identity fields.
-func DefaultConfig() Config {
-	return Config{
-		HeartbeatTimeout:   time.Second,
-		ElectionTimeout:    time.Second,
-		LeaderLeaseTimeout: time.Second,
-		CommitTimeout:      50 * time.Millisecond,
-		ApplyTimeout:       5 * time.Second,
-		MaxAppendEntries:   64,
-		SnapshotThreshold:  8192,
-		SnapshotInterval:   2 * time.Minute,
-		TrailingLogs:       10240,
-		SnapshotRetain:     2,
-		RaftLogLevel:       "warn",
-	}
-}
-
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	set := func(v *time.Duration, def time.Duration) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	set(&c.HeartbeatTimeout, d.HeartbeatTimeout)
-	set(&c.ElectionTimeout, d.ElectionTimeout)
-	set(&c.LeaderLeaseTimeout, d.LeaderLeaseTimeout)
-	set(&c.CommitTimeout, d.CommitTimeout)
-	set(&c.ApplyTimeout, d.ApplyTimeout)
-	// Raft refuses a lease longer than the heartbeat timeout.
-	c.LeaderLeaseTimeout = min(c.LeaderLeaseTimeout, c.HeartbeatTimeout)
-	set(&c.SnapshotInterval, d.SnapshotInterval)
-	if c.MaxAppendEntries == 0 {
-		c.MaxAppendEntries = d.MaxAppendEntries
-	}
-	if c.SnapshotThreshold == 0 {
-		c.SnapshotThreshold = d.SnapshotThreshold
-	}
-	if c.TrailingLogs == 0 {
-		c.TrailingLogs = d.TrailingLogs
-	}
-	if c.SnapshotRetain == 0 {
-		c.SnapshotRetain = d.SnapshotRetain
-	}
-	if c.RaftLogLevel == "" {
-		c.RaftLogLevel = d.RaftLogLevel
-	}
-	if c.RaftLogOutput == nil {
-		c.RaftLogOutput = os.Stderr
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	return c
-}
-
-// Group is this node's replica of one shard's Raft group. All methods are safe for
-// concurrent use. It satisfies the node package's Replica interface.
+// Group is this node's replica of one shard's Raft group, driven by its Host's loop. All
+// methods are safe for concurrent use. It satisfies the node package's Replica interface.
 type Group struct {
-	cfg   Config
+	h     *Host
+	shard int
 	log   *slog.Logger
-	fsm   *fsm
-	raft  *raft.Raft
-	trans *Transport
-	store logStore
+	ms    *raft.MemoryStorage
 
-	// readyTerm is the term in which this replica, as leader, saw a barrier of its own
-	// term applied: from then on its state holds every entry committed before the term,
-	// and a read that confirms leadership in that same term is linearizable.
-	readyTerm atomic.Uint64
-	readyMu   sync.Mutex
+	// lastStored is the index of the last log entry written to the engine; loop only.
+	lastStored uint64
+	// applied is the index of the last committed entry the loop has handled (applied or
+	// skipped as already in the engine); dataApplied the engine's applied index.
+	applied     atomic.Uint64
+	dataApplied atomic.Uint64
+	commit      atomic.Uint64
 
-	// lease lets linearizable reads skip the heartbeat round until it ends (see readBarrier);
-	// leaseMu serialises its changes, and leaseGen, bumped by revokeLease, keeps a
-	// confirmation that started before a revocation from granting a lease after it.
-	lease    atomic.Pointer[readLease]
-	leaseMu  sync.Mutex
+	mu     sync.Mutex // guards rn and everything below
+	rn     *raft.RawNode
+	closed bool
+	// bootstrapped is set by Bootstrap, before the loop stores the founding entries.
+	bootstrapped bool
+	conf         *pb.ConfState // the configuration as of the last applied change
+	confIndex    uint64
+	members      []string // names of conf's voters and learners, persisted
+	lead         uint64
+	role         raft.StateType // as of the last Ready the loop handled
+	leader       bool
+	term         uint64
+	// appliedTerm is the term of the last applied entry: a leader whose own term's first
+	// entry is not applied yet may still have a membership change in flight.
+	appliedTerm uint64
+	// changed is closed, and replaced, whenever the leader or term changes.
+	changed     chan struct{}
+	pendingConf bool
+	nextID      uint64
+	waiters     map[uint64]*waiter
+	// pending are reads not yet sent as a ReadIndex; reads those sent, by request.
+	pending []chan error
+	reads   map[uint64]*readBatch
+	nextRd  uint64
+	// lease lets linearizable reads skip the heartbeat round until it ends (readBarrier);
+	// leaseGen, bumped by revokeLease, keeps proposals made before a revocation from
+	// granting a lease after it. renewing is set while a lease renewal is in flight.
+	lease    readLease
 	leaseGen uint64
-	renewing atomic.Bool
-
-	notify    chan bool
-	stop      chan struct{}
-	watchDone chan struct{}
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
+	renewing bool
+	// snapFiles are received snapshot files offered to Raft and not yet restored.
+	snapFiles []string
 }
 
-// Open starts this node's replica of cfg.Shard. A replica with Raft state on disk rejoins
-// its group; a new one stays idle until Bootstrap (a new group) or until the leader adds it
+type waiter struct {
+	term  uint64
+	gen   uint64
+	start time.Time
+	renew bool // a lease renewal: nobody waits on ch
+	ch    chan proposal
+}
+
+type proposal struct {
+	results []engine.Result
+	err     error
+}
+
+type readBatch struct {
+	index uint64 // 0 until Raft answered
+	chans []chan error
+}
+
+// readLease is a period in which no other replica can become leader of term's successor.
+type readLease struct {
+	term  uint64
+	until time.Time // monotonic
+}
+
+// A group's Raft state lives in the node's engine, beside the shard's data:
+//
+//	log entry i      engine log (shard, i): a marshalled raftpb.Entry
+//	"hs"             stable value: the marshalled raftpb.HardState
+//	"snap"           stable value: the marshalled raftpb.SnapshotMetadata of the
+//	                 log's compaction point (the shard's data is in the engine itself)
+//	"members"        stable value: the node IDs of the configuration, one per line
+//	                 (Raft knows members by RaftID only)
+//
+// In memory each group keeps a raft.MemoryStorage from its compaction point on, loaded by
+// Open; the loop appends to both.
+var (
+	keyHardState = []byte("hs")
+	keySnapshot  = []byte("snap")
+	keyMembers   = []byte("members")
+	// keyLegacyTerm is where the hashicorp/raft log store of earlier versions kept the
+	// current term: its presence means a Raft state this version cannot read.
+	keyLegacyTerm = []byte("CurrentTerm")
+)
+
+// Open starts this node's replica of shard. A replica with Raft state on disk rejoins its
+// group; a new one stays idle until Bootstrap (a new group) or until the leader adds it
 // (AddLearner).
-func Open(cfg Config) (*Group, error) {
-	if cfg.Engine == nil || cfg.Mux == nil || cfg.NodeID == "" || cfg.Dir == "" {
-		return nil, fmt.Errorf("open shard %d group: Engine, Mux, NodeID and Dir are required", cfg.Shard)
+func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
+	if h.closed.Load() {
+		return nil, ErrClosed
 	}
-	if cfg.LogStore != "" && cfg.LogStore != LogStoreEngine && cfg.LogStore != LogStoreBolt {
-		return nil, fmt.Errorf("open shard %d group: log store %q unknown (want %q or %q)", cfg.Shard, cfg.LogStore, LogStoreEngine, LogStoreBolt)
+	if logger == nil {
+		logger = h.log
 	}
-	cfg = cfg.withDefaults()
-	log := cfg.Logger.With("component", "replication", "shard", cfg.Shard)
-	hlog := hclog.New(&hclog.LoggerOptions{
-		Name:       fmt.Sprintf("raft.shard-%d", cfg.Shard),
-		Level:      hclog.LevelFromString(cfg.RaftLogLevel),
-		Output:     cfg.RaftLogOutput,
-		JSONFormat: true,
-	})
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
-		return nil, fmt.Errorf("open shard %d group: %w", cfg.Shard, err)
+	if _, err := h.eng.Stable(shard, keyLegacyTerm); err == nil {
+		return nil, fmt.Errorf("open shard %d group: its Raft state was written by an earlier Torua (hashicorp/raft log) that this version cannot read; start the node on a new data directory", shard)
 	}
-	var store logStore = &engineStore{eng: cfg.Engine, shard: cfg.Shard}
-	if cfg.LogStore == LogStoreBolt {
-		bs, err := openBoltStore(filepath.Join(cfg.Dir, "raft.db"))
-		if err != nil {
-			return nil, fmt.Errorf("open shard %d group: %w", cfg.Shard, err)
+	ms, existing, err := loadStorage(h.eng, shard)
+	if err != nil {
+		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
+	}
+	st, err := h.eng.ShardStats(shard)
+	if err != nil {
+		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
+	}
+	if !existing && (st.AppliedIndex != 0 || st.Keys != 0 || st.Revision != 0) {
+		return nil, fmt.Errorf("open shard %d group: %w: the engine holds the shard's data (applied index %d, %d keys) but there is no Raft state", shard, ErrStaleData, st.AppliedIndex, st.Keys)
+	}
+	snap, _ := ms.Snapshot()
+	snapIndex := snap.GetMetadata().GetIndex()
+	if st.AppliedIndex < snapIndex {
+		// NB: cannot follow from a crash: the engine's writes and the compaction point
+		// share one WAL, whose surviving part is a prefix.
+		return nil, fmt.Errorf("open shard %d group: %w: the shard's data (applied index %d) is older than its Raft log's compaction point (%d), so the entries in between are lost", shard, ErrStaleData, st.AppliedIndex, snapIndex)
+	}
+	g := &Group{h: h, shard: shard, log: logger.With("component", "replication", "shard", shard), ms: ms,
+		waiters: map[uint64]*waiter{}, reads: map[uint64]*readBatch{}, changed: make(chan struct{})}
+	hs, cs, _ := ms.InitialState()
+	g.conf = cs
+	g.lastStored, _ = ms.LastIndex()
+	g.confIndex = snapIndex
+	g.applied.Store(snapIndex)
+	g.dataApplied.Store(st.AppliedIndex)
+	g.commit.Store(hs.GetCommit())
+	if b, err := h.eng.Stable(shard, keyMembers); err == nil {
+		g.members = splitMembers(b)
+		for _, m := range g.members {
+			h.learn(m)
 		}
-		store = bs
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	}
-	g := &Group{cfg: cfg, log: log, store: store, notify: make(chan bool, 1),
-		stop: make(chan struct{}), watchDone: make(chan struct{})}
-	if err := g.start(hlog); err != nil {
-		_ = store.Close()
-		return nil, fmt.Errorf("open shard %d group: %w", cfg.Shard, err)
+	// Raft hands over again every committed entry after the compaction point: the engine
+	// skips those it holds (their index is at or below its applied index), and the
+	// membership changes among them rebuild the configuration, which only the compaction
+	// point's metadata records.
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        h.id,
+		ElectionTick:              electionTicks,
+		HeartbeatTick:             1,
+		Storage:                   ms,
+		Applied:                   snapIndex,
+		MaxSizePerMsg:             maxSizePerMsg,
+		MaxInflightMsgs:           maxInflightMsgs,
+		MaxUncommittedEntriesSize: maxUncommittedSize,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		ReadOnlyOption:            raft.ReadOnlySafe,
+		AsyncStorageWrites:        true,
+		DisableProposalForwarding: true,
+		StepDownOnRemoval:         true,
+		Logger:                    newRaftLogger(g.log.With("component", "raft"), h.cfg.RaftLogLevel),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	}
-	go g.watchLeadership()
+	g.rn = rn
+	g.term = hs.GetTerm()
+	h.mu.Lock()
+	if _, dup := h.groups[shard]; dup {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("open shard %d group: already open", shard)
+	}
+	h.groups[shard] = g
+	h.mu.Unlock()
+	h.signal()
+	g.log.Info("Started raft group", "node", h.nodeID, "existingState", existing,
+		"appliedIndex", st.AppliedIndex, "compactedTo", snapIndex)
 	return g, nil
 }
 
-func (g *Group) start(hlog hclog.Logger) error {
-	cfg := g.cfg
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, cfg.SnapshotRetain, hlog)
-	if err != nil {
-		return err
-	}
-	if g.fsm, err = newFSM(cfg.Shard, cfg.Engine, g.log); err != nil {
-		return err
-	}
-	existing, err := raft.HasExistingState(g.store, g.store, snaps)
-	if err != nil {
-		return err
-	}
-	if !existing {
-		st, err := cfg.Engine.ShardStats(cfg.Shard)
-		if err != nil {
-			return err
-		}
-		if st.AppliedIndex != 0 || st.Keys != 0 || st.Revision != 0 {
-			return fmt.Errorf("%w (applied index %d, %d keys)", ErrStaleData, st.AppliedIndex, st.Keys)
-		}
-	}
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.NodeID)
-	rc.Logger = hlog
-	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
-	rc.ElectionTimeout = cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
-	rc.CommitTimeout = cfg.CommitTimeout
-	rc.MaxAppendEntries = cfg.MaxAppendEntries
-	rc.BatchApplyCh = true
-	rc.SnapshotThreshold = cfg.SnapshotThreshold
-	rc.SnapshotInterval = cfg.SnapshotInterval
-	rc.TrailingLogs = cfg.TrailingLogs
-	rc.NotifyCh = g.notify
-	rc.NoLegacyTelemetry = true
-	// If the engine already holds everything up to the latest snapshot, restoring it on
-	// start would only rewrite the shard with older data; replay from the log suffices.
-	list, err := snaps.List()
-	if err != nil {
-		return err
-	}
-	if len(list) > 0 && g.fsm.applied.Load() >= list[0].Index {
-		rc.NoSnapshotRestoreOnStart = true
-	}
-	restore := len(list) > 0 && !rc.NoSnapshotRestoreOnStart
-	if g.trans, err = cfg.Mux.Transport(cfg.Shard, hlog); err != nil {
-		return err
-	}
-	logs, err := raft.NewLogCache(logCacheSize, g.store)
-	if err != nil {
-		_ = g.trans.Close()
-		return err
-	}
-	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.store, snaps, g.trans); err != nil {
-		_ = g.trans.Close()
-		return err
-	}
-	g.log.Info("Started raft group", "node", cfg.NodeID, "existingState", existing,
-		"appliedIndex", g.fsm.applied.Load(), "restoreSnapshot", restore)
-	return nil
-}
-
-// watchLeadership makes a new leader ready for linearizable reads at once, instead of on
-// its first read.
-func (g *Group) watchLeadership() {
-	defer close(g.watchDone)
-	for {
-		select {
-		case leader := <-g.notify:
-			if leader {
-				ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ApplyTimeout)
-				if err := g.ensureReadReady(ctx); err != nil {
-					g.log.Debug("Leader not yet ready for reads", "err", err)
-				}
-				cancel()
-			}
-		case <-g.stop:
-			return
-		}
-	}
-}
-
-// Bootstrap makes this replica the first member of a new group whose voters are the given
-// node IDs (this node among them). Every initial voter may call it with the same list. It
-// is a no-op on a replica that already has Raft state.
+// Bootstrap makes this replica a member of a new group whose voters are the given node IDs
+// (this node among them). Every initial voter may call it with the same list. It is a no-op
+// on a replica that already has Raft state.
 //
 // NB: call it only for a shard that has never existed; a replica added to an existing
 // group must wait for the leader's AddLearner instead, or it would found a second group.
 func (g *Group) Bootstrap(voters []string) error {
-	servers := make([]raft.Server, 0, len(voters))
-	for _, id := range voters {
-		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(id)})
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return ErrClosed
 	}
-	err := g.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error()
-	if errors.Is(err, raft.ErrCantBootstrap) {
+	if g.hasState() {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("bootstrap shard %d: %w", g.cfg.Shard, err)
+	peers := make([]raft.Peer, len(voters))
+	for i, v := range voters {
+		peers[i] = raft.Peer{ID: g.h.learn(v), Context: []byte(v)}
 	}
+	if err := g.rn.Bootstrap(peers); err != nil {
+		return fmt.Errorf("bootstrap shard %d: %w", g.shard, err)
+	}
+	g.bootstrapped = true
+	g.h.signal()
 	return nil
 }
 
 // Write replicates op and returns once it is committed and applied on this (leader)
 // replica, with the engine's result. A failed precondition is in the Result, not the
-// error. Concurrent writes share log appends, AppendEntries RPCs and engine batches.
+// error. Concurrent writes of every group share rounds, messages and fsyncs.
 func (g *Group) Write(ctx context.Context, op engine.Op) (engine.Result, error) {
 	res, err := g.WriteBatch(ctx, []engine.Op{op})
 	if err != nil {
@@ -392,32 +298,82 @@ func (g *Group) WriteBatch(ctx context.Context, ops []engine.Op) ([]engine.Resul
 	if err != nil {
 		return nil, err
 	}
-	timeout, err := g.timeout(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := g.propose(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
-	f := g.raft.Apply(cmd, timeout)
-	if err := waitFuture(ctx, f); err != nil {
-		return nil, g.proposalError("write", err)
-	}
-	r, ok := f.Response().(applyResult)
-	if !ok || len(r.results) != len(ops) {
+	if len(p.results) != len(ops) {
 		// NB: only possible if the entry was skipped as already applied, which cannot
 		// happen to an entry proposed by this process.
-		return nil, fmt.Errorf("write shard %d: %w: no result for entry %d", g.cfg.Shard, ErrUnknownOutcome, f.Index())
+		return nil, fmt.Errorf("write shard %d: %w: no result", g.shard, ErrUnknownOutcome)
 	}
-	return r.results, nil
+	return p.results, nil
 }
 
-// Get reads key. With stale false the read is linearizable (see readBarrier);
-// with stale true it reads this replica's applied state, which may lag.
+// propose replicates a command (nil: an empty entry) and waits until it is applied here.
+func (g *Group) propose(ctx context.Context, cmd []byte) (proposal, error) {
+	g.mu.Lock()
+	w, id, err := g.proposeLocked(cmd, false)
+	g.mu.Unlock()
+	if err != nil {
+		return proposal{}, err
+	}
+	g.h.signal()
+	select {
+	case p := <-w.ch:
+		if p.err != nil {
+			return p, fmt.Errorf("write shard %d: %w", g.shard, p.err)
+		}
+		return p, nil
+	case <-ctx.Done():
+		g.mu.Lock()
+		delete(g.waiters, id)
+		g.mu.Unlock()
+		return proposal{}, fmt.Errorf("write shard %d: %w: %w", g.shard, ErrUnknownOutcome, ctx.Err())
+	}
+}
+
+// proposeLocked hands an entry of an 8-byte proposal id and cmd to Raft. Under mu.
+func (g *Group) proposeLocked(cmd []byte, renew bool) (*waiter, uint64, error) {
+	if g.closed {
+		return nil, 0, ErrClosed
+	}
+	if !g.leader {
+		return nil, 0, g.notLeaderLocked()
+	}
+	g.nextID++
+	id := g.nextID
+	data := make([]byte, 8+len(cmd))
+	binary.BigEndian.PutUint64(data, id)
+	copy(data[8:], cmd)
+	if err := g.rn.Propose(data); err != nil {
+		return nil, 0, g.proposeError(err)
+	}
+	w := &waiter{term: g.term, gen: g.leaseGen, start: time.Now(), renew: renew, ch: make(chan proposal, 1)}
+	g.waiters[id] = w
+	return w, id, nil
+}
+
+// proposeError maps a proposal Raft refused at once. Nothing was proposed. Under mu.
+func (g *Group) proposeError(err error) error {
+	if errors.Is(err, raft.ErrProposalDropped) && g.leader && g.rn.BasicStatus().LeadTransferee == 0 {
+		return fmt.Errorf("shard %d: %w: too many writes in flight", g.shard, ErrTimeout)
+	}
+	return g.notLeaderLocked() // stepping down or handing leadership over
+}
+
+// Get reads key. With stale false the read is linearizable (see readBarrier); with stale
+// true it reads this replica's applied state, which may lag.
 func (g *Group) Get(ctx context.Context, key []byte, stale bool) (engine.Value, error) {
 	if stale {
-		return g.cfg.Engine.Get(g.cfg.Shard, key)
+		return g.h.eng.Get(g.shard, key)
 	}
 	var v engine.Value
 	err := g.linearizable(ctx, func() (err error) {
-		v, err = g.cfg.Engine.Get(g.cfg.Shard, key)
+		v, err = g.h.eng.Get(g.shard, key)
 		return err
 	})
 	return v, err
@@ -426,12 +382,12 @@ func (g *Group) Get(ctx context.Context, key []byte, stale bool) (engine.Value, 
 // List returns up to limit keys with prefix after after, with Get's consistency.
 func (g *Group) List(ctx context.Context, prefix, after []byte, limit int, stale bool) ([][]byte, bool, error) {
 	if stale {
-		return g.cfg.Engine.List(g.cfg.Shard, prefix, after, limit)
+		return g.h.eng.List(g.shard, prefix, after, limit)
 	}
 	var keys [][]byte
 	var more bool
 	err := g.linearizable(ctx, func() (err error) {
-		keys, more, err = g.cfg.Engine.List(g.cfg.Shard, prefix, after, limit)
+		keys, more, err = g.h.eng.List(g.shard, prefix, after, limit)
 		return err
 	})
 	return keys, more, err
@@ -449,179 +405,543 @@ func (g *Group) linearizable(ctx context.Context, read func() error) error {
 	if err := read(); err != nil {
 		return err
 	}
-	if g.raft.State() != raft.Leader || g.raft.CurrentTerm() != term {
-		return g.notLeader()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.leader || g.term != term {
+		return g.notLeaderLocked()
 	}
 	return nil
 }
-
-// readLease is a period in which no other replica can become leader of term's successor.
-type readLease struct {
-	term  uint64
-	until time.Time // monotonic
-}
-
-// leaseDuration is how long after a heartbeat round began its quorum stays bound to this
-// leader: a follower that answered it will not vote for another candidate until it has
-// heard from no leader for a heartbeat timeout, and then only after its election timer
-// fired. A tenth is kept back for clock rate differences.
-func (g *Group) leaseDuration() time.Duration { return g.cfg.HeartbeatTimeout * 9 / 10 }
 
 // readBarrier returns once a read of this replica's engine is linearizable, with the term
-// it leads: it is the leader, has applied every entry committed before its term
-// (ensureReadReady), and either holds a read lease or a quorum confirmed its leadership
-// after the read arrived (raft.VerifyLeader, one heartbeat round; concurrent reads share
-// rounds). Every write acknowledged before the read began was applied here before being
-// acknowledged, or committed before this term.
+// it leads: every write acknowledged before the call is applied here.
 //
-// The lease: the quorum that committed an entry proposed at t is bound to this leader
-// until t + leaseDuration (see there), so until then no other leader can have committed
-// anything, and a read needs no round of its own (renewLease); reads renew the lease in
-// the background once half of it has passed. What can end a leadership sooner is revoked
-// first: a leadership transfer (its target is elected at once) and a membership change.
-// A follower that restarts forgets whom it answered, so a restarted node answers no Raft
-// traffic for two heartbeat timeouts (Mux's quiet period). NoReadLease turns leases off:
-// each read then costs a heartbeat round trip but stays correct under any clock drift.
+// With a lease, at once. The lease: the quorum that committed an entry this leader
+// proposed at t acknowledged it after t, and a follower that acknowledged an entry ignores
+// other candidates (CheckQuorum, PreVote) until its election timeout has passed since, so
+// until t + leaseDuration no other leader can have been elected, and nothing can have
+// been committed elsewhere. The lease comes from applying the leader's own entries, so
+// the leader has applied everything committed before its term. Writes renew it; reads
+// renew it in the background once half of it has passed. What can seat another leader
+// sooner revokes it first: a leadership transfer (its target is elected at once) and a
+// membership change (a new voter promised nothing). A follower that restarts forgets whom
+// it acknowledged, so a restarted node answers no Raft traffic for a while (Host's quiet
+// period).
+//
+// Without a lease (or with NoReadLease), through Raft's ReadIndex: a heartbeat round
+// confirms the leadership after the read arrived (concurrent reads of every group share
+// rounds), and the read waits until the commit index of that moment is applied.
 func (g *Group) readBarrier(ctx context.Context) (uint64, error) {
-	if g.closed.Load() {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
 		return 0, ErrClosed
 	}
-	for range 3 {
-		term := g.raft.CurrentTerm()
-		if g.raft.State() != raft.Leader {
-			return 0, g.notLeader()
-		}
-		if g.readyTerm.Load() != term {
-			if err := g.ensureReadReady(ctx); err != nil {
-				return 0, err
+	if !g.leader {
+		err := g.notLeaderLocked()
+		g.mu.Unlock()
+		return 0, err
+	}
+	term := g.term
+	if !g.h.cfg.NoReadLease {
+		if left := time.Until(g.lease.until); g.lease.term == term && left > 0 {
+			if left < g.h.cfg.leaseDuration()/2 {
+				g.renewLease()
 			}
-		}
-		if l := g.lease.Load(); l != nil && l.term == term && g.readyTerm.Load() == term {
-			if left := time.Until(l.until); left > 0 {
-				if left < g.leaseDuration()/2 {
-					g.renewLease(term)
-				}
-				return term, nil
-			}
-		}
-		if err := g.confirmLeadership(ctx, term); err != nil {
-			return 0, err
-		}
-		if g.raft.CurrentTerm() == term && g.readyTerm.Load() == term {
+			g.mu.Unlock()
 			return term, nil
 		}
+		g.renewLease()
 	}
-	return 0, g.notLeader()
+	ch := make(chan error, 1)
+	g.pending = append(g.pending, ch)
+	g.mu.Unlock()
+	g.h.signal()
+	select {
+	case err := <-ch:
+		if err != nil {
+			return 0, err
+		}
+		return term, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("read shard %d: %w: %w", g.shard, ErrTimeout, ctx.Err())
+	}
 }
 
-// confirmLeadership runs a heartbeat round for a read and, unless leases are off, starts
-// renewing the lease.
-func (g *Group) confirmLeadership(ctx context.Context, term uint64) error {
-	if err := waitFuture(ctx, g.raft.VerifyLeader()); err != nil {
-		return g.readError(err)
-	}
-	g.renewLease(term)
-	return nil
-}
-
-// renewLease, once at a time and in the background, commits a barrier entry in term and
-// grants a lease from the moment it was proposed. A barrier and not a heartbeat round:
-// raft.VerifyLeader may count a heartbeat sent before it was called, so its answers bind
-// followers from an unknown time; the acknowledgements that commit an entry were all
-// sent after the entry existed.
-func (g *Group) renewLease(term uint64) {
-	if g.cfg.NoReadLease || !g.renewing.CompareAndSwap(false, true) {
+// renewLease, once at a time, proposes an empty entry; applying it grants a lease from the
+// moment it was proposed. Under mu.
+func (g *Group) renewLease() {
+	if g.renewing || g.h.cfg.NoReadLease {
 		return
 	}
-	go func() {
-		defer g.renewing.Store(false)
-		g.leaseMu.Lock()
-		gen := g.leaseGen
-		g.leaseMu.Unlock()
-		start := time.Now()
-		if err := g.raft.Barrier(g.cfg.HeartbeatTimeout).Error(); err != nil || g.raft.CurrentTerm() != term {
-			return
-		}
-		until := start.Add(g.leaseDuration())
-		g.leaseMu.Lock()
-		defer g.leaseMu.Unlock()
-		if l := g.lease.Load(); g.leaseGen == gen && (l == nil || l.term != term || l.until.Before(until)) {
-			g.lease.Store(&readLease{term: term, until: until})
-		}
-	}()
+	if _, _, err := g.proposeLocked(nil, true); err == nil {
+		g.renewing = true
+	}
 }
 
-// revokeLease ends the read lease, and any confirmation in flight grants none: called
-// before whatever could seat another leader while the lease runs.
+// revokeLease ends the read lease, and no proposal made before grants one. Under mu.
 func (g *Group) revokeLease() {
-	g.leaseMu.Lock()
 	g.leaseGen++
-	g.lease.Store(nil)
-	g.leaseMu.Unlock()
+	g.lease = readLease{}
 }
 
-// ensureReadReady commits and applies a barrier in the current term unless one already
-// has been.
-func (g *Group) ensureReadReady(ctx context.Context) error {
-	g.readyMu.Lock()
-	defer g.readyMu.Unlock()
-	term := g.raft.CurrentTerm()
-	if g.readyTerm.Load() == term {
-		return nil
+// startReads sends the reads that arrived since the last round as one ReadIndex. Loop
+// only, under mu.
+func (g *Group) startReads() {
+	if len(g.pending) == 0 {
+		return
 	}
-	timeout, err := g.timeout(ctx)
+	g.nextRd++
+	g.reads[g.nextRd] = &readBatch{chans: g.pending}
+	g.pending = nil
+	g.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, g.nextRd))
+}
+
+// readStates records the read index Raft answered for each batch of reads. Under mu.
+func (g *Group) readStates(rss []raft.ReadState) {
+	for _, rs := range rss {
+		if len(rs.RequestCtx) == 8 {
+			if b := g.reads[binary.BigEndian.Uint64(rs.RequestCtx)]; b != nil {
+				b.index = rs.Index
+			}
+		}
+	}
+	g.releaseReads()
+}
+
+// releaseReads lets the reads whose index is applied go. Under mu.
+func (g *Group) releaseReads() {
+	now := g.applied.Load()
+	for k, b := range g.reads {
+		if b.index != 0 && b.index <= now {
+			for _, ch := range b.chans {
+				ch <- nil
+			}
+			delete(g.reads, k)
+		}
+	}
+}
+
+// tick advances the group's Raft clock. Loop only.
+func (g *Group) tick() {
+	g.mu.Lock()
+	if !g.closed {
+		g.rn.Tick()
+	}
+	g.mu.Unlock()
+}
+
+// storeAppend applies an append-thread message to the group's in-memory log (and a
+// snapshot in it to the engine) and returns its part of the round's engine batch. Loop
+// only.
+func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
+	w := engine.RaftWrite{Shard: g.shard}
+	if s := m.GetSnapshot(); !raft.IsEmptySnap(s) {
+		g.restore(s)
+		b, err := proto.Marshal(s.GetMetadata())
+		if err != nil {
+			panic(err)
+		}
+		w.Stable = append(w.Stable, engine.StableValue{Name: keySnapshot, Value: b})
+		w.DeleteFrom = 1 // the snapshot replaces the whole log
+		g.mu.Lock()
+		g.conf = s.GetMetadata().GetConfState()
+		g.confIndex = s.GetMetadata().GetIndex()
+		g.members = g.memberNames()
+		g.mu.Unlock()
+		w.Stable = append(w.Stable, engine.StableValue{Name: keyMembers, Value: joinMembers(g.members)})
+		if err := g.ms.ApplySnapshot(&pb.Snapshot{Metadata: s.GetMetadata()}); err != nil {
+			panic(fmt.Sprintf("replication: shard %d: apply snapshot: %v", g.shard, err))
+		}
+		g.lastStored = s.GetMetadata().GetIndex()
+	}
+	if ents := m.GetEntries(); len(ents) > 0 {
+		firstNew := ents[0].GetIndex()
+		if firstNew <= g.lastStored && w.DeleteFrom == 0 {
+			w.DeleteFrom = firstNew // entries of a deposed leader, replaced
+		}
+		w.Entries = make([]engine.LogEntry, len(ents))
+		for i, e := range ents {
+			b, err := proto.Marshal(e)
+			if err != nil {
+				panic(err)
+			}
+			w.Entries[i] = engine.LogEntry{Index: e.GetIndex(), Data: b}
+		}
+		if err := g.ms.Append(ents); err != nil {
+			panic(fmt.Sprintf("replication: shard %d: append: %v", g.shard, err))
+		}
+		g.lastStored = ents[len(ents)-1].GetIndex()
+	}
+	if m.Term != nil {
+		hs := &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
+		b, err := proto.Marshal(hs)
+		if err != nil {
+			panic(err)
+		}
+		w.Stable = append(w.Stable, engine.StableValue{Name: keyHardState, Value: b})
+		_ = g.ms.SetHardState(hs)
+		g.commit.Store(hs.GetCommit())
+	}
+	return w, len(w.Entries) > 0 || len(w.Stable) > 0
+}
+
+// restore replaces the shard's data with a received snapshot's. Loop only.
+//
+// It panics if the snapshot's file is gone: Raft has accepted the snapshot, and going on
+// without its data would leave this replica behind the log it claims to hold.
+func (g *Group) restore(s *pb.Snapshot) {
+	path, err := g.h.trans.snapshotFile(s.GetData())
 	if err != nil {
-		return err
+		panic(fmt.Sprintf("replication: shard %d: snapshot at index %d: %v", g.shard, s.GetMetadata().GetIndex(), err))
 	}
-	if err := waitFuture(ctx, g.raft.Barrier(timeout)); err != nil {
-		return g.readError(err)
+	f, err := os.Open(path)
+	if err != nil {
+		panic(fmt.Sprintf("replication: shard %d: snapshot at index %d: %v", g.shard, s.GetMetadata().GetIndex(), err))
 	}
-	if g.raft.CurrentTerm() == term {
-		g.readyTerm.Store(term)
+	err = g.h.eng.RestoreShard(g.shard, f)
+	_ = f.Close()
+	if err != nil {
+		panic(fmt.Sprintf("replication: shard %d: restore snapshot at index %d: %v", g.shard, s.GetMetadata().GetIndex(), err))
 	}
-	return nil
+	g.mu.Lock()
+	// Files offered before this one belong to older snapshots Raft will not take.
+	if i := slices.Index(g.snapFiles, path); i >= 0 {
+		for _, old := range g.snapFiles[:i+1] {
+			_ = os.Remove(old)
+		}
+		g.snapFiles = slices.Delete(g.snapFiles, 0, i+1)
+	} else {
+		_ = os.Remove(path)
+	}
+	g.mu.Unlock()
+	st, err := g.h.eng.ShardStats(g.shard)
+	if err != nil {
+		panic(fmt.Sprintf("replication: shard %d: after restoring a snapshot: %v", g.shard, err))
+	}
+	g.dataApplied.Store(st.AppliedIndex)
+	g.applied.Store(s.GetMetadata().GetIndex())
+	g.log.Info("Restored shard from snapshot", "index", s.GetMetadata().GetIndex(),
+		"appliedIndex", st.AppliedIndex, "keys", st.Keys)
+}
+
+// offerSnapshot records a received snapshot file that is about to be stepped into Raft.
+func (g *Group) offerSnapshot(path string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		_ = os.Remove(path)
+		return
+	}
+	g.snapFiles = append(g.snapFiles, path)
+}
+
+// apply hands committed entries to the engine, answers the waiting proposals, applies
+// membership changes and releases reads whose index is now applied. Loop only.
+//
+// An entry it cannot decode, or an engine failure, panics: a replica that goes on would
+// diverge from the others; a restart replays the entries from the engine's applied index.
+func (g *Group) apply(entries []*pb.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	dataApplied := g.dataApplied.Load()
+	var ops []engine.Op
+	type span struct {
+		id, term  uint64
+		first, n  int
+		noCommand bool
+	}
+	var spans []span
+	var confs []*pb.Entry
+	var lastData uint64
+	for _, e := range entries {
+		idx := e.GetIndex()
+		switch e.GetType() {
+		case pb.EntryNormal:
+			data := e.GetData()
+			if len(data) == 0 {
+				continue // a new leader's empty entry
+			}
+			if len(data) < 8 {
+				panic(fmt.Sprintf("replication: shard %d: log entry %d (term %d) is %d bytes, too short for a proposal; refusing to apply it and diverge from the other replicas", g.shard, idx, e.GetTerm(), len(data)))
+			}
+			s := span{id: binary.BigEndian.Uint64(data), term: e.GetTerm(), first: len(ops), noCommand: len(data) == 8}
+			if idx > dataApplied && !s.noCommand {
+				cmd, err := decodeCommand(data[8:])
+				if err != nil {
+					panic(fmt.Sprintf("replication: shard %d: log entry %d (term %d): %v; refusing to apply it and diverge from the other replicas", g.shard, idx, e.GetTerm(), err))
+				}
+				s.n = len(cmd.ops)
+				ops = append(ops, cmd.ops...)
+				lastData = idx
+			}
+			spans = append(spans, s)
+		case pb.EntryConfChange, pb.EntryConfChangeV2:
+			confs = append(confs, e)
+		default:
+			panic(fmt.Sprintf("replication: shard %d: log entry %d has unknown type %v", g.shard, idx, e.GetType()))
+		}
+	}
+	last := entries[len(entries)-1]
+	var results []engine.Result
+	if lastData > 0 || (last.GetIndex() > dataApplied && len(ops) == 0) {
+		var err error
+		// The applied index moves with every entry, empty ones included, so that replay
+		// after a restart starts behind the last one.
+		results, err = g.h.eng.Apply(g.shard, ops, engine.ApplyOptions{AppliedIndex: max(last.GetIndex(), dataApplied)})
+		if err != nil {
+			panic(fmt.Sprintf("replication: shard %d: apply entries up to %d: %v", g.shard, last.GetIndex(), err))
+		}
+		g.dataApplied.Store(max(last.GetIndex(), dataApplied))
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, e := range confs {
+		g.applyConfChange(e)
+	}
+	g.applied.Store(last.GetIndex())
+	g.appliedTerm = last.GetTerm()
+	now := time.Now()
+	for _, s := range spans {
+		w, ok := g.waiters[s.id]
+		if !ok || w.term != s.term {
+			continue
+		}
+		delete(g.waiters, s.id)
+		if w.renew {
+			g.renewing = false
+		}
+		if w.term == g.term && w.gen == g.leaseGen && g.leader && !g.h.cfg.NoReadLease {
+			if until := w.start.Add(g.h.cfg.leaseDuration()); until.After(now) && until.After(g.lease.until) {
+				g.lease = readLease{term: w.term, until: until}
+			}
+		}
+		switch {
+		case s.noCommand:
+			w.ch <- proposal{}
+		case s.n == 0:
+			// NB: the entry was skipped as already in the engine, which cannot happen to
+			// one proposed by this process.
+			w.ch <- proposal{err: ErrUnknownOutcome}
+		default:
+			w.ch <- proposal{results: results[s.first : s.first+s.n : s.first+s.n]}
+		}
+	}
+	g.releaseReads()
+}
+
+// applyConfChange applies a committed membership change to Raft and records the names
+// of the members. Loop only, under mu.
+func (g *Group) applyConfChange(e *pb.Entry) {
+	var cc pb.ConfChangeI
+	var name string
+	var id uint64
+	if e.GetType() == pb.EntryConfChange {
+		c := &pb.ConfChange{}
+		if err := proto.Unmarshal(e.GetData(), c); err != nil {
+			panic(fmt.Sprintf("replication: shard %d: membership change %d: %v", g.shard, e.GetIndex(), err))
+		}
+		name = string(c.GetContext())
+		cc = c
+	} else {
+		c := &pb.ConfChangeV2{}
+		if err := proto.Unmarshal(e.GetData(), c); err != nil {
+			panic(fmt.Sprintf("replication: shard %d: membership change %d: %v", g.shard, e.GetIndex(), err))
+		}
+		if ctx := c.GetContext(); len(ctx) >= 8 {
+			id, name = binary.BigEndian.Uint64(ctx), string(ctx[8:])
+		}
+		cc = c
+	}
+	if name != "" {
+		g.h.learn(name)
+	}
+	g.conf = g.rn.ApplyConfChange(cc)
+	g.confIndex = e.GetIndex()
+	g.pendingConf = false
+	g.members = g.memberNames()
+	w := engine.RaftWrite{Shard: g.shard, Stable: []engine.StableValue{{Name: keyMembers, Value: joinMembers(g.members)}}}
+	// A new snapshot point (metadata only: the data is the engine's live state, streamed
+	// when sent) with the new configuration: Raft refuses a snapshot whose configuration
+	// lacks its recipient, so a member added behind the compaction point needs it.
+	if snap, err := g.ms.CreateSnapshot(e.GetIndex(), g.conf, nil); err == nil {
+		b, err := proto.Marshal(snap.GetMetadata())
+		if err != nil {
+			panic(err)
+		}
+		w.Stable = append(w.Stable, engine.StableValue{Name: keySnapshot, Value: b})
+	}
+	if err := g.h.eng.WriteRaft([]engine.RaftWrite{w}, false); err != nil {
+		g.log.Error("Recording the configuration failed", "err", err)
+	}
+	if w, ok := g.waiters[id]; ok && id != 0 && w.term == e.GetTerm() {
+		delete(g.waiters, id)
+		w.ch <- proposal{}
+	}
+}
+
+// memberNames returns the node IDs of the configuration's voters and learners, those this
+// node does not know by name as raft-<hex id>. Under mu.
+func (g *Group) memberNames() []string {
+	voters, learners := g.membersLocked()
+	return append(voters, learners...)
+}
+
+func joinMembers(names []string) []byte {
+	var b []byte
+	for _, n := range names {
+		b = append(append(b, n...), '\n')
+	}
+	return b
+}
+
+func splitMembers(b []byte) []string {
+	var out []string
+	for len(b) > 0 {
+		i := slices.Index(b, '\n')
+		if i < 0 {
+			i = len(b)
+		}
+		if i > 0 {
+			out = append(out, string(b[:i]))
+		}
+		b = b[min(i+1, len(b)):]
+	}
+	return out
+}
+
+// softStateChanged notes a change of leader or role; proposals and reads of a lost
+// leadership fail. Under mu.
+func (g *Group) softStateChanged(ss *raft.SoftState) {
+	wasLeader, oldTerm := g.leader, g.term
+	g.lead = ss.Lead
+	g.leader = ss.RaftState == raft.StateLeader
+	g.role = ss.RaftState
+	g.term = g.rn.BasicStatus().GetTerm()
+	if wasLeader && (!g.leader || g.term != oldTerm) {
+		g.failAll(ErrUnknownOutcome)
+	}
+	close(g.changed)
+	g.changed = make(chan struct{})
+}
+
+// failAll fails every waiting proposal and read, and ends the lease. Under mu.
+func (g *Group) failAll(err error) {
+	g.revokeLease()
+	g.renewing = false
+	g.pendingConf = false
+	for id, w := range g.waiters {
+		w.ch <- proposal{err: err}
+		delete(g.waiters, id)
+	}
+	readErr := error(g.notLeaderLocked())
+	if errors.Is(err, ErrClosed) {
+		readErr = ErrClosed
+	}
+	for k, b := range g.reads {
+		for _, ch := range b.chans {
+			ch <- readErr
+		}
+		delete(g.reads, k)
+	}
+	for _, ch := range g.pending {
+		ch <- readErr
+	}
+	g.pending = nil
+}
+
+// maybeCompact cuts the in-memory and stored log back once enough entries are applied
+// since the last compaction point, or now if force. Loop only (or with the host's round
+// lock).
+func (g *Group) maybeCompact(force bool) (engine.RaftWrite, bool) {
+	applied := g.applied.Load()
+	snap, _ := g.ms.Snapshot()
+	point := snap.GetMetadata().GetIndex()
+	if applied <= point || (!force && applied < point+g.h.cfg.SnapshotThreshold) {
+		return engine.RaftWrite{}, false
+	}
+	g.mu.Lock()
+	conf := g.conf
+	g.mu.Unlock()
+	s, err := g.ms.CreateSnapshot(applied, conf, nil)
+	if err != nil {
+		return engine.RaftWrite{}, false
+	}
+	first, _ := g.ms.FirstIndex()
+	keep := first
+	if applied > g.h.cfg.TrailingLogs {
+		keep = max(first, applied-g.h.cfg.TrailingLogs)
+	}
+	if keep > first {
+		if err := g.ms.Compact(keep - 1); err != nil {
+			return engine.RaftWrite{}, false
+		}
+	}
+	b, err := proto.Marshal(s.GetMetadata())
+	if err != nil {
+		return engine.RaftWrite{}, false
+	}
+	return engine.RaftWrite{Shard: g.shard, DeleteBelow: keep,
+		Stable: []engine.StableValue{{Name: keySnapshot, Value: b}}}, true
 }
 
 // Status describes the replica for /internal/status.
 func (g *Group) Status() shardmap.ShardStatus {
+	g.mu.Lock()
 	st := shardmap.ShardStatus{
-		Shard:        g.cfg.Shard,
-		Term:         g.raft.CurrentTerm(),
-		CommitIndex:  g.raft.CommitIndex(),
-		AppliedIndex: g.fsm.applied.Load(),
+		Shard:        g.shard,
+		Term:         g.term,
+		CommitIndex:  g.commit.Load(),
+		AppliedIndex: g.dataApplied.Load(),
+		Leader:       g.h.name(g.lead),
+		ConfigIndex:  g.confIndex,
 	}
-	_, leader := g.raft.LeaderWithID()
-	st.Leader = string(leader)
-	learner := false
-	if m, err := g.Membership(); err == nil {
-		st.Voters, st.Learners, st.ConfigIndex = m.Voters, m.Learners, m.Index
-		learner = slices.Contains(m.Learners, g.cfg.NodeID)
-	}
-	switch g.raft.State() {
-	case raft.Leader:
+	st.Voters, st.Learners = g.membersLocked()
+	switch g.role {
+	case raft.StateLeader:
 		st.Role = "leader"
-	case raft.Candidate:
+	case raft.StateCandidate, raft.StatePreCandidate:
 		st.Role = "candidate"
-	case raft.Follower:
+	default:
 		st.Role = "follower"
-		if learner {
+		if slices.Contains(g.conf.GetLearners(), g.h.id) {
 			st.Role = "learner"
 		}
-	default:
+	}
+	if g.closed {
 		st.Role = "shutdown"
 	}
-	if s, err := g.cfg.Engine.ShardStats(g.cfg.Shard); err == nil {
+	g.mu.Unlock()
+	if s, err := g.h.eng.ShardStats(g.shard); err == nil {
 		st.Revision, st.Keys, st.Bytes = s.Revision, s.Keys, s.Bytes
 	}
 	return st
 }
 
+// membersLocked returns the voters' and learners' node IDs. Under mu.
+func (g *Group) membersLocked() (voters, learners []string) {
+	name := func(id uint64) string {
+		if n := g.h.name(id); n != "" {
+			return n
+		}
+		return fmt.Sprintf("raft-%x", id)
+	}
+	for _, id := range g.conf.GetVoters() {
+		voters = append(voters, name(id))
+	}
+	for _, id := range g.conf.GetLearners() {
+		learners = append(learners, name(id))
+	}
+	return voters, learners
+}
+
 // Membership is a group's configuration as one replica knows it.
 type Membership struct {
-	// Voters and Learners are node IDs in configuration order.
+	// Voters and Learners are node IDs.
 	Voters, Learners []string
-	// Index is the log index of the configuration; it is committed once the group's
-	// commit index reaches it.
+	// Index is the log index of the configuration. A configuration takes effect when it
+	// is applied, so it is always committed.
 	Index uint64
 }
 
@@ -630,211 +950,240 @@ func (m Membership) Contains(id string) bool {
 	return slices.Contains(m.Voters, id) || slices.Contains(m.Learners, id)
 }
 
-// Membership returns the latest configuration this replica knows (possibly not yet
-// committed; compare Index with CommitIndex).
+// Membership returns the configuration this replica has applied.
 func (g *Group) Membership() (Membership, error) {
-	f := g.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return Membership{}, fmt.Errorf("shard %d configuration: %w", g.cfg.Shard, err)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return Membership{}, ErrClosed
 	}
-	m := Membership{Index: f.Index()}
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter {
-			m.Voters = append(m.Voters, string(s.ID))
-		} else {
-			m.Learners = append(m.Learners, string(s.ID))
-		}
-	}
+	m := Membership{Index: g.confIndex}
+	m.Voters, m.Learners = g.membersLocked()
 	return m, nil
 }
 
 // Term is the current Raft term as this replica knows it.
-func (g *Group) Term() uint64 { return g.raft.CurrentTerm() }
+func (g *Group) Term() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.term
+}
 
-// CommitIndex is the highest log index this replica knows to be committed.
-func (g *Group) CommitIndex() uint64 { return g.raft.CommitIndex() }
+// CommitIndex is the highest log index this replica knows to be committed and stored.
+func (g *Group) CommitIndex() uint64 { return g.commit.Load() }
 
 // AppliedIndex is the index of the last entry applied to the engine.
-func (g *Group) AppliedIndex() uint64 { return g.fsm.applied.Load() }
+func (g *Group) AppliedIndex() uint64 { return g.dataApplied.Load() }
 
 // HasState reports whether the replica holds Raft state: it founded the group, or a
 // leader has sent it a log entry or a snapshot. A replica without state knows nothing of
 // the group and may be discarded without losing anything.
 func (g *Group) HasState() bool {
-	if g.raft.LastIndex() > 0 {
-		return true
-	}
-	m, err := g.Membership()
-	return err == nil && len(m.Voters)+len(m.Learners) > 0
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.hasState()
+}
+
+func (g *Group) hasState() bool {
+	last, _ := g.ms.LastIndex()
+	hs, _, _ := g.ms.InitialState()
+	return last > 0 || len(g.conf.GetVoters())+len(g.conf.GetLearners()) > 0 ||
+		!raft.IsEmptyHardState(hs) || g.bootstrapped
 }
 
 // Leader returns the leader's node ID as this replica knows it, "" if unknown.
 func (g *Group) Leader() string {
-	_, id := g.raft.LeaderWithID()
-	return string(id)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.h.name(g.lead)
 }
 
 // IsLeader reports whether this replica currently believes it leads the group.
-func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
+func (g *Group) IsLeader() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.leader
+}
 
-// AddLearner adds node id to the group as a non-voter, which receives the log (or a
-// snapshot) but does not count in quorums. Leader only. Raft applies membership changes
-// one at a time; the caller adds, promotes or removes one server and waits for it.
+// AddLearner adds node id to the group as a learner, which receives the log (or a
+// snapshot) but does not count in quorums. Leader only. Membership changes go one at a
+// time; the caller adds, promotes or removes one server and waits for it.
 func (g *Group) AddLearner(ctx context.Context, id string) error {
-	return g.changeMembership(ctx, "add learner "+id, func(t time.Duration) raft.IndexFuture {
-		return g.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(id), 0, t)
-	})
+	return g.changeMembership(ctx, "add learner "+id, pb.ConfChangeAddLearnerNode, id)
 }
 
 // Promote makes learner id a voter. Leader only. The caller promotes a learner once it has
 // caught up (its Status().AppliedIndex close to the leader's CommitIndex), so the group's
 // availability does not depend on a replica still copying the log.
 func (g *Group) Promote(ctx context.Context, id string) error {
-	return g.changeMembership(ctx, "promote "+id, func(t time.Duration) raft.IndexFuture {
-		return g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(id), 0, t)
-	})
+	return g.changeMembership(ctx, "promote "+id, pb.ConfChangeAddNode, id)
 }
 
 // RemoveServer removes node id (voter or learner) from the group. Leader only. Removing the
-// leader itself makes it step down once the change commits.
+// leader itself makes it step down once the change is applied.
 func (g *Group) RemoveServer(ctx context.Context, id string) error {
-	return g.changeMembership(ctx, "remove "+id, func(t time.Duration) raft.IndexFuture {
-		return g.raft.RemoveServer(raft.ServerID(id), 0, t)
-	})
+	return g.changeMembership(ctx, "remove "+id, pb.ConfChangeRemoveNode, id)
 }
 
-func (g *Group) changeMembership(ctx context.Context, what string, start func(time.Duration) raft.IndexFuture) error {
-	timeout, err := g.timeout(ctx)
-	if err != nil {
+func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfChangeType, node string) error {
+	ctx, cancel := context.WithTimeout(ctx, g.h.cfg.ApplyTimeout)
+	defer cancel()
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return ErrClosed
+	}
+	if !g.leader {
+		err := g.notLeaderLocked()
+		g.mu.Unlock()
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if g.pendingConf || g.appliedTerm != g.term {
+		g.mu.Unlock()
+		return fmt.Errorf("%s shard %d: %w: an earlier membership change is still being applied", what, g.shard, ErrTimeout)
+	}
+	// A new voter promised this leader nothing: quorums that include it are not bound by
+	// the lease.
+	g.revokeLease()
+	g.nextID++
+	id := g.nextID
+	rid := g.h.learn(node)
+	cc := &pb.ConfChangeV2{
+		Changes: []*pb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(rid)}},
+		Context: append(binary.BigEndian.AppendUint64(nil, id), node...),
+	}
+	if err := g.rn.ProposeConfChange(cc); err != nil {
+		err = g.proposeError(err)
+		g.mu.Unlock()
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	w := &waiter{term: g.term, gen: g.leaseGen, start: time.Now(), ch: make(chan proposal, 1)}
+	g.waiters[id] = w
+	g.pendingConf = true
+	g.mu.Unlock()
+	g.h.signal()
+	select {
+	case p := <-w.ch:
+		if p.err != nil {
+			return fmt.Errorf("%s shard %d: %w", what, g.shard, p.err)
+		}
+		g.log.Info("Changed group membership", "change", what)
+		return nil
+	case <-ctx.Done():
+		g.mu.Lock()
+		delete(g.waiters, id)
+		g.mu.Unlock()
+		return fmt.Errorf("%s shard %d: %w: %w", what, g.shard, ErrUnknownOutcome, ctx.Err())
+	}
+}
+
+// TransferLeadership hands leadership to the most up-to-date voter and returns once a
+// new leader has taken over (or the attempt failed). Leader only.
+func (g *Group) TransferLeadership(ctx context.Context) error {
+	g.mu.Lock()
+	if !g.leader {
+		err := g.notLeaderLocked()
+		g.mu.Unlock()
 		return err
 	}
-	// A new voter promised this leader nothing: quorums that include it are not bound
-	// by the lease.
-	g.revokeLease()
-	if err := waitFuture(ctx, start(timeout)); err != nil {
-		return fmt.Errorf("%s: %w", what, g.proposalError("membership change", err))
+	var best uint64
+	var match uint64
+	st := g.rn.Status()
+	for _, id := range g.conf.GetVoters() {
+		if pr, ok := st.Progress[id]; ok && id != g.h.id && (best == 0 || pr.Match > match) {
+			best, match = id, pr.Match
+		}
 	}
-	g.log.Info("Changed group membership", "change", what)
-	return nil
-}
-
-// TransferLeadership hands leadership to the most up-to-date voter and returns once that
-// voter has taken over (or the attempt failed). Leader only.
-func (g *Group) TransferLeadership(ctx context.Context) error {
-	g.revokeLease() // the target is elected at once, with the votes the lease counts on
-	return g.transfer(ctx, g.raft.LeadershipTransfer())
+	g.mu.Unlock()
+	if best == 0 {
+		return fmt.Errorf("transfer leadership of shard %d: no other voter", g.shard)
+	}
+	return g.transfer(ctx, best)
 }
 
 // TransferLeadershipTo hands leadership to voter id. Leader only.
 func (g *Group) TransferLeadershipTo(ctx context.Context, id string) error {
-	g.revokeLease()
-	return g.transfer(ctx, g.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(id)))
+	return g.transfer(ctx, g.h.learn(id))
 }
 
-func (g *Group) transfer(ctx context.Context, f raft.Future) error {
-	if err := waitFuture(ctx, f); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
-			return g.notLeader()
-		}
-		return fmt.Errorf("transfer leadership of shard %d: %w", g.cfg.Shard, err)
-	}
-	return nil
-}
-
-// Snapshot takes a Raft snapshot now and compacts the log behind it.
-func (g *Group) Snapshot() error {
-	if err := g.raft.Snapshot().Error(); err != nil {
-		return fmt.Errorf("snapshot shard %d: %w", g.cfg.Shard, err)
-	}
-	return nil
-}
-
-// Close stops the replica: Raft, its transport and its log. Writes in flight fail with
-// ErrUnknownOutcome. The data (engine and Raft state) is kept; a replica removed from
-// its group deletes both (engine.DeleteShard and Dir) after Close.
-func (g *Group) Close() error {
-	g.closeOnce.Do(func() {
-		g.closed.Store(true)
-		// Close the transport before waiting for Raft's goroutines: one blocked on a peer
-		// that does not answer would otherwise hold the shutdown until its RPC timeout.
-		f := g.raft.Shutdown()
-		terr := g.trans.Close()
-		err := f.Error()
-		close(g.stop)
-		<-g.watchDone
-		g.closeErr = errors.Join(err, terr, g.store.Close())
-		g.log.Info("Stopped raft group")
-	})
-	return g.closeErr
-}
-
-// timeout is the time Raft may take to accept a request: ApplyTimeout, or less if ctx
-// ends sooner.
-func (g *Group) timeout(ctx context.Context) (time.Duration, error) {
-	if g.closed.Load() {
-		return 0, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	t := g.cfg.ApplyTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		t = min(t, time.Until(dl))
-	}
-	if t <= 0 {
-		return 0, context.DeadlineExceeded
-	}
-	return t, nil
-}
-
-func (g *Group) notLeader() error {
-	return &NotLeaderError{Shard: g.cfg.Shard, Leader: g.Leader()}
-}
-
-// proposalError maps the error of a proposal (write, membership change) to the package's
-// errors, distinguishing "nothing happened" from "may have happened".
-func (g *Group) proposalError(what string, err error) error {
-	switch {
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return g.notLeader()
-	case errors.Is(err, raft.ErrEnqueueTimeout):
-		return fmt.Errorf("%s shard %d: %w", what, g.cfg.Shard, ErrTimeout)
-	case errors.Is(err, raft.ErrRaftShutdown):
-		return fmt.Errorf("%s shard %d: %w: %w", what, g.cfg.Shard, ErrUnknownOutcome, ErrClosed)
-	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s shard %d: %w: %w", what, g.cfg.Shard, ErrUnknownOutcome, err)
-	default:
-		return fmt.Errorf("%s shard %d: %w", what, g.cfg.Shard, err)
-	}
-}
-
-// readError maps the error of a read barrier; reads change nothing, so every failure is
-// safe to retry.
-func (g *Group) readError(err error) error {
-	switch {
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return g.notLeader()
-	case errors.Is(err, raft.ErrRaftShutdown):
+func (g *Group) transfer(ctx context.Context, to uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, g.h.cfg.ApplyTimeout)
+	defer cancel()
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
 		return ErrClosed
-	case errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("read shard %d: %w: %w", g.cfg.Shard, ErrTimeout, err)
-	default:
-		return fmt.Errorf("read shard %d: %w", g.cfg.Shard, err)
+	}
+	if !g.leader {
+		err := g.notLeaderLocked()
+		g.mu.Unlock()
+		return err
+	}
+	if !slices.Contains(g.conf.GetVoters(), to) || to == g.h.id {
+		g.mu.Unlock()
+		return fmt.Errorf("transfer leadership of shard %d: %s is not another voter", g.shard, g.h.name(to))
+	}
+	g.revokeLease() // the target is elected at once, with the votes the lease counts on
+	g.rn.TransferLeader(to)
+	g.mu.Unlock()
+	g.h.signal()
+	for {
+		g.mu.Lock()
+		leader := g.leader
+		transferring := leader && g.rn.BasicStatus().LeadTransferee != 0
+		changed := g.changed
+		g.mu.Unlock()
+		switch {
+		case !leader:
+			return nil
+		case !transferring:
+			// Raft gave up: the target did not catch up within an election timeout.
+			return fmt.Errorf("transfer leadership of shard %d to %s: the target did not take over", g.shard, g.h.name(to))
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("transfer leadership of shard %d to %s: %w", g.shard, g.h.name(to), ctx.Err())
+		case <-time.After(g.h.cfg.tick()): // Raft may give up without a change of leader
+		}
 	}
 }
 
-// waitFuture waits for f, or for ctx to end (f then completes on its own).
-func waitFuture(ctx context.Context, f raft.Future) error {
-	if ctx.Done() == nil {
-		return f.Error()
+// Snapshot compacts the group's log now, up to its applied index.
+func (g *Group) Snapshot() error {
+	g.h.roundMu.Lock()
+	defer g.h.roundMu.Unlock()
+	rw, ok := g.maybeCompact(true)
+	if !ok {
+		return nil
 	}
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := g.h.eng.WriteRaft([]engine.RaftWrite{rw}, false); err != nil {
+		return fmt.Errorf("snapshot shard %d: %w", g.shard, err)
 	}
+	return nil
+}
+
+// Close stops the replica. Writes in flight fail with ErrUnknownOutcome. The data (engine
+// and Raft state) is kept; a replica removed from its group deletes both
+// (engine.DeleteShard and DeleteRaftState) after Close.
+func (g *Group) Close() error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	g.failAll(fmt.Errorf("%w: %w", ErrUnknownOutcome, ErrClosed))
+	for _, f := range g.snapFiles {
+		_ = os.Remove(f)
+	}
+	g.snapFiles = nil
+	g.mu.Unlock()
+	g.h.remove(g)
+	g.log.Info("Stopped raft group")
+	return nil
+}
+
+func (g *Group) notLeaderLocked() *NotLeaderError {
+	return &NotLeaderError{Shard: g.shard, Leader: g.h.name(g.lead)}
 }

@@ -247,9 +247,12 @@ func TestMembershipChangesAndSnapshotCatchUp(t *testing.T) {
 	for i := range 50 {
 		eventually(g, func() (string, error) { return get(n4, shard, fmt.Sprint("k", i), true) }).Should(Equal(fmt.Sprint(i)))
 	}
-	snaps, err := os.ReadDir(filepath.Join(c.root, "n4", "raft", fmt.Sprint(shard), "snapshots"))
+	snap, err := n4.groups[shard].ms.Snapshot()
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(snaps).NotTo(BeEmpty(), "n4 caught up from an installed snapshot")
+	g.Expect(snap.GetMetadata().GetIndex()).To(BeNumerically(">", 8), "n4 caught up from an installed snapshot")
+	incoming, err := os.ReadDir(filepath.Join(c.root, "n4", "raft", "incoming"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(incoming).To(BeEmpty(), "the received snapshot's file is deleted once restored")
 	eventually(g, func() string { return n4.groups[shard].Status().Role }).Should(Equal("learner"))
 	st = n4.groups[shard].Status()
 	g.Expect(st.Learners).To(ConsistOf("n4"))
@@ -299,16 +302,13 @@ func TestOpenRefusesStaleEngineData(t *testing.T) {
 	_, err := eng.Apply(9, []engine.Op{{Kind: engine.OpPut, Key: []byte("k"), Value: []byte("v")}},
 		engine.ApplyOptions{AppliedIndex: 12})
 	g.Expect(err).NotTo(HaveOccurred())
-	mux, err := Listen("127.0.0.1:0", "n1", func(string) (string, error) { return "", errors.New("none") }, nil)
+	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(),
+		Resolve: func(string) (string, error) { return "", errors.New("none") }, Raft: testGroupConfig()})
 	g.Expect(err).NotTo(HaveOccurred())
-	defer mux.Close()
-	cfg := testGroupConfig()
-	cfg.Shard, cfg.NodeID, cfg.Engine, cfg.Mux, cfg.Dir = 9, "n1", eng, mux, t.TempDir()
-	_, err = Open(cfg)
+	defer host.Close()
+	_, err = host.Open(9, nil)
 	g.Expect(errors.Is(err, ErrStaleData)).To(BeTrue(), "err = %v", err)
-	// The shard's layer was not left registered.
-	_, err = mux.Layer(9)
-	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(host.group(9)).To(BeNil(), "the refused shard is not left in the loop")
 }
 
 func TestWholeGroupRestartKeepsEveryWrite(t *testing.T) {
@@ -363,15 +363,18 @@ type replica interface {
 
 var _ replica = (*Group)(nil)
 
-// TestReplicaRecoversLostEngineTail simulates the crash the FSM's unsynced applies allow:
-// the engine comes back older than the Raft log (and than the latest Raft snapshot).
+// TestReplicaRecoversLostEngineTail simulates a crash that loses the engine's unsynced
+// applies: the engine comes back older than the Raft log. The replica replays the log. If
+// the engine is older than the log's compaction point (which a crash cannot cause: both
+// share one WAL, and a crash keeps a prefix of it), the entries in between are lost and
+// the replica refuses to open rather than serve a hole.
 func TestReplicaRecoversLostEngineTail(t *testing.T) {
 	tests := []struct {
 		name     string
-		snapshot bool // the replica took a Raft snapshot newer than its engine's state
+		snapshot bool // the replica compacted its log past its engine's state
 	}{
 		{"replay from the log", false},
-		{"restore the snapshot, then replay", true},
+		{"refuse data older than the compaction point", true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -411,6 +414,13 @@ func TestReplicaRecoversLostEngineTail(t *testing.T) {
 			eng, err := engine.Open(filepath.Join(c.root, f, "engine"), engine.Options{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(eng.RestoreShard(shard, &early)).To(Succeed())
+			if tt.snapshot {
+				h := testHost(t, eng)
+				_, err := h.Open(shard, nil)
+				g.Expect(errors.Is(err, ErrStaleData)).To(BeTrue(), "err = %v", err)
+				g.Expect(err).To(MatchError(ContainSubstring("older than its Raft log's compaction point")))
+				return
+			}
 			g.Expect(eng.Close()).To(Succeed())
 
 			n := c.start(f, shard)

@@ -3,17 +3,23 @@ package replication
 import (
 	"context"
 	"errors"
-	"io"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 )
 
+// leaseOf returns g's read lease.
+func leaseOf(g *Group) readLease {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lease
+}
+
 // hasLease reports whether g holds a read lease for its current term right now.
 func hasLease(g *Group) bool {
-	l := g.lease.Load()
-	return l != nil && l.term == g.raft.CurrentTerm() && time.Now().Before(l.until)
+	l := leaseOf(g)
+	return l.term != 0 && l.term == g.Term() && time.Now().Before(l.until)
 }
 
 // leasedGroup starts a group of three for shard 1, writes k=value through its leader and
@@ -35,12 +41,12 @@ func TestReadsTakeALeaseThatTransfersRevoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l := leasedGroup(ctx, g, c, "v1")
-	lease := l.groups[1].lease.Load()
-	g.Expect(time.Until(lease.until)).To(BeNumerically("<=", l.groups[1].leaseDuration()))
+	lease := leaseOf(l.groups[1])
+	g.Expect(time.Until(lease.until)).To(BeNumerically("<=", l.host.cfg.leaseDuration()))
 
 	// Handing leadership away ends the lease before the new leader can be elected.
 	g.Expect(l.groups[1].TransferLeadership(ctx)).To(Succeed())
-	g.Expect(l.groups[1].lease.Load()).To(BeNil())
+	g.Expect(hasLease(l.groups[1])).To(BeFalse())
 	_, err := get(l, 1, "k", false)
 	g.Expect(errors.Is(err, ErrNotLeader)).To(BeTrue(), "err = %v", err)
 	n := waitLeader(g, c, 1)
@@ -94,7 +100,7 @@ func TestCutOffLeaderServesNoStaleRead(t *testing.T) {
 	g.Expect(c.put(ctx, 1, "k", "new")).To(Succeed())
 	close(written)
 	// Long enough for any lease to have run out many times over.
-	g.Consistently(staleAfterWrite).WithTimeout(3 * old.groups[1].cfg.HeartbeatTimeout).ShouldNot(Receive())
+	g.Consistently(staleAfterWrite).WithTimeout(3 * old.host.cfg.HeartbeatTimeout).ShouldNot(Receive())
 	close(stop)
 	<-done
 	g.Expect(readLeader(g, c, 1, "k")).To(Equal("new"))
@@ -113,61 +119,41 @@ func TestNoReadLeaseConfirmsEveryRead(t *testing.T) {
 	for range 20 {
 		g.Expect(get(l, 1, "k", false)).To(Equal("v"))
 	}
-	g.Expect(l.groups[1].lease.Load()).To(BeNil())
+	g.Expect(leaseOf(l.groups[1])).To(BeZero())
 	g.Expect(testGroupConfig().RestartQuietPeriod()).To(Equal(2 * testGroupConfig().HeartbeatTimeout))
 	cfg := testGroupConfig()
 	cfg.NoReadLease = true
 	g.Expect(cfg.RestartQuietPeriod()).To(BeZero())
 }
 
-func TestMuxQuietPeriodClosesConnections(t *testing.T) {
+// TestQuietPeriodDropsRaftTraffic: a node in its quiet period takes part in nothing: a
+// follower told to be quiet learns of a write only once the period is over.
+func TestQuietPeriodDropsRaftTraffic(t *testing.T) {
 	g := NewWithT(t)
-	a, b, _ := muxPair(t)
-	a1, err := a.Layer(1)
-	g.Expect(err).NotTo(HaveOccurred())
-	b1, err := b.Layer(1)
-	g.Expect(err).NotTo(HaveOccurred())
-	accepted := make(chan time.Time, 64)
-	go func() {
-		for {
-			conn, err := b1.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 4)
-			if _, err := io.ReadFull(conn, buf); err == nil && string(buf) == "ping" {
-				accepted <- time.Now()
-			}
-			_ = conn.Close()
+	c := newTestCluster(t)
+	c.startGroup(nodes3, 1)
+	l := waitLeader(g, c, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var f *testNode
+	for _, id := range nodes3 {
+		if id != l.id {
+			f = c.node(id)
+			break
 		}
-	}()
-	ping := func() error {
-		conn, err := a1.Dial("b", time.Second)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if _, err := conn.Write([]byte("ping")); err != nil {
-			return err
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, err = conn.Read(make([]byte, 1))
-		return err
 	}
-	quietFor := 300 * time.Millisecond
-	until := time.Now().Add(quietFor)
-	b.QuietUntil(until)
-	g.Expect(ping()).To(HaveOccurred(), "closed without reaching the layer")
-	// Dial until a connection gets through: none before the quiet period ends.
-	var at time.Time
-	g.Eventually(func() bool {
-		_ = ping()
-		select {
-		case at = <-accepted:
-			return true
-		default:
-			return false
-		}
-	}).WithTimeout(5 * time.Second).Should(BeTrue())
-	g.Expect(at).To(BeTemporally(">=", until))
+	until := time.Now().Add(time.Second)
+	f.host.QuietUntil(until)
+	_, quiet := f.host.Quiet()
+	g.Expect(quiet).To(BeTrue())
+	g.Expect(c.put(ctx, 1, "k", "v")).To(Succeed())
+	var seen time.Time
+	eventually(g, func() (string, error) {
+		v, err := get(f, 1, "k", true)
+		seen = time.Now()
+		return v, err
+	}).Should(Equal("v"))
+	g.Expect(seen).To(BeTemporally(">=", until), "the follower heard nothing while quiet")
+	_, quiet = f.host.Quiet()
+	g.Expect(quiet).To(BeFalse())
 }

@@ -95,7 +95,7 @@ func (c *rcluster) addNode(i int) *node {
 	started := false
 	for range 3 {
 		n.addr, n.raftAddr = freeAddr(c.t, n.host), freeAddr(c.t, n.host)
-		n.extra = []string{"--raft-heartbeat-timeout", raftTimeout, "--raft-election-timeout", raftTimeout}
+		n.extra = []string{"--raft-heartbeat-timeout", raftTimeout}
 		if started = c.startNode(n); started {
 			break
 		}

@@ -1,4 +1,4 @@
-package multiraft
+package replication
 
 import (
 	"errors"
@@ -9,20 +9,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/torua/torua/node/engine"
-)
-
-// A group's Raft state lives in the node's engine, beside the shard's data:
-//
-//	log entry i      engine log (shard, i): a marshalled raftpb.Entry
-//	"hs"             stable value: the marshalled raftpb.HardState
-//	"snap"           stable value: the marshalled raftpb.SnapshotMetadata of the
-//	                 log's compaction point (the shard's data is in the engine itself)
-//
-// In memory each group keeps a raft.MemoryStorage from its compaction point on, loaded at
-// start; the loop appends to both.
-var (
-	keyHardState = []byte("hs")
-	keySnapshot  = []byte("snap")
 )
 
 // loadStorage reads shard's Raft state from the engine into a MemoryStorage. It reports

@@ -1,0 +1,572 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/torua/torua/node/engine"
+)
+
+// Config is the Raft tuning of a node, shared by all its groups. Zero values take the
+// defaults of DefaultConfig.
+type Config struct {
+	// HeartbeatTimeout is how long a follower waits without hearing from a leader before
+	// it stands for election (Raft's election timeout; the library randomises it up to
+	// twice that). Leaders send heartbeats, which also carry the commit index to idle
+	// followers, twenty times per HeartbeatTimeout. Loopback tests use tens of
+	// milliseconds.
+	HeartbeatTimeout time.Duration
+	// ApplyTimeout bounds how long a membership change or leadership transfer waits.
+	ApplyTimeout time.Duration
+	// NoReadLease makes every linearizable read confirm leadership with a heartbeat round
+	// (read index) instead of relying on a lease (see Group.readBarrier).
+	NoReadLease bool
+	// SnapshotThreshold and TrailingLogs control log compaction: once a group has applied
+	// SnapshotThreshold entries past its last compaction point, its log is cut back to
+	// the last TrailingLogs entries (a follower further behind gets a snapshot).
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// RaftLogLevel is the lowest level of the Raft library's own log lines that are kept
+	// ("debug", "info", "warn", "error" or "off"); default "warn".
+	RaftLogLevel string
+}
+
+// DefaultConfig returns production defaults.
+func DefaultConfig() Config {
+	return Config{
+		HeartbeatTimeout:  time.Second,
+		ApplyTimeout:      5 * time.Second,
+		SnapshotThreshold: 8192,
+		TrailingLogs:      1024,
+		RaftLogLevel:      "warn",
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = d.HeartbeatTimeout
+	}
+	if c.ApplyTimeout == 0 {
+		c.ApplyTimeout = d.ApplyTimeout
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = d.SnapshotThreshold
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = d.TrailingLogs
+	}
+	if c.RaftLogLevel == "" {
+		c.RaftLogLevel = d.RaftLogLevel
+	}
+	return c
+}
+
+// electionTicks is Raft's election timeout in ticks of the host's clock; the heartbeat is
+// one tick.
+const electionTicks = 20
+
+// tick is the period of the host's Raft clock.
+func (c Config) tick() time.Duration { return c.withDefaults().HeartbeatTimeout / electionTicks }
+
+// leaseDuration is how long a quorum's acknowledgement of an entry binds its members to
+// this leader, counted from the entry's proposal: a follower that acknowledged it ignores
+// other candidates until electionTicks ticks have passed since, which take at least
+// electionTicks-1 periods of its clock (the first may come at once). A tenth is kept back
+// for clock rate differences.
+func (c Config) leaseDuration() time.Duration {
+	return c.tick() * (electionTicks - 1) * 9 / 10
+}
+
+// RestartQuietPeriod is how long a node that restarts with Raft state on disk must answer
+// no Raft traffic (Host.QuietUntil): before it stopped it may have acknowledged a leader's
+// entry, which binds it to vote for no one else for a heartbeat timeout (the leader's read
+// lease counts on that), and it no longer knows whom or when. Zero with NoReadLease.
+func (c Config) RestartQuietPeriod() time.Duration {
+	c = c.withDefaults()
+	if c.NoReadLease {
+		return 0
+	}
+	return 2 * c.HeartbeatTimeout
+}
+
+// Resolver maps a node ID to the host:port of that node's Raft port. The host calls it on
+// every dial, so a node that moved (a new pod IP) is reached at its new address as soon as
+// the shard map says so. It must be safe for concurrent use.
+type Resolver func(nodeID string) (string, error)
+
+// RaftID is the Raft ID of node name: a 64-bit hash of it (never 0, Raft's "none").
+func RaftID(name string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	if id := h.Sum64(); id != 0 {
+		return id
+	}
+	return 1
+}
+
+// Host runs every Raft group of a node in one loop over one listener. Each round the loop
+// collects every group's Ready, sends their messages (one frame per peer), writes all their
+// log appends and hard states in one unsynced engine batch, hands the acknowledgements that
+// need those writes durable to the syncer, and applies what the groups committed.
+type Host struct {
+	cfg     Config
+	nodeID  string
+	id      uint64
+	eng     *engine.Engine
+	resolve Resolver
+	dir     string
+	log     *slog.Logger
+	trans   *transport
+
+	mu     sync.RWMutex
+	groups map[int]*Group
+	names  map[uint64]string
+
+	// roundMu is held by the loop during a round: removing a group or compacting it on
+	// request waits for the round to end.
+	roundMu sync.Mutex
+
+	sync      *syncer
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	syncDone  chan struct{}
+	closeOnce sync.Once
+	closed    atomic.Bool
+
+	stats hostCounters
+}
+
+// HostConfig configures a Host.
+type HostConfig struct {
+	// Listen is the Raft address to bind (host:port; port 0 picks one).
+	Listen string
+	// NodeID is this node's ID; its Raft ID is RaftID(NodeID).
+	NodeID string
+	// Resolve finds a peer's Raft address.
+	Resolve Resolver
+	// Engine holds every group's data and Raft state.
+	Engine *engine.Engine
+	// Dir holds snapshots being received, conventionally <data>/raft.
+	Dir string
+	// Raft is the tuning shared by the groups.
+	Raft   Config
+	Logger *slog.Logger
+}
+
+// Listen binds the Raft address and starts the node's Raft loop with no groups.
+func Listen(c HostConfig) (*Host, error) {
+	if c.NodeID == "" || len(c.NodeID) > maxNodeIDLen || c.Engine == nil || c.Resolve == nil || c.Dir == "" {
+		return nil, fmt.Errorf("raft host: a node ID of 1 to %d bytes, an engine, a resolver and a directory are required", maxNodeIDLen)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := resetIncoming(c.Dir); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("raft listener: %w", err)
+	}
+	h := &Host{cfg: c.Raft.withDefaults(), nodeID: c.NodeID, id: RaftID(c.NodeID), eng: c.Engine, resolve: c.Resolve,
+		dir: c.Dir, log: c.Logger.With("component", "replication"), groups: map[int]*Group{}, names: map[uint64]string{},
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), syncDone: make(chan struct{})}
+	h.names[h.id] = c.NodeID
+	h.trans = newTransport(h, ln)
+	h.sync = &syncer{h: h, kick: make(chan struct{}, 1)}
+	go h.sync.run()
+	go h.run()
+	return h, nil
+}
+
+// Addr is the bound Raft address.
+func (h *Host) Addr() net.Addr { return h.trans.ln.Addr() }
+
+// QuietUntil makes the host drop every Raft message it receives until t: a node that
+// restarts with Raft state answers no Raft traffic for a while (Config.RestartQuietPeriod).
+func (h *Host) QuietUntil(t time.Time) { h.trans.quietUntil(t) }
+
+// Quiet reports whether the host is still in a quiet period, and until when.
+func (h *Host) Quiet() (until time.Time, quiet bool) { return h.trans.quiet() }
+
+// Learn records the Raft IDs of nodes by name, so that messages to them can be addressed
+// before any of them has spoken (the node passes every node of its shard map).
+func (h *Host) Learn(names ...string) {
+	for _, n := range names {
+		h.learn(n)
+	}
+}
+
+// learn records name as the node with Raft ID RaftID(name), and returns the ID.
+func (h *Host) learn(name string) uint64 {
+	id := RaftID(name)
+	h.mu.Lock()
+	h.names[id] = name
+	h.mu.Unlock()
+	return id
+}
+
+// name returns the node name of Raft ID id, "" if unknown.
+func (h *Host) name(id uint64) string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.names[id]
+}
+
+func (h *Host) group(shard int) *Group {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.groups[shard]
+}
+
+// signal wakes the loop.
+func (h *Host) signal() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// remove takes g out of the loop; it returns once no round uses it.
+func (h *Host) remove(g *Group) {
+	h.roundMu.Lock()
+	h.mu.Lock()
+	if h.groups[g.shard] == g {
+		delete(h.groups, g.shard)
+	}
+	h.mu.Unlock()
+	h.roundMu.Unlock()
+}
+
+// Close stops the loop and the transport; the groups still open fail what waits.
+func (h *Host) Close() error {
+	h.closeOnce.Do(func() {
+		h.closed.Store(true)
+		close(h.stop)
+		<-h.done
+		<-h.syncDone
+		h.trans.close()
+		h.mu.RLock()
+		for _, g := range h.groups {
+			g.mu.Lock()
+			g.failAll(ErrClosed)
+			g.mu.Unlock()
+		}
+		h.mu.RUnlock()
+	})
+	return nil
+}
+
+// run is the node's Raft loop.
+func (h *Host) run() {
+	defer close(h.done)
+	ticker := time.NewTicker(h.cfg.tick())
+	defer ticker.Stop()
+	var groups []*Group
+	for {
+		tick := false
+		select {
+		case <-h.stop:
+			return
+		case <-ticker.C:
+			tick = true
+		case <-h.wake:
+		}
+		// Let the proposers, receivers and the syncer that woke the loop queue more work
+		// first: fewer, fuller rounds.
+		runtime.Gosched()
+		h.roundMu.Lock()
+		groups = groups[:0]
+		h.mu.RLock()
+		for _, g := range h.groups {
+			groups = append(groups, g)
+		}
+		h.mu.RUnlock()
+		if tick {
+			for _, g := range groups {
+				g.tick()
+			}
+		}
+		for h.round(groups) {
+			select {
+			case <-h.stop:
+				h.roundMu.Unlock()
+				return
+			default:
+			}
+		}
+		h.roundMu.Unlock()
+	}
+}
+
+// local is a message of a group's to this node's storage or to itself.
+type local struct {
+	g *Group
+	m *pb.Message
+}
+
+// round handles every group's Ready once; it reports whether any group had one.
+//
+// Raft runs with asynchronous storage writes: a Ready's log appends and hard state come as
+// a message to the "append thread", whose responses (the acknowledgements that count this
+// node's copy, to the leader or to itself) may go out only once the append is durable. The
+// round writes every group's appends in one engine batch, unsynced, and hands the responses
+// to the syncer, which fsyncs the WAL once for everything written while it was busy and
+// then delivers them. The loop goes on meanwhile: sending, applying and stepping never wait
+// for the disk. Committed entries reach the apply step only once they are durable here
+// (the library hands over no entry whose append is not acknowledged).
+func (h *Host) round(groups []*Group) bool {
+	var out []outMsg
+	var writes []engine.RaftWrite
+	var durable []local // responses to deliver once the round's writes are synced
+	var applies []local
+	busy := false
+	for _, g := range groups {
+		g.mu.Lock()
+		g.startReads()
+		if !g.rn.HasReady() {
+			g.mu.Unlock()
+			continue
+		}
+		busy = true
+		rd := g.rn.Ready()
+		if rd.SoftState != nil {
+			g.softStateChanged(rd.SoftState)
+		}
+		g.readStates(rd.ReadStates)
+		g.mu.Unlock()
+		for _, m := range rd.Messages {
+			switch m.GetTo() {
+			case raft.LocalAppendThread:
+				if rw, ok := g.storeAppend(m); ok {
+					writes = append(writes, rw)
+				}
+				for _, r := range m.GetResponses() {
+					durable = append(durable, local{g: g, m: r})
+				}
+			case raft.LocalApplyThread:
+				applies = append(applies, local{g: g, m: m})
+			default:
+				out = append(out, outMsg{shard: g.shard, m: m})
+			}
+		}
+	}
+	if !busy {
+		return false
+	}
+	h.stats.rounds.Add(1)
+	h.trans.send(out)
+	if len(writes) > 0 {
+		if err := h.eng.WriteRaft(writes, false); err != nil {
+			// NB: the round's entries may or may not be stored; going on could
+			// acknowledge what is not. Stop loudly.
+			panic(fmt.Sprintf("replication: store raft state: %v", err))
+		}
+	}
+	if len(durable) > 0 {
+		h.sync.add(durable)
+	}
+	var compact []engine.RaftWrite
+	for _, a := range applies {
+		a.g.apply(a.m.GetEntries())
+		h.deliver(a.g, a.m.GetResponses())
+		if rw, ok := a.g.maybeCompact(false); ok {
+			compact = append(compact, rw)
+		}
+	}
+	if len(compact) > 0 {
+		if err := h.eng.WriteRaft(compact, false); err != nil {
+			h.log.Error("Compacting raft logs failed", "err", err)
+		}
+	}
+	return true
+}
+
+// deliver steps responses addressed to this node into g and sends the others.
+func (h *Host) deliver(g *Group, msgs []*pb.Message) {
+	var out []outMsg
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	for _, m := range msgs {
+		if m.GetTo() == h.id {
+			_ = g.rn.Step(m)
+		} else {
+			out = append(out, outMsg{shard: g.shard, m: m})
+		}
+	}
+	g.mu.Unlock()
+	h.trans.send(out)
+}
+
+// step hands a message from a peer to its group.
+func (h *Host) step(shard int, m *pb.Message) {
+	g := h.group(shard)
+	if g == nil {
+		return // not (yet) a replica here; Raft retries
+	}
+	g.mu.Lock()
+	err := errClosedGroup
+	if !g.closed {
+		err = g.rn.Step(m)
+	}
+	g.mu.Unlock()
+	if err == nil {
+		h.signal()
+	}
+}
+
+var errClosedGroup = errors.New("group closed")
+
+// syncer fsyncs the engine's WAL for the loop and then delivers the responses that waited
+// for it.
+type syncer struct {
+	h       *Host
+	mu      sync.Mutex
+	pending []local
+	kick    chan struct{}
+}
+
+func (s *syncer) add(l []local) {
+	s.mu.Lock()
+	s.pending = append(s.pending, l...)
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *syncer) run() {
+	defer close(s.h.syncDone)
+	for {
+		select {
+		case <-s.h.stop:
+			return
+		case <-s.kick:
+		}
+		s.mu.Lock()
+		batch := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		t0 := time.Now()
+		if err := s.h.eng.SyncWAL(); err != nil {
+			if errors.Is(err, engine.ErrClosed) {
+				return // the node is stopping; nothing waiting may be acknowledged
+			}
+			panic(fmt.Sprintf("replication: sync raft state: %v", err))
+		}
+		s.h.stats.fsyncs.Add(1)
+		s.h.stats.fsyncNanos.Add(uint64(time.Since(t0)))
+		for i := 0; i < len(batch); {
+			j := i
+			for j < len(batch) && batch[j].g == batch[i].g {
+				j++
+			}
+			msgs := make([]*pb.Message, 0, j-i)
+			for _, l := range batch[i:j] {
+				msgs = append(msgs, l.m)
+			}
+			s.h.deliver(batch[i].g, msgs)
+			i = j
+		}
+		s.h.signal()
+	}
+}
+
+// hostCounters are the host's cumulative counters (Stats).
+type hostCounters struct {
+	rounds, fsyncs, fsyncNanos       atomic.Uint64
+	sent, dropped, dials, dialErrors atomic.Uint64
+	connsClosed, snapshotsSent       atomic.Uint64
+	snapshotsFailed                  atomic.Uint64
+}
+
+// Stats are a host's cumulative counters, for metrics.
+type Stats struct {
+	// Rounds counts loop rounds that had work; Fsyncs the WAL syncs of the syncer and
+	// FsyncSeconds their total duration.
+	Rounds, Fsyncs uint64
+	FsyncSeconds   float64
+	// MessagesSent counts Raft messages written to peers; MessagesDropped those dropped
+	// because the peer had no connection (Raft sends again).
+	MessagesSent, MessagesDropped uint64
+	// Dials, DialFailures and ConnsClosed count outgoing connections.
+	Dials, DialFailures, ConnsClosed uint64
+	// SnapshotsSent and SnapshotsFailed count snapshot streams to peers.
+	SnapshotsSent, SnapshotsFailed uint64
+}
+
+// Stats returns the host's counters.
+func (h *Host) Stats() Stats {
+	c := &h.stats
+	return Stats{
+		Rounds: c.rounds.Load(), Fsyncs: c.fsyncs.Load(), FsyncSeconds: float64(c.fsyncNanos.Load()) / 1e9,
+		MessagesSent: c.sent.Load(), MessagesDropped: c.dropped.Load(),
+		Dials: c.dials.Load(), DialFailures: c.dialErrors.Load(), ConnsClosed: c.connsClosed.Load(),
+		SnapshotsSent: c.snapshotsSent.Load(), SnapshotsFailed: c.snapshotsFailed.Load(),
+	}
+}
+
+// raftLogger adapts slog to the Raft library's logger, keeping lines at or above a level.
+type raftLogger struct {
+	l   *slog.Logger
+	min slog.Level
+	off bool
+}
+
+func newRaftLogger(l *slog.Logger, level string) raftLogger {
+	r := raftLogger{l: l}
+	switch strings.ToLower(level) {
+	case "off":
+		r.off = true
+	case "debug", "trace":
+		r.min = slog.LevelDebug
+	case "info":
+		r.min = slog.LevelInfo
+	case "error":
+		r.min = slog.LevelError
+	default:
+		r.min = slog.LevelWarn
+	}
+	return r
+}
+
+func (r raftLogger) emit(level slog.Level, msg string) {
+	if !r.off && level >= r.min {
+		r.l.Log(nil, level, msg) //nolint:staticcheck // no context here: the library logs without one
+	}
+}
+
+func (r raftLogger) Debug(v ...any) { r.emit(slog.LevelDebug, fmt.Sprint(v...)) }
+func (r raftLogger) Debugf(format string, v ...any) {
+	r.emit(slog.LevelDebug, fmt.Sprintf(format, v...))
+}
+func (r raftLogger) Info(v ...any)                 { r.emit(slog.LevelInfo, fmt.Sprint(v...)) }
+func (r raftLogger) Infof(format string, v ...any) { r.emit(slog.LevelInfo, fmt.Sprintf(format, v...)) }
+func (r raftLogger) Warning(v ...any)              { r.emit(slog.LevelWarn, fmt.Sprint(v...)) }
+func (r raftLogger) Warningf(f string, v ...any)   { r.emit(slog.LevelWarn, fmt.Sprintf(f, v...)) }
+func (r raftLogger) Error(v ...any)                { r.emit(slog.LevelError, fmt.Sprint(v...)) }
+func (r raftLogger) Errorf(f string, v ...any)     { r.emit(slog.LevelError, fmt.Sprintf(f, v...)) }
+func (r raftLogger) Fatal(v ...any)                { panic(fmt.Sprint(v...)) }
+func (r raftLogger) Fatalf(f string, v ...any)     { panic(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Panic(v ...any)                { panic(fmt.Sprint(v...)) }
+func (r raftLogger) Panicf(f string, v ...any)     { panic(fmt.Sprintf(f, v...)) }
