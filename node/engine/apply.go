@@ -96,36 +96,56 @@ type keyState struct {
 // counter is read, incremented and written back); calls for different shards
 // may run concurrently.
 func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error) {
-	if err := checkShard(shard); err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	for i, op := range ops {
-		if op.Kind != OpPut && op.Kind != OpDelete {
-			return nil, fmt.Errorf("apply shard %d op %d: op kind %d: %w", shard, i, op.Kind, ErrInvalidArgument)
-		}
-		if op.Cond.Kind > CondAbsent {
-			return nil, fmt.Errorf("apply shard %d op %d: condition kind %d: %w", shard, i, op.Cond.Kind, ErrInvalidArgument)
-		}
-	}
 	if err := e.acquire(); err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	defer e.mu.RUnlock()
+	b := e.db.NewBatch()
+	defer b.Close()
+	results, done, err := e.applyTo(b, shard, ops, opts.AppliedIndex)
+	if err != nil {
+		return nil, err
+	}
+	if b.Empty() {
+		done(true)
+		return results, nil
+	}
+	if err := b.Commit(e.writeOptions(opts.Sync)); err != nil {
+		done(false)
+		return nil, fmt.Errorf("apply shard %d: commit: %w", shard, markCorrupt(err))
+	}
+	done(true)
+	return results, nil
+}
 
+// applyTo evaluates ops as Apply does and adds their writes to b (nothing if no op
+// succeeds and appliedIndex is 0). The caller holds the engine's shared lock, commits b,
+// and then calls done with whether the commit succeeded: the shard's cache learns what b
+// wrote, or forgets what it knew.
+func (e *Engine) applyTo(b *pebble.Batch, shard int, ops []Op, appliedIndex uint64) (results []Result, done func(committed bool), err error) {
+	if err := checkShard(shard); err != nil {
+		return nil, nil, fmt.Errorf("apply: %w", err)
+	}
+	for i, op := range ops {
+		if op.Kind != OpPut && op.Kind != OpDelete {
+			return nil, nil, fmt.Errorf("apply shard %d op %d: op kind %d: %w", shard, i, op.Kind, ErrInvalidArgument)
+		}
+		if op.Cond.Kind > CondAbsent {
+			return nil, nil, fmt.Errorf("apply shard %d op %d: condition kind %d: %w", shard, i, op.Cond.Kind, ErrInvalidArgument)
+		}
+	}
 	wc := e.cache(shard)
 	m, ok := wc.committedMeta()
 	if !ok {
 		var err error
 		if m, err = readMeta(e.db, shard); err != nil {
-			return nil, fmt.Errorf("apply: %w", err)
+			return nil, nil, fmt.Errorf("apply: %w", err)
 		}
 	}
-	b := e.db.NewBatch()
-	defer b.Close()
 	// learned is what this call read or wrote of each key, in order: the state earlier ops
 	// of the call left, and for the cache once the batch has committed.
 	learned := make([]cachedKey, 0, len(ops))
-	results := make([]Result, len(ops))
+	results = make([]Result, len(ops))
 	wrote := false
 	for i, op := range ops {
 		k := dataKey(shard, op.Key)
@@ -136,7 +156,7 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 		if !ok {
 			var err error
 			if cur, err = e.lookup(k); err != nil {
-				return nil, fmt.Errorf("apply shard %d op %d: %w", shard, i, err)
+				return nil, nil, fmt.Errorf("apply shard %d op %d: %w", shard, i, err)
 			}
 			learned = append(learned, cachedKey{key: string(op.Key), state: cur})
 		}
@@ -170,29 +190,28 @@ func (e *Engine) Apply(shard int, ops []Op, opts ApplyOptions) ([]Result, error)
 			m.Bytes -= int64(len(op.Key) + cur.dataLen)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("apply shard %d op %d: batch: %w", shard, i, err)
+			return nil, nil, fmt.Errorf("apply shard %d op %d: batch: %w", shard, i, err)
 		}
 		results[i].Revision = m.Revision
 		learned = append(learned, cachedKey{key: string(op.Key), state: next})
 		wrote = true
 	}
-	if opts.AppliedIndex != 0 {
-		m.AppliedIndex = opts.AppliedIndex
+	if appliedIndex != 0 {
+		m.AppliedIndex = appliedIndex
 		wrote = true
 	}
-	if !wrote {
-		wc.remember(m, learned)
-		return results, nil
+	if wrote {
+		if err := b.Set(metaKey(shard), encodeMeta(m), nil); err != nil {
+			return nil, nil, fmt.Errorf("apply shard %d: batch: %w", shard, err)
+		}
 	}
-	if err := b.Set(metaKey(shard), encodeMeta(m), nil); err != nil {
-		return nil, fmt.Errorf("apply shard %d: batch: %w", shard, err)
-	}
-	if err := b.Commit(e.writeOptions(opts.Sync)); err != nil {
-		wc.reset(meta{}, false) // the outcome is unknown: read it back next time
-		return nil, fmt.Errorf("apply shard %d: commit: %w", shard, err)
-	}
-	wc.remember(m, learned)
-	return results, nil
+	return results, func(committed bool) {
+		if !wrote || committed {
+			wc.remember(m, learned)
+		} else {
+			wc.reset(meta{}, false) // the outcome is unknown: read it back next time
+		}
+	}, nil
 }
 
 // lastLearned returns the latest state learned records for key (a batch holds a few ops).

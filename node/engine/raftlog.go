@@ -202,32 +202,40 @@ func (e *Engine) WriteRaft(writes []RaftWrite, sync bool) error {
 	b := e.db.NewBatch()
 	defer b.Close()
 	for _, w := range writes {
-		if err := checkShard(w.Shard); err != nil {
-			return fmt.Errorf("write raft state: %w", err)
-		}
-		if w.DeleteFrom != 0 {
-			if err := b.DeleteRange(logKey(w.Shard, w.DeleteFrom), shardPrefix(prefixLog, w.Shard+1, 0), nil); err != nil {
-				return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
-			}
-		}
-		if w.DeleteBelow != 0 {
-			if err := b.DeleteRange(shardPrefix(prefixLog, w.Shard, 0), logKey(w.Shard, w.DeleteBelow), nil); err != nil {
-				return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
-			}
-		}
-		for _, en := range w.Entries {
-			if err := b.Set(logKey(w.Shard, en.Index), en.Data, nil); err != nil {
-				return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
-			}
-		}
-		for _, s := range w.Stable {
-			if err := b.Set(stableKey(w.Shard, s.Name), s.Value, nil); err != nil {
-				return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
-			}
+		if err := writeRaftTo(b, w); err != nil {
+			return err
 		}
 	}
 	if err := b.Commit(e.writeOptions(sync)); err != nil {
 		return fmt.Errorf("write raft state: %w", markCorrupt(err))
+	}
+	return nil
+}
+
+// writeRaftTo adds w to b.
+func writeRaftTo(b *pebble.Batch, w RaftWrite) error {
+	if err := checkShard(w.Shard); err != nil {
+		return fmt.Errorf("write raft state: %w", err)
+	}
+	if w.DeleteFrom != 0 {
+		if err := b.DeleteRange(logKey(w.Shard, w.DeleteFrom), shardPrefix(prefixLog, w.Shard+1, 0), nil); err != nil {
+			return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
+		}
+	}
+	if w.DeleteBelow != 0 {
+		if err := b.DeleteRange(shardPrefix(prefixLog, w.Shard, 0), logKey(w.Shard, w.DeleteBelow), nil); err != nil {
+			return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
+		}
+	}
+	for _, en := range w.Entries {
+		if err := b.Set(logKey(w.Shard, en.Index), en.Data, nil); err != nil {
+			return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
+		}
+	}
+	for _, s := range w.Stable {
+		if err := b.Set(stableKey(w.Shard, s.Name), s.Value, nil); err != nil {
+			return fmt.Errorf("write raft state of shard %d: %w", w.Shard, err)
+		}
 	}
 	return nil
 }

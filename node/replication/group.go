@@ -107,6 +107,8 @@ type Group struct {
 	pendingConf bool
 	nextID      uint64
 	waiters     map[uint64]*waiter
+	// queue holds the proposals not yet handed to Raft (flushProposals).
+	queue []queued
 	// pending are reads not yet sent as a ReadIndex; reads those sent, by request.
 	pending []chan error
 	reads   map[uint64]*readBatch
@@ -336,7 +338,8 @@ func (g *Group) propose(ctx context.Context, cmd []byte) (proposal, error) {
 	}
 }
 
-// proposeLocked hands an entry of an 8-byte proposal id and cmd to Raft. Under mu.
+// proposeLocked queues an entry of an 8-byte proposal id and cmd for the loop, which
+// hands every proposal of a round to Raft at once (flushProposals). Under mu.
 func (g *Group) proposeLocked(cmd []byte, renew bool) (*waiter, uint64, error) {
 	if g.closed {
 		return nil, 0, ErrClosed
@@ -349,12 +352,54 @@ func (g *Group) proposeLocked(cmd []byte, renew bool) (*waiter, uint64, error) {
 	data := make([]byte, 8+len(cmd))
 	binary.BigEndian.PutUint64(data, id)
 	copy(data[8:], cmd)
-	if err := g.rn.Propose(data); err != nil {
-		return nil, 0, g.proposeError(err)
-	}
 	w := &waiter{term: g.term, gen: g.leaseGen, start: time.Now(), renew: renew, ch: make(chan proposal, 1)}
 	g.waiters[id] = w
+	g.queue = append(g.queue, queued{id: id, w: w, entry: &pb.Entry{Data: data}})
 	return w, id, nil
+}
+
+// queued is a proposal waiting for the loop to hand it to Raft.
+type queued struct {
+	id    uint64
+	w     *waiter
+	entry *pb.Entry
+}
+
+// flushProposals hands the queued proposals to Raft in one message; if Raft refuses them
+// (not leader, a transfer under way, too much uncommitted) they fail, with nothing
+// proposed. Loop only, under mu.
+func (g *Group) flushProposals() {
+	if len(g.queue) == 0 {
+		return
+	}
+	q := g.queue
+	g.queue = nil
+	ents := make([]*pb.Entry, 0, len(q))
+	for _, p := range q {
+		if g.waiters[p.id] == p.w { // not given up or failed meanwhile
+			ents = append(ents, p.entry)
+		}
+	}
+	if len(ents) == 0 {
+		return
+	}
+	var err error = g.notLeaderLocked()
+	if g.leader {
+		stepErr := g.rn.Step(&pb.Message{Type: pb.MsgProp.Enum(), From: new(g.h.id), Entries: ents})
+		if stepErr == nil {
+			return
+		}
+		err = g.proposeError(stepErr)
+	}
+	for _, p := range q {
+		if g.waiters[p.id] == p.w {
+			delete(g.waiters, p.id)
+			if p.w.renew {
+				g.renewing = false
+			}
+			p.w.ch <- proposal{err: err}
+		}
+	}
 }
 
 // proposeError maps a proposal Raft refused at once. Nothing was proposed. Under mu.
@@ -636,24 +681,50 @@ func (g *Group) offerSnapshot(path string) {
 	g.snapFiles = append(g.snapFiles, path)
 }
 
-// apply hands committed entries to the engine, answers the waiting proposals, applies
-// membership changes and releases reads whose index is now applied. Loop only.
+// apply applies committed entries in a batch of their own; the loop instead shares one
+// batch among every group of a round (prepareApply, applying.finish). Loop only.
+func (g *Group) apply(entries []*pb.Entry) {
+	b, err := g.h.eng.NewBatch()
+	if err != nil {
+		panic(fmt.Sprintf("replication: shard %d: apply: %v", g.shard, err))
+	}
+	a := g.prepareApply(b, entries)
+	if err := b.Commit(false); err != nil {
+		panic(fmt.Sprintf("replication: shard %d: apply: %v", g.shard, err))
+	}
+	a.finish()
+}
+
+// applying is a group's committed entries on their way to the engine: their writes are in
+// the round's batch, and finish answers for them once it has committed.
+type applying struct {
+	g       *Group
+	last    *pb.Entry
+	spans   []span
+	confs   []*pb.Entry
+	results []engine.Result
+	// dataApplied is the engine's applied index once the batch has committed.
+	dataApplied uint64
+}
+
+// span is one proposal among the entries: its results are results[first:first+n].
+type span struct {
+	id, term  uint64
+	first, n  int
+	noCommand bool
+}
+
+// prepareApply decodes committed entries and adds their ops to b. Entries at or below the
+// engine's applied index (a replay after a restart) are skipped. Loop only.
 //
 // An entry it cannot decode, or an engine failure, panics: a replica that goes on would
 // diverge from the others; a restart replays the entries from the engine's applied index.
-func (g *Group) apply(entries []*pb.Entry) {
+func (g *Group) prepareApply(b *engine.Batch, entries []*pb.Entry) *applying {
+	a := &applying{g: g, dataApplied: g.dataApplied.Load()}
 	if len(entries) == 0 {
-		return
+		return a
 	}
-	dataApplied := g.dataApplied.Load()
 	var ops []engine.Op
-	type span struct {
-		id, term  uint64
-		first, n  int
-		noCommand bool
-	}
-	var spans []span
-	var confs []*pb.Entry
 	var lastData uint64
 	for _, e := range entries {
 		idx := e.GetIndex()
@@ -667,7 +738,7 @@ func (g *Group) apply(entries []*pb.Entry) {
 				panic(fmt.Sprintf("replication: shard %d: log entry %d (term %d) is %d bytes, too short for a proposal; refusing to apply it and diverge from the other replicas", g.shard, idx, e.GetTerm(), len(data)))
 			}
 			s := span{id: binary.BigEndian.Uint64(data), term: e.GetTerm(), first: len(ops), noCommand: len(data) == 8}
-			if idx > dataApplied && !s.noCommand {
+			if idx > a.dataApplied && !s.noCommand {
 				cmd, err := decodeCommand(data[8:])
 				if err != nil {
 					panic(fmt.Sprintf("replication: shard %d: log entry %d (term %d): %v; refusing to apply it and diverge from the other replicas", g.shard, idx, e.GetTerm(), err))
@@ -676,34 +747,45 @@ func (g *Group) apply(entries []*pb.Entry) {
 				ops = append(ops, cmd.ops...)
 				lastData = idx
 			}
-			spans = append(spans, s)
+			a.spans = append(a.spans, s)
 		case pb.EntryConfChange, pb.EntryConfChangeV2:
-			confs = append(confs, e)
+			a.confs = append(a.confs, e)
 		default:
 			panic(fmt.Sprintf("replication: shard %d: log entry %d has unknown type %v", g.shard, idx, e.GetType()))
 		}
 	}
-	last := entries[len(entries)-1]
-	var results []engine.Result
-	if lastData > 0 || (last.GetIndex() > dataApplied && len(ops) == 0) {
-		var err error
+	a.last = entries[len(entries)-1]
+	if lastData > 0 || a.last.GetIndex() > a.dataApplied {
 		// The applied index moves with every entry, empty ones included, so that replay
 		// after a restart starts behind the last one.
-		results, err = g.h.eng.Apply(g.shard, ops, engine.ApplyOptions{AppliedIndex: max(last.GetIndex(), dataApplied)})
-		if err != nil {
-			panic(fmt.Sprintf("replication: shard %d: apply entries up to %d: %v", g.shard, last.GetIndex(), err))
+		applied := max(a.last.GetIndex(), a.dataApplied)
+		var err error
+		if a.results, err = b.Apply(g.shard, ops, applied); err != nil {
+			panic(fmt.Sprintf("replication: shard %d: apply entries up to %d: %v", g.shard, a.last.GetIndex(), err))
 		}
-		g.dataApplied.Store(max(last.GetIndex(), dataApplied))
+		a.dataApplied = applied
 	}
+	return a
+}
+
+// finish, once the batch has committed, applies membership changes, answers the waiting
+// proposals (a proposal of this leader's term also extends its read lease) and releases
+// the reads whose index is now applied. Loop only.
+func (a *applying) finish() {
+	g := a.g
+	if a.last == nil {
+		return
+	}
+	g.dataApplied.Store(a.dataApplied)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, e := range confs {
+	for _, e := range a.confs {
 		g.applyConfChange(e)
 	}
-	g.applied.Store(last.GetIndex())
-	g.appliedTerm = last.GetTerm()
+	g.applied.Store(a.last.GetIndex())
+	g.appliedTerm = a.last.GetTerm()
 	now := time.Now()
-	for _, s := range spans {
+	for _, s := range a.spans {
 		w, ok := g.waiters[s.id]
 		if !ok || w.term != s.term {
 			continue
@@ -725,7 +807,7 @@ func (g *Group) apply(entries []*pb.Entry) {
 			// one proposed by this process.
 			w.ch <- proposal{err: ErrUnknownOutcome}
 		default:
-			w.ch <- proposal{results: results[s.first : s.first+s.n : s.first+s.n]}
+			w.ch <- proposal{results: a.results[s.first : s.first+s.n : s.first+s.n]}
 		}
 	}
 	g.releaseReads()
@@ -831,6 +913,7 @@ func (g *Group) failAll(err error) {
 	g.revokeLease()
 	g.renewing = false
 	g.pendingConf = false
+	g.queue = nil
 	for id, w := range g.waiters {
 		w.ch <- proposal{err: err}
 		delete(g.waiters, id)

@@ -330,12 +330,13 @@ type local struct {
 // (the library hands over no entry whose append is not acknowledged).
 func (h *Host) round(groups []*Group) bool {
 	var out []outMsg
-	var writes []engine.RaftWrite
 	var durable []local // responses to deliver once the round's writes are synced
 	var applies []local
+	var batch *engine.Batch
 	busy := false
 	for _, g := range groups {
 		g.mu.Lock()
+		g.flushProposals()
 		g.startReads()
 		if !g.rn.HasReady() {
 			g.mu.Unlock()
@@ -352,7 +353,12 @@ func (h *Host) round(groups []*Group) bool {
 			switch m.GetTo() {
 			case raft.LocalAppendThread:
 				if rw, ok := g.storeAppend(m); ok {
-					writes = append(writes, rw)
+					if batch == nil {
+						batch = h.newBatch()
+					}
+					if err := batch.WriteRaft(rw); err != nil {
+						panic(fmt.Sprintf("replication: store raft state: %v", err))
+					}
 				}
 				for _, r := range m.GetResponses() {
 					durable = append(durable, local{g: g, m: r})
@@ -369,8 +375,18 @@ func (h *Host) round(groups []*Group) bool {
 	}
 	h.stats.rounds.Add(1)
 	h.trans.send(out)
-	if len(writes) > 0 {
-		if err := h.eng.WriteRaft(writes, false); err != nil {
+	// One engine batch holds the round's log appends and hard states and every group's
+	// applied entries (which are durable already: the library hands over only entries
+	// whose append was acknowledged).
+	prepared := make([]*applying, len(applies))
+	for i, a := range applies {
+		if batch == nil {
+			batch = h.newBatch()
+		}
+		prepared[i] = a.g.prepareApply(batch, a.m.GetEntries())
+	}
+	if batch != nil {
+		if err := batch.Commit(false); err != nil {
 			// NB: the round's entries may or may not be stored; going on could
 			// acknowledge what is not. Stop loudly.
 			panic(fmt.Sprintf("replication: store raft state: %v", err))
@@ -380,8 +396,8 @@ func (h *Host) round(groups []*Group) bool {
 		h.sync.add(durable)
 	}
 	var compact []engine.RaftWrite
-	for _, a := range applies {
-		a.g.apply(a.m.GetEntries())
+	for i, a := range applies {
+		prepared[i].finish()
 		h.deliver(a.g, a.m.GetResponses())
 		if rw, ok := a.g.maybeCompact(false); ok {
 			compact = append(compact, rw)
@@ -393,6 +409,15 @@ func (h *Host) round(groups []*Group) bool {
 		}
 	}
 	return true
+}
+
+// newBatch starts a round's engine batch; the loop cannot go on without one.
+func (h *Host) newBatch() *engine.Batch {
+	b, err := h.eng.NewBatch()
+	if err != nil {
+		panic(fmt.Sprintf("replication: store raft state: %v", err))
+	}
+	return b
 }
 
 // deliver steps responses addressed to this node into g and sends the others.

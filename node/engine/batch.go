@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Batch collects the writes of Apply and WriteRaft calls for several shards into one
+// Pebble commit: a node's Raft loop writes each round's log appends and every group's
+// applied entries at once. Not safe for concurrent use.
+type Batch struct {
+	e       *Engine
+	b       *pebble.Batch
+	done    []func(committed bool)
+	applied map[int]bool
+}
+
+// NewBatch returns an empty batch. The caller commits or closes it.
+func (e *Engine) NewBatch() (*Batch, error) {
+	if err := e.acquire(); err != nil {
+		return nil, fmt.Errorf("new batch: %w", err)
+	}
+	defer e.mu.RUnlock()
+	return &Batch{e: e, b: e.db.NewBatch(), applied: map[int]bool{}}, nil
+}
+
+// Apply is Engine.Apply into the batch: ops are evaluated now, against the shard's
+// committed state, and written when the batch commits. The results hold only if Commit
+// succeeds. A shard may be applied to once per batch (its state would not show the
+// batch's earlier writes).
+func (b *Batch) Apply(shard int, ops []Op, appliedIndex uint64) ([]Result, error) {
+	if b.applied[shard] {
+		return nil, fmt.Errorf("apply shard %d: already applied to in this batch: %w", shard, ErrInvalidArgument)
+	}
+	if err := b.e.acquire(); err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	defer b.e.mu.RUnlock()
+	results, done, err := b.e.applyTo(b.b, shard, ops, appliedIndex)
+	if err != nil {
+		return nil, err
+	}
+	b.applied[shard] = true
+	b.done = append(b.done, done)
+	return results, nil
+}
+
+// WriteRaft adds Raft state to the batch, as Engine.WriteRaft writes it.
+func (b *Batch) WriteRaft(w RaftWrite) error { return writeRaftTo(b.b, w) }
+
+// Empty reports whether the batch holds no write.
+func (b *Batch) Empty() bool { return b.b.Empty() }
+
+// Commit writes the batch, durably if sync, and closes it.
+func (b *Batch) Commit(sync bool) error {
+	defer b.Close()
+	err := b.e.acquire()
+	if err == nil {
+		err = b.b.Commit(b.e.writeOptions(sync))
+		b.e.mu.RUnlock()
+		err = markCorrupt(err)
+	}
+	for _, done := range b.done {
+		done(err == nil)
+	}
+	b.done = nil
+	if err != nil {
+		return fmt.Errorf("commit batch: %w", err)
+	}
+	return nil
+}
+
+// Close releases the batch without committing it.
+func (b *Batch) Close() {
+	if b.b != nil {
+		for _, done := range b.done {
+			done(false)
+		}
+		b.done = nil
+		_ = b.b.Close()
+		b.b = nil
+	}
+}
