@@ -79,8 +79,9 @@ type Group struct {
 	log   *slog.Logger
 	ms    *raft.MemoryStorage
 
-	// lastStored is the index of the last log entry written to the engine; loop only.
-	lastStored uint64
+	// lastStored is the index of the last log entry written to the engine, snapPoint that
+	// of the storage's snapshot (the replay point); loop only.
+	lastStored, snapPoint uint64
 	// applied is the index of the last committed entry the loop has handled (applied or
 	// skipped as already in the engine); dataApplied the engine's applied index.
 	applied     atomic.Uint64
@@ -203,6 +204,7 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	hs, cs, _ := ms.InitialState()
 	g.conf = cs
 	g.lastStored, _ = ms.LastIndex()
+	g.snapPoint = snapIndex
 	g.confIndex = snapIndex
 	g.applied.Store(snapIndex)
 	g.dataApplied.Store(st.AppliedIndex)
@@ -598,6 +600,7 @@ func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
 		if err := g.ms.ApplySnapshot(&pb.Snapshot{Metadata: s.GetMetadata()}); err != nil {
 			panic(fmt.Sprintf("replication: shard %d: apply snapshot: %v", g.shard, err))
 		}
+		g.snapPoint = s.GetMetadata().GetIndex()
 		g.lastStored = s.GetMetadata().GetIndex()
 	}
 	if ents := m.GetEntries(); len(ents) > 0 {
@@ -848,6 +851,7 @@ func (g *Group) applyConfChange(e *pb.Entry) {
 	// when sent) with the new configuration: Raft refuses a snapshot whose configuration
 	// lacks its recipient, so a member added behind the compaction point needs it.
 	if snap, err := g.ms.CreateSnapshot(e.GetIndex(), g.conf, nil); err == nil {
+		g.snapPoint = e.GetIndex()
 		b, err := proto.Marshal(snap.GetMetadata())
 		if err != nil {
 			panic(err)
@@ -939,8 +943,7 @@ func (g *Group) failAll(err error) {
 // lock).
 func (g *Group) maybeCompact(force bool) (engine.RaftWrite, bool) {
 	applied := g.applied.Load()
-	snap, _ := g.ms.Snapshot()
-	point := snap.GetMetadata().GetIndex()
+	point := g.snapPoint
 	if applied <= point || (!force && applied < point+g.h.cfg.SnapshotThreshold) {
 		return engine.RaftWrite{}, false
 	}
@@ -951,6 +954,7 @@ func (g *Group) maybeCompact(force bool) (engine.RaftWrite, bool) {
 	if err != nil {
 		return engine.RaftWrite{}, false
 	}
+	g.snapPoint = applied
 	first, _ := g.ms.FirstIndex()
 	keep := first
 	if applied > g.h.cfg.TrailingLogs {
