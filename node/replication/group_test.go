@@ -247,9 +247,11 @@ func TestMembershipChangesAndSnapshotCatchUp(t *testing.T) {
 	for i := range 50 {
 		eventually(g, func() (string, error) { return get(n4, shard, fmt.Sprint("k", i), true) }).Should(Equal(fmt.Sprint(i)))
 	}
-	snap, err := n4.groups[shard].ms.Snapshot()
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(snap.GetMetadata().GetIndex()).To(BeNumerically(">", 8), "n4 caught up from an installed snapshot")
+	// The data is restored before Raft's storage takes the snapshot's metadata.
+	eventually(g, func() (uint64, error) {
+		snap, err := n4.groups[shard].ms.Snapshot()
+		return snap.GetMetadata().GetIndex(), err
+	}).Should(BeNumerically(">", 8), "n4 caught up from an installed snapshot")
 	incoming, err := os.ReadDir(filepath.Join(c.root, "n4", "raft", "incoming"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(incoming).To(BeEmpty(), "the received snapshot's file is deleted once restored")
