@@ -214,8 +214,13 @@ func (h *Host) Learn(names ...string) {
 func (h *Host) learn(name string) uint64 {
 	id := RaftID(name)
 	h.mu.Lock()
+	old, known := h.names[id]
 	h.names[id] = name
 	h.mu.Unlock()
+	if known && old != name {
+		// NB: two node IDs with one 64-bit hash; Raft could not tell them apart.
+		h.log.Error("Two node IDs have the same Raft ID; rename one", "node", name, "other", old, "raftID", id)
+	}
 	return id
 }
 
