@@ -42,13 +42,15 @@ func runWriters(b *testing.B, writers int, op func(i int64) error) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
 
-// benchCluster is a test cluster with production Raft timing (the loopback test timing makes
-// a loaded 2-core machine elect), its engines fsyncing if durable.
+// benchCluster is a test cluster with production Raft settings (the loopback test timing
+// makes a loaded 2-core machine elect, and the tests' compaction settings are not
+// production's), its engines fsyncing if durable.
 func benchCluster(b *testing.B, durable bool) *testCluster {
 	c := newTestCluster(b)
 	c.durable = durable
 	c.config = func(cfg *Config) {
-		cfg.HeartbeatTimeout = DefaultConfig().HeartbeatTimeout
+		*cfg = DefaultConfig()
+		cfg.RaftLogLevel = "off"
 	}
 	return c
 }
