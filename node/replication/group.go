@@ -343,11 +343,8 @@ func (g *Group) propose(ctx context.Context, cmd []byte) (proposal, error) {
 // proposeLocked queues an entry of an 8-byte proposal id and cmd for the loop, which
 // hands every proposal of a round to Raft at once (flushProposals). Under mu.
 func (g *Group) proposeLocked(cmd []byte, renew bool) (*waiter, uint64, error) {
-	if g.closed {
-		return nil, 0, ErrClosed
-	}
-	if !g.leader {
-		return nil, 0, g.notLeaderLocked()
+	if err := g.leadingLocked(); err != nil {
+		return nil, 0, err
 	}
 	g.nextID++
 	id := g.nextID
@@ -480,12 +477,7 @@ func (g *Group) linearizable(ctx context.Context, read func() error) error {
 // rounds), and the read waits until the commit index of that moment is applied.
 func (g *Group) readBarrier(ctx context.Context) (uint64, error) {
 	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		return 0, ErrClosed
-	}
-	if !g.leader {
-		err := g.notLeaderLocked()
+	if err := g.leadingLocked(); err != nil {
 		g.mu.Unlock()
 		return 0, err
 	}
@@ -1116,12 +1108,7 @@ func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfCh
 	ctx, cancel := context.WithTimeout(ctx, g.h.cfg.ApplyTimeout)
 	defer cancel()
 	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		return ErrClosed
-	}
-	if !g.leader {
-		err := g.notLeaderLocked()
+	if err := g.leadingLocked(); err != nil {
 		g.mu.Unlock()
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -1197,12 +1184,7 @@ func (g *Group) transfer(ctx context.Context, to uint64) error {
 	ctx, cancel := context.WithTimeout(ctx, g.h.cfg.ApplyTimeout)
 	defer cancel()
 	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		return ErrClosed
-	}
-	if !g.leader {
-		err := g.notLeaderLocked()
+	if err := g.leadingLocked(); err != nil {
 		g.mu.Unlock()
 		return err
 	}
@@ -1268,6 +1250,18 @@ func (g *Group) Close() error {
 	g.mu.Unlock()
 	g.h.remove(g)
 	g.log.Info("Stopped raft group")
+	return nil
+}
+
+// leadingLocked is nil if this replica is open and leads, else ErrClosed or a
+// NotLeaderError. Under mu.
+func (g *Group) leadingLocked() error {
+	if g.closed {
+		return ErrClosed
+	}
+	if !g.leader {
+		return g.notLeaderLocked()
+	}
 	return nil
 }
 
