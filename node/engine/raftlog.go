@@ -14,16 +14,14 @@ import (
 //	'l' | shard (uint16) | index (uint64)   a log entry (its bytes are the caller's)
 //	's' | shard (uint16) | name             a stable value (term, vote, ...)
 //
-// Appends are synced; Pebble's commit pipeline makes concurrent appends of every shard on
-// the node share one WAL fsync, and the unsynced state-machine writes that precede an
-// append in the WAL become durable with it.
+// Data and Raft state share one WAL, which a crash leaves as a prefix: an applied entry's
+// effects are never durable without the entries before them in the log, and a compaction
+// of the log never without the applies before it. The node's Raft loop writes both
+// unsynced (Batch, WriteRaft) and makes them durable with SyncWAL.
 const (
 	prefixLog    byte = 'l'
 	prefixStable byte = 's'
 )
-
-// ErrLogNotFound is returned by LogEntry for an index the log does not hold.
-var ErrLogNotFound = errors.New("log entry not found")
 
 // LogEntry is one Raft log entry as the engine stores it: an index and opaque bytes.
 type LogEntry struct {
@@ -37,33 +35,6 @@ func logKey(shard int, index uint64) []byte {
 
 func stableKey(shard int, name []byte) []byte {
 	return append(shardPrefix(prefixStable, shard, len(name)), name...)
-}
-
-// AppendLog stores entries in shard's log (replacing entries at the same indexes) and
-// returns once they are durable.
-func (e *Engine) AppendLog(shard int, entries []LogEntry) error {
-	release, err := e.use("append log", shard)
-	if err != nil {
-		return err
-	}
-	defer release()
-	b := e.db.NewBatch()
-	defer b.Close()
-	for _, en := range entries {
-		if err := b.Set(logKey(shard, en.Index), en.Data, nil); err != nil {
-			return fmt.Errorf("append log of shard %d: %w", shard, err)
-		}
-	}
-	if err := b.Commit(e.writeOptions(true)); err != nil {
-		return fmt.Errorf("append log of shard %d: %w", shard, markCorrupt(err))
-	}
-	return nil
-}
-
-// LogEntry returns the bytes of shard's log entry at index, or ErrLogNotFound.
-func (e *Engine) LogEntry(shard int, index uint64) ([]byte, error) {
-	return e.getCopy(shard, logKey(shard, index), ErrLogNotFound,
-		fmt.Sprintf("log entry %d", index))
 }
 
 // getCopy returns a copy of the value under key, one of shard's keys, or notFound; what names
@@ -83,66 +54,6 @@ func (e *Engine) getCopy(shard int, key []byte, notFound error, what string) ([]
 	}
 	defer func() { _ = closer.Close() }()
 	return append([]byte(nil), v...), nil
-}
-
-// LogBounds returns the first and last index in shard's log (0, 0 when it is empty).
-func (e *Engine) LogBounds(shard int) (first, last uint64, err error) {
-	release, err := e.use("log bounds", shard)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer release()
-	it, err := e.db.NewIter(&pebble.IterOptions{
-		LowerBound: shardPrefix(prefixLog, shard, 0),
-		UpperBound: shardPrefix(prefixLog, shard+1, 0),
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("log bounds of shard %d: %w", shard, err)
-	}
-	defer func() { _ = it.Close() }()
-	if it.First() {
-		first = binary.BigEndian.Uint64(it.Key()[shardPrefixLen:])
-	}
-	if it.Last() {
-		last = binary.BigEndian.Uint64(it.Key()[shardPrefixLen:])
-	}
-	if err := it.Error(); err != nil {
-		return 0, 0, fmt.Errorf("log bounds of shard %d: %w", shard, markCorrupt(err))
-	}
-	return first, last, nil
-}
-
-// DeleteLog removes shard's log entries lo..hi (inclusive), durably.
-func (e *Engine) DeleteLog(shard int, lo, hi uint64) error {
-	release, err := e.use("delete log", shard)
-	if err != nil {
-		return err
-	}
-	defer release()
-	if lo > hi {
-		return nil
-	}
-	end := shardPrefix(prefixLog, shard+1, 0)
-	if hi < ^uint64(0) {
-		end = logKey(shard, hi+1)
-	}
-	if err := e.db.DeleteRange(logKey(shard, lo), end, e.writeOptions(true)); err != nil {
-		return fmt.Errorf("delete log entries %d..%d of shard %d: %w", lo, hi, shard, err)
-	}
-	return nil
-}
-
-// SetStable stores shard's stable value name durably.
-func (e *Engine) SetStable(shard int, name, value []byte) error {
-	release, err := e.use("set stable", shard)
-	if err != nil {
-		return err
-	}
-	defer release()
-	if err := e.db.Set(stableKey(shard, name), value, e.writeOptions(true)); err != nil {
-		return fmt.Errorf("set stable %q of shard %d: %w", name, shard, err)
-	}
-	return nil
 }
 
 // Stable returns shard's stable value name, or ErrNotFound.
