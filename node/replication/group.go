@@ -120,6 +120,11 @@ type Group struct {
 	lease    readLease
 	leaseGen uint64
 	renewing bool
+	// restoring is set while a goroutine restores a snapshot (Host.restoreAsync): the loop
+	// skips the group, whose loop-only fields are the goroutine's meanwhile. bg counts that
+	// goroutine; Close waits for it.
+	restoring atomic.Bool
+	bg        sync.WaitGroup
 	// snapFiles are received snapshot files offered to Raft and not yet restored.
 	snapFiles []string
 }
@@ -572,7 +577,7 @@ func (g *Group) tick() {
 
 // storeAppend applies an append-thread message to the group's in-memory log (and a
 // snapshot in it to the engine) and returns its part of the round's engine batch. Loop
-// only.
+// only, or the goroutine of Host.restoreAsync while the loop skips the group.
 func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
 	w := engine.RaftWrite{Shard: g.shard}
 	if s := m.GetSnapshot(); !raft.IsEmptySnap(s) {
@@ -626,7 +631,7 @@ func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
 	return w, len(w.Entries) > 0 || len(w.Stable) > 0
 }
 
-// restore replaces the shard's data with a received snapshot's. Loop only.
+// restore replaces the shard's data with a received snapshot's (from storeAppend).
 //
 // It panics if the snapshot's file is gone: Raft has accepted the snapshot, and going on
 // without its data would leave this replica behind the log it claims to hold.
@@ -1222,6 +1227,9 @@ func (g *Group) transfer(ctx context.Context, to uint64) error {
 func (g *Group) Snapshot() error {
 	g.h.roundMu.Lock()
 	defer g.h.roundMu.Unlock()
+	if g.restoring.Load() {
+		return nil // a snapshot is being restored: there is no log to compact yet
+	}
 	rw, ok := g.maybeCompact(true)
 	if !ok {
 		return nil
@@ -1248,6 +1256,7 @@ func (g *Group) Close() error {
 	}
 	g.snapFiles = nil
 	g.mu.Unlock()
+	g.bg.Wait() // a restore under way finishes before the caller may delete the shard
 	g.h.remove(g)
 	g.log.Info("Stopped raft group")
 	return nil

@@ -436,3 +436,55 @@ func TestReplicaRecoversLostEngineTail(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreHoldsUpOnlyItsGroup: while n4 restores a snapshot of shard 7 (held open by a
+// hook), shard 8, which needs n4's vote and acknowledgements once n2 is gone, keeps electing
+// and committing; once the restore is let go, n4 has shard 7's data.
+func TestRestoreHoldsUpOnlyItsGroup(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	for _, id := range []string{"n1", "n2", "n3"} {
+		c.start(id, 7, 8)
+	}
+	n4 := c.start("n4", 7, 8)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	letGo := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(letGo) // before the cluster stops, even if the test fails first
+	n4.host.restoreHook = func(shard int) {
+		if shard == 7 {
+			close(entered)
+			<-release
+		}
+	}
+	for _, id := range nodes3 {
+		g.Expect(c.node(id).groups[7].Bootstrap(nodes3)).To(Succeed())
+	}
+	for _, id := range []string{"n1", "n2", "n4"} {
+		g.Expect(c.node(id).groups[8].Bootstrap([]string{"n1", "n2", "n4"})).To(Succeed())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	waitLeader(g, c, 7)
+	for i := range 30 {
+		g.Expect(c.put(ctx, 7, fmt.Sprint("k", i), fmt.Sprint(i))).To(Succeed())
+	}
+	for _, id := range nodes3 {
+		grp := c.node(id).groups[7]
+		eventually(g, func() uint64 { return grp.Status().AppliedIndex }).Should(BeNumerically(">", 30))
+		g.Expect(grp.Snapshot()).To(Succeed())
+	}
+	onLeader(g, c, 7, func(l *Group) error { return l.AddLearner(ctx, "n4") })
+	g.Eventually(entered).WithTimeout(20 * time.Second).Should(BeClosed(), "n4 starts restoring shard 7")
+
+	c.stop("n2") // shard 8 now needs n4 for every election and commit
+	for i := range 10 {
+		g.Expect(c.put(ctx, 8, fmt.Sprint("x", i), "y")).To(Succeed(), "shard 8 commits while n4 restores shard 7")
+	}
+	_, err := get(n4, 7, "k29", true)
+	g.Expect(errors.Is(err, engine.ErrNotFound)).To(BeTrue(), "shard 7 is still being restored: err = %v", err)
+
+	letGo()
+	eventually(g, func() (string, error) { return get(n4, 7, "k29", true) }).Should(Equal("29"))
+	eventually(g, func() string { return n4.groups[7].Status().Role }).Should(Equal("learner"))
+}

@@ -147,6 +147,8 @@ type Host struct {
 	closed    atomic.Bool
 
 	stats hostCounters
+	// restoreHook, if set (tests only), runs before a snapshot is restored.
+	restoreHook func(shard int)
 }
 
 // HostConfig configures a Host.
@@ -263,6 +265,15 @@ func (h *Host) Close() error {
 		close(h.stop)
 		<-h.done
 		<-h.syncDone
+		h.mu.RLock()
+		groups := make([]*Group, 0, len(h.groups))
+		for _, g := range h.groups {
+			groups = append(groups, g)
+		}
+		h.mu.RUnlock()
+		for _, g := range groups {
+			g.bg.Wait() // a snapshot being restored
+		}
 		h.trans.close()
 		h.mu.RLock()
 		for _, g := range h.groups {
@@ -340,6 +351,9 @@ func (h *Host) round(groups []*Group) bool {
 	var batch *engine.Batch
 	busy := false
 	for _, g := range groups {
+		if g.restoring.Load() {
+			continue // its Ready waits until its snapshot is restored (restoreAsync)
+		}
 		g.mu.Lock()
 		g.flushProposals()
 		g.startReads()
@@ -354,6 +368,10 @@ func (h *Host) round(groups []*Group) bool {
 		}
 		g.readStates(rd.ReadStates)
 		g.mu.Unlock()
+		if hasSnapshot(rd.Messages) {
+			out = append(out, h.restoreAsync(g, rd.Messages)...)
+			continue
+		}
 		for _, m := range rd.Messages {
 			switch m.GetTo() {
 			case raft.LocalAppendThread:
@@ -414,6 +432,62 @@ func (h *Host) round(groups []*Group) bool {
 		}
 	}
 	return true
+}
+
+// hasSnapshot reports whether a Ready's messages store a snapshot.
+func hasSnapshot(msgs []*pb.Message) bool {
+	for _, m := range msgs {
+		if m.GetTo() == raft.LocalAppendThread && !raft.IsEmptySnap(m.GetSnapshot()) {
+			return true
+		}
+	}
+	return false
+}
+
+// restoreAsync handles a Ready that carries a snapshot in a goroutine of its own, so that
+// restoring a large shard holds up its group only, not the loop and every other group: the
+// loop skips the group until it is done. It returns the Ready's messages for peers, which
+// the round sends at once. The group's storage and applies happen in the Ready's order; the
+// acknowledgements wait for the syncer as in a round. (The library hands over no entries
+// to apply while a snapshot is pending, so nothing of the shard is applied meanwhile.)
+func (h *Host) restoreAsync(g *Group, msgs []*pb.Message) (out []outMsg) {
+	var locals []*pb.Message
+	for _, m := range msgs {
+		switch m.GetTo() {
+		case raft.LocalAppendThread, raft.LocalApplyThread:
+			locals = append(locals, m)
+		default:
+			out = append(out, outMsg{shard: g.shard, m: m})
+		}
+	}
+	g.restoring.Store(true)
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		defer h.signal()
+		defer g.restoring.Store(false)
+		if h.restoreHook != nil {
+			h.restoreHook(g.shard)
+		}
+		for _, m := range locals {
+			if m.GetTo() == raft.LocalApplyThread {
+				g.apply(m.GetEntries())
+				h.deliver(g, m.GetResponses())
+				continue
+			}
+			if rw, ok := g.storeAppend(m); ok {
+				if err := h.eng.WriteRaft([]engine.RaftWrite{rw}, false); err != nil {
+					panic(fmt.Sprintf("replication: store raft state: %v", err))
+				}
+			}
+			var durable []local
+			for _, r := range m.GetResponses() {
+				durable = append(durable, local{g: g, m: r})
+			}
+			h.sync.add(durable)
+		}
+	}()
+	return out
 }
 
 // newBatch starts a round's engine batch; the loop cannot go on without one.
