@@ -475,7 +475,7 @@ func TestRestoreHoldsUpOnlyItsGroup(t *testing.T) {
 		g.Expect(grp.Snapshot()).To(Succeed())
 	}
 	onLeader(g, c, 7, func(l *Group) error { return l.AddLearner(ctx, "n4") })
-	g.Eventually(entered).WithTimeout(20 * time.Second).Should(BeClosed(), "n4 starts restoring shard 7")
+	g.Eventually(entered).WithTimeout(20*time.Second).Should(BeClosed(), "n4 starts restoring shard 7")
 
 	c.stop("n2") // shard 8 now needs n4 for every election and commit
 	for i := range 10 {
