@@ -37,29 +37,22 @@ func stableKey(shard int, name []byte) []byte {
 	return append(shardPrefix(prefixStable, shard, len(name)), name...)
 }
 
-// getCopy returns a copy of the value under key, one of shard's keys, or notFound; what names
-// the value in errors.
-func (e *Engine) getCopy(shard int, key []byte, notFound error, what string) ([]byte, error) {
-	release, err := e.use("read "+what, shard)
+// Stable returns a copy of shard's stable value name, or ErrNotFound.
+func (e *Engine) Stable(shard int, name []byte) ([]byte, error) {
+	release, err := e.use("read stable value", shard)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	v, closer, err := e.db.Get(key)
+	v, closer, err := e.db.Get(stableKey(shard, name))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, notFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s of shard %d: %w", what, shard, markCorrupt(err))
+		return nil, fmt.Errorf("read stable value %q of shard %d: %w", name, shard, markCorrupt(err))
 	}
 	defer func() { _ = closer.Close() }()
 	return append([]byte(nil), v...), nil
-}
-
-// Stable returns shard's stable value name, or ErrNotFound.
-func (e *Engine) Stable(shard int, name []byte) ([]byte, error) {
-	return e.getCopy(shard, stableKey(shard, name), ErrNotFound,
-		fmt.Sprintf("stable value %q", name))
 }
 
 // DeleteRaftState removes shard's whole Raft log and stable state, durably (a replica

@@ -88,9 +88,7 @@ func (t *transport) dropConns() {
 	defer t.mu.Unlock()
 	for _, p := range t.peers {
 		if p.w != nil {
-			p.w.Fail(errors.New("dropped by the test"))
-			_ = p.nc.Close()
-			p.w, p.nc = nil, nil
+			t.drop(p, errors.New("dropped by the test"))
 		}
 	}
 	for nc := range t.conns {

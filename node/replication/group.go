@@ -35,6 +35,8 @@ var (
 	ErrTimeout = errors.New("replication timeout")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("replication group closed")
+	// errClosedInFlight fails what was in flight when the group or host closed.
+	errClosedInFlight = fmt.Errorf("%w: %w", ErrUnknownOutcome, ErrClosed)
 	// ErrStaleData is returned by Open when the engine's data of the shard does not fit
 	// the group's Raft state: data without Raft state (left over from an earlier
 	// membership; it would make replay skip entries), or data older than the log's
@@ -95,10 +97,8 @@ type Group struct {
 	bootstrapped bool
 	conf         *pb.ConfState // the configuration as of the last applied change
 	confIndex    uint64
-	members      []string // names of conf's voters and learners, persisted
 	lead         uint64
 	role         raft.StateType // as of the last Ready the loop handled
-	leader       bool
 	term         uint64
 	// appliedTerm is the term of the last applied entry: a leader whose own term's first
 	// entry is not applied yet may still have a membership change in flight.
@@ -215,10 +215,7 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	g.dataApplied.Store(st.AppliedIndex)
 	g.commit.Store(hs.GetCommit())
 	if b, err := h.eng.Stable(shard, keyMembers); err == nil {
-		g.members = splitMembers(b)
-		for _, m := range g.members {
-			h.learn(m)
-		}
+		h.Learn(splitMembers(b)...)
 	} else if !errors.Is(err, engine.ErrNotFound) {
 		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	}
@@ -310,38 +307,31 @@ func (g *Group) WriteBatch(ctx context.Context, ops []engine.Op) ([]engine.Resul
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := g.propose(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	if len(p.results) != len(ops) {
-		// NB: only possible if the entry was skipped as already applied, which cannot
-		// happen to an entry proposed by this process.
-		return nil, fmt.Errorf("write shard %d: %w: no result", g.shard, ErrUnknownOutcome)
-	}
-	return p.results, nil
-}
-
-// propose replicates a command (nil: an empty entry) and waits until it is applied here.
-func (g *Group) propose(ctx context.Context, cmd []byte) (proposal, error) {
 	g.mu.Lock()
 	w, id, err := g.proposeLocked(cmd, false)
 	g.mu.Unlock()
 	if err != nil {
-		return proposal{}, err
+		return nil, err
 	}
 	g.h.signal()
+	p, err := g.await(ctx, id, w)
+	if err != nil {
+		return nil, fmt.Errorf("write shard %d: %w", g.shard, err)
+	}
+	return p.results, nil
+}
+
+// await waits for proposal id's answer; if ctx ends first, the proposal is given up, its
+// outcome unknown.
+func (g *Group) await(ctx context.Context, id uint64, w *waiter) (proposal, error) {
 	select {
 	case p := <-w.ch:
-		if p.err != nil {
-			return p, fmt.Errorf("write shard %d: %w", g.shard, p.err)
-		}
-		return p, nil
+		return p, p.err
 	case <-ctx.Done():
 		g.mu.Lock()
 		delete(g.waiters, id)
 		g.mu.Unlock()
-		return proposal{}, fmt.Errorf("write shard %d: %w: %w", g.shard, ErrUnknownOutcome, ctx.Err())
+		return proposal{}, fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
 	}
 }
 
@@ -351,15 +341,29 @@ func (g *Group) proposeLocked(cmd []byte, renew bool) (*waiter, uint64, error) {
 	if err := g.leadingLocked(); err != nil {
 		return nil, 0, err
 	}
-	g.nextID++
-	id := g.nextID
+	id, w := g.newWaiter(renew)
 	data := make([]byte, 8+len(cmd))
 	binary.BigEndian.PutUint64(data, id)
 	copy(data[8:], cmd)
-	w := &waiter{term: g.term, gen: g.leaseGen, start: time.Now(), renew: renew, ch: make(chan proposal, 1)}
-	g.waiters[id] = w
 	g.queue = append(g.queue, queued{id: id, w: w, entry: &pb.Entry{Data: data}})
 	return w, id, nil
+}
+
+// newWaiter registers a waiter for a new proposal of this term. Under mu.
+func (g *Group) newWaiter(renew bool) (uint64, *waiter) {
+	g.nextID++
+	w := &waiter{term: g.term, gen: g.leaseGen, start: time.Now(), renew: renew, ch: make(chan proposal, 1)}
+	g.waiters[g.nextID] = w
+	return g.nextID, w
+}
+
+// resolve answers proposal id's waiter w. Under mu.
+func (g *Group) resolve(id uint64, w *waiter, p proposal) {
+	delete(g.waiters, id)
+	if w.renew {
+		g.renewing = false
+	}
+	w.ch <- p
 }
 
 // queued is a proposal waiting for the loop to hand it to Raft.
@@ -388,7 +392,7 @@ func (g *Group) flushProposals() {
 		return
 	}
 	var err error = g.notLeaderLocked()
-	if g.leader {
+	if g.leads() {
 		stepErr := g.rn.Step(&pb.Message{Type: pb.MsgProp.Enum(), From: new(g.h.id), Entries: ents})
 		if stepErr == nil {
 			return
@@ -397,18 +401,14 @@ func (g *Group) flushProposals() {
 	}
 	for _, p := range q {
 		if g.waiters[p.id] == p.w {
-			delete(g.waiters, p.id)
-			if p.w.renew {
-				g.renewing = false
-			}
-			p.w.ch <- proposal{err: err}
+			g.resolve(p.id, p.w, proposal{err: err})
 		}
 	}
 }
 
 // proposeError maps a proposal Raft refused at once. Nothing was proposed. Under mu.
 func (g *Group) proposeError(err error) error {
-	if errors.Is(err, raft.ErrProposalDropped) && g.leader && g.rn.BasicStatus().LeadTransferee == 0 {
+	if errors.Is(err, raft.ErrProposalDropped) && g.leads() && g.rn.BasicStatus().LeadTransferee == 0 {
 		return fmt.Errorf("shard %d: %w: too many writes in flight", g.shard, ErrTimeout)
 	}
 	return g.notLeaderLocked() // stepping down or handing leadership over
@@ -456,7 +456,7 @@ func (g *Group) linearizable(ctx context.Context, read func() error) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.leader || g.term != term {
+	if !g.leads() || g.term != term {
 		return g.notLeaderLocked()
 	}
 	return nil
@@ -582,18 +582,12 @@ func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
 	w := engine.RaftWrite{Shard: g.shard}
 	if s := m.GetSnapshot(); !raft.IsEmptySnap(s) {
 		g.restore(s)
-		b, err := proto.Marshal(s.GetMetadata())
-		if err != nil {
-			panic(err)
-		}
-		w.Stable = append(w.Stable, engine.StableValue{Name: keySnapshot, Value: b})
 		w.DeleteFrom = 1 // the snapshot replaces the whole log
 		g.mu.Lock()
 		g.conf = s.GetMetadata().GetConfState()
 		g.confIndex = s.GetMetadata().GetIndex()
-		g.members = g.memberNames()
+		w.Stable = g.configPoint(s.GetMetadata())
 		g.mu.Unlock()
-		w.Stable = append(w.Stable, engine.StableValue{Name: keyMembers, Value: joinMembers(g.members)})
 		if err := g.ms.ApplySnapshot(&pb.Snapshot{Metadata: s.GetMetadata()}); err != nil {
 			panic(fmt.Sprintf("replication: shard %d: apply snapshot: %v", g.shard, err))
 		}
@@ -607,11 +601,7 @@ func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
 		}
 		w.Entries = make([]engine.LogEntry, len(ents))
 		for i, e := range ents {
-			b, err := proto.Marshal(e)
-			if err != nil {
-				panic(err)
-			}
-			w.Entries[i] = engine.LogEntry{Index: e.GetIndex(), Data: b}
+			w.Entries[i] = engine.LogEntry{Index: e.GetIndex(), Data: mustMarshal(e)}
 		}
 		if err := g.ms.Append(ents); err != nil {
 			panic(fmt.Sprintf("replication: shard %d: append: %v", g.shard, err))
@@ -620,11 +610,7 @@ func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
 	}
 	if m.Term != nil {
 		hs := &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
-		b, err := proto.Marshal(hs)
-		if err != nil {
-			panic(err)
-		}
-		w.Stable = append(w.Stable, engine.StableValue{Name: keyHardState, Value: b})
+		w.Stable = append(w.Stable, engine.StableValue{Name: keyHardState, Value: mustMarshal(hs)})
 		_ = g.ms.SetHardState(hs)
 		g.commit.Store(hs.GetCommit())
 	}
@@ -790,25 +776,22 @@ func (a *applying) finish() {
 		if !ok || w.term != s.term {
 			continue
 		}
-		delete(g.waiters, s.id)
-		if w.renew {
-			g.renewing = false
-		}
-		if w.term == g.term && w.gen == g.leaseGen && g.leader && !g.h.cfg.NoReadLease {
+		if w.term == g.term && w.gen == g.leaseGen && g.leads() && !g.h.cfg.NoReadLease {
 			if until := w.start.Add(g.h.cfg.leaseDuration()); until.After(now) && until.After(g.lease.until) {
 				g.lease = readLease{term: w.term, until: until}
 			}
 		}
+		var p proposal
 		switch {
 		case s.noCommand:
-			w.ch <- proposal{}
 		case s.n == 0:
 			// NB: the entry was skipped as already in the engine, which cannot happen to
 			// one proposed by this process.
-			w.ch <- proposal{err: ErrUnknownOutcome}
+			p.err = ErrUnknownOutcome
 		default:
-			w.ch <- proposal{results: a.results[s.first : s.first+s.n : s.first+s.n]}
+			p.results = a.results[s.first : s.first+s.n : s.first+s.n]
 		}
+		g.resolve(s.id, w, p)
 	}
 	g.releaseReads()
 }
@@ -842,33 +825,40 @@ func (g *Group) applyConfChange(e *pb.Entry) {
 	g.conf = g.rn.ApplyConfChange(cc)
 	g.confIndex = e.GetIndex()
 	g.pendingConf = false
-	g.members = g.memberNames()
-	w := engine.RaftWrite{Shard: g.shard, Stable: []engine.StableValue{{Name: keyMembers, Value: joinMembers(g.members)}}}
 	// A new snapshot point (metadata only: the data is the engine's live state, streamed
 	// when sent) with the new configuration: Raft refuses a snapshot whose configuration
 	// lacks its recipient, so a member added behind the compaction point needs it.
-	if snap, err := g.ms.CreateSnapshot(e.GetIndex(), g.conf, nil); err == nil {
-		g.snapPoint = e.GetIndex()
-		b, err := proto.Marshal(snap.GetMetadata())
-		if err != nil {
-			panic(err)
-		}
-		w.Stable = append(w.Stable, engine.StableValue{Name: keySnapshot, Value: b})
+	snap, err := g.ms.CreateSnapshot(e.GetIndex(), g.conf, nil)
+	if err != nil {
+		panic(fmt.Sprintf("replication: shard %d: snapshot point at membership change %d: %v", g.shard, e.GetIndex(), err))
 	}
+	g.snapPoint = e.GetIndex()
+	w := engine.RaftWrite{Shard: g.shard, Stable: g.configPoint(snap.GetMetadata())}
 	if err := g.h.eng.WriteRaft([]engine.RaftWrite{w}, false); err != nil {
 		g.log.Error("Recording the configuration failed", "err", err)
 	}
 	if w, ok := g.waiters[id]; ok && id != 0 && w.term == e.GetTerm() {
-		delete(g.waiters, id)
-		w.ch <- proposal{}
+		g.resolve(id, w, proposal{})
 	}
 }
 
-// memberNames returns the node IDs of the configuration's voters and learners, those this
-// node does not know by name as raft-<hex id>. Under mu.
-func (g *Group) memberNames() []string {
+// configPoint returns the stable values of a snapshot point: its metadata and the node IDs
+// of the group's configuration (Raft knows members by RaftID only). Under mu.
+func (g *Group) configPoint(meta *pb.SnapshotMetadata) []engine.StableValue {
 	voters, learners := g.membersLocked()
-	return append(voters, learners...)
+	return []engine.StableValue{
+		{Name: keySnapshot, Value: mustMarshal(meta)},
+		{Name: keyMembers, Value: joinMembers(append(voters, learners...))},
+	}
+}
+
+// mustMarshal marshals a Raft message of the library's own, which cannot fail.
+func mustMarshal(m proto.Message) []byte {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("replication: marshal %T: %v", m, err))
+	}
+	return b
 }
 
 func joinMembers(names []string) []byte {
@@ -897,12 +887,11 @@ func splitMembers(b []byte) []string {
 // softStateChanged notes a change of leader or role; proposals and reads of a lost
 // leadership fail. Under mu.
 func (g *Group) softStateChanged(ss *raft.SoftState) {
-	wasLeader, oldTerm := g.leader, g.term
+	wasLeader, oldTerm := g.leads(), g.term
 	g.lead = ss.Lead
-	g.leader = ss.RaftState == raft.StateLeader
 	g.role = ss.RaftState
 	g.term = g.rn.BasicStatus().GetTerm()
-	if wasLeader && (!g.leader || g.term != oldTerm) {
+	if wasLeader && (!g.leads() || g.term != oldTerm) {
 		g.failAll(ErrUnknownOutcome)
 	}
 	close(g.changed)
@@ -916,8 +905,7 @@ func (g *Group) failAll(err error) {
 	g.pendingConf = false
 	g.queue = nil
 	for id, w := range g.waiters {
-		w.ch <- proposal{err: err}
-		delete(g.waiters, id)
+		g.resolve(id, w, proposal{err: err})
 	}
 	readErr := error(g.notLeaderLocked())
 	if errors.Is(err, ErrClosed) {
@@ -962,12 +950,8 @@ func (g *Group) maybeCompact(force bool) (engine.RaftWrite, bool) {
 			return engine.RaftWrite{}, false
 		}
 	}
-	b, err := proto.Marshal(s.GetMetadata())
-	if err != nil {
-		return engine.RaftWrite{}, false
-	}
 	return engine.RaftWrite{Shard: g.shard, DeleteBelow: keep,
-		Stable: []engine.StableValue{{Name: keySnapshot, Value: b}}}, true
+		Stable: []engine.StableValue{{Name: keySnapshot, Value: mustMarshal(s.GetMetadata())}}}, true
 }
 
 // Status describes the replica for /internal/status.
@@ -1086,7 +1070,7 @@ func (g *Group) Leader() string {
 func (g *Group) IsLeader() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.leader
+	return g.leads()
 }
 
 // AddLearner adds node id to the group as a learner, which receives the log (or a
@@ -1124,44 +1108,33 @@ func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfCh
 	// A new voter promised this leader nothing: quorums that include it are not bound by
 	// the lease.
 	g.revokeLease()
-	g.nextID++
-	id := g.nextID
+	id, w := g.newWaiter(false)
 	rid := g.h.learn(node)
 	cc := &pb.ConfChangeV2{
 		Changes: []*pb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(rid)}},
 		Context: append(binary.BigEndian.AppendUint64(nil, id), node...),
 	}
 	if err := g.rn.ProposeConfChange(cc); err != nil {
+		delete(g.waiters, id)
 		err = g.proposeError(err)
 		g.mu.Unlock()
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	w := &waiter{term: g.term, gen: g.leaseGen, start: time.Now(), ch: make(chan proposal, 1)}
-	g.waiters[id] = w
 	g.pendingConf = true
 	g.mu.Unlock()
 	g.h.signal()
-	select {
-	case p := <-w.ch:
-		if p.err != nil {
-			return fmt.Errorf("%s shard %d: %w", what, g.shard, p.err)
-		}
-		g.log.Info("Changed group membership", "change", what)
-		return nil
-	case <-ctx.Done():
-		g.mu.Lock()
-		delete(g.waiters, id)
-		g.mu.Unlock()
-		return fmt.Errorf("%s shard %d: %w: %w", what, g.shard, ErrUnknownOutcome, ctx.Err())
+	if _, err := g.await(ctx, id, w); err != nil {
+		return fmt.Errorf("%s shard %d: %w", what, g.shard, err)
 	}
+	g.log.Info("Changed group membership", "change", what)
+	return nil
 }
 
 // TransferLeadership hands leadership to the most up-to-date voter and returns once a
 // new leader has taken over (or the attempt failed). Leader only.
 func (g *Group) TransferLeadership(ctx context.Context) error {
 	g.mu.Lock()
-	if !g.leader {
-		err := g.notLeaderLocked()
+	if err := g.leadingLocked(); err != nil {
 		g.mu.Unlock()
 		return err
 	}
@@ -1203,7 +1176,7 @@ func (g *Group) transfer(ctx context.Context, to uint64) error {
 	g.h.signal()
 	for {
 		g.mu.Lock()
-		leader := g.leader
+		leader := g.leads()
 		transferring := leader && g.rn.BasicStatus().LeadTransferee != 0
 		changed := g.changed
 		g.mu.Unlock()
@@ -1250,14 +1223,14 @@ func (g *Group) Close() error {
 		return nil
 	}
 	g.closed = true
-	g.failAll(fmt.Errorf("%w: %w", ErrUnknownOutcome, ErrClosed))
+	g.failAll(errClosedInFlight)
 	for _, f := range g.snapFiles {
 		_ = os.Remove(f)
 	}
 	g.snapFiles = nil
 	g.mu.Unlock()
-	g.bg.Wait() // a restore under way finishes before the caller may delete the shard
-	g.h.remove(g)
+	g.h.remove(g) // no round starts anything for g from here on
+	g.bg.Wait()   // a restore under way finishes before the caller may delete the shard
 	g.log.Info("Stopped raft group")
 	return nil
 }
@@ -1268,11 +1241,14 @@ func (g *Group) leadingLocked() error {
 	if g.closed {
 		return ErrClosed
 	}
-	if !g.leader {
+	if !g.leads() {
 		return g.notLeaderLocked()
 	}
 	return nil
 }
+
+// leads reports whether this replica led its group as of the last Ready. Under mu.
+func (g *Group) leads() bool { return g.role == raft.StateLeader }
 
 func (g *Group) notLeaderLocked() *NotLeaderError {
 	return &NotLeaderError{Shard: g.shard, Leader: g.h.name(g.lead)}

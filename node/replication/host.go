@@ -247,6 +247,16 @@ func (h *Host) signal() {
 	}
 }
 
+// openGroups appends the open groups to dst.
+func (h *Host) openGroups(dst []*Group) []*Group {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, g := range h.groups {
+		dst = append(dst, g)
+	}
+	return dst
+}
+
 // remove takes g out of the loop; it returns once no round uses it.
 func (h *Host) remove(g *Group) {
 	h.roundMu.Lock()
@@ -265,23 +275,16 @@ func (h *Host) Close() error {
 		close(h.stop)
 		<-h.done
 		<-h.syncDone
-		h.mu.RLock()
-		groups := make([]*Group, 0, len(h.groups))
-		for _, g := range h.groups {
-			groups = append(groups, g)
-		}
-		h.mu.RUnlock()
+		groups := h.openGroups(nil)
 		for _, g := range groups {
 			g.bg.Wait() // a snapshot being restored
 		}
 		h.trans.close()
-		h.mu.RLock()
-		for _, g := range h.groups {
+		for _, g := range groups {
 			g.mu.Lock()
-			g.failAll(ErrClosed)
+			g.failAll(errClosedInFlight)
 			g.mu.Unlock()
 		}
-		h.mu.RUnlock()
 	})
 	return nil
 }
@@ -305,12 +308,7 @@ func (h *Host) run() {
 		// first: fewer, fuller rounds.
 		runtime.Gosched()
 		h.roundMu.Lock()
-		groups = groups[:0]
-		h.mu.RLock()
-		for _, g := range h.groups {
-			groups = append(groups, g)
-		}
-		h.mu.RUnlock()
+		groups = h.openGroups(groups[:0])
 		if tick {
 			for _, g := range groups {
 				g.tick()
@@ -355,6 +353,10 @@ func (h *Host) round(groups []*Group) bool {
 			continue // its Ready waits until its snapshot is restored (restoreAsync)
 		}
 		g.mu.Lock()
+		if g.closed {
+			g.mu.Unlock()
+			continue // being removed (Group.Close)
+		}
 		g.flushProposals()
 		g.startReads()
 		if !g.rn.HasReady() {
@@ -415,9 +417,7 @@ func (h *Host) round(groups []*Group) bool {
 			panic(fmt.Sprintf("replication: store raft state: %v", err))
 		}
 	}
-	if len(durable) > 0 {
-		h.sync.add(durable)
-	}
+	h.sync.add(durable)
 	var compact []engine.RaftWrite
 	for i, a := range applies {
 		prepared[i].finish()
@@ -525,17 +525,12 @@ func (h *Host) step(shard int, m *pb.Message) {
 		return // not (yet) a replica here; Raft retries
 	}
 	g.mu.Lock()
-	err := errClosedGroup
-	if !g.closed {
-		err = g.rn.Step(m)
-	}
+	stepped := !g.closed && g.rn.Step(m) == nil
 	g.mu.Unlock()
-	if err == nil {
+	if stepped {
 		h.signal()
 	}
 }
-
-var errClosedGroup = errors.New("group closed")
 
 // syncer fsyncs the engine's WAL for the loop and then delivers the responses that waited
 // for it.
@@ -547,6 +542,9 @@ type syncer struct {
 }
 
 func (s *syncer) add(l []local) {
+	if len(l) == 0 {
+		return
+	}
 	s.mu.Lock()
 	s.pending = append(s.pending, l...)
 	s.mu.Unlock()

@@ -202,10 +202,7 @@ func (t *transport) writer(to uint64) *coalesce.Writer {
 		t.peers[to] = p
 	}
 	if p.w != nil && p.addr != addr {
-		p.w.Fail(errors.New("peer moved"))
-		_ = p.nc.Close()
-		p.w, p.nc = nil, nil
-		t.h.stats.connsClosed.Add(1)
+		t.drop(p, errors.New("peer moved"))
 	}
 	if p.w != nil {
 		return p.w
@@ -260,11 +257,16 @@ func (t *transport) broken(to uint64, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.peers[to]; p != nil && p.w != nil {
-		p.w.Fail(err)
-		_ = p.nc.Close()
-		p.w, p.nc = nil, nil
-		t.h.stats.connsClosed.Add(1)
+		t.drop(p, err)
 	}
+}
+
+// drop closes p's connection, failing what is queued on it with err. Under t.mu.
+func (t *transport) drop(p *peer, err error) {
+	p.w.Fail(err)
+	_ = p.nc.Close()
+	p.w, p.nc = nil, nil
+	t.h.stats.connsClosed.Add(1)
 }
 
 func (t *transport) accept() {
@@ -545,8 +547,7 @@ func (t *transport) close() {
 	t.done = true
 	for _, p := range t.peers {
 		if p.w != nil {
-			p.w.Fail(ErrClosed)
-			_ = p.nc.Close()
+			t.drop(p, ErrClosed)
 		}
 	}
 	for nc := range t.conns {
