@@ -82,8 +82,10 @@ type Group struct {
 	ms    *raft.MemoryStorage
 
 	// lastStored is the index of the last log entry written to the engine, snapPoint that
-	// of the storage's snapshot (the replay point); loop only.
-	lastStored, snapPoint uint64
+	// of the storage's snapshot (the replay point); storedTerm and storedVote those of the
+	// last hard state written. Loop only.
+	lastStored, snapPoint  uint64
+	storedTerm, storedVote uint64
 	// applied is the index of the last committed entry the loop has handled (applied or
 	// skipped as already in the engine); dataApplied the engine's applied index.
 	applied     atomic.Uint64
@@ -209,6 +211,7 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	hs, cs, _ := ms.InitialState()
 	g.conf = cs
 	g.lastStored, _ = ms.LastIndex()
+	g.storedTerm, g.storedVote = hs.GetTerm(), hs.GetVote()
 	g.snapPoint = snapIndex
 	g.confIndex = snapIndex
 	g.applied.Store(snapIndex)
@@ -576,11 +579,18 @@ func (g *Group) tick() {
 }
 
 // storeAppend applies an append-thread message to the group's in-memory log (and a
-// snapshot in it to the engine) and returns its part of the round's engine batch. Loop
-// only, or the goroutine of Host.restoreAsync while the loop skips the group.
-func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
-	w := engine.RaftWrite{Shard: g.shard}
+// snapshot in it to the engine) and returns its part of the round's engine batch, whether
+// there is one, and whether it must be durable before the message's responses go out: log
+// entries, a snapshot, a term or a vote must (Raft's persistent state); a hard state that
+// only moves the commit index need not, as in etcd (raft.MustSync). A commit index lost to
+// a crash is learnt again from the leader, and it can be older than nothing the engine
+// holds: the engine's applied entries and the hard state share one WAL, whose surviving
+// part is a prefix, and an entry is applied after the hard state that commits it.
+// Loop only, or the goroutine of Host.restoreAsync while the loop skips the group.
+func (g *Group) storeAppend(m *pb.Message) (w engine.RaftWrite, write, mustSync bool) {
+	w = engine.RaftWrite{Shard: g.shard}
 	if s := m.GetSnapshot(); !raft.IsEmptySnap(s) {
+		mustSync = true
 		g.restore(s)
 		w.DeleteFrom = 1 // the snapshot replaces the whole log
 		g.mu.Lock()
@@ -595,6 +605,7 @@ func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
 		g.lastStored = s.GetMetadata().GetIndex()
 	}
 	if ents := m.GetEntries(); len(ents) > 0 {
+		mustSync = true
 		firstNew := ents[0].GetIndex()
 		if firstNew <= g.lastStored && w.DeleteFrom == 0 {
 			w.DeleteFrom = firstNew // entries of a deposed leader, replaced
@@ -613,8 +624,12 @@ func (g *Group) storeAppend(m *pb.Message) (engine.RaftWrite, bool) {
 		w.Stable = append(w.Stable, engine.StableValue{Name: keyHardState, Value: mustMarshal(hs)})
 		_ = g.ms.SetHardState(hs)
 		g.commit.Store(hs.GetCommit())
+		if hs.GetTerm() != g.storedTerm || hs.GetVote() != g.storedVote {
+			mustSync = true
+			g.storedTerm, g.storedVote = hs.GetTerm(), hs.GetVote()
+		}
 	}
-	return w, len(w.Entries) > 0 || len(w.Stable) > 0
+	return w, len(w.Entries) > 0 || len(w.Stable) > 0, mustSync
 }
 
 // restore replaces the shard's data with a received snapshot's (from storeAppend).

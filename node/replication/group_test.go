@@ -488,3 +488,41 @@ func TestRestoreHoldsUpOnlyItsGroup(t *testing.T) {
 	eventually(g, func() (string, error) { return get(n4, 7, "k29", true) }).Should(Equal("29"))
 	eventually(g, func() string { return n4.groups[7].Status().Role }).Should(Equal("learner"))
 }
+
+// TestOnlyPersistentStateWaitsForFsync checks which writes the syncer fsyncs: a write's log
+// entry must be durable before Raft counts it, but a hard state that only moves the commit
+// index need not be (raft.MustSync). Writes one at a time to a 3-node group, each once
+// every follower knows it committed: a follower stores the entry (one fsync), then learns
+// the commit from an empty append whose acknowledgement needs no fsync (syncing it too
+// took two fsyncs per write).
+func TestOnlyPersistentStateWaitsForFsync(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	c.durable = true
+	const shard, writes = 3, 30
+	c.startGroup(nodes3, shard)
+	l := waitLeader(g, c, shard)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, shard, "first", "v")).To(Succeed()) // the leader's first entry is applied
+	committed := func() {
+		want := l.groups[shard].Status().CommitIndex
+		for _, id := range nodes3 {
+			eventually(g, func() uint64 { return c.node(id).groups[shard].Status().CommitIndex }).Should(Equal(want))
+		}
+	}
+	committed()
+	before := map[string]uint64{}
+	for _, id := range nodes3 {
+		before[id] = c.node(id).host.Stats().Fsyncs
+	}
+	for i := range writes {
+		_, err := l.groups[shard].Write(ctx, engine.Op{Kind: engine.OpPut, Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")})
+		g.Expect(err).NotTo(HaveOccurred())
+		committed()
+	}
+	for _, id := range nodes3 {
+		// NB: an election meanwhile (a loaded machine) would add a few for its term and vote.
+		g.Expect(c.node(id).host.Stats().Fsyncs-before[id]).To(BeNumerically("<=", writes+2), "fsyncs of %s", id)
+	}
+}

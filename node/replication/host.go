@@ -338,13 +338,15 @@ type local struct {
 // a message to the "append thread", whose responses (the acknowledgements that count this
 // node's copy, to the leader or to itself) may go out only once the append is durable. The
 // round writes every group's appends in one engine batch, unsynced, and hands the responses
-// to the syncer, which fsyncs the WAL once for everything written while it was busy and
-// then delivers them. The loop goes on meanwhile: sending, applying and stepping never wait
+// to the syncer, which fsyncs the WAL once for everything written while it was busy (if
+// any of it must be durable: entries, a snapshot, a term or a vote, not a commit index)
+// and then delivers them. The loop goes on meanwhile: sending, applying and stepping never wait
 // for the disk. Committed entries reach the apply step only once they are durable here
 // (the library hands over no entry whose append is not acknowledged).
 func (h *Host) round(groups []*Group) bool {
 	var out []outMsg
-	var durable []local // responses to deliver once the round's writes are synced
+	var durable []local // responses to deliver once the round's writes are stored
+	mustSync := false   // and synced, if any of those writes must be durable first
 	var applies []local
 	var batch *engine.Batch
 	busy := false
@@ -377,7 +379,8 @@ func (h *Host) round(groups []*Group) bool {
 		for _, m := range rd.Messages {
 			switch m.GetTo() {
 			case raft.LocalAppendThread:
-				if rw, ok := g.storeAppend(m); ok {
+				rw, write, sync := g.storeAppend(m)
+				if write {
 					if batch == nil {
 						batch = h.newBatch()
 					}
@@ -385,6 +388,7 @@ func (h *Host) round(groups []*Group) bool {
 						panic(fmt.Sprintf("replication: store raft state: %v", err))
 					}
 				}
+				mustSync = mustSync || sync
 				for _, r := range m.GetResponses() {
 					durable = append(durable, local{g: g, m: r})
 				}
@@ -417,7 +421,7 @@ func (h *Host) round(groups []*Group) bool {
 			panic(fmt.Sprintf("replication: store raft state: %v", err))
 		}
 	}
-	h.sync.add(durable)
+	h.sync.add(durable, mustSync)
 	var compact []engine.RaftWrite
 	for i, a := range applies {
 		prepared[i].finish()
@@ -475,7 +479,8 @@ func (h *Host) restoreAsync(g *Group, msgs []*pb.Message) (out []outMsg) {
 				h.deliver(g, m.GetResponses())
 				continue
 			}
-			if rw, ok := g.storeAppend(m); ok {
+			rw, write, mustSync := g.storeAppend(m)
+			if write {
 				if err := h.eng.WriteRaft([]engine.RaftWrite{rw}, false); err != nil {
 					panic(fmt.Sprintf("replication: store raft state: %v", err))
 				}
@@ -484,7 +489,7 @@ func (h *Host) restoreAsync(g *Group, msgs []*pb.Message) (out []outMsg) {
 			for _, r := range m.GetResponses() {
 				durable = append(durable, local{g: g, m: r})
 			}
-			h.sync.add(durable)
+			h.sync.add(durable, mustSync)
 		}
 	}()
 	return out
@@ -533,21 +538,30 @@ func (h *Host) step(shard int, m *pb.Message) {
 }
 
 // syncer fsyncs the engine's WAL for the loop and then delivers the responses that waited
-// for it.
+// for it, in the order they were added: a response may go out only once every write
+// before it is stored.
 type syncer struct {
 	h       *Host
 	mu      sync.Mutex
 	pending []local
-	kick    chan struct{}
+	// mustSync is set when a write of the pending responses must be durable before they
+	// go out; without it they go out with no fsync.
+	mustSync bool
+	kick     chan struct{}
 }
 
-func (s *syncer) add(l []local) {
+// add queues the responses of writes already committed to the engine (unsynced);
+// mustSync says they wait for an fsync.
+func (s *syncer) add(l []local, mustSync bool) {
+	s.mu.Lock()
+	// NB: a write that must be durable but has no responses waits for the next fsync,
+	// which every later response then waits for too.
+	s.mustSync = s.mustSync || mustSync
+	s.pending = append(s.pending, l...)
+	s.mu.Unlock()
 	if len(l) == 0 {
 		return
 	}
-	s.mu.Lock()
-	s.pending = append(s.pending, l...)
-	s.mu.Unlock()
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -563,21 +577,24 @@ func (s *syncer) run() {
 		case <-s.kick:
 		}
 		s.mu.Lock()
-		batch := s.pending
-		s.pending = nil
-		s.mu.Unlock()
+		batch, mustSync := s.pending, s.mustSync
 		if len(batch) == 0 {
+			s.mu.Unlock()
 			continue
 		}
-		t0 := time.Now()
-		if err := s.h.eng.SyncWAL(); err != nil {
-			if errors.Is(err, engine.ErrClosed) {
-				return // the node is stopping; nothing waiting may be acknowledged
+		s.pending, s.mustSync = nil, false
+		s.mu.Unlock()
+		if mustSync {
+			t0 := time.Now()
+			if err := s.h.eng.SyncWAL(); err != nil {
+				if errors.Is(err, engine.ErrClosed) {
+					return // the node is stopping; nothing waiting may be acknowledged
+				}
+				panic(fmt.Sprintf("replication: sync raft state: %v", err))
 			}
-			panic(fmt.Sprintf("replication: sync raft state: %v", err))
+			s.h.stats.fsyncs.Add(1)
+			s.h.stats.fsyncNanos.Add(uint64(time.Since(t0)))
 		}
-		s.h.stats.fsyncs.Add(1)
-		s.h.stats.fsyncNanos.Add(uint64(time.Since(t0)))
 		for i := 0; i < len(batch); {
 			j := i
 			for j < len(batch) && batch[j].g == batch[i].g {
