@@ -1,0 +1,593 @@
+package raftlog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+)
+
+var (
+	// ErrCorrupt reports a log that Open cannot trust: a damaged record other than
+	// a torn tail, a missing segment, or a file that is not a segment of this format.
+	ErrCorrupt = errors.New("raft log corrupt")
+	// ErrClosed reports a call on a closed Log.
+	ErrClosed = errors.New("raft log closed")
+	// ErrInvalidArgument reports a Write or shard the log refuses (nothing is written).
+	ErrInvalidArgument = errors.New("invalid argument")
+)
+
+const (
+	// MaxShard is the highest shard id.
+	MaxShard = 4095
+	// DefaultSegmentSize is the size at which a segment is rotated if Options
+	// does not say.
+	DefaultSegmentSize = 64 << 20
+)
+
+// Options configure a Log.
+type Options struct {
+	// SegmentSize is the size in bytes past which the next Write starts a new
+	// segment (DefaultSegmentSize if zero).
+	SegmentSize int64
+	// NoSync skips every fdatasync and directory fsync (tests): nothing is durable
+	// against a machine crash, but a process crash loses nothing.
+	NoSync bool
+	// Logger receives warnings (a torn tail cut off) and debug messages; none if nil.
+	Logger *slog.Logger
+}
+
+// Entry is one Raft log entry: an index and opaque bytes.
+type Entry struct {
+	Index uint64
+	Data  []byte
+}
+
+// StableValue is a named stable value of a shard (hard state, snapshot metadata, ...).
+type StableValue struct {
+	Name, Value []byte
+}
+
+// Write is one shard's part of a Write call, with the fields and semantics of
+// engine.RaftWrite. They are applied in the order DeleteFrom, DeleteBelow,
+// Entries, Stable.
+type Write struct {
+	Shard int
+	// Entries are stored in index order, replacing entries at the same indexes;
+	// their indexes must be consecutive.
+	Entries []Entry
+	// DeleteFrom, if not zero, removes every entry at or above it first (a log
+	// suffix that a new leader's entries replace).
+	DeleteFrom uint64
+	// Stable values to set.
+	Stable []StableValue
+	// DeleteBelow, if not zero, removes every entry below it (a compacted prefix).
+	DeleteBelow uint64
+}
+
+// ShardState is what Open recovered of a shard.
+type ShardState struct {
+	// Entries are the shard's entries in index order (consecutive if the writes
+	// kept them so, as Raft's do); nil after Release.
+	Entries []Entry
+	// Stable maps each stable value's name to its value.
+	Stable map[string][]byte
+	// Compacted is the highest DeleteBelow the shard has seen (0 if none).
+	Compacted uint64
+}
+
+// Stats are counters for metrics.
+type Stats struct {
+	// BytesWritten counts bytes appended to segments (headers and checkpoints included).
+	BytesWritten uint64
+	// Records counts records appended.
+	Records uint64
+	// Syncs counts Syncs that had something to make durable.
+	Syncs uint64
+	// Segments is the number of segment files now.
+	Segments int
+	// SegmentsCreated and SegmentsRemoved count rotations and garbage-collected segments.
+	SegmentsCreated, SegmentsRemoved uint64
+}
+
+// segment is one segment file. The last of Log.segs is the one appended to.
+type segment struct {
+	seq  uint64
+	size int64
+	head int64 // the size of its header and leading checkpoint
+}
+
+// Log is the Raft log of one node's shards. Write, Sync and the other methods
+// are safe for concurrent use; Write and Sync are meant to be called from two
+// goroutines (the Raft loop appends while the syncer syncs).
+type Log struct {
+	dir    string
+	opts   Options
+	logger *slog.Logger
+
+	// syncMu serialises Syncs (one fdatasync in flight) and Close with them.
+	syncMu sync.Mutex
+
+	mu      sync.Mutex
+	closed  bool
+	failed  error // an I/O error after which the file's state is unknown: sticky
+	segs    []segment
+	f       *os.File   // the last segment, appended to
+	retired []*os.File // earlier segments' files, closed by the next Sync (which may hold one)
+	written uint64     // bytes appended since Open
+	synced  uint64     // of which known durable
+	shards  map[int]*shardMeta
+	buf     []byte
+	stats   Stats
+
+	recovered map[int]*ShardState // what Open found, until Release
+}
+
+// syncHook, if set (tests), runs in Sync while its fdatasync would: no lock held.
+var syncHook func()
+
+func (l *Log) segmentPath(seq uint64) string {
+	return filepath.Join(l.dir, fmt.Sprintf("%016d.log", seq))
+}
+
+// usable reports why the log cannot be used, if it cannot. l.mu is held.
+func (l *Log) usable() error {
+	if l.closed {
+		return ErrClosed
+	}
+	return l.failed
+}
+
+// fail makes err sticky: after a failed write or sync the state of the file (and
+// of the kernel's page cache) is unknown, and only a reopen, which recovers from
+// what is on disk, may continue. l.mu is held.
+func (l *Log) fail(err error) error {
+	if l.failed == nil {
+		l.failed = fmt.Errorf("raft log failed, reopen it: %w", err)
+	}
+	return err
+}
+
+func checkShard(shard int) error {
+	if shard < 0 || shard > MaxShard {
+		return fmt.Errorf("shard %d out of range 0..%d: %w", shard, MaxShard, ErrInvalidArgument)
+	}
+	return nil
+}
+
+func checkWrite(w *Write) error {
+	if err := checkShard(w.Shard); err != nil {
+		return err
+	}
+	for i := 1; i < len(w.Entries); i++ {
+		if w.Entries[i].Index != w.Entries[i-1].Index+1 {
+			return fmt.Errorf("shard %d: entry %d follows entry %d, indexes must be consecutive: %w",
+				w.Shard, w.Entries[i].Index, w.Entries[i-1].Index, ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
+// Write appends writes to the log as one record, with one write system call,
+// unsynced: they are durable once a Sync that started after Write returned has
+// returned. Nothing is written if any write is invalid. A Write that starts a
+// new segment syncs the previous one and the new one first (see the package doc).
+func (l *Log) Write(writes []Write) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	for i := range writes {
+		if err := checkWrite(&writes[i]); err != nil {
+			return fmt.Errorf("write raft log: %w", err)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = appendBatch(l.buf[:0], writes)
+	if err := l.append(l.buf); err != nil {
+		return fmt.Errorf("write raft log: %w", err)
+	}
+	seq := l.segs[len(l.segs)-1].seq
+	for i := range writes {
+		m := l.shards[writes[i].Shard]
+		if m == nil {
+			m = newShardMeta()
+			l.shards[writes[i].Shard] = m
+		}
+		m.apply(&writes[i], seq, true)
+	}
+	if cap(l.buf) > 4<<20 {
+		l.buf = nil // one large write does not pin its buffer
+	}
+	return nil
+}
+
+// append writes one framed record to the last segment, rotating first if it is
+// full. l.mu is held.
+func (l *Log) append(rec []byte) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if err := l.maybeRotate(); err != nil {
+		return err
+	}
+	cur := &l.segs[len(l.segs)-1]
+	if _, err := l.f.WriteAt(rec, cur.size); err != nil {
+		return l.fail(fmt.Errorf("append to segment %d: %w", cur.seq, err))
+	}
+	cur.size += int64(len(rec))
+	l.written += uint64(len(rec))
+	l.stats.BytesWritten += uint64(len(rec))
+	l.stats.Records++
+	return nil
+}
+
+// Sync makes everything written before it started durable: one fdatasync of the
+// last segment (earlier segments were synced when the next one was started). It
+// holds no lock during the fdatasync that Write needs. Concurrent Syncs run one
+// after the other; one with nothing new to sync returns at once.
+func (l *Log) Sync() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	if err := l.usable(); err != nil {
+		l.mu.Unlock()
+		return fmt.Errorf("sync raft log: %w", err)
+	}
+	f, target := l.f, l.written
+	need := target > l.synced
+	l.mu.Unlock()
+
+	var err error
+	if need {
+		if syncHook != nil {
+			syncHook()
+		}
+		if !l.opts.NoSync {
+			err = fdatasync(f)
+		}
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// f was the last segment when this Sync started; the retired files (f among
+	// them if a rotation happened meanwhile) were synced by their rotation.
+	l.closeRetired()
+	if err != nil {
+		return fmt.Errorf("sync raft log: %w", l.fail(err))
+	}
+	if need {
+		l.stats.Syncs++
+		l.synced = max(l.synced, target)
+	}
+	return nil
+}
+
+func (l *Log) closeRetired() {
+	for _, f := range l.retired {
+		_ = f.Close() // synced at rotation; nothing left to lose
+	}
+	l.retired = nil
+}
+
+// DeleteShard removes all of shard's state, durably (a replica that left its group).
+func (l *Log) DeleteShard(shard int) error {
+	if err := checkShard(shard); err != nil {
+		return fmt.Errorf("delete raft state: %w", err)
+	}
+	l.mu.Lock()
+	err := l.append(appendDeleteShard(nil, shard))
+	if err == nil {
+		delete(l.shards, shard)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("delete raft state of shard %d: %w", shard, err)
+	}
+	if err := l.Sync(); err != nil {
+		return fmt.Errorf("delete raft state of shard %d: %w", shard, err)
+	}
+	return nil
+}
+
+// maybeRotate starts a new segment if the last one is full. l.mu is held.
+//
+// NB: the order makes every segment but the last whole and durable: sync the
+// last segment, write the next one (header and a checkpoint of every shard's
+// stable values) under a temporary name, sync it, rename it, sync the
+// directory. Then every record before the new segment is durable, so segments
+// it made unnecessary are deleted at once.
+func (l *Log) maybeRotate() error {
+	cur := l.segs[len(l.segs)-1]
+	// NB: a segment holding only its header and checkpoint is never full, or a
+	// checkpoint larger than SegmentSize would rotate at every Write.
+	if cur.size < l.opts.SegmentSize || cur.size == cur.head {
+		return nil
+	}
+	if !l.opts.NoSync {
+		if err := fdatasync(l.f); err != nil {
+			return l.fail(fmt.Errorf("sync segment %d: %w", cur.seq, err))
+		}
+	}
+	seq := cur.seq + 1
+	f, size, err := l.createSegment(seq, appendCheckpoint(nil, l.checkpoint()))
+	if err != nil {
+		return l.fail(err)
+	}
+	l.retired = append(l.retired, l.f)
+	l.f = f
+	l.segs = append(l.segs, segment{seq: seq, size: size, head: size})
+	l.written += uint64(size)
+	l.synced = l.written
+	l.stats.BytesWritten += uint64(size)
+	l.stats.Records++
+	l.stats.SegmentsCreated++
+	// The checkpoint now holds every latest stable value.
+	for _, m := range l.shards {
+		for name, v := range m.stable {
+			m.stable[name] = stableValue{value: v.value, seq: seq}
+		}
+	}
+	if _, err := l.removeThrough(l.collectable()); err != nil {
+		if l.failed != nil {
+			return err
+		}
+		// The log is fine; the segment stays and the next collection retries.
+		l.logger.Warn("Failed to remove raft log segment", "err", err)
+	}
+	return nil
+}
+
+// checkpoint lists every shard's compaction point and stable values. l.mu is held.
+func (l *Log) checkpoint() []checkpointShard {
+	cs := make([]checkpointShard, 0, len(l.shards))
+	for shard, m := range l.shards {
+		c := checkpointShard{shard: shard, compacted: m.compacted}
+		for name, v := range m.stable {
+			c.stable = append(c.stable, StableValue{Name: []byte(name), Value: v.value})
+		}
+		slices.SortFunc(c.stable, func(a, b StableValue) int { return compareBytes(a.Name, b.Name) })
+		cs = append(cs, c)
+	}
+	slices.SortFunc(cs, func(a, b checkpointShard) int { return a.shard - b.shard })
+	return cs
+}
+
+func compareBytes(a, b []byte) int {
+	switch {
+	case string(a) < string(b):
+		return -1
+	case string(a) > string(b):
+		return 1
+	}
+	return 0
+}
+
+// createSegment makes segment seq holding its header and body, durably, and
+// returns it open for appending with its size.
+func (l *Log) createSegment(seq uint64, body []byte) (*os.File, int64, error) {
+	path := l.segmentPath(seq)
+	if _, err := os.Lstat(path); err == nil {
+		return nil, 0, fmt.Errorf("create segment %d: %s exists: %w", seq, path, ErrCorrupt)
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, 0, fmt.Errorf("create segment %d: %w", seq, err)
+	}
+	b := append(appendSegmentHeader(nil, seq), body...)
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return nil, 0, fmt.Errorf("create segment %d: %w", seq, err)
+	}
+	if !l.opts.NoSync {
+		if err := fdatasync(f); err != nil {
+			return nil, 0, fmt.Errorf("create segment %d: %w", seq, err)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, 0, fmt.Errorf("create segment %d: %w", seq, err)
+	}
+	ok = true
+	if err := l.syncDir(); err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("create segment %d: %w", seq, err)
+	}
+	return f, int64(len(b)), nil
+}
+
+func (l *Log) syncDir() error {
+	if l.opts.NoSync {
+		return nil
+	}
+	d, err := os.Open(l.dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %q: %w", l.dir, err)
+	}
+	defer func() { _ = d.Close() }()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %q: %w", l.dir, err)
+	}
+	return nil
+}
+
+// collectable returns the highest sequence number of the segments that can be
+// deleted (0 if none): the longest prefix of segments, the last excluded, that
+// no shard needs. l.mu is held.
+func (l *Log) collectable() uint64 {
+	needed := map[uint64]bool{}
+	for _, m := range l.shards {
+		for _, r := range m.runs {
+			needed[r.seq] = true
+		}
+		for _, v := range m.stable {
+			needed[v.seq] = true
+		}
+	}
+	var upTo uint64
+	for _, s := range l.segs[:len(l.segs)-1] {
+		if needed[s.seq] {
+			break
+		}
+		upTo = s.seq
+	}
+	return upTo
+}
+
+// removeThrough deletes the segments numbered upTo or below, oldest first, with
+// a directory sync after each (so that a crash never leaves a gap). l.mu is held.
+func (l *Log) removeThrough(upTo uint64) (int, error) {
+	removed := 0
+	for len(l.segs) > 1 && l.segs[0].seq <= upTo {
+		seq := l.segs[0].seq
+		if err := os.Remove(l.segmentPath(seq)); err != nil {
+			return removed, fmt.Errorf("remove segment %d: %w", seq, err)
+		}
+		l.segs = l.segs[1:]
+		removed++
+		l.stats.SegmentsRemoved++
+		if err := l.syncDir(); err != nil {
+			return removed, l.fail(err)
+		}
+		l.logger.Debug("Removed raft log segment", "segment", seq)
+	}
+	return removed, nil
+}
+
+// Purge deletes the segments that no shard needs any more, after a Sync that
+// makes the records that freed them durable. Rotation does the same; Purge is
+// for a caller that just compacted shards' logs.
+func (l *Log) Purge() (removed int, err error) {
+	l.mu.Lock()
+	if err := l.usable(); err != nil {
+		l.mu.Unlock()
+		return 0, fmt.Errorf("purge raft log: %w", err)
+	}
+	upTo := l.collectable()
+	l.mu.Unlock()
+	if upTo == 0 {
+		return 0, nil
+	}
+	// NB: what made these segments unnecessary was written before this Sync
+	// started, so it is durable after it; and a segment no shard needs never
+	// becomes needed again (new records go to the last segment).
+	if err := l.Sync(); err != nil {
+		return 0, fmt.Errorf("purge raft log: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return 0, fmt.Errorf("purge raft log: %w", err)
+	}
+	removed, err = l.removeThrough(upTo)
+	if err != nil {
+		return removed, fmt.Errorf("purge raft log: %w", err)
+	}
+	return removed, nil
+}
+
+// Pinning returns, in ascending order, the shards whose live entries keep alive
+// a segment more than olderThan segments behind the last one. Compacting their
+// logs (a Write with DeleteBelow) releases those segments.
+func (l *Log) Pinning(olderThan int) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.segs[len(l.segs)-1].seq
+	olderThan = max(olderThan, 0)
+	if uint64(olderThan) >= cur {
+		return nil
+	}
+	limit := cur - uint64(olderThan) // a run in a segment below limit pins
+	var shards []int
+	for shard, m := range l.shards {
+		for _, r := range m.runs {
+			if r.seq < limit {
+				shards = append(shards, shard)
+				break
+			}
+		}
+	}
+	sort.Ints(shards)
+	return shards
+}
+
+// State returns what Open recovered of shard, and false if the log held nothing
+// for it. NB: it does not reflect writes made since Open, and the entries are
+// held (and returned) only until Release(shard): the caller copies them.
+func (l *Log) State(shard int) (ShardState, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.recovered[shard]
+	if !ok {
+		return ShardState{}, false
+	}
+	return *s, true
+}
+
+// Shards returns, in ascending order, the shards Open recovered state for.
+func (l *Log) Shards() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	shards := make([]int, 0, len(l.recovered))
+	for s := range l.recovered {
+		shards = append(shards, s)
+	}
+	sort.Ints(shards)
+	return shards
+}
+
+// Release drops the recovered entries of shard from memory; State then returns
+// its stable values and compaction point only.
+func (l *Log) Release(shard int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.recovered[shard]; ok {
+		s.Entries = nil
+	}
+}
+
+// Stats returns the log's counters.
+func (l *Log) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.stats
+	s.Segments = len(l.segs)
+	return s
+}
+
+// Close syncs the log and closes its files. Calls after Close return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.syncMu.Lock() // wait for a Sync in flight
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var err error
+	if l.failed == nil && l.written > l.synced && !l.opts.NoSync {
+		if err = fdatasync(l.f); err != nil {
+			err = fmt.Errorf("close raft log: %w", err)
+		}
+	}
+	l.closeRetired()
+	if cerr := l.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close raft log: %w", cerr)
+	}
+	l.recovered, l.shards = nil, nil
+	return err
+}

@@ -1,0 +1,270 @@
+package raftlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+const (
+	segmentMagic      = "TORUARLG"
+	segmentVersion    = 1
+	segmentHeaderSize = 24
+	frameHeaderSize   = 12
+	// maxPayload bounds a record (and what recovery believes a length field).
+	maxPayload = 1 << 30
+)
+
+// Record kinds: the first byte of a payload.
+const (
+	kindBatch       byte = 1
+	kindDeleteShard byte = 2
+	kindCheckpoint  byte = 3
+)
+
+func appendSegmentHeader(b []byte, seq uint64) []byte {
+	start := len(b)
+	b = append(b, segmentMagic...)
+	b = binary.LittleEndian.AppendUint32(b, segmentVersion)
+	b = binary.LittleEndian.AppendUint64(b, seq)
+	return binary.LittleEndian.AppendUint32(b, checksum(b[start:]))
+}
+
+// checkSegmentHeader verifies that data starts with the header of segment seq.
+func checkSegmentHeader(data []byte, seq uint64) error {
+	if len(data) < segmentHeaderSize || string(data[:len(segmentMagic)]) != segmentMagic {
+		return fmt.Errorf("not a raft log segment (no %q header): %w", segmentMagic, ErrCorrupt)
+	}
+	if checksum(data[:20]) != binary.LittleEndian.Uint32(data[20:]) {
+		return fmt.Errorf("segment header checksum mismatch: %w", ErrCorrupt)
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != segmentVersion {
+		return fmt.Errorf("unknown segment format version %d (want %d): %w", v, segmentVersion, ErrCorrupt)
+	}
+	if got := binary.LittleEndian.Uint64(data[12:]); got != seq {
+		return fmt.Errorf("segment header says number %d, file name says %d: %w", got, seq, ErrCorrupt)
+	}
+	return nil
+}
+
+// beginRecord reserves a frame header at the end of b; finishRecord fills it in
+// once the payload has been appended after it.
+func beginRecord(b []byte) ([]byte, int) {
+	return append(b, make([]byte, frameHeaderSize)...), len(b)
+}
+
+func finishRecord(b []byte, start int) []byte {
+	h := b[start : start+frameHeaderSize]
+	payload := b[start+frameHeaderSize:]
+	binary.LittleEndian.PutUint32(h[0:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h[4:], checksum(payload))
+	binary.LittleEndian.PutUint32(h[8:], checksum(h[:8]))
+	return b
+}
+
+// readFrame returns the payload of the record at the start of b and the
+// record's total size, or ok false if there is no intact record there.
+func readFrame(b []byte) (payload []byte, size int, ok bool) {
+	if len(b) < frameHeaderSize {
+		return nil, 0, false
+	}
+	if checksum(b[:8]) != binary.LittleEndian.Uint32(b[8:]) {
+		return nil, 0, false
+	}
+	n := binary.LittleEndian.Uint32(b[0:])
+	if n == 0 || n > maxPayload || uint64(len(b)-frameHeaderSize) < uint64(n) {
+		return nil, 0, false
+	}
+	payload = b[frameHeaderSize : frameHeaderSize+int(n)]
+	if checksum(payload) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, 0, false
+	}
+	return payload, frameHeaderSize + int(n), true
+}
+
+func appendBytes(b, v []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
+}
+
+// appendBatch appends one batch record holding writes, framed.
+func appendBatch(b []byte, writes []Write) []byte {
+	b, start := beginRecord(b)
+	b = append(b, kindBatch)
+	b = binary.AppendUvarint(b, uint64(len(writes)))
+	for _, w := range writes {
+		b = binary.AppendUvarint(b, uint64(w.Shard))
+		b = binary.AppendUvarint(b, w.DeleteFrom)
+		b = binary.AppendUvarint(b, w.DeleteBelow)
+		b = binary.AppendUvarint(b, uint64(len(w.Entries)))
+		if len(w.Entries) > 0 {
+			b = binary.AppendUvarint(b, w.Entries[0].Index)
+			for _, e := range w.Entries {
+				b = appendBytes(b, e.Data)
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(len(w.Stable)))
+		for _, s := range w.Stable {
+			b = appendBytes(appendBytes(b, s.Name), s.Value)
+		}
+	}
+	return finishRecord(b, start)
+}
+
+func appendDeleteShard(b []byte, shard int) []byte {
+	b, start := beginRecord(b)
+	b = append(b, kindDeleteShard)
+	b = binary.AppendUvarint(b, uint64(shard))
+	return finishRecord(b, start)
+}
+
+// checkpointShard is one shard's part of a checkpoint record.
+type checkpointShard struct {
+	shard     int
+	compacted uint64
+	stable    []StableValue
+}
+
+func appendCheckpoint(b []byte, shards []checkpointShard) []byte {
+	b, start := beginRecord(b)
+	b = append(b, kindCheckpoint)
+	b = binary.AppendUvarint(b, uint64(len(shards)))
+	for _, s := range shards {
+		b = binary.AppendUvarint(b, uint64(s.shard))
+		b = binary.AppendUvarint(b, s.compacted)
+		b = binary.AppendUvarint(b, uint64(len(s.stable)))
+		for _, v := range s.stable {
+			b = appendBytes(appendBytes(b, v.Name), v.Value)
+		}
+	}
+	return finishRecord(b, start)
+}
+
+// record is a decoded payload. Its byte slices alias the payload.
+type record struct {
+	kind       byte
+	writes     []Write           // kindBatch
+	shard      int               // kindDeleteShard
+	checkpoint []checkpointShard // kindCheckpoint
+}
+
+var errMalformed = errors.New("malformed record")
+
+// decoder reads uvarints and byte strings from a payload; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errMalformed
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a number of items each at least min bytes long, refusing counts
+// the rest of the payload cannot hold (so a bad count cannot allocate much).
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)/min) {
+		d.err = errMalformed
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errMalformed
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) shard() int {
+	s := d.uvarint()
+	if d.err == nil && s > MaxShard {
+		d.err = errMalformed
+	}
+	return int(s)
+}
+
+func (d *decoder) stable() []StableValue {
+	n := d.count(2)
+	if n == 0 {
+		return nil
+	}
+	vs := make([]StableValue, n)
+	for i := range vs {
+		vs[i].Name = d.bytes()
+		vs[i].Value = d.bytes()
+	}
+	return vs
+}
+
+// decodeRecord decodes a payload that passed its checksum. An error means a
+// record this package did not write (a bug or a foreign file), never a torn one.
+func decodeRecord(p []byte) (record, error) {
+	if len(p) == 0 {
+		return record{}, errMalformed
+	}
+	r := record{kind: p[0]}
+	d := &decoder{b: p[1:]}
+	switch r.kind {
+	case kindBatch:
+		r.writes = make([]Write, d.count(5))
+		for i := range r.writes {
+			w := &r.writes[i]
+			w.Shard = d.shard()
+			w.DeleteFrom = d.uvarint()
+			w.DeleteBelow = d.uvarint()
+			if n := d.count(1); n > 0 {
+				first := d.uvarint()
+				if d.err == nil && first+uint64(n-1) < first {
+					d.err = errMalformed
+				}
+				w.Entries = make([]Entry, n)
+				for j := range w.Entries {
+					w.Entries[j] = Entry{Index: first + uint64(j), Data: d.bytes()}
+				}
+			}
+			w.Stable = d.stable()
+		}
+	case kindDeleteShard:
+		r.shard = d.shard()
+	case kindCheckpoint:
+		r.checkpoint = make([]checkpointShard, d.count(3))
+		for i := range r.checkpoint {
+			c := &r.checkpoint[i]
+			c.shard = d.shard()
+			c.compacted = d.uvarint()
+			c.stable = d.stable()
+		}
+	default:
+		return record{}, fmt.Errorf("unknown record kind %d", r.kind)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return record{}, d.err
+	}
+	return r, nil
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package raftlog
+
+import "os"
+
+// fdatasync is fsync where fdatasync is not available.
+func fdatasync(f *os.File) error { return f.Sync() }
