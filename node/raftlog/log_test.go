@@ -181,7 +181,7 @@ func TestDeleteShard(t *testing.T) {
 	syncs := l.Stats().Syncs
 	g.Expect(l.DeleteShard(1)).To(Succeed())
 	g.Expect(l.Stats().Syncs).To(Equal(syncs+1), "DeleteShard syncs")
-	g.Expect(l.DeleteShard(MaxShard+1)).To(MatchError(ErrInvalidArgument))
+	g.Expect(l.DeleteShard(MaxShard + 1)).To(MatchError(ErrInvalidArgument))
 
 	l = reopen(t, l, opts)
 	g.Expect(l.Shards()).To(Equal([]int{2}))
