@@ -45,12 +45,17 @@ func TestCrashChild(t *testing.T) {
 	}
 	var written atomic.Uint64
 	go func() {
+		var reported uint64
 		for {
 			w := written.Load()
 			if err := l.Sync(); err != nil {
 				fmt.Println("error", err)
 				os.Exit(2)
 			}
+			if w == reported {
+				continue // nothing new: no report, or the parent could kill before any write
+			}
+			reported = w
 			if _, err := fmt.Printf("synced %d\n", w); err != nil {
 				os.Exit(3)
 			}
