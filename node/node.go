@@ -159,7 +159,8 @@ func (n *Node) resolveRaft(id string) (string, error) {
 func (n *Node) Start(ctx context.Context) error {
 	host, err := replication.Listen(replication.HostConfig{
 		Listen: n.cfg.RaftListen, NodeID: n.cfg.ID, Resolve: n.resolveRaft, Engine: n.eng,
-		Dir: filepath.Join(n.cfg.DataDir, "raft-snapshots"), Raft: n.cfg.Raft, Logger: n.log,
+		LogDir: filepath.Join(n.cfg.DataDir, "raft-log"), Dir: filepath.Join(n.cfg.DataDir, "raft-snapshots"),
+		Raft: n.cfg.Raft, Logger: n.log,
 	})
 	if err != nil {
 		_ = n.eng.Close()

@@ -393,7 +393,7 @@ func (n *Node) retire(g *shardGroup, why string) {
 	n.publish(n.hosting.Load().m)
 	err := errors.Join(g.Close(), n.eng.DeleteShard(g.shard))
 	if err == nil {
-		err = n.eng.DeleteRaftState(g.shard)
+		err = n.host.DeleteRaftState(g.shard)
 	}
 	if err == nil {
 		err = os.RemoveAll(g.dir)

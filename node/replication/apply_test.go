@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/torua/torua/node/engine"
+	"github.com/torua/torua/node/raftlog"
 )
 
 func openEngine(t testing.TB) *engine.Engine {
@@ -25,16 +26,37 @@ func openEngine(t testing.TB) *engine.Engine {
 	return eng
 }
 
-// testHost is a host over eng with no peers.
+// testHost is a host over eng with no peers and a new Raft log.
 func testHost(t testing.TB, eng *engine.Engine) *Host {
 	t.Helper()
-	h, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(),
+	return testHostIn(t, eng, t.TempDir())
+}
+
+// testHostIn is a host over eng with no peers and its Raft log in logDir.
+func testHostIn(t testing.TB, eng *engine.Engine, logDir string) *Host {
+	t.Helper()
+	h, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(), LogDir: logDir,
 		Resolve: func(string) (string, error) { return "", errors.New("no peers") }, Raft: testGroupConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.Close() })
 	return h
+}
+
+// writeLog writes ws to the Raft log in dir, as an earlier run of a node would have.
+func writeLog(t testing.TB, dir string, ws ...raftlog.Write) {
+	t.Helper()
+	rl, err := raftlog.Open(dir, raftlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.Write(ws); err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // idleGroup opens shard on h without founding it: the loop has nothing to do for it, so
@@ -75,11 +97,12 @@ func wait(g *Group, id uint64) chan proposal {
 func TestApplyAndIdempotentReplay(t *testing.T) {
 	g := NewWithT(t)
 	eng := openEngine(t)
-	h := testHost(t, eng)
 	// A replica with Raft state (a term), not yet in any configuration.
 	hs, err := proto.Marshal(&pb.HardState{Term: new(uint64(1))})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(eng.WriteRaft([]engine.RaftWrite{{Shard: 3, Stable: []engine.StableValue{{Name: keyHardState, Value: hs}}}}, false)).To(Succeed())
+	logDir := t.TempDir()
+	writeLog(t, logDir, raftlog.Write{Shard: 3, Stable: []raftlog.StableValue{{Name: keyHardState, Value: hs}}})
+	h := testHostIn(t, eng, logDir)
 	grp := idleGroup(t, h, 3)
 
 	cas := func(index, id uint64) *pb.Entry {
@@ -190,28 +213,33 @@ func TestRestoreReplacesTheShardFromAReceivedFile(t *testing.T) {
 }
 
 // TestStorageRoundTripAndCorruption: what the loop writes (entries, hard state, the
-// compaction point) loads back as it was; a corrupt entry or the Raft state of the
-// earlier hashicorp/raft log is refused with an error that says so.
+// compaction point) loads back from the Raft log as it was; a corrupt entry, the Raft
+// state of the earlier hashicorp/raft log, and Raft state left in the engine by the
+// version before the Raft log are refused with an error that says so.
 func TestStorageRoundTripAndCorruption(t *testing.T) {
 	g := NewWithT(t)
 	eng := openEngine(t)
-	entry := func(i uint64) engine.LogEntry {
+	entry := func(i uint64) raftlog.Entry {
 		b, err := proto.Marshal(&pb.Entry{Index: new(i), Term: new(uint64(2)), Data: []byte{byte(i)}})
 		g.Expect(err).NotTo(HaveOccurred())
-		return engine.LogEntry{Index: i, Data: b}
+		return raftlog.Entry{Index: i, Data: b}
 	}
 	hs, err := proto.Marshal(&pb.HardState{Term: new(uint64(2)), Vote: new(uint64(7)), Commit: new(uint64(5))})
 	g.Expect(err).NotTo(HaveOccurred())
 	meta, err := proto.Marshal(&pb.SnapshotMetadata{Index: new(uint64(3)), Term: new(uint64(1)),
 		ConfState: &pb.ConfState{Voters: []uint64{7, 8, 9}}})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(eng.WriteRaft([]engine.RaftWrite{{Shard: 2,
-		Entries: []engine.LogEntry{entry(2), entry(3), entry(4), entry(5), entry(6)},
-		Stable:  []engine.StableValue{{Name: keyHardState, Value: hs}, {Name: keySnapshot, Value: meta}}}}, true)).To(Succeed())
+	dir := t.TempDir()
+	writeLog(t, dir, raftlog.Write{Shard: 2,
+		Entries: []raftlog.Entry{entry(2), entry(3), entry(4), entry(5), entry(6)},
+		Stable:  []raftlog.StableValue{{Name: keyHardState, Value: hs}, {Name: keySnapshot, Value: meta}, {Name: keyMembers, Value: []byte("a,b")}}})
 
-	ms, existing, err := loadStorage(eng, 2)
+	rl, err := raftlog.Open(dir, raftlog.Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	ms, stable, existing, err := loadStorage(rl, 2)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(existing).To(BeTrue())
+	g.Expect(string(stable[string(keyMembers)])).To(Equal("a,b"))
 	first, _ := ms.FirstIndex()
 	last, _ := ms.LastIndex()
 	g.Expect([]uint64{first, last}).To(Equal([]uint64{4, 6}), "entries from the compaction point on")
@@ -220,15 +248,23 @@ func TestStorageRoundTripAndCorruption(t *testing.T) {
 	g.Expect([]uint64{st.GetTerm(), st.GetVote(), st.GetCommit()}).To(Equal([]uint64{2, 7, 5}))
 	g.Expect(cs.GetVoters()).To(Equal([]uint64{7, 8, 9}))
 
-	_, existing, err = loadStorage(eng, 3)
+	_, _, existing, err = loadStorage(rl, 3)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(existing).To(BeFalse())
+	g.Expect(rl.Close()).To(Succeed())
 
-	g.Expect(eng.WriteRaft([]engine.RaftWrite{{Shard: 2, Entries: []engine.LogEntry{{Index: 7, Data: []byte{0xff, 0xff}}}}}, true)).To(Succeed())
-	_, _, err = loadStorage(eng, 2)
+	writeLog(t, dir, raftlog.Write{Shard: 2, Entries: []raftlog.Entry{{Index: 7, Data: []byte{0xff, 0xff}}}})
+	rl, err = raftlog.Open(dir, raftlog.Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	_, _, _, err = loadStorage(rl, 2)
 	g.Expect(err).To(MatchError(ContainSubstring("shard 2 log entry 7 is corrupt")))
+	g.Expect(rl.Close()).To(Succeed())
 
 	g.Expect(eng.WriteRaft([]engine.RaftWrite{{Shard: 4, Stable: []engine.StableValue{{Name: keyLegacyTerm, Value: []byte{0, 0, 0, 0, 0, 0, 0, 3}}}}}, true)).To(Succeed())
-	_, err = testHost(t, eng).Open(4, nil)
-	g.Expect(err).To(MatchError(ContainSubstring("earlier Torua")))
+	g.Expect(eng.WriteRaft([]engine.RaftWrite{{Shard: 5, Stable: []engine.StableValue{{Name: keyHardState, Value: hs}}}}, true)).To(Succeed())
+	h := testHost(t, eng)
+	_, err = h.Open(4, nil)
+	g.Expect(err).To(MatchError(ContainSubstring("earlier Torua (hashicorp/raft log)")))
+	_, err = h.Open(5, nil)
+	g.Expect(err).To(MatchError(ContainSubstring("its Raft state is in the engine")))
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/torua/torua/node/engine"
+	"github.com/torua/torua/node/raftlog"
 	"github.com/torua/torua/shardmap"
 )
 
@@ -86,6 +87,9 @@ type Group struct {
 	// last hard state written. Loop only.
 	lastStored, snapPoint  uint64
 	storedTerm, storedVote uint64
+	// points are snapshot points recorded by membership changes, for the loop to write
+	// once the engine holds what they cover (Host.writePoints). Loop only.
+	points []raftlog.Write
 	// applied is the index of the last committed entry the loop has handled (applied or
 	// skipped as already in the engine); dataApplied the engine's applied index.
 	applied     atomic.Uint64
@@ -188,7 +192,10 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	if _, err := h.eng.Stable(shard, keyLegacyTerm); err == nil {
 		return nil, fmt.Errorf("open shard %d group: its Raft state was written by an earlier Torua (hashicorp/raft log) that this version cannot read; start the node on a new data directory", shard)
 	}
-	ms, existing, err := loadStorage(h.eng, shard)
+	if _, err := h.eng.Stable(shard, keyHardState); err == nil {
+		return nil, fmt.Errorf("open shard %d group: its Raft state is in the engine, where an earlier Torua kept it; this version keeps it in the raft-log directory and cannot read the old place; start the node on a new data directory", shard)
+	}
+	ms, stable, existing, err := loadStorage(h.rlog, shard)
 	if err != nil {
 		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	}
@@ -202,8 +209,8 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	snap, _ := ms.Snapshot()
 	snapIndex := snap.GetMetadata().GetIndex()
 	if st.AppliedIndex < snapIndex {
-		// NB: cannot follow from a crash: the engine's writes and the compaction point
-		// share one WAL, whose surviving part is a prefix.
+		// NB: cannot follow from a crash: a snapshot point is written only once the
+		// engine holds what it covers durably (Host.writePoints).
 		return nil, fmt.Errorf("open shard %d group: %w: the shard's data (applied index %d) is older than its Raft log's compaction point (%d), so the entries in between are lost", shard, ErrStaleData, st.AppliedIndex, snapIndex)
 	}
 	g := &Group{h: h, shard: shard, log: logger.With("component", "replication", "shard", shard), ms: ms,
@@ -217,10 +224,8 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	g.applied.Store(snapIndex)
 	g.dataApplied.Store(st.AppliedIndex)
 	g.commit.Store(hs.GetCommit())
-	if b, err := h.eng.Stable(shard, keyMembers); err == nil {
+	if b, ok := stable[string(keyMembers)]; ok {
 		h.Learn(splitMembers(b)...)
-	} else if !errors.Is(err, engine.ErrNotFound) {
-		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	}
 	// Raft hands over again every committed entry after the compaction point: the engine
 	// skips those it holds (their index is at or below its applied index), and the
@@ -583,12 +588,12 @@ func (g *Group) tick() {
 // there is one, and whether it must be durable before the message's responses go out: log
 // entries, a snapshot, a term or a vote must (Raft's persistent state); a hard state that
 // only moves the commit index need not, as in etcd (raft.MustSync). A commit index lost to
-// a crash is learnt again from the leader, and it can be older than nothing the engine
-// holds: the engine's applied entries and the hard state share one WAL, whose surviving
-// part is a prefix, and an entry is applied after the hard state that commits it.
+// a crash is learnt again from the leader; the engine may then hold entries applied past
+// it, which is harmless: they were committed (nothing is applied before), and the replay
+// skips what the engine holds.
 // Loop only, or the goroutine of Host.restoreAsync while the loop skips the group.
-func (g *Group) storeAppend(m *pb.Message) (w engine.RaftWrite, write, mustSync bool) {
-	w = engine.RaftWrite{Shard: g.shard}
+func (g *Group) storeAppend(m *pb.Message) (w raftlog.Write, write, mustSync bool) {
+	w = raftlog.Write{Shard: g.shard}
 	if s := m.GetSnapshot(); !raft.IsEmptySnap(s) {
 		mustSync = true
 		g.restore(s)
@@ -610,9 +615,9 @@ func (g *Group) storeAppend(m *pb.Message) (w engine.RaftWrite, write, mustSync 
 		if firstNew <= g.lastStored && w.DeleteFrom == 0 {
 			w.DeleteFrom = firstNew // entries of a deposed leader, replaced
 		}
-		w.Entries = make([]engine.LogEntry, len(ents))
+		w.Entries = make([]raftlog.Entry, len(ents))
 		for i, e := range ents {
-			w.Entries[i] = engine.LogEntry{Index: e.GetIndex(), Data: mustMarshal(e)}
+			w.Entries[i] = raftlog.Entry{Index: e.GetIndex(), Data: mustMarshal(e)}
 		}
 		if err := g.ms.Append(ents); err != nil {
 			panic(fmt.Sprintf("replication: shard %d: append: %v", g.shard, err))
@@ -621,7 +626,7 @@ func (g *Group) storeAppend(m *pb.Message) (w engine.RaftWrite, write, mustSync 
 	}
 	if m.Term != nil {
 		hs := &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
-		w.Stable = append(w.Stable, engine.StableValue{Name: keyHardState, Value: mustMarshal(hs)})
+		w.Stable = append(w.Stable, raftlog.StableValue{Name: keyHardState, Value: mustMarshal(hs)})
 		_ = g.ms.SetHardState(hs)
 		g.commit.Store(hs.GetCommit())
 		if hs.GetTerm() != g.storedTerm || hs.GetVote() != g.storedVote {
@@ -848,20 +853,24 @@ func (g *Group) applyConfChange(e *pb.Entry) {
 		panic(fmt.Sprintf("replication: shard %d: snapshot point at membership change %d: %v", g.shard, e.GetIndex(), err))
 	}
 	g.snapPoint = e.GetIndex()
-	w := engine.RaftWrite{Shard: g.shard, Stable: g.configPoint(snap.GetMetadata())}
-	if err := g.h.eng.WriteRaft([]engine.RaftWrite{w}, false); err != nil {
-		g.log.Error("Recording the configuration failed", "err", err)
-	}
+	g.points = append(g.points, raftlog.Write{Shard: g.shard, Stable: g.configPoint(snap.GetMetadata())})
 	if w, ok := g.waiters[id]; ok && id != 0 && w.term == e.GetTerm() {
 		g.resolve(id, w, proposal{})
 	}
 }
 
+// takePoints appends the group's pending snapshot points to dst and clears them. Loop only.
+func (g *Group) takePoints(dst []raftlog.Write) []raftlog.Write {
+	dst = append(dst, g.points...)
+	g.points = nil
+	return dst
+}
+
 // configPoint returns the stable values of a snapshot point: its metadata and the node IDs
 // of the group's configuration (Raft knows members by RaftID only). Under mu.
-func (g *Group) configPoint(meta *pb.SnapshotMetadata) []engine.StableValue {
+func (g *Group) configPoint(meta *pb.SnapshotMetadata) []raftlog.StableValue {
 	voters, learners := g.membersLocked()
-	return []engine.StableValue{
+	return []raftlog.StableValue{
 		{Name: keySnapshot, Value: mustMarshal(meta)},
 		{Name: keyMembers, Value: joinMembers(append(voters, learners...))},
 	}
@@ -941,18 +950,18 @@ func (g *Group) failAll(err error) {
 // maybeCompact cuts the in-memory and stored log back once enough entries are applied
 // since the last compaction point, or now if force. Loop only (or with the host's round
 // lock).
-func (g *Group) maybeCompact(force bool) (engine.RaftWrite, bool) {
+func (g *Group) maybeCompact(force bool) (raftlog.Write, bool) {
 	applied := g.applied.Load()
 	point := g.snapPoint
 	if applied <= point || (!force && applied < point+g.h.cfg.SnapshotThreshold) {
-		return engine.RaftWrite{}, false
+		return raftlog.Write{}, false
 	}
 	g.mu.Lock()
 	conf := g.conf
 	g.mu.Unlock()
 	s, err := g.ms.CreateSnapshot(applied, conf, nil)
 	if err != nil {
-		return engine.RaftWrite{}, false
+		return raftlog.Write{}, false
 	}
 	g.snapPoint = applied
 	first, _ := g.ms.FirstIndex()
@@ -962,11 +971,26 @@ func (g *Group) maybeCompact(force bool) (engine.RaftWrite, bool) {
 	}
 	if keep > first {
 		if err := g.ms.Compact(keep - 1); err != nil {
-			return engine.RaftWrite{}, false
+			return raftlog.Write{}, false
 		}
 	}
-	return engine.RaftWrite{Shard: g.shard, DeleteBelow: keep,
-		Stable: []engine.StableValue{{Name: keySnapshot, Value: mustMarshal(s.GetMetadata())}}}, true
+	return raftlog.Write{Shard: g.shard, DeleteBelow: keep,
+		Stable: []raftlog.StableValue{{Name: keySnapshot, Value: mustMarshal(s.GetMetadata())}}}, true
+}
+
+// unpin cuts the group's log back to its snapshot point, keeping no trailing entries, so
+// that it stops holding old segments of the node's Raft log (Host.unpinLog). A snapshot
+// point is made at the applied index first if anything was applied since the last. Loop
+// only (or with the host's round lock).
+func (g *Group) unpin() (raftlog.Write, bool) {
+	w, ok := g.maybeCompact(true)
+	if first, _ := g.ms.FirstIndex(); first <= g.snapPoint {
+		if err := g.ms.Compact(g.snapPoint); err != nil {
+			return w, ok
+		}
+		w.Shard, w.DeleteBelow, ok = g.shard, g.snapPoint+1, true
+	}
+	return w, ok
 }
 
 // Status describes the replica for /internal/status.
@@ -1222,7 +1246,7 @@ func (g *Group) Snapshot() error {
 	if !ok {
 		return nil
 	}
-	if err := g.h.eng.WriteRaft([]engine.RaftWrite{rw}, false); err != nil {
+	if err := g.h.writePoints([]raftlog.Write{rw}); err != nil {
 		return fmt.Errorf("snapshot shard %d: %w", g.shard, err)
 	}
 	return nil

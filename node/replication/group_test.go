@@ -304,7 +304,7 @@ func TestOpenRefusesStaleEngineData(t *testing.T) {
 	_, err := eng.Apply(9, []engine.Op{{Kind: engine.OpPut, Key: []byte("k"), Value: []byte("v")}},
 		engine.ApplyOptions{AppliedIndex: 12})
 	g.Expect(err).NotTo(HaveOccurred())
-	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(),
+	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(), LogDir: t.TempDir(),
 		Resolve: func(string) (string, error) { return "", errors.New("none") }, Raft: testGroupConfig()})
 	g.Expect(err).NotTo(HaveOccurred())
 	defer host.Close()
@@ -367,9 +367,9 @@ var _ replica = (*Group)(nil)
 
 // TestReplicaRecoversLostEngineTail simulates a crash that loses the engine's unsynced
 // applies: the engine comes back older than the Raft log. The replica replays the log. If
-// the engine is older than the log's compaction point (which a crash cannot cause: both
-// share one WAL, and a crash keeps a prefix of it), the entries in between are lost and
-// the replica refuses to open rather than serve a hole.
+// the engine is older than the log's compaction point (which a crash cannot cause: a
+// compaction point is written only once the engine holds what it covers durably), the
+// entries in between are lost and the replica refuses to open rather than serve a hole.
 func TestReplicaRecoversLostEngineTail(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -417,7 +417,7 @@ func TestReplicaRecoversLostEngineTail(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(eng.RestoreShard(shard, &early)).To(Succeed())
 			if tt.snapshot {
-				h := testHost(t, eng)
+				h := testHostIn(t, eng, filepath.Join(c.root, f, "raft-log"))
 				_, err := h.Open(shard, nil)
 				g.Expect(errors.Is(err, ErrStaleData)).To(BeTrue(), "err = %v", err)
 				g.Expect(err).To(MatchError(ContainSubstring("older than its Raft log's compaction point")))

@@ -16,6 +16,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/torua/torua/node/engine"
+	"github.com/torua/torua/node/raftlog"
 )
 
 // Config is the Raft tuning of a node, shared by all its groups. Zero values take the
@@ -125,6 +126,7 @@ type Host struct {
 	nodeID  string
 	id      uint64
 	eng     *engine.Engine
+	rlog    *raftlog.Log
 	resolve Resolver
 	dir     string
 	log     *slog.Logger
@@ -159,9 +161,13 @@ type HostConfig struct {
 	NodeID string
 	// Resolve finds a peer's Raft address.
 	Resolve Resolver
-	// Engine holds every group's data and Raft state.
+	// Engine holds every group's data.
 	Engine *engine.Engine
-	// Dir holds snapshots being received, conventionally <data>/raft.
+	// LogDir holds the node's Raft log (package raftlog: every group's entries and
+	// stable state), conventionally <data>/raft-log. It is synced unless the engine was
+	// opened with NoSync.
+	LogDir string
+	// Dir holds snapshots being received, conventionally <data>/raft-snapshots.
 	Dir string
 	// Raft is the tuning shared by the groups.
 	Raft   Config
@@ -170,8 +176,8 @@ type HostConfig struct {
 
 // Listen binds the Raft address and starts the node's Raft loop with no groups.
 func Listen(c HostConfig) (*Host, error) {
-	if c.NodeID == "" || len(c.NodeID) > maxNodeIDLen || c.Engine == nil || c.Resolve == nil || c.Dir == "" {
-		return nil, fmt.Errorf("raft host: a node ID of 1 to %d bytes, an engine, a resolver and a directory are required", maxNodeIDLen)
+	if c.NodeID == "" || len(c.NodeID) > maxNodeIDLen || c.Engine == nil || c.Resolve == nil || c.Dir == "" || c.LogDir == "" {
+		return nil, fmt.Errorf("raft host: a node ID of 1 to %d bytes, an engine, a resolver and two directories are required", maxNodeIDLen)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -179,11 +185,16 @@ func Listen(c HostConfig) (*Host, error) {
 	if err := resetIncoming(c.Dir); err != nil {
 		return nil, err
 	}
+	rlog, err := raftlog.Open(c.LogDir, raftlog.Options{NoSync: c.Engine.NoSync(), Logger: c.Logger.With("component", "raftlog")})
+	if err != nil {
+		return nil, fmt.Errorf("raft host: %w", err)
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
+		_ = rlog.Close()
 		return nil, fmt.Errorf("raft listener: %w", err)
 	}
-	h := &Host{cfg: c.Raft.withDefaults(), nodeID: c.NodeID, id: RaftID(c.NodeID), eng: c.Engine, resolve: c.Resolve,
+	h := &Host{cfg: c.Raft.withDefaults(), nodeID: c.NodeID, id: RaftID(c.NodeID), eng: c.Engine, rlog: rlog, resolve: c.Resolve,
 		dir: c.Dir, log: c.Logger.With("component", "replication"), groups: map[int]*Group{}, names: map[uint64]string{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), syncDone: make(chan struct{})}
 	h.names[h.id] = c.NodeID
@@ -269,7 +280,7 @@ func (h *Host) remove(g *Group) {
 }
 
 // Close stops the loop and the transport; the groups still open fail what waits.
-func (h *Host) Close() error {
+func (h *Host) Close() (err error) {
 	h.closeOnce.Do(func() {
 		h.closed.Store(true)
 		close(h.stop)
@@ -285,8 +296,9 @@ func (h *Host) Close() error {
 			g.failAll(errClosedInFlight)
 			g.mu.Unlock()
 		}
+		err = h.rlog.Close()
 	})
-	return nil
+	return err
 }
 
 // run is the node's Raft loop.
@@ -295,6 +307,7 @@ func (h *Host) run() {
 	ticker := time.NewTicker(h.cfg.tick())
 	defer ticker.Stop()
 	var groups []*Group
+	ticks := 0
 	for {
 		tick := false
 		select {
@@ -312,6 +325,9 @@ func (h *Host) run() {
 		if tick {
 			for _, g := range groups {
 				g.tick()
+			}
+			if ticks++; ticks%electionTicks == 0 {
+				h.unpinLog()
 			}
 		}
 		for h.round(groups) {
@@ -337,18 +353,21 @@ type local struct {
 // Raft runs with asynchronous storage writes: a Ready's log appends and hard state come as
 // a message to the "append thread", whose responses (the acknowledgements that count this
 // node's copy, to the leader or to itself) may go out only once the append is durable. The
-// round writes every group's appends in one engine batch, unsynced, and hands the responses
-// to the syncer, which fsyncs the WAL once for everything written while it was busy (if
-// any of it must be durable: entries, a snapshot, a term or a vote, not a commit index)
-// and then delivers them. The loop goes on meanwhile: sending, applying and stepping never wait
-// for the disk. Committed entries reach the apply step only once they are durable here
-// (the library hands over no entry whose append is not acknowledged).
+// round writes every group's appends to the node's Raft log in one write, unsynced, and
+// hands the responses to the syncer, which fsyncs the log once for everything written while
+// it was busy (if any of it must be durable: entries, a snapshot, a term or a vote, not a
+// commit index) and then delivers them. The loop goes on meanwhile: sending, applying and
+// stepping never wait for the disk. Committed entries reach the apply step only once they
+// are durable here (the library hands over no entry whose append is not acknowledged), and
+// every group's applies go into one engine batch, unsynced: after a crash the engine may
+// be behind the log, never ahead of what it holds, and the log's replay from its
+// compaction point brings it back (the engine skips what it has).
 func (h *Host) round(groups []*Group) bool {
 	var out []outMsg
 	var durable []local // responses to deliver once the round's writes are stored
 	mustSync := false   // and synced, if any of those writes must be durable first
 	var applies []local
-	var batch *engine.Batch
+	var writes []raftlog.Write
 	busy := false
 	for _, g := range groups {
 		if g.restoring.Load() {
@@ -381,12 +400,7 @@ func (h *Host) round(groups []*Group) bool {
 			case raft.LocalAppendThread:
 				rw, write, sync := g.storeAppend(m)
 				if write {
-					if batch == nil {
-						batch = h.newBatch()
-					}
-					if err := batch.WriteRaft(rw); err != nil {
-						panic(fmt.Sprintf("replication: store raft state: %v", err))
-					}
+					writes = append(writes, rw)
 				}
 				mustSync = mustSync || sync
 				for _, r := range m.GetResponses() {
@@ -404,36 +418,34 @@ func (h *Host) round(groups []*Group) bool {
 	}
 	h.stats.rounds.Add(1)
 	h.trans.send(out)
-	// One engine batch holds the round's log appends and hard states and every group's
-	// applied entries (which are durable already: the library hands over only entries
-	// whose append was acknowledged).
+	h.writeLog(writes)
+	h.sync.add(durable, mustSync)
+	if len(applies) == 0 {
+		return true
+	}
+	// One engine batch holds every group's applied entries (durable in the log already:
+	// the library hands over only entries whose append was acknowledged).
+	batch := h.newBatch()
 	prepared := make([]*applying, len(applies))
 	for i, a := range applies {
-		if batch == nil {
-			batch = h.newBatch()
-		}
 		prepared[i] = a.g.prepareApply(batch, a.m.GetEntries())
 	}
-	if batch != nil {
-		if err := batch.Commit(false); err != nil {
-			// NB: the round's entries may or may not be stored; going on could
-			// acknowledge what is not. Stop loudly.
-			panic(fmt.Sprintf("replication: store raft state: %v", err))
-		}
+	if err := batch.Commit(false); err != nil {
+		// NB: the outcome of the applies is unknown; going on could answer what is not
+		// applied. Stop loudly.
+		panic(fmt.Sprintf("replication: apply: %v", err))
 	}
-	h.sync.add(durable, mustSync)
-	var compact []engine.RaftWrite
+	var points []raftlog.Write
 	for i, a := range applies {
 		prepared[i].finish()
 		h.deliver(a.g, a.m.GetResponses())
+		points = a.g.takePoints(points)
 		if rw, ok := a.g.maybeCompact(false); ok {
-			compact = append(compact, rw)
+			points = append(points, rw)
 		}
 	}
-	if len(compact) > 0 {
-		if err := h.eng.WriteRaft(compact, false); err != nil {
-			h.log.Error("Compacting raft logs failed", "err", err)
-		}
+	if err := h.writePoints(points); err != nil {
+		h.log.Error("Recording raft log compaction points failed", "err", err)
 	}
 	return true
 }
@@ -477,13 +489,14 @@ func (h *Host) restoreAsync(g *Group, msgs []*pb.Message) (out []outMsg) {
 			if m.GetTo() == raft.LocalApplyThread {
 				g.apply(m.GetEntries())
 				h.deliver(g, m.GetResponses())
+				if err := h.writePoints(g.takePoints(nil)); err != nil {
+					g.log.Error("Recording the configuration failed", "err", err)
+				}
 				continue
 			}
 			rw, write, mustSync := g.storeAppend(m)
 			if write {
-				if err := h.eng.WriteRaft([]engine.RaftWrite{rw}, false); err != nil {
-					panic(fmt.Sprintf("replication: store raft state: %v", err))
-				}
+				h.writeLog([]raftlog.Write{rw})
 			}
 			var durable []local
 			for _, r := range m.GetResponses() {
@@ -493,6 +506,63 @@ func (h *Host) restoreAsync(g *Group, msgs []*pb.Message) (out []outMsg) {
 		}
 	}()
 	return out
+}
+
+// writeLog appends a round's Raft state to the log, unsynced; the loop cannot go on
+// without it.
+func (h *Host) writeLog(writes []raftlog.Write) {
+	if len(writes) == 0 {
+		return
+	}
+	if err := h.rlog.Write(writes); err != nil {
+		// NB: what was written is unknown; going on could acknowledge what is not
+		// stored. Stop loudly.
+		panic(fmt.Sprintf("replication: store raft state: %v", err))
+	}
+}
+
+// writePoints records snapshot points (a compaction or a membership change): from then on
+// a restart replays the log from there, so the engine must hold everything applied up to
+// them durably first. The engine's applies are unsynced (the log replays them after a
+// crash); this fsyncs them, then writes the points (which the next log sync makes
+// durable).
+func (h *Host) writePoints(points []raftlog.Write) error {
+	if len(points) == 0 {
+		return nil
+	}
+	if err := h.eng.SyncWAL(); err != nil {
+		return err
+	}
+	return h.rlog.Write(points)
+}
+
+// pinnedSegments is how many segments of the Raft log behind the current one a group may
+// keep alive with its live entries before the loop cuts its log back (unpinLog).
+const pinnedSegments = 2
+
+// unpinLog cuts back the logs of the groups whose live entries keep old segments of the
+// Raft log alive: an idle group never reaches the next compaction on its own, and its last
+// entries would otherwise keep every segment since from being removed. Loop only.
+func (h *Host) unpinLog() {
+	var points []raftlog.Write
+	for _, shard := range h.rlog.Pinning(pinnedSegments) {
+		g := h.group(shard)
+		if g == nil || g.restoring.Load() {
+			continue
+		}
+		if w, ok := g.unpin(); ok {
+			points = append(points, w)
+		}
+	}
+	if err := h.writePoints(points); err != nil {
+		h.log.Error("Cutting back raft logs failed", "err", err)
+	}
+}
+
+// DeleteRaftState removes shard's Raft state from the node's log, durably (a replica that
+// left its group, after Group.Close).
+func (h *Host) DeleteRaftState(shard int) error {
+	return h.rlog.DeleteShard(shard)
 }
 
 // newBatch starts a round's engine batch; the loop cannot go on without one.
@@ -537,7 +607,7 @@ func (h *Host) step(shard int, m *pb.Message) {
 	}
 }
 
-// syncer fsyncs the engine's WAL for the loop and then delivers the responses that waited
+// syncer fsyncs the Raft log for the loop and then delivers the responses that waited
 // for it, in the order they were added: a response may go out only once every write
 // before it is stored.
 type syncer struct {
@@ -586,8 +656,8 @@ func (s *syncer) run() {
 		s.mu.Unlock()
 		if mustSync {
 			t0 := time.Now()
-			if err := s.h.eng.SyncWAL(); err != nil {
-				if errors.Is(err, engine.ErrClosed) {
+			if err := s.h.rlog.Sync(); err != nil {
+				if errors.Is(err, raftlog.ErrClosed) {
 					return // the node is stopping; nothing waiting may be acknowledged
 				}
 				panic(fmt.Sprintf("replication: sync raft state: %v", err))

@@ -1,69 +1,60 @@
 package replication
 
 import (
-	"errors"
 	"fmt"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/torua/torua/node/engine"
+	"github.com/torua/torua/node/raftlog"
 )
 
-// loadStorage reads shard's Raft state from the engine into a MemoryStorage. It reports
-// whether there was any.
-func loadStorage(eng *engine.Engine, shard int) (*raft.MemoryStorage, bool, error) {
+// loadStorage builds shard's MemoryStorage from what the node's Raft log recovered of it
+// (and then lets the log drop its copy of the entries). It reports whether there was any
+// state, and returns the shard's stable values.
+func loadStorage(rl *raftlog.Log, shard int) (*raft.MemoryStorage, map[string][]byte, bool, error) {
 	ms := raft.NewMemoryStorage()
-	existing := false
+	st, existing := rl.State(shard)
+	if !existing {
+		return ms, nil, false, nil
+	}
+	defer rl.Release(shard)
 	var first uint64 = 1
-	if b, err := eng.Stable(shard, keySnapshot); err == nil {
+	if b, ok := st.Stable[string(keySnapshot)]; ok {
 		meta := &pb.SnapshotMetadata{}
 		if err := proto.Unmarshal(b, meta); err != nil {
-			return nil, false, fmt.Errorf("shard %d snapshot metadata: %w", shard, err)
+			return nil, nil, false, fmt.Errorf("shard %d snapshot metadata: %w", shard, err)
 		}
 		if err := ms.ApplySnapshot(&pb.Snapshot{Metadata: meta}); err != nil {
-			return nil, false, fmt.Errorf("shard %d snapshot metadata: %w", shard, err)
+			return nil, nil, false, fmt.Errorf("shard %d snapshot metadata: %w", shard, err)
 		}
 		first = meta.GetIndex() + 1
-		existing = true
-	} else if !errors.Is(err, engine.ErrNotFound) {
-		return nil, false, err
 	}
 	var ents []*pb.Entry
-	var decodeErr error
-	err := eng.LogEntries(shard, first, func(index uint64, data []byte) bool {
+	for _, le := range st.Entries {
+		if le.Index < first {
+			continue // kept as trailing entries in the log; the snapshot point covers them
+		}
 		e := &pb.Entry{}
-		if err := proto.Unmarshal(data, e); err != nil || e.GetIndex() != index {
-			decodeErr = fmt.Errorf("shard %d log entry %d is corrupt (%v)", shard, index, err)
-			return false
+		if err := proto.Unmarshal(le.Data, e); err != nil || e.GetIndex() != le.Index {
+			return nil, nil, false, fmt.Errorf("shard %d log entry %d is corrupt (%v)", shard, le.Index, err)
 		}
 		ents = append(ents, e)
-		return true
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	if decodeErr != nil {
-		return nil, false, decodeErr
 	}
 	if len(ents) > 0 {
 		if err := ms.Append(ents); err != nil {
-			return nil, false, fmt.Errorf("shard %d log: %w", shard, err)
+			return nil, nil, false, fmt.Errorf("shard %d log: %w", shard, err)
 		}
-		existing = true
 	}
-	if b, err := eng.Stable(shard, keyHardState); err == nil {
+	if b, ok := st.Stable[string(keyHardState)]; ok {
 		hs := &pb.HardState{}
 		if err := proto.Unmarshal(b, hs); err != nil {
-			return nil, false, fmt.Errorf("shard %d hard state: %w", shard, err)
+			return nil, nil, false, fmt.Errorf("shard %d hard state: %w", shard, err)
 		}
 		if err := ms.SetHardState(hs); err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
-		existing = true
-	} else if !errors.Is(err, engine.ErrNotFound) {
-		return nil, false, err
 	}
-	return ms, existing, nil
+	return ms, st.Stable, true, nil
 }
