@@ -16,6 +16,7 @@ type raftCollector struct {
 	term, commit, applied, leader, hasLeader, voters, learners *prometheus.Desc
 	rounds, fsyncs, fsyncSeconds, sent, dropped                *prometheus.Desc
 	dials, dialFailures, connsClosed, snapsSent, snapsFailed   *prometheus.Desc
+	logBytes, logSegments, logSegmentsRemoved                  *prometheus.Desc
 }
 
 func newRaftCollector(n *Node) *raftCollector {
@@ -32,7 +33,7 @@ func newRaftCollector(n *Node) *raftCollector {
 		voters:       d("shard_voters", "Voters in the shard's group, as this node's replica knows it.", "shard"),
 		learners:     d("shard_learners", "Learners (replicas catching up) in the shard's group, as this node's replica knows it.", "shard"),
 		rounds:       d("loop_rounds_total", "Rounds of the node's Raft loop that had work (each handles every group's Ready once)."),
-		fsyncs:       d("fsyncs_total", "WAL fsyncs that made Raft log appends durable (one covers every group's appends written while the previous one ran)."),
+		fsyncs:       d("fsyncs_total", "Fsyncs of the Raft log that made appends durable (one covers every group's appends written while the previous one ran)."),
 		fsyncSeconds: d("fsync_seconds_total", "Seconds spent in those fsyncs; divided by fsyncs_total, the mean fsync latency."),
 		sent:         d("messages_sent_total", "Raft messages sent to peer nodes."),
 		dropped:      d("messages_dropped_total", "Raft messages dropped because the peer had no connection (Raft sends again)."),
@@ -41,6 +42,10 @@ func newRaftCollector(n *Node) *raftCollector {
 		connsClosed:  d("conns_closed_total", "Connections to peers that broke or were replaced (a peer that moved)."),
 		snapsSent:    d("snapshots_sent_total", "Shard snapshots streamed to peers that stored them whole."),
 		snapsFailed:  d("snapshot_failures_total", "Shard snapshots to peers that failed."),
+		logBytes:     d("log_bytes_written_total", "Bytes appended to the node's Raft log (records, segment headers and checkpoints)."),
+		logSegments:  d("log_segments", "Segment files of the node's Raft log."),
+		logSegmentsRemoved: d("log_segments_removed_total",
+			"Raft log segments removed once no shard needed them (a count that stops growing while segments pile up means a group holds them)."),
 	}
 }
 
@@ -48,7 +53,7 @@ func newRaftCollector(n *Node) *raftCollector {
 func (c *raftCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.term, c.commit, c.applied, c.leader, c.hasLeader, c.voters,
 		c.learners, c.rounds, c.fsyncs, c.fsyncSeconds, c.sent, c.dropped, c.dials, c.dialFailures,
-		c.connsClosed, c.snapsSent, c.snapsFailed} {
+		c.connsClosed, c.snapsSent, c.snapsFailed, c.logBytes, c.logSegments, c.logSegmentsRemoved} {
 		ch <- d
 	}
 }
@@ -86,6 +91,9 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.connsClosed, float64(st.ConnsClosed))
 	counter(c.snapsSent, float64(st.SnapshotsSent))
 	counter(c.snapsFailed, float64(st.SnapshotsFailed))
+	counter(c.logBytes, float64(st.Log.BytesWritten))
+	gauge(c.logSegments, float64(st.Log.Segments))
+	counter(c.logSegmentsRemoved, float64(st.Log.SegmentsRemoved))
 }
 
 func boolValue(b bool) float64 {

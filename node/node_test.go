@@ -392,6 +392,8 @@ func TestReplicatedShards(t *testing.T) {
 	g.Expect(metrics).To(MatchRegexp(`torua_raft_messages_sent_total [1-9]`))
 	g.Expect(metrics).To(MatchRegexp(`torua_raft_fsyncs_total [1-9]`))
 	g.Expect(metrics).To(MatchRegexp(`torua_raft_dials_total [1-9]`))
+	g.Expect(metrics).To(MatchRegexp(`torua_raft_log_bytes_written_total [1-9]`))
+	g.Expect(metrics).To(MatchRegexp(`torua_raft_log_segments [1-9]`))
 }
 
 // TestConcurrentCompareAndSet has 32 clients increment one counter with If-Match, retrying on

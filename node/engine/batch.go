@@ -6,9 +6,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Batch collects the writes of Apply and WriteRaft calls for several shards into one
-// Pebble commit: a node's Raft loop writes each round's log appends and every group's
-// applied entries at once. Not safe for concurrent use.
+// Batch collects the writes of Apply calls for several shards into one Pebble commit: a
+// node's Raft loop writes every group's applied entries of a round at once. Not safe for
+// concurrent use.
 type Batch struct {
 	e       *Engine
 	b       *pebble.Batch
@@ -45,9 +45,6 @@ func (b *Batch) Apply(shard int, ops []Op, appliedIndex uint64) ([]Result, error
 	b.done = append(b.done, done)
 	return results, nil
 }
-
-// WriteRaft adds Raft state to the batch, as Engine.WriteRaft writes it.
-func (b *Batch) WriteRaft(w RaftWrite) error { return writeRaftTo(b.b, w) }
 
 // Empty reports whether the batch holds no write.
 func (b *Batch) Empty() bool { return b.b.Empty() }

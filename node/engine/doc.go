@@ -14,8 +14,7 @@
 //
 //	'd' | shard (uint16 big-endian) | user key   a data record
 //	'm' | shard (uint16 big-endian)              the shard's metadata
-//	'l' | shard (uint16 big-endian) | index      a Raft log entry (raftlog.go)
-//	's' | shard (uint16 big-endian) | name       a Raft stable value (term, vote)
+//	'l', 's' | shard (uint16 big-endian) | ...   Raft state of earlier versions (raftlog.go)
 //	'f'                                          the engine's format marker
 //
 // Shards are 0..MaxShard (4095). Because the shard id is fixed-width and big

@@ -12,18 +12,21 @@
 //
 // Host runs every group of the node as a raft.RawNode with asynchronous storage writes
 // (host.go). Each round it collects every group's Ready; sends all their messages, one frame
-// per peer; writes all their log appends and hard states and applies all their committed
-// entries in one unsynced engine batch; and hands the acknowledgements that count this
-// node's copy to the syncer, which fsyncs the WAL once for everything written while it was
-// busy and only then delivers them. A leader's fsync thus runs while its followers write
+// per peer; writes all their log appends and hard states to the node's Raft log (package
+// raftlog) in one write, and applies all their committed entries in one engine batch, both
+// unsynced; and hands the acknowledgements that count this node's copy to the syncer, which
+// fsyncs the Raft log once for everything written while it was busy and only then
+// delivers them. A leader's fsync thus runs while its followers write
 // theirs, and no replica is counted before its copy is durable. Proposals queue on their
 // group and reach Raft once per round.
 //
 // # Storage and state machine
 //
 // A group's log entries, hard state, compaction point and members' node IDs live in the
-// engine beside the shard's data (raftstorage.go, Group's key list); in memory it keeps its
-// log from the compaction point on. A log entry is an 8-byte proposal id and a command: a
+// node's Raft log, one append-only file set for all its groups (raftstorage.go, Group's key
+// list); the engine holds the shard's data, written unsynced, and a compaction point is
+// written only once the engine holds what it covers durably (Host.writePoints). In memory a
+// group keeps its log from the compaction point on. A log entry is an 8-byte proposal id and a command: a
 // type byte selecting a decoder in a table, then a versioned, compact encoding of a batch of
 // engine ops (command.go). Applying records the last entry's index as the shard's applied
 // index in the same batch; on restart Raft hands over the entries after the compaction point

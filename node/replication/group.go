@@ -174,9 +174,6 @@ var (
 	keyHardState = []byte("hs")
 	keySnapshot  = []byte("snap")
 	keyMembers   = []byte("members")
-	// keyLegacyTerm is where the hashicorp/raft log store of earlier versions kept the
-	// current term: its presence means a Raft state this version cannot read.
-	keyLegacyTerm = []byte("CurrentTerm")
 )
 
 // Open starts this node's replica of shard. A replica with Raft state on disk rejoins its
@@ -189,11 +186,10 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	if logger == nil {
 		logger = h.log
 	}
-	if _, err := h.eng.Stable(shard, keyLegacyTerm); err == nil {
-		return nil, fmt.Errorf("open shard %d group: its Raft state was written by an earlier Torua (hashicorp/raft log) that this version cannot read; start the node on a new data directory", shard)
-	}
-	if _, err := h.eng.Stable(shard, keyHardState); err == nil {
-		return nil, fmt.Errorf("open shard %d group: its Raft state is in the engine, where an earlier Torua kept it; this version keeps it in the raft-log directory and cannot read the old place; start the node on a new data directory", shard)
+	if legacy, err := h.eng.LegacyRaftState(shard); err != nil {
+		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
+	} else if legacy {
+		return nil, fmt.Errorf("open shard %d group: its Raft state is in the engine, where earlier versions of Torua kept it; this version keeps it in the raft-log directory and cannot read the old layout; start the node on a new data directory", shard)
 	}
 	ms, stable, existing, err := loadStorage(h.rlog, shard)
 	if err != nil {

@@ -702,6 +702,8 @@ type Stats struct {
 	Dials, DialFailures, ConnsClosed uint64
 	// SnapshotsSent and SnapshotsFailed count snapshot streams to peers.
 	SnapshotsSent, SnapshotsFailed uint64
+	// Log are the counters of the node's Raft log.
+	Log raftlog.Stats
 }
 
 // Stats returns the host's counters.
@@ -712,6 +714,7 @@ func (h *Host) Stats() Stats {
 		MessagesSent: c.sent.Load(), MessagesDropped: c.dropped.Load(),
 		Dials: c.dials.Load(), DialFailures: c.dialErrors.Load(), ConnsClosed: c.connsClosed.Load(),
 		SnapshotsSent: c.snapshotsSent.Load(), SnapshotsFailed: c.snapshotsFailed.Load(),
+		Log: h.rlog.Stats(),
 	}
 }
 
