@@ -526,3 +526,49 @@ func TestOnlyPersistentStateWaitsForFsync(t *testing.T) {
 		g.Expect(c.node(id).host.Stats().Fsyncs-before[id]).To(BeNumerically("<=", writes+2), "fsyncs of %s", id)
 	}
 }
+
+// TestIdleGroupStopsPinningLogSegments: a group that wrote once and then stayed idle would
+// keep the Raft log's segment holding its entries, and so every segment since, for ever;
+// the loop cuts a group's log back (no trailing entries) once it holds segments more than
+// two behind the current one, and they are removed. Data and later writes are intact.
+func TestIdleGroupStopsPinningLogSegments(t *testing.T) {
+	g := NewWithT(t)
+	eng := openEngine(t)
+	h, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(), LogDir: t.TempDir(),
+		LogSegmentSize: 16 << 10, Resolve: func(string) (string, error) { return "", errors.New("none") }, Raft: testGroupConfig()})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer h.Close()
+	const idle, busy = 1, 2
+	groups := map[int]*Group{}
+	for _, shard := range []int{idle, busy} {
+		grp, err := h.Open(shard, nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(grp.Bootstrap([]string{"n1"})).To(Succeed())
+		groups[shard] = grp
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	write := func(shard int, key string) {
+		t.Helper()
+		eventually(g, func() error {
+			_, err := groups[shard].Write(ctx, engine.Op{Kind: engine.OpPut, Key: []byte(key), Value: make([]byte, 512)})
+			return err
+		}).Should(Succeed())
+	}
+	write(idle, "once")
+	for i := range 400 { // about 13 segments of 16 KiB
+		write(busy, fmt.Sprint("k", i))
+	}
+	// NB: the test config compacts only on request, so both groups pin segments until the
+	// loop cuts them back.
+	eventually(g, func() []int { return h.rlog.Pinning(pinnedSegments) }).Should(BeEmpty())
+	eventually(g, func() int { return h.Stats().Log.Segments }).Should(BeNumerically("<=", pinnedSegments+2))
+	g.Expect(h.Stats().Log.SegmentsRemoved).To(BeNumerically(">=", 8))
+	first, err := groups[idle].ms.FirstIndex()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(first).To(Equal(groups[idle].applied.Load()+1), "the idle group's log holds no trailing entries")
+	v, err := groups[idle].Get(ctx, []byte("once"), false)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(v.Data).To(HaveLen(512))
+	write(idle, "again")
+}

@@ -167,6 +167,8 @@ type HostConfig struct {
 	// stable state), conventionally <data>/raft-log. It is synced unless the engine was
 	// opened with NoSync.
 	LogDir string
+	// LogSegmentSize is the size of the Raft log's segments (0: raftlog's default).
+	LogSegmentSize int64
 	// Dir holds snapshots being received, conventionally <data>/raft-snapshots.
 	Dir string
 	// Raft is the tuning shared by the groups.
@@ -185,7 +187,8 @@ func Listen(c HostConfig) (*Host, error) {
 	if err := resetIncoming(c.Dir); err != nil {
 		return nil, err
 	}
-	rlog, err := raftlog.Open(c.LogDir, raftlog.Options{NoSync: c.Engine.NoSync(), Logger: c.Logger.With("component", "raftlog")})
+	rlog, err := raftlog.Open(c.LogDir, raftlog.Options{SegmentSize: c.LogSegmentSize, NoSync: c.Engine.NoSync(),
+		Logger: c.Logger.With("component", "raftlog")})
 	if err != nil {
 		return nil, fmt.Errorf("raft host: %w", err)
 	}
@@ -554,8 +557,17 @@ func (h *Host) unpinLog() {
 			points = append(points, w)
 		}
 	}
+	if len(points) == 0 {
+		return
+	}
 	if err := h.writePoints(points); err != nil {
 		h.log.Error("Cutting back raft logs failed", "err", err)
+		return
+	}
+	// The segments go now rather than at the next rotation, which an idle node may not
+	// reach for a long time. (Purge syncs the log before it removes anything.)
+	if _, err := h.rlog.Purge(); err != nil {
+		h.log.Error("Removing raft log segments failed", "err", err)
 	}
 }
 
