@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/torua/torua/internal/testutil"
 )
 
 // crashChildEnv, when set to a directory, makes TestCrashChild act as the
@@ -101,29 +101,13 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
+	child := testutil.StartChild(t, "TestCrashChild", crashChildEnv, dir)
 
 	type key struct{ shard, key int }
 	outcomes := map[key]*keyOutcome{}
 	maxRev := map[int]uint64{}
 	acks := 0
-	sc := bufio.NewScanner(stdout)
+	sc := bufio.NewScanner(child.Stdout)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) == 0 {
@@ -142,6 +126,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		// n[2] is the key, n[3] the step, n[4] (ack only) the revision.
 		n := make([]int, len(f)-1)
 		for i := 3; i < len(f); i++ {
+			var err error
 			if n[i-1], err = strconv.Atoi(f[i]); err != nil {
 				t.Fatalf("bad line %q", sc.Text())
 			}
@@ -165,22 +150,15 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		*o = keyOutcome{acked: true, present: isPut, step: n[3], rev: rev}
 		maxRev[shard] = max(maxRev[shard], rev)
 		acks++
-		if acks == crashAcks && !killed {
-			// Kill mid-stream: the child is busy applying more writes.
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
+		if acks == crashAcks {
+			child.Kill() // mid-stream: the child is busy applying more writes
 		}
 	}
 	// Lines still in the pipe after the kill were acknowledged before it.
 	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
 		t.Fatal(err)
 	}
-	waitErr := cmd.Wait()
-	if !killed {
-		t.Fatalf("child ended before %d acknowledgements: %v", crashAcks, waitErr)
-	}
+	child.Wait(fmt.Sprintf("%d acknowledgements", crashAcks))
 	t.Logf("child killed after %d acknowledged writes", acks)
 
 	e, err := Open(dir, Options{})

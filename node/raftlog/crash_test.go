@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
+
+	"github.com/torua/torua/internal/testutil"
 )
 
 // crashChildEnv, when set to a directory, makes TestCrashChild act as the
@@ -88,26 +88,10 @@ func TestCrashKeepsSyncedRecords(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
+	child := testutil.StartChild(t, "TestCrashChild", crashChildEnv, dir)
 	var synced uint64
 	reports := 0
-	sc := bufio.NewScanner(stdout)
+	sc := bufio.NewScanner(child.Stdout)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) == 0 {
@@ -126,19 +110,12 @@ func TestCrashKeepsSyncedRecords(t *testing.T) {
 			}
 			synced = max(synced, n)
 			reports++
-			if reports == crashSyncs && !killed {
-				// Kill mid-stream: the child is busy writing more.
-				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				killed = true
+			if reports == crashSyncs {
+				child.Kill() // mid-stream: the child is busy writing more
 			}
 		}
 	}
-	waitErr := cmd.Wait()
-	if !killed {
-		t.Fatalf("child ended before %d syncs: %v", crashSyncs, waitErr)
-	}
+	child.Wait(fmt.Sprintf("%d syncs", crashSyncs))
 	t.Logf("child killed after %d syncs, the last covering %d writes", reports, synced)
 
 	l, err := Open(dir, Options{SegmentSize: crashSegment})
