@@ -107,12 +107,18 @@ func appendBatch(b []byte, writes []Write) []byte {
 				b = appendBytes(b, e.Data)
 			}
 		}
-		b = binary.AppendUvarint(b, uint64(len(w.Stable)))
-		for _, s := range w.Stable {
-			b = appendBytes(appendBytes(b, s.Name), s.Value)
-		}
+		b = appendStable(b, w.Stable)
 	}
 	return finishRecord(b, start)
+}
+
+// appendStable appends a count and the stable values (name and value each with its length).
+func appendStable(b []byte, vs []StableValue) []byte {
+	b = binary.AppendUvarint(b, uint64(len(vs)))
+	for _, v := range vs {
+		b = appendBytes(appendBytes(b, v.Name), v.Value)
+	}
+	return b
 }
 
 func appendDeleteShard(b []byte, shard int) []byte {
@@ -136,10 +142,7 @@ func appendCheckpoint(b []byte, shards []checkpointShard) []byte {
 	for _, s := range shards {
 		b = binary.AppendUvarint(b, uint64(s.shard))
 		b = binary.AppendUvarint(b, s.compacted)
-		b = binary.AppendUvarint(b, uint64(len(s.stable)))
-		for _, v := range s.stable {
-			b = appendBytes(appendBytes(b, v.Name), v.Value)
-		}
+		b = appendStable(b, s.stable)
 	}
 	return finishRecord(b, start)
 }
