@@ -283,6 +283,7 @@ func (l *Log) DeleteShard(shard int) error {
 	err := l.append(appendDeleteShard(nil, shard))
 	if err == nil {
 		delete(l.shards, shard)
+		delete(l.recovered, shard)
 	}
 	l.mu.Unlock()
 	if err != nil {
@@ -522,8 +523,9 @@ func (l *Log) Pinning(olderThan int) []int {
 }
 
 // State returns what Open recovered of shard, and false if the log held nothing
-// for it. NB: it does not reflect writes made since Open, and the entries are
-// held (and returned) only until Release(shard): the caller copies them.
+// for it, or if it was released or deleted since. NB: it does not reflect writes
+// made since Open; a caller loads a shard once, copies what it needs and releases
+// it (Holds tells whether there is state to load from elsewhere).
 func (l *Log) State(shard int) (ShardState, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -546,14 +548,21 @@ func (l *Log) Shards() []int {
 	return shards
 }
 
-// Release drops the recovered entries of shard from memory; State then returns
-// its stable values and compaction point only.
+// Release drops what Open recovered of shard from memory; State then reports
+// nothing for it.
 func (l *Log) Release(shard int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s, ok := l.recovered[shard]; ok {
-		s.Entries = nil
-	}
+	delete(l.recovered, shard)
+}
+
+// Holds reports whether the log holds state of shard now: entries, stable values or a
+// compaction point written since Open or recovered by it and not deleted since.
+func (l *Log) Holds(shard int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.shards[shard]
+	return m != nil && !m.empty()
 }
 
 // Stats returns the log's counters.

@@ -95,8 +95,12 @@ func TestRoundTripAcrossReopen(t *testing.T) {
 	_, ok := l.State(7)
 	g.Expect(ok).To(BeFalse())
 
+	g.Expect(l.Holds(1)).To(BeTrue())
 	l.Release(1)
-	g.Expect(stateOf(t, l, 1)).To(Equal(ShardState{Stable: map[string][]byte{"hs": []byte("h2")}}))
+	_, ok = l.State(1)
+	g.Expect(ok).To(BeFalse(), "released")
+	g.Expect(l.Holds(1)).To(BeTrue(), "the log still holds the shard's state")
+	g.Expect(l.Holds(7)).To(BeFalse())
 
 	// Appends after a reopen continue the same segment and survive the next one.
 	mustWrite(t, l, Write{Shard: 1, Entries: ents(6, 6, "a")})
@@ -193,6 +197,12 @@ func TestDeleteShard(t *testing.T) {
 	l = reopen(t, l, opts)
 	g.Expect(stateOf(t, l, 1)).To(Equal(ShardState{Entries: ents(7, 8, "c"), Stable: map[string][]byte{}}))
 	g.Expect(stateOf(t, l, 2)).To(HaveField("Entries", ents(1, 2, "b")))
+
+	// Deleted after a reopen: what Open recovered is gone too, not only the log's state.
+	g.Expect(l.DeleteShard(2)).To(Succeed())
+	_, ok = l.State(2)
+	g.Expect(ok).To(BeFalse())
+	g.Expect(l.Holds(2)).To(BeFalse())
 }
 
 func TestRotationAndGarbageCollection(t *testing.T) {

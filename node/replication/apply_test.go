@@ -126,6 +126,8 @@ func TestApplyAndIdempotentReplay(t *testing.T) {
 	// A restart replays the log from the compaction point: a new group over the same
 	// engine skips what the engine already has and applies the rest, once.
 	g.Expect(grp.Close()).To(Succeed())
+	g.Expect(h.Close()).To(Succeed())
+	h = testHostIn(t, eng, logDir)
 	grp = idleGroup(t, h, 3)
 	g.Expect(grp.AppliedIndex()).To(Equal(uint64(3)))
 	replay := append(first, proposalEntry(t, 4, 3, putOp("b", "b1")), proposalEntry(t, 5, 4, putOp("a", "a4")))

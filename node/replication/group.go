@@ -186,6 +186,9 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	if logger == nil {
 		logger = h.log
 	}
+	if h.group(shard) != nil {
+		return nil, fmt.Errorf("open shard %d group: already open", shard)
+	}
 	if legacy, err := h.eng.LegacyRaftState(shard); err != nil {
 		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	} else if legacy {
@@ -256,6 +259,7 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	}
 	h.groups[shard] = g
 	h.mu.Unlock()
+	h.rlog.Release(shard) // the group's MemoryStorage holds it now
 	h.signal()
 	g.log.Info("Started raft group", "node", h.nodeID, "existingState", existing,
 		"appliedIndex", st.AppliedIndex, "compactedTo", snapIndex)

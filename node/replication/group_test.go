@@ -572,3 +572,40 @@ func TestIdleGroupStopsPinningLogSegments(t *testing.T) {
 	g.Expect(v.Data).To(HaveLen(512))
 	write(idle, "again")
 }
+
+// TestReplicaDeletedAndHostedAgain: a replica removed from its group deletes its data and
+// Raft state; when the map brings the shard back to the node (without a restart), it opens
+// empty, to be added by the leader, instead of finding the deleted state.
+func TestReplicaDeletedAndHostedAgain(t *testing.T) {
+	g := NewWithT(t)
+	eng := openEngine(t)
+	logDir := t.TempDir()
+	const shard = 6
+	h := testHostIn(t, eng, logDir)
+	grp := idleGroup(t, h, shard)
+	g.Expect(grp.Bootstrap([]string{"n1"})).To(Succeed())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	eventually(g, func() error { _, err := grp.Write(ctx, putOp("k", "v")); return err }).Should(Succeed())
+	g.Expect(grp.Snapshot()).To(Succeed()) // a compaction point the engine's data must not fall behind
+	// The node restarts: the replica's state comes from what the log recovered.
+	g.Expect(grp.Close()).To(Succeed())
+	g.Expect(h.Close()).To(Succeed())
+	h = testHostIn(t, eng, logDir)
+	grp = idleGroup(t, h, shard)
+	g.Expect(grp.Status().Term).NotTo(BeZero())
+
+	g.Expect(grp.Close()).To(Succeed())
+	g.Expect(eng.DeleteShard(shard)).To(Succeed())
+	g.Expect(h.DeleteRaftState(shard)).To(Succeed())
+	grp = idleGroup(t, h, shard)
+	st := grp.Status()
+	g.Expect([]any{st.Term, st.CommitIndex, st.Voters}).To(Equal([]any{uint64(0), uint64(0), []string(nil)}), "no state left")
+
+	// And after a restart of the node, too.
+	g.Expect(grp.Close()).To(Succeed())
+	g.Expect(h.Close()).To(Succeed())
+	h = testHostIn(t, eng, logDir)
+	grp = idleGroup(t, h, shard)
+	g.Expect(grp.Status().Term).To(BeZero())
+}

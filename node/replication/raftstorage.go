@@ -10,16 +10,22 @@ import (
 	"github.com/torua/torua/node/raftlog"
 )
 
-// loadStorage builds shard's MemoryStorage from what the node's Raft log recovered of it
-// (and then lets the log drop its copy of the entries). It reports whether there was any
-// state, and returns the shard's stable values.
+// loadStorage builds shard's MemoryStorage from what the node's Raft log recovered of it at
+// start (Host.Open then lets the log drop it). It reports whether there was any state, and
+// returns the shard's stable values.
 func loadStorage(rl *raftlog.Log, shard int) (*raft.MemoryStorage, map[string][]byte, bool, error) {
 	ms := raft.NewMemoryStorage()
 	st, existing := rl.State(shard)
 	if !existing {
+		if rl.Holds(shard) {
+			// NB: the log keeps no entries in memory once a replica has loaded them; a
+			// replica closed and opened again in one process would start without its
+			// state. Nothing does that (a replica is closed to stop the node or to be
+			// deleted), so refuse rather than lose it.
+			return nil, nil, false, fmt.Errorf("shard %d's Raft state was loaded by a replica since the node started; it is reopened only by a restart", shard)
+		}
 		return ms, nil, false, nil
 	}
-	defer rl.Release(shard)
 	var first uint64 = 1
 	if b, ok := st.Stable[string(keySnapshot)]; ok {
 		meta := &pb.SnapshotMetadata{}
