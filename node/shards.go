@@ -55,7 +55,7 @@ type shardGroup struct {
 type settledAt struct{ mapVersion, term uint64 }
 
 // raftDir is the directory that marks a replica of shard on this node (its Raft state is
-// in the engine).
+// in the node's Raft log).
 func (n *Node) raftDir(shard int) string {
 	return filepath.Join(n.cfg.DataDir, "raft", strconv.Itoa(shard))
 }

@@ -159,9 +159,10 @@ type readLease struct {
 	until time.Time // monotonic
 }
 
-// A group's Raft state lives in the node's engine, beside the shard's data:
+// A group's Raft state lives in the node's Raft log (package raftlog); the shard's data is
+// in the engine:
 //
-//	log entry i      engine log (shard, i): a marshalled raftpb.Entry
+//	log entry i      raftlog entry (shard, i): a marshalled raftpb.Entry
 //	"hs"             stable value: the marshalled raftpb.HardState
 //	"snap"           stable value: the marshalled raftpb.SnapshotMetadata of the
 //	                 log's compaction point (the shard's data is in the engine itself)
@@ -584,7 +585,7 @@ func (g *Group) tick() {
 }
 
 // storeAppend applies an append-thread message to the group's in-memory log (and a
-// snapshot in it to the engine) and returns its part of the round's engine batch, whether
+// snapshot in it to the engine) and returns its part of the round's Raft log write, whether
 // there is one, and whether it must be durable before the message's responses go out: log
 // entries, a snapshot, a term or a vote must (Raft's persistent state); a hard state that
 // only moves the commit index need not, as in etcd (raft.MustSync). A commit index lost to

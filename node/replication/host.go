@@ -119,8 +119,9 @@ func RaftID(name string) uint64 {
 
 // Host runs every Raft group of a node in one loop over one listener. Each round the loop
 // collects every group's Ready, sends their messages (one frame per peer), writes all their
-// log appends and hard states in one unsynced engine batch, hands the acknowledgements that
-// need those writes durable to the syncer, and applies what the groups committed.
+// log appends and hard states to the node's Raft log in one unsynced write, hands the
+// acknowledgements that need those writes durable to the syncer, and applies what the groups
+// committed in one unsynced engine batch.
 type Host struct {
 	cfg     Config
 	nodeID  string
@@ -703,8 +704,8 @@ type hostCounters struct {
 
 // Stats are a host's cumulative counters, for metrics.
 type Stats struct {
-	// Rounds counts loop rounds that had work; Fsyncs the WAL syncs of the syncer and
-	// FsyncSeconds their total duration.
+	// Rounds counts loop rounds that had work; Fsyncs the syncer's fsyncs of the Raft log
+	// and FsyncSeconds their total duration.
 	Rounds, Fsyncs uint64
 	FsyncSeconds   float64
 	// MessagesSent counts Raft messages written to peers; MessagesDropped those dropped
