@@ -41,8 +41,8 @@ lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
 	$(GOLANGCI_LINT) run --fix
 
 .PHONY: bench
-bench: ## Run the Go benchmarks (engine, Raft log stores and groups, router versus direct); figures in docs/benchmarks.md.
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./node/engine ./node/replication ./router
+bench: ## Run the Go benchmarks (engine, Raft log, Raft groups, router versus direct); figures in docs/benchmarks.md.
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./node/engine ./node/raftlog ./node/replication ./router
 
 BENCH_DURATION ?= 10s
 .PHONY: bench-etcd
