@@ -3,8 +3,8 @@
 // snapshot metadata, member names). It replaces the Raft log's trip through the
 // engine's LSM (insert into a memtable, flush, compact, only to be deleted after
 // the next compaction point) with sequential appends to a file, as etcd's WAL and
-// TiKV's raft-engine do. It has the semantics of the engine's Raft storage
-// (engine.RaftWrite): a shard's log is a set of entries keyed by index.
+// TiKV's raft-engine do. A shard's log is a set of entries keyed by index, with
+// named stable values beside it.
 //
 // NB: this package must not import other Torua packages, Pebble or the Raft
 // library; it stores opaque bytes. The replication package adapts it.
@@ -47,7 +47,7 @@
 // # Recovery
 //
 // Open reads the segments in order and replays their records. Within one Write
-// the order is DeleteFrom, DeleteBelow, Entries, Stable (as the engine's). A
+// the order is DeleteFrom, DeleteBelow, Entries, Stable. A
 // segment whose header is not this package's (magic, version, checksum, number)
 // is refused. A record that does not verify is a torn write only if it is in the
 // last segment and no intact record starts anywhere after it: the segment is

@@ -25,8 +25,8 @@ type stableValue struct {
 
 func newShardMeta() *shardMeta { return &shardMeta{stable: map[string]stableValue{}} }
 
-// apply records w, written to segment seq, in m. NB: the order is the engine's
-// (writeRaftTo): DeleteFrom, DeleteBelow, Entries, Stable. If copyValues, the
+// apply records w, written to segment seq, in m, in Write's order: DeleteFrom,
+// DeleteBelow, Entries, Stable. If copyValues, the
 // stable values are copied (the caller's buffers are not ours to keep).
 func (m *shardMeta) apply(w *Write, seq uint64, copyValues bool) {
 	if w.DeleteFrom != 0 {

@@ -52,9 +52,8 @@ type StableValue struct {
 	Name, Value []byte
 }
 
-// Write is one shard's part of a Write call, with the fields and semantics of
-// engine.RaftWrite. They are applied in the order DeleteFrom, DeleteBelow,
-// Entries, Stable.
+// Write is one shard's part of a Write call. Its parts are applied in the order
+// DeleteFrom, DeleteBelow, Entries, Stable.
 type Write struct {
 	Shard int
 	// Entries are stored in index order, replacing entries at the same indexes;
@@ -72,7 +71,7 @@ type Write struct {
 // ShardState is what Open recovered of a shard.
 type ShardState struct {
 	// Entries are the shard's entries in index order (consecutive if the writes
-	// kept them so, as Raft's do); nil after Release.
+	// kept them so, as Raft's do).
 	Entries []Entry
 	// Stable maps each stable value's name to its value.
 	Stable map[string][]byte
@@ -534,18 +533,6 @@ func (l *Log) State(shard int) (ShardState, bool) {
 		return ShardState{}, false
 	}
 	return *s, true
-}
-
-// Shards returns, in ascending order, the shards Open recovered state for.
-func (l *Log) Shards() []int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	shards := make([]int, 0, len(l.recovered))
-	for s := range l.recovered {
-		shards = append(shards, s)
-	}
-	sort.Ints(shards)
-	return shards
 }
 
 // Release drops what Open recovered of shard from memory; State then reports

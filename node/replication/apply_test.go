@@ -32,11 +32,16 @@ func testHost(t testing.TB, eng *engine.Engine) *Host {
 	return testHostIn(t, eng, t.TempDir())
 }
 
-// testHostIn is a host over eng with no peers and its Raft log in logDir.
-func testHostIn(t testing.TB, eng *engine.Engine, logDir string) *Host {
+// testHostIn is a host over eng with no peers and its Raft log in logDir; adjust, if
+// given, changes its configuration first.
+func testHostIn(t testing.TB, eng *engine.Engine, logDir string, adjust ...func(*HostConfig)) *Host {
 	t.Helper()
-	h, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(), LogDir: logDir,
-		Resolve: func(string) (string, error) { return "", errors.New("no peers") }, Raft: testGroupConfig()})
+	c := HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(), LogDir: logDir,
+		Resolve: func(string) (string, error) { return "", errors.New("no peers") }, Raft: testGroupConfig()}
+	for _, f := range adjust {
+		f(&c)
+	}
+	h, err := Listen(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,11 +82,9 @@ type Group struct {
 	log   *slog.Logger
 	ms    *raft.MemoryStorage
 
-	// lastStored is the index of the last log entry written to the engine, snapPoint that
-	// of the storage's snapshot (the replay point); storedTerm and storedVote those of the
-	// last hard state written. Loop only.
-	lastStored, snapPoint  uint64
-	storedTerm, storedVote uint64
+	// lastStored is the index of the last log entry written to the Raft log, snapPoint
+	// that of the storage's snapshot (the replay point). Loop only.
+	lastStored, snapPoint uint64
 	// points are snapshot points recorded by membership changes, for the loop to write
 	// once the engine holds what they cover (Host.writePoints). Loop only.
 	points []raftlog.Write
@@ -218,7 +216,6 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	hs, cs, _ := ms.InitialState()
 	g.conf = cs
 	g.lastStored, _ = ms.LastIndex()
-	g.storedTerm, g.storedVote = hs.GetTerm(), hs.GetVote()
 	g.snapPoint = snapIndex
 	g.confIndex = snapIndex
 	g.applied.Store(snapIndex)
@@ -628,12 +625,10 @@ func (g *Group) storeAppend(m *pb.Message) (w raftlog.Write, write, mustSync boo
 	if m.Term != nil {
 		hs := &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
 		w.Stable = append(w.Stable, raftlog.StableValue{Name: keyHardState, Value: mustMarshal(hs)})
+		prev, _, _ := g.ms.InitialState() // the hard state stored last
+		mustSync = mustSync || raft.MustSync(hs, prev, 0)
 		_ = g.ms.SetHardState(hs)
 		g.commit.Store(hs.GetCommit())
-		if hs.GetTerm() != g.storedTerm || hs.GetVote() != g.storedVote {
-			mustSync = true
-			g.storedTerm, g.storedVote = hs.GetTerm(), hs.GetVote()
-		}
 	}
 	return w, len(w.Entries) > 0 || len(w.Stable) > 0, mustSync
 }

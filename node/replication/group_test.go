@@ -304,10 +304,7 @@ func TestOpenRefusesStaleEngineData(t *testing.T) {
 	_, err := eng.Apply(9, []engine.Op{{Kind: engine.OpPut, Key: []byte("k"), Value: []byte("v")}},
 		engine.ApplyOptions{AppliedIndex: 12})
 	g.Expect(err).NotTo(HaveOccurred())
-	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(), LogDir: t.TempDir(),
-		Resolve: func(string) (string, error) { return "", errors.New("none") }, Raft: testGroupConfig()})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer host.Close()
+	host := testHost(t, eng)
 	_, err = host.Open(9, nil)
 	g.Expect(errors.Is(err, ErrStaleData)).To(BeTrue(), "err = %v", err)
 	g.Expect(host.group(9)).To(BeNil(), "the refused shard is not left in the loop")
@@ -534,10 +531,7 @@ func TestOnlyPersistentStateWaitsForFsync(t *testing.T) {
 func TestIdleGroupStopsPinningLogSegments(t *testing.T) {
 	g := NewWithT(t)
 	eng := openEngine(t)
-	h, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(), LogDir: t.TempDir(),
-		LogSegmentSize: 16 << 10, Resolve: func(string) (string, error) { return "", errors.New("none") }, Raft: testGroupConfig()})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer h.Close()
+	h := testHostIn(t, eng, t.TempDir(), func(c *HostConfig) { c.LogSegmentSize = 16 << 10 })
 	const idle, busy = 1, 2
 	groups := map[int]*Group{}
 	for _, shard := range []int{idle, busy} {

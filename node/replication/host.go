@@ -633,8 +633,8 @@ type syncer struct {
 	kick     chan struct{}
 }
 
-// add queues the responses of writes already committed to the engine (unsynced);
-// mustSync says they wait for an fsync.
+// add queues the responses of writes already made to the Raft log (unsynced); mustSync
+// says they wait for an fsync.
 func (s *syncer) add(l []local, mustSync bool) {
 	s.mu.Lock()
 	// NB: a write that must be durable but has no responses waits for the next fsync,
