@@ -197,6 +197,10 @@ func (c *Conn) stop(cause error) {
 type Pool struct {
 	// DialTimeout bounds a dial (default 2s).
 	DialTimeout time.Duration
+	// Local holds servers of this process by the address they listen on: a request to one
+	// of those addresses is handed to its server (Server.Do) instead of sent over a
+	// connection. Set before first use.
+	Local map[string]*Server
 
 	mu    sync.Mutex
 	slots map[string]*slot
@@ -208,9 +212,19 @@ type slot struct {
 	c  *Conn
 }
 
-// Do sends req to addr on the pool's connection to it. A failed dial is returned as is
-// (nothing was sent).
+// Do sends req to addr on the pool's connection to it, or hands it to addr's server if that
+// is in Local. A failed dial is returned as is (nothing was sent).
 func (p *Pool) Do(ctx context.Context, addr string, req *Request) (Response, error) {
+	if s := p.Local[addr]; s != nil {
+		if err := checkRequest(req); err != nil {
+			return Response{}, err
+		}
+		resp, err := s.Do(ctx, req)
+		if err == nil && ctx.Err() != nil {
+			return Response{}, ctx.Err() // as a connection's Do when ctx ends first
+		}
+		return resp, err
+	}
 	c, err := p.conn(ctx, addr)
 	if err != nil {
 		return Response{}, err

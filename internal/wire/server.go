@@ -32,10 +32,10 @@ type Server struct {
 	log      *slog.Logger
 	observe  func(op Op, status int, d time.Duration)
 
-	mu       sync.Mutex
+	mu       sync.RWMutex // shared by requests handed over in this process (Do)
 	conns    map[*serverConn]struct{}
 	shutdown bool
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // connections, and requests handed over in this process
 }
 
 // ServerOptions configures a Server.
@@ -89,8 +89,66 @@ func (s *Server) ServeConn(nc net.Conn, r *bufio.Reader) {
 	go c.serve()
 }
 
+// Do answers req in this process, as if it had come on a connection, with the same checks,
+// limits and metrics: for a client in the server's own process (`torua local`'s router and
+// nodes), which saves each request the system calls and goroutine hand-offs of a loopback
+// connection at both ends. Once Shutdown has begun it handles nothing and returns an error
+// wrapping ErrNotSent; Shutdown waits for requests it is handling. The handler's context is
+// ctx: the caller bounds the request (a shutdown's deadline does not end it).
+func (s *Server) Do(ctx context.Context, req *Request) (Response, error) {
+	s.mu.RLock()
+	if s.shutdown {
+		s.mu.RUnlock()
+		return Response{}, fmt.Errorf("%w: the server is shutting down", ErrNotSent)
+	}
+	s.wg.Add(1)
+	s.mu.RUnlock()
+	defer s.wg.Done()
+	start := time.Now()
+	var resp Response
+	if size := requestHeader + len(req.Key) + len(req.Value); size > s.maxFrame {
+		resp = tooLarge(size, s.maxFrame)
+	} else {
+		resp = s.answer(ctx, req)
+	}
+	s.observeRequest(req.Op, start, resp)
+	return resp, nil
+}
+
+// answer is the handler's response to req: 400 for a malformed request, 500 for a panic
+// or a response without a valid status.
+func (s *Server) answer(ctx context.Context, req *Request) (resp Response) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("Wire request panicked", "op", req.Op.String(), "panic", fmt.Sprint(p))
+			resp = Response{Status: http.StatusInternalServerError, Body: ErrorBody("internal error")}
+		}
+	}()
+	if err := checkRequest(req); err != nil {
+		return Response{Status: http.StatusBadRequest, Body: ErrorBody(err.Error())}
+	}
+	resp = s.handler(ctx, req)
+	if resp.Status <= 0 || resp.Status > 999 {
+		resp = Response{Status: http.StatusInternalServerError, Body: ErrorBody("internal error")}
+	}
+	return resp
+}
+
+// tooLarge answers a request of size bytes (a frame's length) over limit.
+func tooLarge(size, limit int) Response {
+	return Response{Status: http.StatusRequestEntityTooLarge,
+		Body: ErrorBody(fmt.Sprintf("value too large: the request is %d bytes, over the limit of %d", size, limit))}
+}
+
+func (s *Server) observeRequest(op Op, start time.Time, resp Response) {
+	if s.observe != nil && op != 0 {
+		s.observe(op, resp.Status, time.Since(start))
+	}
+}
+
 // Shutdown stops reading requests on every connection (each gets a GOAWAY naming the last
-// request read), waits until those are answered or ctx ends, then closes the connections.
+// request read) and in this process (Do), waits until those are answered or ctx ends, then
+// closes the connections.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -148,11 +206,10 @@ func (c *serverConn) serve() {
 	err := func() error {
 		for !c.draining.Load() {
 			id, req, err := readRequest(c.r, c.srv.maxFrame)
-			var tooLarge *errTooLarge
-			if errors.As(err, &tooLarge) {
-				lastID = tooLarge.id
-				c.respond(tooLarge.id, 0, time.Now(), Response{Status: http.StatusRequestEntityTooLarge,
-					Body: ErrorBody(fmt.Sprintf("value too large: the request is %d bytes, over the limit of %d", tooLarge.size, c.srv.maxFrame))})
+			var big *errTooLarge
+			if errors.As(err, &big) {
+				lastID = big.id
+				c.respond(big.id, 0, time.Now(), tooLarge(big.size, c.srv.maxFrame))
 				continue
 			}
 			if err != nil {
@@ -189,27 +246,10 @@ func (c *serverConn) handle(id uint32, req Request) {
 	defer c.inflight.Done()
 	defer func() { <-c.slots }()
 	start := time.Now()
-	resp := func() (resp Response) {
-		defer func() {
-			if p := recover(); p != nil {
-				c.srv.log.Error("Wire request panicked", "op", req.Op.String(), "panic", fmt.Sprint(p))
-				resp = Response{Status: http.StatusInternalServerError, Body: ErrorBody("internal error")}
-			}
-		}()
-		if err := checkRequest(&req); err != nil {
-			return Response{Status: http.StatusBadRequest, Body: ErrorBody(err.Error())}
-		}
-		return c.srv.handler(c.ctx, &req)
-	}()
-	c.respond(id, req.Op, start, resp)
+	c.respond(id, req.Op, start, c.srv.answer(c.ctx, &req))
 }
 
 func (c *serverConn) respond(id uint32, op Op, start time.Time, resp Response) {
-	if resp.Status <= 0 || resp.Status > 999 {
-		resp = Response{Status: http.StatusInternalServerError, Body: ErrorBody("internal error")}
-	}
 	_ = c.sender.Send(func(b []byte) []byte { return appendResponse(b, id, &resp) })
-	if c.srv.observe != nil && op != 0 {
-		c.srv.observe(op, resp.Status, time.Since(start))
-	}
+	c.srv.observeRequest(op, start, resp)
 }

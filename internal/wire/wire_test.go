@@ -419,3 +419,98 @@ func TestListenerOutlivesAcceptErrors(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(resp.Status).To(Equal(http.StatusOK))
 }
+
+// A server of the pool's own process answers a request handed to it exactly as over a
+// connection: the same fields, the same 400, 413 and 500 answers, the same metrics, and no
+// connection is dialled (nothing listens on its address).
+func TestPoolHandsRequestsToLocalServers(t *testing.T) {
+	g := NewWithT(t)
+	var mu sync.Mutex
+	observed := map[Op][]int{}
+	srv := NewServer(func(ctx context.Context, req *Request) Response {
+		if req.Key == "panic" {
+			panic("boom")
+		}
+		return echo(ctx, req)
+	}, ServerOptions{MaxValueSize: 100, Observe: func(op Op, status int, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		observed[op] = append(observed[op], status)
+	}})
+	const addr = "127.0.0.1:1" // nothing listens here: a dial would fail
+	p := &Pool{Local: map[string]*Server{addr: srv}}
+	defer p.Close()
+
+	resp, err := p.Do(context.Background(), addr, &Request{Op: OpPut, Flags: FlagStale, Cond: CondRevision, Revision: 41, Key: "k", Value: []byte("v")})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp).To(Equal(Response{Status: http.StatusOK, Revision: 42, Body: []byte(fmt.Sprintf("%d|%d|%d|k|v", OpPut, FlagStale, CondRevision))}))
+
+	resp, err = p.Do(context.Background(), addr, &Request{Op: OpPut, Key: "k", Value: make([]byte, 100+1<<16)})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.Status).To(Equal(http.StatusRequestEntityTooLarge))
+	g.Expect(string(resp.Body)).To(ContainSubstring("over the limit of"))
+
+	resp, err = p.Do(context.Background(), addr, &Request{Op: OpGet, Key: "panic"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp).To(Equal(Response{Status: http.StatusInternalServerError, Body: ErrorBody("internal error")}))
+
+	// A request the client side refuses (as a connection's Do does) never reaches the server;
+	// the server itself answers one it is handed directly 400.
+	_, err = p.Do(context.Background(), addr, &Request{Op: 9, Key: "k"})
+	g.Expect(err).To(MatchError(ContainSubstring("unknown op 9")))
+	resp, err = srv.Do(context.Background(), &Request{Op: 9, Key: "k"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.Status).To(Equal(http.StatusBadRequest))
+
+	mu.Lock()
+	defer mu.Unlock()
+	g.Expect(observed).To(Equal(map[Op][]int{OpPut: {200, 413}, OpGet: {500}, 9: {400}}))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g.Expect(p.slots).To(BeEmpty(), "no connection was dialled")
+}
+
+// Shutdown waits for the requests a server is handling in its own process and refuses new
+// ones as not sent, so that a router may retry them elsewhere.
+func TestLocalRequestsAndShutdown(t *testing.T) {
+	g := NewWithT(t)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	srv := NewServer(func(ctx context.Context, req *Request) Response {
+		if req.Key == "slow" {
+			started <- struct{}{}
+			<-release
+		}
+		return Response{Status: http.StatusNoContent}
+	}, ServerOptions{})
+	slow := make(chan Response, 1)
+	go func() {
+		resp, _ := srv.Do(context.Background(), &Request{Op: OpPut, Key: "slow"})
+		slow <- resp
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Shutdown(context.Background()) }()
+	g.Eventually(func() error {
+		_, err := srv.Do(context.Background(), &Request{Op: OpPut, Key: "late"})
+		return err
+	}).WithTimeout(5 * time.Second).Should(MatchError(ErrNotSent))
+	g.Consistently(stopped).WithTimeout(100 * time.Millisecond).ShouldNot(Receive())
+	close(release)
+	g.Eventually(slow).WithTimeout(5 * time.Second).Should(Receive(Equal(Response{Status: http.StatusNoContent})))
+	g.Eventually(stopped).WithTimeout(5 * time.Second).Should(Receive(BeNil()))
+}
+
+// A request handed to a local server ends with its context, as one on a connection does.
+func TestLocalRequestEndsWithItsContext(t *testing.T) {
+	g := NewWithT(t)
+	srv := NewServer(func(ctx context.Context, _ *Request) Response {
+		<-ctx.Done()
+		return Response{Status: http.StatusServiceUnavailable}
+	}, ServerOptions{})
+	p := &Pool{Local: map[string]*Server{"node": srv}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := p.Do(ctx, "node", &Request{Op: OpGet, Key: "k"})
+	g.Expect(err).To(MatchError(context.DeadlineExceeded))
+}
