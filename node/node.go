@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/shardmap"
@@ -62,6 +63,7 @@ type Node struct {
 	holder  *shardmap.Holder
 	metrics *httpx.Metrics
 	srv     *httpx.Server
+	wire    *wire.Server
 	limiter chan struct{}
 
 	host  *replication.Host
@@ -180,7 +182,8 @@ func (n *Node) Start(ctx context.Context) error {
 		_ = n.eng.Close()
 		return fmt.Errorf("open shard replicas: %w", err)
 	}
-	srv, err := httpx.Start(n.cfg.Listen, n.metrics.Wrap(n.routes()), n.log, n.newWireServer())
+	n.wire = n.newWireServer()
+	srv, err := httpx.Start(n.cfg.Listen, n.metrics.Wrap(n.routes()), n.log, n.wire)
 	if err != nil {
 		_ = n.closeGroups()
 		_ = host.Close()
@@ -205,6 +208,10 @@ func (n *Node) Start(ctx context.Context) error {
 		"rejoinedReplicas", rejoined)
 	return nil
 }
+
+// WireServer is the server of the wire protocol on the API port, for a router in the same
+// process (router.Config.Local). Valid after Start.
+func (n *Node) WireServer() *wire.Server { return n.wire }
 
 // Addr is the bound HTTP address.
 func (n *Node) Addr() string { return n.srv.Addr() }

@@ -40,6 +40,10 @@ type Config struct {
 	RetryBudget time.Duration
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
+	// Local holds the wire servers of nodes running in the router's own process (`torua
+	// local`), by their API address: their requests are handed over in process rather
+	// than sent over loopback connections.
+	Local map[string]*wire.Server
 }
 
 // Router is a running router.
@@ -87,7 +91,7 @@ func New(cfg Config) (*Router, error) {
 		log:     cfg.Logger.With("component", "router"),
 		metrics: metrics,
 		leaders: map[int]string{},
-		wire:    &wire.Pool{DialTimeout: 2 * time.Second},
+		wire:    &wire.Pool{DialTimeout: 2 * time.Second, Local: cfg.Local},
 		client: &http.Client{
 			Timeout: cfg.Timeout,
 			Transport: &http.Transport{

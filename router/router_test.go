@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/node"
 	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/router/client"
@@ -31,8 +32,16 @@ type cluster struct {
 }
 
 // startCluster runs n real nodes (engines on disk) and a router in this process, all reading
-// the map from one file, as `torua local` does.
+// the map from one file, the router handing requests to the nodes in process, as `torua
+// local` does.
 func startCluster(t testing.TB, n, rf int, routerSource func(path string) shardmap.Source) *cluster {
+	t.Helper()
+	return startClusterVia(t, n, rf, routerSource, true)
+}
+
+// startClusterVia is startCluster with the router reaching the nodes in process (inProcess)
+// or over TCP, as in Kubernetes.
+func startClusterVia(t testing.TB, n, rf int, routerSource func(path string) shardmap.Source, inProcess bool) *cluster {
 	t.Helper()
 	g := NewWithT(t)
 	dir := t.TempDir()
@@ -57,7 +66,14 @@ func startCluster(t testing.TB, n, rf int, routerSource func(path string) shardm
 	if routerSource != nil {
 		src = routerSource(c.mapPath)
 	}
-	rt, err := New(Config{Listen: "127.0.0.1:0", Source: src, Logger: log})
+	var local map[string]*wire.Server
+	if inProcess {
+		local = map[string]*wire.Server{}
+		for _, nd := range c.nodes {
+			local[nd.Addr()] = nd.WireServer()
+		}
+	}
+	rt, err := New(Config{Listen: "127.0.0.1:0", Source: src, Logger: log, Local: local})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(rt.Start(context.Background())).To(Succeed())
 	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
@@ -118,9 +134,17 @@ func get(t testing.TB, u string) response { return send(t, "GET", u, "", nil) }
 
 func dataURL(base, key string) string { return base + "/data/" + httpx.EscapeKey(key) }
 
-func TestForwardingAndListing(t *testing.T) {
+// viaBoth runs test with the router reaching the nodes in process and over TCP.
+func viaBoth(t *testing.T, test func(t *testing.T, inProcess bool)) {
+	t.Run("in-process", func(t *testing.T) { test(t, true) })
+	t.Run("tcp", func(t *testing.T) { test(t, false) })
+}
+
+func TestForwardingAndListing(t *testing.T) { viaBoth(t, testForwardingAndListing) }
+
+func testForwardingAndListing(t *testing.T, inProcess bool) {
 	g := NewWithT(t)
-	c := startCluster(t, 3, 1, nil)
+	c := startClusterVia(t, 3, 1, nil, inProcess)
 	var keys []string
 	for i := range 300 {
 		k := fmt.Sprintf("user/%03d", i)
@@ -255,9 +279,13 @@ func TestUnreachableOwnerAnswers503(t *testing.T) {
 // TestLeadersMove: RF 3. When a node stops (handing its leaderships off) the router finds
 // the new leaders through refused connections and leader hints, and every key stays
 // readable and writable; GET /cluster shows the roles.
-func TestLeadersMove(t *testing.T) {
+// Leadership moves when a node stops: the router follows the hints and, when the stopped
+// node was in its process, gets its requests refused as not sent and tries another replica.
+func TestLeadersMove(t *testing.T) { viaBoth(t, testLeadersMove) }
+
+func testLeadersMove(t *testing.T, inProcess bool) {
 	g := NewWithT(t)
-	c := startCluster(t, 3, 3, nil)
+	c := startClusterVia(t, 3, 3, nil, inProcess)
 	for i := range 50 {
 		k := "k" + strconv.Itoa(i)
 		g.Expect(send(t, "PUT", dataURL(c.base, k), "v1-"+k, nil).code).To(Equal(204))

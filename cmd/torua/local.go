@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/node"
 	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/router"
@@ -236,7 +237,12 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 	}
 
 	releaseProbe()
-	rt, err := router.New(router.Config{Listen: o.listen, Source: shardmap.NewFile(mapPath, log), Logger: log})
+	// The router hands requests to the nodes of this process directly, not over loopback.
+	local := make(map[string]*wire.Server, o.nodes)
+	for _, n := range nodes[:o.nodes] {
+		local[n.Addr()] = n.WireServer()
+	}
+	rt, err := router.New(router.Config{Listen: o.listen, Source: shardmap.NewFile(mapPath, log), Logger: log, Local: local})
 	if err == nil {
 		err = rt.Start(context.Background())
 	}
