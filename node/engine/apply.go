@@ -141,6 +141,7 @@ func (e *Engine) applyTo(b *pebble.Batch, shard int, ops []Op, appliedIndex uint
 		if m, err = readMeta(e.db, shard); err != nil {
 			return nil, nil, fmt.Errorf("apply: %w", err)
 		}
+		wc.learnMeta(m)
 	}
 	// learned is what this call read or wrote of each key, in order: the state earlier ops
 	// of the call left, and for the cache once the batch has committed.
@@ -151,7 +152,11 @@ func (e *Engine) applyTo(b *pebble.Batch, shard int, ops []Op, appliedIndex uint
 		k := dataKey(shard, op.Key)
 		cur, ok := lastLearned(learned, op.Key)
 		if !ok {
-			cur, ok = wc.key(op.Key)
+			var complete bool
+			cur, ok, complete = wc.key(op.Key)
+			// A complete cache not holding the key: it does not exist. Only a PUT without
+			// a condition trusts that (its counts depend on it, nothing else does).
+			ok = ok || (complete && op.Kind == OpPut && op.Cond.Kind == CondNone)
 		}
 		if !ok {
 			var err error
@@ -224,8 +229,14 @@ func lastLearned(learned []cachedKey, key []byte) (keyState, bool) {
 	return keyState{}, false
 }
 
+// lookupHook, if set (tests only), is called by each lookup.
+var lookupHook func()
+
 // lookup reads the state of the data key k from the store.
 func (e *Engine) lookup(k []byte) (keyState, error) {
+	if lookupHook != nil {
+		lookupHook()
+	}
 	raw, closer, err := e.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return keyState{}, nil

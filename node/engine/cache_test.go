@@ -65,15 +65,27 @@ func (m *modelShard) stats() (keys, size int64) {
 	return keys, size
 }
 
-// Random batches of conditional puts and deletes, with snapshots restored over newer data,
-// whole-shard deletes and a write cache far smaller than the key set, give exactly the
+// Random batches of conditional and unconditional puts and deletes, with snapshots
+// restored over newer data, whole-shard deletes, restarts, and a write cache far smaller
+// than the key set or larger than it (complete for long stretches), give exactly the
 // results, values and statistics of a plain model: the cache never answers for a key with
 // a state Pebble does not hold.
 func TestApplyMatchesModelThroughCacheResets(t *testing.T) {
+	for _, size := range []int{8, 64} {
+		t.Run(fmt.Sprintf("cache of %d keys", size), func(t *testing.T) {
+			defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
+			maxCachedKeys = size
+			testApplyMatchesModel(t)
+		})
+	}
+}
+
+func testApplyMatchesModel(t *testing.T) {
 	g := NewWithT(t)
-	defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
-	maxCachedKeys = 8
-	e := openEngine(t, "", true)
+	dir := t.TempDir()
+	e, err := Open(dir, Options{NoSync: true})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { g.Expect(e.Close()).To(Succeed()) }()
 	const shard = 4
 	r := rand.New(rand.NewPCG(1, 2))
 	model := &modelShard{keys: map[string]modelKey{}}
@@ -115,6 +127,10 @@ func TestApplyMatchesModelThroughCacheResets(t *testing.T) {
 		case 2:
 			g.Expect(e.DeleteShard(shard)).To(Succeed())
 			model = &modelShard{keys: map[string]modelKey{}}
+		case 3:
+			g.Expect(e.Close()).To(Succeed())
+			e, err = Open(dir, Options{NoSync: true})
+			g.Expect(err).NotTo(HaveOccurred())
 		}
 		ops := make([]Op, 1+r.IntN(4))
 		want := make([]Result, len(ops))
@@ -142,4 +158,78 @@ func TestApplyMatchesModelThroughCacheResets(t *testing.T) {
 		g.Expect(string(got.Data)).To(Equal(v.val))
 		g.Expect(got.Revision).To(Equal(v.rev))
 	}
+}
+
+// A shard the cache saw empty is written without reading Pebble for new keys (the cache is
+// complete), until the cache starts over; conditions and deletes of keys it does not hold
+// still read Pebble; a restart with data, or a restore of a shard with keys, starts
+// incomplete, and a whole-shard delete makes it complete again.
+func TestCompleteCacheSkipsReadsOfNewKeys(t *testing.T) {
+	g := NewWithT(t)
+	defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
+	maxCachedKeys = 100
+	var reads int
+	lookupHook = func() { reads++ }
+	defer func() { lookupHook = nil }()
+	dir := t.TempDir()
+	e, err := Open(dir, Options{NoSync: true})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = e.Close() }()
+	const shard = 2
+	apply := func(ops ...Op) []Result {
+		res, err := e.Apply(shard, ops, ApplyOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		return res
+	}
+	putKeys := func(from, to int) {
+		for i := from; i < to; i++ {
+			apply(put(fmt.Sprintf("k%03d", i), "v"))
+		}
+	}
+	expectStats := func(keys int) {
+		st, err := e.ShardStats(shard)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(st.Keys).To(Equal(int64(keys)))
+		g.Expect(st.Bytes).To(Equal(int64(keys * len("k000v"))))
+	}
+
+	putKeys(0, 60)
+	g.Expect(reads).To(Equal(0), "new keys of an empty shard")
+	putKeys(0, 60)
+	g.Expect(reads).To(Equal(0), "overwrites of cached keys")
+	expectStats(60)
+
+	res := apply(del("gone"), Op{Kind: OpPut, Key: []byte("new"), Value: []byte("v"), Cond: Condition{Kind: CondAbsent}})
+	g.Expect(res[0].Err).To(MatchError(ErrNotFound))
+	g.Expect(res[1].Err).NotTo(HaveOccurred())
+	g.Expect(reads).To(Equal(2), "a delete and a condition read Pebble for keys the cache does not hold")
+	apply(del("new"))
+
+	putKeys(60, 120) // the cache starts over past 100 keys
+	before := reads
+	putKeys(120, 130)
+	g.Expect(reads-before).To(Equal(10), "an incomplete cache reads each new key")
+	expectStats(130)
+
+	// A restart with data: incomplete.
+	g.Expect(e.Close()).To(Succeed())
+	e, err = Open(dir, Options{NoSync: true})
+	g.Expect(err).NotTo(HaveOccurred())
+	before = reads
+	putKeys(0, 10)
+	g.Expect(reads - before).To(Equal(10))
+	expectStats(130)
+
+	// A restore of a shard with keys: incomplete; a whole-shard delete: complete again.
+	var snap bytes.Buffer
+	g.Expect(e.SnapshotShard(shard, &snap)).To(Succeed())
+	g.Expect(e.RestoreShard(shard, &snap)).To(Succeed())
+	before = reads
+	putKeys(200, 205)
+	g.Expect(reads - before).To(Equal(5))
+	g.Expect(e.DeleteShard(shard)).To(Succeed())
+	before = reads
+	putKeys(0, 50)
+	g.Expect(reads - before).To(Equal(0))
+	expectStats(50)
 }
