@@ -15,6 +15,10 @@
 // number, "0000000000000001.log", "0000000000000002.log", ... Numbers are
 // consecutive (a gap is corruption) and never reused. Only the last segment is
 // appended to; when it reaches Options.SegmentSize the next one is started.
+// A segment is preallocated to SegmentSize (fallocate, as etcd's WAL): appends
+// inside it then make an fdatasync record no new blocks and no new file size,
+// which on ext4 here costs a third less; the zeros after the last record are
+// space never written, cut off when the segment stops being the last.
 // Integers are little-endian.
 //
 //	segment header: magic "TORUARLG" | uint32 version (1) | uint64 sequence number |
@@ -49,7 +53,8 @@
 // Open reads the segments in order and replays their records. Within one Write
 // the order is DeleteFrom, DeleteBelow, Entries, Stable. A
 // segment whose header is not this package's (magic, version, checksum, number)
-// is refused. A record that does not verify is a torn write only if it is in the
+// is refused. In the last segment, zeros from a record boundary to the end are
+// preallocated space. A record that does not verify is a torn write only if it is in the
 // last segment and no intact record starts anywhere after it: the segment is
 // truncated there (logged at Warn) and everything before it is kept. Any other
 // damage (in an earlier segment, or followed by an intact record, or a gap in

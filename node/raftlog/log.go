@@ -308,6 +308,11 @@ func (l *Log) maybeRotate() error {
 	if cur.size < l.opts.SegmentSize || cur.size == cur.head {
 		return nil
 	}
+	// A segment other than the last ends at its last record: cut what is left of
+	// its preallocated space (none, unless SegmentSize grew since it was made).
+	if err := l.f.Truncate(cur.size); err != nil {
+		return l.fail(fmt.Errorf("truncate segment %d: %w", cur.seq, err))
+	}
 	if !l.opts.NoSync {
 		if err := fdatasync(l.f); err != nil {
 			return l.fail(fmt.Errorf("sync segment %d: %w", cur.seq, err))
@@ -388,6 +393,9 @@ func (l *Log) createSegment(seq uint64, body []byte) (*os.File, int64, error) {
 		}
 	}()
 	if _, err := f.WriteAt(b, 0); err != nil {
+		return nil, 0, fmt.Errorf("create segment %d: %w", seq, err)
+	}
+	if err := preallocate(f, l.opts.SegmentSize); err != nil {
 		return nil, 0, fmt.Errorf("create segment %d: %w", seq, err)
 	}
 	if !l.opts.NoSync {

@@ -55,6 +55,10 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open raft log %q: %w", dir, err)
 	}
+	if err := preallocate(f, opts.SegmentSize); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("open raft log %q: %w", dir, err)
+	}
 	// NB: the sync makes a cut-off tail's truncation durable before anything is
 	// appended in its place, and makes durable what a previous process wrote
 	// but did not sync (State presents it as the log's content).
@@ -132,8 +136,9 @@ func (r *recovery) meta(shard int) *shardMeta {
 	return m
 }
 
-// segment replays segment seq. In the last segment a record that does not
-// verify, with no intact record after it, is a torn write: it is cut off.
+// segment replays segment seq. In the last segment, zeros to the end are
+// preallocated space never written, and a record that does not verify, with no
+// intact record after it, is a torn write: it is cut off.
 func (r *recovery) segment(seq uint64, last bool) error {
 	path := r.l.segmentPath(seq)
 	data, err := os.ReadFile(path)
@@ -150,7 +155,16 @@ func (r *recovery) segment(seq uint64, last bool) error {
 			if !last {
 				return fmt.Errorf("segment %s: damaged record at offset %d (not the last segment): %w", path, off, ErrCorrupt)
 			}
-			if at := intactRecordAfter(data, off+1); at >= 0 {
+			// An intact record starts with its length, never zero, so none starts
+			// in the zeros at the end.
+			end := len(data)
+			for end > off && data[end-1] == 0 {
+				end--
+			}
+			if end == off {
+				break // the rest was never written
+			}
+			if at := intactRecordAfter(data, off+1, end); at >= 0 {
 				return fmt.Errorf("segment %s: damaged record at offset %d followed by an intact one at %d: %w",
 					path, off, at, ErrCorrupt)
 			}
@@ -175,10 +189,10 @@ func (r *recovery) segment(seq uint64, last bool) error {
 	return nil
 }
 
-// intactRecordAfter returns the first offset from from on where an intact
+// intactRecordAfter returns the first offset in [from, to) where an intact
 // record starts, or -1.
-func intactRecordAfter(data []byte, from int) int {
-	for o := from; o+frameHeaderSize < len(data); o++ {
+func intactRecordAfter(data []byte, from, to int) int {
+	for o := from; o < to && o+frameHeaderSize < len(data); o++ {
 		if _, _, ok := readFrame(data[o:]); ok {
 			return o
 		}

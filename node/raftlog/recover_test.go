@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -15,7 +16,7 @@ import (
 func recordOffsets(t *testing.T, data []byte) []int {
 	t.Helper()
 	var offs []int
-	for off := segmentHeaderSize; off < len(data); {
+	for off := segmentHeaderSize; off < len(data) && !allZero(data[off:]); {
 		_, size, ok := readFrame(data[off:])
 		if !ok {
 			t.Fatalf("no record at offset %d", off)
@@ -24,6 +25,33 @@ func recordOffsets(t *testing.T, data []byte) []int {
 		off += size
 	}
 	return offs
+}
+
+// dataEnd is where segment data's last record ends (preallocated zeros follow).
+func dataEnd(t *testing.T, data []byte) int {
+	t.Helper()
+	offs := recordOffsets(t, data)
+	_, size, _ := readFrame(data[offs[len(offs)-1]:])
+	return offs[len(offs)-1] + size
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// expectCutAt checks that the file at path holds data up to cut and only zeros
+// (preallocated space) after it.
+func expectCutAt(g Gomega, path string, data []byte, cut int) {
+	got, err := os.ReadFile(path)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(len(got)).To(BeNumerically(">=", cut))
+	g.Expect(got[:cut]).To(Equal(data[:cut]))
+	g.Expect(allZero(got[cut:])).To(BeTrue(), "only zeros after offset %d", cut)
 }
 
 func segPath(dir string, seq uint64) string {
@@ -73,6 +101,7 @@ func TestTornTailCutOff(t *testing.T) {
 	path := segPath(dir, segs[len(segs)-1])
 	full, err := os.ReadFile(path)
 	g.Expect(err).NotTo(HaveOccurred())
+	full = full[:dataEnd(t, full)] // without the preallocated zeros
 	offs := recordOffsets(t, full)
 	g.Expect(len(offs)).To(BeNumerically(">=", 2), "a checkpoint and the last record")
 	start := offs[len(offs)-1]
@@ -83,9 +112,7 @@ func TestTornTailCutOff(t *testing.T) {
 		l, err := Open(dir, opts)
 		g.Expect(err).NotTo(HaveOccurred(), "file cut at %d", len(content))
 		expectShard1(g, l, wantN)
-		fi, err := os.Stat(path)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(fi.Size()).To(Equal(int64(wantSize)))
+		expectCutAt(g, path, content, wantSize)
 		g.Expect(l.Close()).To(Succeed())
 	}
 	for cut := start; cut < len(full); cut++ {
@@ -189,15 +216,13 @@ func TestDamageRefused(t *testing.T) {
 		defer func() { g.Expect(os.WriteFile(path, orig, 0o644)).To(Succeed()) }()
 		offs := recordOffsets(t, orig)
 		b := append([]byte(nil), orig...)
-		flip(b, len(b)-1)
+		flip(b, dataEnd(t, orig)-1)
 		g.Expect(os.WriteFile(path, b, 0o644)).To(Succeed())
 		l, err := Open(dir, opts)
 		g.Expect(err).NotTo(HaveOccurred())
 		defer l.Close()
 		expectShard1(g, l, 39)
-		fi, err := os.Stat(path)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(fi.Size()).To(Equal(int64(offs[len(offs)-1])))
+		expectCutAt(g, path, b, offs[len(offs)-1])
 	})
 	// Undamaged, the log opens with everything.
 	g := NewWithT(t)
@@ -303,4 +328,40 @@ func TestRunsAndEntriesMatchAModel(t *testing.T) {
 			g.Expect(fromEntries).To(Equal(model), "round %d step %d", round, step)
 		}
 	}
+}
+
+// The last segment is preallocated to the segment size (on Linux): its zeros are
+// space never written, not a torn record. A segment stops being the last cut to
+// its last record, so it opens as a whole segment even when the segment size
+// shrank since it was preallocated.
+func TestPreallocatedSegments(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	big := Options{NoSync: true, SegmentSize: 64 << 10}
+	buildLog(t, dir, big, 5)
+	segs := segmentFiles(t, dir)
+	g.Expect(segs).To(HaveLen(1))
+	fi, err := os.Stat(segPath(dir, segs[0]))
+	g.Expect(err).NotTo(HaveOccurred())
+	if runtime.GOOS == "linux" {
+		g.Expect(fi.Size()).To(Equal(big.SegmentSize))
+	}
+	l := openLog(t, dir, big)
+	expectShard1(g, l, 5)
+	g.Expect(l.Close()).To(Succeed())
+
+	// Smaller segments from now on: the first one is full and a second starts.
+	small := Options{NoSync: true, SegmentSize: 512}
+	l = openLog(t, dir, small)
+	for i := uint64(6); i <= 30; i++ {
+		mustWrite(t, l, Write{Shard: 1, Entries: []Entry{{Index: i, Data: entryData(i)}}, Stable: []StableValue{sv("hs", fmt.Sprint(i))}})
+	}
+	l = reopen(t, l, small)
+	expectShard1(g, l, 30)
+	g.Expect(l.Close()).To(Succeed())
+	segs = segmentFiles(t, dir)
+	g.Expect(len(segs)).To(BeNumerically(">=", 2))
+	first, err := os.ReadFile(segPath(dir, segs[0]))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(len(first)).To(Equal(dataEnd(t, first)), "no preallocated space left in a segment that is not the last")
 }
