@@ -43,19 +43,19 @@
 // Write appends unsynced; Sync fdatasyncs the last segment. Write does not wait
 // for a Sync in flight (group commit: the Raft loop appends while the syncer
 // syncs). A new segment is made whole before it becomes visible: the previous
-// segment is fdatasynced, the new one is written under a temporary name (header
-// and a checkpoint record), fdatasynced, renamed and the directory fsynced. So
-// a segment other than the last always ends at a record boundary and its
-// records are durable.
+// segment is cut to its last record and fdatasynced, the new one is written
+// under a temporary name (header and a checkpoint record), fdatasynced, renamed
+// and the directory fsynced. So a segment other than the last always ends at a
+// record boundary and its records are durable.
 //
 // # Recovery
 //
 // Open reads the segments in order and replays their records. Within one Write
-// the order is DeleteFrom, DeleteBelow, Entries, Stable. A
-// segment whose header is not this package's (magic, version, checksum, number)
-// is refused. In the last segment, zeros from a record boundary to the end are
-// preallocated space. A record that does not verify is a torn write only if it is in the
-// last segment and no intact record starts anywhere after it: the segment is
+// the order is DeleteFrom, DeleteBelow, Entries, Stable. A segment whose header
+// is not this package's (magic, version, checksum, number) is refused. In the
+// last segment, zeros from a record boundary to the end are preallocated space.
+// A record that does not verify is a torn write only if it is in the last
+// segment and no intact record starts anywhere after it: the segment is
 // truncated there (logged at Warn) and everything before it is kept. Any other
 // damage (in an earlier segment, or followed by an intact record, or a gap in
 // the numbers) is refused with an error wrapping ErrCorrupt: Open never deletes
