@@ -363,5 +363,5 @@ func TestPreallocatedSegments(t *testing.T) {
 	g.Expect(len(segs)).To(BeNumerically(">=", 2))
 	first, err := os.ReadFile(segPath(dir, segs[0]))
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(len(first)).To(Equal(dataEnd(t, first)), "no preallocated space left in a segment that is not the last")
+	g.Expect(first).To(HaveLen(dataEnd(t, first)), "no preallocated space left in a segment that is not the last")
 }
