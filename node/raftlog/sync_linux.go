@@ -8,25 +8,7 @@ import (
 // fdatasync flushes f's data and the metadata needed to read it back (its size),
 // not its timestamps: cheaper than fsync for an appended file.
 func fdatasync(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			serr = syscall.Fdatasync(int(fd))
-			if serr != syscall.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return os.NewSyscallError("fdatasync", serr)
-	}
-	return nil
+	return os.NewSyscallError("fdatasync", onFD(f, syscall.Fdatasync))
 }
 
 // preallocate allocates f's blocks up to size bytes and makes that its size (the
@@ -34,6 +16,15 @@ func fdatasync(f *os.File) error {
 // no block allocation or file size to record: on ext4 here it costs a third less.
 // A file system that cannot preallocate is left as it is.
 func preallocate(f *os.File, size int64) error {
+	err := onFD(f, func(fd int) error { return syscall.Fallocate(fd, 0, 0, size) })
+	if err == syscall.EOPNOTSUPP || err == syscall.ENOSYS {
+		return nil
+	}
+	return os.NewSyscallError("fallocate", err)
+}
+
+// onFD calls call with f's descriptor, again while it is interrupted (EINTR).
+func onFD(f *os.File, call func(fd int) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -41,18 +32,12 @@ func preallocate(f *os.File, size int64) error {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		for {
-			serr = syscall.Fallocate(int(fd), 0, 0, size)
-			if serr != syscall.EINTR {
+			if serr = call(int(fd)); serr != syscall.EINTR {
 				return
 			}
 		}
 	}); err != nil {
 		return err
 	}
-	switch serr {
-	case nil, syscall.EOPNOTSUPP, syscall.ENOSYS:
-		return nil
-	default:
-		return os.NewSyscallError("fallocate", serr)
-	}
+	return serr
 }
