@@ -112,6 +112,8 @@ type Group struct {
 	pendingConf bool
 	nextID      uint64
 	waiters     map[uint64]*waiter
+	// orphans is set while waiters of an earlier term (a lost leadership's) may remain.
+	orphans bool
 	// queue holds the proposals not yet handed to Raft (flushProposals).
 	queue []queued
 	// pending are reads not yet sent as a ReadIndex; reads those sent, by request.
@@ -134,7 +136,7 @@ type Group struct {
 }
 
 type waiter struct {
-	term  uint64
+	term  uint64 // the term of its entry once handed to Raft (until then the proposal's)
 	gen   uint64
 	start time.Time
 	renew bool // a lease renewal: nobody waits on ch
@@ -401,6 +403,12 @@ func (g *Group) flushProposals() {
 	if g.leads() {
 		stepErr := g.rn.Step(&pb.Message{Type: pb.MsgProp.Enum(), From: new(g.h.id), Entries: ents})
 		if stepErr == nil {
+			// Raft appended the entries in its current term: the term they commit in, if
+			// they do, and what settleOrphans compares.
+			term := g.rn.BasicStatus().GetTerm()
+			for _, p := range q {
+				p.w.term = term
+			}
 			return
 		}
 		err = g.proposeError(stepErr)
@@ -413,8 +421,11 @@ func (g *Group) flushProposals() {
 }
 
 // proposeError maps a proposal Raft refused at once. Nothing was proposed. Under mu.
+//
+// NB: Raft's own state, not the last Ready's (g.leads): a message of a later term may have
+// made it a follower since, and a follower drops proposals too.
 func (g *Group) proposeError(err error) error {
-	if errors.Is(err, raft.ErrProposalDropped) && g.leads() && g.rn.BasicStatus().LeadTransferee == 0 {
+	if st := g.rn.BasicStatus(); errors.Is(err, raft.ErrProposalDropped) && st.RaftState == raft.StateLeader && st.LeadTransferee == 0 {
 		return fmt.Errorf("shard %d: %w: too many writes in flight", g.shard, ErrTimeout)
 	}
 	return g.notLeaderLocked() // stepping down or handing leadership over
@@ -809,6 +820,9 @@ func (a *applying) finish() {
 		}
 		g.resolve(s.id, w, p)
 	}
+	if g.orphans {
+		g.settleOrphans()
+	}
 	g.releaseReads()
 }
 
@@ -912,10 +926,46 @@ func (g *Group) softStateChanged(ss *raft.SoftState) {
 	g.role = ss.RaftState
 	g.term = g.rn.BasicStatus().GetTerm()
 	if wasLeader && (!g.leads() || g.term != oldTerm) {
-		g.failAll(ErrUnknownOutcome)
+		g.leadershipLost()
 	}
 	close(g.changed)
 	g.changed = make(chan struct{})
+}
+
+// leadershipLost ends what needed this replica to lead: the lease, the reads, and the
+// proposals not yet handed to Raft (nothing was proposed: they fail as not-leader, which
+// is safe to retry). A proposal Raft took keeps waiting, as etcd's do: if it commits, this
+// replica applies it too and answers it then; if a later term's entry is applied first,
+// it never will, and settleOrphans answers it not-leader. So a planned hand-off (a drain,
+// a rebalance, a rolling restart) leaves no write with an unknown outcome. Under mu.
+func (g *Group) leadershipLost() {
+	g.revokeLease()
+	g.renewing = false
+	g.pendingConf = false
+	notLeader := g.notLeaderLocked()
+	for _, p := range g.queue {
+		if g.waiters[p.id] == p.w {
+			g.resolve(p.id, p.w, proposal{err: notLeader})
+		}
+	}
+	g.queue = nil
+	g.failReads(notLeader)
+	g.orphans = len(g.waiters) > 0
+}
+
+// settleOrphans answers not-leader the proposals of terms older than the last applied
+// entry's that are still waiting: their entries were never committed (a log's terms only
+// grow, and it is applied in order), so nothing was done. Under mu.
+func (g *Group) settleOrphans() {
+	g.orphans = false
+	for id, w := range g.waiters {
+		switch {
+		case w.term < g.appliedTerm:
+			g.resolve(id, w, proposal{err: g.notLeaderLocked()})
+		case w.term < g.term:
+			g.orphans = true // still in the log; it may yet commit
+		}
+	}
 }
 
 // failAll fails every waiting proposal and read, and ends the lease. Under mu.
@@ -931,6 +981,11 @@ func (g *Group) failAll(err error) {
 	if errors.Is(err, ErrClosed) {
 		readErr = ErrClosed
 	}
+	g.failReads(readErr)
+}
+
+// failReads fails every waiting read with err. Under mu.
+func (g *Group) failReads(readErr error) {
 	for k, b := range g.reads {
 		for _, ch := range b.chans {
 			ch <- readErr
@@ -1155,6 +1210,7 @@ func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfCh
 		g.mu.Unlock()
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	w.term = g.rn.BasicStatus().GetTerm() // the entry's, as in flushProposals
 	g.pendingConf = true
 	g.mu.Unlock()
 	g.h.signal()

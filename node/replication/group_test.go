@@ -603,3 +603,36 @@ func TestReplicaDeletedAndHostedAgain(t *testing.T) {
 	grp = idleGroup(t, h, shard)
 	g.Expect(grp.Status().Term).To(BeZero())
 }
+
+// A write handed to Raft on a leader that then loses its leadership gets a known outcome:
+// here the leader is cut off with the write in flight, the others elect a leader and write
+// on; once the old leader hears of the new term its entry cannot commit, and the write is
+// answered not-leader (nothing done, safe to send again), not "outcome unknown".
+func TestWriteOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	c.startGroup(nodes3, 0)
+	old := waitLeader(g, c, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, 0, "before", "1")).To(Succeed())
+
+	c.cut(old.id)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := old.groups[0].Write(ctx, engine.Op{Kind: engine.OpPut, Key: []byte("lost"), Value: []byte("x")})
+		errc <- err
+	}()
+	eventually(g, func() *testNode { return c.leader(0) }).ShouldNot(SatisfyAny(BeNil(), Equal(old)))
+	g.Expect(c.put(ctx, 0, "after", "2")).To(Succeed())
+	c.mu.Lock()
+	c.cutOff[old.id] = false
+	c.mu.Unlock()
+
+	var err error
+	eventually(g, errc).Should(Receive(&err))
+	g.Expect(err).To(MatchError(ErrNotLeader), "the write's outcome is known: not applied")
+	_, err = get(waitLeader(g, c, 0), 0, "lost", false)
+	g.Expect(err).To(MatchError(engine.ErrNotFound))
+	eventually(g, func() (string, error) { return get(old, 0, "after", true) }).Should(Equal("2"))
+}
