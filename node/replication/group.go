@@ -663,6 +663,13 @@ func (g *Group) restore(s *pb.Snapshot) {
 		panic(fmt.Sprintf("replication: shard %d: restore snapshot at index %d: %v", g.shard, s.GetMetadata().GetIndex(), err))
 	}
 	g.mu.Lock()
+	// A write still waiting here (this replica lost its leadership with it in flight) may
+	// be in the snapshot, applied without this replica seeing its entry: settleOrphans
+	// would take it for never committed, so its outcome is unknown.
+	for id, w := range g.waiters {
+		g.resolve(id, w, proposal{err: fmt.Errorf("%w: a snapshot replaced the log it was in", ErrUnknownOutcome)})
+	}
+	g.orphans = false
 	// Files offered before this one belong to older snapshots Raft will not take.
 	if i := slices.Index(g.snapFiles, path); i >= 0 {
 		for _, old := range g.snapFiles[:i+1] {
@@ -955,7 +962,8 @@ func (g *Group) leadershipLost() {
 
 // settleOrphans answers not-leader the proposals of terms older than the last applied
 // entry's that are still waiting: their entries were never committed (a log's terms only
-// grow, and it is applied in order), so nothing was done. Under mu.
+// grow, and it is applied in order), so nothing was done. (A snapshot, which applies
+// entries unseen, fails the waiting ones first: restore.) Under mu.
 func (g *Group) settleOrphans() {
 	g.orphans = false
 	for id, w := range g.waiters {

@@ -636,3 +636,74 @@ func TestWriteOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T) {
 	g.Expect(err).To(MatchError(engine.ErrNotFound))
 	eventually(g, func() (string, error) { return get(old, 0, "after", true) }).Should(Equal("2"))
 }
+
+// A write left waiting on a replica that lost its leadership with it in flight is answered
+// "outcome unknown", not not-leader, when that replica catches up from a snapshot: the
+// snapshot may hold the write's entry, applied without the replica seeing it.
+func TestOrphanedWriteIsUnknownAfterASnapshot(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	const shard = 3
+	c.startGroup(nodes3, shard)
+	l := waitLeader(g, c, shard)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, shard, "before", "1")).To(Succeed())
+	var f *testNode
+	for _, id := range nodes3 {
+		if id != l.id {
+			f = c.node(id)
+			break
+		}
+	}
+	eventually(g, func() (string, error) { return get(f, shard, "before", true) }).Should(Equal("1"))
+	c.cut(f.id)
+
+	// The waiter a lost leadership leaves behind: one of the replica's last applied term.
+	fg := f.groups[shard]
+	fg.mu.Lock()
+	_, w := fg.newWaiter(false)
+	w.term = fg.appliedTerm
+	fg.orphans = true
+	fg.mu.Unlock()
+
+	// The others move to a later term, write on and compact their logs past the replica.
+	other := ""
+	for _, id := range nodes3 {
+		if id != l.id && id != f.id {
+			other = id
+		}
+	}
+	eventually(g, func() error {
+		switch n := c.leader(shard); {
+		case n == nil:
+			return errors.New("no leader")
+		case n.id == other:
+			return nil
+		default:
+			return n.groups[shard].TransferLeadershipTo(ctx, other)
+		}
+	}).Should(Succeed())
+	for i := range 30 {
+		g.Expect(c.put(ctx, shard, fmt.Sprint("k", i), "v")).To(Succeed())
+	}
+	for _, id := range nodes3 {
+		if id == f.id {
+			continue
+		}
+		grp := c.node(id).groups[shard]
+		eventually(g, func() uint64 { return grp.Status().AppliedIndex }).Should(BeNumerically(">", 30))
+		g.Expect(grp.Snapshot()).To(Succeed())
+	}
+	c.mu.Lock()
+	c.cutOff[f.id] = false
+	c.mu.Unlock()
+	// Entries after the snapshot's: the replica applies them once restored.
+	eventually(g, func() (string, error) { return get(f, shard, "k29", true) }).Should(Equal("v"))
+	g.Expect(c.put(ctx, shard, "after", "2")).To(Succeed())
+	eventually(g, func() (string, error) { return get(f, shard, "after", true) }).Should(Equal("2"))
+
+	var p proposal
+	g.Expect(w.ch).To(Receive(&p))
+	g.Expect(p.err).To(MatchError(ErrUnknownOutcome))
+}
