@@ -1,9 +1,11 @@
 package testutil
 
 import (
+	"bufio"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -40,6 +42,27 @@ func StartChild(t testing.TB, test, env, value string) *Child {
 		}
 	})
 	return c
+}
+
+// Reports calls report with the fields of each line the child writes, until its stdout
+// ends; it skips empty lines and fails the test on a line starting "error". The last line
+// may be torn by the SIGKILL: report must check the fields it uses.
+func (c *Child) Reports(report func(f []string)) {
+	c.t.Helper()
+	sc := bufio.NewScanner(c.Stdout)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if f[0] == "error" {
+			c.t.Fatalf("child failed: %s", sc.Text())
+		}
+		report(f)
+	}
+	if err := sc.Err(); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // Kill SIGKILLs the child once (later calls do nothing).

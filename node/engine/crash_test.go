@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -107,28 +105,16 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	outcomes := map[key]*keyOutcome{}
 	maxRev := map[int]uint64{}
 	acks := 0
-	sc := bufio.NewScanner(child.Stdout)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		switch f[0] {
-		case "try", "ack":
-			if len(f) < 5 {
-				continue // a torn last line
-			}
-		case "error":
-			t.Fatalf("child failed: %s", sc.Text())
-		default:
-			continue // test framework output
+	child.Reports(func(f []string) {
+		if (f[0] != "try" && f[0] != "ack") || len(f) < 5 {
+			return // test framework output, or a torn last line
 		}
 		// n[2] is the key, n[3] the step, n[4] (ack only) the revision.
 		n := make([]int, len(f)-1)
 		for i := 3; i < len(f); i++ {
 			var err error
 			if n[i-1], err = strconv.Atoi(f[i]); err != nil {
-				t.Fatalf("bad line %q", sc.Text())
+				t.Fatalf("bad line %q", strings.Join(f, " "))
 			}
 		}
 		shard, _ := strconv.Atoi(f[1])
@@ -141,10 +127,10 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		isPut := f[2] == "put"
 		if f[0] == "try" {
 			o.pending, o.pendingPresent, o.pendingStep = true, isPut, n[3]
-			continue
+			return
 		}
 		if len(f) != 6 {
-			continue
+			return
 		}
 		rev := uint64(n[4])
 		*o = keyOutcome{acked: true, present: isPut, step: n[3], rev: rev}
@@ -153,11 +139,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		if acks == crashAcks {
 			child.Kill() // mid-stream: the child is busy applying more writes
 		}
-	}
-	// Lines still in the pipe after the kill were acknowledged before it.
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
+	})
+	// Lines still in the pipe after the kill were acknowledged before it: Reports read them.
+
 	child.Wait(fmt.Sprintf("%d acknowledgements", crashAcks))
 	t.Logf("child killed after %d acknowledged writes", acks)
 

@@ -1,7 +1,6 @@
 package raftlog
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -91,30 +90,20 @@ func TestCrashKeepsSyncedRecords(t *testing.T) {
 	child := testutil.StartChild(t, "TestCrashChild", crashChildEnv, dir)
 	var synced uint64
 	reports := 0
-	sc := bufio.NewScanner(child.Stdout)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
+	child.Reports(func(f []string) {
+		if f[0] != "synced" || len(f) != 2 {
+			return // test framework output, or a torn last line
 		}
-		switch f[0] {
-		case "error":
-			t.Fatalf("child failed: %s", sc.Text())
-		case "synced":
-			if len(f) != 2 {
-				continue // a torn last line
-			}
-			n, err := strconv.ParseUint(f[1], 10, 64)
-			if err != nil {
-				continue
-			}
-			synced = max(synced, n)
-			reports++
-			if reports == crashSyncs {
-				child.Kill() // mid-stream: the child is busy writing more
-			}
+		n, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return
 		}
-	}
+		synced = max(synced, n)
+		reports++
+		if reports == crashSyncs {
+			child.Kill() // mid-stream: the child is busy writing more
+		}
+	})
 	child.Wait(fmt.Sprintf("%d syncs", crashSyncs))
 	t.Logf("child killed after %d syncs, the last covering %d writes", reports, synced)
 
