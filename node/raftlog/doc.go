@@ -34,6 +34,10 @@
 //	2 delete shard: shard
 //	3 checkpoint:   n | n × (shard | compaction point | m | m × (len | name | len | value))
 //
+// Shard numbers run from 0 to MaxShard; MetaShard (MaxShard+1) holds the log's own
+// stable values (the replication package keeps the node's identity there, so that it
+// lives and dies with the log), which cannot be deleted.
+//
 // A batch holds one Write call (one write system call, one record); its
 // entries are consecutive, so only the first index is stored. The header's own
 // checksum keeps a damaged length from being mistaken for a torn record.

@@ -24,6 +24,10 @@ var (
 const (
 	// MaxShard is the highest shard id.
 	MaxShard = 4095
+	// MetaShard holds the log's own stable values (the replication package keeps the
+	// node's identity there): written, recovered, checkpointed and collected like a
+	// shard's, so they live and die with the log. It cannot be deleted.
+	MetaShard = MaxShard + 1
 	// DefaultSegmentSize is the size at which a segment is rotated if Options
 	// does not say.
 	DefaultSegmentSize = 64 << 20
@@ -152,8 +156,8 @@ func (l *Log) fail(err error) error {
 }
 
 func checkShard(shard int) error {
-	if shard < 0 || shard > MaxShard {
-		return fmt.Errorf("shard %d out of range 0..%d: %w", shard, MaxShard, ErrInvalidArgument)
+	if shard < 0 || shard > MetaShard {
+		return fmt.Errorf("shard %d out of range 0..%d: %w", shard, MetaShard, ErrInvalidArgument)
 	}
 	return nil
 }
@@ -275,8 +279,8 @@ func (l *Log) closeRetired() {
 
 // DeleteShard removes all of shard's state, durably (a replica that left its group).
 func (l *Log) DeleteShard(shard int) error {
-	if err := checkShard(shard); err != nil {
-		return fmt.Errorf("delete raft state: %w", err)
+	if err := checkShard(shard); err != nil || shard == MetaShard {
+		return fmt.Errorf("delete raft state of shard %d: %w", shard, ErrInvalidArgument)
 	}
 	l.mu.Lock()
 	err := l.append(appendDeleteShard(nil, shard))
@@ -558,6 +562,18 @@ func (l *Log) Holds(shard int) bool {
 	defer l.mu.Unlock()
 	m := l.shards[shard]
 	return m != nil && !m.empty()
+}
+
+// HoldsShards reports whether the log holds state of any shard (MetaShard aside).
+func (l *Log) HoldsShards() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for s, m := range l.shards {
+		if s != MetaShard && !m.empty() {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats returns the log's counters.

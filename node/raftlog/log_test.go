@@ -186,7 +186,8 @@ func TestDeleteShard(t *testing.T) {
 	syncs := l.Stats().Syncs
 	g.Expect(l.DeleteShard(1)).To(Succeed())
 	g.Expect(l.Stats().Syncs).To(Equal(syncs+1), "DeleteShard syncs")
-	g.Expect(l.DeleteShard(MaxShard + 1)).To(MatchError(ErrInvalidArgument))
+	g.Expect(l.DeleteShard(MetaShard + 1)).To(MatchError(ErrInvalidArgument))
+	g.Expect(l.DeleteShard(MetaShard)).To(MatchError(ErrInvalidArgument), "the log's own values cannot be deleted")
 
 	l = reopen(t, l, opts)
 	g.Expect(recoveredShards(l)).To(Equal([]int{2}))
@@ -285,7 +286,7 @@ func TestInvalidWritesWriteNothing(t *testing.T) {
 	l := openLog(t, t.TempDir(), Options{NoSync: true})
 	for _, ws := range [][]Write{
 		{{Shard: -1, Entries: ents(1, 1, "a")}},
-		{{Shard: 1, Entries: ents(1, 1, "a")}, {Shard: MaxShard + 1}},
+		{{Shard: 1, Entries: ents(1, 1, "a")}, {Shard: MetaShard + 1}},
 		{{Shard: 1, Entries: append(ents(1, 2, "a"), ents(4, 4, "a")...)}},
 		{{Shard: 1, Entries: []Entry{{Index: 2}, {Index: 1}}}},
 	} {
@@ -414,4 +415,29 @@ func recoveredShards(l *Log) []int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Sorted(maps.Keys(l.recovered))
+}
+
+// TestMetaShard checks the log's own stable values: kept across rotations that remove
+// the segment they were written in, recovered on reopen, never deleted, and not counted
+// as a shard's state.
+func TestMetaShard(t *testing.T) {
+	g := NewWithT(t)
+	opts := Options{NoSync: true, SegmentSize: 1024}
+	l := openLog(t, t.TempDir(), opts)
+	g.Expect(l.HoldsShards()).To(BeFalse())
+	mustWrite(t, l, Write{Shard: MetaShard, Stable: []StableValue{sv("identity", "n1/42")}})
+	g.Expect(l.HoldsShards()).To(BeFalse(), "the log's own values are no shard's state")
+	for i := uint64(1); i <= 100; i++ {
+		mustWrite(t, l, Write{Shard: 1, Entries: []Entry{{Index: i, Data: []byte(fmt.Sprintf("%0100d", i))}}, DeleteBelow: i})
+	}
+	g.Expect(l.HoldsShards()).To(BeTrue())
+	g.Expect(segmentFiles(t, l.dir)[0]).To(BeNumerically(">", 1), "the segment the value was written in is gone")
+	g.Expect(l.DeleteShard(MetaShard)).To(MatchError(ErrInvalidArgument))
+
+	l = reopen(t, l, opts)
+	g.Expect(stateOf(t, l, MetaShard).Stable).To(Equal(map[string][]byte{"identity": []byte("n1/42")}))
+	g.Expect(l.DeleteShard(1)).To(Succeed())
+	g.Expect(l.HoldsShards()).To(BeFalse())
+	l = reopen(t, l, opts)
+	g.Expect(stateOf(t, l, MetaShard).Stable).To(Equal(map[string][]byte{"identity": []byte("n1/42")}))
 }

@@ -203,7 +203,7 @@ func (d *decoder) bytes() []byte {
 
 func (d *decoder) shard() int {
 	s := d.uvarint()
-	if d.err == nil && s > MaxShard {
+	if d.err == nil && s > MetaShard {
 		d.err = errMalformed
 	}
 	return int(s)
