@@ -16,7 +16,7 @@ type raftCollector struct {
 	term, commit, applied, leader, hasLeader, voters, learners *prometheus.Desc
 	rounds, fsyncs, fsyncSeconds, sent, dropped                *prometheus.Desc
 	dials, dialFailures, connsClosed, snapsSent, snapsFailed   *prometheus.Desc
-	logBytes, logSegments, logSegmentsRemoved                  *prometheus.Desc
+	logBytes, logSegments, logSegmentsRemoved, misaddressed    *prometheus.Desc
 }
 
 func newRaftCollector(n *Node) *raftCollector {
@@ -44,6 +44,8 @@ func newRaftCollector(n *Node) *raftCollector {
 		snapsFailed:  d("snapshot_failures_total", "Shard snapshots to peers that failed."),
 		logBytes:     d("log_bytes_written_total", "Bytes appended to the node's Raft log (records, segment headers and checkpoints)."),
 		logSegments:  d("log_segments", "Segment files of the node's Raft log."),
+		misaddressed: d("messages_misaddressed_total",
+			"Raft messages received for a Raft ID this node does not have (meant for the member it was before it lost its Raft log), dropped."),
 		logSegmentsRemoved: d("log_segments_removed_total",
 			"Raft log segments removed once no shard needed them (a count that stops growing while segments pile up means a group holds them)."),
 	}
@@ -53,7 +55,7 @@ func newRaftCollector(n *Node) *raftCollector {
 func (c *raftCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.term, c.commit, c.applied, c.leader, c.hasLeader, c.voters,
 		c.learners, c.rounds, c.fsyncs, c.fsyncSeconds, c.sent, c.dropped, c.dials, c.dialFailures,
-		c.connsClosed, c.snapsSent, c.snapsFailed, c.logBytes, c.logSegments, c.logSegmentsRemoved} {
+		c.connsClosed, c.snapsSent, c.snapsFailed, c.logBytes, c.logSegments, c.logSegmentsRemoved, c.misaddressed} {
 		ch <- d
 	}
 }
@@ -94,6 +96,7 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.logBytes, float64(st.Log.BytesWritten))
 	gauge(c.logSegments, float64(st.Log.Segments))
 	counter(c.logSegmentsRemoved, float64(st.Log.SegmentsRemoved))
+	counter(c.misaddressed, float64(st.MessagesMisaddressed))
 }
 
 func boolValue(b bool) float64 {

@@ -68,6 +68,8 @@ type Node struct {
 
 	host  *replication.Host
 	peers *peerClient
+	// ids are the peers' Raft IDs as they report them (identities.go).
+	ids *identities
 	// hostForMetrics is host once Start has set it, for the metrics collector.
 	hostForMetrics atomic.Pointer[replication.Host]
 
@@ -132,6 +134,7 @@ func New(cfg Config) (*Node, error) {
 		groups:  map[int]*shardGroup{},
 		refused: map[int]bool{},
 	}
+	n.ids = newIdentities(n.peers)
 	n.hosting.Store(&hosting{replicas: map[int]Replica{}})
 	metrics.Registry().MustRegister(newRaftCollector(n))
 	return n, nil
@@ -235,6 +238,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	n.wg.Wait()
 	n.steps.Wait()
+	n.ids.close()
 	if n.srv != nil && !n.cfg.NoHandOff {
 		// Hand leaderships to other replicas while still answering: requests that arrive
 		// meanwhile get a 421 with the new leader instead of a refused connection.

@@ -124,9 +124,6 @@ func (n *Node) publish(m *shardmap.Map) {
 // reconcile opens the groups the map assigns here and starts one step for every group
 // that is not in the middle of one.
 func (n *Node) reconcile(ctx context.Context, m *shardmap.Map) {
-	for _, peer := range m.Nodes {
-		n.host.Learn(peer.ID)
-	}
 	opened := 0
 	for _, s := range m.ShardsOf(n.cfg.ID) {
 		n.mu.Lock()
@@ -178,8 +175,8 @@ func (n *Node) reconcile(ctx context.Context, m *shardmap.Map) {
 			continue // a replica waiting for its leader
 		}
 		leader := g.IsLeader()
-		if assigned[g.shard] && (!leader || g.settled == (settledAt{m.Version, g.Term()})) {
-			continue // a follower has nothing to do; a settled leader neither
+		if assigned[g.shard] && (!leader || g.settled == (settledAt{m.Version, g.Term()}) && !g.HasInactiveMember()) {
+			continue // a follower has nothing to do; a settled leader neither, unless a member went quiet
 		}
 		g.busy = true
 		n.startStep(ctx, []*shardGroup{g}, func(ctx context.Context) { n.step(ctx, m, g) })
@@ -217,12 +214,20 @@ func (n *Node) startStep(ctx context.Context, groups []*shardGroup, fn func(cont
 // holds none (drain before removal), which the operator and `torua local` guarantee.
 func (n *Node) found(ctx context.Context, m *shardmap.Map, groups []*shardGroup) {
 	held := map[int]bool{}
+	raftIDs := map[string]uint64{n.cfg.ID: n.host.ID()}
 	for _, peer := range m.Nodes {
 		if peer.ID == n.cfg.ID {
 			continue
 		}
 		var st RaftState
-		if err := n.peers.getJSON(ctx, peer.API, "/internal/raft-state", &st); err != nil {
+		err := n.peers.getJSON(ctx, peer.API, "/internal/raft-state", &st)
+		if err == nil && st.Node != peer.ID {
+			err = fmt.Errorf("%s answered as node %q", peer.API, st.Node)
+		}
+		if err == nil {
+			raftIDs[peer.ID], err = st.raftID()
+		}
+		if err != nil {
 			n.log.Info("Waiting for every node to answer before founding shards", "peer", peer.ID, "err", err)
 			return
 		}
@@ -234,12 +239,15 @@ func (n *Node) found(ctx context.Context, m *shardmap.Map, groups []*shardGroup)
 		if held[g.shard] {
 			continue // it exists elsewhere; its leader will add this replica
 		}
-		voters := m.Replicas(g.shard)
+		var voters []replication.Member
+		for _, id := range m.Replicas(g.shard) {
+			voters = append(voters, replication.Member{Node: id, ID: raftIDs[id]})
+		}
 		if err := g.Bootstrap(voters); err != nil {
 			n.log.Error("Failed to found shard group", "shard", g.shard, "err", err)
 			continue
 		}
-		n.log.Info("Founded shard group", "shard", g.shard, "voters", voters, "mapVersion", m.Version)
+		n.log.Info("Founded shard group", "shard", g.shard, "voters", m.Replicas(g.shard), "mapVersion", m.Version)
 	}
 }
 
@@ -278,9 +286,33 @@ func (n *Node) lead(ctx context.Context, m *shardmap.Map, g *shardGroup) error {
 	if mem.Index > g.CommitIndex() {
 		return nil // the previous change is not committed yet
 	}
+	for _, id := range mem.Inactive {
+		// A member that went quiet may be a node that lost its disk: it came back with
+		// another Raft ID and drops what is sent to the old one. The old member promised
+		// things (votes, acknowledged entries) the node no longer has, so it goes first;
+		// the node is then added again below, as a learner that catches up by snapshot.
+		peer, ok := m.Node(id)
+		if !ok {
+			continue
+		}
+		n.ids.refresh(id, peer.API)
+		if now, known := n.ids.get(id); known && now != mem.IDs[id] {
+			n.log.Warn("Replacing a replica whose node lost its Raft state", "shard", g.shard, "node", id,
+				"oldRaftID", replication.FormatRaftID(mem.IDs[id]), "raftID", replication.FormatRaftID(now))
+			return g.RemoveServer(ctx, id)
+		}
+	}
 	for _, id := range want {
 		if !mem.Contains(id) {
-			return g.AddLearner(ctx, id)
+			peer, ok := m.Node(id)
+			if !ok {
+				return fmt.Errorf("node %s is not in map version %d", id, m.Version)
+			}
+			raftID, err := n.ids.fetch(ctx, id, peer.API)
+			if err != nil {
+				return fmt.Errorf("add %s to shard %d: %w", id, g.shard, err)
+			}
+			return g.AddLearner(ctx, replication.Member{Node: id, ID: raftID})
 		}
 	}
 	for _, id := range mem.Learners {
@@ -408,14 +440,17 @@ func (n *Node) retire(g *shardGroup, why string) {
 // RaftState is the body of GET /internal/raft-state: the shards this node holds Raft state
 // for (or data it refuses to serve). A node about to found a shard asks every other node.
 type RaftState struct {
-	Node   string `json:"node"`
+	Node string `json:"node"`
+	// RaftID is the node's Raft ID (16 hexadecimal digits), created with its Raft log: a
+	// node that lost its disk has a new one.
+	RaftID string `json:"raftID"`
 	Shards []int  `json:"shards"`
 }
 
 func (n *Node) raftState() RaftState {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	st := RaftState{Node: n.cfg.ID, Shards: []int{}}
+	st := RaftState{Node: n.cfg.ID, RaftID: replication.FormatRaftID(n.host.ID()), Shards: []int{}}
 	for _, s := range slices.Sorted(maps.Keys(n.groups)) {
 		if n.groups[s].HasState() {
 			st.Shards = append(st.Shards, s)

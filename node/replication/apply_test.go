@@ -64,6 +64,9 @@ func writeLog(t testing.TB, dir string, ws ...raftlog.Write) {
 	}
 }
 
+// selfMember is h's node as the only member of a group.
+func selfMember(h *Host) []Member { return []Member{{Node: h.nodeID, ID: h.ID()}} }
+
 // idleGroup opens shard on h without founding it: the loop has nothing to do for it, so
 // a test may call the loop's methods (apply, restore) itself.
 func idleGroup(t testing.TB, h *Host, shard int) *Group {

@@ -126,11 +126,6 @@ func (c *testCluster) start(id string, shards ...int) *testNode {
 		c.t.Fatal(err)
 	}
 	n := &testNode{id: id, eng: eng, host: host, groups: map[int]*Group{}}
-	c.mu.Lock()
-	for peer := range c.addrs {
-		host.Learn(peer)
-	}
-	c.mu.Unlock()
 	for _, shard := range shards {
 		g, err := host.Open(shard, nil)
 		if err != nil {
@@ -153,7 +148,7 @@ func (c *testCluster) startGroup(ids []string, shards ...int) {
 	}
 	for _, id := range ids {
 		for _, shard := range shards {
-			if err := c.node(id).groups[shard].Bootstrap(ids); err != nil {
+			if err := c.node(id).groups[shard].Bootstrap(c.members(ids...)); err != nil {
 				c.t.Fatal(err)
 			}
 		}
@@ -177,6 +172,23 @@ func (c *testCluster) stop(id string) {
 	_ = n.host.Close()
 	_ = n.eng.Close()
 }
+
+// members returns the running nodes ids as group members, with their Raft IDs.
+func (c *testCluster) members(ids ...string) []Member {
+	c.t.Helper()
+	var out []Member
+	for _, id := range ids {
+		n := c.node(id)
+		if n == nil {
+			c.t.Fatalf("node %s is not running", id)
+		}
+		out = append(out, n.member())
+	}
+	return out
+}
+
+// member is the node as a group member.
+func (n *testNode) member() Member { return Member{Node: n.id, ID: n.host.ID()} }
 
 func (c *testCluster) node(id string) *testNode {
 	c.mu.Lock()

@@ -1,12 +1,12 @@
 // Package replication makes each shard of a Torua node a Raft group (go.etcd.io/raft), all
-// of a node's groups driven by one loop: storage in the node's engine, the state machine
-// over it, one TCP port shared by every group, and Group, the replicated replica the node's
-// HTTP layer calls.
+// of a node's groups driven by one loop: Raft state in the node's Raft log (node/raftlog),
+// the state machine over the node's engine, one TCP port shared by every group, and Group,
+// the replicated replica the node's HTTP layer calls.
 //
 // NB: this is the only package in Torua that may import the Raft library. It imports
-// node/engine, shardmap and internal/coalesce and nothing else of Torua; in particular not
-// node, router or controllers. The node package owns the lifecycle: which groups exist, when
-// they bootstrap, when their data is deleted.
+// node/engine, node/raftlog, shardmap and internal/coalesce and nothing else of Torua; in
+// particular not node, router or controllers. The node package owns the lifecycle: which
+// groups exist, when they bootstrap, when their data is deleted.
 //
 // # The loop
 //
@@ -32,6 +32,14 @@
 // index in the same batch; on restart Raft hands over the entries after the compaction point
 // again and those the engine holds are skipped. An entry that cannot be decoded, or an engine
 // failure while applying, panics: a replica that goes on would diverge from the others.
+//
+// # Identity
+//
+// A node's Raft ID is created with its Raft log and kept in it (identity.go): a node that
+// lost its disk comes back with a new one, and messages to the old one are dropped, so it
+// is never counted as the member it was. Group.Membership reports the members a leader has
+// not heard from, with the Raft IDs they are members with; the node package replaces a
+// member whose node now has another Raft ID (RemoveServer, then AddLearner).
 //
 // # Transport
 //

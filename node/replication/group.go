@@ -166,8 +166,10 @@ type readLease struct {
 //	"hs"             stable value: the marshalled raftpb.HardState
 //	"snap"           stable value: the marshalled raftpb.SnapshotMetadata of the
 //	                 log's compaction point (the shard's data is in the engine itself)
-//	"members"        stable value: the node IDs of the configuration, one per line
-//	                 (Raft knows members by RaftID only)
+//	"members"        stable value: the configuration's members, one per line as
+//	                 "<raft ID, 16 hex digits> <node ID>" (Raft knows members by Raft
+//	                 ID only; a line of a bare node ID, written by earlier versions,
+//	                 means RaftID(node ID))
 //
 // In memory each group keeps a raft.MemoryStorage from its compaction point on, loaded by
 // Open; the loop appends to both.
@@ -224,7 +226,9 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	g.dataApplied.Store(st.AppliedIndex)
 	g.commit.Store(hs.GetCommit())
 	if b, ok := stable[string(keyMembers)]; ok {
-		h.Learn(splitMembers(b)...)
+		for _, m := range splitMembers(b) {
+			h.learnMember(m.ID, m.Node)
+		}
 	}
 	// Raft hands over again every committed entry after the compaction point: the engine
 	// skips those it holds (their index is at or below its applied index), and the
@@ -266,13 +270,13 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	return g, nil
 }
 
-// Bootstrap makes this replica a member of a new group whose voters are the given node IDs
-// (this node among them). Every initial voter may call it with the same list. It is a no-op
-// on a replica that already has Raft state.
+// Bootstrap makes this replica a member of a new group whose voters are the given nodes
+// (this node, with its Raft ID, among them). Every initial voter may call it with the same
+// list. It is a no-op on a replica that already has Raft state.
 //
 // NB: call it only for a shard that has never existed; a replica added to an existing
 // group must wait for the leader's AddLearner instead, or it would found a second group.
-func (g *Group) Bootstrap(voters []string) error {
+func (g *Group) Bootstrap(voters []Member) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
@@ -281,9 +285,13 @@ func (g *Group) Bootstrap(voters []string) error {
 	if g.hasState() {
 		return nil
 	}
+	if !slices.Contains(voters, Member{Node: g.h.nodeID, ID: g.h.id}) {
+		return fmt.Errorf("bootstrap shard %d: this node (%s, Raft ID %s) is not among the voters", g.shard, g.h.nodeID, FormatRaftID(g.h.id))
+	}
 	peers := make([]raft.Peer, len(voters))
 	for i, v := range voters {
-		peers[i] = raft.Peer{ID: g.h.learn(v), Context: []byte(v)}
+		g.h.learnMember(v.ID, v.Node)
+		peers[i] = raft.Peer{ID: v.ID, Context: []byte(v.Node)}
 	}
 	if err := g.rn.Bootstrap(peers); err != nil {
 		return fmt.Errorf("bootstrap shard %d: %w", g.shard, err)
@@ -838,13 +846,13 @@ func (a *applying) finish() {
 func (g *Group) applyConfChange(e *pb.Entry) {
 	var cc pb.ConfChangeI
 	var name string
-	var id uint64
+	var id, member uint64
 	if e.GetType() == pb.EntryConfChange {
 		c := &pb.ConfChange{}
 		if err := proto.Unmarshal(e.GetData(), c); err != nil {
 			panic(fmt.Sprintf("replication: shard %d: membership change %d: %v", g.shard, e.GetIndex(), err))
 		}
-		name = string(c.GetContext())
+		name, member = string(c.GetContext()), c.GetNodeId()
 		cc = c
 	} else {
 		c := &pb.ConfChangeV2{}
@@ -854,11 +862,12 @@ func (g *Group) applyConfChange(e *pb.Entry) {
 		if ctx := c.GetContext(); len(ctx) >= 8 {
 			id, name = binary.BigEndian.Uint64(ctx), string(ctx[8:])
 		}
+		if ch := c.GetChanges(); len(ch) == 1 {
+			member = ch[0].GetNodeId()
+		}
 		cc = c
 	}
-	if name != "" {
-		g.h.learn(name)
-	}
+	g.h.learnMember(member, name)
 	g.conf = g.rn.ApplyConfChange(cc)
 	g.confIndex = e.GetIndex()
 	g.pendingConf = false
@@ -886,10 +895,13 @@ func (g *Group) takePoints(dst []raftlog.Write) []raftlog.Write {
 // configPoint returns the stable values of a snapshot point: its metadata and the node IDs
 // of the group's configuration (Raft knows members by RaftID only). Under mu.
 func (g *Group) configPoint(meta *pb.SnapshotMetadata) []raftlog.StableValue {
-	voters, learners := g.membersLocked()
+	var members []Member
+	for _, id := range slices.Concat(g.conf.GetVoters(), g.conf.GetLearners()) {
+		members = append(members, Member{Node: g.h.name(id), ID: id})
+	}
 	return []raftlog.StableValue{
 		{Name: keySnapshot, Value: mustMarshal(meta)},
-		{Name: keyMembers, Value: joinMembers(append(voters, learners...))},
+		{Name: keyMembers, Value: joinMembers(members)},
 	}
 }
 
@@ -900,29 +912,6 @@ func mustMarshal(m proto.Message) []byte {
 		panic(fmt.Sprintf("replication: marshal %T: %v", m, err))
 	}
 	return b
-}
-
-func joinMembers(names []string) []byte {
-	var b []byte
-	for _, n := range names {
-		b = append(append(b, n...), '\n')
-	}
-	return b
-}
-
-func splitMembers(b []byte) []string {
-	var out []string
-	for len(b) > 0 {
-		i := slices.Index(b, '\n')
-		if i < 0 {
-			i = len(b)
-		}
-		if i > 0 {
-			out = append(out, string(b[:i]))
-		}
-		b = b[min(i+1, len(b)):]
-	}
-	return out
 }
 
 // softStateChanged notes a change of leader or role; proposals and reads of a lost
@@ -1087,25 +1076,47 @@ func (g *Group) Status() shardmap.ShardStatus {
 
 // membersLocked returns the voters' and learners' node IDs. Under mu.
 func (g *Group) membersLocked() (voters, learners []string) {
-	name := func(id uint64) string {
-		if n := g.h.name(id); n != "" {
-			return n
-		}
-		return fmt.Sprintf("raft-%x", id)
-	}
 	for _, id := range g.conf.GetVoters() {
-		voters = append(voters, name(id))
+		voters = append(voters, g.memberName(id))
 	}
 	for _, id := range g.conf.GetLearners() {
-		learners = append(learners, name(id))
+		learners = append(learners, g.memberName(id))
 	}
 	return voters, learners
+}
+
+// memberName is the node ID of member id, or a name made of the Raft ID if it is unknown.
+func (g *Group) memberName(id uint64) string {
+	if n := g.h.name(id); n != "" {
+		return n
+	}
+	return "raft-" + FormatRaftID(id)
+}
+
+// memberID returns the Raft ID node is a member with. Under mu.
+func (g *Group) memberID(node string, voter bool) (uint64, bool) {
+	ids := g.conf.GetVoters()
+	if !voter {
+		ids = slices.Concat(ids, g.conf.GetLearners())
+	}
+	for _, id := range ids {
+		if g.h.name(id) == node {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // Membership is a group's configuration as one replica knows it.
 type Membership struct {
 	// Voters and Learners are node IDs.
 	Voters, Learners []string
+	// IDs maps each member's node ID to the Raft ID it is a member with.
+	IDs map[string]uint64
+	// Inactive lists the members a leader has not heard from since its last quorum check
+	// (about an election timeout): down, cut off, or a node that lost its disk and drops
+	// what is sent to its old Raft ID. Empty on followers.
+	Inactive []string
 	// Index is the log index of the configuration. A configuration takes effect when it
 	// is applied, so it is always committed.
 	Index uint64
@@ -1123,9 +1134,36 @@ func (g *Group) Membership() (Membership, error) {
 	if g.closed {
 		return Membership{}, ErrClosed
 	}
-	m := Membership{Index: g.confIndex}
+	m := Membership{Index: g.confIndex, IDs: map[string]uint64{}}
 	m.Voters, m.Learners = g.membersLocked()
+	for _, id := range slices.Concat(g.conf.GetVoters(), g.conf.GetLearners()) {
+		m.IDs[g.memberName(id)] = id
+	}
+	if g.leads() {
+		for id, pr := range g.rn.Status().Progress {
+			if id != g.h.id && !pr.RecentActive {
+				m.Inactive = append(m.Inactive, g.memberName(id))
+			}
+		}
+		slices.Sort(m.Inactive)
+	}
 	return m, nil
+}
+
+// HasInactiveMember reports whether this replica leads the group and some member has
+// not been heard from since the last quorum check (see Membership.Inactive).
+func (g *Group) HasInactiveMember() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || !g.leads() {
+		return false
+	}
+	for id, pr := range g.rn.Status().Progress {
+		if id != g.h.id && !pr.RecentActive {
+			return true
+		}
+	}
+	return false
 }
 
 // Term is the current Raft term as this replica knows it.
@@ -1171,27 +1209,51 @@ func (g *Group) IsLeader() bool {
 	return g.leads()
 }
 
-// AddLearner adds node id to the group as a learner, which receives the log (or a
-// snapshot) but does not count in quorums. Leader only. Membership changes go one at a
-// time; the caller adds, promotes or removes one server and waits for it.
-func (g *Group) AddLearner(ctx context.Context, id string) error {
-	return g.changeMembership(ctx, "add learner "+id, pb.ConfChangeAddLearnerNode, id)
+// AddLearner adds node m.Node, with its current Raft ID m.ID, to the group as a learner,
+// which receives the log (or a snapshot) but does not count in quorums. Leader only.
+// Membership changes go one at a time; the caller adds, promotes or removes one server and
+// waits for it. A node that is a member already, with another Raft ID (it lost its disk),
+// must be removed first.
+func (g *Group) AddLearner(ctx context.Context, m Member) error {
+	what := "add learner " + m.Node
+	return g.changeMembership(ctx, what, pb.ConfChangeAddLearnerNode, func() (Member, error) {
+		if m.ID == 0 || m.Node == "" {
+			return Member{}, fmt.Errorf("%s: a node ID and a Raft ID are required", what)
+		}
+		if id, ok := g.memberID(m.Node, false); ok && id != m.ID {
+			return Member{}, fmt.Errorf("%s: it is a member with Raft ID %s already; remove that first", what, FormatRaftID(id))
+		}
+		return m, nil
+	})
 }
 
-// Promote makes learner id a voter. Leader only. The caller promotes a learner once it has
-// caught up (its Status().AppliedIndex close to the leader's CommitIndex), so the group's
-// availability does not depend on a replica still copying the log.
-func (g *Group) Promote(ctx context.Context, id string) error {
-	return g.changeMembership(ctx, "promote "+id, pb.ConfChangeAddNode, id)
+// Promote makes learner node a voter. Leader only. The caller promotes a learner once it
+// has caught up (its Status().AppliedIndex close to the leader's CommitIndex), so the
+// group's availability does not depend on a replica still copying the log.
+func (g *Group) Promote(ctx context.Context, node string) error {
+	return g.changeMembership(ctx, "promote "+node, pb.ConfChangeAddNode, g.member(node))
 }
 
-// RemoveServer removes node id (voter or learner) from the group. Leader only. Removing the
+// RemoveServer removes node (voter or learner) from the group. Leader only. Removing the
 // leader itself makes it step down once the change is applied.
-func (g *Group) RemoveServer(ctx context.Context, id string) error {
-	return g.changeMembership(ctx, "remove "+id, pb.ConfChangeRemoveNode, id)
+func (g *Group) RemoveServer(ctx context.Context, node string) error {
+	return g.changeMembership(ctx, "remove "+node, pb.ConfChangeRemoveNode, g.member(node))
 }
 
-func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfChangeType, node string) error {
+// member returns a changeMembership target: node as the configuration knows it.
+func (g *Group) member(node string) func() (Member, error) {
+	return func() (Member, error) {
+		id, ok := g.memberID(node, false)
+		if !ok {
+			return Member{}, fmt.Errorf("shard %d: %s is not a member", g.shard, node)
+		}
+		return Member{Node: node, ID: id}, nil
+	}
+}
+
+// changeMembership proposes one change of the member target returns (called under mu) and
+// waits until it is applied.
+func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfChangeType, target func() (Member, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, g.h.cfg.ApplyTimeout)
 	defer cancel()
 	g.mu.Lock()
@@ -1203,14 +1265,18 @@ func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfCh
 		g.mu.Unlock()
 		return fmt.Errorf("%s shard %d: %w: an earlier membership change is still being applied", what, g.shard, ErrTimeout)
 	}
+	m, err := target()
+	if err != nil {
+		g.mu.Unlock()
+		return err
+	}
 	// A new voter promised this leader nothing: quorums that include it are not bound by
 	// the lease.
 	g.revokeLease()
 	id, w := g.newWaiter(false)
-	rid := g.h.learn(node)
 	cc := &pb.ConfChangeV2{
-		Changes: []*pb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(rid)}},
-		Context: append(binary.BigEndian.AppendUint64(nil, id), node...),
+		Changes: []*pb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(m.ID)}},
+		Context: append(binary.BigEndian.AppendUint64(nil, id), m.Node...),
 	}
 	if err := g.rn.ProposeConfChange(cc); err != nil {
 		delete(g.waiters, id)
@@ -1225,7 +1291,7 @@ func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfCh
 	if _, err := g.await(ctx, id, w); err != nil {
 		return fmt.Errorf("%s shard %d: %w", what, g.shard, err)
 	}
-	g.log.Info("Changed group membership", "change", what)
+	g.log.Info("Changed group membership", "change", what, "raftID", FormatRaftID(m.ID))
 	return nil
 }
 
@@ -1252,9 +1318,15 @@ func (g *Group) TransferLeadership(ctx context.Context) error {
 	return g.transfer(ctx, best)
 }
 
-// TransferLeadershipTo hands leadership to voter id. Leader only.
-func (g *Group) TransferLeadershipTo(ctx context.Context, id string) error {
-	return g.transfer(ctx, g.h.learn(id))
+// TransferLeadershipTo hands leadership to voter node. Leader only.
+func (g *Group) TransferLeadershipTo(ctx context.Context, node string) error {
+	g.mu.Lock()
+	id, ok := g.memberID(node, true)
+	g.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("transfer leadership of shard %d: %s is not a voter", g.shard, node)
+	}
+	return g.transfer(ctx, id)
 }
 
 func (g *Group) transfer(ctx context.Context, to uint64) error {

@@ -150,7 +150,7 @@ func TestFollowerAnswersNotLeader(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	g.Expect(c.put(ctx, 4, "k", "v")).To(Succeed())
-	g.Expect(l.groups[4].Bootstrap(nodes3)).To(Succeed(), "bootstrapping a running group is a no-op")
+	g.Expect(l.groups[4].Bootstrap(c.members(nodes3...))).To(Succeed(), "bootstrapping a running group is a no-op")
 
 	var f *testNode
 	for _, id := range nodes3 {
@@ -243,7 +243,7 @@ func TestMembershipChangesAndSnapshotCatchUp(t *testing.T) {
 	n4 := c.start("n4", shard)
 	st := n4.groups[shard].Status()
 	g.Expect(st.Voters).To(BeEmpty(), "a new replica waits to be added")
-	onLeader(g, c, shard, func(l *Group) error { return l.AddLearner(ctx, "n4") })
+	onLeader(g, c, shard, func(l *Group) error { return l.AddLearner(ctx, n4.member()) })
 	for i := range 50 {
 		eventually(g, func() (string, error) { return get(n4, shard, fmt.Sprint("k", i), true) }).Should(Equal(fmt.Sprint(i)))
 	}
@@ -414,7 +414,7 @@ func TestReplicaRecoversLostEngineTail(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(eng.RestoreShard(shard, &early)).To(Succeed())
 			if tt.snapshot {
-				h := testHostIn(t, eng, filepath.Join(c.root, f, "raft-log"))
+				h := testHostIn(t, eng, filepath.Join(c.root, f, "raft-log"), func(hc *HostConfig) { hc.NodeID = f })
 				_, err := h.Open(shard, nil)
 				g.Expect(errors.Is(err, ErrStaleData)).To(BeTrue(), "err = %v", err)
 				g.Expect(err).To(MatchError(ContainSubstring("older than its Raft log's compaction point")))
@@ -455,10 +455,10 @@ func TestRestoreHoldsUpOnlyItsGroup(t *testing.T) {
 		}
 	}
 	for _, id := range nodes3 {
-		g.Expect(c.node(id).groups[7].Bootstrap(nodes3)).To(Succeed())
+		g.Expect(c.node(id).groups[7].Bootstrap(c.members(nodes3...))).To(Succeed())
 	}
 	for _, id := range []string{"n1", "n2", "n4"} {
-		g.Expect(c.node(id).groups[8].Bootstrap([]string{"n1", "n2", "n4"})).To(Succeed())
+		g.Expect(c.node(id).groups[8].Bootstrap(c.members("n1", "n2", "n4"))).To(Succeed())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -471,7 +471,7 @@ func TestRestoreHoldsUpOnlyItsGroup(t *testing.T) {
 		eventually(g, func() uint64 { return grp.Status().AppliedIndex }).Should(BeNumerically(">", 30))
 		g.Expect(grp.Snapshot()).To(Succeed())
 	}
-	onLeader(g, c, 7, func(l *Group) error { return l.AddLearner(ctx, "n4") })
+	onLeader(g, c, 7, func(l *Group) error { return l.AddLearner(ctx, n4.member()) })
 	g.Eventually(entered).WithTimeout(20*time.Second).Should(BeClosed(), "n4 starts restoring shard 7")
 
 	c.stop("n2") // shard 8 now needs n4 for every election and commit
@@ -537,7 +537,7 @@ func TestIdleGroupStopsPinningLogSegments(t *testing.T) {
 	for _, shard := range []int{idle, busy} {
 		grp, err := h.Open(shard, nil)
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(grp.Bootstrap([]string{"n1"})).To(Succeed())
+		g.Expect(grp.Bootstrap(selfMember(h))).To(Succeed())
 		groups[shard] = grp
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -577,7 +577,7 @@ func TestReplicaDeletedAndHostedAgain(t *testing.T) {
 	const shard = 6
 	h := testHostIn(t, eng, logDir)
 	grp := idleGroup(t, h, shard)
-	g.Expect(grp.Bootstrap([]string{"n1"})).To(Succeed())
+	g.Expect(grp.Bootstrap(selfMember(h))).To(Succeed())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	eventually(g, func() error { _, err := grp.Write(ctx, putOp("k", "v")); return err }).Should(Succeed())

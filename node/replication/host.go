@@ -3,7 +3,6 @@ package replication
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net"
 	"runtime"
@@ -107,16 +106,6 @@ func (c Config) RestartQuietPeriod() time.Duration {
 // the shard map says so. It must be safe for concurrent use.
 type Resolver func(nodeID string) (string, error)
 
-// RaftID is the Raft ID of node name: a 64-bit hash of it (never 0, Raft's "none").
-func RaftID(name string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(name))
-	if id := h.Sum64(); id != 0 {
-		return id
-	}
-	return 1
-}
-
 // Host runs every Raft group of a node in one loop over one listener. Each round the loop
 // collects every group's Ready, sends their messages (one frame per peer), writes all their
 // log appends and hard states to the node's Raft log in one unsynced write, hands the
@@ -150,6 +139,9 @@ type Host struct {
 	closed    atomic.Bool
 
 	stats hostCounters
+	// misaddressedTo holds the Raft IDs that misaddressed messages were sent to, each
+	// logged once.
+	misaddressedTo sync.Map
 	// restoreHook, if set (tests only), runs before a snapshot is restored.
 	restoreHook func(shard int)
 }
@@ -158,7 +150,7 @@ type Host struct {
 type HostConfig struct {
 	// Listen is the Raft address to bind (host:port; port 0 picks one).
 	Listen string
-	// NodeID is this node's ID; its Raft ID is RaftID(NodeID).
+	// NodeID is this node's ID. Its Raft ID is created with its Raft log (identity.go).
 	NodeID string
 	// Resolve finds a peer's Raft address.
 	Resolve Resolver
@@ -193,12 +185,20 @@ func Listen(c HostConfig) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft host: %w", err)
 	}
+	id, created, err := loadIdentity(rlog, c.NodeID)
+	if err != nil {
+		_ = rlog.Close()
+		return nil, fmt.Errorf("raft host: %w", err)
+	}
+	if created {
+		c.Logger.Info("Created the node's Raft identity with its Raft log", "raftID", FormatRaftID(id))
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		_ = rlog.Close()
 		return nil, fmt.Errorf("raft listener: %w", err)
 	}
-	h := &Host{cfg: c.Raft.withDefaults(), nodeID: c.NodeID, id: RaftID(c.NodeID), eng: c.Engine, rlog: rlog, resolve: c.Resolve,
+	h := &Host{cfg: c.Raft.withDefaults(), nodeID: c.NodeID, id: id, eng: c.Engine, rlog: rlog, resolve: c.Resolve,
 		dir: c.Dir, log: c.Logger.With("component", "replication"), groups: map[int]*Group{}, names: map[uint64]string{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), syncDone: make(chan struct{})}
 	h.names[h.id] = c.NodeID
@@ -219,26 +219,28 @@ func (h *Host) QuietUntil(t time.Time) { h.trans.quietUntil(t) }
 // Quiet reports whether the host is still in a quiet period, and until when.
 func (h *Host) Quiet() (until time.Time, quiet bool) { return h.trans.quiet() }
 
-// Learn records the Raft IDs of nodes by name, so that messages to them can be addressed
-// before any of them has spoken (the node passes every node of its shard map).
-func (h *Host) Learn(names ...string) {
-	for _, n := range names {
-		h.learn(n)
-	}
-}
+// ID is this node's Raft ID.
+func (h *Host) ID() uint64 { return h.id }
 
-// learn records name as the node with Raft ID RaftID(name), and returns the ID.
-func (h *Host) learn(name string) uint64 {
-	id := RaftID(name)
-	h.mu.Lock()
+// learnMember records that Raft ID id is node name. A node has one Raft ID per Raft log
+// it has had: after a lost disk, an old and a new one name the same node.
+func (h *Host) learnMember(id uint64, name string) {
+	if id == 0 || name == "" {
+		return
+	}
+	h.mu.RLock()
 	old, known := h.names[id]
+	h.mu.RUnlock()
+	if known && old == name {
+		return
+	}
+	h.mu.Lock()
 	h.names[id] = name
 	h.mu.Unlock()
-	if known && old != name {
-		// NB: two node IDs with one 64-bit hash; Raft could not tell them apart.
-		h.log.Error("Two node IDs have the same Raft ID; rename one", "node", name, "other", old, "raftID", id)
+	if known {
+		// NB: two node IDs with one Raft ID; Raft could not tell them apart.
+		h.log.Error("Two node IDs have the same Raft ID", "node", name, "other", old, "raftID", FormatRaftID(id))
 	}
-	return id
 }
 
 // name returns the node name of Raft ID id, "" if unknown.
@@ -608,6 +610,9 @@ func (h *Host) deliver(g *Group, msgs []*pb.Message) {
 
 // step hands a message from a peer to its group.
 func (h *Host) step(shard int, m *pb.Message) {
+	if !h.addressedHere(shard, m) {
+		return
+	}
 	g := h.group(shard)
 	if g == nil {
 		return // not (yet) a replica here; Raft retries
@@ -618,6 +623,23 @@ func (h *Host) step(shard int, m *pb.Message) {
 	if stepped {
 		h.signal()
 	}
+}
+
+// addressedHere reports whether m is addressed to this node's Raft ID. A message to
+// another Raft ID of this node's name was meant for the member it was before it lost its
+// disk: taking part as that member (voting, acknowledging entries it does not have) could
+// lose acknowledged writes, so the message is dropped and counted, and the sender's group
+// sees that member inactive (Membership.Inactive) until it is replaced.
+func (h *Host) addressedHere(shard int, m *pb.Message) bool {
+	if to := m.GetTo(); to != h.id {
+		h.stats.misaddressed.Add(1)
+		if _, logged := h.misaddressedTo.LoadOrStore(to, true); !logged {
+			h.log.Warn("Dropped Raft messages addressed to a Raft ID this node does not have (it lost its Raft log, or a peer's map is wrong); the groups' leaders replace the old member",
+				"shard", shard, "to", FormatRaftID(to), "raftID", FormatRaftID(h.id), "from", h.name(m.GetFrom()))
+		}
+		return false
+	}
+	return true
 }
 
 // syncer fsyncs the Raft log for the loop and then delivers the responses that waited
@@ -699,7 +721,7 @@ type hostCounters struct {
 	rounds, fsyncs, fsyncNanos       atomic.Uint64
 	sent, dropped, dials, dialErrors atomic.Uint64
 	connsClosed, snapshotsSent       atomic.Uint64
-	snapshotsFailed                  atomic.Uint64
+	snapshotsFailed, misaddressed    atomic.Uint64
 }
 
 // Stats are a host's cumulative counters, for metrics.
@@ -715,6 +737,9 @@ type Stats struct {
 	Dials, DialFailures, ConnsClosed uint64
 	// SnapshotsSent and SnapshotsFailed count snapshot streams to peers.
 	SnapshotsSent, SnapshotsFailed uint64
+	// MessagesMisaddressed counts messages received for a Raft ID this node does not have
+	// (Host.addressedHere), dropped.
+	MessagesMisaddressed uint64
 	// Log are the counters of the node's Raft log.
 	Log raftlog.Stats
 }
@@ -727,7 +752,7 @@ func (h *Host) Stats() Stats {
 		MessagesSent: c.sent.Load(), MessagesDropped: c.dropped.Load(),
 		Dials: c.dials.Load(), DialFailures: c.dialErrors.Load(), ConnsClosed: c.connsClosed.Load(),
 		SnapshotsSent: c.snapshotsSent.Load(), SnapshotsFailed: c.snapshotsFailed.Load(),
-		Log: h.rlog.Stats(),
+		MessagesMisaddressed: c.misaddressed.Load(), Log: h.rlog.Stats(),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,16 +29,21 @@ import (
 //	magic (4 bytes) | u8 len(target node ID) | target node ID | u8 len(sender) | sender
 //
 // The target lets the receiver refuse a connection meant for another node (a stale map
-// pointing at an address that now belongs to someone else); the sender's name lets it
-// answer a node it has not heard of yet (Raft knows nodes by RaftID only). Magic "TRMR" starts a message
+// pointing at an address that now belongs to someone else); the sender's name, with the
+// Raft ID its messages come from, lets it answer a node it has not heard of yet (Raft knows
+// nodes by Raft ID only). A message addressed to a Raft ID that is not this node's (one the
+// node had before it lost its disk, see identity.go) is dropped. Magic "TRMR" starts a message
 // connection, which then carries frames, each the messages of one round for that peer:
 //
 //	u32 length | repeated (u16 shard | u32 size | marshalled raftpb.Message)
 //
 // Magic "TRSN" starts a snapshot connection, one per snapshot:
 //
-//	u16 shard | u32 size | marshalled MsgSnap (without data) | the shard's data stream
+//	u16 shard | u32 size | marshalled MsgSnap | the shard's data stream
 //	(engine.SnapshotShard) until the sender closes its side
+//
+// The MsgSnap's snapshot data holds the members of its configuration (the members list of
+// group.go), so that a new replica can name members it has not heard from yet.
 //
 // The receiver stores the stream in a file under <dir>/incoming, answers one byte once it
 // has all of it, and only then steps the message into the group; the group restores the
@@ -69,8 +75,10 @@ type transport struct {
 	ln     net.Listener
 	dialer net.Dialer
 
-	mu     sync.Mutex
-	peers  map[uint64]*peer
+	mu sync.Mutex
+	// peers are the connections to other nodes by node ID: messages to every Raft ID a
+	// node has had go over one connection.
+	peers  map[string]*peer
 	conns  map[net.Conn]struct{}
 	quietT time.Time
 	done   bool
@@ -85,7 +93,7 @@ type peer struct {
 }
 
 func newTransport(h *Host, ln net.Listener) *transport {
-	t := &transport{h: h, ln: ln, peers: map[uint64]*peer{}, conns: map[net.Conn]struct{}{},
+	t := &transport{h: h, ln: ln, peers: map[string]*peer{}, conns: map[net.Conn]struct{}{},
 		dialer: net.Dialer{Timeout: dialTimeout}}
 	// A node bound to one IP also dials from it, so that peers (and fault-injecting
 	// proxies in tests) see its connections come from its own address.
@@ -196,10 +204,10 @@ func (t *transport) writer(to uint64) *coalesce.Writer {
 	if t.done {
 		return nil
 	}
-	p := t.peers[to]
+	p := t.peers[name]
 	if p == nil {
 		p = &peer{}
-		t.peers[to] = p
+		t.peers[name] = p
 	}
 	if p.w != nil && p.addr != addr {
 		t.drop(p, errors.New("peer moved"))
@@ -254,9 +262,10 @@ func (t *transport) dial(p *peer, name, addr string) {
 }
 
 func (t *transport) broken(to uint64, err error) {
+	name := t.h.name(to)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if p := t.peers[to]; p != nil && p.w != nil {
+	if p := t.peers[name]; p != nil && p.w != nil {
 		t.drop(p, err)
 	}
 }
@@ -325,18 +334,18 @@ func (t *transport) serve(nc net.Conn) {
 	if _, err := io.ReadFull(r, from); err != nil || len(from) == 0 {
 		return
 	}
-	t.h.learn(string(from))
 	_ = nc.SetReadDeadline(time.Time{})
 	if magic == snapMagic {
-		t.receiveSnapshot(nc, r)
+		t.receiveSnapshot(nc, r, string(from))
 		return
 	}
-	t.receive(r)
+	t.receive(r, string(from))
 }
 
-// receive steps the messages of a message connection into their groups.
-func (t *transport) receive(r *bufio.Reader) {
+// receive steps the messages of a message connection from node from into their groups.
+func (t *transport) receive(r *bufio.Reader, from string) {
 	var buf []byte
+	var sender uint64 // the Raft ID from's messages come from, once learnt
 	for {
 		var lb [4]byte
 		if _, err := io.ReadFull(r, lb[:]); err != nil {
@@ -364,6 +373,10 @@ func (t *transport) receive(r *bufio.Reader) {
 			b = rest
 			if quiet || m.GetType() == pb.MsgSnap {
 				continue // snapshots come over their own connections only
+			}
+			if m.GetFrom() != sender {
+				sender = m.GetFrom()
+				t.h.learnMember(sender, from)
 			}
 			t.h.step(shard, m)
 		}
@@ -426,7 +439,7 @@ func (t *transport) sendSnapshot(om outMsg) {
 	defer t.untrack(nc)
 	start := time.Now()
 	bw := bufio.NewWriterSize(nc, 256<<10)
-	_, err = bw.Write(appendMessage(nil, om.shard, om.m))
+	_, err = bw.Write(appendMessage(nil, om.shard, t.withMembers(om.m)))
 	if err == nil {
 		err = t.h.eng.SnapshotShard(om.shard, bw)
 	}
@@ -448,6 +461,21 @@ func (t *transport) sendSnapshot(om outMsg) {
 	t.h.log.Info("Sent snapshot", "shard", om.shard, "peer", name,
 		"index", om.m.GetSnapshot().GetMetadata().GetIndex(), "took", time.Since(start))
 	status = raft.SnapshotFinish
+}
+
+// withMembers returns a copy of MsgSnap m whose snapshot data lists the members of its
+// configuration.
+func (t *transport) withMembers(m *pb.Message) *pb.Message {
+	m = proto.Clone(m).(*pb.Message)
+	cs := m.GetSnapshot().GetMetadata().GetConfState()
+	var members []Member
+	for _, id := range slices.Concat(cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()) {
+		if name := t.h.name(id); name != "" {
+			members = append(members, Member{Node: name, ID: id})
+		}
+	}
+	m.Snapshot.Data = joinMembers(members)
+	return m
 }
 
 // track registers an outgoing connection so that close ends it; false once closed.
@@ -487,7 +515,7 @@ func resetIncoming(dir string) error {
 
 // receiveSnapshot stores a snapshot stream in a file, confirms it, and steps its message
 // (with the file's name as data) into the group.
-func (t *transport) receiveSnapshot(nc net.Conn, r *bufio.Reader) {
+func (t *transport) receiveSnapshot(nc net.Conn, r *bufio.Reader, from string) {
 	var hb [6]byte
 	if _, err := io.ReadFull(r, hb[:]); err != nil {
 		return
@@ -505,6 +533,13 @@ func (t *transport) receiveSnapshot(nc net.Conn, r *bufio.Reader) {
 	if err != nil || m.GetType() != pb.MsgSnap || m.GetSnapshot() == nil {
 		t.h.log.Warn("Refused an undecodable snapshot message", "err", err)
 		return
+	}
+	if !t.h.addressedHere(shard, m) {
+		return
+	}
+	t.h.learnMember(m.GetFrom(), from)
+	for _, mm := range splitMembers(m.GetSnapshot().GetData()) {
+		t.h.learnMember(mm.ID, mm.Node)
 	}
 	f, err := os.CreateTemp(incomingDir(t.h.dir), fmt.Sprintf("shard-%d-*.snap", shard))
 	if err != nil {

@@ -81,10 +81,14 @@ func TestTransportRefusesStrangers(t *testing.T) {
 	g.Expect(closedByPeer(rawConn(t, h, "GET ", "n1", "n2"))).To(BeTrue(), "not Raft traffic")
 
 	nc := rawConn(t, h, msgMagic, "n1", "n2")
-	frame := appendFrame(nil, []outMsg{{shard: 9, m: &pb.Message{Type: pb.MsgHeartbeat.Enum(), To: new(uint64(1))}}})
+	frame := appendFrame(nil, []outMsg{
+		{shard: 9, m: &pb.Message{Type: pb.MsgHeartbeat.Enum(), To: new(h.ID()), From: new(uint64(77))}},
+		{shard: 9, m: &pb.Message{Type: pb.MsgHeartbeat.Enum(), To: new(h.ID() + 1), From: new(uint64(77))}},
+	})
 	_, err := nc.Write(frame)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Eventually(func() string { return h.name(RaftID("n2")) }).Should(Equal("n2"), "the sender's name is learnt from its header")
+	g.Eventually(func() string { return h.name(77) }).Should(Equal("n2"), "the sender's name is learnt from its header, with the Raft ID its messages come from")
+	g.Eventually(func() uint64 { return h.Stats().MessagesMisaddressed }).Should(BeEquivalentTo(1), "a message to another Raft ID is dropped and counted")
 	_ = nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	_, err = bufio.NewReader(nc).ReadByte()
 	g.Expect(err).To(MatchError(ContainSubstring("timeout")), "kept open after a message for a shard not hosted here")
