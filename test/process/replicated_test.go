@@ -19,7 +19,8 @@ import (
 )
 
 const (
-	// replicationFactor is the replica count of every shard in the replicated tests.
+	// replicationFactor is the replica count of every shard in the replicated tests, unless
+	// a test changes rcluster.rf.
 	replicationFactor = 3
 	// raftTimeout is the nodes' Raft heartbeat and election timeout: short, so that failover
 	// takes well under a second when the machine is idle.
@@ -41,6 +42,7 @@ type rcluster struct {
 	proxy   *faultProxy
 	mapRaft map[string]string // node ID -> Raft address published in the map
 	states  map[string]shardmap.NodeState
+	rf      int // the replication factor publish places with
 }
 
 // rconfig configures newRCluster.
@@ -61,6 +63,7 @@ func newRCluster(t *testing.T, cfg rconfig) *rcluster {
 		shards:  cfg.shards,
 		mapRaft: map[string]string{},
 		states:  map[string]shardmap.NodeState{},
+		rf:      replicationFactor,
 	}
 	c.mapPath = filepath.Join(c.dir, "shardmap.json")
 	// Registered before any process starts, so it runs after every process has stopped.
@@ -112,15 +115,15 @@ func (c *rcluster) addNode(i int) *node {
 	return n
 }
 
-// publish places the shards over the cluster's members in their current states (RF 3) and
-// writes the map file: the next version if anything changed.
+// publish places the shards over the cluster's members in their current states (RF c.rf)
+// and writes the map file: the next version if anything changed.
 func (c *rcluster) publish() {
 	c.t.Helper()
 	members := make([]shardmap.Node, 0, len(c.nodes))
 	for _, n := range c.nodes {
 		members = append(members, shardmap.Node{ID: n.id, API: n.addr, Raft: c.mapRaft[n.id], State: c.states[n.id]})
 	}
-	m, err := shardmap.Place(c.m, members, shardmap.PlaceConfig{Cluster: clusterName, Shards: c.shards, ReplicationFactor: replicationFactor})
+	m, err := shardmap.Place(c.m, members, shardmap.PlaceConfig{Cluster: clusterName, Shards: c.shards, ReplicationFactor: c.rf})
 	if err != nil {
 		c.t.Fatalf("place shards: %v", err)
 	}
