@@ -47,12 +47,13 @@ type shardGroup struct {
 	// lastMembership is the membership index seen at the last step.
 	lastMembership uint64
 	// settled is set when this replica, as leader, found the group exactly as the map
-	// wants it (and itself the preferred leader): nothing can change while both the map
-	// version and the term stay the same, so the group is not stepped again until then.
+	// wants it (and itself the preferred leader): nothing can change while the map
+	// version, the term and the membership stay the same and every member answers, so
+	// the group is not stepped again until then.
 	settled settledAt
 }
 
-type settledAt struct{ mapVersion, term uint64 }
+type settledAt struct{ mapVersion, term, membership uint64 }
 
 // raftDir is the directory that marks a replica of shard on this node (its Raft state is
 // in the node's Raft log).
@@ -175,8 +176,9 @@ func (n *Node) reconcile(ctx context.Context, m *shardmap.Map) {
 			continue // a replica waiting for its leader
 		}
 		leader := g.IsLeader()
-		if assigned[g.shard] && (!leader || g.settled == (settledAt{m.Version, g.Term()}) && !g.HasInactiveMember()) {
-			continue // a follower has nothing to do; a settled leader neither, unless a member went quiet
+		settled := g.settled == settledAt{m.Version, g.Term(), g.MembershipIndex()} && !g.HasInactiveMember()
+		if assigned[g.shard] && (!leader || settled) {
+			continue // a follower has nothing to do; a settled leader neither
 		}
 		g.busy = true
 		n.startStep(ctx, []*shardGroup{g}, func(ctx context.Context) { n.step(ctx, m, g) })
@@ -352,7 +354,7 @@ func (n *Node) lead(ctx context.Context, m *shardmap.Map, g *shardGroup) error {
 		n.log.Info("Handing leadership to the shard's first replica", "shard", g.shard, "to", first)
 		return g.TransferLeadershipTo(ctx, first)
 	}
-	g.settled = settledAt{m.Version, g.Term()}
+	g.settled = settledAt{m.Version, g.Term(), mem.Index}
 	return nil
 }
 

@@ -1150,6 +1150,13 @@ func (g *Group) Membership() (Membership, error) {
 	return m, nil
 }
 
+// MembershipIndex is the log index of the configuration this replica has applied.
+func (g *Group) MembershipIndex() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.confIndex
+}
+
 // HasInactiveMember reports whether this replica leads the group and some member has
 // not been heard from since the last quorum check (see Membership.Inactive).
 func (g *Group) HasInactiveMember() bool {

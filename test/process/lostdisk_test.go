@@ -67,6 +67,36 @@ func TestReplicatedLostDisk(t *testing.T) {
 	c.finish(w, h, keys)
 }
 
+// TestReplicatedDiskReplaced loses the disk of a node while the others keep leading: the
+// leaders, settled with the group as the map wants it, must notice the old member went quiet,
+// replace it, and add the node back, with no election or map change to wake them.
+func TestReplicatedDiskReplaced(t *testing.T) {
+	g := NewWithT(t)
+	c, h, w, keys := startFaultTest(t, rconfig{nodes: 3, shards: faultShards})
+	wiped := c.node("node-2")
+	oldID := raftIDOf(t, wiped)
+	before := c.waitLeaders(c.nodes, failoverTimeout)
+	wiped.p.kill()
+	wipeDataDir(t, wiped)
+	if !c.startNode(wiped) {
+		t.Fatalf("restart %s: its address %s is taken", wiped.id, wiped.addr)
+	}
+	start := time.Now()
+	// NB: a bound of its own, below convergeTimeout: the leaders that never stopped leading
+	// must act on the quiet member, not wait for an election or a new map to wake them.
+	c.waitPlacement(failoverTimeout)
+	t.Logf("%s, restarted on an empty data directory, is a voter of every shard again after %s", wiped.id, time.Since(start).Round(time.Millisecond))
+	g.Expect(raftIDOf(t, wiped)).NotTo(Equal(oldID))
+	after := c.waitLeaders(c.nodes, failoverTimeout)
+	for s, l := range before {
+		if l.id != wiped.id && after[s] != l {
+			t.Logf("shard %d changed leader (%v -> %v): the stable-leader case was not exercised for it", s, l, after[s])
+		}
+	}
+	waitAcked(t, h, 30, anyKey, progressTimeout, "after the replacement")
+	c.finish(w, h, keys)
+}
+
 // raftIDOf returns the Raft ID n reports in /internal/raft-state.
 func raftIDOf(t *testing.T, n *node) string {
 	t.Helper()
