@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/anishathalye/porcupine"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -48,6 +49,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		name    string
 		routers *routers
 		data    = newLedger()
+		budgets = &budgetSummary{}
 	)
 
 	BeforeAll(func() {
@@ -68,25 +70,27 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}
 	})
 
-	// startLoad starts clients for one scenario; they stop when it ends, whatever happens.
-	startScenarioLoad := func(scenario string) *load {
-		l := startLoad(scenario, routers, data, loadOptions{writers: 4, readers: 4, interval: 50 * time.Millisecond})
+	AfterAll(func() {
+		GinkgoWriter.Printf("\nBudget of every scenario (docs/testing.md, \"Budget\"):\n%s\n", budgets.markdown())
+	})
+
+	// startScenarioLoad starts the load of one scenario: 4 writers, 4 readers and 4 register
+	// clients on one new register key per shard, each paced at 20 operations/s. The clients
+	// stop when the scenario ends, whatever happens.
+	startScenarioLoad := func(ctx context.Context, scenario string) *load {
+		m, err := readShardMap(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		l := startLoad(scenario, routers, data, loadOptions{writers: 4, readers: 4, registers: 4,
+			registerKeys: registerKeys(m, scenario), interval: 50 * time.Millisecond})
 		DeferCleanup(func() { l.stop() })
 		return l
 	}
 
-	// expectLoadHealthy checks what the clients saw while the scenario ran: they made
-	// progress, and no read of an acknowledged write returned 404 or another value.
-	expectLoadHealthy := func(rep loadReport) {
-		GinkgoWriter.Println(rep.String())
-		Expect(rep.acked).To(BeNumerically(">", 0), "no write was acknowledged during the scenario:\n%s", rep)
-		Expect(rep.violations).To(BeEmpty(), "reads of acknowledged writes returned nothing or something else:\n%s", strings.Join(first(rep.violations, 20), "\n"))
-	}
-
-	// verifyAcknowledged reads back every acknowledged write of the suite through the
+	// readBackAcknowledged reads back every acknowledged write of the suite through the
 	// router. Reads that fail (unreachable, 5xx) are retried; a key that is missing or holds
-	// another value is lost. Keys an earlier scenario lost are reported, not failed again.
-	verifyAcknowledged := func(ctx context.Context) {
+	// another value is lost, and returned (and remembered: keys an earlier scenario lost are
+	// reported, not returned again).
+	readBackAcknowledged := func(ctx context.Context) map[string]string {
 		want := data.snapshot()
 		data.mu.Lock()
 		earlier := map[string]string{}
@@ -111,7 +115,66 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 			data.lost[k] = v
 		}
 		data.mu.Unlock()
-		Expect(problems).To(BeEmpty(), "%d of %d acknowledged writes are lost or wrong:\n%s", len(problems), len(want), summarize(problems, 20))
+		return problems
+	}
+
+	// finishScenario stops a scenario's load and checks what its clients saw: writes were
+	// acknowledged, no read of an acknowledged write returned nothing or another value, the
+	// register history (with final reads of every register) is linearizable and lost no
+	// acknowledged write, every acknowledged write of the suite reads back, and, unless the
+	// scenario is exempt (it takes a quorum away on purpose: exempt says how), the budget
+	// held. It prints the scenario's table first and reports every problem at once.
+	finishScenario := func(ctx context.Context, l *load, exempt string) {
+		rep := l.stop()
+		b := &scenarioBudget{scenario: l.name, figures: rep.budget, exempt: exempt, linearizable: "-", history: "no register clients"}
+		var problems []string
+		if rep.acked == 0 {
+			problems = append(problems, "no write was acknowledged during the scenario")
+		}
+		if len(rep.violations) > 0 {
+			problems = append(problems, fmt.Sprintf("reads of acknowledged writes returned nothing or something else:\n  %s",
+				strings.Join(first(rep.violations, 20), "\n  ")))
+		}
+		if len(l.registerKeys) > 0 {
+			By(fmt.Sprintf("reading the %d registers and checking their history for linearizability", len(l.registerKeys)))
+			fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			final, err := l.finalRegisterReads(fctx, routers)
+			cancel()
+			if err != nil {
+				problems = append(problems, err.Error())
+			}
+			v := l.history.Check(final, time.Minute)
+			b.linearizable = map[porcupine.CheckResult]string{porcupine.Ok: "yes", porcupine.Illegal: "NO", porcupine.Unknown: "unknown (the check timed out)"}[v.Result]
+			b.history = v.Summary
+			b.lost += len(v.Lost)
+			for _, c := range v.Contract {
+				problems = append(problems, "API contract broken: "+c)
+			}
+			for _, lost := range v.Lost {
+				problems = append(problems, "acknowledged register write lost: "+lost)
+			}
+			if !v.OK() {
+				dir, err := os.MkdirTemp("", "torua-e2e-"+l.name+"-")
+				if err == nil {
+					var vis, hist string
+					vis, hist, err = l.history.WriteArtefacts(v, dir)
+					problems = append(problems, fmt.Sprintf("register history: %s (%s); visualisation %s, history %s", v.Result, v.Summary, vis, hist))
+				}
+				if err != nil {
+					problems = append(problems, fmt.Sprintf("register history: %s (%s); artefacts: %v", v.Result, v.Summary, err))
+				}
+			}
+		}
+		lost := readBackAcknowledged(ctx)
+		b.lost += len(lost)
+		if len(lost) > 0 {
+			problems = append(problems, fmt.Sprintf("%d acknowledged writes are lost or wrong:\n%s", len(lost), summarize(lost, 20)))
+		}
+		problems = append(problems, b.withinBudget()...)
+		budgets.add(b)
+		GinkgoWriter.Println(rep.String())
+		GinkgoWriter.Println(b.table())
+		Expect(problems).To(BeEmpty(), "scenario %q:\n%s", l.name, b.table())
 	}
 
 	// expectConverged waits until the cluster has n ready nodes, all active in the map, and
@@ -213,10 +276,8 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		l := startLoad("initial", routers, data, loadOptions{writers: 10, readers: 4, keys: 1000})
 		DeferCleanup(func() { l.stop() })
 		rep := l.wait()
-		GinkgoWriter.Println(rep.String())
-		Expect(rep.violations).To(BeEmpty(), strings.Join(first(rep.violations, 20), "\n"))
 		Expect(data.count("initial/")).To(Equal(1000), "acknowledged writes of 1,000 keys:\n%s", rep)
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 
 		By("listing the keys through the router (scatter-gather over every node)")
 		c, err := routers.pick(ctx)
@@ -278,7 +339,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		hostedBefore := hostedShards(st)
 		old := &corev1.Pod{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: victim}, old)).To(Succeed())
-		l := startScenarioLoad("pod-delete")
+		l := startScenarioLoad(ctx, "pod-delete")
 
 		By(fmt.Sprintf("deleting pod %s, which holds %d keys", victim, len(victimKeys)))
 		Expect(k8s.Delete(ctx, old)).To(Succeed())
@@ -308,8 +369,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(hostedShards(st)).To(Equal(hostedBefore), "%s hosts the shards it hosted before", victim)
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Succeed())
-		expectLoadHealthy(l.stop())
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 	}, SpecTimeout(8*time.Minute))
 
 	It("rolls out a new image one pod at a time, highest ordinal first, moving leadership off each before it stops", func(ctx SpecContext) {
@@ -325,7 +385,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		DeferCleanup(func() { _, _ = pods.stop() })
 		start := time.Now()
 		handoffsBefore, _ := env.Handoffs()
-		l := startScenarioLoad("rolling-update")
+		l := startScenarioLoad(ctx, "rolling-update")
 
 		By("changing spec.image to " + env.RestartImage())
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Image = env.RestartImage() })
@@ -343,8 +403,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 			}
 		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
 		expectConverged(ctx, 3)
-		expectLoadHealthy(l.stop())
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 
 		By("checking the pods went one at a time, highest ordinal first")
 		podEvents, err := pods.stop()
@@ -424,7 +483,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 	It("scales from 3 to 5 nodes: the new pods join, placement balances, Rebalancing then Available", func(ctx SpecContext) {
 		clusters := record(&toruav1alpha1.ToruaClusterList{})
 		DeferCleanup(func() { _, _ = clusters.stop() })
-		l := startScenarioLoad("scale-up")
+		l := startScenarioLoad(ctx, "scale-up")
 
 		By("setting spec.replicas to 5")
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 5 })
@@ -437,8 +496,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		expectBalanced(m)
 		expectNodesHostTheirReplicas(ctx)
 
-		expectLoadHealthy(l.stop())
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 
 		events, err := clusters.stop()
 		Expect(err).NotTo(HaveOccurred())
@@ -454,7 +512,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
 		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
 		DeferCleanup(func() { _, _ = clusters.stop(); _, _ = sets.stop(); _, _ = maps.stop() })
-		l := startScenarioLoad("scale-down")
+		l := startScenarioLoad(ctx, "scale-down")
 		leaving := []string{name + "-node-3", name + "-node-4"}
 
 		By("setting spec.replicas to 3")
@@ -469,8 +527,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "pod %s removed", id)
 		}
 		expectNodesHostTheirReplicas(ctx)
-		expectLoadHealthy(l.stop())
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 
 		By("checking the drain came before the shrink")
 		stsEvents, err := sets.stop()
