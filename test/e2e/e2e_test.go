@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -34,6 +36,10 @@ import (
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
 	"github.com/torua/torua/shardmap"
 )
+
+// labelNeedsFixes marks scenarios that need fixes being made (issue 16); `make test-e2e`
+// skips them (-ginkgo.label-filter) until they land.
+const labelNeedsFixes = "needs-issue16-fixes"
 
 const (
 	poll = time.Second
@@ -264,6 +270,135 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(poll).Should(Succeed())
 	}
 
+	// waitForMoment polls, about every 20 ms, until find (which fails through g while the
+	// moment has not come) describes the moment; it returns that description.
+	waitForMoment := func(ctx context.Context, what string, find func(g Gomega) string) string {
+		By("waiting for the moment when " + what)
+		var moment string
+		Eventually(func(g Gomega) { moment = find(g) }).WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(20*time.Millisecond).
+			Should(Succeed(), "the moment when %s never came", what)
+		GinkgoWriter.Printf("%s %s\n", time.Now().Format("15:04:05.000"), moment)
+		return moment
+	}
+
+	// learnerOn finds a shard being moved onto one of nodes: its leader counts the node as a
+	// learner.
+	learnerOn := func(ctx context.Context, nodes ...string) func(g Gomega) string {
+		return func(g Gomega) string {
+			m, err := readShardMap(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			for _, n := range nodes {
+				if d, ok := replicaMoving(ctx, m, n, true); ok {
+					return d
+				}
+			}
+			g.Expect(nodes).To(BeEmpty(), "no shard's leader counts any of them as a learner (map v%d)", m.Version)
+			return ""
+		}
+	}
+
+	// movingOff finds a shard being moved off node: the map marks node draining and a shard's
+	// leader still counts it as a member of its group.
+	movingOff := func(ctx context.Context, node string) func(g Gomega) string {
+		return func(g Gomega) string {
+			m, err := readShardMap(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			n, ok := m.Node(node)
+			g.Expect(ok).To(BeTrue(), "%s is in the map (v%d)", node, m.Version)
+			g.Expect(n.State).To(Equal(shardmap.NodeDraining), "%s's state in map v%d", node, m.Version)
+			d, ok := replicaMoving(ctx, m, node, false)
+			g.Expect(ok).To(BeTrue(), "no shard's leader counts %s as a member any more (map v%d)", node, m.Version)
+			return fmt.Sprintf("the map marks %s draining and %s", node, d)
+		}
+	}
+
+	// expectDrainedBeforeShrink checks, from watches of the node StatefulSet and the shard map
+	// during a scale-down to size, that the StatefulSet shrank to size once and only after a
+	// map had marked every leaving node that was in it draining and given it no replica.
+	// NB: resourceVersions are etcd revisions, one sequence for all objects: they order the
+	// map's versions against the StatefulSet's shrink exactly.
+	expectDrainedBeforeShrink := func(stsEvents, mapEvents []observed, leaving []string, size int32) {
+		shrinkRV, larger := uint64(0), false
+		for _, ev := range stsEvents {
+			s := ev.obj.(*appsv1.StatefulSet)
+			if r := ptr.Deref(s.Spec.Replicas, 0); r > size {
+				larger = true
+			} else if larger && r == size {
+				shrinkRV = resourceVersion(s)
+				break
+			}
+		}
+		Expect(shrinkRV).NotTo(BeZero(), "the StatefulSet was seen shrinking to %d", size)
+		var before *shardmap.Map
+		for _, ev := range mapEvents {
+			cm := ev.obj.(*corev1.ConfigMap)
+			if resourceVersion(cm) >= shrinkRV {
+				break
+			}
+			mm, err := shardMapOf(cm)
+			Expect(err).NotTo(HaveOccurred())
+			before = mm
+		}
+		Expect(before).NotTo(BeNil(), "a shard map was published before the StatefulSet shrank")
+		counts := replicaCounts(before)
+		GinkgoWriter.Printf("Map v%d was the last before the StatefulSet shrank to %d (resourceVersion %d): replicas per node %v\n",
+			before.Version, size, shrinkRV, counts)
+		for _, id := range leaving {
+			n, ok := before.Node(id)
+			if !ok {
+				continue // it never joined
+			}
+			Expect(n.State).To(Equal(shardmap.NodeDraining), "%s's state in map v%d, the last before the StatefulSet shrank", id, before.Version)
+			Expect(counts[id]).To(BeZero(), "%s held no replica in the map (v%d) when the StatefulSet shrank", id, before.Version)
+		}
+	}
+
+	// expectRemoved waits until the leaving nodes are out of the map and their pods and
+	// claims are gone (a scale-down deletes drained nodes' claims), and checks that the
+	// remaining nodes' claims are still there.
+	expectRemoved := func(ctx context.Context, leaving []string, remaining int) {
+		m, err := readShardMap(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		for _, id := range leaving {
+			_, ok := m.Node(id)
+			Expect(ok).To(BeFalse(), "%s was pruned from the shard map", id)
+			Eventually(func() error {
+				return k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, &corev1.Pod{})
+			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "pod %s removed", id)
+			Eventually(func() error {
+				return k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "data-" + id}, &corev1.PersistentVolumeClaim{})
+			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "claim data-%s deleted", id)
+		}
+		for i := range remaining {
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: fmt.Sprintf("data-%s-node-%d", name, i)}, &corev1.PersistentVolumeClaim{})).To(Succeed())
+		}
+	}
+
+	// expectRebalanced checks a watch of the ToruaCluster: Rebalancing was True (with reason,
+	// if not "") at some point and ends False.
+	expectRebalanced := func(clusters *timeline, reason string) {
+		events, err := clusters.stop()
+		Expect(err).NotTo(HaveOccurred())
+		history := conditionHistory(events, toruav1alpha1.ConditionRebalancing)
+		GinkgoWriter.Printf("Rebalancing: %v\nAvailable: %v\nProgressing: %v\n", history,
+			conditionHistory(events, toruav1alpha1.ConditionAvailable), conditionHistory(events, toruav1alpha1.ConditionProgressing))
+		Expect(history).To(ContainElement(HavePrefix("True/"+reason)), "Rebalancing was never True/%s while replicas moved: %v", reason, history)
+		Expect(history[len(history)-1]).To(HavePrefix("False/"))
+	}
+
+	// nodePods reads the node pods 0..n-1, which must be ready.
+	nodePods := func(ctx context.Context, n int) map[string]*corev1.Pod {
+		pods := map[string]*corev1.Pod{}
+		for i := range n {
+			p := &corev1.Pod{}
+			id := fmt.Sprintf("%s-node-%d", name, i)
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, p)).To(Succeed())
+			Expect(isPodReady(p)).To(BeTrue(), "%s ready", id)
+			pods[id] = p
+		}
+		return pods
+	}
+
 	It("becomes Available and takes 1,000 keys through the router", func(ctx SpecContext) {
 		By("applying config/samples")
 		Expect(k8s.Create(ctx, tc.DeepCopy())).To(Succeed())
@@ -408,44 +543,11 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		By("checking the pods went one at a time, highest ordinal first")
 		podEvents, err := pods.stop()
 		Expect(err).NotTo(HaveOccurred())
-		stopped := map[string]time.Time{} // initial pod name -> when it was seen terminating
-		var order []string
-		state := map[string]*corev1.Pod{}
-		maxDown, downAt := 0, ""
-		for _, ev := range podEvents {
-			p := ev.obj.(*corev1.Pod)
-			if p.Labels["app.kubernetes.io/instance"] != name {
-				continue
-			}
-			if ev.typ == watch.Deleted {
-				delete(state, p.Name)
-			} else {
-				state[p.Name] = p
-			}
-			if initialPod, ok := initial[p.Name]; ok && p.UID == initialPod.UID && (p.DeletionTimestamp != nil || ev.typ == watch.Deleted) {
-				if _, seen := stopped[p.Name]; !seen {
-					stopped[p.Name] = ev.at
-					order = append(order, p.Name)
-				}
-			}
-			if len(stopped) == 0 {
-				continue // still the watch's initial listing
-			}
-			down := 0
-			var which []string
-			for _, id := range nodes {
-				if q := state[id]; q == nil || q.DeletionTimestamp != nil || !isPodReady(q) {
-					down++
-					which = append(which, id)
-				}
-			}
-			if down > maxDown {
-				maxDown, downAt = down, fmt.Sprintf("%s: %v", ev.at.Format("15:04:05.000"), which)
-			}
-		}
-		GinkgoWriter.Printf("Old node pods stopped in the order %v; at most %d node pods unavailable at once (%s)\n", order, maxDown, downAt)
-		Expect(order).To(Equal([]string{nodes[2], nodes[1], nodes[0]}), "order in which the old pods stopped")
-		Expect(maxDown).To(BeNumerically("<=", 1), "node pods unavailable at once (at %s)", downAt)
+		ro := observeRollout(podEvents, name, nodes, initial)
+		stopped := ro.stopped
+		GinkgoWriter.Printf("Old node pods stopped in the order %v; at most %d node pods unavailable at once (%s)\n", ro.order, ro.maxDown, ro.downAt)
+		Expect(ro.order).To(Equal([]string{nodes[2], nodes[1], nodes[0]}), "order in which the old pods stopped")
+		Expect(ro.maxDown).To(BeNumerically("<=", 1), "node pods unavailable at once (at %s)", ro.downAt)
 
 		By("checking each node handed off its leaderships before it was let stop")
 		var restarted []string
@@ -480,52 +582,114 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}
 	}, SpecTimeout(10*time.Minute))
 
-	It("scales from 3 to 5 nodes: the new pods join, placement balances, Rebalancing then Available", func(ctx SpecContext) {
+	It("rolls out a changed pod template with the operator killed and restarted half-way: each pod restarts once, the partition steps down one by one", func(ctx SpecContext) {
+		nodes := []string{name + "-node-0", name + "-node-1", name + "-node-2"}
+		initial := nodePods(ctx, 3)
+		pods := record(&corev1.PodList{}, client.MatchingLabels{"app.kubernetes.io/instance": name, "app.kubernetes.io/component": "node"})
+		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
+		DeferCleanup(func() { _, _ = pods.stop(); _, _ = sets.stop() })
+		l := startScenarioLoad(ctx, "rolling-update-operator-restart")
+
+		By("adding a pod template annotation (spec.podTemplate.annotations)")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) {
+			if c.Spec.PodTemplate.Annotations == nil {
+				c.Spec.PodTemplate.Annotations = map[string]string{}
+			}
+			c.Spec.PodTemplate.Annotations["e2e.torua.io/rollout"] = "operator-restart"
+		})
+		moment := waitForMoment(ctx, "the operator has let "+nodes[1]+" restart (partition 1)", func(g Gomega) string {
+			sts := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
+			ru := sts.Spec.UpdateStrategy.RollingUpdate
+			g.Expect(ru).NotTo(BeNil())
+			g.Expect(ptr.Deref(ru.Partition, 0)).To(BeEquivalentTo(1))
+			return fmt.Sprintf("the StatefulSet's partition is 1 (resourceVersion %s)", sts.ResourceVersion)
+		})
+		By("killing the operator (" + moment + ") and starting a new one")
+		Expect(env.RestartOperator(ctx)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			sts := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
+			g.Expect(sts.Status.UpdatedReplicas).To(BeEquivalentTo(3), "%+v", sts.Status)
+			g.Expect(sts.Status.CurrentRevision).To(Equal(sts.Status.UpdateRevision), "%+v", sts.Status)
+			for _, id := range nodes {
+				p := &corev1.Pod{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, p)).To(Succeed())
+				g.Expect(p.UID).NotTo(Equal(initial[id].UID), "%s restarted", id)
+				g.Expect(p.Annotations).To(HaveKeyWithValue("e2e.torua.io/rollout", "operator-restart"))
+				g.Expect(isPodReady(p)).To(BeTrue(), "%s ready", id)
+			}
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		expectConverged(ctx, 3)
+		finishScenario(ctx, l, "")
+
+		By("checking no step was taken twice or skipped: partitions 3, 2, 1, 0; each pod restarted exactly once, one at a time")
+		stsEvents, err := sets.stop()
+		Expect(err).NotTo(HaveOccurred())
+		partitions := partitionHistory(stsEvents)
+		GinkgoWriter.Printf("Partitions: %v\n", partitions)
+		Expect(partitions).To(Equal([]int32{0, 3, 2, 1, 0}), "the StatefulSet's successive partitions")
+		podEvents, err := pods.stop()
+		Expect(err).NotTo(HaveOccurred())
+		incarnations := podIncarnations(podEvents)
+		for _, id := range nodes {
+			Expect(incarnations[id]).To(HaveLen(2), "pods named %s seen (UIDs): the initial one and one restart", id)
+		}
+		ro := observeRollout(podEvents, name, nodes, initial)
+		GinkgoWriter.Printf("Old node pods stopped in the order %v; at most %d node pods unavailable at once (%s)\n", ro.order, ro.maxDown, ro.downAt)
+		Expect(ro.order).To(Equal([]string{nodes[2], nodes[1], nodes[0]}), "order in which the old pods stopped")
+		Expect(ro.maxDown).To(BeNumerically("<=", 1), "node pods unavailable at once (at %s)", ro.downAt)
+	}, SpecTimeout(10*time.Minute))
+
+	It("scales from 3 to 5 with a joining node killed (pod force-deleted) while a shard moves onto it: it comes back, the moves complete, placement balances", func(ctx SpecContext) {
 		clusters := record(&toruav1alpha1.ToruaClusterList{})
 		DeferCleanup(func() { _, _ = clusters.stop() })
-		l := startScenarioLoad(ctx, "scale-up")
+		l := startScenarioLoad(ctx, "scale-up-kill-joining")
+		victim := name + "-node-4"
 
 		By("setting spec.replicas to 5")
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 5 })
+		moment := waitForMoment(ctx, "a shard is moving onto "+victim, learnerOn(ctx, victim))
+		By("force-deleting pod " + victim + " (grace period 0: SIGKILL) while " + moment)
+		old := forceDeletePod(ctx, victim)
+		Eventually(func(g Gomega) {
+			p := &corev1.Pod{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(old), p)).To(Succeed())
+			g.Expect(p.UID).NotTo(Equal(old.UID), "the StatefulSet recreated the pod")
+			g.Expect(isPodReady(p)).To(BeTrue(), "the new pod is ready")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(poll).Should(Succeed())
+
 		m := expectConverged(ctx, 5)
-		for _, id := range []string{name + "-node-3", name + "-node-4"} {
+		for _, id := range []string{name + "-node-3", victim} {
 			n, ok := m.Node(id)
 			Expect(ok).To(BeTrue(), "%s joined the shard map", id)
 			Expect(n.State).To(Equal(shardmap.NodeActive))
 		}
 		expectBalanced(m)
 		expectNodesHostTheirReplicas(ctx)
-
 		finishScenario(ctx, l, "")
-
-		events, err := clusters.stop()
-		Expect(err).NotTo(HaveOccurred())
-		history := conditionHistory(events, toruav1alpha1.ConditionRebalancing)
-		GinkgoWriter.Printf("Rebalancing: %v\nAvailable: %v\nProgressing: %v\n", history,
-			conditionHistory(events, toruav1alpha1.ConditionAvailable), conditionHistory(events, toruav1alpha1.ConditionProgressing))
-		Expect(history).To(ContainElement(HavePrefix("True/")), "Rebalancing was never True while replicas moved to the new nodes: %v", history)
-		Expect(history[len(history)-1]).To(HavePrefix("False/"))
+		expectRebalanced(clusters, "")
 	}, SpecTimeout(10*time.Minute))
 
-	It("scales from 5 to 3 nodes: drains the leaving nodes first, then shrinks, and deletes their volumes", func(ctx SpecContext) {
+	It("scales from 5 to 3 with a leaving node killed (pod force-deleted) while a shard moves off it: drains first, then shrinks, and deletes the volumes", func(ctx SpecContext) {
 		clusters := record(&toruav1alpha1.ToruaClusterList{})
 		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
 		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
 		DeferCleanup(func() { _, _ = clusters.stop(); _, _ = sets.stop(); _, _ = maps.stop() })
-		l := startScenarioLoad(ctx, "scale-down")
+		l := startScenarioLoad(ctx, "scale-down-kill-leaving")
 		leaving := []string{name + "-node-3", name + "-node-4"}
+		victim := leaving[0]
 
 		By("setting spec.replicas to 3")
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 3 })
+		moment := waitForMoment(ctx, "a shard is moving off "+victim, movingOff(ctx, victim))
+		By("force-deleting pod " + victim + " (grace period 0: SIGKILL) while " + moment)
+		forceDeletePod(ctx, victim)
+
 		m := expectConverged(ctx, 3)
 		expectBalanced(m)
-		for _, id := range leaving {
-			_, ok := m.Node(id)
-			Expect(ok).To(BeFalse(), "%s was pruned from the shard map", id)
-			Eventually(func() error {
-				return k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, &corev1.Pod{})
-			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "pod %s removed", id)
-		}
+		expectRemoved(ctx, leaving, 3)
 		expectNodesHostTheirReplicas(ctx)
 		finishScenario(ctx, l, "")
 
@@ -534,54 +698,196 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		Expect(err).NotTo(HaveOccurred())
 		mapEvents, err := maps.stop()
 		Expect(err).NotTo(HaveOccurred())
-		// NB: resourceVersions are etcd revisions, one sequence for all objects: they order
-		// the map's versions against the StatefulSet's shrink exactly.
-		shrinkRV := uint64(0)
-		for _, ev := range stsEvents {
-			if s := ev.obj.(*appsv1.StatefulSet); ptr.Deref(s.Spec.Replicas, 0) == 3 {
-				shrinkRV = resourceVersion(s)
-				break
-			}
-		}
-		Expect(shrinkRV).NotTo(BeZero(), "the StatefulSet was seen shrinking to 3")
-		var drained, before *shardmap.Map
-		for _, ev := range mapEvents {
-			cm := ev.obj.(*corev1.ConfigMap)
-			if resourceVersion(cm) >= shrinkRV {
-				break
-			}
-			mm, err := shardMapOf(cm)
-			Expect(err).NotTo(HaveOccurred())
-			before = mm
-			if n, ok := mm.Node(leaving[0]); ok && n.State == shardmap.NodeDraining && drained == nil {
-				drained = mm
-			}
-		}
-		Expect(drained).NotTo(BeNil(), "a shard map marking %v draining was published before the StatefulSet shrank", leaving)
-		GinkgoWriter.Printf("Map v%d marked %v draining; v%d was the last before the StatefulSet shrank (resourceVersion %d): replicas per node %v\n",
-			drained.Version, leaving, before.Version, shrinkRV, replicaCounts(before))
-		counts := replicaCounts(before)
-		for _, id := range leaving {
-			n, ok := before.Node(id)
-			Expect(ok).To(BeTrue(), "%s still in the map (draining) when the StatefulSet shrank", id)
-			Expect(n.State).To(Equal(shardmap.NodeDraining))
-			Expect(counts[id]).To(BeZero(), "%s held no replica in the map (v%d) when the StatefulSet shrank", id, before.Version)
-		}
-		events, err := clusters.stop()
-		Expect(err).NotTo(HaveOccurred())
-		history := conditionHistory(events, toruav1alpha1.ConditionRebalancing)
-		GinkgoWriter.Printf("Rebalancing: %v\nProgressing: %v\n", history, conditionHistory(events, toruav1alpha1.ConditionProgressing))
-		Expect(history).To(ContainElement("True/"+toruav1alpha1.ReasonDraining), "Rebalancing while draining")
-		Expect(history[len(history)-1]).To(HavePrefix("False/"))
+		expectDrainedBeforeShrink(stsEvents, mapEvents, leaving, 3)
+		expectRebalanced(clusters, toruav1alpha1.ReasonDraining)
+	}, SpecTimeout(10*time.Minute))
 
-		By("checking the volumes per spec.storage: a scale-down deletes the drained nodes' claims")
-		for _, id := range leaving {
-			Eventually(func() error {
-				return k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "data-" + id}, &corev1.PersistentVolumeClaim{})
-			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "claim data-%s deleted", id)
+	It("scales from 3 to 5 and, while the first replicas move, back to 3 (a cancelled scale-up): drains what moved, shrinks, deletes the new volumes", func(ctx SpecContext) {
+		clusters := record(&toruav1alpha1.ToruaClusterList{})
+		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
+		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
+		DeferCleanup(func() { _, _ = clusters.stop(); _, _ = sets.stop(); _, _ = maps.stop() })
+		l := startScenarioLoad(ctx, "scale-up-cancelled")
+		joining := []string{name + "-node-3", name + "-node-4"}
+
+		By("setting spec.replicas to 5")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 5 })
+		moment := waitForMoment(ctx, "the first replicas are moving onto the new nodes", learnerOn(ctx, joining...))
+		By("setting spec.replicas back to 3 while " + moment)
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 3 })
+
+		m := expectConverged(ctx, 3)
+		expectBalanced(m)
+		expectRemoved(ctx, joining, 3)
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "")
+
+		By("checking the new nodes were drained before the StatefulSet shrank")
+		stsEvents, err := sets.stop()
+		Expect(err).NotTo(HaveOccurred())
+		mapEvents, err := maps.stop()
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("StatefulSet sizes: %v\n", sizeHistory(stsEvents))
+		expectDrainedBeforeShrink(stsEvents, mapEvents, joining, 3)
+		expectRebalanced(clusters, "")
+	}, SpecTimeout(10*time.Minute))
+
+	It("converges when the operator is killed and restarted during data moves (3 to 4 and back): no placement redone, the StatefulSet shrinks once", func(ctx SpecContext) {
+		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
+		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
+		DeferCleanup(func() { _, _ = sets.stop(); _, _ = maps.stop() })
+		l := startScenarioLoad(ctx, "operator-restart-data-move")
+		added := name + "-node-3"
+
+		By("setting spec.replicas to 4")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 4 })
+		moment := waitForMoment(ctx, "a shard is moving onto "+added, learnerOn(ctx, added))
+		placed, err := readShardMap(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		By("killing the operator (" + moment + ") and starting a new one")
+		Expect(env.RestartOperator(ctx)).To(Succeed())
+		m := expectConverged(ctx, 4)
+		expectBalanced(m)
+		expectNodesHostTheirReplicas(ctx)
+		Expect(m.Version).To(Equal(placed.Version), "the restarted operator published no other map than v%d", placed.Version)
+		Expect(m.Assignments).To(Equal(placed.Assignments), "placement after the restart")
+
+		By("setting spec.replicas to 3")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 3 })
+		moment = waitForMoment(ctx, "a shard is moving off "+added, movingOff(ctx, added))
+		draining, err := readShardMap(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		By("killing the operator (" + moment + ") and starting a new one")
+		Expect(env.RestartOperator(ctx)).To(Succeed())
+		m = expectConverged(ctx, 3)
+		expectBalanced(m)
+		expectRemoved(ctx, []string{added}, 3)
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "")
+
+		By("checking each step was taken once: one draining placement, then the prune; the StatefulSet went 4 -> 3 directly, after the drain")
+		stsEvents, err := sets.stop()
+		Expect(err).NotTo(HaveOccurred())
+		mapEvents, err := maps.stop()
+		Expect(err).NotTo(HaveOccurred())
+		sizes := sizeHistory(stsEvents)
+		GinkgoWriter.Printf("StatefulSet sizes: %v\n", sizes)
+		Expect(sizes).To(Equal([]int32{3, 4, 3}), "the StatefulSet's successive sizes")
+		expectDrainedBeforeShrink(stsEvents, mapEvents, []string{added}, 3)
+		var versions []string
+		for _, mm := range shardMaps(mapEvents) {
+			versions = append(versions, fmt.Sprintf("v%d (%d nodes)", mm.Version, len(mm.Nodes)))
+			if mm.Version > draining.Version {
+				Expect(mm.Assignments).To(Equal(draining.Assignments), "map v%d, published after v%d marked %s draining, places replicas as v%d did", mm.Version, draining.Version, added, draining.Version)
+			}
 		}
-		for i := range 3 {
-			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: fmt.Sprintf("data-%s-node-%d", name, i)}, &corev1.PersistentVolumeClaim{})).To(Succeed())
+		GinkgoWriter.Printf("Shard maps: %v\n", versions)
+	}, SpecTimeout(10*time.Minute))
+
+	It("recovers unaided when every node pod is deleted at once: new pod IPs, the same members, every acknowledged write", func(ctx SpecContext) {
+		before := nodePods(ctx, 3)
+		l := startScenarioLoad(ctx, "full-restart")
+
+		By("deleting every node pod at once")
+		Expect(k8s.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(namespace),
+			client.MatchingLabels{"app.kubernetes.io/instance": name, "app.kubernetes.io/component": "node"})).To(Succeed())
+		var after map[string]*corev1.Pod
+		Eventually(func(g Gomega) {
+			after = map[string]*corev1.Pod{}
+			for id, old := range before {
+				p := &corev1.Pod{}
+				g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(old), p)).To(Succeed())
+				g.Expect(p.UID).NotTo(Equal(old.UID), "the StatefulSet recreated %s", id)
+				g.Expect(isPodReady(p)).To(BeTrue(), "%s is ready again", id)
+				after[id] = p
+			}
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		for id, p := range after {
+			Expect(p.Status.PodIP).NotTo(Equal(before[id].Status.PodIP), "%s came back with a new pod IP", id)
+		}
+		m := expectConverged(ctx, 3)
+		Expect(nodeIDs(m)).To(ConsistOf(slices.Collect(maps.Keys(before))), "membership unchanged")
+		for _, n := range m.Nodes {
+			Expect(n.API).To(HavePrefix(after[n.ID].Status.PodIP+":"), "the map gives %s its new address", n.ID)
+		}
+		expectNodesHostTheirReplicas(ctx)
+		By("waiting for writes acknowledged after the restart")
+		acked := l.acked.Load()
+		Eventually(l.acked.Load).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(BeNumerically(">", acked+20))
+		finishScenario(ctx, l, "every node pod deleted at once: every shard loses its quorum")
+	}, SpecTimeout(10*time.Minute))
+
+	// The next two scenarios need fixes that are being made (issue 16): they fail on today's
+	// main, so `make test-e2e` skips their label (-ginkgo.label-filter). Remove the filter when
+	// the fixes land; do not weaken them.
+
+	It("rebuilds a node whose volume was lost (claim and pod deleted) under load: it rejoins empty, catches up, nothing acknowledged is lost", Label(labelNeedsFixes), func(ctx SpecContext) {
+		victim := name + "-node-2"
+		claimKey := client.ObjectKey{Namespace: namespace, Name: "data-" + victim}
+		oldClaim := &corev1.PersistentVolumeClaim{}
+		Expect(k8s.Get(ctx, claimKey, oldClaim)).To(Succeed())
+		oldPod := nodePods(ctx, 3)[victim]
+		l := startScenarioLoad(ctx, "volume-lost")
+
+		By("deleting claim data-" + victim + " (it waits for its pod: pvc-protection) and then pod " + victim)
+		Expect(k8s.Delete(ctx, oldClaim)).To(Succeed())
+		Expect(k8s.Delete(ctx, oldPod)).To(Succeed())
+		Eventually(func(g Gomega) {
+			c := &corev1.PersistentVolumeClaim{}
+			g.Expect(k8s.Get(ctx, claimKey, c)).To(Succeed())
+			g.Expect(c.UID).NotTo(Equal(oldClaim.UID), "the StatefulSet made a new, empty claim")
+			p := &corev1.Pod{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(oldPod), p)).To(Succeed())
+			g.Expect(p.UID).NotTo(Equal(oldPod.UID), "the StatefulSet recreated the pod")
+			g.Expect(isPodReady(p)).To(BeTrue(), "the new pod is ready")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(poll).Should(Succeed())
+
+		expectConverged(ctx, 3)
+		Eventually(func(g Gomega) {
+			cur, err := getCluster(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cur.Status.UnderReplicatedShards).To(BeZero(), conditionSummary(cur))
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "")
+	}, SpecTimeout(10*time.Minute))
+
+	It("restores 3 nodes after `kubectl scale sts --replicas=1` (the scale subresource) under load, deleting no claim of an undrained node", Label(labelNeedsFixes), func(ctx SpecContext) {
+		claims := record(&corev1.PersistentVolumeClaimList{})
+		DeferCleanup(func() { _, _ = claims.stop() })
+		before := nodePods(ctx, 3)
+		l := startScenarioLoad(ctx, "scale-subresource")
+
+		By("scaling StatefulSet " + name + "-node to 1 through its scale subresource, as kubectl scale does")
+		sts := &appsv1.StatefulSet{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
+		Expect(k8s.SubResource("scale").Update(ctx, sts, client.WithSubResourceBody(&autoscalingv1.Scale{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: sts.Name},
+			Spec:       autoscalingv1.ScaleSpec{Replicas: 1},
+		}))).To(Succeed())
+
+		By("waiting for the operator to restore 3 nodes")
+		Eventually(func(g Gomega) {
+			s := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sts), s)).To(Succeed())
+			g.Expect(ptr.Deref(s.Spec.Replicas, 0)).To(BeEquivalentTo(3), "the StatefulSet's size")
+			g.Expect(s.Status.ReadyReplicas).To(BeEquivalentTo(3), "%+v", s.Status)
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		cur, err := getCluster(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cur.Spec.Replicas).To(BeEquivalentTo(3), "spec.replicas is untouched")
+		expectConverged(ctx, 3)
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "the StatefulSet scaled to 1 takes two of three replicas of every shard away")
+
+		By("checking no claim of a node that still held replicas was deleted")
+		events, err := claims.stop()
+		Expect(err).NotTo(HaveOccurred())
+		for _, ev := range events {
+			c := ev.obj.(*corev1.PersistentVolumeClaim)
+			if _, ok := before[strings.TrimPrefix(c.Name, "data-")]; ok {
+				Expect(ev.typ == watch.Deleted || c.DeletionTimestamp != nil).To(BeFalse(), "claim %s was deleted at %s", c.Name, ev.at.Format("15:04:05.000"))
+			}
 		}
 	}, SpecTimeout(10*time.Minute))
 
