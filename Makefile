@@ -80,7 +80,7 @@ E2E_LABEL_FILTER ?= !needs-issue16-fixes
 .PHONY: test-e2e
 test-e2e: build k8s-test-binaries ## Run the e2e suite (test/e2e, build tag e2e) on a local control plane (test/localkube) with the operator in-process.
 	$(GO) vet -tags e2e ./test/e2e/...
-	TORUA_E2E_ENV=localkube TORUA_E2E_BINARY="$(LOCALBIN)/torua" $(GO) test -count=1 -tags e2e -timeout 30m ./test/e2e/ -ginkgo.v -ginkgo.label-filter='$(E2E_LABEL_FILTER)'
+	TORUA_E2E_ENV=localkube TORUA_E2E_BINARY="$(LOCALBIN)/torua" $(GO) test -v -count=1 -tags e2e -timeout 30m ./test/e2e/ -ginkgo.v -ginkgo.label-filter='$(E2E_LABEL_FILTER)'
 
 .PHONY: test-e2e-kind
 test-e2e-kind: helm ## Run the e2e suite on a new kind cluster (needs Docker, kind, kubectl): image, Helm install, suite. See docs/testing.md.
