@@ -821,7 +821,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 	// main, so `make test-e2e` skips their label (-ginkgo.label-filter). Remove the filter when
 	// the fixes land; do not weaken them.
 
-	It("rebuilds a node whose volume was lost (claim and pod deleted) under load: it rejoins empty, catches up, nothing acknowledged is lost", Label(labelNeedsFixes), func(ctx SpecContext) {
+	It("rebuilds a node whose volume was lost (claim and pod deleted) under load: it rejoins empty, catches up, nothing acknowledged is lost", Label(labelNeedsFixes, "lost-volume"), func(ctx SpecContext) {
 		victim := name + "-node-2"
 		claimKey := client.ObjectKey{Namespace: namespace, Name: "data-" + victim}
 		oldClaim := &corev1.PersistentVolumeClaim{}
@@ -832,6 +832,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		By("deleting claim data-" + victim + " (it waits for its pod: pvc-protection) and then pod " + victim)
 		Expect(k8s.Delete(ctx, oldClaim)).To(Succeed())
 		Expect(k8s.Delete(ctx, oldPod)).To(Succeed())
+		By("waiting for a new claim and a new, ready pod")
 		Eventually(func(g Gomega) {
 			c := &corev1.PersistentVolumeClaim{}
 			g.Expect(k8s.Get(ctx, claimKey, c)).To(Succeed())
@@ -842,17 +843,20 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 			g.Expect(isPodReady(p)).To(BeTrue(), "the new pod is ready")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(poll).Should(Succeed())
 
+		By("waiting for the cluster to converge with " + victim + " a member again")
 		expectConverged(ctx, 3)
+		By("waiting for status.underReplicatedShards to return to 0")
 		Eventually(func(g Gomega) {
 			cur, err := getCluster(ctx, name)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(cur.Status.UnderReplicatedShards).To(BeZero(), conditionSummary(cur))
 		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		By("waiting until every node hosts its replicas and every group has the map's members")
 		expectNodesHostTheirReplicas(ctx)
 		finishScenario(ctx, l, "")
 	}, SpecTimeout(10*time.Minute))
 
-	It("restores 3 nodes after `kubectl scale sts --replicas=1` (the scale subresource) under load, deleting no claim of an undrained node", Label(labelNeedsFixes), func(ctx SpecContext) {
+	It("restores 3 nodes after `kubectl scale sts --replicas=1` (the scale subresource) under load, deleting no claim of an undrained node", Label(labelNeedsFixes, "scale-subresource"), func(ctx SpecContext) {
 		claims := record(&corev1.PersistentVolumeClaimList{})
 		DeferCleanup(func() { _, _ = claims.stop() })
 		before := nodePods(ctx, 3)
