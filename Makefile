@@ -72,14 +72,19 @@ test-envtest: k8s-test-binaries ## Run the operator's envtest suite (controllers
 	$(GO) vet -tags envtest ./controllers/...
 	$(GO) test -count=1 -tags envtest ./controllers/... -ginkgo.v
 
+# e2e scenarios labelled needs-issue16-fixes need product fixes that have not landed yet (a node
+# rebuilt on an empty volume; the node StatefulSet scaled behind the operator's back): they are
+# skipped until then. Remove the filter when the fixes land; see docs/testing.md.
+E2E_LABEL_FILTER ?= !needs-issue16-fixes
+
 .PHONY: test-e2e
 test-e2e: build k8s-test-binaries ## Run the e2e suite (test/e2e, build tag e2e) on a local control plane (test/localkube) with the operator in-process.
 	$(GO) vet -tags e2e ./test/e2e/...
-	TORUA_E2E_ENV=localkube TORUA_E2E_BINARY="$(LOCALBIN)/torua" $(GO) test -count=1 -tags e2e -timeout 30m ./test/e2e/ -ginkgo.v
+	TORUA_E2E_ENV=localkube TORUA_E2E_BINARY="$(LOCALBIN)/torua" $(GO) test -v -count=1 -tags e2e -timeout 30m ./test/e2e/ -ginkgo.v -ginkgo.label-filter='$(E2E_LABEL_FILTER)'
 
 .PHONY: test-e2e-kind
 test-e2e-kind: helm ## Run the e2e suite on a new kind cluster (needs Docker, kind, kubectl): image, Helm install, suite. See docs/testing.md.
-	HELM="$(HELM)" hack/e2e-kind.sh
+	HELM="$(HELM)" E2E_FLAGS="-ginkgo.label-filter=$(E2E_LABEL_FILTER) $(E2E_FLAGS)" hack/e2e-kind.sh
 
 ##@ Code generation
 

@@ -1,8 +1,12 @@
 // Package e2e is Torua's end-to-end suite (ginkgo, build tag e2e): a ToruaCluster made from
 // config/samples runs on a real Kubernetes control plane with the real torua binary, and
-// concurrent clients write and read through the router while the cluster is scaled up, drained
-// and scaled down, loses a pod, rolls out a new image and is deleted; every acknowledged write
-// is read back at the end of each scenario.
+// concurrent clients write, read and compare-and-set through the routers while the cluster
+// goes through day-2 operations: a pod deleted, rolling updates, scaling up and down (with a
+// node killed while a shard moves onto or off it, and a scale-up cancelled half-way), the
+// operator killed mid-change, every node pod deleted at once, and deletion. Each scenario ends
+// with every acknowledged write read back, the register clients' history checked for
+// linearizability (test/kvhistory) and a budget of failed operations and unavailability
+// printed and asserted (budget_test.go).
 //
 // One suite, two environments, chosen by TORUA_E2E_ENV:
 //

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,9 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/anishathalye/porcupine"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -34,6 +37,10 @@ import (
 	"github.com/torua/torua/shardmap"
 )
 
+// labelNeedsFixes marks scenarios that need fixes being made (issue 16); `make test-e2e`
+// skips them (-ginkgo.label-filter) until they land.
+const labelNeedsFixes = "needs-issue16-fixes"
+
 const (
 	poll = time.Second
 	// converge bounds how long the cluster may take to reach a state the operator drives
@@ -48,6 +55,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		name    string
 		routers *routers
 		data    = newLedger()
+		budgets = &budgetSummary{}
 	)
 
 	BeforeAll(func() {
@@ -68,25 +76,27 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}
 	})
 
-	// startLoad starts clients for one scenario; they stop when it ends, whatever happens.
-	startScenarioLoad := func(scenario string) *load {
-		l := startLoad(scenario, routers, data, loadOptions{writers: 4, readers: 4, interval: 50 * time.Millisecond})
+	AfterAll(func() {
+		GinkgoWriter.Printf("\nBudget of every scenario (docs/testing.md, \"Budget\"):\n%s\n", budgets.markdown())
+	})
+
+	// startScenarioLoad starts the load of one scenario: 4 writers, 4 readers and 4 register
+	// clients on one new register key per shard, each paced at 20 operations/s. The clients
+	// stop when the scenario ends, whatever happens.
+	startScenarioLoad := func(ctx context.Context, scenario string) *load {
+		m, err := readShardMap(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		l := startLoad(scenario, routers, data, loadOptions{writers: 4, readers: 4, registers: 4,
+			registerKeys: registerKeys(m, scenario), interval: 50 * time.Millisecond})
 		DeferCleanup(func() { l.stop() })
 		return l
 	}
 
-	// expectLoadHealthy checks what the clients saw while the scenario ran: they made
-	// progress, and no read of an acknowledged write returned 404 or another value.
-	expectLoadHealthy := func(rep loadReport) {
-		GinkgoWriter.Println(rep.String())
-		Expect(rep.acked).To(BeNumerically(">", 0), "no write was acknowledged during the scenario:\n%s", rep)
-		Expect(rep.violations).To(BeEmpty(), "reads of acknowledged writes returned nothing or something else:\n%s", strings.Join(first(rep.violations, 20), "\n"))
-	}
-
-	// verifyAcknowledged reads back every acknowledged write of the suite through the
+	// readBackAcknowledged reads back every acknowledged write of the suite through the
 	// router. Reads that fail (unreachable, 5xx) are retried; a key that is missing or holds
-	// another value is lost. Keys an earlier scenario lost are reported, not failed again.
-	verifyAcknowledged := func(ctx context.Context) {
+	// another value is lost, and returned (and remembered: keys an earlier scenario lost are
+	// reported, not returned again).
+	readBackAcknowledged := func(ctx context.Context) map[string]string {
 		want := data.snapshot()
 		data.mu.Lock()
 		earlier := map[string]string{}
@@ -111,7 +121,66 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 			data.lost[k] = v
 		}
 		data.mu.Unlock()
-		Expect(problems).To(BeEmpty(), "%d of %d acknowledged writes are lost or wrong:\n%s", len(problems), len(want), summarize(problems, 20))
+		return problems
+	}
+
+	// finishScenario stops a scenario's load and checks what its clients saw: writes were
+	// acknowledged, no read of an acknowledged write returned nothing or another value, the
+	// register history (with final reads of every register) is linearizable and lost no
+	// acknowledged write, every acknowledged write of the suite reads back, and, unless the
+	// scenario is exempt (it takes a quorum away on purpose: exempt says how), the budget
+	// held. It prints the scenario's table first and reports every problem at once.
+	finishScenario := func(ctx context.Context, l *load, exempt string) {
+		rep := l.stop()
+		b := &scenarioBudget{scenario: l.name, figures: rep.budget, exempt: exempt, linearizable: "-", history: "no register clients"}
+		var problems []string
+		if rep.acked == 0 {
+			problems = append(problems, "no write was acknowledged during the scenario")
+		}
+		if len(rep.violations) > 0 {
+			problems = append(problems, fmt.Sprintf("reads of acknowledged writes returned nothing or something else:\n  %s",
+				strings.Join(first(rep.violations, 20), "\n  ")))
+		}
+		if len(l.registerKeys) > 0 {
+			By(fmt.Sprintf("reading the %d registers and checking their history for linearizability", len(l.registerKeys)))
+			fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			final, err := l.finalRegisterReads(fctx, routers)
+			cancel()
+			if err != nil {
+				problems = append(problems, err.Error())
+			}
+			v := l.history.Check(final, time.Minute)
+			b.linearizable = map[porcupine.CheckResult]string{porcupine.Ok: "yes", porcupine.Illegal: "NO", porcupine.Unknown: "unknown (the check timed out)"}[v.Result]
+			b.history = v.Summary
+			b.lost += len(v.Lost)
+			for _, c := range v.Contract {
+				problems = append(problems, "API contract broken: "+c)
+			}
+			for _, lost := range v.Lost {
+				problems = append(problems, "acknowledged register write lost: "+lost)
+			}
+			if !v.OK() {
+				dir, err := os.MkdirTemp("", "torua-e2e-"+l.name+"-")
+				if err == nil {
+					var vis, hist string
+					vis, hist, err = l.history.WriteArtefacts(v, dir)
+					problems = append(problems, fmt.Sprintf("register history: %s (%s); visualisation %s, history %s", v.Result, v.Summary, vis, hist))
+				}
+				if err != nil {
+					problems = append(problems, fmt.Sprintf("register history: %s (%s); artefacts: %v", v.Result, v.Summary, err))
+				}
+			}
+		}
+		lost := readBackAcknowledged(ctx)
+		b.lost += len(lost)
+		if len(lost) > 0 {
+			problems = append(problems, fmt.Sprintf("%d acknowledged writes are lost or wrong:\n%s", len(lost), summarize(lost, 20)))
+		}
+		problems = append(problems, b.withinBudget()...)
+		budgets.add(b)
+		GinkgoWriter.Println(rep.String())
+		GinkgoWriter.Println(b.table())
+		Expect(problems).To(BeEmpty(), "scenario %q:\n%s", l.name, b.table())
 	}
 
 	// expectConverged waits until the cluster has n ready nodes, all active in the map, and
@@ -201,6 +270,135 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(poll).Should(Succeed())
 	}
 
+	// waitForMoment polls, about every 20 ms, until find (which fails through g while the
+	// moment has not come) describes the moment; it returns that description.
+	waitForMoment := func(ctx context.Context, what string, find func(g Gomega) string) string {
+		By("waiting for the moment when " + what)
+		var moment string
+		Eventually(func(g Gomega) { moment = find(g) }).WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(20*time.Millisecond).
+			Should(Succeed(), "the moment when %s never came", what)
+		GinkgoWriter.Printf("%s %s\n", time.Now().Format("15:04:05.000"), moment)
+		return moment
+	}
+
+	// learnerOn finds a shard being moved onto one of nodes: its leader counts the node as a
+	// learner.
+	learnerOn := func(ctx context.Context, nodes ...string) func(g Gomega) string {
+		return func(g Gomega) string {
+			m, err := readShardMap(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			for _, n := range nodes {
+				if d, ok := replicaMoving(ctx, m, n, true); ok {
+					return d
+				}
+			}
+			g.Expect(nodes).To(BeEmpty(), "no shard's leader counts any of them as a learner (map v%d)", m.Version)
+			return ""
+		}
+	}
+
+	// movingOff finds a shard being moved off node: the map marks node draining and a shard's
+	// leader still counts it as a member of its group.
+	movingOff := func(ctx context.Context, node string) func(g Gomega) string {
+		return func(g Gomega) string {
+			m, err := readShardMap(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			n, ok := m.Node(node)
+			g.Expect(ok).To(BeTrue(), "%s is in the map (v%d)", node, m.Version)
+			g.Expect(n.State).To(Equal(shardmap.NodeDraining), "%s's state in map v%d", node, m.Version)
+			d, ok := replicaMoving(ctx, m, node, false)
+			g.Expect(ok).To(BeTrue(), "no shard's leader counts %s as a member any more (map v%d)", node, m.Version)
+			return fmt.Sprintf("the map marks %s draining and %s", node, d)
+		}
+	}
+
+	// expectDrainedBeforeShrink checks, from watches of the node StatefulSet and the shard map
+	// during a scale-down to size, that the StatefulSet shrank to size once and only after a
+	// map had marked every leaving node that was in it draining and given it no replica.
+	// NB: resourceVersions are etcd revisions, one sequence for all objects: they order the
+	// map's versions against the StatefulSet's shrink exactly.
+	expectDrainedBeforeShrink := func(stsEvents, mapEvents []observed, leaving []string, size int32) {
+		shrinkRV, larger := uint64(0), false
+		for _, ev := range stsEvents {
+			s := ev.obj.(*appsv1.StatefulSet)
+			if r := ptr.Deref(s.Spec.Replicas, 0); r > size {
+				larger = true
+			} else if larger && r == size {
+				shrinkRV = resourceVersion(s)
+				break
+			}
+		}
+		Expect(shrinkRV).NotTo(BeZero(), "the StatefulSet was seen shrinking to %d", size)
+		var before *shardmap.Map
+		for _, ev := range mapEvents {
+			cm := ev.obj.(*corev1.ConfigMap)
+			if resourceVersion(cm) >= shrinkRV {
+				break
+			}
+			mm, err := shardMapOf(cm)
+			Expect(err).NotTo(HaveOccurred())
+			before = mm
+		}
+		Expect(before).NotTo(BeNil(), "a shard map was published before the StatefulSet shrank")
+		counts := replicaCounts(before)
+		GinkgoWriter.Printf("Map v%d was the last before the StatefulSet shrank to %d (resourceVersion %d): replicas per node %v\n",
+			before.Version, size, shrinkRV, counts)
+		for _, id := range leaving {
+			n, ok := before.Node(id)
+			if !ok {
+				continue // it never joined
+			}
+			Expect(n.State).To(Equal(shardmap.NodeDraining), "%s's state in map v%d, the last before the StatefulSet shrank", id, before.Version)
+			Expect(counts[id]).To(BeZero(), "%s held no replica in the map (v%d) when the StatefulSet shrank", id, before.Version)
+		}
+	}
+
+	// expectRemoved waits until the leaving nodes are out of the map and their pods and
+	// claims are gone (a scale-down deletes drained nodes' claims), and checks that the
+	// remaining nodes' claims are still there.
+	expectRemoved := func(ctx context.Context, leaving []string, remaining int) {
+		m, err := readShardMap(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		for _, id := range leaving {
+			_, ok := m.Node(id)
+			Expect(ok).To(BeFalse(), "%s was pruned from the shard map", id)
+			Eventually(func() error {
+				return k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, &corev1.Pod{})
+			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "pod %s removed", id)
+			Eventually(func() error {
+				return k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "data-" + id}, &corev1.PersistentVolumeClaim{})
+			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "claim data-%s deleted", id)
+		}
+		for i := range remaining {
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: fmt.Sprintf("data-%s-node-%d", name, i)}, &corev1.PersistentVolumeClaim{})).To(Succeed())
+		}
+	}
+
+	// expectRebalanced checks a watch of the ToruaCluster: Rebalancing was True (with reason,
+	// if not "") at some point and ends False.
+	expectRebalanced := func(clusters *timeline, reason string) {
+		events, err := clusters.stop()
+		Expect(err).NotTo(HaveOccurred())
+		history := conditionHistory(events, toruav1alpha1.ConditionRebalancing)
+		GinkgoWriter.Printf("Rebalancing: %v\nAvailable: %v\nProgressing: %v\n", history,
+			conditionHistory(events, toruav1alpha1.ConditionAvailable), conditionHistory(events, toruav1alpha1.ConditionProgressing))
+		Expect(history).To(ContainElement(HavePrefix("True/"+reason)), "Rebalancing was never True/%s while replicas moved: %v", reason, history)
+		Expect(history[len(history)-1]).To(HavePrefix("False/"))
+	}
+
+	// nodePods reads the node pods 0..n-1, which must be ready.
+	nodePods := func(ctx context.Context, n int) map[string]*corev1.Pod {
+		pods := map[string]*corev1.Pod{}
+		for i := range n {
+			p := &corev1.Pod{}
+			id := fmt.Sprintf("%s-node-%d", name, i)
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, p)).To(Succeed())
+			Expect(isPodReady(p)).To(BeTrue(), "%s ready", id)
+			pods[id] = p
+		}
+		return pods
+	}
+
 	It("becomes Available and takes 1,000 keys through the router", func(ctx SpecContext) {
 		By("applying config/samples")
 		Expect(k8s.Create(ctx, tc.DeepCopy())).To(Succeed())
@@ -213,10 +411,8 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		l := startLoad("initial", routers, data, loadOptions{writers: 10, readers: 4, keys: 1000})
 		DeferCleanup(func() { l.stop() })
 		rep := l.wait()
-		GinkgoWriter.Println(rep.String())
-		Expect(rep.violations).To(BeEmpty(), strings.Join(first(rep.violations, 20), "\n"))
 		Expect(data.count("initial/")).To(Equal(1000), "acknowledged writes of 1,000 keys:\n%s", rep)
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 
 		By("listing the keys through the router (scatter-gather over every node)")
 		c, err := routers.pick(ctx)
@@ -278,7 +474,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		hostedBefore := hostedShards(st)
 		old := &corev1.Pod{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: victim}, old)).To(Succeed())
-		l := startScenarioLoad("pod-delete")
+		l := startScenarioLoad(ctx, "pod-delete")
 
 		By(fmt.Sprintf("deleting pod %s, which holds %d keys", victim, len(victimKeys)))
 		Expect(k8s.Delete(ctx, old)).To(Succeed())
@@ -308,8 +504,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(hostedShards(st)).To(Equal(hostedBefore), "%s hosts the shards it hosted before", victim)
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Succeed())
-		expectLoadHealthy(l.stop())
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 	}, SpecTimeout(8*time.Minute))
 
 	It("rolls out a new image one pod at a time, highest ordinal first, moving leadership off each before it stops", func(ctx SpecContext) {
@@ -325,7 +520,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		DeferCleanup(func() { _, _ = pods.stop() })
 		start := time.Now()
 		handoffsBefore, _ := env.Handoffs()
-		l := startScenarioLoad("rolling-update")
+		l := startScenarioLoad(ctx, "rolling-update")
 
 		By("changing spec.image to " + env.RestartImage())
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Image = env.RestartImage() })
@@ -343,50 +538,16 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 			}
 		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
 		expectConverged(ctx, 3)
-		expectLoadHealthy(l.stop())
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 
 		By("checking the pods went one at a time, highest ordinal first")
 		podEvents, err := pods.stop()
 		Expect(err).NotTo(HaveOccurred())
-		stopped := map[string]time.Time{} // initial pod name -> when it was seen terminating
-		var order []string
-		state := map[string]*corev1.Pod{}
-		maxDown, downAt := 0, ""
-		for _, ev := range podEvents {
-			p := ev.obj.(*corev1.Pod)
-			if p.Labels["app.kubernetes.io/instance"] != name {
-				continue
-			}
-			if ev.typ == watch.Deleted {
-				delete(state, p.Name)
-			} else {
-				state[p.Name] = p
-			}
-			if initialPod, ok := initial[p.Name]; ok && p.UID == initialPod.UID && (p.DeletionTimestamp != nil || ev.typ == watch.Deleted) {
-				if _, seen := stopped[p.Name]; !seen {
-					stopped[p.Name] = ev.at
-					order = append(order, p.Name)
-				}
-			}
-			if len(stopped) == 0 {
-				continue // still the watch's initial listing
-			}
-			down := 0
-			var which []string
-			for _, id := range nodes {
-				if q := state[id]; q == nil || q.DeletionTimestamp != nil || !isPodReady(q) {
-					down++
-					which = append(which, id)
-				}
-			}
-			if down > maxDown {
-				maxDown, downAt = down, fmt.Sprintf("%s: %v", ev.at.Format("15:04:05.000"), which)
-			}
-		}
-		GinkgoWriter.Printf("Old node pods stopped in the order %v; at most %d node pods unavailable at once (%s)\n", order, maxDown, downAt)
-		Expect(order).To(Equal([]string{nodes[2], nodes[1], nodes[0]}), "order in which the old pods stopped")
-		Expect(maxDown).To(BeNumerically("<=", 1), "node pods unavailable at once (at %s)", downAt)
+		ro := observeRollout(podEvents, name, nodes, initial)
+		stopped := ro.stopped
+		GinkgoWriter.Printf("Old node pods stopped in the order %v; at most %d node pods unavailable at once (%s)\n", ro.order, ro.maxDown, ro.downAt)
+		Expect(ro.order).To(Equal([]string{nodes[2], nodes[1], nodes[0]}), "order in which the old pods stopped")
+		Expect(ro.maxDown).To(BeNumerically("<=", 1), "node pods unavailable at once (at %s)", ro.downAt)
 
 		By("checking each node handed off its leaderships before it was let stop")
 		var restarted []string
@@ -421,110 +582,316 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}
 	}, SpecTimeout(10*time.Minute))
 
-	It("scales from 3 to 5 nodes: the new pods join, placement balances, Rebalancing then Available", func(ctx SpecContext) {
+	It("rolls out a changed pod template with the operator killed and restarted half-way: each pod restarts once, the partition steps down one by one", func(ctx SpecContext) {
+		nodes := []string{name + "-node-0", name + "-node-1", name + "-node-2"}
+		initial := nodePods(ctx, 3)
+		pods := record(&corev1.PodList{}, client.MatchingLabels{"app.kubernetes.io/instance": name, "app.kubernetes.io/component": "node"})
+		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
+		DeferCleanup(func() { _, _ = pods.stop(); _, _ = sets.stop() })
+		l := startScenarioLoad(ctx, "rolling-update-operator-restart")
+
+		By("adding a pod template annotation (spec.podTemplate.annotations)")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) {
+			if c.Spec.PodTemplate.Annotations == nil {
+				c.Spec.PodTemplate.Annotations = map[string]string{}
+			}
+			c.Spec.PodTemplate.Annotations["e2e.torua.io/rollout"] = "operator-restart"
+		})
+		moment := waitForMoment(ctx, "the operator has let "+nodes[1]+" restart (partition 1)", func(g Gomega) string {
+			sts := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
+			ru := sts.Spec.UpdateStrategy.RollingUpdate
+			g.Expect(ru).NotTo(BeNil())
+			g.Expect(ptr.Deref(ru.Partition, 0)).To(BeEquivalentTo(1))
+			return fmt.Sprintf("the StatefulSet's partition is 1 (resourceVersion %s)", sts.ResourceVersion)
+		})
+		By("killing the operator (" + moment + ") and starting a new one")
+		Expect(env.RestartOperator(ctx)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			sts := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
+			g.Expect(sts.Status.UpdatedReplicas).To(BeEquivalentTo(3), "%+v", sts.Status)
+			g.Expect(sts.Status.CurrentRevision).To(Equal(sts.Status.UpdateRevision), "%+v", sts.Status)
+			for _, id := range nodes {
+				p := &corev1.Pod{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, p)).To(Succeed())
+				g.Expect(p.UID).NotTo(Equal(initial[id].UID), "%s restarted", id)
+				g.Expect(p.Annotations).To(HaveKeyWithValue("e2e.torua.io/rollout", "operator-restart"))
+				g.Expect(isPodReady(p)).To(BeTrue(), "%s ready", id)
+			}
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		expectConverged(ctx, 3)
+		finishScenario(ctx, l, "")
+
+		By("checking no step was taken twice or skipped: partitions 3, 2, 1, 0; each pod restarted exactly once, one at a time")
+		stsEvents, err := sets.stop()
+		Expect(err).NotTo(HaveOccurred())
+		partitions := partitionHistory(stsEvents)
+		GinkgoWriter.Printf("Partitions: %v\n", partitions)
+		Expect(partitions).To(Equal([]int32{0, 3, 2, 1, 0}), "the StatefulSet's successive partitions")
+		podEvents, err := pods.stop()
+		Expect(err).NotTo(HaveOccurred())
+		incarnations := podIncarnations(podEvents)
+		for _, id := range nodes {
+			Expect(incarnations[id]).To(HaveLen(2), "pods named %s seen (UIDs): the initial one and one restart", id)
+		}
+		ro := observeRollout(podEvents, name, nodes, initial)
+		GinkgoWriter.Printf("Old node pods stopped in the order %v; at most %d node pods unavailable at once (%s)\n", ro.order, ro.maxDown, ro.downAt)
+		Expect(ro.order).To(Equal([]string{nodes[2], nodes[1], nodes[0]}), "order in which the old pods stopped")
+		Expect(ro.maxDown).To(BeNumerically("<=", 1), "node pods unavailable at once (at %s)", ro.downAt)
+	}, SpecTimeout(10*time.Minute))
+
+	It("scales from 3 to 5 with a joining node killed (pod force-deleted) while a shard moves onto it: it comes back, the moves complete, placement balances", func(ctx SpecContext) {
 		clusters := record(&toruav1alpha1.ToruaClusterList{})
 		DeferCleanup(func() { _, _ = clusters.stop() })
-		l := startScenarioLoad("scale-up")
+		l := startScenarioLoad(ctx, "scale-up-kill-joining")
+		victim := name + "-node-4"
 
 		By("setting spec.replicas to 5")
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 5 })
+		moment := waitForMoment(ctx, "a shard is moving onto "+victim, learnerOn(ctx, victim))
+		By("force-deleting pod " + victim + " (grace period 0: SIGKILL) while " + moment)
+		old := forceDeletePod(ctx, victim)
+		Eventually(func(g Gomega) {
+			p := &corev1.Pod{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(old), p)).To(Succeed())
+			g.Expect(p.UID).NotTo(Equal(old.UID), "the StatefulSet recreated the pod")
+			g.Expect(isPodReady(p)).To(BeTrue(), "the new pod is ready")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(poll).Should(Succeed())
+
 		m := expectConverged(ctx, 5)
-		for _, id := range []string{name + "-node-3", name + "-node-4"} {
+		for _, id := range []string{name + "-node-3", victim} {
 			n, ok := m.Node(id)
 			Expect(ok).To(BeTrue(), "%s joined the shard map", id)
 			Expect(n.State).To(Equal(shardmap.NodeActive))
 		}
 		expectBalanced(m)
 		expectNodesHostTheirReplicas(ctx)
-
-		expectLoadHealthy(l.stop())
-		verifyAcknowledged(ctx)
-
-		events, err := clusters.stop()
-		Expect(err).NotTo(HaveOccurred())
-		history := conditionHistory(events, toruav1alpha1.ConditionRebalancing)
-		GinkgoWriter.Printf("Rebalancing: %v\nAvailable: %v\nProgressing: %v\n", history,
-			conditionHistory(events, toruav1alpha1.ConditionAvailable), conditionHistory(events, toruav1alpha1.ConditionProgressing))
-		Expect(history).To(ContainElement(HavePrefix("True/")), "Rebalancing was never True while replicas moved to the new nodes: %v", history)
-		Expect(history[len(history)-1]).To(HavePrefix("False/"))
+		finishScenario(ctx, l, "")
+		expectRebalanced(clusters, "")
 	}, SpecTimeout(10*time.Minute))
 
-	It("scales from 5 to 3 nodes: drains the leaving nodes first, then shrinks, and deletes their volumes", func(ctx SpecContext) {
+	It("scales from 5 to 3 with a leaving node killed (pod force-deleted) while a shard moves off it: drains first, then shrinks, and deletes the volumes", func(ctx SpecContext) {
 		clusters := record(&toruav1alpha1.ToruaClusterList{})
 		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
 		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
 		DeferCleanup(func() { _, _ = clusters.stop(); _, _ = sets.stop(); _, _ = maps.stop() })
-		l := startScenarioLoad("scale-down")
+		l := startScenarioLoad(ctx, "scale-down-kill-leaving")
 		leaving := []string{name + "-node-3", name + "-node-4"}
+		victim := leaving[0]
 
 		By("setting spec.replicas to 3")
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 3 })
+		moment := waitForMoment(ctx, "a shard is moving off "+victim, movingOff(ctx, victim))
+		By("force-deleting pod " + victim + " (grace period 0: SIGKILL) while " + moment)
+		forceDeletePod(ctx, victim)
+
 		m := expectConverged(ctx, 3)
 		expectBalanced(m)
-		for _, id := range leaving {
-			_, ok := m.Node(id)
-			Expect(ok).To(BeFalse(), "%s was pruned from the shard map", id)
-			Eventually(func() error {
-				return k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, &corev1.Pod{})
-			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "pod %s removed", id)
-		}
+		expectRemoved(ctx, leaving, 3)
 		expectNodesHostTheirReplicas(ctx)
-		expectLoadHealthy(l.stop())
-		verifyAcknowledged(ctx)
+		finishScenario(ctx, l, "")
 
 		By("checking the drain came before the shrink")
 		stsEvents, err := sets.stop()
 		Expect(err).NotTo(HaveOccurred())
 		mapEvents, err := maps.stop()
 		Expect(err).NotTo(HaveOccurred())
-		// NB: resourceVersions are etcd revisions, one sequence for all objects: they order
-		// the map's versions against the StatefulSet's shrink exactly.
-		shrinkRV := uint64(0)
-		for _, ev := range stsEvents {
-			if s := ev.obj.(*appsv1.StatefulSet); ptr.Deref(s.Spec.Replicas, 0) == 3 {
-				shrinkRV = resourceVersion(s)
-				break
-			}
-		}
-		Expect(shrinkRV).NotTo(BeZero(), "the StatefulSet was seen shrinking to 3")
-		var drained, before *shardmap.Map
-		for _, ev := range mapEvents {
-			cm := ev.obj.(*corev1.ConfigMap)
-			if resourceVersion(cm) >= shrinkRV {
-				break
-			}
-			mm, err := shardMapOf(cm)
-			Expect(err).NotTo(HaveOccurred())
-			before = mm
-			if n, ok := mm.Node(leaving[0]); ok && n.State == shardmap.NodeDraining && drained == nil {
-				drained = mm
-			}
-		}
-		Expect(drained).NotTo(BeNil(), "a shard map marking %v draining was published before the StatefulSet shrank", leaving)
-		GinkgoWriter.Printf("Map v%d marked %v draining; v%d was the last before the StatefulSet shrank (resourceVersion %d): replicas per node %v\n",
-			drained.Version, leaving, before.Version, shrinkRV, replicaCounts(before))
-		counts := replicaCounts(before)
-		for _, id := range leaving {
-			n, ok := before.Node(id)
-			Expect(ok).To(BeTrue(), "%s still in the map (draining) when the StatefulSet shrank", id)
-			Expect(n.State).To(Equal(shardmap.NodeDraining))
-			Expect(counts[id]).To(BeZero(), "%s held no replica in the map (v%d) when the StatefulSet shrank", id, before.Version)
-		}
-		events, err := clusters.stop()
-		Expect(err).NotTo(HaveOccurred())
-		history := conditionHistory(events, toruav1alpha1.ConditionRebalancing)
-		GinkgoWriter.Printf("Rebalancing: %v\nProgressing: %v\n", history, conditionHistory(events, toruav1alpha1.ConditionProgressing))
-		Expect(history).To(ContainElement("True/"+toruav1alpha1.ReasonDraining), "Rebalancing while draining")
-		Expect(history[len(history)-1]).To(HavePrefix("False/"))
+		expectDrainedBeforeShrink(stsEvents, mapEvents, leaving, 3)
+		expectRebalanced(clusters, toruav1alpha1.ReasonDraining)
+	}, SpecTimeout(10*time.Minute))
 
-		By("checking the volumes per spec.storage: a scale-down deletes the drained nodes' claims")
-		for _, id := range leaving {
-			Eventually(func() error {
-				return k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "data-" + id}, &corev1.PersistentVolumeClaim{})
-			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(Satisfy(apierrors.IsNotFound), "claim data-%s deleted", id)
+	It("scales from 3 to 5 and, while the first replicas move, back to 3 (a cancelled scale-up): drains what moved, shrinks, deletes the new volumes", func(ctx SpecContext) {
+		clusters := record(&toruav1alpha1.ToruaClusterList{})
+		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
+		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
+		DeferCleanup(func() { _, _ = clusters.stop(); _, _ = sets.stop(); _, _ = maps.stop() })
+		l := startScenarioLoad(ctx, "scale-up-cancelled")
+		joining := []string{name + "-node-3", name + "-node-4"}
+
+		By("setting spec.replicas to 5")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 5 })
+		moment := waitForMoment(ctx, "the first replicas are moving onto the new nodes", learnerOn(ctx, joining...))
+		By("setting spec.replicas back to 3 while " + moment)
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 3 })
+
+		m := expectConverged(ctx, 3)
+		expectBalanced(m)
+		expectRemoved(ctx, joining, 3)
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "")
+
+		By("checking the new nodes were drained before the StatefulSet shrank")
+		stsEvents, err := sets.stop()
+		Expect(err).NotTo(HaveOccurred())
+		mapEvents, err := maps.stop()
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("StatefulSet sizes: %v\n", sizeHistory(stsEvents))
+		expectDrainedBeforeShrink(stsEvents, mapEvents, joining, 3)
+		expectRebalanced(clusters, "")
+	}, SpecTimeout(10*time.Minute))
+
+	It("converges when the operator is killed and restarted during data moves (3 to 4 and back): no placement redone, the StatefulSet shrinks once", func(ctx SpecContext) {
+		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
+		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
+		DeferCleanup(func() { _, _ = sets.stop(); _, _ = maps.stop() })
+		l := startScenarioLoad(ctx, "operator-restart-data-move")
+		added := name + "-node-3"
+
+		By("setting spec.replicas to 4")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 4 })
+		moment := waitForMoment(ctx, "a shard is moving onto "+added, learnerOn(ctx, added))
+		placed, err := readShardMap(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		By("killing the operator (" + moment + ") and starting a new one")
+		Expect(env.RestartOperator(ctx)).To(Succeed())
+		m := expectConverged(ctx, 4)
+		expectBalanced(m)
+		expectNodesHostTheirReplicas(ctx)
+		Expect(m.Version).To(Equal(placed.Version), "the restarted operator published no other map than v%d", placed.Version)
+		Expect(m.Assignments).To(Equal(placed.Assignments), "placement after the restart")
+
+		By("setting spec.replicas to 3")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 3 })
+		moment = waitForMoment(ctx, "a shard is moving off "+added, movingOff(ctx, added))
+		draining, err := readShardMap(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		By("killing the operator (" + moment + ") and starting a new one")
+		Expect(env.RestartOperator(ctx)).To(Succeed())
+		m = expectConverged(ctx, 3)
+		expectBalanced(m)
+		expectRemoved(ctx, []string{added}, 3)
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "")
+
+		By("checking each step was taken once: one draining placement, then the prune; the StatefulSet went 4 -> 3 directly, after the drain")
+		stsEvents, err := sets.stop()
+		Expect(err).NotTo(HaveOccurred())
+		mapEvents, err := maps.stop()
+		Expect(err).NotTo(HaveOccurred())
+		sizes := sizeHistory(stsEvents)
+		GinkgoWriter.Printf("StatefulSet sizes: %v\n", sizes)
+		Expect(sizes).To(Equal([]int32{3, 4, 3}), "the StatefulSet's successive sizes")
+		expectDrainedBeforeShrink(stsEvents, mapEvents, []string{added}, 3)
+		var versions []string
+		for _, mm := range shardMaps(mapEvents) {
+			versions = append(versions, fmt.Sprintf("v%d (%d nodes)", mm.Version, len(mm.Nodes)))
+			if mm.Version > draining.Version {
+				Expect(mm.Assignments).To(Equal(draining.Assignments), "map v%d, published after v%d marked %s draining, places replicas as v%d did", mm.Version, draining.Version, added, draining.Version)
+			}
 		}
-		for i := range 3 {
-			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: fmt.Sprintf("data-%s-node-%d", name, i)}, &corev1.PersistentVolumeClaim{})).To(Succeed())
+		GinkgoWriter.Printf("Shard maps: %v\n", versions)
+	}, SpecTimeout(10*time.Minute))
+
+	It("recovers unaided when every node pod is deleted at once: new pod IPs, the same members, every acknowledged write", func(ctx SpecContext) {
+		before := nodePods(ctx, 3)
+		l := startScenarioLoad(ctx, "full-restart")
+
+		By("deleting every node pod at once")
+		Expect(k8s.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(namespace),
+			client.MatchingLabels{"app.kubernetes.io/instance": name, "app.kubernetes.io/component": "node"})).To(Succeed())
+		var after map[string]*corev1.Pod
+		Eventually(func(g Gomega) {
+			after = map[string]*corev1.Pod{}
+			for id, old := range before {
+				p := &corev1.Pod{}
+				g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(old), p)).To(Succeed())
+				g.Expect(p.UID).NotTo(Equal(old.UID), "the StatefulSet recreated %s", id)
+				g.Expect(isPodReady(p)).To(BeTrue(), "%s is ready again", id)
+				after[id] = p
+			}
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		for id, p := range after {
+			Expect(p.Status.PodIP).NotTo(Equal(before[id].Status.PodIP), "%s came back with a new pod IP", id)
+		}
+		m := expectConverged(ctx, 3)
+		Expect(nodeIDs(m)).To(ConsistOf(slices.Collect(maps.Keys(before))), "membership unchanged")
+		for _, n := range m.Nodes {
+			Expect(n.API).To(HavePrefix(after[n.ID].Status.PodIP+":"), "the map gives %s its new address", n.ID)
+		}
+		expectNodesHostTheirReplicas(ctx)
+		By("waiting for writes acknowledged after the restart")
+		acked := l.acked.Load()
+		Eventually(l.acked.Load).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(BeNumerically(">", acked+20))
+		finishScenario(ctx, l, "every node pod deleted at once: every shard loses its quorum")
+	}, SpecTimeout(10*time.Minute))
+
+	// The next two scenarios need fixes that are being made (issue 16): they fail on today's
+	// main, so `make test-e2e` skips their label (-ginkgo.label-filter). Remove the filter when
+	// the fixes land; do not weaken them.
+
+	It("rebuilds a node whose volume was lost (claim and pod deleted) under load: it rejoins empty, catches up, nothing acknowledged is lost", Label(labelNeedsFixes, "lost-volume"), func(ctx SpecContext) {
+		victim := name + "-node-2"
+		claimKey := client.ObjectKey{Namespace: namespace, Name: "data-" + victim}
+		oldClaim := &corev1.PersistentVolumeClaim{}
+		Expect(k8s.Get(ctx, claimKey, oldClaim)).To(Succeed())
+		oldPod := nodePods(ctx, 3)[victim]
+		l := startScenarioLoad(ctx, "volume-lost")
+
+		By("deleting claim data-" + victim + " (it waits for its pod: pvc-protection) and then pod " + victim)
+		Expect(k8s.Delete(ctx, oldClaim)).To(Succeed())
+		Expect(k8s.Delete(ctx, oldPod)).To(Succeed())
+		By("waiting for a new claim and a new, ready pod")
+		Eventually(func(g Gomega) {
+			c := &corev1.PersistentVolumeClaim{}
+			g.Expect(k8s.Get(ctx, claimKey, c)).To(Succeed())
+			g.Expect(c.UID).NotTo(Equal(oldClaim.UID), "the StatefulSet made a new, empty claim")
+			p := &corev1.Pod{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(oldPod), p)).To(Succeed())
+			g.Expect(p.UID).NotTo(Equal(oldPod.UID), "the StatefulSet recreated the pod")
+			g.Expect(isPodReady(p)).To(BeTrue(), "the new pod is ready")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(poll).Should(Succeed())
+
+		By("waiting for the cluster to converge with " + victim + " a member again")
+		expectConverged(ctx, 3)
+		By("waiting for status.underReplicatedShards to return to 0")
+		Eventually(func(g Gomega) {
+			cur, err := getCluster(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cur.Status.UnderReplicatedShards).To(BeZero(), conditionSummary(cur))
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		By("waiting until every node hosts its replicas and every group has the map's members")
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "")
+	}, SpecTimeout(10*time.Minute))
+
+	It("restores 3 nodes after `kubectl scale sts --replicas=1` (the scale subresource) under load, deleting no claim of an undrained node", Label(labelNeedsFixes, "scale-subresource"), func(ctx SpecContext) {
+		claims := record(&corev1.PersistentVolumeClaimList{})
+		DeferCleanup(func() { _, _ = claims.stop() })
+		before := nodePods(ctx, 3)
+		l := startScenarioLoad(ctx, "scale-subresource")
+
+		By("scaling StatefulSet " + name + "-node to 1 through its scale subresource, as kubectl scale does")
+		sts := &appsv1.StatefulSet{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
+		Expect(k8s.SubResource("scale").Update(ctx, sts, client.WithSubResourceBody(&autoscalingv1.Scale{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: sts.Name},
+			Spec:       autoscalingv1.ScaleSpec{Replicas: 1},
+		}))).To(Succeed())
+
+		By("waiting for the operator to restore 3 nodes")
+		Eventually(func(g Gomega) {
+			s := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sts), s)).To(Succeed())
+			g.Expect(ptr.Deref(s.Spec.Replicas, 0)).To(BeEquivalentTo(3), "the StatefulSet's size")
+			g.Expect(s.Status.ReadyReplicas).To(BeEquivalentTo(3), "%+v", s.Status)
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		cur, err := getCluster(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cur.Spec.Replicas).To(BeEquivalentTo(3), "spec.replicas is untouched")
+		expectConverged(ctx, 3)
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "the StatefulSet scaled to 1 takes two of three replicas of every shard away")
+
+		By("checking no claim of a node that still held replicas was deleted")
+		events, err := claims.stop()
+		Expect(err).NotTo(HaveOccurred())
+		for _, ev := range events {
+			c := ev.obj.(*corev1.PersistentVolumeClaim)
+			if _, ok := before[strings.TrimPrefix(c.Name, "data-")]; ok {
+				Expect(ev.typ == watch.Deleted || c.DeletionTimestamp != nil).To(BeFalse(), "claim %s was deleted at %s", c.Name, ev.at.Format("15:04:05.000"))
+			}
 		}
 	}, SpecTimeout(10*time.Minute))
 

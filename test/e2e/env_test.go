@@ -21,7 +21,9 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
@@ -64,6 +66,9 @@ type environment interface {
 	// Handoffs returns the leadership hand-offs the operator made and what each node reported
 	// right after; ok is false when the environment cannot see them (an operator in a pod).
 	Handoffs() (handoffs []handoff, ok bool)
+	// RestartOperator stops the operator abruptly and starts a new one, which knows only what
+	// the API server holds: a crash and a restart.
+	RestartOperator(ctx context.Context) error
 	// Stop stops what the environment started.
 	Stop(ctx context.Context) error
 }
@@ -175,8 +180,23 @@ func startLocalkube(ctx context.Context) (_ environment, err error) {
 		return nil, fmt.Errorf("start localkube: %w", err)
 	}
 
-	// The operator, in-process, as `torua operator` runs it, with a 1 s poll interval
-	// (--poll-interval) and its node client wrapped to record leadership hand-offs.
+	e.nodes = &recordingNodeClient{NodeClient: &controllers.HTTPNodeClient{Client: &http.Client{}, Timeout: 3 * time.Second}}
+	if err := e.startOperator(); err != nil {
+		return nil, err
+	}
+
+	e.transprt = &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	e.httpc = &http.Client{Transport: e.transprt, Timeout: 10 * time.Second}
+	return e, nil
+}
+
+// startOperator runs the operator in-process, as `torua operator` runs it, with a 1 s poll
+// interval (--poll-interval) and its node client wrapped to record leadership hand-offs.
+func (e *localkubeEnv) startOperator() error {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(toruav1alpha1.AddToScheme(scheme))
@@ -187,11 +207,12 @@ func startLocalkube(ctx context.Context) (_ environment, err error) {
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// NB: a restarted operator registers its controller name again in this process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	e.nodes = &recordingNodeClient{NodeClient: &controllers.HTTPNodeClient{Client: &http.Client{}, Timeout: 3 * time.Second}}
 	r := &controllers.ToruaClusterReconciler{
 		Client:       mgr.GetClient(),
 		Scheme:       mgr.GetScheme(),
@@ -200,19 +221,26 @@ func startLocalkube(ctx context.Context) (_ environment, err error) {
 		PollInterval: time.Second,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
-		return nil, err
+		return err
 	}
 	mgrCtx, stop := context.WithCancel(context.Background())
 	e.stopMgr, e.mgrDone = stop, make(chan error, 1)
 	go func() { e.mgrDone <- mgr.Start(mgrCtx) }()
+	return nil
+}
 
-	e.transprt = &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     30 * time.Second,
+// RestartOperator cancels the operator manager's context, which ends every reconcile in
+// flight at its next API call, waits for it to stop and starts a new manager with empty
+// caches and queues.
+func (e *localkubeEnv) RestartOperator(context.Context) error {
+	e.stopMgr()
+	err := <-e.mgrDone
+	e.stopMgr = nil
+	if err != nil {
+		return fmt.Errorf("stop the operator: %w", err)
 	}
-	e.httpc = &http.Client{Transport: e.transprt, Timeout: 10 * time.Second}
-	return e, nil
+	fmt.Fprintf(e.opLog, "===== e2e: operator stopped at %s; starting a new one =====\n", time.Now().Format("15:04:05.000"))
+	return e.startOperator()
 }
 
 func (e *localkubeEnv) Config() *rest.Config               { return e.cluster.Config }

@@ -85,6 +85,40 @@ func (e *kindEnv) Stop(context.Context) error {
 	return nil
 }
 
+// RestartOperator force-deletes the Helm release's operator pods (grace period 0: the
+// process is killed) and waits until its Deployment runs a new ready one.
+func (e *kindEnv) RestartOperator(ctx context.Context) error {
+	selector := metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=operator"}
+	pods, err := e.kube.CoreV1().Pods(e.operatorNS).List(ctx, selector)
+	if err != nil {
+		return fmt.Errorf("list operator pods in %s: %w", e.operatorNS, err)
+	}
+	old := map[string]bool{}
+	for _, p := range pods.Items {
+		old[string(p.UID)] = true
+		if err := e.kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+			return fmt.Errorf("delete operator pod %s: %w", p.Name, err)
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		pods, err := e.kube.CoreV1().Pods(e.operatorNS).List(ctx, selector)
+		if err == nil {
+			for _, p := range pods.Items {
+				if !old[string(p.UID)] && p.DeletionTimestamp == nil && isPodReady(&p) {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for a new operator pod: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
 // OperatorLog reads the logs of the Helm release's operator pods.
 func (e *kindEnv) OperatorLog(ctx context.Context) string {
 	pods, err := e.kube.CoreV1().Pods(e.operatorNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=operator"})

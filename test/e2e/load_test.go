@@ -22,6 +22,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/torua/torua/router/client"
+	"github.com/torua/torua/shardmap"
+	"github.com/torua/torua/test/kvhistory"
 )
 
 // routers hands out clients of the cluster's ready routers, found in the router Service's
@@ -88,6 +90,16 @@ func (r *routers) refresh(ctx context.Context) error {
 	return nil
 }
 
+// target returns a ready router as a kvhistory target.
+func (r *routers) target(ctx context.Context) (kvhistory.Target, error) {
+	c, err := r.pick(ctx)
+	if err != nil {
+		return kvhistory.Target{}, err
+	}
+	u := c.URL()
+	return kvhistory.Target{Name: "router " + strings.TrimPrefix(u, "http://"), Base: u, Prefix: "/data/", Client: env.HTTPClient()}, nil
+}
+
 // get reads key through some ready router.
 func (r *routers) get(ctx context.Context, key string) ([]byte, error) {
 	c, err := r.pick(ctx)
@@ -114,10 +126,15 @@ func (r *routers) put(ctx context.Context, key string, value []byte) error {
 // (it stopped in a rolling update before its endpoint was withdrawn).
 func (r *routers) check(err error) {
 	if errors.Is(err, client.ErrUnreachable) {
-		r.mu.Lock()
-		r.refreshed = time.Time{}
-		r.mu.Unlock()
+		r.refreshSoon()
 	}
+}
+
+// refreshSoon makes the next pick read the endpoints again.
+func (r *routers) refreshSoon() {
+	r.mu.Lock()
+	r.refreshed = time.Time{}
+	r.mu.Unlock()
 }
 
 // ledger holds every acknowledged write of the suite: key -> value. Each key is written by
@@ -176,8 +193,11 @@ func (l *ledger) count(prefix string) int {
 	return n
 }
 
-// load is concurrent clients writing new keys and reading acknowledged ones through the
-// routers until stopped.
+// load is concurrent clients working through the routers until stopped: writers of new
+// keys, readers of acknowledged ones, and register clients that read, write and
+// compare-and-set a few keys with every operation recorded in a history (kvhistory) that is
+// checked for linearizability at the end. Every operation is retried (retry policy below) and
+// every attempt is accounted in avail, for the scenario's budget.
 type load struct {
 	name    string
 	cancel  context.CancelFunc
@@ -186,32 +206,46 @@ type load struct {
 	seq     atomic.Int64
 	limit   int64 // keys to write in all; 0: until stopped
 
-	acked, writeErrs, reads, readErrs atomic.Int64
+	avail *availability
+	// history records the register clients' operations on registerKeys.
+	history      *kvhistory.History
+	registerKeys []string
+	stopped      time.Time
+
+	acked, reads atomic.Int64
 
 	mu         sync.Mutex
 	violations []string // reads of an acknowledged key that returned 404 or another value
-	errSamples []string
 }
 
 // loadOptions shape a load.
 type loadOptions struct {
 	writers, readers int
+	// registers is the number of register clients, working on registerKeys.
+	registers    int
+	registerKeys []string
 	// keys is how many keys to write in all (0: until stopped).
 	keys int
 	// interval paces each client (0: as fast as answers come).
 	interval time.Duration
 }
 
-// startLoad starts clients writing keys "<name>/<writer>/<n>" and reading random
-// acknowledged keys of the ledger.
+// startLoad starts clients writing keys "<name>/<writer>/<n>", reading random acknowledged
+// keys of the ledger and working on the register keys.
 func startLoad(name string, routers *routers, data *ledger, o loadOptions) *load {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &load{name: name, cancel: cancel, limit: int64(o.keys)}
+	l := &load{name: name, cancel: cancel, limit: int64(o.keys), avail: newAvailability(),
+		history: kvhistory.New(), registerKeys: o.registerKeys}
 	for w := range o.writers {
 		l.writers.Go(func() { l.write(ctx, w, routers, data, o.interval) })
 	}
 	for r := range o.readers {
 		l.readers.Go(func() { l.read(ctx, r, routers, data, o.interval) })
+	}
+	if len(o.registerKeys) > 0 {
+		for r := range o.registers {
+			l.readers.Go(func() { l.register(ctx, r, routers, o.interval) })
+		}
 	}
 	return l
 }
@@ -226,27 +260,17 @@ func (l *load) write(ctx context.Context, w int, routers *routers, data *ledger,
 		}
 		key := fmt.Sprintf("%s/%02d/%06d", l.name, w, n)
 		value := "value of " + key
-		// A failed write is tried again (same key, same value) up to 20 times, 100 ms apart,
-		// as a client would while a shard elects a leader; a write that is never acknowledged
-		// is not in the ledger and not checked.
-		for attempt := 0; attempt < 20 && ctx.Err() == nil; attempt++ {
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := routers.put(rctx, key, []byte(value))
-			cancel()
-			if err == nil {
-				data.ack(key, value)
-				l.acked.Add(1)
-				break
+		// Every attempt writes the same value: one that failed after it was sent and was
+		// applied all the same leaves the key as the next attempt does.
+		l.avail.operation(ctx, classWriters, key, func(ctx context.Context) (bool, string) {
+			err := routers.put(ctx, key, []byte(value))
+			if err != nil {
+				return false, fmt.Sprintf("PUT %s: %v", key, err)
 			}
-			if ctx.Err() != nil {
-				return
-			}
-			l.writeErrs.Add(1)
-			l.sample("PUT %s: %v", key, err)
-			if !backoff(ctx, 100*time.Millisecond) {
-				return
-			}
-		}
+			data.ack(key, value)
+			l.acked.Add(1)
+			return true, ""
+		})
 		if !pace.wait(ctx) {
 			return
 		}
@@ -265,22 +289,76 @@ func (l *load) read(ctx context.Context, r int, routers *routers, data *ledger, 
 		if !ok {
 			continue
 		}
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		got, err := routers.get(rctx, key)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
+		l.avail.operation(ctx, classReaders, key, func(ctx context.Context) (bool, string) {
+			got, err := routers.get(ctx, key)
+			switch {
+			case errors.Is(err, client.ErrNotFound):
+				l.violation("GET %s after its write was acknowledged: not found", key)
+			case err != nil:
+				return false, fmt.Sprintf("GET %s: %v", key, err)
+			case !bytes.Equal(got, []byte(want)):
+				l.violation("GET %s after its write was acknowledged: %q, want %q", key, got, want)
+			default:
+				l.reads.Add(1)
+			}
+			return true, ""
+		})
+	}
+}
+
+// register is one register client: half reads, a quarter blind writes, a quarter
+// compare-and-sets (If-Match) on the revision it last saw of the key, as test/process's
+// clients do. Each attempt is one operation of the history, with a value of its own; a client
+// whose write ended with an unknown outcome takes a new client ID, since that write stays
+// open until the end of the history.
+func (l *load) register(ctx context.Context, r int, routers *routers, interval time.Duration) {
+	h := l.history
+	id := h.NewClient()
+	rng := rand.New(rand.NewPCG(uint64(r)+100, uint64(time.Now().UnixNano())))
+	seen := map[string]uint64{} // key -> last revision this client saw
+	pace := newPacer(interval)
+	defer pace.stop()
+	for n := 0; ctx.Err() == nil; {
+		if !pace.wait(ctx) {
 			return
-		case errors.Is(err, client.ErrNotFound):
-			l.violation("GET %s after its write was acknowledged: not found", key)
-		case err != nil:
-			l.readErrs.Add(1)
-			l.sample("GET %s: %v", key, err)
-		case !bytes.Equal(got, []byte(want)):
-			l.violation("GET %s after its write was acknowledged: %q, want %q", key, got, want)
-		default:
-			l.reads.Add(1)
 		}
+		key := l.registerKeys[rng.IntN(len(l.registerKeys))]
+		op, match := kvhistory.OpPut, uint64(0)
+		switch x := rng.IntN(4); {
+		case x < 2:
+			op = kvhistory.OpGet
+		case x == 2 && seen[key] > 0:
+			op, match = kvhistory.OpCAS, seen[key]
+		}
+		l.avail.operation(ctx, classRegisters, key, func(actx context.Context) (bool, string) {
+			in := kvhistory.Input{Op: op, Key: key, Match: match}
+			if op != kvhistory.OpGet {
+				in.Value = fmt.Sprintf("c%d.%d", id, n)
+				n++
+			}
+			target, err := routers.target(actx)
+			if err != nil {
+				return false, fmt.Sprintf("%s %s: %v", op, key, err) // nothing was sent
+			}
+			call := h.Now()
+			out := kvhistory.Do(actx, h, target, in)
+			ret := h.Now()
+			if out.Result == kvhistory.ResNone && ctx.Err() != nil {
+				return false, "" // stopped: nothing happened
+			}
+			h.Add(kvhistory.Record{Client: id, Via: target.Name, In: in, Out: out, Call: call, Return: ret})
+			switch out.Result {
+			case kvhistory.ResOK:
+				seen[key] = out.Rev
+			case kvhistory.ResUnknown:
+				id = h.NewClient()
+			}
+			if !out.Result.Definite() {
+				routers.refreshSoon() // in case the router is going away
+				return false, fmt.Sprintf("%s %s via %s: %s (%s)", op, key, target.Name, out.Result, out.Detail)
+			}
+			return true, ""
+		})
 	}
 }
 
@@ -290,16 +368,13 @@ func (l *load) violation(format string, args ...any) {
 	l.violations = append(l.violations, fmt.Sprintf(format, args...))
 }
 
-func (l *load) sample(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.errSamples) < 10 {
-		l.errSamples = append(l.errSamples, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
-	}
-}
-
 // stop stops the clients and returns what they saw. It may be called more than once.
 func (l *load) stop() loadReport {
+	l.mu.Lock()
+	if l.stopped.IsZero() {
+		l.stopped = time.Now()
+	}
+	l.mu.Unlock()
 	l.cancel()
 	l.writers.Wait()
 	l.readers.Wait()
@@ -316,25 +391,69 @@ func (l *load) report() loadReport {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return loadReport{
-		name: l.name, acked: l.acked.Load(), writeErrs: l.writeErrs.Load(),
-		reads: l.reads.Load(), readErrs: l.readErrs.Load(),
-		violations: slices.Clone(l.violations), errSamples: slices.Clone(l.errSamples),
+		name: l.name, acked: l.acked.Load(), reads: l.reads.Load(),
+		violations: slices.Clone(l.violations), budget: l.avail.figures(l.stopped),
 	}
+}
+
+// finalRegisterReads reads every register key through the routers after the clients
+// stopped, until each read gets an answer (or ctx ends), and records the reads in the
+// history: they are what the lost-write check compares the acknowledged writes with.
+func (l *load) finalRegisterReads(ctx context.Context, routers *routers) (map[string]kvhistory.Output, error) {
+	h := l.history
+	final := map[string]kvhistory.Output{}
+	for _, key := range l.registerKeys {
+		id := h.NewClient()
+		for {
+			in := kvhistory.Input{Op: kvhistory.OpGet, Key: key}
+			target, err := routers.target(ctx)
+			out := kvhistory.Output{Result: kvhistory.ResNone}
+			if err == nil {
+				rctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+				call := h.Now()
+				out = kvhistory.Do(rctx, h, target, in)
+				ret := h.Now()
+				cancel()
+				if out.Result != kvhistory.ResNone {
+					h.Add(kvhistory.Record{Client: id, Via: "final " + target.Name, In: in, Out: out, Call: call, Return: ret})
+					out.Detail = ""
+					final[key] = out
+					break
+				}
+			}
+			if !backoff(ctx, 200*time.Millisecond) {
+				return final, fmt.Errorf("final read of register %s: %w (last: %v %s)", key, ctx.Err(), err, out.Detail)
+			}
+		}
+	}
+	return final, nil
+}
+
+// registerKeys returns one register key per shard of m for a scenario's register clients, so
+// that every shard group (those that move and those that do not) serves some of them. Keys are
+// new for each scenario: a history starts with every key absent.
+func registerKeys(m *shardmap.Map, scenario string) []string {
+	keys := make([]string, m.Shards)
+	for i, found := 0, 0; found < m.Shards; i++ {
+		k := fmt.Sprintf("reg/%s/%d", scenario, i)
+		if s := m.ShardFor([]byte(k)); keys[s] == "" {
+			keys[s] = k
+			found++
+		}
+	}
+	return keys
 }
 
 type loadReport struct {
-	name                              string
-	acked, writeErrs, reads, readErrs int64
-	violations, errSamples            []string
+	name         string
+	acked, reads int64
+	violations   []string
+	budget       budgetFigures
 }
 
 func (r loadReport) String() string {
-	s := fmt.Sprintf("load %q: %d writes acknowledged, %d failed; %d reads checked, %d failed, %d wrong",
-		r.name, r.acked, r.writeErrs, r.reads, r.readErrs, len(r.violations))
-	if len(r.errSamples) > 0 {
-		s += "\n  first errors:\n    " + strings.Join(r.errSamples, "\n    ")
-	}
-	return s
+	return fmt.Sprintf("load %q: %d writes acknowledged, %d reads checked, %d wrong; %d operations, %d failed after retries",
+		r.name, r.acked, r.reads, len(r.violations), r.budget.total.ops, r.budget.total.failed)
 }
 
 // backoff waits d before a retry, or until ctx is done (false).

@@ -5,16 +5,18 @@
 // The kubelet binds every pending pod to its Node (there is no scheduler) and runs each container
 // as a process of the binary Options.Images maps the container's image to, with the container's
 // command, args and env (downward-API fieldRefs metadata.name, metadata.namespace, metadata.uid,
-// labels, annotations, spec.nodeName, status.podIP, status.hostIP; ConfigMap and Secret refs). Each
-// pod gets its own IP from PodCIDR, but all pods share one network namespace, so a wildcard listen
-// address ":N" in a container's args (a whole argument or the value of "--flag=:N") where N is one
-// of the container's ports is rewritten to "<pod IP>:N"; container paths under volume mounts are
-// rewritten to host directories; a PersistentVolumeClaim's directory survives the pod and is
-// removed when the claim is deleted (as a provisioner's Delete reclaim policy would). It runs
-// HTTP and TCP readiness and liveness probes, writes pod status and conditions (so the
-// EndpointSlice controller publishes real membership), restarts exited containers, and on
-// deletion sends SIGTERM, waits the grace period, sends SIGKILL and removes the pod. It renews
-// its Node's Lease.
+// labels, annotations, spec.nodeName, status.podIP, status.hostIP; ConfigMap and Secret refs).
+// Each pod gets its own IP from PodCIDR (the next free one after the last given, as host-local
+// IPAM does, so a replaced pod comes back with a new IP), but all pods share one network
+// namespace, so a wildcard listen address ":N" in a container's args (a whole argument or the
+// value of "--flag=:N") where N is one of the container's ports is rewritten to "<pod IP>:N";
+// container paths under volume mounts are rewritten to host directories; a
+// PersistentVolumeClaim's directory survives the pod and is removed when the claim is deleted (as
+// a provisioner's Delete reclaim policy would). It runs HTTP and TCP readiness and liveness
+// probes, writes pod status and conditions (so the EndpointSlice controller publishes real
+// membership), restarts exited containers, and on deletion sends SIGTERM, waits the grace period,
+// sends SIGKILL and removes the pod (a pod force-deleted with grace period 0 gets SIGKILL at
+// once). It renews its Node's Lease.
 // Container logs are files that outlive their pods (Cluster.ContainerLogs); the pods/log API
 // does not work (there is no kubelet server).
 //

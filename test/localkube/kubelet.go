@@ -54,6 +54,8 @@ type kubelet struct {
 	run  map[types.UID]*podRunner // NB: keyed by UID; StatefulSets reuse pod names
 	ips  map[types.UID]netip.Addr
 	used map[netip.Addr]bool
+	// last is the address allocated last: the next search starts after it.
+	last netip.Addr
 	logs []ContainerLog // every container ever started, in start order
 }
 
@@ -310,23 +312,35 @@ func (k *kubelet) recordLog(l ContainerLog) {
 }
 
 // allocateIP gives a pod an address in PodCIDR, below the addresses kept for the API server and
-// the Node. Callers hold k.mu.
+// the Node: the first free one after the address allocated last, wrapping around, as the
+// host-local IPAM plugin does, so a pod that replaces another (a StatefulSet's pod of the same
+// name) gets a new IP as it would on a real node. Callers hold k.mu.
 func (k *kubelet) allocateIP(uid types.UID) (netip.Addr, error) {
 	if ip, ok := k.ips[uid]; ok {
 		return ip, nil
 	}
 	prefix := netip.MustParsePrefix(PodCIDR)
-	for ip := prefix.Addr().Next(); prefix.Contains(ip); ip = ip.Next() {
-		if ip.As4()[2] == 255 { // 10.244.255.0/24 is kept for the API server and the Node
-			break
-		}
+	first := prefix.Addr().Next()
+	// NB: 10.244.255.0/24 is kept for the API server and the Node.
+	usable := func(ip netip.Addr) bool { return prefix.Contains(ip) && ip.As4()[2] != 255 }
+	start := k.last.Next()
+	if !k.last.IsValid() || !usable(start) {
+		start = first
+	}
+	for ip := start; ; {
 		if !k.used[ip] {
 			k.used[ip] = true
 			k.ips[uid] = ip
+			k.last = ip
 			return ip, nil
 		}
+		if ip = ip.Next(); !usable(ip) {
+			ip = first
+		}
+		if ip == start {
+			return netip.Addr{}, fmt.Errorf("no free pod IP in %s", PodCIDR)
+		}
 	}
-	return netip.Addr{}, fmt.Errorf("no free pod IP in %s", PodCIDR)
 }
 
 // registerNode creates the Node with a Ready condition and room for many pods.

@@ -116,11 +116,14 @@ func (r *podRunner) goLoop(f func()) {
 }
 
 // stop sends SIGTERM to every container's process group, SIGKILL after grace, and waits
-// until every goroutine of the runner has returned.
+// until every goroutine of the runner has returned. A grace of 0 (a pod force-deleted, or the
+// kubelet stopping) is SIGKILL at once: nothing gets to shut down cleanly.
 func (r *podRunner) stop(grace time.Duration) {
 	r.mu.Lock()
 	r.cancel()
-	r.signalAll(syscall.SIGTERM)
+	if grace > 0 {
+		r.signalAll(syscall.SIGTERM)
+	}
 	r.mu.Unlock()
 
 	done := make(chan struct{})

@@ -13,7 +13,8 @@
 // traffic through a fault-injecting TCP proxy (faultproxy_test.go): leader SIGKILL, leader
 // SIGSTOP/SIGCONT, a leader partitioned from its followers and healed, every node killed and
 // restarted, and nodes added and drained under load. Concurrent clients record every
-// put/get/compare-and-set with invocation and completion times (history_test.go) and
+// put/get/compare-and-set with invocation and completion times (history_test.go, on
+// test/kvhistory's history and model, which the e2e suite shares) and
 // github.com/anishathalye/porcupine checks the history for linearizability; on a failure the
 // visualisation's path is printed. Every acknowledged write is then read back.
 //
