@@ -131,10 +131,13 @@ chart-crd: ## Copy the generated CRD (config/crd/bases) into the Helm chart's cr
 	mkdir -p charts/torua/crds
 	cp config/crd/bases/$(CRD_FILE) charts/torua/crds/$(CRD_FILE)
 
+# The roles whose rules the chart takes from config/rbac, so kustomize and Helm grant the same.
+CHART_RBAC_FILES = role.yaml leader_election_role.yaml metrics_auth_role.yaml metrics_reader_role.yaml
+
 .PHONY: chart-rbac
-chart-rbac: ## Copy the generated operator RBAC (config/rbac/role.yaml) into the Helm chart.
+chart-rbac: ## Copy the operator's roles (config/rbac: generated ClusterRole, leader election, metrics) into the Helm chart.
 	mkdir -p charts/torua/files/rbac
-	cp config/rbac/role.yaml charts/torua/files/rbac/role.yaml
+	cd config/rbac && cp $(CHART_RBAC_FILES) ../../charts/torua/files/rbac/
 
 .PHONY: helm-lint
 helm-lint: helm chart-crd chart-rbac ## Lint the Helm chart.

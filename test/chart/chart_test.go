@@ -26,11 +26,9 @@ const (
 	namespace = "torua-system"
 	fullname  = "demo-torua"
 
-	crdFile       = "torua.io_toruaclusters.yaml"
-	generatedCRD  = "config/crd/bases/" + crdFile
-	chartCRD      = "charts/torua/crds/" + crdFile
-	generatedRole = "config/rbac/role.yaml"
-	chartRole     = "charts/torua/files/rbac/role.yaml"
+	crdFile      = "torua.io_toruaclusters.yaml"
+	generatedCRD = "config/crd/bases/" + crdFile
+	chartCRD     = "charts/torua/crds/" + crdFile
 )
 
 // nonDefaultValues changes every value the assertions below look at.
@@ -244,36 +242,59 @@ func TestCRDIsTheGeneratedOne(t *testing.T) {
 	}
 }
 
-func TestClusterRoleRulesAreTheGeneratedOnes(t *testing.T) {
-	generated := readRepoFile(t, generatedRole)
-	if !bytes.Equal(readRepoFile(t, chartRole), generated) {
-		t.Fatalf("%s differs from %s: run `make chart-rbac`", chartRole, generatedRole)
+// TestRolesAreConfigRBACs checks that every role the chart grants has the rules of its source in
+// config/rbac (the generated ClusterRole among them) and is bound to the operator's ServiceAccount.
+func TestRolesAreConfigRBACs(t *testing.T) {
+	objs := render(t)
+	operator := rbacv1.Subject{Kind: "ServiceAccount", Name: fullname, Namespace: namespace}
+	for _, tc := range []struct {
+		file, kind, name string
+		bound            bool // bound to the operator's ServiceAccount
+	}{
+		{"role.yaml", "ClusterRole", fullname + "-manager", true},
+		{"leader_election_role.yaml", "Role", fullname + "-leader-election", true},
+		{"metrics_auth_role.yaml", "ClusterRole", fullname + "-metrics-auth", true},
+		{"metrics_reader_role.yaml", "ClusterRole", fullname + "-metrics-reader", false},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			source, copied := "config/rbac/"+tc.file, "charts/torua/files/rbac/"+tc.file
+			data := readRepoFile(t, source)
+			if !bytes.Equal(readRepoFile(t, copied), data) {
+				t.Fatalf("%s differs from %s: run `make chart-rbac`", copied, source)
+			}
+			want := rulesOf(t, decodeAll(t, data))
+			if len(want) == 0 {
+				t.Fatalf("%s holds no rules", source)
+			}
+			var role rbacv1.ClusterRole // a Role decodes into it as well
+			findNamed(t, objs, tc.kind, tc.name).into(t, &role)
+			if !reflect.DeepEqual(role.Rules, want) {
+				t.Errorf("%s %s rules differ from %s:\n got: %+v\nwant: %+v", tc.kind, tc.name, source, role.Rules, want)
+			}
+			if !tc.bound {
+				return
+			}
+			var binding rbacv1.RoleBinding // a ClusterRoleBinding decodes into it as well
+			findNamed(t, objs, tc.kind+"Binding", tc.name).into(t, &binding)
+			if binding.RoleRef.Kind != tc.kind || binding.RoleRef.Name != tc.name || !slices.Contains(binding.Subjects, operator) {
+				t.Errorf("%sBinding binds %s %q to %+v, want %s %q to %+v", tc.kind, binding.RoleRef.Kind, binding.RoleRef.Name, binding.Subjects, tc.kind, tc.name, operator)
+			}
+		})
 	}
-	var want []rbacv1.PolicyRule
-	for _, o := range decodeAll(t, generated) {
-		if o.kind() == "ClusterRole" {
+}
+
+// rulesOf returns the rules of every Role and ClusterRole among objs.
+func rulesOf(t *testing.T, objs []object) []rbacv1.PolicyRule {
+	t.Helper()
+	var rules []rbacv1.PolicyRule
+	for _, o := range objs {
+		if o.kind() == "ClusterRole" || o.kind() == "Role" {
 			var r rbacv1.ClusterRole
 			o.into(t, &r)
-			want = append(want, r.Rules...)
+			rules = append(rules, r.Rules...)
 		}
 	}
-	if len(want) == 0 {
-		t.Fatalf("%s holds no ClusterRole rules", generatedRole)
-	}
-
-	objs := render(t)
-	var role rbacv1.ClusterRole
-	findNamed(t, objs, "ClusterRole", fullname+"-manager").into(t, &role)
-	if !reflect.DeepEqual(role.Rules, want) {
-		t.Errorf("ClusterRole %s rules differ from %s:\n got: %+v\nwant: %+v", role.Name, generatedRole, role.Rules, want)
-	}
-
-	var binding rbacv1.ClusterRoleBinding
-	findNamed(t, objs, "ClusterRoleBinding", fullname+"-manager").into(t, &binding)
-	wantSubject := rbacv1.Subject{Kind: "ServiceAccount", Name: fullname, Namespace: namespace}
-	if binding.RoleRef.Name != role.Name || !slices.Contains(binding.Subjects, wantSubject) {
-		t.Errorf("ClusterRoleBinding binds %q to %+v, want %q to %+v", binding.RoleRef.Name, binding.Subjects, role.Name, wantSubject)
-	}
+	return rules
 }
 
 func TestDefaults(t *testing.T) {
