@@ -99,6 +99,8 @@ func repoRoot() string { return filepath.Join("..", "..") }
 // localkubeEnv is test/localkube with the operator in-process.
 type localkubeEnv struct {
 	cluster  *localkube.Cluster
+	opConfig *rest.Config   // the operator's identity: its ServiceAccount (rbac_test.go)
+	denied   deniedRequests // API requests the operator was refused
 	nodes    *recordingNodeClient
 	opLog    *testutil.SyncBuffer
 	stopMgr  context.CancelFunc
@@ -176,13 +178,18 @@ func startLocalkube(ctx context.Context) (_ environment, err error) {
 	}
 
 	// The operator, in-process, as `torua operator` runs it, with a 1 s poll interval
-	// (--poll-interval) and its node client wrapped to record leadership hand-offs.
+	// (--poll-interval) and its node client wrapped to record leadership hand-offs, as its own
+	// ServiceAccount with the generated ClusterRole (the suite's client stays admin).
+	e.opConfig, err = operatorConfig(ctx, e.cluster.Config, &e.denied)
+	if err != nil {
+		return nil, err
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(toruav1alpha1.AddToScheme(scheme))
 	log := logr.FromSlogHandler(slog.NewTextHandler(e.opLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctrl.SetLogger(log)
-	mgr, err := ctrl.NewManager(e.cluster.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(e.opConfig, ctrl.Options{
 		Scheme:                 scheme,
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -248,6 +255,9 @@ func (e *localkubeEnv) Stop(context.Context) error {
 		e.stopMgr()
 		errs = append(errs, <-e.mgrDone)
 	}
+	// Every request the operator's role refused fails the suite, including those no scenario
+	// noticed (a retried event, a watch that fell back).
+	errs = append(errs, e.denied.err())
 	if e.cluster != nil {
 		errs = append(errs, e.cluster.Stop())
 	}

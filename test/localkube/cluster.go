@@ -116,6 +116,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if InNamespace() {
 		apiServer.Configure().Set("advertise-address", advertiseAddress)
 	}
+	// As on clusters that enforce it (OpenShift): setting an owner reference with
+	// blockOwnerDeletion needs update on the owner's finalizers, and changing an object's owner
+	// references needs delete on the object. A controller whose RBAC lacks them fails here.
+	apiServer.Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	if _, err := c.env.Start(); err != nil {
 		return c, fmt.Errorf("start kube-apiserver and etcd: %w", err)
 	}

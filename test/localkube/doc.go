@@ -1,6 +1,8 @@
 // Package localkube is a test-only Kubernetes control plane that runs pods as local processes:
 // etcd, kube-apiserver and kube-controller-manager built from Go module sources
 // (hack/k8s-test-binaries.sh, found through KUBEBUILDER_ASSETS), one Node, and a process kubelet.
+// kube-apiserver authorises with RBAC and runs the OwnerReferencesPermissionEnforcement
+// admission plugin, as stricter clusters do.
 //
 // The kubelet binds every pending pod to its Node (there is no scheduler) and runs each container
 // as a process of the binary Options.Images maps the container's image to, with the container's
