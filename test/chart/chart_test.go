@@ -333,6 +333,95 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestMetrics: by default HTTPS on 8443 with the roles the authenticating filter needs, the
+// Service and ServiceMonitor on https; a certificate Secret is mounted and passed; plain HTTP
+// when metrics.secure is false, without those roles.
+func TestMetrics(t *testing.T) {
+	metricsArgs := func(c corev1.Container) []string {
+		var args []string
+		for _, a := range c.Args {
+			if strings.HasPrefix(a, "--metrics-") {
+				args = append(args, a)
+			}
+		}
+		return args
+	}
+	servicePort := func(t *testing.T, objs []object) corev1.ServicePort {
+		var svc corev1.Service
+		findNamed(t, objs, "Service", fullname+"-operator-metrics").into(t, &svc)
+		if len(svc.Spec.Ports) != 1 {
+			t.Fatalf("metrics Service ports = %+v, want one", svc.Spec.Ports)
+		}
+		return svc.Spec.Ports[0]
+	}
+	endpoint := func(t *testing.T, objs []object) map[string]any {
+		sm := find(t, objs, "ServiceMonitor", 1)[0]
+		endpoints, _ := sm.m["spec"].(map[string]any)["endpoints"].([]any)
+		if len(endpoints) != 1 {
+			t.Fatalf("ServiceMonitor endpoints = %v, want one", endpoints)
+		}
+		return endpoints[0].(map[string]any)
+	}
+
+	t.Run("defaults", func(t *testing.T) {
+		objs := render(t, "--set", "metrics.serviceMonitor.enabled=true")
+		_, c := operatorContainer(t, objs)
+		if got, want := metricsArgs(c), []string{"--metrics-bind-address=:8443"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("metrics args = %q, want %q (HTTPS is the binary's default)", got, want)
+		}
+		if p := servicePort(t, objs); p.Name != "https" || p.Port != 8443 || p.TargetPort.String() != "metrics" {
+			t.Errorf("metrics Service port = %+v, want https 8443 -> metrics", p)
+		}
+		findNamed(t, objs, "ClusterRole", fullname+"-metrics-auth")
+		findNamed(t, objs, "ClusterRoleBinding", fullname+"-metrics-auth")
+		findNamed(t, objs, "ClusterRole", fullname+"-metrics-reader")
+		ep := endpoint(t, objs)
+		want := map[string]any{
+			"port": "https", "scheme": "https", "path": "/metrics", "interval": "30s",
+			"bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+			"tlsConfig":       map[string]any{"insecureSkipVerify": true},
+		}
+		if !reflect.DeepEqual(ep, want) {
+			t.Errorf("ServiceMonitor endpoint = %v, want %v", ep, want)
+		}
+	})
+	t.Run("certSecretName", func(t *testing.T) {
+		objs := render(t, "--set", "metrics.certSecretName=operator-metrics-tls")
+		d, c := operatorContainer(t, objs)
+		if got, want := metricsArgs(c), []string{"--metrics-bind-address=:8443", "--metrics-cert-path=/etc/torua/metrics-certs"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("metrics args = %q, want %q", got, want)
+		}
+		wantMount := corev1.VolumeMount{Name: "metrics-certs", MountPath: "/etc/torua/metrics-certs", ReadOnly: true}
+		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return reflect.DeepEqual(m, wantMount) }) {
+			t.Errorf("volume mounts = %+v, want %+v", c.VolumeMounts, wantMount)
+		}
+		vols := d.Spec.Template.Spec.Volumes
+		if len(vols) != 1 || vols[0].Secret == nil || vols[0].Secret.SecretName != "operator-metrics-tls" {
+			t.Errorf("volumes = %+v, want Secret operator-metrics-tls", vols)
+		}
+	})
+	t.Run("secure=false", func(t *testing.T) {
+		objs := render(t, "--set", "metrics.secure=false,metrics.port=8080,metrics.serviceMonitor.enabled=true")
+		_, c := operatorContainer(t, objs)
+		if got, want := metricsArgs(c), []string{"--metrics-bind-address=:8080", "--metrics-secure=false"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("metrics args = %q, want %q", got, want)
+		}
+		if p := servicePort(t, objs); p.Name != "http" || p.Port != 8080 {
+			t.Errorf("metrics Service port = %+v, want http 8080", p)
+		}
+		for _, o := range objs {
+			if strings.Contains(o.name(), "-metrics-") && strings.HasPrefix(o.kind(), "ClusterRole") {
+				t.Errorf("%s %s rendered for plain HTTP metrics", o.kind(), o.name())
+			}
+		}
+		ep := endpoint(t, objs)
+		want := map[string]any{"port": "http", "scheme": "http", "path": "/metrics", "interval": "30s"}
+		if !reflect.DeepEqual(ep, want) {
+			t.Errorf("ServiceMonitor endpoint = %v, want %v", ep, want)
+		}
+	})
+}
+
 func TestNonDefaultValues(t *testing.T) {
 	objs := render(t, "--values", valuesFile(t, nonDefaultValues))
 
