@@ -28,7 +28,12 @@
 // (Services have no virtual IPs: clients reach pods by the addresses in EndpointSlices),
 // provision PersistentVolumes (claims stay Pending; the kubelet maps them by name), update
 // ConfigMap or Secret volumes after start, or mount service account tokens (envtest disables that
-// admission plugin; pods get the admin kubeconfig as KUBECONFIG instead).
+// admission plugin). Instead each container gets KUBECONFIG: a kubeconfig with a token of the pod's
+// ServiceAccount ("default" when it names none), bound to the pod when it names one (TokenRequest,
+// valid 24 hours, not renewed), so pods reach the
+// API server with their own identity and RBAC, as in a real cluster, unless the pod or its
+// ServiceAccount turns off automountServiceAccountToken. Programs that read the in-cluster files
+// (/var/run/secrets/kubernetes.io/serviceaccount) find none.
 //
 // It must not be imported by non-test code.
 package localkube
