@@ -64,8 +64,8 @@ fuzz: ## Fuzz every target for FUZZTIME each (their seed corpora already run in 
 test: vet lint verify-gen test-unit test-envtest test-e2e ## Run every test tier that runs on this machine.
 
 .PHONY: test-unit
-test-unit: helm k8s-test-binaries ## Unit, process-level, chart and localkube tests (go test ./...).
-	HELM="$(HELM)" $(GO) test -count=1 ./...
+test-unit: helm k8s-test-binaries build ## Unit, process-level, chart (helm install on localkube included) and localkube tests (go test ./...).
+	HELM="$(HELM)" TORUA_BINARY="$(LOCALBIN)/torua" $(GO) test -count=1 ./...
 
 .PHONY: test-envtest
 test-envtest: k8s-test-binaries ## Run the operator's envtest suite (controllers/, build tag envtest) against kube-apiserver and etcd.

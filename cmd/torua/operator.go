@@ -80,7 +80,7 @@ func (o *operatorOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader among operator replicas so only one reconciles at a time.")
 	f.StringVar(&o.leaderElectionID, "leader-election-id", "torua-operator.torua.io", "Name of the leader election Lease.")
-	f.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the operator's own namespace).")
+	f.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: $POD_NAMESPACE, else the namespace of the pod's ServiceAccount).")
 	f.DurationVar(&o.nodeStatusTimeout, "node-status-timeout", 3*time.Second, "Timeout of each request to a node's /internal endpoints.")
 	f.DurationVar(&o.pollInterval, "poll-interval", controllers.DefaultPollInterval, "How often a cluster waiting on its nodes (drain, rolling update) is looked at again.")
 	f.StringVar(&o.logLevel, "log-level", "info", "Log level: debug, info, warn or error.")
@@ -137,13 +137,21 @@ func newOperatorManager(cfg *rest.Config, o *operatorOptions) (ctrl.Manager, err
 	if err != nil {
 		return nil, err
 	}
+	leaderElectionNS := o.leaderElectionNS
+	if leaderElectionNS == "" {
+		// The chart and config/manager set it from the downward API. Without it,
+		// controller-runtime reads the namespace file of the pod's mounted ServiceAccount token,
+		// which a pod without one lacks (automountServiceAccountToken: false; test/localkube's
+		// pods, which get a kubeconfig instead).
+		leaderElectionNS = os.Getenv("POD_NAMESPACE")
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              o.leaderElectionID,
-		LeaderElectionNamespace:       o.leaderElectionNS,
+		LeaderElectionNamespace:       leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
