@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -21,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 )
@@ -101,8 +103,13 @@ func (d *deniedRequests) err() error {
 	if len(d.list) == 0 {
 		return nil
 	}
+	const shown = 20
+	list := d.list[:min(len(d.list), shown)]
+	if len(d.list) > shown {
+		list = append(slices.Clip(list), fmt.Sprintf("... and %d more", len(d.list)-shown))
+	}
 	return fmt.Errorf("the API server refused %d requests of the operator (a verb its ClusterRole lacks?):\n%s",
-		len(d.list), strings.Join(d.list, "\n"))
+		len(d.list), strings.Join(list, "\n"))
 }
 
 // recordDenials records every 403 answer but those refusing new objects in a terminating
@@ -117,13 +124,24 @@ func (t *recordDenials) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusForbidden {
 		return resp, err
 	}
-	body, readErr := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if readErr == nil && bytes.Contains(body, []byte(string(corev1.NamespaceTerminatingCause))) {
-		return resp, nil
+	msg := string(bytes.TrimSpace(body))
+	if err != nil {
+		msg = fmt.Sprintf("(answer unreadable: %v)", err)
 	}
-	t.denied.add(fmt.Sprintf("%s %s: %s", req.Method, req.URL.Path, bytes.TrimSpace(body)))
+	// The answer is a Status, in JSON or protobuf as the client asked.
+	status := &metav1.Status{}
+	if _, _, err := clientgoscheme.Codecs.UniversalDeserializer().Decode(body, nil, status); err == nil {
+		if status.Details != nil && slices.ContainsFunc(status.Details.Causes, func(c metav1.StatusCause) bool {
+			return c.Type == corev1.NamespaceTerminatingCause
+		}) {
+			return resp, nil
+		}
+		msg = status.Message
+	}
+	t.denied.add(fmt.Sprintf("%s %s: %s", req.Method, req.URL.Path, msg))
 	return resp, nil
 }
 
