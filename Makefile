@@ -64,8 +64,8 @@ fuzz: ## Fuzz every target for FUZZTIME each (their seed corpora already run in 
 test: vet lint verify-gen test-unit test-envtest test-e2e ## Run every test tier that runs on this machine.
 
 .PHONY: test-unit
-test-unit: helm k8s-test-binaries ## Unit, process-level, chart and localkube tests (go test ./...).
-	HELM="$(HELM)" $(GO) test -count=1 ./...
+test-unit: helm k8s-test-binaries build ## Unit, process-level, chart (helm install on localkube included) and localkube tests (go test ./...).
+	HELM="$(HELM)" TORUA_BINARY="$(LOCALBIN)/torua" $(GO) test -count=1 ./...
 
 .PHONY: test-envtest
 test-envtest: k8s-test-binaries ## Run the operator's envtest suite (controllers/, build tag envtest) against kube-apiserver and etcd.
@@ -136,10 +136,13 @@ chart-crd: ## Copy the generated CRD (config/crd/bases) into the Helm chart's cr
 	mkdir -p charts/torua/crds
 	cp config/crd/bases/$(CRD_FILE) charts/torua/crds/$(CRD_FILE)
 
+# The roles whose rules the chart takes from config/rbac, so kustomize and Helm grant the same.
+CHART_RBAC_FILES = role.yaml leader_election_role.yaml metrics_auth_role.yaml metrics_reader_role.yaml
+
 .PHONY: chart-rbac
-chart-rbac: ## Copy the generated operator RBAC (config/rbac/role.yaml) into the Helm chart.
+chart-rbac: ## Copy the operator's roles (config/rbac: generated ClusterRole, leader election, metrics) into the Helm chart.
 	mkdir -p charts/torua/files/rbac
-	cp config/rbac/role.yaml charts/torua/files/rbac/role.yaml
+	cd config/rbac && cp $(CHART_RBAC_FILES) ../../charts/torua/files/rbac/
 
 .PHONY: helm-lint
 helm-lint: helm chart-crd chart-rbac ## Lint the Helm chart.

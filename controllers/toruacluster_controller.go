@@ -50,14 +50,22 @@ type ToruaClusterReconciler struct {
 // that waits on something records it in the state and returns nil.
 type phaseFunc func(ctx context.Context, s *clusterState) error
 
-// +kubebuilder:rbac:groups=torua.io,resources=toruaclusters,verbs=get;list;watch;update;patch
+// RBAC, least privilege (docs/operator.md "Permissions"): every kind read goes through the
+// manager's cache (get, list, watch); owned objects are created, then updated or server-side
+// applied (patch), and never deleted by the operator (the garbage collector follows owner
+// references); PersistentVolumeClaims are the only kind it may delete. toruaclusters/finalizers
+// update lets it set blockOwnerDeletion on owner references where the
+// OwnerReferencesPermissionEnforcement admission plugin runs (test/localkube enables it).
+// Leader election and the metrics endpoint's authentication have their own roles in config/rbac.
+// +kubebuilder:rbac:groups=torua.io,resources=toruaclusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups=torua.io,resources=toruaclusters/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=torua.io,resources=toruaclusters/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

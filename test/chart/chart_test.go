@@ -26,11 +26,9 @@ const (
 	namespace = "torua-system"
 	fullname  = "demo-torua"
 
-	crdFile       = "torua.io_toruaclusters.yaml"
-	generatedCRD  = "config/crd/bases/" + crdFile
-	chartCRD      = "charts/torua/crds/" + crdFile
-	generatedRole = "config/rbac/role.yaml"
-	chartRole     = "charts/torua/files/rbac/role.yaml"
+	crdFile      = "torua.io_toruaclusters.yaml"
+	generatedCRD = "config/crd/bases/" + crdFile
+	chartCRD     = "charts/torua/crds/" + crdFile
 )
 
 // nonDefaultValues changes every value the assertions below look at.
@@ -244,36 +242,59 @@ func TestCRDIsTheGeneratedOne(t *testing.T) {
 	}
 }
 
-func TestClusterRoleRulesAreTheGeneratedOnes(t *testing.T) {
-	generated := readRepoFile(t, generatedRole)
-	if !bytes.Equal(readRepoFile(t, chartRole), generated) {
-		t.Fatalf("%s differs from %s: run `make chart-rbac`", chartRole, generatedRole)
+// TestRolesAreConfigRBACs checks that every role the chart grants has the rules of its source in
+// config/rbac (the generated ClusterRole among them) and is bound to the operator's ServiceAccount.
+func TestRolesAreConfigRBACs(t *testing.T) {
+	objs := render(t)
+	operator := rbacv1.Subject{Kind: "ServiceAccount", Name: fullname, Namespace: namespace}
+	for _, tc := range []struct {
+		file, kind, name string
+		bound            bool // bound to the operator's ServiceAccount
+	}{
+		{"role.yaml", "ClusterRole", fullname + "-manager", true},
+		{"leader_election_role.yaml", "Role", fullname + "-leader-election", true},
+		{"metrics_auth_role.yaml", "ClusterRole", fullname + "-metrics-auth", true},
+		{"metrics_reader_role.yaml", "ClusterRole", fullname + "-metrics-reader", false},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			source, copied := "config/rbac/"+tc.file, "charts/torua/files/rbac/"+tc.file
+			data := readRepoFile(t, source)
+			if !bytes.Equal(readRepoFile(t, copied), data) {
+				t.Fatalf("%s differs from %s: run `make chart-rbac`", copied, source)
+			}
+			want := rulesOf(t, decodeAll(t, data))
+			if len(want) == 0 {
+				t.Fatalf("%s holds no rules", source)
+			}
+			var role rbacv1.ClusterRole // a Role decodes into it as well
+			findNamed(t, objs, tc.kind, tc.name).into(t, &role)
+			if !reflect.DeepEqual(role.Rules, want) {
+				t.Errorf("%s %s rules differ from %s:\n got: %+v\nwant: %+v", tc.kind, tc.name, source, role.Rules, want)
+			}
+			if !tc.bound {
+				return
+			}
+			var binding rbacv1.RoleBinding // a ClusterRoleBinding decodes into it as well
+			findNamed(t, objs, tc.kind+"Binding", tc.name).into(t, &binding)
+			if binding.RoleRef.Kind != tc.kind || binding.RoleRef.Name != tc.name || !slices.Contains(binding.Subjects, operator) {
+				t.Errorf("%sBinding binds %s %q to %+v, want %s %q to %+v", tc.kind, binding.RoleRef.Kind, binding.RoleRef.Name, binding.Subjects, tc.kind, tc.name, operator)
+			}
+		})
 	}
-	var want []rbacv1.PolicyRule
-	for _, o := range decodeAll(t, generated) {
-		if o.kind() == "ClusterRole" {
+}
+
+// rulesOf returns the rules of every Role and ClusterRole among objs.
+func rulesOf(t *testing.T, objs []object) []rbacv1.PolicyRule {
+	t.Helper()
+	var rules []rbacv1.PolicyRule
+	for _, o := range objs {
+		if o.kind() == "ClusterRole" || o.kind() == "Role" {
 			var r rbacv1.ClusterRole
 			o.into(t, &r)
-			want = append(want, r.Rules...)
+			rules = append(rules, r.Rules...)
 		}
 	}
-	if len(want) == 0 {
-		t.Fatalf("%s holds no ClusterRole rules", generatedRole)
-	}
-
-	objs := render(t)
-	var role rbacv1.ClusterRole
-	findNamed(t, objs, "ClusterRole", fullname+"-manager").into(t, &role)
-	if !reflect.DeepEqual(role.Rules, want) {
-		t.Errorf("ClusterRole %s rules differ from %s:\n got: %+v\nwant: %+v", role.Name, generatedRole, role.Rules, want)
-	}
-
-	var binding rbacv1.ClusterRoleBinding
-	findNamed(t, objs, "ClusterRoleBinding", fullname+"-manager").into(t, &binding)
-	wantSubject := rbacv1.Subject{Kind: "ServiceAccount", Name: fullname, Namespace: namespace}
-	if binding.RoleRef.Name != role.Name || !slices.Contains(binding.Subjects, wantSubject) {
-		t.Errorf("ClusterRoleBinding binds %q to %+v, want %q to %+v", binding.RoleRef.Name, binding.Subjects, role.Name, wantSubject)
-	}
+	return rules
 }
 
 func TestDefaults(t *testing.T) {
@@ -310,6 +331,95 @@ func TestDefaults(t *testing.T) {
 	if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 		t.Errorf("container securityContext %+v has a writable root file system", sc)
 	}
+}
+
+// TestMetrics: by default HTTPS on 8443 with the roles the authenticating filter needs, the
+// Service and ServiceMonitor on https; a certificate Secret is mounted and passed; plain HTTP
+// when metrics.secure is false, without those roles.
+func TestMetrics(t *testing.T) {
+	metricsArgs := func(c corev1.Container) []string {
+		var args []string
+		for _, a := range c.Args {
+			if strings.HasPrefix(a, "--metrics-") {
+				args = append(args, a)
+			}
+		}
+		return args
+	}
+	servicePort := func(t *testing.T, objs []object) corev1.ServicePort {
+		var svc corev1.Service
+		findNamed(t, objs, "Service", fullname+"-operator-metrics").into(t, &svc)
+		if len(svc.Spec.Ports) != 1 {
+			t.Fatalf("metrics Service ports = %+v, want one", svc.Spec.Ports)
+		}
+		return svc.Spec.Ports[0]
+	}
+	endpoint := func(t *testing.T, objs []object) map[string]any {
+		sm := find(t, objs, "ServiceMonitor", 1)[0]
+		endpoints, _ := sm.m["spec"].(map[string]any)["endpoints"].([]any)
+		if len(endpoints) != 1 {
+			t.Fatalf("ServiceMonitor endpoints = %v, want one", endpoints)
+		}
+		return endpoints[0].(map[string]any)
+	}
+
+	t.Run("defaults", func(t *testing.T) {
+		objs := render(t, "--set", "metrics.serviceMonitor.enabled=true")
+		_, c := operatorContainer(t, objs)
+		if got, want := metricsArgs(c), []string{"--metrics-bind-address=:8443"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("metrics args = %q, want %q (HTTPS is the binary's default)", got, want)
+		}
+		if p := servicePort(t, objs); p.Name != "https" || p.Port != 8443 || p.TargetPort.String() != "metrics" {
+			t.Errorf("metrics Service port = %+v, want https 8443 -> metrics", p)
+		}
+		findNamed(t, objs, "ClusterRole", fullname+"-metrics-auth")
+		findNamed(t, objs, "ClusterRoleBinding", fullname+"-metrics-auth")
+		findNamed(t, objs, "ClusterRole", fullname+"-metrics-reader")
+		ep := endpoint(t, objs)
+		want := map[string]any{
+			"port": "https", "scheme": "https", "path": "/metrics", "interval": "30s",
+			"bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+			"tlsConfig":       map[string]any{"insecureSkipVerify": true},
+		}
+		if !reflect.DeepEqual(ep, want) {
+			t.Errorf("ServiceMonitor endpoint = %v, want %v", ep, want)
+		}
+	})
+	t.Run("certSecretName", func(t *testing.T) {
+		objs := render(t, "--set", "metrics.certSecretName=operator-metrics-tls")
+		d, c := operatorContainer(t, objs)
+		if got, want := metricsArgs(c), []string{"--metrics-bind-address=:8443", "--metrics-cert-path=/etc/torua/metrics-certs"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("metrics args = %q, want %q", got, want)
+		}
+		wantMount := corev1.VolumeMount{Name: "metrics-certs", MountPath: "/etc/torua/metrics-certs", ReadOnly: true}
+		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return reflect.DeepEqual(m, wantMount) }) {
+			t.Errorf("volume mounts = %+v, want %+v", c.VolumeMounts, wantMount)
+		}
+		vols := d.Spec.Template.Spec.Volumes
+		if len(vols) != 1 || vols[0].Secret == nil || vols[0].Secret.SecretName != "operator-metrics-tls" {
+			t.Errorf("volumes = %+v, want Secret operator-metrics-tls", vols)
+		}
+	})
+	t.Run("secure=false", func(t *testing.T) {
+		objs := render(t, "--set", "metrics.secure=false,metrics.port=8080,metrics.serviceMonitor.enabled=true")
+		_, c := operatorContainer(t, objs)
+		if got, want := metricsArgs(c), []string{"--metrics-bind-address=:8080", "--metrics-secure=false"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("metrics args = %q, want %q", got, want)
+		}
+		if p := servicePort(t, objs); p.Name != "http" || p.Port != 8080 {
+			t.Errorf("metrics Service port = %+v, want http 8080", p)
+		}
+		for _, o := range objs {
+			if strings.Contains(o.name(), "-metrics-") && strings.HasPrefix(o.kind(), "ClusterRole") {
+				t.Errorf("%s %s rendered for plain HTTP metrics", o.kind(), o.name())
+			}
+		}
+		ep := endpoint(t, objs)
+		want := map[string]any{"port": "http", "scheme": "http", "path": "/metrics", "interval": "30s"}
+		if !reflect.DeepEqual(ep, want) {
+			t.Errorf("ServiceMonitor endpoint = %v, want %v", ep, want)
+		}
+	})
 }
 
 func TestNonDefaultValues(t *testing.T) {

@@ -104,6 +104,8 @@ func repoRoot() string { return filepath.Join("..", "..") }
 // localkubeEnv is test/localkube with the operator in-process.
 type localkubeEnv struct {
 	cluster  *localkube.Cluster
+	opConfig *rest.Config   // the operator's identity: its ServiceAccount (rbac_test.go)
+	denied   deniedRequests // API requests the operator was refused
 	nodes    *recordingNodeClient
 	opLog    *testutil.SyncBuffer
 	stopMgr  context.CancelFunc
@@ -180,6 +182,12 @@ func startLocalkube(ctx context.Context) (_ environment, err error) {
 		return nil, fmt.Errorf("start localkube: %w", err)
 	}
 
+	// The operator runs as its own ServiceAccount with the generated ClusterRole (the suite's
+	// client stays admin).
+	e.opConfig, err = operatorConfig(ctx, e.cluster.Config, &e.denied)
+	if err != nil {
+		return nil, err
+	}
 	e.nodes = &recordingNodeClient{NodeClient: &controllers.HTTPNodeClient{Client: &http.Client{}, Timeout: 3 * time.Second}}
 	if err := e.startOperator(); err != nil {
 		return nil, err
@@ -194,15 +202,16 @@ func startLocalkube(ctx context.Context) (_ environment, err error) {
 	return e, nil
 }
 
-// startOperator runs the operator in-process, as `torua operator` runs it, with a 1 s poll
-// interval (--poll-interval) and its node client wrapped to record leadership hand-offs.
+// startOperator runs the operator in-process, as `torua operator` runs it, as its
+// ServiceAccount (e.opConfig), with a 1 s poll interval (--poll-interval) and its node client
+// wrapped to record leadership hand-offs.
 func (e *localkubeEnv) startOperator() error {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(toruav1alpha1.AddToScheme(scheme))
 	log := logr.FromSlogHandler(slog.NewTextHandler(e.opLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctrl.SetLogger(log)
-	mgr, err := ctrl.NewManager(e.cluster.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(e.opConfig, ctrl.Options{
 		Scheme:                 scheme,
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -276,6 +285,9 @@ func (e *localkubeEnv) Stop(context.Context) error {
 		e.stopMgr()
 		errs = append(errs, <-e.mgrDone)
 	}
+	// Every request the operator's role refused fails the suite, including those no scenario
+	// noticed (a retried event, a watch that fell back).
+	errs = append(errs, e.denied.err())
 	if e.cluster != nil {
 		errs = append(errs, e.cluster.Stop())
 	}

@@ -49,7 +49,7 @@ type Options struct {
 type Cluster struct {
 	// Config is an admin (system:masters) client configuration.
 	Config *rest.Config
-	// Kubeconfig is the path of a kubeconfig file for Config; pods get it as KUBECONFIG.
+	// Kubeconfig is the path of a kubeconfig file for Config (kube-controller-manager's).
 	Kubeconfig string
 	// Dir is Options.Dir or the temporary directory in its place.
 	Dir string
@@ -116,6 +116,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if InNamespace() {
 		apiServer.Configure().Set("advertise-address", advertiseAddress)
 	}
+	// As on clusters that enforce it (OpenShift): setting an owner reference with
+	// blockOwnerDeletion needs update on the owner's finalizers, and changing an object's owner
+	// references needs delete on the object. A controller whose RBAC lacks them fails here.
+	apiServer.Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	if _, err := c.env.Start(); err != nil {
 		return c, fmt.Errorf("start kube-apiserver and etcd: %w", err)
 	}
@@ -153,11 +157,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 
 	c.kubelet = newKubelet(client, kubeletConfig{
-		nodeName:   opts.NodeName,
-		dir:        c.Dir,
-		images:     opts.Images,
-		kubeconfig: c.Kubeconfig,
-		out:        c.out,
+		nodeName:  opts.NodeName,
+		dir:       c.Dir,
+		images:    opts.Images,
+		apiServer: c.Config.Host,
+		caData:    c.Config.CAData,
+		out:       c.out,
 	})
 	if err := c.kubelet.start(ctx); err != nil {
 		return c, fmt.Errorf("start kubelet: %w", err)

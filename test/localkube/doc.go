@@ -1,6 +1,8 @@
 // Package localkube is a test-only Kubernetes control plane that runs pods as local processes:
 // etcd, kube-apiserver and kube-controller-manager built from Go module sources
 // (hack/k8s-test-binaries.sh, found through KUBEBUILDER_ASSETS), one Node, and a process kubelet.
+// kube-apiserver authorises with RBAC and runs the OwnerReferencesPermissionEnforcement
+// admission plugin, as stricter clusters do.
 //
 // The kubelet binds every pending pod to its Node (there is no scheduler) and runs each container
 // as a process of the binary Options.Images maps the container's image to, with the container's
@@ -28,7 +30,12 @@
 // (Services have no virtual IPs: clients reach pods by the addresses in EndpointSlices),
 // provision PersistentVolumes (claims stay Pending; the kubelet maps them by name), update
 // ConfigMap or Secret volumes after start, or mount service account tokens (envtest disables that
-// admission plugin; pods get the admin kubeconfig as KUBECONFIG instead).
+// admission plugin). Instead each container gets KUBECONFIG: a kubeconfig with a token of the pod's
+// ServiceAccount ("default" when it names none), bound to the pod when it names one (TokenRequest,
+// valid 24 hours, not renewed), so pods reach the
+// API server with their own identity and RBAC, as in a real cluster, unless the pod or its
+// ServiceAccount turns off automountServiceAccountToken. Programs that read the in-cluster files
+// (/var/run/secrets/kubernetes.io/serviceaccount) find none.
 //
 // It must not be imported by non-test code.
 package localkube

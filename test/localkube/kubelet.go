@@ -33,11 +33,13 @@ const nodeAddress = "10.244.255.253"
 const leaseRenewInterval = 10 * time.Second
 
 type kubeletConfig struct {
-	nodeName   string
-	dir        string
-	images     map[string]string
-	kubeconfig string
-	out        io.Writer
+	nodeName string
+	dir      string
+	images   map[string]string
+	// apiServer and caData are what the pods' kubeconfigs point at.
+	apiServer string
+	caData    []byte
+	out       io.Writer
 }
 
 // kubelet binds pending pods to its Node (there is no scheduler) and runs each pod's containers

@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
@@ -42,10 +45,30 @@ func TestMain(m *testing.M) {
 	Main(m)
 }
 
-// serve is the test pods' container: an HTTP server answering /healthz on addr.
+// serve is the test pods' container: an HTTP server answering /healthz on addr, and /whoami
+// with the user its KUBECONFIG authenticates as (a SelfSubjectReview).
 func serve(addr string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		path := os.Getenv("KUBECONFIG")
+		if path == "" {
+			http.Error(w, "no KUBECONFIG", http.StatusNotFound)
+			return
+		}
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		review, err := kubernetes.NewForConfigOrDie(cfg).AuthenticationV1().SelfSubjectReviews().
+			Create(r.Context(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte(review.Status.UserInfo.Username))
+	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -143,6 +166,11 @@ func TestStatefulSetLifecycle(t *testing.T) {
 	}
 	_ = resp.Body.Close()
 
+	t.Log("A pod reaches the API server as its ServiceAccount (KUBECONFIG).")
+	if code, who := whoami(t, pod); code != http.StatusOK || who != "system:serviceaccount:default:default" {
+		t.Errorf("server-0 authenticates as %q (HTTP %d), want system:serviceaccount:default:default", who, code)
+	}
+
 	t.Log("A deleted pod is recreated with a new UID.")
 	if err := client.CoreV1().Pods(ns).Delete(ctx, "server-0", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -194,6 +222,7 @@ func TestStatefulSetLifecycle(t *testing.T) {
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "scratch"},
 	}}}
 	user.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	user.Spec.AutomountServiceAccountToken = ptr.To(false)
 	if _, err := client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "claim-user", Labels: map[string]string{"app": "claim-user"}},
 		Spec:       user.Spec,
@@ -207,6 +236,14 @@ func TestStatefulSetLifecycle(t *testing.T) {
 	})
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("claim directory: %v", err)
+	}
+	// The claim user turned off automountServiceAccountToken: it gets no credentials.
+	p, err := client.CoreV1().Pods(ns).Get(ctx, "claim-user", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, who := whoami(t, p); code != http.StatusNotFound {
+		t.Errorf("claim-user without automountServiceAccountToken answers %q (HTTP %d), want no KUBECONFIG", who, code)
 	}
 	if err := client.CoreV1().Pods(ns).Delete(ctx, "claim-user", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -222,6 +259,21 @@ func TestStatefulSetLifecycle(t *testing.T) {
 		_, err := os.Stat(dir)
 		return os.IsNotExist(err), nil
 	})
+}
+
+// whoami asks a test pod which user its KUBECONFIG authenticates as.
+func whoami(t *testing.T, pod *corev1.Pod) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + net.JoinHostPort(pod.Status.PodIP, "8080") + "/whoami")
+	if err != nil {
+		t.Fatalf("ask %s who it is: %v", pod.Name, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, strings.TrimSpace(string(body))
 }
 
 // testOutput is where the control plane and the pods write: stderr with LOCALKUBE_VERBOSE=1.

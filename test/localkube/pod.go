@@ -17,10 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
@@ -276,15 +279,21 @@ func (r *podRunner) command(c *container) (*exec.Cmd, *os.File, error) {
 	return cmd, logFile, nil
 }
 
-// environment resolves a container's env and envFrom. Pods get no service account token
-// (envtest disables that admission plugin), so KUBECONFIG points at the admin kubeconfig.
+// environment resolves a container's env and envFrom. KUBECONFIG points at a kubeconfig with
+// a token of the pod's ServiceAccount (see kubeconfig), unless the pod opts out.
 func (r *podRunner) environment(c corev1.Container) ([]string, error) {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOSTNAME=" + r.pod.Name,
-		"KUBECONFIG=" + r.k.kubeconfig,
 	}
 	ctx := r.ctx
+	kubeconfig, err := r.kubeconfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if kubeconfig != "" {
+		env = append(env, "KUBECONFIG="+kubeconfig)
+	}
 	for _, from := range c.EnvFrom {
 		var data map[string]string
 		switch {
@@ -365,6 +374,63 @@ func (r *podRunner) fieldValue(path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("unsupported fieldRef %q", path)
+}
+
+// tokenExpiration is the lifetime of the ServiceAccount tokens pods get. The kubelet does not
+// renew them: it outlasts any test.
+const tokenExpiration = 24 * time.Hour
+
+// kubeconfig returns the path of a kubeconfig that authenticates as the pod's ServiceAccount
+// ("default" when it names none) with a token bound to the pod (TokenRequest), written on first
+// use: what a real kubelet mounts as the projected service account token, in the form a process
+// sharing the host's file system can find (envtest disables the ServiceAccount admission plugin,
+// so nothing is mounted, and in-cluster configuration cannot work). It returns "" when the pod
+// or its ServiceAccount turns off automountServiceAccountToken, and an error while the
+// ServiceAccount does not exist (the container start is retried).
+func (r *podRunner) kubeconfig(ctx context.Context) (string, error) {
+	path := filepath.Join(r.dir, "kubeconfig")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	name := r.pod.Spec.ServiceAccountName
+	if name == "" {
+		name = "default"
+	}
+	accounts := r.k.client.CoreV1().ServiceAccounts(r.pod.Namespace)
+	sa, err := accounts.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("service account %s: %w", name, err)
+	}
+	automount := r.pod.Spec.AutomountServiceAccountToken
+	if automount == nil {
+		automount = sa.AutomountServiceAccountToken
+	}
+	if automount != nil && !*automount {
+		return "", nil
+	}
+	spec := authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(tokenExpiration / time.Second))}
+	if r.pod.Spec.ServiceAccountName != "" {
+		// NB: the API server binds a token only to a pod that names its ServiceAccount; without
+		// the admission plugin, which would have named "default", a pod may name none.
+		spec.BoundObjectRef = &authenticationv1.BoundObjectReference{APIVersion: "v1", Kind: "Pod", Name: r.pod.Name, UID: r.pod.UID}
+	}
+	token, err := accounts.CreateToken(ctx, name, &authenticationv1.TokenRequest{Spec: spec}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token of service account %s: %w", name, err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["localkube"] = &clientcmdapi.Cluster{Server: r.k.apiServer, CertificateAuthorityData: r.k.caData}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
+	cfg.Contexts["localkube"] = &clientcmdapi.Context{Cluster: "localkube", AuthInfo: name, Namespace: r.pod.Namespace}
+	cfg.CurrentContext = "localkube"
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		return "", err
+	}
+	// Written under another name and renamed, so no process sees half a file.
+	if err := clientcmd.WriteToFile(*cfg, path+".tmp"); err != nil {
+		return "", err
+	}
+	return path, os.Rename(path+".tmp", path)
 }
 
 // prepareVolumes gives each mounted volume a host directory: a PersistentVolumeClaim's survives

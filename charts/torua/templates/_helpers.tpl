@@ -57,23 +57,27 @@ app.kubernetes.io/component: operator
 {{- end }}
 
 {{/*
-The operator's RBAC rules: the ClusterRole rules of files/rbac/role.yaml, a copy of the
-controller-gen output config/rbac/role.yaml kept in sync by `make chart-rbac` (test/chart checks it).
+The rules of a role in config/rbac, from its copy in files/rbac (`make chart-rbac` keeps the
+copies in sync; test/chart checks them), so the chart grants what kustomize grants:
+  include "torua.rules" (list $ "role.yaml")
+role.yaml is controller-gen's output from the operator's +kubebuilder:rbac markers.
 */}}
-{{- define "torua.managerRules" -}}
-{{- $content := .Files.Get "files/rbac/role.yaml" }}
+{{- define "torua.rules" -}}
+{{- $root := index . 0 }}
+{{- $file := printf "files/rbac/%s" (index . 1) }}
+{{- $content := $root.Files.Get $file }}
 {{- if not $content }}
-{{- fail "files/rbac/role.yaml is missing: run `make manifests chart-rbac`" }}
+{{- fail (printf "%s is missing: run `make manifests`" $file) }}
 {{- end }}
 {{- $rules := list }}
 {{- range $doc := regexSplit "(?m)^---[ \t]*$" $content -1 }}
 {{- $obj := fromYaml $doc }}
-{{- if eq (get $obj "kind") "ClusterRole" }}
+{{- if has (get $obj "kind") (list "Role" "ClusterRole") }}
 {{- $rules = concat $rules (get $obj "rules") }}
 {{- end }}
 {{- end }}
 {{- if not $rules }}
-{{- fail "files/rbac/role.yaml holds no ClusterRole rules" }}
+{{- fail (printf "%s holds no Role or ClusterRole rules" $file) }}
 {{- end }}
 {{- toYaml $rules }}
 {{- end }}
