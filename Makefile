@@ -72,9 +72,9 @@ test-envtest: k8s-test-binaries ## Run the operator's envtest suite (controllers
 	$(GO) vet -tags envtest ./controllers/...
 	$(GO) test -count=1 -tags envtest ./controllers/... -ginkgo.v
 
-# e2e scenarios labelled needs-issue16-fixes need product fixes that have not landed yet (a node
-# rebuilt on an empty volume; the node StatefulSet scaled behind the operator's back): they are
-# skipped until then. Remove the filter when the fixes land; see docs/testing.md.
+# e2e scenarios labelled needs-issue16-fixes need product fixes that have not landed yet (the
+# node StatefulSet scaled behind the operator's back): they are skipped until then. Remove the
+# filter when the fixes land; see docs/testing.md.
 E2E_LABEL_FILTER ?= !needs-issue16-fixes
 
 .PHONY: test-e2e
