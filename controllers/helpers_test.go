@@ -147,8 +147,8 @@ func (f *fakeNodeRegistry) httpClient() *http.Client {
 }
 
 // startOperator runs a manager with the reconciler, watching only ns, until the returned
-// function is called (or the spec ends).
-func startOperator(ns string) (stop func()) {
+// function is called (or the spec ends). tune adjusts the reconciler (a clock).
+func startOperator(ns string, tune ...func(*ToruaClusterReconciler)) (stop func()) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -159,10 +159,14 @@ func startOperator(ns string) (stop func()) {
 	Expect(err).NotTo(HaveOccurred())
 	r := &ToruaClusterReconciler{
 		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("torua-operator"),
 		Nodes:        &HTTPNodeClient{Client: fakeNodes.httpClient(), Timeout: time.Second},
 		PollInterval: 100 * time.Millisecond,
+	}
+	for _, t := range tune {
+		t(r)
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
 	mctx, mcancel := context.WithCancel(ctx)

@@ -1,9 +1,13 @@
 package controllers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"testing"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
@@ -165,4 +169,17 @@ func TestDesiredHashIgnoresNothingItOwns(t *testing.T) {
 	tc.Spec.Image = "a"
 	tc.Spec.Replicas = 5
 	g.Expect(podTemplateHash(tc)).To(Equal(h1), "size is not part of the pod template")
+}
+
+// TestPodTemplateHashKeepsItsForm: the pod template hash is the one earlier operators wrote
+// (the JSON of [null, null, StatefulSetSpec{Template}]); another form would roll every
+// cluster's pods on an operator upgrade.
+func TestPodTemplateHashKeepsItsForm(t *testing.T) {
+	g := NewWithT(t)
+	tc := testCluster()
+	tc.Spec.Image = "torua:test"
+	data, err := json.Marshal([]any{map[string]string(nil), map[string]string(nil), appsv1.StatefulSetSpec{Template: nodePodTemplate(tc)}})
+	g.Expect(err).NotTo(HaveOccurred())
+	sum := sha256.Sum256(data)
+	g.Expect(podTemplateHash(tc)).To(Equal(hex.EncodeToString(sum[:8])))
 }

@@ -31,8 +31,8 @@ const (
 	componentRouter = "router"
 	dataDir         = "/var/lib/torua"
 	dataVolume      = "data"
-	// templateHashAnnotation records the hash of the desired object an owned object was last
-	// written from, so an unchanged spec costs no write (API server defaults never look like drift).
+	// templateHashAnnotation records the hash of the content the operator last applied to an
+	// owned object (see ensure).
 	templateHashAnnotation = "torua.io/desired-hash"
 	// nonRootUID is the distroless "nonroot" user the image runs as.
 	nonRootUID = 65532

@@ -38,12 +38,19 @@ type ToruaClusterReconciler struct {
 	client.Client
 	Scheme   *runtime.Scheme
 	Recorder recorder.EventRecorder
+	// APIReader reads from the API server, bypassing the cache: ensure reads an object it is
+	// about to apply again through it, so that it can tell a field it puts back from a cache
+	// that is behind (for the event). The cached Client when nil.
+	APIReader client.Reader
 	// Nodes reads the nodes' /internal/status and asks them to hand off leadership.
 	Nodes NodeClient
 	// PollInterval overrides DefaultPollInterval (tests make it short).
 	PollInterval time.Duration
 	// Now returns the current time (tests may fix it); time.Now when nil.
 	Now func() time.Time
+
+	// applied remembers the operator's last apply of every owned object.
+	applied appliedCache
 }
 
 // phaseFunc is one step of a reconcile. A phase that cannot go on returns an error; a phase
@@ -69,6 +76,9 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 	tc := &toruav1alpha1.ToruaCluster{}
 	if err := r.Get(ctx, req.NamespacedName, tc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.applied.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !tc.DeletionTimestamp.IsZero() {
@@ -121,9 +131,9 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	if s.waiting {
-		return ctrl.Result{RequeueAfter: r.pollInterval()}, nil
+		res.RequeueAfter = r.pollInterval()
 	}
-	return ctrl.Result{}, nil
+	return res, nil
 }
 
 func (r *ToruaClusterReconciler) pollInterval() time.Duration {

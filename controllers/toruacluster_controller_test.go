@@ -3,10 +3,8 @@
 package controllers
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,9 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
 	"github.com/torua/torua/shardmap"
@@ -418,62 +414,6 @@ var _ = Describe("ToruaCluster controller", func() {
 			g.Expect(k8sClient.Update(ctx, tc)).To(Succeed())
 		}, timeout, interval).Should(Succeed())
 		Eventually(func(g Gomega) int32 { return statefulSetReplicas(g, ns, "demo") }, timeout, interval).Should(Equal(int32(4)))
-	})
-
-	It("writes nothing when it reconciles a converged cluster again", func() {
-		startOperator(ns)
-		bringUp(ns, newCluster(ns, "demo", 3), prefix)
-		Eventually(func(g Gomega) {
-			tc := getCluster(g, ns, "demo")
-			g.Expect(condition(tc, toruav1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue))
-			g.Expect(condition(tc, toruav1alpha1.ConditionProgressing).Reason).To(Equal(toruav1alpha1.ReasonConverged))
-		}, timeout, interval).Should(Succeed())
-
-		By("reconciling with a client that counts writes")
-		var writes atomic.Int32
-		var written []string
-		count := func(what string, obj client.Object) {
-			writes.Add(1)
-			written = append(written, fmt.Sprintf("%s %T %s", what, obj, obj.GetName()))
-		}
-		base, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
-		Expect(err).NotTo(HaveOccurred())
-		counting := interceptor.NewClient(base, interceptor.Funcs{
-			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-				count("create", obj)
-				return c.Create(ctx, obj, opts...)
-			},
-			Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-				count("update", obj)
-				return c.Update(ctx, obj, opts...)
-			},
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
-				count("patch", obj)
-				return c.Patch(ctx, obj, p, opts...)
-			},
-			Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-				count("delete", obj)
-				return c.Delete(ctx, obj, opts...)
-			},
-			SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-				count("update "+sub, obj)
-				return c.SubResource(sub).Update(ctx, obj, opts...)
-			},
-			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-				count("patch "+sub, obj)
-				return c.SubResource(sub).Patch(ctx, obj, p, opts...)
-			},
-		})
-		r := &ToruaClusterReconciler{
-			Client: counting, Scheme: scheme,
-			Nodes: &HTTPNodeClient{Client: fakeNodes.httpClient(), Timeout: time.Second},
-		}
-		req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "demo"}}
-		for range 2 {
-			_, err := r.Reconcile(ctx, req)
-			Expect(err).NotTo(HaveOccurred())
-		}
-		Expect(writes.Load()).To(BeZero(), "writes: %v", written)
 	})
 
 	It("rolls a pod template change out one pod at a time, after the pod hands off its leaderships", func() {

@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -23,6 +25,10 @@ import (
 // podTemplateHashAnnotation on the StatefulSet records the pod template the operator last
 // rolled out, so a template change is told apart from a change of size or partition.
 const podTemplateHashAnnotation = "torua.io/pod-template-hash"
+
+// partitionAnnotation on the StatefulSet records the rolling-update partition the operator
+// last decided: the rollout's progress is read from it, not from spec, which anyone can edit.
+const partitionAnnotation = "torua.io/partition"
 
 // clusterState is what one reconcile knows about one cluster: what it read, what it decided
 // and what it waits on. Phases fill it in; computeStatus turns it into the status.
@@ -186,7 +192,9 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 		r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapRefused, "Publish", "%v", s.mapErr)
 		return s.mapErr
 	}
-	size := int(s.statefulSetSize())
+	// The StatefulSet's pods as the operator means it to be: never below spec.replicas,
+	// whatever size someone else gave it.
+	size := max(int(tc.Spec.Replicas), int(s.statefulSetSize()))
 	podNames := make([]string, size)
 	for i := range podNames {
 		podNames[i] = podName(tc, i)
@@ -229,15 +237,16 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 			"Refused to publish a shard map: %v", err)
 		return fmt.Errorf("place shards: %w", err)
 	}
-	if next == s.current {
-		return nil
-	}
 	cm, err := desiredShardMapConfigMap(tc, next)
 	if err != nil {
 		return err
 	}
 	if _, err := r.ensure(ctx, tc, cm); err != nil {
 		return err
+	}
+	if next == s.current {
+		// Unchanged: the ConfigMap's metadata was kept as the operator sets it.
+		return nil
 	}
 	moved := movedReplicas(s.current, next)
 	prevVersion := uint64(0)
@@ -255,10 +264,10 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 	r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonShardMapUpdated, "Publish",
 		"Published shard map version %d: %d nodes (%d draining), %d replicas moved", next.Version, len(next.Nodes), draining, moved)
 	for _, id := range res.joined {
-		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonNodeJoined, "Join", "Node %s joined the shard map", id)
+		r.relatedEvent(tc, nodePod(tc, id), corev1.EventTypeNormal, toruav1alpha1.ReasonNodeJoined, "Join", "Node %s joined the shard map", id)
 	}
 	for _, id := range res.pruned {
-		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRemoved, "Prune", "Node %s was drained and removed from the shard map", id)
+		r.relatedEvent(tc, nodePod(tc, id), corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRemoved, "Prune", "Node %s was drained and removed from the shard map", id)
 	}
 	s.current = next
 	return nil
@@ -294,8 +303,11 @@ func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *cl
 	created := s.sts == nil
 
 	desired := desiredStatefulSet(tc, size, partition)
-	desired.Annotations = map[string]string{podTemplateHashAnnotation: podTemplateHash(tc)}
-	obj, err := r.ensure(ctx, tc, desired)
+	desired.Annotations = map[string]string{
+		podTemplateHashAnnotation: podTemplateHash(tc),
+		partitionAnnotation:       strconv.Itoa(int(partition)),
+	}
+	obj, restored, err := r.ensureObject(ctx, tc, desired)
 	if err != nil {
 		return err
 	}
@@ -303,6 +315,8 @@ func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *cl
 	switch {
 	case created:
 		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonCreating, "Create", "Created StatefulSet %s with %d nodes", desired.Name, size)
+	case restored:
+		// Someone else changed its size or template; ensureObject reported it.
 	case size > old && old > 0:
 		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScalingUp, "Scale", "Scaled nodes from %d to %d", old, size)
 	case size < old:
@@ -312,8 +326,11 @@ func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *cl
 	return nil
 }
 
+// podTemplateHash hashes the node pod template. NB: the hashed form ([null, null, spec]) is
+// the one earlier operators wrote: a different form would start a rolling update of every
+// cluster when the operator is upgraded.
 func podTemplateHash(tc *toruav1alpha1.ToruaCluster) string {
-	h, _ := desiredHash(&appsv1.StatefulSet{Spec: appsv1.StatefulSetSpec{Template: nodePodTemplate(tc)}})
+	h, _ := hashJSON([]any{nil, nil, appsv1.StatefulSetSpec{Template: nodePodTemplate(tc)}})
 	return h
 }
 
@@ -430,7 +447,10 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 	}
 	tc := s.tc
 	cur := int32(0)
-	if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+	if v, err := strconv.ParseInt(sts.Annotations[partitionAnnotation], 10, 32); err == nil {
+		cur = int32(v)
+	} else if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		// A StatefulSet written before the annotation existed.
 		cur = *ru.Partition
 	}
 	if sts.Annotations[podTemplateHashAnnotation] != podTemplateHash(tc) {
@@ -537,8 +557,23 @@ func (r *ToruaClusterReconciler) reconcileRouter(ctx context.Context, s *cluster
 
 // event records a decision on the cluster object.
 func (r *ToruaClusterReconciler) event(tc *toruav1alpha1.ToruaCluster, eventType, reason, action, note string, args ...any) {
+	r.relatedEvent(tc, nil, eventType, reason, action, note, args...)
+}
+
+// relatedEvent records a decision on the cluster object about another object (a node's pod,
+// a volume claim). NB: events of one reason about different objects need it: the recorder
+// folds events with the same reason, action and objects into one series, whatever their note.
+func (r *ToruaClusterReconciler) relatedEvent(tc *toruav1alpha1.ToruaCluster, related runtime.Object, eventType, reason, action, note string, args ...any) {
 	if r.Recorder == nil {
 		return
 	}
-	r.Recorder.Eventf(tc, nil, eventType, reason, action, note, args...)
+	r.Recorder.Eventf(tc, related, eventType, reason, action, note, args...)
+}
+
+// nodePod names a node's pod, as the object an event is about.
+func nodePod(tc *toruav1alpha1.ToruaCluster, id string) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: tc.Namespace, Name: id},
+	}
 }

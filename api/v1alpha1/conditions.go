@@ -74,4 +74,7 @@ const (
 	ReasonNodeRemoved = "NodeRemoved"
 	// ReasonNodeRestarted : a node was let restart with the new pod template (event only).
 	ReasonNodeRestarted = "NodeRestarted"
+	// ReasonObjectRestored : someone changed a field the operator sets on one of its objects;
+	// the operator put it back (event only).
+	ReasonObjectRestored = "ObjectRestored"
 )

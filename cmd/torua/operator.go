@@ -115,6 +115,7 @@ func runOperator(o *operatorOptions) error {
 	}
 	r := &controllers.ToruaClusterReconciler{
 		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("torua-operator"),
 		Nodes:        &controllers.HTTPNodeClient{Client: &http.Client{}, Timeout: o.nodeStatusTimeout},
