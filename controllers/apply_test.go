@@ -67,6 +67,7 @@ func TestApplyDocument(t *testing.T) {
 	}
 	g.Expect(field("spec", "replicas")).To(BeEquivalentTo(5))
 	g.Expect(field("spec", "updateStrategy", "rollingUpdate", "partition")).To(BeEquivalentTo(3))
+	g.Expect(field("spec", "persistentVolumeClaimRetentionPolicy", "whenScaled")).To(Equal("Retain"))
 	templates, _, _ := unstructured.NestedSlice(doc.Object, "spec", "volumeClaimTemplates")
 	g.Expect(templates).To(HaveLen(1))
 	g.Expect(templates[0]).NotTo(HaveKey("status"))

@@ -166,14 +166,14 @@ var _ = Describe("Drift correction", func() {
 			edit(&appsv1.StatefulSet{ObjectMeta: key("demo-node")}, func(s *appsv1.StatefulSet) {
 				s.Spec.Template.Spec.Containers[0].Image = "evil:latest"
 				s.Spec.UpdateStrategy.RollingUpdate.Partition = ptr.To[int32](3)
-				s.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
+				s.Spec.PersistentVolumeClaimRetentionPolicy.WhenScaled = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
 			})
 		}, func(g Gomega) {
 			s := &appsv1.StatefulSet{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "demo-node"}, s)).To(Succeed())
 			g.Expect(s.Spec.Template.Spec.Containers[0].Image).To(Equal("torua:test"))
 			g.Expect(*s.Spec.UpdateStrategy.RollingUpdate.Partition).To(BeZero())
-			g.Expect(s.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted).To(Equal(appsv1.RetainPersistentVolumeClaimRetentionPolicyType))
+			g.Expect(s.Spec.PersistentVolumeClaimRetentionPolicy.WhenScaled).To(Equal(appsv1.RetainPersistentVolumeClaimRetentionPolicyType))
 		}),
 		Entry("PodDisruptionBudget: maxUnavailable", func() {
 			edit(&policyv1.PodDisruptionBudget{ObjectMeta: key("demo-node")}, func(p *policyv1.PodDisruptionBudget) {

@@ -19,6 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -338,4 +340,74 @@ func bringUp(ns string, tc *toruav1alpha1.ToruaCluster, prefix string) (map[stri
 	var m *shardmap.Map
 	Eventually(func(g Gomega) { m = publishedMap(g, ns, tc.Name) }, timeout, interval).Should(Succeed())
 	return nodes, m
+}
+
+// eventsOf lists the notes of the events with reason recorded on the cluster.
+func eventsOf(g Gomega, ns, name, reason string) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "ToruaCluster" && e.Regarding.Name == name && e.Reason == reason {
+			out = append(out, e.Note)
+		}
+	}
+	return out
+}
+
+// metaOf is the metadata naming ns/name.
+func metaOf(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
+
+// createNodePodsAndClaims plays the StatefulSet controller (envtest runs none): a pod and a
+// volume claim data-<cluster>-node-<i> for each ordinal, labelled as the claim template and
+// the pod template label them.
+func createNodePodsAndClaims(ns, cluster string, ordinals ...int) {
+	labels := map[string]string{
+		"app.kubernetes.io/name": "torua", "app.kubernetes.io/instance": cluster, "app.kubernetes.io/component": "node",
+	}
+	for _, i := range ordinals {
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("data-%s-node-%d", cluster, i), Labels: labels},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, claim)).To(Succeed())
+		createNodePod(ns, cluster, i)
+	}
+}
+
+// createNodePod creates node pod <cluster>-node-<i>, unscheduled (it is deleted at once).
+func createNodePod(ns, cluster string, i int) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-node-%d", cluster, i), Labels: map[string]string{
+			"app.kubernetes.io/name": "torua", "app.kubernetes.io/instance": cluster, "app.kubernetes.io/component": "node",
+		}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "node", Image: "torua:test"}}},
+	}
+	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+}
+
+// deleteNodePods deletes node pods, as the StatefulSet controller does on a scale-down.
+func deleteNodePods(ns, cluster string, ordinals ...int) {
+	for _, i := range ordinals {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-node-%d", cluster, i)}}
+		Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, pod, client.GracePeriodSeconds(0)))).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), pod))
+		}, timeout, interval).Should(BeTrue(), "pod %s gone", pod.Name)
+	}
+}
+
+// claimGone reports whether a claim is deleted (or being deleted: envtest runs no
+// pvc-protection controller to remove its finalizer).
+func claimGone(g Gomega, ns, name string) bool {
+	pvc := &corev1.PersistentVolumeClaim{}
+	err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pvc)
+	if apierrors.IsNotFound(err) {
+		return true
+	}
+	g.Expect(err).NotTo(HaveOccurred())
+	return !pvc.DeletionTimestamp.IsZero()
 }

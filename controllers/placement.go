@@ -27,6 +27,10 @@ type membershipInput struct {
 	keep int
 	// replicationFactor is the cluster's RF (for the bootstrap quorum of addressed pods).
 	replicationFactor int
+	// drained says the scale-down of prev is complete: every remaining node hosts its replicas
+	// and no group counts a leaving node (drainProgress). Only then is a node that left the
+	// StatefulSet pruned.
+	drained bool
 }
 
 // membershipResult is what Place gets, and who is left waiting.
@@ -59,7 +63,8 @@ func nodeFor(id, ip string, state shardmap.NodeState) shardmap.Node {
 //   - Pods at ordinals >= keep (being scaled away) are draining: placement moves their
 //     replicas off them.
 //   - A node of the map that is no longer a pod of the StatefulSet is pruned once it holds no
-//     replica; while it still holds one it stays, draining (never a silent data loss).
+//     replica and the drain is complete (drained); until then it stays, draining: a
+//     StatefulSet shrunk behind the operator's back removes nobody from the map.
 func membership(in membershipInput) membershipResult {
 	var res membershipResult
 	inSet := make(map[string]bool, len(in.podNames))
@@ -100,7 +105,7 @@ func membership(in membershipInput) membershipResult {
 			if inSet[n.ID] {
 				continue
 			}
-			if len(in.prev.ShardsOf(n.ID)) > 0 {
+			if len(in.prev.ShardsOf(n.ID)) > 0 || !in.drained {
 				n.State = shardmap.NodeDraining
 				res.members = append(res.members, n)
 				continue

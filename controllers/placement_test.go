@@ -58,7 +58,6 @@ func TestMembership(t *testing.T) {
 		}
 		return out
 	}
-
 	tests := []struct {
 		name      string
 		in        membershipInput
@@ -117,10 +116,16 @@ func TestMembership(t *testing.T) {
 		},
 		{
 			name:      "departed nodes are pruned only once they hold nothing",
-			in:        membershipInput{prev: drained, endpoints: eps(true), podNames: names(1), keep: 1, replicationFactor: 1},
+			in:        membershipInput{prev: drained, endpoints: eps(true), podNames: names(1), keep: 1, replicationFactor: 1, drained: true},
 			wantIDs:   []string{"demo-node-0", "demo-node-4"},
 			wantState: map[string]shardmap.NodeState{"demo-node-4": shardmap.NodeDraining},
 			pruned:    []string{"demo-node-3"},
+		},
+		{
+			name:      "a StatefulSet shrunk before the drain is done prunes nobody",
+			in:        membershipInput{prev: drained, endpoints: eps(true), podNames: names(1), keep: 1, replicationFactor: 1},
+			wantIDs:   []string{"demo-node-0", "demo-node-3", "demo-node-4"},
+			wantState: map[string]shardmap.NodeState{"demo-node-3": shardmap.NodeDraining, "demo-node-4": shardmap.NodeDraining},
 		},
 	}
 	for _, tt := range tests {
@@ -182,4 +187,83 @@ func TestPodTemplateHashKeepsItsForm(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	sum := sha256.Sum256(data)
 	g.Expect(podTemplateHash(tc)).To(Equal(hex.EncodeToString(sum[:8])))
+}
+
+// TestNodeCount: spec.replicas, held while nodes being scaled away are not drained; a
+// StatefulSet someone else resized is put back.
+func TestNodeCount(t *testing.T) {
+	tests := []struct {
+		name    string
+		want    int32
+		highest int
+		drained bool
+		size    int32
+	}{
+		{name: "steady", want: 3, highest: -1, drained: true, size: 3},
+		{name: "scale up, or scaled down by someone else", want: 5, highest: -1, drained: true, size: 5},
+		{name: "draining holds the size, whatever the StatefulSet's", want: 3, highest: 4, drained: false, size: 5},
+		{name: "drain done", want: 3, highest: 4, drained: true, size: 3},
+		{name: "nodes leaving never joined", want: 3, highest: -1, drained: true, size: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			NewWithT(t).Expect(nodeCount(tt.want, tt.highest, tt.drained)).To(Equal(tt.size))
+		})
+	}
+}
+
+// TestClaimsToDelete: a claim goes only when its ordinal is scaled away (at or above both
+// the StatefulSet's size and spec.replicas), its node is out of the map and its pod is gone.
+func TestClaimsToDelete(t *testing.T) {
+	tc := testCluster()
+	three := mustPlace(t, nil, []shardmap.Node{
+		nodeFor("demo-node-0", "10.0.0.1", shardmap.NodeActive),
+		nodeFor("demo-node-1", "10.0.0.2", shardmap.NodeActive),
+		nodeFor("demo-node-2", "10.0.0.3", shardmap.NodeActive),
+	})
+	withFour := mustPlace(t, three, []shardmap.Node{
+		nodeFor("demo-node-0", "10.0.0.1", shardmap.NodeActive),
+		nodeFor("demo-node-1", "10.0.0.2", shardmap.NodeActive),
+		nodeFor("demo-node-2", "10.0.0.3", shardmap.NodeActive),
+		nodeFor("demo-node-4", "10.0.0.5", shardmap.NodeDraining),
+	})
+	claims := func(ords ...int) []volumeClaim {
+		var out []volumeClaim
+		for _, o := range ords {
+			out = append(out, volumeClaim{name: "data-" + podName(tc, o), ordinal: o})
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		in        volumesInput
+		del, wait []string
+	}{
+		{name: "drained, pruned and gone", in: volumesInput{claims: claims(0, 1, 2, 3, 4), size: 3, want: 3, current: three},
+			del: []string{"data-demo-node-3", "data-demo-node-4"}},
+		{name: "a pod still terminating", in: volumesInput{claims: claims(0, 1, 2, 3), size: 3, want: 3, current: three, pods: map[int]bool{3: true}},
+			wait: []string{"data-demo-node-3"}},
+		{name: "still in the map", in: volumesInput{claims: claims(3, 4), size: 3, want: 3, current: withFour},
+			del: []string{"data-demo-node-3"}},
+		{name: "StatefulSet scaled down by someone else", in: volumesInput{claims: claims(0, 1, 2, 3, 4), size: 1, want: 5, current: three}},
+		{name: "StatefulSet larger than spec (draining)", in: volumesInput{claims: claims(3, 4), size: 5, want: 3, current: three}},
+		{name: "no map known", in: volumesInput{claims: claims(3), size: 3, want: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			tt.in.nodeID = func(i int) string { return podName(tc, i) }
+			del, wait := claimsToDelete(tt.in)
+			g.Expect(del).To(Equal(tt.del))
+			g.Expect(wait).To(Equal(tt.wait))
+		})
+	}
+	g := NewWithT(t)
+	ord, ok := claimOrdinal(tc, "data-demo-node-7")
+	g.Expect(ok).To(BeTrue())
+	g.Expect(ord).To(Equal(7))
+	for _, name := range []string{"demo-node-7", "data-other-node-1", "data-demo-node-x", "logs-demo-node-1"} {
+		_, ok := claimOrdinal(tc, name)
+		g.Expect(ok).To(BeFalse(), name)
+	}
 }

@@ -295,8 +295,10 @@ func desiredStatefulSet(tc *toruav1alpha1.ToruaCluster, replicas, partition int3
 			},
 			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
 				WhenDeleted: whenDeleted,
-				// Nodes removed by a scale-down were drained first: their data is no longer needed.
-				WhenScaled: appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
+				// NB: a StatefulSet scaled down behind the operator's back must not take the
+				// only copy of a replica with it. The operator deletes a node's claim itself,
+				// once the node is drained and out of the map (reconcileVolumes).
+				WhenScaled: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
 				ObjectMeta: metav1.ObjectMeta{Name: dataVolume, Labels: selectorLabels(tc, componentNode)},

@@ -63,6 +63,7 @@ type phaseFunc func(ctx context.Context, s *clusterState) error
 // +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
@@ -112,6 +113,7 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		r.reconcileServices,
 		r.reconcileShardMap,
 		r.reconcileStatefulSet,
+		r.reconcileVolumes,
 		r.reconcileDisruptionBudget,
 		r.reconcileRouter,
 	}

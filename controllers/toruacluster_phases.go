@@ -67,6 +67,7 @@ type nodeStatusResult struct {
 }
 
 type drainState struct {
+	// nodes are the nodes of the map being scaled away (ordinals >= spec.replicas).
 	nodes []string
 	// remaining counts distinct (shard, draining node) replicas the remaining nodes still
 	// report; -1 when not every remaining node could tell.
@@ -124,6 +125,23 @@ func (r *ToruaClusterReconciler) observe(ctx context.Context, tc *toruav1alpha1.
 	}
 	s.endpoints = endpointsFromSlices(tc, slices.Items)
 	return s, nil
+}
+
+// leavingNodes returns the nodes of the current map being scaled away (ordinals >= spec.replicas)
+// and the highest such ordinal (-1 without any).
+func (s *clusterState) leavingNodes() ([]string, int) {
+	var out []string
+	highest := -1
+	if s.current == nil {
+		return nil, highest
+	}
+	for _, n := range s.current.Nodes {
+		if ord, ok := podOrdinal(s.tc, n.ID); ok && ord >= int(s.tc.Spec.Replicas) {
+			out = append(out, n.ID)
+			highest = max(highest, ord)
+		}
+	}
+	return out, highest
 }
 
 // endpointsFromSlices collects the node pods' addresses and readiness. A pod listed twice
@@ -184,9 +202,8 @@ func (r *ToruaClusterReconciler) reconcileServices(ctx context.Context, s *clust
 
 // reconcileShardMap computes the next map from membership and publishes it when its content
 // changed. It runs before the StatefulSet phase: nodes are marked draining before anything
-// shrinks, and pruned only after the StatefulSet no longer has them.
+// shrinks, and pruned only after they are drained and the StatefulSet no longer has them.
 func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clusterState) error {
-	log := logf.FromContext(ctx)
 	tc := s.tc
 	if s.mapErr != nil {
 		r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapRefused, "Publish", "%v", s.mapErr)
@@ -199,12 +216,18 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 	for i := range podNames {
 		podNames[i] = podName(tc, i)
 	}
+	drained := true
+	if leaving, _ := s.leavingNodes(); len(leaving) > 0 {
+		r.drainProgress(ctx, s, leaving)
+		drained = s.drain.done
+	}
 	res := membership(membershipInput{
 		prev:              s.current,
 		endpoints:         s.endpoints,
 		podNames:          podNames,
 		keep:              int(tc.Spec.Replicas),
 		replicationFactor: int(tc.Spec.ReplicationFactor),
+		drained:           drained,
 	})
 	s.joining = res.joining
 	if len(res.joining) > 0 {
@@ -248,6 +271,18 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 		// Unchanged: the ConfigMap's metadata was kept as the operator sets it.
 		return nil
 	}
+	r.shardMapEvents(ctx, s, next, res)
+	s.current = next
+	// The nodes' statuses read so far answered for the previous map: ask again.
+	s.mu.Lock()
+	s.statuses = map[string]nodeStatusResult{}
+	s.mu.Unlock()
+	return nil
+}
+
+// shardMapEvents logs a published map and records the decisions it carries.
+func (r *ToruaClusterReconciler) shardMapEvents(ctx context.Context, s *clusterState, next *shardmap.Map, res membershipResult) {
+	tc := s.tc
 	moved := movedReplicas(s.current, next)
 	prevVersion := uint64(0)
 	if s.current != nil {
@@ -259,7 +294,7 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 			draining++
 		}
 	}
-	log.Info("Published shard map", "version", next.Version, "previousVersion", prevVersion,
+	logf.FromContext(ctx).Info("Published shard map", "version", next.Version, "previousVersion", prevVersion,
 		"nodes", len(next.Nodes), "draining", draining, "movedReplicas", moved)
 	r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonShardMapUpdated, "Publish",
 		"Published shard map version %d: %d nodes (%d draining), %d replicas moved", next.Version, len(next.Nodes), draining, moved)
@@ -269,8 +304,6 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 	for _, id := range res.pruned {
 		r.relatedEvent(tc, nodePod(tc, id), corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRemoved, "Prune", "Node %s was drained and removed from the shard map", id)
 	}
-	s.current = next
-	return nil
 }
 
 // ensureEmptyShardMap creates the map ConfigMap without a map if it does not exist; it never
@@ -287,18 +320,20 @@ func (r *ToruaClusterReconciler) ensureEmptyShardMap(ctx context.Context, s *clu
 
 // reconcileStatefulSet sizes the node StatefulSet and drives its rolling-update partition.
 // Growing is immediate (new nodes join the map once ready). Shrinking waits until the nodes
-// leaving hold no replica, as every remaining node's /internal/status shows.
+// leaving hold no replica, as every remaining node's /internal/status shows; until then the
+// StatefulSet keeps every node of the map, whatever size someone else gave it.
 func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *clusterState) error {
 	tc := s.tc
-	want := tc.Spec.Replicas
-	size := want
 	old := s.statefulSetSize()
-	if s.sts != nil && old > want {
-		if r.drainProgress(ctx, s); !s.drain.done {
-			size = old
+	leaving, highest := s.leavingNodes()
+	drained := true
+	if len(leaving) > 0 {
+		if r.drainProgress(ctx, s, leaving); !s.drain.done {
+			drained = false
 			s.waiting = true
 		}
 	}
+	size := nodeCount(tc.Spec.Replicas, highest, drained)
 	partition := r.rolloutPartition(ctx, s, size)
 	created := s.sts == nil
 
@@ -319,11 +354,27 @@ func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *cl
 		// Someone else changed its size or template; ensureObject reported it.
 	case size > old && old > 0:
 		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScalingUp, "Scale", "Scaled nodes from %d to %d", old, size)
-	case size < old:
+	case size < old && s.drain != nil:
 		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScaledDown, "Scale",
 			"Scaled nodes from %d to %d: %v hold no replica any more", old, size, s.drain.nodes)
+	case size < old:
+		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScaledDown, "Scale",
+			"Scaled nodes from %d to %d: the nodes removed never joined the shard map", old, size)
 	}
 	return nil
+}
+
+// nodeCount decides the node StatefulSet's size: spec.replicas (want), except that it stays
+// at one above the highest ordinal still in the map being scaled away (highest, -1 without
+// any) until their drain is done. So a StatefulSet scaled down behind the operator's back
+// grows back, and its pods come back on their volumes.
+func nodeCount(want int32, highest int, drained bool) int32 {
+	switch {
+	case highest >= 0 && !drained:
+		return max(want, int32(highest)+1)
+	default:
+		return want
+	}
 }
 
 // podTemplateHash hashes the node pod template. NB: the hashed form ([null, null, spec]) is
@@ -371,28 +422,21 @@ func (r *ToruaClusterReconciler) nodeStatuses(ctx context.Context, s *clusterSta
 	return out
 }
 
-// drainProgress fills s.drain: the draining nodes of the map, and whether every remaining
-// node has the map, hosts every replica the map gives it and counts no draining node among
-// any shard's voters or learners.
-func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterState) {
-	d := &drainState{}
+// drainProgress fills s.drain for the nodes of the map being scaled away (leaving): whether
+// every active node has the map, hosts every replica the map gives it and counts no leaving
+// node among any shard's voters or learners.
+func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterState, leaving []string) {
+	d := &drainState{nodes: leaving}
 	s.drain = d
-	if s.current == nil {
+	if s.current == nil || len(leaving) == 0 {
 		d.done = true
 		return
 	}
 	var active []string
 	for _, n := range s.current.Nodes {
-		if n.State == shardmap.NodeDraining {
-			d.nodes = append(d.nodes, n.ID)
-		} else {
+		if n.State == shardmap.NodeActive {
 			active = append(active, n.ID)
 		}
-	}
-	if len(d.nodes) == 0 {
-		// The nodes leaving never joined the map: they hold nothing.
-		d.done = true
-		return
 	}
 	remaining := map[string]bool{}
 	known := true

@@ -77,4 +77,7 @@ const (
 	// ReasonObjectRestored : someone changed a field the operator sets on one of its objects;
 	// the operator put it back (event only).
 	ReasonObjectRestored = "ObjectRestored"
+	// ReasonVolumeDeleted : the volume claim of a node that was drained, removed from the shard
+	// map and scaled away was deleted (event only).
+	ReasonVolumeDeleted = "VolumeDeleted"
 )

@@ -93,7 +93,9 @@ type StorageSpec struct {
 	StorageClassName *string `json:"storageClassName,omitempty"`
 
 	// retainOnDelete keeps the volumes (PersistentVolumeClaims) when the ToruaCluster is deleted.
-	// Volumes of nodes removed by a scale-down are always deleted: their replicas were drained first.
+	// While the cluster lives, a node's volume is deleted only by the operator, once a
+	// scale-down has drained the node and removed it from the shard map and its pod is gone;
+	// a StatefulSet scaled down by anyone else keeps its volumes.
 	// +kubebuilder:default=true
 	// +optional
 	RetainOnDelete *bool `json:"retainOnDelete,omitempty"`
