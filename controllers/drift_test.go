@@ -73,14 +73,17 @@ var _ = Describe("Drift correction", func() {
 
 	key := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
 
-	// converged brings up a 5-node cluster and waits until it is converged.
-	converged := func() {
-		startOperator(ns)
+	// converged brings up a 5-node cluster and waits until it is converged; stop stops its
+	// operator.
+	converged := func() (stop func()) {
+		stop = startOperator(ns)
 		bringUp(ns, newCluster(ns, "demo", 5), prefix)
 		Eventually(func(g Gomega) {
 			tc := getCluster(g, ns, "demo")
 			g.Expect(condition(tc, toruav1alpha1.ConditionProgressing).Reason).To(Equal(toruav1alpha1.ReasonConverged))
+			g.Expect(condition(tc, toruav1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue))
 		}, timeout, interval).Should(Succeed())
+		return stop
 	}
 
 	DescribeTable("puts back a field the operator sets that someone else changed",
@@ -209,9 +212,11 @@ var _ = Describe("Drift correction", func() {
 	)
 
 	It("changes nothing in storage when it reconciles a converged cluster again, and sends nothing the second time", func() {
-		converged()
+		stop := converged()
 		Expect(eventReasons(Default, ns, "demo")).NotTo(ContainElement(toruav1alpha1.ReasonObjectRestored),
 			"nothing was changed behind the operator's back")
+		// The reconciler below is then the only writer.
+		stop()
 
 		By("reconciling with a new reconciler (nothing applied yet in this process) through a client that counts requests")
 		var (

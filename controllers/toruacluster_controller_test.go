@@ -445,15 +445,15 @@ var _ = Describe("ToruaCluster controller", func() {
 			}
 			Expect(k8sClient.Create(ctx, pod)).To(Succeed())
 		}
+		By("a node that does not hand off its leaderships holds the rollout")
+		// NB: before the revisions appear, or the operator may lower the partition first.
+		nodes["demo-node-2"].transferStatus.Store(http.StatusServiceUnavailable)
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(sts), sts)).To(Succeed())
 			sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 3, ReadyReplicas: 3,
 				CurrentRevision: "rev-1", UpdateRevision: "rev-2", CurrentReplicas: 3}
 			g.Expect(k8sClient.Status().Update(ctx, sts)).To(Succeed())
 		}, timeout, interval).Should(Succeed())
-
-		By("a node that does not hand off its leaderships holds the rollout")
-		nodes["demo-node-2"].transferStatus.Store(http.StatusServiceUnavailable)
 		Eventually(func(g Gomega) {
 			tc := getCluster(g, ns, "demo")
 			g.Expect(condition(tc, toruav1alpha1.ConditionProgressing).Reason).To(Equal(toruav1alpha1.ReasonLeadershipTransferPending))
