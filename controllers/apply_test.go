@@ -20,15 +20,11 @@ func TestApplyDocument(t *testing.T) {
 	tc := testCluster()
 	tc.Spec.Replicas, tc.Spec.Shards, tc.Spec.ReplicationFactor, tc.Spec.Image = 5, 16, 3, "torua:test"
 	tc.Spec.Router.Replicas = 2
-	cm, err := desiredShardMapConfigMap(tc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, obj := range []client.Object{
 		desiredServiceAccount(tc), desiredRole(tc), desiredRoleBinding(tc),
 		desiredPeersService(tc), desiredNodeService(tc), desiredRouterService(tc),
 		desiredStatefulSet(tc, 5, 5), desiredPDB(tc), desiredRouterDeployment(tc),
-		cm,
+		desiredShardMapConfigMap(tc, "{}", true),
 	} {
 		t.Run(obj.GetObjectKind().GroupVersionKind().Kind+obj.GetName(), func(t *testing.T) {
 			g := NewWithT(t)

@@ -267,7 +267,7 @@ var _ = Describe("Drift correction", func() {
 		restored := 0
 		r := &ToruaClusterReconciler{
 			Client: counting, Scheme: scheme, Recorder: recorderFunc(func(reason string) {
-				if reason == toruav1alpha1.ReasonObjectRestored {
+				if reason == toruav1alpha1.ReasonObjectRestored || reason == toruav1alpha1.ReasonShardMapRestored {
 					restored++
 				}
 			}),

@@ -39,36 +39,49 @@ const (
 )
 
 // fakeNode stands in for one storage node's HTTP API: an httptest server on 127.0.0.1 that
-// answers GET /internal/status from the shard map the operator published (as a real node that
-// has caught up would), and POST /internal/transfer-leadership. EndpointSlices refuse loopback
-// addresses, so the slices carry a 10.x pod IP and fakeNodeRegistry's dialer sends that
-// address to this server.
+// keeps the shard map in a real shardmap.Holder, offered the ConfigMap's document whenever the
+// node is asked something (a real node's informer offers it within a second), so it refuses
+// invalid, older and conflicting maps as a node does. It answers GET /internal/status from
+// the map it holds (as a real node that has caught up would), GET /internal/shardmap and
+// POST /internal/transfer-leadership. EndpointSlices refuse loopback addresses, so the
+// slices carry a 10.x pod IP and fakeNodeRegistry's dialer sends that address to this server.
 type fakeNode struct {
 	id, namespace, cluster string
 	srv                    *httptest.Server
+	holder                 *shardmap.Holder
 	// lagging, when set, is the map whose replicas the node still reports (replication has not
 	// moved them yet); the node still reports the current map's version.
 	lagging atomic.Pointer[shardmap.Map]
 	// transferStatus is the HTTP status transfer-leadership answers (200 unless set).
 	transferStatus atomic.Int32
 	transfers      atomic.Int32
+	// shardMapStatus, when set, is the HTTP status GET /internal/shardmap answers instead of
+	// the map (a node that cannot be asked).
+	shardMapStatus atomic.Int32
 }
 
-func (n *fakeNode) currentMap() *shardmap.Map {
+// sync offers the ConfigMap's current document to the node's holder, as its informer would.
+func (n *fakeNode) sync() *shardmap.Map {
 	cm := &corev1.ConfigMap{}
-	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: n.namespace, Name: n.cluster + "-shardmap"}, cm); err != nil {
-		return nil
+	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: n.namespace, Name: n.cluster + "-shardmap"}, cm); err == nil {
+		if doc, ok := cm.Data[shardmap.ConfigMapKey]; ok {
+			_ = n.holder.OfferBytes([]byte(doc), "configmap")
+		}
 	}
-	m, err := shardmap.Decode([]byte(cm.Data[shardmap.ConfigMapKey]))
-	if err != nil {
-		return nil
+	return n.holder.Current()
+}
+
+// heldVersion is the version of the map the node holds after a sync (0: none).
+func (n *fakeNode) heldVersion() uint64 {
+	if m := n.sync(); m != nil {
+		return m.Version
 	}
-	return m
+	return 0
 }
 
 func (n *fakeNode) status() shardmap.NodeStatus {
 	st := shardmap.NodeStatus{Node: n.id, Shards: []shardmap.ShardStatus{}}
-	cur := n.currentMap()
+	cur := n.sync()
 	if cur == nil {
 		return st
 	}
@@ -93,6 +106,19 @@ func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && r.URL.Path == "/internal/status":
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(n.status())
+	case r.Method == http.MethodGet && r.URL.Path == "/internal/shardmap":
+		m := n.sync()
+		switch code := int(n.shardMapStatus.Load()); {
+		case code != 0:
+			w.WriteHeader(code)
+		case m == nil:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":"not found: holds no shard map yet"}`))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(m)
+		}
 	case r.Method == http.MethodPost && r.URL.Path == "/internal/transfer-leadership":
 		n.transfers.Add(1)
 		code := int(n.transferStatus.Load())
@@ -114,7 +140,7 @@ type fakeNodeRegistry struct {
 var fakeNodes = &fakeNodeRegistry{nodes: map[string]*fakeNode{}}
 
 func (f *fakeNodeRegistry) add(ns, cluster, id, ip string) *fakeNode {
-	n := &fakeNode{id: id, namespace: ns, cluster: cluster}
+	n := &fakeNode{id: id, namespace: ns, cluster: cluster, holder: shardmap.NewHolder(nil, nil)}
 	n.srv = httptest.NewServer(n)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -353,6 +379,24 @@ func eventsOf(g Gomega, ns, name, reason string) []string {
 		}
 	}
 	return out
+}
+
+// setShardMapDocument writes doc (or, when doc is nil, removes the key) into the shard map
+// ConfigMap as a person would with kubectl edit: its annotations stay.
+func setShardMapDocument(ns, cluster string, doc *string) {
+	Eventually(func(g Gomega) {
+		cm := &corev1.ConfigMap{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: cluster + "-shardmap"}, cm)).To(Succeed())
+		if doc == nil {
+			delete(cm.Data, shardmap.ConfigMapKey)
+		} else {
+			if cm.Data == nil {
+				cm.Data = map[string]string{}
+			}
+			cm.Data[shardmap.ConfigMapKey] = *doc
+		}
+		g.Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+	}, timeout, interval).Should(Succeed())
 }
 
 // metaOf is the metadata naming ns/name.

@@ -189,25 +189,29 @@ func TestPodTemplateHashKeepsItsForm(t *testing.T) {
 	g.Expect(podTemplateHash(tc)).To(Equal(hex.EncodeToString(sum[:8])))
 }
 
-// TestNodeCount: spec.replicas, held while nodes being scaled away are not drained; a
-// StatefulSet someone else resized is put back.
+// TestNodeCount: spec.replicas, held while nodes being scaled away are not drained, never
+// shrunk while the map is unknown; a StatefulSet someone else resized is put back.
 func TestNodeCount(t *testing.T) {
 	tests := []struct {
-		name    string
-		want    int32
-		highest int
-		drained bool
-		size    int32
+		name           string
+		want, current  int32
+		highest        int
+		drained, known bool
+		size           int32
 	}{
-		{name: "steady", want: 3, highest: -1, drained: true, size: 3},
-		{name: "scale up, or scaled down by someone else", want: 5, highest: -1, drained: true, size: 5},
-		{name: "draining holds the size, whatever the StatefulSet's", want: 3, highest: 4, drained: false, size: 5},
-		{name: "drain done", want: 3, highest: 4, drained: true, size: 3},
-		{name: "nodes leaving never joined", want: 3, highest: -1, drained: true, size: 3},
+		{name: "steady", want: 3, current: 3, highest: -1, drained: true, known: true, size: 3},
+		{name: "scale up", want: 5, current: 3, highest: -1, drained: true, known: true, size: 5},
+		{name: "scaled down by someone else", want: 5, current: 1, highest: -1, drained: true, known: true, size: 5},
+		{name: "draining holds the size", want: 3, current: 5, highest: 4, drained: false, known: true, size: 5},
+		{name: "draining, scaled down by someone else: grows back", want: 3, current: 3, highest: 4, drained: false, known: true, size: 5},
+		{name: "drain done", want: 3, current: 5, highest: 4, drained: true, known: true, size: 3},
+		{name: "nodes leaving never joined", want: 3, current: 5, highest: -1, drained: true, known: true, size: 3},
+		{name: "map unknown: never shrinks", want: 3, current: 5, highest: -1, drained: true, known: false, size: 5},
+		{name: "map unknown: still grows", want: 5, current: 3, highest: -1, drained: true, known: false, size: 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			NewWithT(t).Expect(nodeCount(tt.want, tt.highest, tt.drained)).To(Equal(tt.size))
+			NewWithT(t).Expect(nodeCount(tt.want, tt.current, tt.highest, tt.drained, tt.known)).To(Equal(tt.size))
 		})
 	}
 }

@@ -170,17 +170,15 @@ func desiredPDB(tc *toruav1alpha1.ToruaCluster) *policyv1.PodDisruptionBudget {
 	}
 }
 
-// desiredShardMapConfigMap holds m, or no key at all before the first map.
-func desiredShardMapConfigMap(tc *toruav1alpha1.ToruaCluster, m *shardmap.Map) (*corev1.ConfigMap, error) {
+// desiredShardMapConfigMap holds the shard map document doc (no key at all before the first
+// map, hasMap false), marked with its hash as the operator's.
+func desiredShardMapConfigMap(tc *toruav1alpha1.ToruaCluster, doc string, hasMap bool) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{ObjectMeta: objectMeta(tc, shardMapName(tc), componentNode)}
-	if m != nil {
-		data, err := shardmap.Encode(m)
-		if err != nil {
-			return nil, fmt.Errorf("encode shard map: %w", err)
-		}
-		cm.Data = map[string]string{shardmap.ConfigMapKey: string(data)}
+	cm.Annotations = map[string]string{shardMapHashAnnotation: documentHash(doc)}
+	if hasMap {
+		cm.Data = map[string]string{shardmap.ConfigMapKey: doc}
 	}
-	return cm, nil
+	return cm
 }
 
 func podSecurityContext() *corev1.PodSecurityContext {

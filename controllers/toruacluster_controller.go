@@ -49,8 +49,10 @@ type ToruaClusterReconciler struct {
 	// Now returns the current time (tests may fix it); time.Now when nil.
 	Now func() time.Time
 
-	// applied remembers the operator's last apply of every owned object.
-	applied appliedCache
+	// applied remembers the operator's last apply of every owned object; remembered the last
+	// shard map it published per cluster.
+	applied    appliedCache
+	remembered rememberedMaps
 }
 
 // phaseFunc is one step of a reconcile. A phase that cannot go on returns an error; a phase
@@ -79,6 +81,7 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Get(ctx, req.NamespacedName, tc); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.applied.forget(req.NamespacedName)
+			r.remembered.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

@@ -39,10 +39,20 @@ type clusterState struct {
 
 	sts    *appsv1.StatefulSet
 	router *appsv1.Deployment
-	// current is the published shard map (nil before the first). mapErr is set when the
-	// ConfigMap holds something that is not a valid map: nothing is published over it.
+	// current is the last good shard map, the one placement builds on: the published map
+	// when the ConfigMap holds the operator's own (mapTrusted), else what resolveShardMap
+	// found (nil before the first map, and while the map is lost).
 	current *shardmap.Map
-	mapErr  error
+	// mapView is the ConfigMap as read; mapDecision what to do with it; mapFloor the highest
+	// version seen (a published map must be newer); mapProblem what is wrong with an
+	// untrusted ConfigMap and mapFrom where the last good map came from.
+	mapView     configMapView
+	mapDecision mapDecision
+	mapFloor    uint64
+	mapProblem  string
+	mapFrom     string
+	// mapForeign: the map adopted is newer than any the operator published.
+	mapForeign bool
 	// endpoints maps node pod name to its EndpointSlice address and readiness.
 	endpoints map[string]endpoint
 
@@ -105,16 +115,9 @@ func (r *ToruaClusterReconciler) observe(ctx context.Context, tc *toruav1alpha1.
 	}
 	cm := &corev1.ConfigMap{}
 	switch err := r.Get(ctx, key(shardMapName(tc)), cm); {
-	case err == nil:
-		if data, ok := cm.Data[shardmap.ConfigMapKey]; ok {
-			m, err := shardmap.Decode([]byte(data))
-			if err != nil {
-				s.mapErr = fmt.Errorf("ConfigMap %s holds no valid shard map: %w", shardMapName(tc), err)
-			} else {
-				s.current = m
-			}
-		}
-	case !apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err):
+		cm = nil
+	case err != nil:
 		return nil, fmt.Errorf("get shard map ConfigMap: %w", err)
 	}
 
@@ -124,8 +127,15 @@ func (r *ToruaClusterReconciler) observe(ctx context.Context, tc *toruav1alpha1.
 		return nil, fmt.Errorf("list EndpointSlices: %w", err)
 	}
 	s.endpoints = endpointsFromSlices(tc, slices.Items)
+	r.resolveShardMap(ctx, s, cm)
 	return s, nil
 }
+
+// keyOf is a cluster's namespace and name.
+func keyOf(tc *toruav1alpha1.ToruaCluster) client.ObjectKey { return client.ObjectKeyFromObject(tc) }
+
+// mapKnown reports whether the operator knows the last good map (or that there never was one).
+func (s *clusterState) mapKnown() bool { return s.mapDecision != mapLost }
 
 // leavingNodes returns the nodes of the current map being scaled away (ordinals >= spec.replicas)
 // and the highest such ordinal (-1 without any).
@@ -201,13 +211,16 @@ func (r *ToruaClusterReconciler) reconcileServices(ctx context.Context, s *clust
 }
 
 // reconcileShardMap computes the next map from membership and publishes it when its content
-// changed. It runs before the StatefulSet phase: nodes are marked draining before anything
-// shrinks, and pruned only after they are drained and the StatefulSet no longer has them.
+// changed, or when the ConfigMap does not hold the operator's newest map (a restore, above
+// every version seen). It runs before the StatefulSet phase: nodes are marked draining before
+// anything shrinks, and pruned only after they are drained and the StatefulSet no longer has
+// them.
 func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clusterState) error {
 	tc := s.tc
-	if s.mapErr != nil {
-		r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapRefused, "Publish", "%v", s.mapErr)
-		return s.mapErr
+	if !s.mapKnown() {
+		// Nothing is published over a map nobody can name; the status says why.
+		s.waiting = true
+		return nil
 	}
 	// The StatefulSet's pods as the operator means it to be: never below spec.replicas,
 	// whatever size someone else gave it.
@@ -236,11 +249,7 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 
 	if s.current == nil && len(res.members) == 0 {
 		// No map yet: publish the ConfigMap without one so nodes and routers find it.
-		cm, err := desiredShardMapConfigMap(tc, nil)
-		if err != nil {
-			return err
-		}
-		return r.ensureEmptyShardMap(ctx, s, cm)
+		return r.ensureEmptyShardMap(ctx, s)
 	}
 
 	next, err := shardmap.Place(s.current, res.members, shardmap.PlaceConfig{
@@ -260,24 +269,69 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 			"Refused to publish a shard map: %v", err)
 		return fmt.Errorf("place shards: %w", err)
 	}
-	cm, err := desiredShardMapConfigMap(tc, next)
-	if err != nil {
-		return err
-	}
-	if _, err := r.ensure(ctx, tc, cm); err != nil {
-		return err
-	}
 	if next == s.current {
-		// Unchanged: the ConfigMap's metadata was kept as the operator sets it.
-		return nil
+		switch s.mapDecision {
+		case mapRestore:
+			v, err := nextVersion(0, s.mapFloor)
+			if err != nil {
+				return err
+			}
+			next = withVersion(next, v)
+		case mapAdopt:
+			return r.adoptShardMap(ctx, s)
+		default:
+			// Unchanged: keep the ConfigMap's metadata as the operator sets it.
+			if s.current == nil {
+				return nil
+			}
+			_, err := r.ensure(ctx, tc, desiredShardMapConfigMap(tc, s.mapView.doc, true))
+			return err
+		}
+	} else {
+		v, err := nextVersion(next.Version, s.mapFloor)
+		if err != nil {
+			return err
+		}
+		next = withVersion(next, v)
+	}
+	if err := r.publishShardMap(ctx, s, next); err != nil {
+		return err
+	}
+	switch s.mapDecision {
+	case mapRestore:
+		r.restoredShardMapEvent(ctx, s, next)
+	case mapAdopt:
+		r.adoptedShardMapEvent(ctx, s)
 	}
 	r.shardMapEvents(ctx, s, next, res)
-	s.current = next
+	s.current, s.mapDecision, s.mapFloor = next, mapTrusted, next.Version
 	// The nodes' statuses read so far answered for the previous map: ask again.
 	s.mu.Lock()
 	s.statuses = map[string]nodeStatusResult{}
 	s.mu.Unlock()
 	return nil
+}
+
+// adoptShardMap marks the map in the ConfigMap as the operator's, as it is: the nodes hold
+// exactly it. A map newer than any the operator published was written by someone else.
+func (r *ToruaClusterReconciler) adoptShardMap(ctx context.Context, s *clusterState) error {
+	if _, err := r.ensure(ctx, s.tc, desiredShardMapConfigMap(s.tc, s.mapView.doc, true)); err != nil {
+		return err
+	}
+	r.adoptedShardMapEvent(ctx, s)
+	r.remembered.put(keyOf(s.tc), s.current)
+	return nil
+}
+
+// adoptedShardMapEvent reports building on a map in the ConfigMap that the operator did not
+// publish (one newer than any it did) but the nodes follow.
+func (r *ToruaClusterReconciler) adoptedShardMapEvent(ctx context.Context, s *clusterState) {
+	tc := s.tc
+	logf.FromContext(ctx).Info("Adopted shard map", "configMap", shardMapName(tc), "version", s.current.Version, "from", s.mapFrom)
+	if s.mapForeign {
+		r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapAdopted, "Adopt",
+			"ConfigMap %s %s, and %s follow it: kept it as the last good map", shardMapName(tc), s.mapProblem, s.mapFrom)
+	}
 }
 
 // shardMapEvents logs a published map and records the decisions it carries.
@@ -308,13 +362,11 @@ func (r *ToruaClusterReconciler) shardMapEvents(ctx context.Context, s *clusterS
 
 // ensureEmptyShardMap creates the map ConfigMap without a map if it does not exist; it never
 // overwrites one (a published map is never taken back).
-func (r *ToruaClusterReconciler) ensureEmptyShardMap(ctx context.Context, s *clusterState, cm *corev1.ConfigMap) error {
-	existing := &corev1.ConfigMap{}
-	err := r.Get(ctx, client.ObjectKeyFromObject(cm), existing)
-	if err == nil || !apierrors.IsNotFound(err) {
-		return err
+func (r *ToruaClusterReconciler) ensureEmptyShardMap(ctx context.Context, s *clusterState) error {
+	if s.mapView.exists {
+		return nil
 	}
-	_, err = r.ensure(ctx, s.tc, cm)
+	_, err := r.ensure(ctx, s.tc, desiredShardMapConfigMap(s.tc, "", false))
 	return err
 }
 
@@ -333,7 +385,7 @@ func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *cl
 			s.waiting = true
 		}
 	}
-	size := nodeCount(tc.Spec.Replicas, highest, drained)
+	size := nodeCount(tc.Spec.Replicas, old, highest, drained, s.mapKnown())
 	partition := r.rolloutPartition(ctx, s, size)
 	created := s.sts == nil
 
@@ -366,10 +418,13 @@ func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *cl
 
 // nodeCount decides the node StatefulSet's size: spec.replicas (want), except that it stays
 // at one above the highest ordinal still in the map being scaled away (highest, -1 without
-// any) until their drain is done. So a StatefulSet scaled down behind the operator's back
-// grows back, and its pods come back on their volumes.
-func nodeCount(want int32, highest int, drained bool) int32 {
+// any) until their drain is done, and never drops below its current size while the shard
+// map is unknown. So a StatefulSet scaled down behind the operator's back grows back, and its
+// pods come back on their volumes.
+func nodeCount(want, current int32, highest int, drained, mapKnown bool) int32 {
 	switch {
+	case !mapKnown:
+		return max(want, current)
 	case highest >= 0 && !drained:
 		return max(want, int32(highest)+1)
 	default:
@@ -504,6 +559,11 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 			"Started rolling out a new pod template to %d nodes, highest ordinal first", size)
 		s.waiting = true
 		return size
+	}
+	if !s.mapKnown() {
+		// No map to check quorums against: nobody restarts.
+		s.waiting = true
+		return min(cur, size)
 	}
 	st := sts.Status
 	if st.ObservedGeneration < sts.Generation {

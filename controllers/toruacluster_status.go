@@ -195,6 +195,9 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 	// Available.
 	routerUp := s.router != nil && s.router.Status.AvailableReplicas > 0
 	switch {
+	case !s.mapKnown():
+		set(toruav1alpha1.ConditionAvailable, metav1.ConditionFalse, toruav1alpha1.ReasonShardMapLost,
+			fmt.Sprintf("ConfigMap %s %s, and no node reports the shard map it holds", shardMapName(tc), s.mapProblem))
 	case s.current == nil:
 		set(toruav1alpha1.ConditionAvailable, metav1.ConditionFalse, toruav1alpha1.ReasonShardMapPending,
 			fmt.Sprintf("Waiting for at least %d nodes to get an address before the first shard map", tc.Spec.ReplicationFactor))
@@ -245,6 +248,10 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 	switch {
 	case reconcileErr != nil:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonReconcileError, reconcileErr.Error())
+	case !s.mapKnown():
+		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonShardMapLost,
+			fmt.Sprintf("ConfigMap %s %s, and no node reports the shard map it holds (GET /internal/shardmap): "+
+				"the operator changes nothing until a node answers", shardMapName(tc), s.mapProblem))
 	case stalled:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonDrainStalled,
 			fmt.Sprintf("Draining %v made no progress for %s: %s. The nodes stay until they hold no replica",
@@ -257,6 +264,15 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 			fmt.Sprintf("%d shards have fewer than %d replicas on ready nodes", st.UnderReplicatedShards, tc.Spec.ReplicationFactor))
 	default:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionFalse, toruav1alpha1.ReasonAsExpected, "Nothing is degraded")
+	}
+	prevDegraded := meta.FindStatusCondition(s.original.Status.Conditions, toruav1alpha1.ConditionDegraded)
+	if d := meta.FindStatusCondition(st.Conditions, toruav1alpha1.ConditionDegraded); d != nil && d.Status == metav1.ConditionTrue &&
+		(prevDegraded == nil || prevDegraded.Reason != d.Reason) {
+		switch d.Reason {
+		case toruav1alpha1.ReasonShardMapLost:
+			r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapLost, "Restore", "%s", d.Message)
+			logf.FromContext(ctx).Info("Shard map lost", "configMap", shardMapName(tc), "problem", s.mapProblem)
+		}
 	}
 	if stalled && s.drain != nil {
 		prev := meta.FindStatusCondition(s.original.Status.Conditions, toruav1alpha1.ConditionDegraded)

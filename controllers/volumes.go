@@ -26,7 +26,7 @@ type volumesInput struct {
 	claims []volumeClaim
 	// size is the StatefulSet's size; want is spec.replicas.
 	size, want int
-	// current is the published shard map.
+	// current is the published shard map (the map is known: never call it while it is lost).
 	current *shardmap.Map
 	// pods are the ordinals that have a pod, running or terminating.
 	pods map[int]bool
@@ -72,10 +72,11 @@ func claimOrdinal(tc *toruav1alpha1.ToruaCluster, name string) (int, bool) {
 }
 
 // reconcileVolumes deletes the volume claims of nodes that were drained, removed from the
-// shard map and scaled away (claimsToDelete), one event each.
+// shard map and scaled away (claimsToDelete), one event each. It does nothing while the
+// shard map is unknown: a node missing from a map nobody can name may still hold data.
 func (r *ToruaClusterReconciler) reconcileVolumes(ctx context.Context, s *clusterState) error {
 	tc := s.tc
-	if s.current == nil || s.sts == nil {
+	if !s.mapKnown() || s.current == nil || s.sts == nil {
 		return nil
 	}
 	claims := &corev1.PersistentVolumeClaimList{}
