@@ -2,8 +2,9 @@
 // nodes as a StatefulSet, learns membership from the node Service's EndpointSlices, computes
 // the shard map with shardmap.Place and publishes it in the <cluster>-shardmap ConfigMap
 // (restoring the last good map when the ConfigMap loses it), drains nodes before a
-// scale-down, deletes a node's volume only once it is drained out of the map, and drives
-// rolling updates one pod at a time through the StatefulSet partition.
+// scale-down, moves the replicas of nodes down for too long, deletes a node's volume only
+// once it is drained out of the map, and drives rolling updates one pod at a time through
+// the StatefulSet partition.
 //
 // Files: toruacluster_controller.go (Reconcile, RBAC markers), toruacluster_phases.go (the
 // phases), toruacluster_status.go (status and conditions), apply.go (server-side apply of

@@ -368,6 +368,32 @@ func bringUp(ns string, tc *toruav1alpha1.ToruaCluster, prefix string) (map[stri
 	return nodes, m
 }
 
+// testClock is a clock the test moves; the reconciler reads it through Now.
+type testClock struct{ nanos atomic.Int64 }
+
+func newTestClock(t time.Time) *testClock {
+	c := &testClock{}
+	c.nanos.Store(t.UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time { return time.Unix(0, c.nanos.Load()).UTC() }
+
+func (c *testClock) Add(d time.Duration) { c.nanos.Add(int64(d)) }
+
+// poke makes the operator reconcile the cluster now (an annotation change is watched): time
+// passing on a test clock is no event.
+func poke(ns, name string) {
+	Eventually(func(g Gomega) {
+		tc := getCluster(g, ns, name)
+		if tc.Annotations == nil {
+			tc.Annotations = map[string]string{}
+		}
+		tc.Annotations["test.torua.io/poke"] = fmt.Sprint(time.Now().UnixNano())
+		g.Expect(k8sClient.Update(ctx, tc)).To(Succeed())
+	}, timeout, interval).Should(Succeed())
+}
+
 // eventsOf lists the notes of the events with reason recorded on the cluster.
 func eventsOf(g Gomega, ns, name, reason string) []string {
 	list := &eventsv1.EventList{}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -58,6 +59,27 @@ func TestMembership(t *testing.T) {
 		}
 		return out
 	}
+	var members []shardmap.Node
+	for i := range 5 {
+		members = append(members, nodeFor(podName(testCluster(), i), "10.0.0."+string(rune('1'+i)), shardmap.NodeActive))
+	}
+	five := mustPlace(t, nil, members)
+	members[4].State = shardmap.NodeDraining
+	fiveDown4 := mustPlace(t, five, members)
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	// downInput: five nodes, RF 3, every node that is not ready (or has no address) has been
+	// so for the given time; the timeout is 30m.
+	downInput := func(prev *shardmap.Map, endpoints map[string]endpoint, downFor time.Duration) membershipInput {
+		since := map[string]time.Time{}
+		for _, id := range names(5) {
+			if !endpoints[id].Ready {
+				since[id] = now.Add(-downFor)
+			}
+		}
+		return membershipInput{prev: prev, endpoints: endpoints, podNames: names(5), keep: 5, replicationFactor: 3,
+			drained: true, notReadySince: since, now: now, nodeDownTimeout: 30 * time.Minute}
+	}
+
 	tests := []struct {
 		name      string
 		in        membershipInput
@@ -65,6 +87,8 @@ func TestMembership(t *testing.T) {
 		wantState map[string]shardmap.NodeState
 		joining   []string
 		pruned    []string
+		down      []string
+		stuck     []string
 		check     func(g *WithT, res membershipResult)
 	}{
 		{
@@ -127,6 +151,63 @@ func TestMembership(t *testing.T) {
 			wantIDs:   []string{"demo-node-0", "demo-node-3", "demo-node-4"},
 			wantState: map[string]shardmap.NodeState{"demo-node-3": shardmap.NodeDraining, "demo-node-4": shardmap.NodeDraining},
 		},
+		{
+			name:      "a node down for longer than the timeout drains when enough others are ready",
+			in:        downInput(five, eps(true, true, true, true, false), 31*time.Minute),
+			wantIDs:   names(5),
+			wantState: map[string]shardmap.NodeState{"demo-node-4": shardmap.NodeDraining, "demo-node-3": shardmap.NodeActive},
+			down:      []string{"demo-node-4"},
+		},
+		{
+			name:    "a node without an address is down too",
+			in:      downInput(five, eps(true, true, true, true), 31*time.Minute),
+			wantIDs: names(5),
+			down:    []string{"demo-node-4"},
+		},
+		{
+			name:      "a node down for less than the timeout keeps its replicas",
+			in:        downInput(five, eps(true, true, true, true, false), 29*time.Minute),
+			wantIDs:   names(5),
+			wantState: map[string]shardmap.NodeState{"demo-node-4": shardmap.NodeActive},
+		},
+		{
+			name:      "down nodes stay when fewer than replicationFactor others are ready",
+			in:        downInput(five, eps(true, true, false, false, false), 31*time.Minute),
+			wantIDs:   names(5),
+			wantState: map[string]shardmap.NodeState{"demo-node-2": shardmap.NodeActive, "demo-node-3": shardmap.NodeActive, "demo-node-4": shardmap.NodeActive},
+			stuck:     []string{"demo-node-2", "demo-node-3", "demo-node-4"},
+		},
+		{
+			name:      "two down nodes drain together when three others are ready",
+			in:        downInput(five, eps(true, true, true, false, false), 31*time.Minute),
+			wantIDs:   names(5),
+			wantState: map[string]shardmap.NodeState{"demo-node-3": shardmap.NodeDraining, "demo-node-4": shardmap.NodeDraining},
+			down:      []string{"demo-node-3", "demo-node-4"},
+		},
+		{
+			name:      "a node drained while down stays draining while down, without needing spare nodes",
+			in:        downInput(fiveDown4, eps(true, true, false, false, false), 31*time.Minute),
+			wantIDs:   names(5),
+			wantState: map[string]shardmap.NodeState{"demo-node-4": shardmap.NodeDraining, "demo-node-2": shardmap.NodeActive},
+			down:      []string{"demo-node-4"},
+			stuck:     []string{"demo-node-2", "demo-node-3"},
+		},
+		{
+			name:      "a node drained while down is active again once ready",
+			in:        downInput(fiveDown4, eps(true, true, true, true, true), 31*time.Minute),
+			wantIDs:   names(5),
+			wantState: map[string]shardmap.NodeState{"demo-node-4": shardmap.NodeActive},
+		},
+		{
+			name: "a node being scaled away is draining, not down",
+			in: func() membershipInput {
+				in := downInput(five, eps(true, true, true, true, false), 31*time.Minute)
+				in.keep = 4
+				return in
+			}(),
+			wantIDs:   names(5),
+			wantState: map[string]shardmap.NodeState{"demo-node-4": shardmap.NodeDraining},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +223,8 @@ func TestMembership(t *testing.T) {
 			g.Expect(ids).To(Equal(tt.wantIDs))
 			g.Expect(res.joining).To(ConsistOf(tt.joining))
 			g.Expect(res.pruned).To(ConsistOf(tt.pruned))
+			g.Expect(res.down).To(ConsistOf(tt.down))
+			g.Expect(res.stuck).To(ConsistOf(tt.stuck))
 			if tt.check != nil {
 				tt.check(g, res)
 			}
@@ -187,6 +270,30 @@ func TestPodTemplateHashKeepsItsForm(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	sum := sha256.Sum256(data)
 	g.Expect(podTemplateHash(tc)).To(Equal(hex.EncodeToString(sum[:8])))
+}
+
+// TestNotReadySince: a spell without a ready endpoint keeps its start, a new one starts now
+// (whole seconds), a ready node has none.
+func TestNotReadySince(t *testing.T) {
+	g := NewWithT(t)
+	now := time.Date(2026, 11, 1, 12, 0, 0, 700_000_000, time.UTC)
+	earlier := now.Add(-time.Hour).Truncate(time.Second)
+	prev := map[string]time.Time{"a": earlier, "b": earlier}
+	eps := map[string]endpoint{"a": {IP: "10.0.0.1"}, "b": {IP: "10.0.0.2", Ready: true}, "c": {IP: "10.0.0.3"}}
+	got := notReadySince(prev, eps, []string{"a", "b", "c", "d"}, now)
+	g.Expect(got).To(Equal(map[string]time.Time{"a": earlier, "c": now.Truncate(time.Second), "d": now.Truncate(time.Second)}))
+}
+
+// TestNextDownCheck: the reconcile looks again when the first not-ready node of the map
+// reaches the timeout; nodes already past it or not in the map do not count.
+func TestNextDownCheck(t *testing.T) {
+	g := NewWithT(t)
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	m := &shardmap.Map{Nodes: []shardmap.Node{{ID: "a"}, {ID: "b"}, {ID: "c"}}}
+	since := map[string]time.Time{"a": now.Add(-10 * time.Minute), "b": now.Add(-40 * time.Minute), "x": now}
+	g.Expect(nextDownCheck(m, since, now, 30*time.Minute)).To(Equal(20 * time.Minute))
+	g.Expect(nextDownCheck(m, map[string]time.Time{}, now, 30*time.Minute)).To(BeZero())
+	g.Expect(nextDownCheck(nil, since, now, 30*time.Minute)).To(BeZero())
 }
 
 // TestNodeCount: spec.replicas, held while nodes being scaled away are not drained, never

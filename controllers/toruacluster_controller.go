@@ -31,6 +31,10 @@ import (
 // which no watch reports.
 const DefaultPollInterval = 5 * time.Second
 
+// DefaultNodeDownTimeout is spec.nodeDownTimeout's default: how long a node of the shard map
+// may be not ready before its replicas move to other nodes.
+const DefaultNodeDownTimeout = 30 * time.Minute
+
 const conflictRetry = 200 * time.Millisecond
 
 // ToruaClusterReconciler reconciles a ToruaCluster.
@@ -137,6 +141,9 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	if s.waiting {
 		res.RequeueAfter = r.pollInterval()
+	}
+	if s.downCheck > 0 && (res.RequeueAfter == 0 || s.downCheck < res.RequeueAfter) {
+		res.RequeueAfter = s.downCheck
 	}
 	return res, nil
 }

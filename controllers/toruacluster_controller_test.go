@@ -508,6 +508,9 @@ var _ = Describe("ToruaCluster controller", func() {
 			"should be less than or equal to 4096"),
 		Entry("unknown pull policy", func(tc *toruav1alpha1.ToruaCluster) { tc.Spec.ImagePullPolicy = "Sometimes" },
 			`supported values: "Always", "Never", "IfNotPresent"`),
+		Entry("a negative nodeDownTimeout", func(tc *toruav1alpha1.ToruaCluster) {
+			tc.Spec.NodeDownTimeout = &metav1.Duration{Duration: -time.Minute}
+		}, "nodeDownTimeout must be a duration such as 30m or 1h, not negative"),
 	)
 
 	It("refuses changing shards and scaling below replicationFactor", func() {
@@ -548,6 +551,7 @@ var _ = Describe("ToruaCluster controller", func() {
 		Expect(tc.Spec.Router.Replicas).To(Equal(int32(2)))
 		Expect(tc.Spec.Storage.Size.String()).To(Equal("1Gi"))
 		Expect(tc.Spec.DrainTimeout.Duration).To(Equal(10 * time.Minute))
+		Expect(tc.Spec.NodeDownTimeout.Duration).To(Equal(30 * time.Minute))
 		Expect(tc.Spec.ImagePullPolicy).To(Equal(corev1.PullIfNotPresent))
 	})
 })

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -55,9 +56,14 @@ type clusterState struct {
 	mapForeign bool
 	// endpoints maps node pod name to its EndpointSlice address and readiness.
 	endpoints map[string]endpoint
+	// notReadySince maps a node to when its current spell without a ready endpoint began.
+	notReadySince map[string]time.Time
 
 	// joining are pods with an address waiting to join the map (they join once ready).
 	joining []string
+	// down are nodes of the map moved out of placement for being down too long; stuck are
+	// nodes down too long whose replicas have nowhere to go.
+	down, stuck []string
 	// drain is set while nodes are being scaled away.
 	drain *drainState
 	// rollout is set while a new pod template rolls out.
@@ -69,6 +75,9 @@ type clusterState struct {
 
 	// waiting means the cluster waits on its nodes: look again after the poll interval.
 	waiting bool
+	// downCheck, when positive, is when the next not-ready node of the map will have been
+	// down for nodeDownTimeout: look again then (time passing is no event).
+	downCheck time.Duration
 }
 
 type nodeStatusResult struct {
@@ -128,6 +137,25 @@ func (r *ToruaClusterReconciler) observe(ctx context.Context, tc *toruav1alpha1.
 	}
 	s.endpoints = endpointsFromSlices(tc, slices.Items)
 	r.resolveShardMap(ctx, s, cm)
+
+	// Track how long each node has been without a ready endpoint: every node of the map
+	// and every pod listed, carried over from the status.
+	prevSince := map[string]time.Time{}
+	var ids []string
+	for _, m := range tc.Status.Members {
+		if m.NotReadySince != nil {
+			prevSince[m.Name] = m.NotReadySince.Time
+		}
+	}
+	if s.current != nil {
+		for _, n := range s.current.Nodes {
+			ids = append(ids, n.ID)
+		}
+	}
+	for id := range s.endpoints {
+		ids = append(ids, id)
+	}
+	s.notReadySince = notReadySince(prevSince, s.endpoints, ids, r.now())
 	return s, nil
 }
 
@@ -241,11 +269,15 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 		keep:              int(tc.Spec.Replicas),
 		replicationFactor: int(tc.Spec.ReplicationFactor),
 		drained:           drained,
+		notReadySince:     s.notReadySince,
+		now:               r.now(),
+		nodeDownTimeout:   nodeDownTimeout(tc),
 	})
-	s.joining = res.joining
+	s.joining, s.down, s.stuck = res.joining, res.down, res.stuck
 	if len(res.joining) > 0 {
 		s.waiting = true
 	}
+	s.downCheck = nextDownCheck(s.current, s.notReadySince, r.now(), nodeDownTimeout(tc))
 
 	if s.current == nil && len(res.members) == 0 {
 		// No map yet: publish the ConfigMap without one so nodes and routers find it.
@@ -358,6 +390,44 @@ func (r *ToruaClusterReconciler) shardMapEvents(ctx context.Context, s *clusterS
 	for _, id := range res.pruned {
 		r.relatedEvent(tc, nodePod(tc, id), corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRemoved, "Prune", "Node %s was drained and removed from the shard map", id)
 	}
+	if s.current == nil {
+		return
+	}
+	timeout := nodeDownTimeout(tc)
+	for _, id := range res.down {
+		if n, ok := s.current.Node(id); ok && n.State == shardmap.NodeActive {
+			logf.FromContext(ctx).Info("Moved replicas off a down node", "node", id, "nodeDownTimeout", timeout)
+			r.relatedEvent(tc, nodePod(tc, id), corev1.EventTypeWarning, toruav1alpha1.ReasonNodeDown, "Drain",
+				"Node %s has been down for %s: moving its replicas to other nodes", id, timeout)
+		}
+	}
+	for _, n := range next.Nodes {
+		prev, ok := s.current.Node(n.ID)
+		if !ok || prev.State != shardmap.NodeDraining || n.State != shardmap.NodeActive || !wasDown(s.original, n.ID) {
+			continue
+		}
+		logf.FromContext(ctx).Info("Gave replicas back to a recovered node", "node", n.ID)
+		r.relatedEvent(tc, nodePod(tc, n.ID), corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRecovered, "Activate",
+			"Node %s is ready again: it takes replicas again", n.ID)
+	}
+}
+
+// wasDown reports whether the last status recorded the node as not ready.
+func wasDown(tc *toruav1alpha1.ToruaCluster, id string) bool {
+	for _, m := range tc.Status.Members {
+		if m.Name == id {
+			return m.NotReadySince != nil
+		}
+	}
+	return false
+}
+
+// nodeDownTimeout is spec.nodeDownTimeout, or its default when unset.
+func nodeDownTimeout(tc *toruav1alpha1.ToruaCluster) time.Duration {
+	if d := tc.Spec.NodeDownTimeout; d != nil {
+		return d.Duration
+	}
+	return DefaultNodeDownTimeout
 }
 
 // ensureEmptyShardMap creates the map ConfigMap without a map if it does not exist; it never
@@ -479,7 +549,8 @@ func (r *ToruaClusterReconciler) nodeStatuses(ctx context.Context, s *clusterSta
 
 // drainProgress fills s.drain for the nodes of the map being scaled away (leaving): whether
 // every active node has the map, hosts every replica the map gives it and counts no leaving
-// node among any shard's voters or learners.
+// node among any shard's voters or learners. A node drained for being down is not leaving:
+// it stays, and nobody waits for it.
 func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterState, leaving []string) {
 	d := &drainState{nodes: leaving}
 	s.drain = d

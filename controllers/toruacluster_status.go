@@ -85,6 +85,9 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 			}
 			m.Leaders = &leaders
 		}
+		if t, ok := s.notReadySince[id]; ok {
+			m.NotReadySince = &metav1.Time{Time: t}
+		}
 		if ep.Ready {
 			st.ReadyNodes++
 		}
@@ -252,6 +255,8 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonShardMapLost,
 			fmt.Sprintf("ConfigMap %s %s, and no node reports the shard map it holds (GET /internal/shardmap): "+
 				"the operator changes nothing until a node answers", shardMapName(tc), s.mapProblem))
+	case len(s.down) > 0 || len(s.stuck) > 0:
+		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonNodeDown, nodeDownMessage(s, nodeDownTimeout(tc)))
 	case stalled:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonDrainStalled,
 			fmt.Sprintf("Draining %v made no progress for %s: %s. The nodes stay until they hold no replica",
@@ -272,6 +277,11 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 		case toruav1alpha1.ReasonShardMapLost:
 			r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapLost, "Restore", "%s", d.Message)
 			logf.FromContext(ctx).Info("Shard map lost", "configMap", shardMapName(tc), "problem", s.mapProblem)
+		case toruav1alpha1.ReasonNodeDown:
+			if len(s.stuck) > 0 {
+				r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonNodeDown, "Hold", "%s", d.Message)
+				logf.FromContext(ctx).Info("Nodes down with nowhere to move their replicas", "nodes", s.stuck)
+			}
 		}
 	}
 	if stalled && s.drain != nil {
@@ -305,4 +315,19 @@ func (r *ToruaClusterReconciler) patchStatus(ctx context.Context, s *clusterStat
 		return fmt.Errorf("patch status: %w", client.IgnoreNotFound(err))
 	}
 	return nil
+}
+
+// nodeDownMessage names the nodes down for longer than the timeout and what happens to
+// their replicas.
+func nodeDownMessage(s *clusterState, timeout time.Duration) string {
+	var parts []string
+	if len(s.down) > 0 {
+		parts = append(parts, fmt.Sprintf("%v have been down for more than %s: their replicas move to other nodes; "+
+			"they keep their volumes and take replicas again once ready", s.down, timeout))
+	}
+	if len(s.stuck) > 0 {
+		parts = append(parts, fmt.Sprintf("%v have been down for more than %s, but fewer than %d other nodes are ready to take "+
+			"their replicas, which stay", s.stuck, timeout, s.tc.Spec.ReplicationFactor))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -9,8 +9,8 @@ const (
 	// creating, scaling, draining or rolling out a new pod template.
 	ConditionProgressing = "Progressing"
 	// ConditionDegraded is True when something needs a person's attention: a stalled drain,
-	// a lost shard map, under-replicated shards, unreachable nodes or failing writes to the
-	// API server.
+	// a node down for longer than nodeDownTimeout, a lost shard map, under-replicated shards,
+	// unreachable nodes or failing writes to the API server.
 	ConditionDegraded = "Degraded"
 	// ConditionRebalancing is True while replicas move between nodes: a drain, or shards whose
 	// groups do not match the shard map yet (a scale-up, a replaced node).
@@ -89,6 +89,12 @@ const (
 	// ReasonShardMapLost : the shard map ConfigMap holds no usable map and no node reports the
 	// map it holds; the operator waits for a node to answer and changes nothing meanwhile.
 	ReasonShardMapLost = "ShardMapLost"
+	// ReasonNodeDown : a node of the shard map has not been ready for longer than
+	// spec.nodeDownTimeout; its replicas move to other nodes when enough of them are ready.
+	ReasonNodeDown = "NodeDown"
+	// ReasonNodeRecovered : a node marked draining while it was down is ready again and takes
+	// replicas again (event only).
+	ReasonNodeRecovered = "NodeRecovered"
 	// ReasonVolumeDeleted : the volume claim of a node that was drained, removed from the shard
 	// map and scaled away was deleted (event only).
 	ReasonVolumeDeleted = "VolumeDeleted"

@@ -73,6 +73,15 @@ type ToruaClusterSpec struct {
 	// +optional
 	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
 
+	// nodeDownTimeout is how long a node of the shard map may be not ready (or have no
+	// address) before the operator moves its replicas to other nodes, as TiKV's
+	// max-store-down-time does. It does so only while at least replicationFactor other nodes
+	// are ready to hold them; the node keeps its pod and volume, and takes replicas again once
+	// it is ready. A short timeout moves data on every slow restart.
+	// +kubebuilder:default="30m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="nodeDownTimeout must be a duration such as 30m or 1h, not negative"
+	// +optional
+	NodeDownTimeout *metav1.Duration `json:"nodeDownTimeout,omitempty"`
 	// paused stops every change the operator would make to the cluster's objects and shard map.
 	// Status is still reported.
 	// +optional
@@ -155,7 +164,8 @@ type MemberState string
 const (
 	// MemberActive nodes hold replicas and receive new ones.
 	MemberActive MemberState = "active"
-	// MemberDraining nodes are being scaled away: their replicas move to other nodes.
+	// MemberDraining nodes are being scaled away, or have been down for longer than
+	// spec.nodeDownTimeout: their replicas move to other nodes.
 	MemberDraining MemberState = "draining"
 	// MemberJoining nodes run but are not in the shard map yet: they join once first ready.
 	MemberJoining MemberState = "joining"
@@ -170,7 +180,8 @@ type MemberStatus struct {
 	Address string `json:"address,omitempty"`
 	// ready is the pod's readiness as its EndpointSlice reports it.
 	Ready bool `json:"ready"`
-	// state is active, draining or joining.
+	// state is active, draining (scaled away, or down for longer than spec.nodeDownTimeout)
+	// or joining.
 	State MemberState `json:"state"`
 	// replicas is the number of shard replicas the shard map places on the node.
 	Replicas int32 `json:"replicas"`
@@ -178,6 +189,10 @@ type MemberStatus struct {
 	// the node could not be asked.
 	// +optional
 	Leaders *int32 `json:"leaders,omitempty"`
+	// notReadySince is when the node was last seen turning not ready (or losing its
+	// address); absent while it is ready. After spec.nodeDownTimeout its replicas move.
+	// +optional
+	NotReadySince *metav1.Time `json:"notReadySince,omitempty"`
 }
 
 // DrainStatus tracks a scale-down in progress.
