@@ -682,7 +682,19 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 	}
 	next := podName(tc, int(p-1))
 	if s.current != nil {
-		quorum := int(tc.Spec.ReplicationFactor)/2 + 1
+		// Replicas still moving (a scale, a changed replication factor, a down node) mean the
+		// groups' voters are not the map's replicas yet: the map cannot vouch for a quorum.
+		var ready []string
+		for _, n := range s.current.Nodes {
+			if s.endpoints[n.ID].Ready {
+				ready = append(ready, n.ID)
+			}
+		}
+		if moving := movingShards(s.current, r.nodeStatuses(ctx, s, ready)); moving > 0 {
+			s.rollout = &rolloutState{reason: toruav1alpha1.ReasonWaitingForNodes,
+				message: fmt.Sprintf("Waiting for %d shards to finish moving replicas before restarting %s", moving, next)}
+			return p
+		}
 		for _, a := range s.current.Assignments {
 			if !slices.Contains(a.Replicas, next) {
 				continue
@@ -693,7 +705,7 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 					up++
 				}
 			}
-			if up < quorum && len(a.Replicas) > 1 {
+			if up < quorum(a.Replicas) && len(a.Replicas) > 1 {
 				s.rollout = &rolloutState{reason: toruav1alpha1.ReasonWaitingForNodes,
 					message: fmt.Sprintf("Waiting for shard %d to keep a quorum without %s", a.Shard, next)}
 				return p

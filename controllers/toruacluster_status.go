@@ -98,7 +98,6 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 	underReplicated, quorumLost := 0, 0
 	if s.current != nil {
 		st.ShardMapVersion = int64(s.current.Version)
-		quorum := s.current.ReplicationFactor/2 + 1
 		for _, a := range s.current.Assignments {
 			up := 0
 			for _, id := range a.Replicas {
@@ -106,10 +105,10 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 					up++
 				}
 			}
-			if up < s.current.ReplicationFactor {
+			if up < len(a.Replicas) {
 				underReplicated++
 			}
-			if up < quorum {
+			if up < quorum(a.Replicas) {
 				quorumLost++
 			}
 		}
@@ -266,7 +265,7 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 			fmt.Sprintf("Cannot read /internal/status of %v, so the drain cannot tell whether replicas have moved", s.drain.unreachable))
 	case st.UnderReplicatedShards > 0:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonUnderReplicated,
-			fmt.Sprintf("%d shards have fewer than %d replicas on ready nodes", st.UnderReplicatedShards, tc.Spec.ReplicationFactor))
+			fmt.Sprintf("%d shards have fewer replicas on ready nodes than the shard map gives them", st.UnderReplicatedShards))
 	default:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionFalse, toruav1alpha1.ReasonAsExpected, "Nothing is degraded")
 	}

@@ -53,7 +53,7 @@ const (
 	ReasonAsExpected = "AsExpected"
 	// ReasonDrainStalled : a drain made no progress for spec.drainTimeout.
 	ReasonDrainStalled = "DrainStalled"
-	// ReasonUnderReplicated : some shard has fewer than replicationFactor replicas on ready nodes.
+	// ReasonUnderReplicated : some shard has fewer replicas on ready nodes than the shard map gives it.
 	ReasonUnderReplicated = "UnderReplicated"
 	// ReasonNodeStatusUnavailable : a node's /internal/status could not be read.
 	ReasonNodeStatusUnavailable = "NodeStatusUnavailable"

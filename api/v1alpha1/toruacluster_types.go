@@ -28,10 +28,12 @@ type ToruaClusterSpec struct {
 	Shards int32 `json:"shards,omitempty"`
 
 	// replicationFactor is the number of replicas of each shard, each on a different node.
-	// It must not be greater than replicas.
+	// It must be odd and not greater than replicas. It may change on a live cluster: replicas
+	// are added or removed one at a time, each shard keeping a quorum.
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=7
+	// +kubebuilder:validation:XValidation:rule="self % 2 == 1",message="replicationFactor must be odd (1, 3, 5 or 7): an even number of replicas survives no more node failures than one fewer (4 tolerates 1, like 3), and with 2 no node could restart in a rolling update without a shard losing its quorum"
 	// +optional
 	ReplicationFactor int32 `json:"replicationFactor,omitempty"`
 
@@ -236,7 +238,8 @@ type ToruaClusterStatus struct {
 	// +optional
 	ShardMapVersion int64 `json:"shardMapVersion,omitempty"`
 
-	// underReplicatedShards counts shards with fewer than replicationFactor replicas on ready nodes.
+	// underReplicatedShards counts shards with fewer replicas on ready nodes than the shard map
+	// gives them.
 	// +optional
 	UnderReplicatedShards int32 `json:"underReplicatedShards,omitempty"`
 
