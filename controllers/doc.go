@@ -1,10 +1,18 @@
 // Package controllers is the Torua operator: the ToruaCluster reconciler that runs storage
 // nodes as a StatefulSet, learns membership from the node Service's EndpointSlices, computes
-// the shard map with shardmap.Place and publishes it in the <cluster>-shardmap ConfigMap,
-// drains nodes before a scale-down, and drives rolling updates one pod at a time through the
-// StatefulSet partition.
+// the shard map with shardmap.Place and publishes it in the <cluster>-shardmap ConfigMap
+// (restoring the last good map when the ConfigMap loses it), drains nodes before a
+// scale-down, moves the replicas of nodes down for too long, deletes a node's volume only
+// once it is drained out of the map, and drives rolling updates one pod at a time through
+// the StatefulSet partition.
+//
+// Files: toruacluster_controller.go (Reconcile, RBAC markers), toruacluster_phases.go (the
+// phases), toruacluster_status.go (status and conditions), apply.go (server-side apply of
+// every owned object), shardmap.go (trusting and restoring the published map), volumes.go
+// (volume claims), placement.go (membership and the other pure decisions), resources.go (the
+// desired objects), nodeclient.go (the nodes' HTTP endpoints).
 //
 // It talks to the data plane only through the shard map and the nodes' HTTP endpoints
-// (/internal/status, /internal/transfer-leadership). It imports shardmap and api/v1alpha1 and
-// must never import node or router.
+// (/internal/status, /internal/shardmap, /internal/transfer-leadership). It imports shardmap
+// and api/v1alpha1 and must never import node or router.
 package controllers

@@ -19,6 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -37,36 +39,49 @@ const (
 )
 
 // fakeNode stands in for one storage node's HTTP API: an httptest server on 127.0.0.1 that
-// answers GET /internal/status from the shard map the operator published (as a real node that
-// has caught up would), and POST /internal/transfer-leadership. EndpointSlices refuse loopback
-// addresses, so the slices carry a 10.x pod IP and fakeNodeRegistry's dialer sends that
-// address to this server.
+// keeps the shard map in a real shardmap.Holder, offered the ConfigMap's document whenever the
+// node is asked something (a real node's informer offers it within a second), so it refuses
+// invalid, older and conflicting maps as a node does. It answers GET /internal/status from
+// the map it holds (as a real node that has caught up would), GET /internal/shardmap and
+// POST /internal/transfer-leadership. EndpointSlices refuse loopback addresses, so the
+// slices carry a 10.x pod IP and fakeNodeRegistry's dialer sends that address to this server.
 type fakeNode struct {
 	id, namespace, cluster string
 	srv                    *httptest.Server
+	holder                 *shardmap.Holder
 	// lagging, when set, is the map whose replicas the node still reports (replication has not
 	// moved them yet); the node still reports the current map's version.
 	lagging atomic.Pointer[shardmap.Map]
 	// transferStatus is the HTTP status transfer-leadership answers (200 unless set).
 	transferStatus atomic.Int32
 	transfers      atomic.Int32
+	// shardMapStatus, when set, is the HTTP status GET /internal/shardmap answers instead of
+	// the map (a node that cannot be asked).
+	shardMapStatus atomic.Int32
 }
 
-func (n *fakeNode) currentMap() *shardmap.Map {
+// sync offers the ConfigMap's current document to the node's holder, as its informer would.
+func (n *fakeNode) sync() *shardmap.Map {
 	cm := &corev1.ConfigMap{}
-	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: n.namespace, Name: n.cluster + "-shardmap"}, cm); err != nil {
-		return nil
+	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: n.namespace, Name: n.cluster + "-shardmap"}, cm); err == nil {
+		if doc, ok := cm.Data[shardmap.ConfigMapKey]; ok {
+			_ = n.holder.OfferBytes([]byte(doc), "configmap")
+		}
 	}
-	m, err := shardmap.Decode([]byte(cm.Data[shardmap.ConfigMapKey]))
-	if err != nil {
-		return nil
+	return n.holder.Current()
+}
+
+// heldVersion is the version of the map the node holds after a sync (0: none).
+func (n *fakeNode) heldVersion() uint64 {
+	if m := n.sync(); m != nil {
+		return m.Version
 	}
-	return m
+	return 0
 }
 
 func (n *fakeNode) status() shardmap.NodeStatus {
 	st := shardmap.NodeStatus{Node: n.id, Shards: []shardmap.ShardStatus{}}
-	cur := n.currentMap()
+	cur := n.sync()
 	if cur == nil {
 		return st
 	}
@@ -91,6 +106,19 @@ func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && r.URL.Path == "/internal/status":
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(n.status())
+	case r.Method == http.MethodGet && r.URL.Path == "/internal/shardmap":
+		m := n.sync()
+		switch code := int(n.shardMapStatus.Load()); {
+		case code != 0:
+			w.WriteHeader(code)
+		case m == nil:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":"not found: holds no shard map yet"}`))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(m)
+		}
 	case r.Method == http.MethodPost && r.URL.Path == "/internal/transfer-leadership":
 		n.transfers.Add(1)
 		code := int(n.transferStatus.Load())
@@ -112,7 +140,7 @@ type fakeNodeRegistry struct {
 var fakeNodes = &fakeNodeRegistry{nodes: map[string]*fakeNode{}}
 
 func (f *fakeNodeRegistry) add(ns, cluster, id, ip string) *fakeNode {
-	n := &fakeNode{id: id, namespace: ns, cluster: cluster}
+	n := &fakeNode{id: id, namespace: ns, cluster: cluster, holder: shardmap.NewHolder(nil, nil)}
 	n.srv = httptest.NewServer(n)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -147,8 +175,8 @@ func (f *fakeNodeRegistry) httpClient() *http.Client {
 }
 
 // startOperator runs a manager with the reconciler, watching only ns, until the returned
-// function is called (or the spec ends).
-func startOperator(ns string) (stop func()) {
+// function is called (or the spec ends). tune adjusts the reconciler (a clock).
+func startOperator(ns string, tune ...func(*ToruaClusterReconciler)) (stop func()) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -159,10 +187,14 @@ func startOperator(ns string) (stop func()) {
 	Expect(err).NotTo(HaveOccurred())
 	r := &ToruaClusterReconciler{
 		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("torua-operator"),
 		Nodes:        &HTTPNodeClient{Client: fakeNodes.httpClient(), Timeout: time.Second},
 		PollInterval: 100 * time.Millisecond,
+	}
+	for _, t := range tune {
+		t(r)
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
 	mctx, mcancel := context.WithCancel(ctx)
@@ -334,4 +366,118 @@ func bringUp(ns string, tc *toruav1alpha1.ToruaCluster, prefix string) (map[stri
 	var m *shardmap.Map
 	Eventually(func(g Gomega) { m = publishedMap(g, ns, tc.Name) }, timeout, interval).Should(Succeed())
 	return nodes, m
+}
+
+// testClock is a clock the test moves; the reconciler reads it through Now.
+type testClock struct{ nanos atomic.Int64 }
+
+func newTestClock(t time.Time) *testClock {
+	c := &testClock{}
+	c.nanos.Store(t.UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time { return time.Unix(0, c.nanos.Load()).UTC() }
+
+func (c *testClock) Add(d time.Duration) { c.nanos.Add(int64(d)) }
+
+// poke makes the operator reconcile the cluster now (an annotation change is watched): time
+// passing on a test clock is no event.
+func poke(ns, name string) {
+	Eventually(func(g Gomega) {
+		tc := getCluster(g, ns, name)
+		if tc.Annotations == nil {
+			tc.Annotations = map[string]string{}
+		}
+		tc.Annotations["test.torua.io/poke"] = fmt.Sprint(time.Now().UnixNano())
+		g.Expect(k8sClient.Update(ctx, tc)).To(Succeed())
+	}, timeout, interval).Should(Succeed())
+}
+
+// eventsOf lists the notes of the events with reason recorded on the cluster.
+func eventsOf(g Gomega, ns, name, reason string) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "ToruaCluster" && e.Regarding.Name == name && e.Reason == reason {
+			out = append(out, e.Note)
+		}
+	}
+	return out
+}
+
+// setShardMapDocument writes doc (or, when doc is nil, removes the key) into the shard map
+// ConfigMap as a person would with kubectl edit: its annotations stay.
+func setShardMapDocument(ns, cluster string, doc *string) {
+	Eventually(func(g Gomega) {
+		cm := &corev1.ConfigMap{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: cluster + "-shardmap"}, cm)).To(Succeed())
+		if doc == nil {
+			delete(cm.Data, shardmap.ConfigMapKey)
+		} else {
+			if cm.Data == nil {
+				cm.Data = map[string]string{}
+			}
+			cm.Data[shardmap.ConfigMapKey] = *doc
+		}
+		g.Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+	}, timeout, interval).Should(Succeed())
+}
+
+// metaOf is the metadata naming ns/name.
+func metaOf(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
+
+// createNodePodsAndClaims plays the StatefulSet controller (envtest runs none): a pod and a
+// volume claim data-<cluster>-node-<i> for each ordinal, labelled as the claim template and
+// the pod template label them.
+func createNodePodsAndClaims(ns, cluster string, ordinals ...int) {
+	labels := map[string]string{
+		"app.kubernetes.io/name": "torua", "app.kubernetes.io/instance": cluster, "app.kubernetes.io/component": "node",
+	}
+	for _, i := range ordinals {
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("data-%s-node-%d", cluster, i), Labels: labels},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, claim)).To(Succeed())
+		createNodePod(ns, cluster, i)
+	}
+}
+
+// createNodePod creates node pod <cluster>-node-<i>, unscheduled (it is deleted at once).
+func createNodePod(ns, cluster string, i int) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-node-%d", cluster, i), Labels: map[string]string{
+			"app.kubernetes.io/name": "torua", "app.kubernetes.io/instance": cluster, "app.kubernetes.io/component": "node",
+		}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "node", Image: "torua:test"}}},
+	}
+	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+}
+
+// deleteNodePods deletes node pods, as the StatefulSet controller does on a scale-down.
+func deleteNodePods(ns, cluster string, ordinals ...int) {
+	for _, i := range ordinals {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-node-%d", cluster, i)}}
+		Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, pod, client.GracePeriodSeconds(0)))).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), pod))
+		}, timeout, interval).Should(BeTrue(), "pod %s gone", pod.Name)
+	}
+}
+
+// claimGone reports whether a claim is deleted (or being deleted: envtest runs no
+// pvc-protection controller to remove its finalizer).
+func claimGone(g Gomega, ns, name string) bool {
+	pvc := &corev1.PersistentVolumeClaim{}
+	err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pvc)
+	if apierrors.IsNotFound(err) {
+		return true
+	}
+	g.Expect(err).NotTo(HaveOccurred())
+	return !pvc.DeletionTimestamp.IsZero()
 }

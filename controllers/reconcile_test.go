@@ -43,6 +43,10 @@ func (s *stubNodes) Status(_ context.Context, addr string) (*shardmap.NodeStatus
 
 func (s *stubNodes) TransferLeadership(context.Context, string) error { return nil }
 
+func (s *stubNodes) ShardMap(context.Context, string) (*shardmap.Map, error) {
+	return nil, ErrNoShardMap
+}
+
 // TestReconcileDrainsBeforeShrinking runs Reconcile against controller-runtime's fake client
 // (no API server: no defaulting, no CEL; the envtest suite covers those).
 func TestReconcileDrainsBeforeShrinking(t *testing.T) {

@@ -31,8 +31,8 @@ const (
 	componentRouter = "router"
 	dataDir         = "/var/lib/torua"
 	dataVolume      = "data"
-	// templateHashAnnotation records the hash of the desired object an owned object was last
-	// written from, so an unchanged spec costs no write (API server defaults never look like drift).
+	// templateHashAnnotation records the hash of the content the operator last applied to an
+	// owned object (see ensure).
 	templateHashAnnotation = "torua.io/desired-hash"
 	// nonRootUID is the distroless "nonroot" user the image runs as.
 	nonRootUID = 65532
@@ -170,17 +170,15 @@ func desiredPDB(tc *toruav1alpha1.ToruaCluster) *policyv1.PodDisruptionBudget {
 	}
 }
 
-// desiredShardMapConfigMap holds m, or no key at all before the first map.
-func desiredShardMapConfigMap(tc *toruav1alpha1.ToruaCluster, m *shardmap.Map) (*corev1.ConfigMap, error) {
+// desiredShardMapConfigMap holds the shard map document doc (no key at all before the first
+// map, hasMap false), marked with its hash as the operator's.
+func desiredShardMapConfigMap(tc *toruav1alpha1.ToruaCluster, doc string, hasMap bool) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{ObjectMeta: objectMeta(tc, shardMapName(tc), componentNode)}
-	if m != nil {
-		data, err := shardmap.Encode(m)
-		if err != nil {
-			return nil, fmt.Errorf("encode shard map: %w", err)
-		}
-		cm.Data = map[string]string{shardmap.ConfigMapKey: string(data)}
+	cm.Annotations = map[string]string{shardMapHashAnnotation: documentHash(doc)}
+	if hasMap {
+		cm.Data = map[string]string{shardmap.ConfigMapKey: doc}
 	}
-	return cm, nil
+	return cm
 }
 
 func podSecurityContext() *corev1.PodSecurityContext {
@@ -295,8 +293,10 @@ func desiredStatefulSet(tc *toruav1alpha1.ToruaCluster, replicas, partition int3
 			},
 			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
 				WhenDeleted: whenDeleted,
-				// Nodes removed by a scale-down were drained first: their data is no longer needed.
-				WhenScaled: appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
+				// NB: a StatefulSet scaled down behind the operator's back must not take the
+				// only copy of a replica with it. The operator deletes a node's claim itself,
+				// once the node is drained and out of the map (reconcileVolumes).
+				WhenScaled: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
 				ObjectMeta: metav1.ObjectMeta{Name: dataVolume, Labels: selectorLabels(tc, componentNode)},

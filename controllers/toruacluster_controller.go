@@ -31,6 +31,10 @@ import (
 // which no watch reports.
 const DefaultPollInterval = 5 * time.Second
 
+// DefaultNodeDownTimeout is spec.nodeDownTimeout's default: how long a node of the shard map
+// may be not ready before its replicas move to other nodes.
+const DefaultNodeDownTimeout = 30 * time.Minute
+
 const conflictRetry = 200 * time.Millisecond
 
 // ToruaClusterReconciler reconciles a ToruaCluster.
@@ -38,12 +42,21 @@ type ToruaClusterReconciler struct {
 	client.Client
 	Scheme   *runtime.Scheme
 	Recorder recorder.EventRecorder
+	// APIReader reads from the API server, bypassing the cache: ensure reads an object it is
+	// about to apply again through it, so that it can tell a field it puts back from a cache
+	// that is behind (for the event). The cached Client when nil.
+	APIReader client.Reader
 	// Nodes reads the nodes' /internal/status and asks them to hand off leadership.
 	Nodes NodeClient
 	// PollInterval overrides DefaultPollInterval (tests make it short).
 	PollInterval time.Duration
 	// Now returns the current time (tests may fix it); time.Now when nil.
 	Now func() time.Time
+
+	// applied remembers the operator's last apply of every owned object; remembered the last
+	// shard map it published per cluster.
+	applied    appliedCache
+	remembered rememberedMaps
 }
 
 // phaseFunc is one step of a reconcile. A phase that cannot go on returns an error; a phase
@@ -51,21 +64,21 @@ type ToruaClusterReconciler struct {
 type phaseFunc func(ctx context.Context, s *clusterState) error
 
 // RBAC, least privilege (docs/operator.md "Permissions"): every kind read goes through the
-// manager's cache (get, list, watch); owned objects are created, then updated or server-side
-// applied (patch), and never deleted by the operator (the garbage collector follows owner
+// manager's cache (get, list, watch); owned objects are server-side applied (create, patch),
+// never updated whole and never deleted by the operator (the garbage collector follows owner
 // references); PersistentVolumeClaims are the only kind it may delete. toruaclusters/finalizers
 // update lets it set blockOwnerDeletion on owner references where the
 // OwnerReferencesPermissionEnforcement admission plugin runs (test/localkube enables it).
 // Leader election and the metrics endpoint's authentication have their own roles in config/rbac.
 // +kubebuilder:rbac:groups=torua.io,resources=toruaclusters,verbs=get;list;watch
-// +kubebuilder:rbac:groups=torua.io,resources=toruaclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=torua.io,resources=toruaclusters/status,verbs=get;patch
 // +kubebuilder:rbac:groups=torua.io,resources=toruaclusters/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -77,6 +90,10 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 	tc := &toruav1alpha1.ToruaCluster{}
 	if err := r.Get(ctx, req.NamespacedName, tc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.applied.forget(req.NamespacedName)
+			r.remembered.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !tc.DeletionTimestamp.IsZero() {
@@ -110,6 +127,7 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		r.reconcileServices,
 		r.reconcileShardMap,
 		r.reconcileStatefulSet,
+		r.reconcileVolumes,
 		r.reconcileDisruptionBudget,
 		r.reconcileRouter,
 	}
@@ -129,9 +147,12 @@ func (r *ToruaClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	if s.waiting {
-		return ctrl.Result{RequeueAfter: r.pollInterval()}, nil
+		res.RequeueAfter = r.pollInterval()
 	}
-	return ctrl.Result{}, nil
+	if s.downCheck > 0 && (res.RequeueAfter == 0 || s.downCheck < res.RequeueAfter) {
+		res.RequeueAfter = s.downCheck
+	}
+	return res, nil
 }
 
 func (r *ToruaClusterReconciler) pollInterval() time.Duration {

@@ -8,11 +8,14 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -24,6 +27,10 @@ import (
 // rolled out, so a template change is told apart from a change of size or partition.
 const podTemplateHashAnnotation = "torua.io/pod-template-hash"
 
+// partitionAnnotation on the StatefulSet records the rolling-update partition the operator
+// last decided: the rollout's progress is read from it, not from spec, which anyone can edit.
+const partitionAnnotation = "torua.io/partition"
+
 // clusterState is what one reconcile knows about one cluster: what it read, what it decided
 // and what it waits on. Phases fill it in; computeStatus turns it into the status.
 type clusterState struct {
@@ -33,15 +40,30 @@ type clusterState struct {
 
 	sts    *appsv1.StatefulSet
 	router *appsv1.Deployment
-	// current is the published shard map (nil before the first). mapErr is set when the
-	// ConfigMap holds something that is not a valid map: nothing is published over it.
+	// current is the last good shard map, the one placement builds on: the published map
+	// when the ConfigMap holds the operator's own (mapTrusted), else what resolveShardMap
+	// found (nil before the first map, and while the map is lost).
 	current *shardmap.Map
-	mapErr  error
+	// mapView is the ConfigMap as read; mapDecision what to do with it; mapFloor the highest
+	// version seen (a published map must be newer); mapProblem what is wrong with an
+	// untrusted ConfigMap and mapFrom where the last good map came from.
+	mapView     configMapView
+	mapDecision mapDecision
+	mapFloor    uint64
+	mapProblem  string
+	mapFrom     string
+	// mapForeign: the map adopted is newer than any the operator published.
+	mapForeign bool
 	// endpoints maps node pod name to its EndpointSlice address and readiness.
 	endpoints map[string]endpoint
+	// notReadySince maps a node to when its current spell without a ready endpoint began.
+	notReadySince map[string]time.Time
 
 	// joining are pods with an address waiting to join the map (they join once ready).
 	joining []string
+	// down are nodes of the map moved out of placement for being down too long; stuck are
+	// nodes down too long whose replicas have nowhere to go.
+	down, stuck []string
 	// drain is set while nodes are being scaled away.
 	drain *drainState
 	// rollout is set while a new pod template rolls out.
@@ -53,6 +75,9 @@ type clusterState struct {
 
 	// waiting means the cluster waits on its nodes: look again after the poll interval.
 	waiting bool
+	// downCheck, when positive, is when the next not-ready node of the map will have been
+	// down for nodeDownTimeout: look again then (time passing is no event).
+	downCheck time.Duration
 }
 
 type nodeStatusResult struct {
@@ -61,6 +86,7 @@ type nodeStatusResult struct {
 }
 
 type drainState struct {
+	// nodes are the nodes of the map being scaled away (ordinals >= spec.replicas).
 	nodes []string
 	// remaining counts distinct (shard, draining node) replicas the remaining nodes still
 	// report; -1 when not every remaining node could tell.
@@ -98,16 +124,9 @@ func (r *ToruaClusterReconciler) observe(ctx context.Context, tc *toruav1alpha1.
 	}
 	cm := &corev1.ConfigMap{}
 	switch err := r.Get(ctx, key(shardMapName(tc)), cm); {
-	case err == nil:
-		if data, ok := cm.Data[shardmap.ConfigMapKey]; ok {
-			m, err := shardmap.Decode([]byte(data))
-			if err != nil {
-				s.mapErr = fmt.Errorf("ConfigMap %s holds no valid shard map: %w", shardMapName(tc), err)
-			} else {
-				s.current = m
-			}
-		}
-	case !apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err):
+		cm = nil
+	case err != nil:
 		return nil, fmt.Errorf("get shard map ConfigMap: %w", err)
 	}
 
@@ -117,7 +136,50 @@ func (r *ToruaClusterReconciler) observe(ctx context.Context, tc *toruav1alpha1.
 		return nil, fmt.Errorf("list EndpointSlices: %w", err)
 	}
 	s.endpoints = endpointsFromSlices(tc, slices.Items)
+	r.resolveShardMap(ctx, s, cm)
+
+	// Track how long each node has been without a ready endpoint: every node of the map
+	// and every pod listed, carried over from the status.
+	prevSince := map[string]time.Time{}
+	var ids []string
+	for _, m := range tc.Status.Members {
+		if m.NotReadySince != nil {
+			prevSince[m.Name] = m.NotReadySince.Time
+		}
+	}
+	if s.current != nil {
+		for _, n := range s.current.Nodes {
+			ids = append(ids, n.ID)
+		}
+	}
+	for id := range s.endpoints {
+		ids = append(ids, id)
+	}
+	s.notReadySince = notReadySince(prevSince, s.endpoints, ids, r.now())
 	return s, nil
+}
+
+// keyOf is a cluster's namespace and name.
+func keyOf(tc *toruav1alpha1.ToruaCluster) client.ObjectKey { return client.ObjectKeyFromObject(tc) }
+
+// mapKnown reports whether the operator knows the last good map (or that there never was one).
+func (s *clusterState) mapKnown() bool { return s.mapDecision != mapLost }
+
+// leavingNodes returns the nodes of the current map being scaled away (ordinals >= spec.replicas)
+// and the highest such ordinal (-1 without any).
+func (s *clusterState) leavingNodes() ([]string, int) {
+	var out []string
+	highest := -1
+	if s.current == nil {
+		return nil, highest
+	}
+	for _, n := range s.current.Nodes {
+		if ord, ok := podOrdinal(s.tc, n.ID); ok && ord >= int(s.tc.Spec.Replicas) {
+			out = append(out, n.ID)
+			highest = max(highest, ord)
+		}
+	}
+	return out, highest
 }
 
 // endpointsFromSlices collects the node pods' addresses and readiness. A pod listed twice
@@ -177,19 +239,28 @@ func (r *ToruaClusterReconciler) reconcileServices(ctx context.Context, s *clust
 }
 
 // reconcileShardMap computes the next map from membership and publishes it when its content
-// changed. It runs before the StatefulSet phase: nodes are marked draining before anything
-// shrinks, and pruned only after the StatefulSet no longer has them.
+// changed, or when the ConfigMap does not hold the operator's newest map (a restore, above
+// every version seen). It runs before the StatefulSet phase: nodes are marked draining before
+// anything shrinks, and pruned only after they are drained and the StatefulSet no longer has
+// them.
 func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clusterState) error {
-	log := logf.FromContext(ctx)
 	tc := s.tc
-	if s.mapErr != nil {
-		r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapRefused, "Publish", "%v", s.mapErr)
-		return s.mapErr
+	if !s.mapKnown() {
+		// Nothing is published over a map nobody can name; the status says why.
+		s.waiting = true
+		return nil
 	}
-	size := int(s.statefulSetSize())
+	// The StatefulSet's pods as the operator means it to be: never below spec.replicas,
+	// whatever size someone else gave it.
+	size := max(int(tc.Spec.Replicas), int(s.statefulSetSize()))
 	podNames := make([]string, size)
 	for i := range podNames {
 		podNames[i] = podName(tc, i)
+	}
+	drained := true
+	if leaving, _ := s.leavingNodes(); len(leaving) > 0 {
+		r.drainProgress(ctx, s, leaving)
+		drained = s.drain.done
 	}
 	res := membership(membershipInput{
 		prev:              s.current,
@@ -197,19 +268,20 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 		podNames:          podNames,
 		keep:              int(tc.Spec.Replicas),
 		replicationFactor: int(tc.Spec.ReplicationFactor),
+		drained:           drained,
+		notReadySince:     s.notReadySince,
+		now:               r.now(),
+		nodeDownTimeout:   nodeDownTimeout(tc),
 	})
-	s.joining = res.joining
+	s.joining, s.down, s.stuck = res.joining, res.down, res.stuck
 	if len(res.joining) > 0 {
 		s.waiting = true
 	}
+	s.downCheck = nextDownCheck(s.current, s.notReadySince, r.now(), nodeDownTimeout(tc))
 
 	if s.current == nil && len(res.members) == 0 {
 		// No map yet: publish the ConfigMap without one so nodes and routers find it.
-		cm, err := desiredShardMapConfigMap(tc, nil)
-		if err != nil {
-			return err
-		}
-		return r.ensureEmptyShardMap(ctx, s, cm)
+		return r.ensureEmptyShardMap(ctx, s)
 	}
 
 	next, err := shardmap.Place(s.current, res.members, shardmap.PlaceConfig{
@@ -230,15 +302,73 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 		return fmt.Errorf("place shards: %w", err)
 	}
 	if next == s.current {
-		return nil
+		switch s.mapDecision {
+		case mapRestore:
+			v, err := nextVersion(0, s.mapFloor)
+			if err != nil {
+				return err
+			}
+			next = withVersion(next, v)
+		case mapAdopt:
+			return r.adoptShardMap(ctx, s)
+		default:
+			// Unchanged: keep the ConfigMap's metadata as the operator sets it.
+			if s.current == nil {
+				return nil
+			}
+			_, err := r.ensure(ctx, tc, desiredShardMapConfigMap(tc, s.mapView.doc, true))
+			return err
+		}
+	} else {
+		v, err := nextVersion(next.Version, s.mapFloor)
+		if err != nil {
+			return err
+		}
+		next = withVersion(next, v)
 	}
-	cm, err := desiredShardMapConfigMap(tc, next)
-	if err != nil {
+	if err := r.publishShardMap(ctx, s, next); err != nil {
 		return err
 	}
-	if _, err := r.ensure(ctx, tc, cm); err != nil {
+	switch s.mapDecision {
+	case mapRestore:
+		r.restoredShardMapEvent(ctx, s, next)
+	case mapAdopt:
+		r.adoptedShardMapEvent(ctx, s)
+	}
+	r.shardMapEvents(ctx, s, next, res)
+	s.current, s.mapDecision, s.mapFloor = next, mapTrusted, next.Version
+	// The nodes' statuses read so far answered for the previous map: ask again.
+	s.mu.Lock()
+	s.statuses = map[string]nodeStatusResult{}
+	s.mu.Unlock()
+	return nil
+}
+
+// adoptShardMap marks the map in the ConfigMap as the operator's, as it is: the nodes hold
+// exactly it. A map newer than any the operator published was written by someone else.
+func (r *ToruaClusterReconciler) adoptShardMap(ctx context.Context, s *clusterState) error {
+	if _, err := r.ensure(ctx, s.tc, desiredShardMapConfigMap(s.tc, s.mapView.doc, true)); err != nil {
 		return err
 	}
+	r.adoptedShardMapEvent(ctx, s)
+	r.remembered.put(keyOf(s.tc), s.current)
+	return nil
+}
+
+// adoptedShardMapEvent reports building on a map in the ConfigMap that the operator did not
+// publish (one newer than any it did) but the nodes follow.
+func (r *ToruaClusterReconciler) adoptedShardMapEvent(ctx context.Context, s *clusterState) {
+	tc := s.tc
+	logf.FromContext(ctx).Info("Adopted shard map", "configMap", shardMapName(tc), "version", s.current.Version, "from", s.mapFrom)
+	if s.mapForeign {
+		r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapAdopted, "Adopt",
+			"ConfigMap %s %s, and %s follow it: kept it as the last good map", shardMapName(tc), s.mapProblem, s.mapFrom)
+	}
+}
+
+// shardMapEvents logs a published map and records the decisions it carries.
+func (r *ToruaClusterReconciler) shardMapEvents(ctx context.Context, s *clusterState, next *shardmap.Map, res membershipResult) {
+	tc := s.tc
 	moved := movedReplicas(s.current, next)
 	prevVersion := uint64(0)
 	if s.current != nil {
@@ -250,52 +380,91 @@ func (r *ToruaClusterReconciler) reconcileShardMap(ctx context.Context, s *clust
 			draining++
 		}
 	}
-	log.Info("Published shard map", "version", next.Version, "previousVersion", prevVersion,
+	logf.FromContext(ctx).Info("Published shard map", "version", next.Version, "previousVersion", prevVersion,
 		"nodes", len(next.Nodes), "draining", draining, "movedReplicas", moved)
 	r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonShardMapUpdated, "Publish",
 		"Published shard map version %d: %d nodes (%d draining), %d replicas moved", next.Version, len(next.Nodes), draining, moved)
 	for _, id := range res.joined {
-		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonNodeJoined, "Join", "Node %s joined the shard map", id)
+		r.relatedEvent(tc, nodePod(tc, id), corev1.EventTypeNormal, toruav1alpha1.ReasonNodeJoined, "Join", "Node %s joined the shard map", id)
 	}
 	for _, id := range res.pruned {
-		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRemoved, "Prune", "Node %s was drained and removed from the shard map", id)
+		r.relatedEvent(tc, nodePod(tc, id), corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRemoved, "Prune", "Node %s was drained and removed from the shard map", id)
 	}
-	s.current = next
-	return nil
+	if s.current == nil {
+		return
+	}
+	timeout := nodeDownTimeout(tc)
+	for _, id := range res.down {
+		if n, ok := s.current.Node(id); ok && n.State == shardmap.NodeActive {
+			logf.FromContext(ctx).Info("Moved replicas off a down node", "node", id, "nodeDownTimeout", timeout)
+			r.relatedEvent(tc, nodePod(tc, id), corev1.EventTypeWarning, toruav1alpha1.ReasonNodeDown, "Drain",
+				"Node %s has been down for %s: moving its replicas to other nodes", id, timeout)
+		}
+	}
+	for _, n := range next.Nodes {
+		prev, ok := s.current.Node(n.ID)
+		if !ok || prev.State != shardmap.NodeDraining || n.State != shardmap.NodeActive || !wasDown(s.original, n.ID) {
+			continue
+		}
+		logf.FromContext(ctx).Info("Gave replicas back to a recovered node", "node", n.ID)
+		r.relatedEvent(tc, nodePod(tc, n.ID), corev1.EventTypeNormal, toruav1alpha1.ReasonNodeRecovered, "Activate",
+			"Node %s is ready again: it takes replicas again", n.ID)
+	}
+}
+
+// wasDown reports whether the last status recorded the node as not ready.
+func wasDown(tc *toruav1alpha1.ToruaCluster, id string) bool {
+	for _, m := range tc.Status.Members {
+		if m.Name == id {
+			return m.NotReadySince != nil
+		}
+	}
+	return false
+}
+
+// nodeDownTimeout is spec.nodeDownTimeout, or its default when unset.
+func nodeDownTimeout(tc *toruav1alpha1.ToruaCluster) time.Duration {
+	if d := tc.Spec.NodeDownTimeout; d != nil {
+		return d.Duration
+	}
+	return DefaultNodeDownTimeout
 }
 
 // ensureEmptyShardMap creates the map ConfigMap without a map if it does not exist; it never
 // overwrites one (a published map is never taken back).
-func (r *ToruaClusterReconciler) ensureEmptyShardMap(ctx context.Context, s *clusterState, cm *corev1.ConfigMap) error {
-	existing := &corev1.ConfigMap{}
-	err := r.Get(ctx, client.ObjectKeyFromObject(cm), existing)
-	if err == nil || !apierrors.IsNotFound(err) {
-		return err
+func (r *ToruaClusterReconciler) ensureEmptyShardMap(ctx context.Context, s *clusterState) error {
+	if s.mapView.exists {
+		return nil
 	}
-	_, err = r.ensure(ctx, s.tc, cm)
+	_, err := r.ensure(ctx, s.tc, desiredShardMapConfigMap(s.tc, "", false))
 	return err
 }
 
 // reconcileStatefulSet sizes the node StatefulSet and drives its rolling-update partition.
 // Growing is immediate (new nodes join the map once ready). Shrinking waits until the nodes
-// leaving hold no replica, as every remaining node's /internal/status shows.
+// leaving hold no replica, as every remaining node's /internal/status shows; until then the
+// StatefulSet keeps every node of the map, whatever size someone else gave it.
 func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *clusterState) error {
 	tc := s.tc
-	want := tc.Spec.Replicas
-	size := want
 	old := s.statefulSetSize()
-	if s.sts != nil && old > want {
-		if r.drainProgress(ctx, s); !s.drain.done {
-			size = old
+	leaving, highest := s.leavingNodes()
+	drained := true
+	if len(leaving) > 0 {
+		if r.drainProgress(ctx, s, leaving); !s.drain.done {
+			drained = false
 			s.waiting = true
 		}
 	}
+	size := nodeCount(tc.Spec.Replicas, old, highest, drained, s.mapKnown())
 	partition := r.rolloutPartition(ctx, s, size)
 	created := s.sts == nil
 
 	desired := desiredStatefulSet(tc, size, partition)
-	desired.Annotations = map[string]string{podTemplateHashAnnotation: podTemplateHash(tc)}
-	obj, err := r.ensure(ctx, tc, desired)
+	desired.Annotations = map[string]string{
+		podTemplateHashAnnotation: podTemplateHash(tc),
+		partitionAnnotation:       strconv.Itoa(int(partition)),
+	}
+	obj, restored, err := r.ensureObject(ctx, tc, desired)
 	if err != nil {
 		return err
 	}
@@ -303,17 +472,41 @@ func (r *ToruaClusterReconciler) reconcileStatefulSet(ctx context.Context, s *cl
 	switch {
 	case created:
 		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonCreating, "Create", "Created StatefulSet %s with %d nodes", desired.Name, size)
+	case restored:
+		// Someone else changed its size or template; ensureObject reported it.
 	case size > old && old > 0:
 		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScalingUp, "Scale", "Scaled nodes from %d to %d", old, size)
-	case size < old:
+	case size < old && s.drain != nil:
 		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScaledDown, "Scale",
 			"Scaled nodes from %d to %d: %v hold no replica any more", old, size, s.drain.nodes)
+	case size < old:
+		r.event(tc, corev1.EventTypeNormal, toruav1alpha1.ReasonScaledDown, "Scale",
+			"Scaled nodes from %d to %d: the nodes removed never joined the shard map", old, size)
 	}
 	return nil
 }
 
+// nodeCount decides the node StatefulSet's size: spec.replicas (want), except that it stays
+// at one above the highest ordinal still in the map being scaled away (highest, -1 without
+// any) until their drain is done, and never drops below its current size while the shard
+// map is unknown. So a StatefulSet scaled down behind the operator's back grows back, and its
+// pods come back on their volumes.
+func nodeCount(want, current int32, highest int, drained, mapKnown bool) int32 {
+	switch {
+	case !mapKnown:
+		return max(want, current)
+	case highest >= 0 && !drained:
+		return max(want, int32(highest)+1)
+	default:
+		return want
+	}
+}
+
+// podTemplateHash hashes the node pod template. NB: the hashed form ([null, null, spec]) is
+// the one earlier operators wrote: a different form would start a rolling update of every
+// cluster when the operator is upgraded.
 func podTemplateHash(tc *toruav1alpha1.ToruaCluster) string {
-	h, _ := desiredHash(&appsv1.StatefulSet{Spec: appsv1.StatefulSetSpec{Template: nodePodTemplate(tc)}})
+	h, _ := hashJSON([]any{nil, nil, appsv1.StatefulSetSpec{Template: nodePodTemplate(tc)}})
 	return h
 }
 
@@ -354,28 +547,22 @@ func (r *ToruaClusterReconciler) nodeStatuses(ctx context.Context, s *clusterSta
 	return out
 }
 
-// drainProgress fills s.drain: the draining nodes of the map, and whether every remaining
-// node has the map, hosts every replica the map gives it and counts no draining node among
-// any shard's voters or learners.
-func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterState) {
-	d := &drainState{}
+// drainProgress fills s.drain for the nodes of the map being scaled away (leaving): whether
+// every active node has the map, hosts every replica the map gives it and counts no leaving
+// node among any shard's voters or learners. A node drained for being down is not leaving:
+// it stays, and nobody waits for it.
+func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterState, leaving []string) {
+	d := &drainState{nodes: leaving}
 	s.drain = d
-	if s.current == nil {
+	if s.current == nil || len(leaving) == 0 {
 		d.done = true
 		return
 	}
 	var active []string
 	for _, n := range s.current.Nodes {
-		if n.State == shardmap.NodeDraining {
-			d.nodes = append(d.nodes, n.ID)
-		} else {
+		if n.State == shardmap.NodeActive {
 			active = append(active, n.ID)
 		}
-	}
-	if len(d.nodes) == 0 {
-		// The nodes leaving never joined the map: they hold nothing.
-		d.done = true
-		return
 	}
 	remaining := map[string]bool{}
 	known := true
@@ -430,7 +617,10 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 	}
 	tc := s.tc
 	cur := int32(0)
-	if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+	if v, err := strconv.ParseInt(sts.Annotations[partitionAnnotation], 10, 32); err == nil {
+		cur = int32(v)
+	} else if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		// A StatefulSet written before the annotation existed.
 		cur = *ru.Partition
 	}
 	if sts.Annotations[podTemplateHashAnnotation] != podTemplateHash(tc) {
@@ -440,6 +630,11 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 			"Started rolling out a new pod template to %d nodes, highest ordinal first", size)
 		s.waiting = true
 		return size
+	}
+	if !s.mapKnown() {
+		// No map to check quorums against: nobody restarts.
+		s.waiting = true
+		return min(cur, size)
 	}
 	st := sts.Status
 	if st.ObservedGeneration < sts.Generation {
@@ -487,7 +682,19 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 	}
 	next := podName(tc, int(p-1))
 	if s.current != nil {
-		quorum := int(tc.Spec.ReplicationFactor)/2 + 1
+		// Replicas still moving (a scale, a changed replication factor, a down node) mean the
+		// groups' voters are not the map's replicas yet: the map cannot vouch for a quorum.
+		var ready []string
+		for _, n := range s.current.Nodes {
+			if s.endpoints[n.ID].Ready {
+				ready = append(ready, n.ID)
+			}
+		}
+		if moving := movingShards(s.current, r.nodeStatuses(ctx, s, ready)); moving > 0 {
+			s.rollout = &rolloutState{reason: toruav1alpha1.ReasonWaitingForNodes,
+				message: fmt.Sprintf("Waiting for %d shards to finish moving replicas before restarting %s", moving, next)}
+			return p
+		}
 		for _, a := range s.current.Assignments {
 			if !slices.Contains(a.Replicas, next) {
 				continue
@@ -498,7 +705,7 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 					up++
 				}
 			}
-			if up < quorum && len(a.Replicas) > 1 {
+			if up < quorum(a.Replicas) && len(a.Replicas) > 1 {
 				s.rollout = &rolloutState{reason: toruav1alpha1.ReasonWaitingForNodes,
 					message: fmt.Sprintf("Waiting for shard %d to keep a quorum without %s", a.Shard, next)}
 				return p
@@ -537,8 +744,23 @@ func (r *ToruaClusterReconciler) reconcileRouter(ctx context.Context, s *cluster
 
 // event records a decision on the cluster object.
 func (r *ToruaClusterReconciler) event(tc *toruav1alpha1.ToruaCluster, eventType, reason, action, note string, args ...any) {
+	r.relatedEvent(tc, nil, eventType, reason, action, note, args...)
+}
+
+// relatedEvent records a decision on the cluster object about another object (a node's pod,
+// a volume claim). NB: events of one reason about different objects need it: the recorder
+// folds events with the same reason, action and objects into one series, whatever their note.
+func (r *ToruaClusterReconciler) relatedEvent(tc *toruav1alpha1.ToruaCluster, related runtime.Object, eventType, reason, action, note string, args ...any) {
 	if r.Recorder == nil {
 		return
 	}
-	r.Recorder.Eventf(tc, nil, eventType, reason, action, note, args...)
+	r.Recorder.Eventf(tc, related, eventType, reason, action, note, args...)
+}
+
+// nodePod names a node's pod, as the object an event is about.
+func nodePod(tc *toruav1alpha1.ToruaCluster, id string) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: tc.Namespace, Name: id},
+	}
 }

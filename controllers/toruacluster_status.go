@@ -85,6 +85,9 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 			}
 			m.Leaders = &leaders
 		}
+		if t, ok := s.notReadySince[id]; ok {
+			m.NotReadySince = &metav1.Time{Time: t}
+		}
 		if ep.Ready {
 			st.ReadyNodes++
 		}
@@ -95,7 +98,6 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 	underReplicated, quorumLost := 0, 0
 	if s.current != nil {
 		st.ShardMapVersion = int64(s.current.Version)
-		quorum := s.current.ReplicationFactor/2 + 1
 		for _, a := range s.current.Assignments {
 			up := 0
 			for _, id := range a.Replicas {
@@ -103,10 +105,10 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 					up++
 				}
 			}
-			if up < s.current.ReplicationFactor {
+			if up < len(a.Replicas) {
 				underReplicated++
 			}
-			if up < quorum {
+			if up < quorum(a.Replicas) {
 				quorumLost++
 			}
 		}
@@ -195,6 +197,9 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 	// Available.
 	routerUp := s.router != nil && s.router.Status.AvailableReplicas > 0
 	switch {
+	case !s.mapKnown():
+		set(toruav1alpha1.ConditionAvailable, metav1.ConditionFalse, toruav1alpha1.ReasonShardMapLost,
+			fmt.Sprintf("ConfigMap %s %s, and no node reports the shard map it holds", shardMapName(tc), s.mapProblem))
 	case s.current == nil:
 		set(toruav1alpha1.ConditionAvailable, metav1.ConditionFalse, toruav1alpha1.ReasonShardMapPending,
 			fmt.Sprintf("Waiting for at least %d nodes to get an address before the first shard map", tc.Spec.ReplicationFactor))
@@ -245,6 +250,12 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 	switch {
 	case reconcileErr != nil:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonReconcileError, reconcileErr.Error())
+	case !s.mapKnown():
+		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonShardMapLost,
+			fmt.Sprintf("ConfigMap %s %s, and no node reports the shard map it holds (GET /internal/shardmap): "+
+				"the operator changes nothing until a node answers", shardMapName(tc), s.mapProblem))
+	case len(s.down) > 0 || len(s.stuck) > 0:
+		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonNodeDown, nodeDownMessage(s, nodeDownTimeout(tc)))
 	case stalled:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonDrainStalled,
 			fmt.Sprintf("Draining %v made no progress for %s: %s. The nodes stay until they hold no replica",
@@ -254,9 +265,23 @@ func (r *ToruaClusterReconciler) computeConditions(ctx context.Context, s *clust
 			fmt.Sprintf("Cannot read /internal/status of %v, so the drain cannot tell whether replicas have moved", s.drain.unreachable))
 	case st.UnderReplicatedShards > 0:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionTrue, toruav1alpha1.ReasonUnderReplicated,
-			fmt.Sprintf("%d shards have fewer than %d replicas on ready nodes", st.UnderReplicatedShards, tc.Spec.ReplicationFactor))
+			fmt.Sprintf("%d shards have fewer replicas on ready nodes than the shard map gives them", st.UnderReplicatedShards))
 	default:
 		set(toruav1alpha1.ConditionDegraded, metav1.ConditionFalse, toruav1alpha1.ReasonAsExpected, "Nothing is degraded")
+	}
+	prevDegraded := meta.FindStatusCondition(s.original.Status.Conditions, toruav1alpha1.ConditionDegraded)
+	if d := meta.FindStatusCondition(st.Conditions, toruav1alpha1.ConditionDegraded); d != nil && d.Status == metav1.ConditionTrue &&
+		(prevDegraded == nil || prevDegraded.Reason != d.Reason) {
+		switch d.Reason {
+		case toruav1alpha1.ReasonShardMapLost:
+			r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonShardMapLost, "Restore", "%s", d.Message)
+			logf.FromContext(ctx).Info("Shard map lost", "configMap", shardMapName(tc), "problem", s.mapProblem)
+		case toruav1alpha1.ReasonNodeDown:
+			if len(s.stuck) > 0 {
+				r.event(tc, corev1.EventTypeWarning, toruav1alpha1.ReasonNodeDown, "Hold", "%s", d.Message)
+				logf.FromContext(ctx).Info("Nodes down with nowhere to move their replicas", "nodes", s.stuck)
+			}
+		}
 	}
 	if stalled && s.drain != nil {
 		prev := meta.FindStatusCondition(s.original.Status.Conditions, toruav1alpha1.ConditionDegraded)
@@ -289,4 +314,19 @@ func (r *ToruaClusterReconciler) patchStatus(ctx context.Context, s *clusterStat
 		return fmt.Errorf("patch status: %w", client.IgnoreNotFound(err))
 	}
 	return nil
+}
+
+// nodeDownMessage names the nodes down for longer than the timeout and what happens to
+// their replicas.
+func nodeDownMessage(s *clusterState, timeout time.Duration) string {
+	var parts []string
+	if len(s.down) > 0 {
+		parts = append(parts, fmt.Sprintf("%v have been down for more than %s: their replicas move to other nodes; "+
+			"they keep their volumes and take replicas again once ready", s.down, timeout))
+	}
+	if len(s.stuck) > 0 {
+		parts = append(parts, fmt.Sprintf("%v have been down for more than %s, but fewer than %d other nodes are ready to take "+
+			"their replicas, which stay", s.stuck, timeout, s.tc.Spec.ReplicationFactor))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -27,6 +27,7 @@ func (n *Node) routes() *http.ServeMux {
 	mux.HandleFunc("GET /internal/raft-state", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, n.raftState())
 	})
+	mux.HandleFunc("GET /internal/shardmap", n.handleShardMap)
 	mux.HandleFunc("POST /internal/transfer-leadership", n.handleTransferLeadership)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -185,6 +186,18 @@ func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, httpx.Page(keys, p.Limit, more))
+}
+
+// handleShardMap answers the shard map this node holds (the newest valid one it accepted),
+// so the operator can restore a published map that was lost or overwritten; 404 before the
+// node has accepted any.
+func (n *Node) handleShardMap(w http.ResponseWriter, r *http.Request) {
+	m := n.holder.Current()
+	if m == nil {
+		httpx.WriteError(w, r, n.log, fmt.Errorf("%w: node %s holds no shard map yet", httpx.ErrNotFound, n.cfg.ID))
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, m)
 }
 
 // TransferResult is the body of POST /internal/transfer-leadership.

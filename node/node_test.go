@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -470,6 +471,39 @@ func TestReadyzWithoutMap(t *testing.T) {
 	g.Expect(r.code).To(Equal(503))
 	g.Expect(r.body).To(ContainSubstring("no valid shard map"))
 	g.Expect(status(t, "GET", keyURL("http://"+n.Addr(), "k"), "", nil)).To(Equal(503))
+}
+
+// TestInternalShardMap: GET /internal/shardmap answers the map the node holds — the newest
+// valid one it accepted, never a refused one — and 404 before it holds any.
+func TestInternalShardMap(t *testing.T) {
+	g := NewWithT(t)
+	n, err := New(testConfig("n0", t.TempDir(), shardmap.NewFile(t.TempDir()+"/missing.json", nil)))
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = n.Shutdown(context.Background()) })
+	srv := httptest.NewServer(n.routes())
+	t.Cleanup(srv.Close)
+
+	r := do(t, "GET", srv.URL+"/internal/shardmap", "", nil)
+	g.Expect(r.code).To(Equal(404))
+	g.Expect(r.header.Get("Content-Type")).To(Equal("application/json"))
+	var body httpx.ErrorBody
+	g.Expect(json.Unmarshal([]byte(r.body), &body)).To(Succeed())
+	g.Expect(body.Error).To(ContainSubstring("holds no shard map"))
+
+	m1 := oneNodeMap(t, "127.0.0.1:1")
+	m2, err := shardmap.Place(m1, []shardmap.Node{{ID: "n0", API: "127.0.0.1:2", State: shardmap.NodeActive}},
+		shardmap.PlaceConfig{Cluster: "t", Shards: 8, ReplicationFactor: 1})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(m2.Version).To(Equal(uint64(2)))
+	g.Expect(n.Holder().Offer(m2, "test")).To(Succeed())
+	g.Expect(n.Holder().Offer(m1, "test")).To(MatchError(shardmap.ErrStale))
+
+	r = do(t, "GET", srv.URL+"/internal/shardmap", "", nil)
+	g.Expect(r.code).To(Equal(200), r.body)
+	got, err := shardmap.Decode([]byte(r.body))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(m2), "the newest map it accepted, not the stale one offered after it")
+	g.Expect(status(t, "POST", srv.URL+"/internal/shardmap", "", nil)).To(Equal(405))
 }
 
 // TestRestartQuietPeriod restarts a node on its data: for two heartbeat timeouts it answers

@@ -9,7 +9,8 @@ const (
 	// creating, scaling, draining or rolling out a new pod template.
 	ConditionProgressing = "Progressing"
 	// ConditionDegraded is True when something needs a person's attention: a stalled drain,
-	// under-replicated shards, unreachable nodes or failing writes to the API server.
+	// a node down for longer than nodeDownTimeout, a lost shard map, under-replicated shards,
+	// unreachable nodes or failing writes to the API server.
 	ConditionDegraded = "Degraded"
 	// ConditionRebalancing is True while replicas move between nodes: a drain, or shards whose
 	// groups do not match the shard map yet (a scale-up, a replaced node).
@@ -52,7 +53,7 @@ const (
 	ReasonAsExpected = "AsExpected"
 	// ReasonDrainStalled : a drain made no progress for spec.drainTimeout.
 	ReasonDrainStalled = "DrainStalled"
-	// ReasonUnderReplicated : some shard has fewer than replicationFactor replicas on ready nodes.
+	// ReasonUnderReplicated : some shard has fewer replicas on ready nodes than the shard map gives it.
 	ReasonUnderReplicated = "UnderReplicated"
 	// ReasonNodeStatusUnavailable : a node's /internal/status could not be read.
 	ReasonNodeStatusUnavailable = "NodeStatusUnavailable"
@@ -74,4 +75,27 @@ const (
 	ReasonNodeRemoved = "NodeRemoved"
 	// ReasonNodeRestarted : a node was let restart with the new pod template (event only).
 	ReasonNodeRestarted = "NodeRestarted"
+	// ReasonObjectRestored : someone changed a field the operator sets on one of its objects;
+	// the operator put it back (event only).
+	ReasonObjectRestored = "ObjectRestored"
+	// ReasonShardMapRestored : the shard map ConfigMap held no map, something that is not a
+	// valid map, or a map the operator did not write; the operator published the last good map
+	// (the newest its nodes hold) with a higher version (event only).
+	ReasonShardMapRestored = "ShardMapRestored"
+	// ReasonShardMapAdopted : the shard map ConfigMap holds a valid map the operator did not
+	// write, and the nodes already follow it; the operator builds on it instead of moving
+	// replicas back (event only).
+	ReasonShardMapAdopted = "ShardMapAdopted"
+	// ReasonShardMapLost : the shard map ConfigMap holds no usable map and no node reports the
+	// map it holds; the operator waits for a node to answer and changes nothing meanwhile.
+	ReasonShardMapLost = "ShardMapLost"
+	// ReasonNodeDown : a node of the shard map has not been ready for longer than
+	// spec.nodeDownTimeout; its replicas move to other nodes when enough of them are ready.
+	ReasonNodeDown = "NodeDown"
+	// ReasonNodeRecovered : a node marked draining while it was down is ready again and takes
+	// replicas again (event only).
+	ReasonNodeRecovered = "NodeRecovered"
+	// ReasonVolumeDeleted : the volume claim of a node that was drained, removed from the shard
+	// map and scaled away was deleted (event only).
+	ReasonVolumeDeleted = "VolumeDeleted"
 )

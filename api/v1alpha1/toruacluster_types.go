@@ -28,10 +28,12 @@ type ToruaClusterSpec struct {
 	Shards int32 `json:"shards,omitempty"`
 
 	// replicationFactor is the number of replicas of each shard, each on a different node.
-	// It must not be greater than replicas.
+	// It must be odd and not greater than replicas. It may change on a live cluster: replicas
+	// are added or removed one at a time, each shard keeping a quorum.
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=7
+	// +kubebuilder:validation:XValidation:rule="self % 2 == 1",message="replicationFactor must be odd (1, 3, 5 or 7): an even number of replicas survives no more node failures than one fewer (4 tolerates 1, like 3), and with 2 no node could restart in a rolling update without a shard losing its quorum"
 	// +optional
 	ReplicationFactor int32 `json:"replicationFactor,omitempty"`
 
@@ -73,6 +75,15 @@ type ToruaClusterSpec struct {
 	// +optional
 	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
 
+	// nodeDownTimeout is how long a node of the shard map may be not ready (or have no
+	// address) before the operator moves its replicas to other nodes, as TiKV's
+	// max-store-down-time does. It does so only while at least replicationFactor other nodes
+	// are ready to hold them; the node keeps its pod and volume, and takes replicas again once
+	// it is ready. A short timeout moves data on every slow restart.
+	// +kubebuilder:default="30m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="nodeDownTimeout must be a duration such as 30m or 1h, not negative"
+	// +optional
+	NodeDownTimeout *metav1.Duration `json:"nodeDownTimeout,omitempty"`
 	// paused stops every change the operator would make to the cluster's objects and shard map.
 	// Status is still reported.
 	// +optional
@@ -93,7 +104,9 @@ type StorageSpec struct {
 	StorageClassName *string `json:"storageClassName,omitempty"`
 
 	// retainOnDelete keeps the volumes (PersistentVolumeClaims) when the ToruaCluster is deleted.
-	// Volumes of nodes removed by a scale-down are always deleted: their replicas were drained first.
+	// While the cluster lives, a node's volume is deleted only by the operator, once a
+	// scale-down has drained the node and removed it from the shard map and its pod is gone;
+	// a StatefulSet scaled down by anyone else keeps its volumes.
 	// +kubebuilder:default=true
 	// +optional
 	RetainOnDelete *bool `json:"retainOnDelete,omitempty"`
@@ -153,7 +166,8 @@ type MemberState string
 const (
 	// MemberActive nodes hold replicas and receive new ones.
 	MemberActive MemberState = "active"
-	// MemberDraining nodes are being scaled away: their replicas move to other nodes.
+	// MemberDraining nodes are being scaled away, or have been down for longer than
+	// spec.nodeDownTimeout: their replicas move to other nodes.
 	MemberDraining MemberState = "draining"
 	// MemberJoining nodes run but are not in the shard map yet: they join once first ready.
 	MemberJoining MemberState = "joining"
@@ -168,7 +182,8 @@ type MemberStatus struct {
 	Address string `json:"address,omitempty"`
 	// ready is the pod's readiness as its EndpointSlice reports it.
 	Ready bool `json:"ready"`
-	// state is active, draining or joining.
+	// state is active, draining (scaled away, or down for longer than spec.nodeDownTimeout)
+	// or joining.
 	State MemberState `json:"state"`
 	// replicas is the number of shard replicas the shard map places on the node.
 	Replicas int32 `json:"replicas"`
@@ -176,6 +191,10 @@ type MemberStatus struct {
 	// the node could not be asked.
 	// +optional
 	Leaders *int32 `json:"leaders,omitempty"`
+	// notReadySince is when the node was last seen turning not ready (or losing its
+	// address); absent while it is ready. After spec.nodeDownTimeout its replicas move.
+	// +optional
+	NotReadySince *metav1.Time `json:"notReadySince,omitempty"`
 }
 
 // DrainStatus tracks a scale-down in progress.
@@ -219,7 +238,8 @@ type ToruaClusterStatus struct {
 	// +optional
 	ShardMapVersion int64 `json:"shardMapVersion,omitempty"`
 
-	// underReplicatedShards counts shards with fewer than replicationFactor replicas on ready nodes.
+	// underReplicatedShards counts shards with fewer replicas on ready nodes than the shard map
+	// gives them.
 	// +optional
 	UnderReplicatedShards int32 `json:"underReplicatedShards,omitempty"`
 

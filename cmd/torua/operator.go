@@ -164,6 +164,7 @@ func newOperatorManager(cfg *rest.Config, o *operatorOptions) (ctrl.Manager, err
 	}
 	r := &controllers.ToruaClusterReconciler{
 		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("torua-operator"),
 		Nodes:        &controllers.HTTPNodeClient{Client: &http.Client{}, Timeout: o.nodeStatusTimeout},

@@ -224,6 +224,7 @@ func (e *localkubeEnv) startOperator() error {
 	}
 	r := &controllers.ToruaClusterReconciler{
 		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("torua-operator"),
 		Nodes:        e.nodes,
