@@ -72,10 +72,8 @@ test-envtest: k8s-test-binaries ## Run the operator's envtest suite (controllers
 	$(GO) vet -tags envtest ./controllers/...
 	$(GO) test -count=1 -tags envtest ./controllers/... -ginkgo.v
 
-# e2e scenarios labelled needs-issue16-fixes need product fixes that have not landed yet (the
-# node StatefulSet scaled behind the operator's back): they are skipped until then. Remove the
-# filter when the fixes land; see docs/testing.md.
-E2E_LABEL_FILTER ?= !needs-issue16-fixes
+# A ginkgo label filter for the e2e suite (empty: every scenario), e.g. 'lost-volume'.
+E2E_LABEL_FILTER ?=
 
 .PHONY: test-e2e
 test-e2e: build k8s-test-binaries ## Run the e2e suite (test/e2e, build tag e2e) on a local control plane (test/localkube) with the operator in-process.

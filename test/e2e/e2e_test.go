@@ -37,10 +37,6 @@ import (
 	"github.com/torua/torua/shardmap"
 )
 
-// labelNeedsFixes marks scenarios that need fixes being made (issue 16); `make test-e2e`
-// skips them (-ginkgo.label-filter) until they land.
-const labelNeedsFixes = "needs-issue16-fixes"
-
 const (
 	poll = time.Second
 	// converge bounds how long the cluster may take to reach a state the operator drives
@@ -852,11 +848,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		finishScenario(ctx, l, "")
 	}, SpecTimeout(10*time.Minute))
 
-	// The next scenario needs a fix that is being made (issue 16): it fails on today's main, so
-	// `make test-e2e` skips its label (-ginkgo.label-filter). Remove the filter when the fix
-	// lands; do not weaken it.
-
-	It("restores 3 nodes after `kubectl scale sts --replicas=1` (the scale subresource) under load, deleting no claim of an undrained node", Label(labelNeedsFixes, "scale-subresource"), func(ctx SpecContext) {
+	It("restores 3 nodes after `kubectl scale sts --replicas=1` (the scale subresource) under load, deleting no claim of an undrained node", Label("scale-subresource"), func(ctx SpecContext) {
 		claims := record(&corev1.PersistentVolumeClaimList{})
 		DeferCleanup(func() { _, _ = claims.stop() })
 		before := nodePods(ctx, 3)
