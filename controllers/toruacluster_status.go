@@ -94,29 +94,69 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 		st.Members = append(st.Members, m)
 	}
 
-	// Shard health on ready nodes.
-	underReplicated, quorumLost := 0, 0
+	underReplicated, quorumLost := shardHealth(s.current, s.endpoints, statuses)
 	if s.current != nil {
 		st.ShardMapVersion = int64(s.current.Version)
-		for _, a := range s.current.Assignments {
-			up := 0
-			for _, id := range a.Replicas {
-				if s.endpoints[id].Ready {
-					up++
-				}
-			}
-			if up < len(a.Replicas) {
-				underReplicated++
-			}
-			if up < quorum(a.Replicas) {
-				quorumLost++
-			}
-		}
 	}
 	st.UnderReplicatedShards = int32(underReplicated)
 
 	r.computeDrainStatus(s)
 	r.computeConditions(ctx, s, reconcileErr, quorumLost, movingShards(s.current, statuses))
+}
+
+// shardHealth counts the shards of m that have fewer replicas holding their data on ready
+// nodes than the map gives them (under-replicated), and those with fewer than a quorum of
+// their map replicas on ready nodes (quorum lost). A replica holds the shard's data once it
+// is a voter: when the shard's leader is known from a readable status, only its voters on
+// ready nodes count, so a replica being rebuilt (a node that lost its disk, re-added as a
+// learner) is missing until it is promoted; otherwise the map's replicas on ready nodes count.
+func shardHealth(m *shardmap.Map, endpoints map[string]endpoint, statuses map[string]nodeStatusResult) (underReplicated, quorumLost int) {
+	if m == nil {
+		return 0, 0
+	}
+	leaders := shardLeaders(statuses)
+	for _, a := range m.Assignments {
+		holders := a.Replicas
+		if l, ok := leaders[a.Shard]; ok {
+			holders = l.Voters
+		}
+		up := 0
+		for _, id := range holders {
+			if endpoints[id].Ready {
+				up++
+			}
+		}
+		if up < len(a.Replicas) {
+			underReplicated++
+		}
+		ready := 0
+		for _, id := range a.Replicas {
+			if endpoints[id].Ready {
+				ready++
+			}
+		}
+		if ready < quorum(a.Replicas) {
+			quorumLost++
+		}
+	}
+	return underReplicated, quorumLost
+}
+
+// shardLeaders returns, by shard, the status of the replica that reports itself leader in
+// the readable statuses.
+func shardLeaders(statuses map[string]nodeStatusResult) map[int]shardmap.ShardStatus {
+	leaders := map[int]shardmap.ShardStatus{}
+	for _, res := range statuses {
+		if res.err != nil {
+			continue
+		}
+		for _, sh := range res.status.Shards {
+			if sh.Role == "leader" && sh.Term >= leaders[sh.Shard].Term {
+				leaders[sh.Shard] = sh
+			}
+		}
+	}
+	return leaders
 }
 
 // movingShards counts the shards whose replicas do not yet match the map: a node still
@@ -127,22 +167,12 @@ func movingShards(m *shardmap.Map, statuses map[string]nodeStatusResult) int {
 	if m == nil {
 		return 0
 	}
-	stale := false
-	leaders := map[int]shardmap.ShardStatus{}
 	for _, res := range statuses {
-		if res.err != nil {
-			continue
-		}
-		stale = stale || res.status.MapVersion < m.Version
-		for _, sh := range res.status.Shards {
-			if sh.Role == "leader" {
-				leaders[sh.Shard] = sh
-			}
+		if res.err == nil && res.status.MapVersion < m.Version {
+			return m.Shards
 		}
 	}
-	if stale {
-		return m.Shards
-	}
+	leaders := shardLeaders(statuses)
 	moving := 0
 	for _, a := range m.Assignments {
 		sh, ok := leaders[a.Shard]
