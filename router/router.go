@@ -38,6 +38,14 @@ type Config struct {
 	// RetryBudget bounds how long a request may wait for a shard's leader (an election, a
 	// node restarting) before it is answered 503 (default 5s).
 	RetryBudget time.Duration
+	// PingInterval is how often the router pings each node it has a connection to, and
+	// PingTimeout how long a ping may go unanswered before the node counts as down
+	// (defaults 500ms and 1.5s; a negative PingInterval turns pings off). A node that is
+	// down (hung, stopped, cut off) fails the requests in flight to it (a read is sent to
+	// another replica, a write answered 502) and is skipped like a node that refuses
+	// connections until it answers a ping again; without pings, every request to it would
+	// wait for Timeout.
+	PingInterval, PingTimeout time.Duration
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 	// Local holds the wire servers of nodes running in the router's own process (`torua
@@ -82,6 +90,12 @@ func New(cfg Config) (*Router, error) {
 	if cfg.RetryBudget <= 0 {
 		cfg.RetryBudget = 5 * time.Second
 	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = 500 * time.Millisecond
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = 3 * cfg.PingInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,7 +105,8 @@ func New(cfg Config) (*Router, error) {
 		log:     cfg.Logger.With("component", "router"),
 		metrics: metrics,
 		leaders: map[int]string{},
-		wire:    &wire.Pool{DialTimeout: 2 * time.Second, Local: cfg.Local},
+		wire: &wire.Pool{DialTimeout: 2 * time.Second, Local: cfg.Local,
+			PingInterval: max(cfg.PingInterval, 0), PingTimeout: cfg.PingTimeout},
 		client: &http.Client{
 			Timeout: cfg.Timeout,
 			Transport: &http.Transport{

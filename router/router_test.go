@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -419,4 +421,81 @@ func TestReadsMoveOnFrom503(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(rep.status).To(Equal(503), "a write's 503 goes back to the client")
 	g.Expect(asked).To(Equal([]string{first}))
+}
+
+// hungListener accepts connections, answers the wire protocol's preface and then reads and
+// answers nothing: a node whose process is stopped (SIGSTOP) or hung looks like that, since
+// the kernel still accepts its connections.
+func hungListener(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { _ = nc.Close() }()
+				_, _ = nc.Write([]byte(wire.Preface))
+				_, _ = io.Copy(io.Discard, nc)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestHungNodeIsSkipped: a node that takes connections and answers nothing makes the write
+// in flight to it fail as soon as a ping goes unanswered (502: it may have been applied),
+// not when the router's node timeout ends, and later requests go to other replicas at once.
+func TestHungNodeIsSkipped(t *testing.T) {
+	g := NewWithT(t)
+	c := startClusterVia(t, 3, 3, nil, false)
+	var key string
+	for i := 0; key == ""; i++ {
+		if k := "k" + strconv.Itoa(i); c.m.Replicas(c.m.ShardFor([]byte(k)))[0] == "n0" {
+			key = k
+		}
+	}
+	g.Expect(send(t, "PUT", dataURL(c.base, key), "v1", nil).code).To(Equal(204))
+	// n0 stops (its shards' leaderships go to the others) and its API address now answers
+	// nothing: a router that starts now tries n0 first for key's shard, its first replica.
+	g.Expect(c.nodes[0].Shutdown(context.Background())).To(Succeed())
+	data, err := shardmap.Encode(c.m)
+	g.Expect(err).NotTo(HaveOccurred())
+	hung, err := shardmap.Decode(data)
+	g.Expect(err).NotTo(HaveOccurred())
+	hung.Version++
+	hung.Nodes[slices.IndexFunc(hung.Nodes, func(n shardmap.Node) bool { return n.ID == "n0" })].API = hungListener(t)
+	path := filepath.Join(t.TempDir(), "shardmap.json")
+	g.Expect(shardmap.WriteFile(path, hung)).To(Succeed())
+	log := slog.New(slog.DiscardHandler)
+	rt, err := New(Config{Listen: "127.0.0.1:0", Source: shardmap.NewFile(path, log), Logger: log,
+		Timeout: 10 * time.Minute, PingInterval: 50 * time.Millisecond, PingTimeout: 300 * time.Millisecond})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(rt.Start(context.Background())).To(Succeed())
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	base := "http://" + rt.Addr()
+	g.Eventually(func() int { return get(t, base+"/readyz").code }).WithTimeout(10 * time.Second).Should(Equal(200))
+
+	// A deadline far below the router's node timeout: the write must end with the hung
+	// node's unanswered ping.
+	req, err := http.NewRequest(http.MethodPut, dataURL(base, key), strings.NewReader("v2"))
+	g.Expect(err).NotTo(HaveOccurred())
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	g.Expect(err).NotTo(HaveOccurred(), "the write sent to the hung node was answered")
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusBadGateway), string(body))
+	g.Expect(string(body)).To(ContainSubstring("may or may not have been applied"))
+
+	r := get(t, dataURL(base, key))
+	g.Expect(r.code).To(Equal(200), r.body)
+	g.Expect(r.body).To(Equal("v1"), "the hung node never read the write")
+	g.Expect(send(t, "PUT", dataURL(base, key), "v3", nil).code).To(Equal(204))
+	g.Expect(get(t, dataURL(base, key)).body).To(Equal("v3"))
 }

@@ -37,6 +37,8 @@ each key request to the node that serves the key's shard.`,
 	f.StringVar(&cfg.Listen, "listen", ":8080", "public API address")
 	f.Int64Var(&cfg.MaxValueSize, "max-value-size", httpx.DefaultMaxValueSize, "largest value accepted, in bytes")
 	f.DurationVar(&cfg.Timeout, "node-timeout", 10*time.Second, "time limit of one request to a node")
+	f.DurationVar(&cfg.PingInterval, "node-ping-interval", 500*time.Millisecond, "how often each node is pinged (negative: never)")
+	f.DurationVar(&cfg.PingTimeout, "node-ping-timeout", 1500*time.Millisecond, "how long a ping may go unanswered before the node is skipped as down until it answers again")
 	f.DurationVar(&grace, "shutdown-grace", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	maps.addFlags(f)
 	logs.addFlags(f, "-")

@@ -21,6 +21,11 @@ var ErrNotSent = errors.New("request not sent")
 // or may not have acted on it.
 var ErrConnLost = errors.New("connection lost")
 
+// ErrUnresponsive means a server did not answer a ping in time (a hung process or machine,
+// or a network that drops its packets): its connection was closed, and requests to it fail
+// at once, as not sent, until it answers again (see Pool.PingInterval).
+var ErrUnresponsive = errors.New("server unresponsive")
+
 // Conn is a client connection. Any number of goroutines may use it at once; their
 // requests share its writes and reads.
 type Conn struct {
@@ -183,7 +188,7 @@ func (c *Conn) stop(cause error) {
 		if c.drained && id > c.lastID {
 			ch <- reply{err: fmt.Errorf("%w: %s closed the connection", ErrNotSent, c.nc.RemoteAddr())}
 		} else {
-			ch <- reply{err: fmt.Errorf("%w: %s: %v", ErrConnLost, c.nc.RemoteAddr(), cause)}
+			ch <- reply{err: fmt.Errorf("%w: %s: %w", ErrConnLost, c.nc.RemoteAddr(), cause)}
 		}
 		delete(c.pending, id)
 	}
@@ -201,15 +206,43 @@ type Pool struct {
 	// of those addresses is handed to its server (Server.Do) instead of sent over a
 	// connection. Set before first use.
 	Local map[string]*Server
+	// PingInterval, if set, makes every connection ping its server that often. A server
+	// that leaves a ping unanswered for PingTimeout (default 3 × PingInterval), or that
+	// cannot be dialled, is down: its connection is closed (requests in flight on it fail
+	// with ErrConnLost, wrapping ErrUnresponsive), and requests to it fail at once with
+	// ErrNotSent, wrapping ErrUnresponsive, while the pool dials and pings it in the
+	// background until it answers. A process that is stopped or hung keeps accepting
+	// connections and reading nothing; without pings every request to it would wait for
+	// its caller's deadline. Set before first use.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
 
-	mu    sync.Mutex
-	slots map[string]*slot
+	mu     sync.Mutex
+	slots  map[string]*slot
+	closed bool
+	done   chan struct{}  // closed by Close: ends probes' pauses
+	wg     sync.WaitGroup // probes and heartbeats
+}
+
+// goLocked runs f in a goroutine Close waits for, unless the pool is closed. p.mu is held.
+func (p *Pool) goLocked(f func()) {
+	if p.closed {
+		return
+	}
+	if p.done == nil {
+		p.done = make(chan struct{})
+	}
+	p.wg.Go(f)
 }
 
 // slot is the connection to one address; its mutex serialises dials to that address only.
 type slot struct {
 	mu sync.Mutex
 	c  *Conn
+	// down is set while the server is down (see Pool.PingInterval): probing says a probe
+	// runs. Guarded by the pool's mu.
+	down, probing bool
+	downErr       error
 }
 
 // Do sends req to addr on the pool's connection to it, or hands it to addr's server if that
@@ -242,6 +275,11 @@ func (p *Pool) conn(ctx context.Context, addr string) (*Conn, error) {
 		s = &slot{}
 		p.slots[addr] = s
 	}
+	if s.down {
+		err := s.downErr
+		p.mu.Unlock()
+		return nil, err
+	}
 	p.mu.Unlock()
 
 	s.mu.Lock()
@@ -249,20 +287,157 @@ func (p *Pool) conn(ctx context.Context, addr string) (*Conn, error) {
 	if s.c != nil && s.c.Usable() {
 		return s.c, nil
 	}
+	c, err := p.dial(ctx, addr)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.markDown(addr, s, fmt.Errorf("dial %s: %w", addr, err))
+		}
+		return nil, err
+	}
+	// NB: a drained predecessor is not closed: the server answers what it read, then
+	// closes it.
+	s.c = c
+	p.heartbeat(addr, s, c)
+	return c, nil
+}
+
+func (p *Pool) dial(ctx context.Context, addr string) (*Conn, error) {
 	timeout := p.DialTimeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := Dial(dctx, addr)
-	if err != nil {
-		return nil, err
+	return Dial(dctx, addr)
+}
+
+func (p *Pool) pingTimeout() time.Duration {
+	if p.PingTimeout > 0 {
+		return p.PingTimeout
 	}
-	// NB: a drained predecessor is not closed: the server answers what it read, then
-	// closes it.
-	s.c = c
-	return c, nil
+	return 3 * p.PingInterval
+}
+
+// ping sends c a ping and waits for the answer, up to the ping timeout.
+func (p *Pool) ping(c *Conn) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.pingTimeout())
+	defer cancel()
+	_, err := c.Do(ctx, &Request{Op: OpPing})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s answered no ping within %s", ErrUnresponsive, c.nc.RemoteAddr(), p.pingTimeout())
+	}
+	return err
+}
+
+// heartbeat pings c every PingInterval until it stops; an unanswered ping closes it and
+// marks its server down.
+func (p *Pool) heartbeat(addr string, s *slot, c *Conn) {
+	if p.PingInterval <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.goLocked(func() {
+		t := time.NewTicker(p.PingInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-t.C:
+			}
+			if err := p.ping(c); err != nil {
+				if errors.Is(err, ErrUnresponsive) {
+					// Down first: what fails now is not dialled again at once.
+					p.markDown(addr, s, err)
+					c.stop(err)
+				}
+				return
+			}
+		}
+	})
+}
+
+// markDown records that the server at addr is down, if the pool tracks liveness, and
+// starts a probe that dials and pings it until it answers.
+func (p *Pool) markDown(addr string, s *slot, cause error) {
+	if p.PingInterval <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.slots[addr] != s {
+		return
+	}
+	s.down = true
+	s.downErr = fmt.Errorf("%w: %w (%w)", ErrNotSent, ErrUnresponsive, cause)
+	if s.probing {
+		return
+	}
+	s.probing = true
+	p.goLocked(func() { p.probe(addr, s) })
+}
+
+// probe dials and pings addr, pausing between attempts (from a tenth of PingInterval up to
+// PingInterval), until the server answers; then its connection serves requests again. It
+// ends when the pool closes or forgets addr.
+func (p *Pool) probe(addr string, s *slot) {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	pause := p.PingInterval / 10
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { // a dial ends when the pool closes
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		c, err := p.dial(ctx, addr)
+		cancel()
+		if err == nil {
+			if err = p.ping(c); err != nil {
+				_ = c.Close()
+			}
+		}
+		if err == nil {
+			// NB: the connection is in place before the server stops being down, so no
+			// request dials one of its own meanwhile.
+			s.mu.Lock()
+			old := s.c
+			s.c = c
+			s.mu.Unlock()
+			if old != nil {
+				_ = old.Close()
+			}
+			p.mu.Lock()
+			current := !p.closed && p.slots[addr] == s
+			if current {
+				s.down, s.probing, s.downErr = false, false, nil
+			}
+			p.mu.Unlock()
+			if !current {
+				_ = c.Close()
+				return
+			}
+			p.heartbeat(addr, s, c)
+			return
+		}
+		select {
+		case <-done:
+			return
+		case <-time.After(pause): // backoff between probes, not a wait for a condition
+		}
+		p.mu.Lock()
+		current := !p.closed && p.slots[addr] == s
+		p.mu.Unlock()
+		if !current {
+			return
+		}
+		pause = min(2*pause, p.PingInterval)
+	}
 }
 
 // Retain forgets the connections to addresses not in keep, closing those with no request
@@ -293,11 +468,16 @@ func (c *Conn) closeIfIdle() bool {
 	return idle
 }
 
-// Close closes every connection of the pool; requests in flight on them fail.
+// Close closes every connection of the pool; requests in flight on them fail. It waits for
+// the pool's probes and heartbeats to end.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	slots := p.slots
 	p.slots = nil
+	if !p.closed && p.done != nil {
+		close(p.done)
+	}
+	p.closed = true
 	p.mu.Unlock()
 	for _, s := range slots {
 		s.mu.Lock()
@@ -306,4 +486,5 @@ func (p *Pool) Close() {
 		}
 		s.mu.Unlock()
 	}
+	p.wg.Wait()
 }

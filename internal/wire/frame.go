@@ -21,6 +21,9 @@ const (
 	OpGet    Op = 1
 	OpPut    Op = 2
 	OpDelete Op = 3
+	// OpPing asks whether the server's process runs: the connection's reader answers it at
+	// once with 200, without a handler (a Pool's heartbeat, see Pool.PingInterval).
+	OpPing Op = 4
 )
 
 func (o Op) String() string {
@@ -31,6 +34,8 @@ func (o Op) String() string {
 		return "put"
 	case OpDelete:
 		return "delete"
+	case OpPing:
+		return "ping"
 	}
 	return fmt.Sprintf("op%d", uint8(o))
 }
@@ -114,7 +119,7 @@ func appendResponse(b []byte, id uint32, resp *Response) []byte {
 // checkRequest reports whether req fits in a frame.
 func checkRequest(req *Request) error {
 	switch {
-	case req.Op < OpGet || req.Op > OpDelete:
+	case req.Op < OpGet || req.Op > OpPing:
 		return fmt.Errorf("%w: unknown op %d", ErrProtocol, req.Op)
 	case len(req.Key) > math.MaxUint16:
 		return fmt.Errorf("%w: key of %d bytes", ErrProtocol, len(req.Key))

@@ -127,6 +127,9 @@ func (s *Server) answer(ctx context.Context, req *Request) (resp Response) {
 	if err := checkRequest(req); err != nil {
 		return Response{Status: http.StatusBadRequest, Body: ErrorBody(err.Error())}
 	}
+	if req.Op == OpPing {
+		return Response{Status: http.StatusOK}
+	}
 	resp = s.handler(ctx, req)
 	if resp.Status <= 0 || resp.Status > 999 {
 		resp = Response{Status: http.StatusInternalServerError, Body: ErrorBody("internal error")}
@@ -219,6 +222,12 @@ func (c *serverConn) serve() {
 				break // read after the GOAWAY point: never handled, the client resends it
 			}
 			lastID = id
+			if req.Op == OpPing {
+				// Answered by the reader itself: proof the process runs, whatever the
+				// handlers are busy with.
+				_ = c.sender.Send(func(b []byte) []byte { return appendResponse(b, id, &Response{Status: http.StatusOK}) })
+				continue
+			}
 			c.slots <- struct{}{}
 			c.inflight.Add(1)
 			go c.handle(id, req)
