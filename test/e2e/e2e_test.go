@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -668,6 +669,74 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		expectRebalanced(clusters, "")
 	}, SpecTimeout(10*time.Minute))
 
+	It("moves a frozen node's replicas to the others after spec.nodeDownTimeout, and gives it replicas again once it thaws", func(ctx SpecContext) {
+		victim := name + "-node-2"
+		pod := &corev1.Pod{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: victim}, pod)).To(Succeed())
+		if err := env.FreezePod(ctx, pod, false); errors.Is(err, errFreezeUnsupported) {
+			Skip(err.Error())
+		}
+		start := time.Now()
+		By("setting spec.nodeDownTimeout to 15s")
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.NodeDownTimeout = &metav1.Duration{Duration: 15 * time.Second} })
+		DeferCleanup(func(ctx SpecContext) {
+			setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.NodeDownTimeout = nil })
+		})
+		l := startScenarioLoad(ctx, "node-down")
+
+		By("freezing pod " + victim + " (SIGSTOP), as a hung machine")
+		Expect(env.FreezePod(ctx, pod, true)).To(Succeed())
+		thawed := false
+		DeferCleanup(func(ctx SpecContext) {
+			if !thawed {
+				_ = env.FreezePod(ctx, pod, false)
+			}
+		})
+		By("waiting for the operator to report it down and move its replicas to the other four")
+		Eventually(func(g Gomega) {
+			cur, err := getCluster(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(conditionReason(cur, toruav1alpha1.ConditionDegraded)).To(Equal(toruav1alpha1.ReasonNodeDown), conditionSummary(cur))
+			m, err := readShardMap(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			n, ok := m.Node(victim)
+			g.Expect(ok).To(BeTrue(), "%s stays in the map", victim)
+			g.Expect(n.State).To(Equal(shardmap.NodeDraining), "%s is draining in map v%d", victim, m.Version)
+			g.Expect(m.ShardsOf(victim)).To(BeEmpty())
+			// Its replicas are rebuilt elsewhere while it is still down: every shard's leader
+			// counts the map's replicas, on ready nodes, as its voters.
+			g.Expect(cur.Status.UnderReplicatedShards).To(BeZero(), conditionSummary(cur))
+			for _, other := range m.Nodes {
+				if other.ID == victim {
+					continue
+				}
+				st, err := nodeStatus(ctx, other.API)
+				g.Expect(err).NotTo(HaveOccurred())
+				for _, s := range st.Shards {
+					if s.Role == "leader" {
+						g.Expect(s.Voters).To(ConsistOf(replicasOf(m, s.Shard)), "shard %d led by %s", s.Shard, other.ID)
+						g.Expect(s.Learners).To(BeEmpty(), "shard %d led by %s", s.Shard, other.ID)
+					}
+				}
+			}
+			sts := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
+			g.Expect(ptr.Deref(sts.Spec.Replicas, 0)).To(BeEquivalentTo(5), "a down node is no scale-down")
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "data-" + victim}, &corev1.PersistentVolumeClaim{})).To(Succeed(), "its volume stays")
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		Expect(eventsSince(ctx, start, toruav1alpha1.ReasonNodeDown)).To(ContainElement(ContainSubstring(victim)), "a %s event names %s", toruav1alpha1.ReasonNodeDown, victim)
+
+		By("thawing " + victim + ": it becomes active again and placement gives it replicas")
+		Expect(env.FreezePod(ctx, pod, false)).To(Succeed())
+		thawed = true
+		m := expectConverged(ctx, 5)
+		Expect(m.ShardsOf(victim)).NotTo(BeEmpty())
+		expectBalanced(m)
+		expectNodesHostTheirReplicas(ctx)
+		Expect(eventsSince(ctx, start, toruav1alpha1.ReasonNodeRecovered)).To(ContainElement(ContainSubstring(victim)), "a %s event names %s", toruav1alpha1.ReasonNodeRecovered, victim)
+		finishScenario(ctx, l, "")
+	}, SpecTimeout(10*time.Minute))
+
 	It("scales from 5 to 3 with a leaving node killed (pod force-deleted) while a shard moves off it: drains first, then shrinks, and deletes the volumes", func(ctx SpecContext) {
 		clusters := record(&toruav1alpha1.ToruaClusterList{})
 		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
@@ -1013,6 +1082,19 @@ func nodeIDs(m *shardmap.Map) []string {
 		ids = append(ids, n.ID)
 	}
 	return ids
+}
+
+// eventsSince returns the messages of the namespace's events with the given reason since start.
+func eventsSince(ctx context.Context, start time.Time, reason string) []string {
+	events, err := kube.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	var out []string
+	for _, e := range events.Items {
+		if e.Reason == reason && !eventTime(e).Before(start.Truncate(time.Second)) {
+			out = append(out, e.Message)
+		}
+	}
+	return out
 }
 
 func eventTime(e corev1.Event) time.Time {

@@ -14,9 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -66,6 +68,9 @@ type environment interface {
 	// Handoffs returns the leadership hand-offs the operator made and what each node reported
 	// right after; ok is false when the environment cannot see them (an operator in a pod).
 	Handoffs() (handoffs []handoff, ok bool)
+	// FreezePod stops every process of a running pod (SIGSTOP), as a hung machine does, or
+	// thaws it (SIGCONT); errFreezeUnsupported where the environment cannot.
+	FreezePod(ctx context.Context, pod *corev1.Pod, frozen bool) error
 	// RestartOperator stops the operator abruptly and starts a new one, which knows only what
 	// the API server holds: a crash and a restart.
 	RestartOperator(ctx context.Context) error
@@ -251,6 +256,18 @@ func (e *localkubeEnv) RestartOperator(context.Context) error {
 	}
 	fmt.Fprintf(e.opLog, "===== e2e: operator stopped at %s; starting a new one =====\n", time.Now().Format("15:04:05.000"))
 	return e.startOperator()
+}
+
+// errFreezeUnsupported is FreezePod's answer where processes cannot be signalled.
+var errFreezeUnsupported = errors.New("freezing a pod's processes is not supported in this environment")
+
+// FreezePod signals the pod's processes through the test kubelet.
+func (e *localkubeEnv) FreezePod(_ context.Context, pod *corev1.Pod, frozen bool) error {
+	sig := syscall.SIGCONT
+	if frozen {
+		sig = syscall.SIGSTOP
+	}
+	return e.cluster.SignalPod(pod.UID, sig)
 }
 
 func (e *localkubeEnv) Config() *rest.Config               { return e.cluster.Config }

@@ -124,6 +124,14 @@ func getCluster(ctx context.Context, name string) (*toruav1alpha1.ToruaCluster, 
 	return tc, err
 }
 
+// conditionReason returns the reason of tc's condition of the given type, "" if it has none.
+func conditionReason(tc *toruav1alpha1.ToruaCluster, condType string) string {
+	if c := meta.FindStatusCondition(tc.Status.Conditions, condType); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
 func conditionIs(tc *toruav1alpha1.ToruaCluster, condType string, status metav1.ConditionStatus) bool {
 	c := meta.FindStatusCondition(tc.Status.Conditions, condType)
 	return c != nil && c.Status == status && c.ObservedGeneration == tc.Generation

@@ -192,6 +192,25 @@ func (c *Cluster) startControllerManager(assets, caFile, certDir string) error {
 	return nil
 }
 
+// SignalPod sends sig to every container process of the running pod with the given UID
+// (SIGSTOP freezes it as a hung machine would, SIGCONT thaws it). The pod's status follows
+// from its probes, as on a real kubelet.
+func (c *Cluster) SignalPod(uid types.UID, sig syscall.Signal) error {
+	if c.kubelet == nil {
+		return errors.New("localkube is not running")
+	}
+	c.kubelet.mu.Lock()
+	r := c.kubelet.run[uid]
+	c.kubelet.mu.Unlock()
+	if r == nil {
+		return fmt.Errorf("no running pod with UID %s", uid)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.signalAll(sig)
+	return nil
+}
+
 // Stop stops the kubelet (killing every pod process), the controller manager and the API
 // server, and removes the temporary directory. Stop clients first: the API server waits for
 // open watches.
