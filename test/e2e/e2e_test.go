@@ -678,7 +678,9 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}
 		start := time.Now()
 		By("setting spec.nodeDownTimeout to 15s")
-		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.NodeDownTimeout = &metav1.Duration{Duration: 15 * time.Second} })
+		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) {
+			c.Spec.NodeDownTimeout = &metav1.Duration{Duration: 15 * time.Second}
+		})
 		DeferCleanup(func(ctx SpecContext) {
 			setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.NodeDownTimeout = nil })
 		})

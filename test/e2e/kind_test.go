@@ -79,6 +79,7 @@ func (e *kindEnv) HTTPClient() *http.Client { return e.httpc }
 func (e *kindEnv) Handoffs() ([]handoff, bool) {
 	return nil, false
 }
+
 // FreezePod is not supported on kind: the distroless image has no shell to signal its
 // process from, and pausing the kind node's container would freeze every pod on it.
 func (e *kindEnv) FreezePod(context.Context, *corev1.Pod, bool) error { return errFreezeUnsupported }
