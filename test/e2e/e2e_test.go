@@ -211,7 +211,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 	expectBalanced := func(m *shardmap.Map) {
 		Expect(m.Assignments).To(HaveLen(int(tc.Spec.Shards)))
 		for _, a := range m.Assignments {
-			Expect(a.Replicas).To(HaveLen(int(tc.Spec.ReplicationFactor)), "shard %d", a.Shard)
+			Expect(a.Replicas).To(HaveLen(m.ReplicationFactor), "shard %d", a.Shard)
 			Expect(slices.Compact(slices.Sorted(slices.Values(a.Replicas)))).To(HaveLen(len(a.Replicas)), "shard %d replicas %v", a.Shard, a.Replicas)
 		}
 		counts := replicaCounts(m)
@@ -736,6 +736,24 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		expectBalanced(m)
 		expectNodesHostTheirReplicas(ctx)
 		Expect(eventsSince(ctx, start, toruav1alpha1.ReasonNodeRecovered)).To(ContainElement(ContainSubstring(victim)), "a %s event names %s", toruav1alpha1.ReasonNodeRecovered, victim)
+		finishScenario(ctx, l, "")
+	}, SpecTimeout(10*time.Minute))
+
+	It("raises the replication factor from 3 to 5 and lowers it back under load: every shard's group follows, nothing is lost", func(ctx SpecContext) {
+		l := startScenarioLoad(ctx, "replication-factor")
+		for _, rf := range []int32{5, 3} {
+			By(fmt.Sprintf("setting spec.replicationFactor to %d", rf))
+			setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.ReplicationFactor = rf })
+			Eventually(func(g Gomega) {
+				m, err := readShardMap(ctx, name)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(m.ReplicationFactor).To(BeEquivalentTo(rf))
+			}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+			m := expectConverged(ctx, 5)
+			Expect(m.ReplicationFactor).To(BeEquivalentTo(rf))
+			expectBalanced(m)
+			expectNodesHostTheirReplicas(ctx)
+		}
 		finishScenario(ctx, l, "")
 	}, SpecTimeout(10*time.Minute))
 
