@@ -177,6 +177,7 @@ func (n *Node) Start(ctx context.Context) error {
 		host.QuietUntil(time.Now().Add(quiet))
 		n.log.Info("Answering no Raft traffic for a while after a restart", "for", quiet)
 	}
+	n.loadLastMap()
 	// Rejoin the groups on disk before answering anyone: /internal/raft-state must never
 	// deny state this node holds.
 	if err := n.openExisting(); err != nil {
@@ -288,13 +289,18 @@ func (n *Node) closeGroups() error {
 
 // followMap makes the replicas follow the map: on every map change and every
 // reconcileInterval it opens the replicas assigned here and moves each group one step
-// (shards.go).
+// (shards.go). Each new map is kept in the data directory first (lastmap.go).
 func (n *Node) followMap(ctx context.Context) {
 	tick := time.NewTicker(reconcileInterval)
 	defer tick.Stop()
+	var saved *shardmap.Map
 	for {
 		changed := n.holder.Changed()
 		if m := n.holder.Current(); m != nil {
+			if m != saved {
+				n.saveMap(m)
+				saved = m
+			}
 			n.reconcile(ctx, m)
 		}
 		select {

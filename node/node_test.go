@@ -603,3 +603,43 @@ func TestReplicationFactorChanges(t *testing.T) {
 		g.Expect(do(t, "GET", keyURL("http://"+leader.Addr(), k), "", nil).body).To(Equal("v" + k))
 	}
 }
+
+// TestNodeKeepsItsLastMap: a node restarted without a map from its source (an API server
+// down, a shard map ConfigMap lost) starts with the last map it accepted: it is ready, serves
+// its data and answers /internal/shardmap with it. A damaged copy is refused and the node
+// waits for its source.
+func TestNodeKeepsItsLastMap(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	m := oneNodeMap(t, "127.0.0.1:1")
+	n, err := New(testConfig("n0", dir, shardmap.NewStatic(m)))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n.Start(context.Background())).To(Succeed())
+	base := "http://" + n.Addr()
+	waitLeaders(t, m, n)
+	g.Eventually(func() int { return status(t, "PUT", keyURL(base, "k"), "v", nil) }).WithTimeout(10 * time.Second).Should(Equal(204))
+	g.Expect(n.Shutdown(context.Background())).To(Succeed())
+
+	nowhere := shardmap.NewFile(filepath.Join(t.TempDir(), "missing.json"), nil)
+	n, err = New(testConfig("n0", dir, nowhere))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n.Start(context.Background())).To(Succeed())
+	base = "http://" + n.Addr()
+	g.Eventually(func() int { return status(t, "GET", base+"/readyz", "", nil) }).WithTimeout(20 * time.Second).Should(Equal(200))
+	g.Eventually(func() string { return do(t, "GET", keyURL(base, "k"), "", nil).body }).WithTimeout(20 * time.Second).Should(Equal("v"))
+	r := do(t, "GET", base+"/internal/shardmap", "", nil)
+	g.Expect(r.code).To(Equal(200), r.body)
+	got, err := shardmap.Decode([]byte(r.body))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(m))
+	g.Expect(n.Shutdown(context.Background())).To(Succeed())
+
+	g.Expect(os.WriteFile(filepath.Join(dir, lastMapFile), []byte(`{"version": 9, "garbage`), 0o644)).To(Succeed())
+	n, err = New(testConfig("n0", dir, nowhere))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n.Start(context.Background())).To(Succeed())
+	defer func() { _ = n.Shutdown(context.Background()) }()
+	r = do(t, "GET", "http://"+n.Addr()+"/readyz", "", nil)
+	g.Expect(r.code).To(Equal(503), "a damaged copy is no map")
+	g.Expect(r.body).To(ContainSubstring("no valid shard map"))
+}
