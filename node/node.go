@@ -330,16 +330,16 @@ func (n *Node) Status() shardmap.NodeStatus {
 // says the node takes part, not that every shard has a leader.)
 func (n *Node) ready() error {
 	m := n.holder.Current()
-	switch {
-	case m == nil:
+	if m == nil {
 		return fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
-	case n.hosting.Load().m != m:
-		return fmt.Errorf("%w: opening the shards of map version %d", httpx.ErrUnavailable, m.Version)
 	}
 	if until, quiet := n.host.Quiet(); quiet {
 		// Its groups cannot take part yet: a rolling restart must not move on (and ask
 		// the next node to hand its leaderships over) before they can.
 		return fmt.Errorf("%w: answering no Raft traffic until %s after a restart", httpx.ErrUnavailable, until.Format(time.TimeOnly))
+	}
+	if n.hosting.Load().m != m {
+		return fmt.Errorf("%w: opening the shards of map version %d", httpx.ErrUnavailable, m.Version)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
