@@ -16,8 +16,8 @@
 // raftlog) in one write, and applies all their committed entries in one engine batch, both
 // unsynced; and hands the acknowledgements that count this node's copy to the syncer, which
 // fsyncs the Raft log once for everything written while it was busy and only then
-// delivers them. A leader's fsync thus runs while its followers write
-// theirs, and no replica is counted before its copy is durable. Proposals queue on their
+// delivers them (syncer.go). A leader's fsync thus runs while its followers write theirs,
+// and no replica is counted before its copy is durable. Proposals queue on their
 // group and reach Raft once per round.
 //
 // # Storage and state machine
@@ -26,9 +26,9 @@
 // node's Raft log, one append-only file set for all its groups (raftstorage.go, Group's key
 // list); the engine holds the shard's data, written unsynced, and a compaction point is
 // written only once the engine holds what it covers durably (Host.writePoints). In memory a
-// group keeps its log from the compaction point on. A log entry is an 8-byte proposal id and a command: a
-// type byte selecting a decoder in a table, then a versioned, compact encoding of a batch of
-// engine ops (command.go). Applying records the last entry's index as the shard's applied
+// group keeps its log from the compaction point on. A log entry is an 8-byte proposal id
+// and a command: a type byte selecting a decoder in a table, then a versioned, compact
+// encoding of a batch of engine ops (command.go). Applying records the last entry's index as the shard's applied
 // index in the same batch; on restart Raft hands over the entries after the compaction point
 // again and those the engine holds are skipped. An entry that cannot be decoded, or an engine
 // failure while applying, panics: a replica that goes on would diverge from the others.
@@ -55,4 +55,17 @@
 // under a read lease (Group.readBarrier has the argument) or, without one, after Raft's
 // ReadIndex, and checks after reading that it still leads in the same term. Stale reads
 // read the local engine.
+//
+// # Files
+//
+// One concern each: errors.go (the errors a Group returns), config.go (Raft timing),
+// host.go (the loop and its round), syncer.go (fsyncs and the acknowledgements that wait
+// for them), raftlogger.go (the library's logger on slog), group.go (a replica: opening,
+// founding, status, closing), propose.go (writes and their waiters), read.go (reads and
+// the lease), apply.go (applying committed entries and membership changes),
+// leadership.go (a lost leadership and the writes it leaves waiting), restore.go
+// (snapshots received), compact.go (log compaction), membership.go (members, changes,
+// leadership transfer), identity.go (the node's Raft ID), raftstorage.go (a group's Raft
+// state in the node's Raft log), command.go (the log entries' encoding), transport.go
+// (messages and snapshots between nodes).
 package replication

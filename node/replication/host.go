@@ -1,12 +1,10 @@
 package replication
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,94 +15,6 @@ import (
 	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/node/raftlog"
 )
-
-// Config is the Raft tuning of a node, shared by all its groups. Zero values take the
-// defaults of DefaultConfig.
-type Config struct {
-	// HeartbeatTimeout is how long a follower waits without hearing from a leader before
-	// it stands for election (Raft's election timeout; the library randomises it up to
-	// twice that). Leaders send heartbeats, which also carry the commit index to idle
-	// followers, twenty times per HeartbeatTimeout. Loopback tests use tens of
-	// milliseconds.
-	HeartbeatTimeout time.Duration
-	// ApplyTimeout bounds how long a membership change or leadership transfer waits.
-	ApplyTimeout time.Duration
-	// NoReadLease makes every linearizable read confirm leadership with a heartbeat round
-	// (read index) instead of relying on a lease (see Group.readBarrier).
-	NoReadLease bool
-	// SnapshotThreshold and TrailingLogs control log compaction: once a group has applied
-	// SnapshotThreshold entries past its last compaction point, its log is cut back to
-	// the last TrailingLogs entries (a follower further behind gets a snapshot).
-	SnapshotThreshold uint64
-	TrailingLogs      uint64
-	// RaftLogLevel is the lowest level of the Raft library's own log lines that are kept
-	// ("debug", "info", "warn", "error" or "off"); default "warn".
-	RaftLogLevel string
-}
-
-// DefaultConfig returns production defaults.
-func DefaultConfig() Config {
-	return Config{
-		HeartbeatTimeout:  time.Second,
-		ApplyTimeout:      5 * time.Second,
-		SnapshotThreshold: 8192,
-		TrailingLogs:      1024,
-		RaftLogLevel:      "warn",
-	}
-}
-
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.HeartbeatTimeout == 0 {
-		c.HeartbeatTimeout = d.HeartbeatTimeout
-	}
-	if c.ApplyTimeout == 0 {
-		c.ApplyTimeout = d.ApplyTimeout
-	}
-	if c.SnapshotThreshold == 0 {
-		c.SnapshotThreshold = d.SnapshotThreshold
-	}
-	if c.TrailingLogs == 0 {
-		c.TrailingLogs = d.TrailingLogs
-	}
-	if c.RaftLogLevel == "" {
-		c.RaftLogLevel = d.RaftLogLevel
-	}
-	return c
-}
-
-// electionTicks is Raft's election timeout in ticks of the host's clock; the heartbeat is
-// one tick.
-const electionTicks = 20
-
-// tick is the period of the host's Raft clock.
-func (c Config) tick() time.Duration { return c.withDefaults().HeartbeatTimeout / electionTicks }
-
-// leaseDuration is how long a quorum's acknowledgement of an entry binds its members to
-// this leader, counted from the entry's proposal: a follower that acknowledged it ignores
-// other candidates until electionTicks ticks have passed since, which take at least
-// electionTicks-1 periods of its clock (the first may come at once). A tenth is kept back
-// for clock rate differences.
-func (c Config) leaseDuration() time.Duration {
-	return c.tick() * (electionTicks - 1) * 9 / 10
-}
-
-// RestartQuietPeriod is how long a node that restarts with Raft state on disk must answer
-// no Raft traffic (Host.QuietUntil): before it stopped it may have acknowledged a leader's
-// entry, which binds it to vote for no one else for a heartbeat timeout (the leader's read
-// lease counts on that), and it no longer knows whom or when. Zero with NoReadLease.
-func (c Config) RestartQuietPeriod() time.Duration {
-	c = c.withDefaults()
-	if c.NoReadLease {
-		return 0
-	}
-	return 2 * c.HeartbeatTimeout
-}
-
-// Resolver maps a node ID to the host:port of that node's Raft port. The host calls it on
-// every dial, so a node that moved (a new pod IP) is reached at its new address as soon as
-// the shard map says so. It must be safe for concurrent use.
-type Resolver func(nodeID string) (string, error)
 
 // Host runs every Raft group of a node in one loop over one listener. Each round the loop
 // collects every group's Ready, sends their messages (one frame per peer), writes all their
@@ -642,80 +552,6 @@ func (h *Host) addressedHere(shard int, m *pb.Message) bool {
 	return true
 }
 
-// syncer fsyncs the Raft log for the loop and then delivers the responses that waited
-// for it, in the order they were added: a response may go out only once every write
-// before it is stored.
-type syncer struct {
-	h       *Host
-	mu      sync.Mutex
-	pending []local
-	// mustSync is set when a write of the pending responses must be durable before they
-	// go out; without it they go out with no fsync.
-	mustSync bool
-	kick     chan struct{}
-}
-
-// add queues the responses of writes already made to the Raft log (unsynced); mustSync
-// says they wait for an fsync.
-func (s *syncer) add(l []local, mustSync bool) {
-	s.mu.Lock()
-	// NB: a write that must be durable but has no responses waits for the next fsync,
-	// which every later response then waits for too.
-	s.mustSync = s.mustSync || mustSync
-	s.pending = append(s.pending, l...)
-	s.mu.Unlock()
-	if len(l) == 0 {
-		return
-	}
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (s *syncer) run() {
-	defer close(s.h.syncDone)
-	for {
-		select {
-		case <-s.h.stop:
-			return
-		case <-s.kick:
-		}
-		s.mu.Lock()
-		batch, mustSync := s.pending, s.mustSync
-		if len(batch) == 0 {
-			s.mu.Unlock()
-			continue
-		}
-		s.pending, s.mustSync = nil, false
-		s.mu.Unlock()
-		if mustSync {
-			t0 := time.Now()
-			if err := s.h.rlog.Sync(); err != nil {
-				if errors.Is(err, raftlog.ErrClosed) {
-					return // the node is stopping; nothing waiting may be acknowledged
-				}
-				panic(fmt.Sprintf("replication: sync raft state: %v", err))
-			}
-			s.h.stats.fsyncs.Add(1)
-			s.h.stats.fsyncNanos.Add(uint64(time.Since(t0)))
-		}
-		for i := 0; i < len(batch); {
-			j := i
-			for j < len(batch) && batch[j].g == batch[i].g {
-				j++
-			}
-			msgs := make([]*pb.Message, 0, j-i)
-			for _, l := range batch[i:j] {
-				msgs = append(msgs, l.m)
-			}
-			s.h.deliver(batch[i].g, msgs)
-			i = j
-		}
-		s.h.signal()
-	}
-}
-
 // hostCounters are the host's cumulative counters (Stats).
 type hostCounters struct {
 	rounds, fsyncs, fsyncNanos       atomic.Uint64
@@ -755,48 +591,3 @@ func (h *Host) Stats() Stats {
 		MessagesMisaddressed: c.misaddressed.Load(), Log: h.rlog.Stats(),
 	}
 }
-
-// raftLogger adapts slog to the Raft library's logger, keeping lines at or above a level.
-type raftLogger struct {
-	l   *slog.Logger
-	min slog.Level
-	off bool
-}
-
-func newRaftLogger(l *slog.Logger, level string) raftLogger {
-	r := raftLogger{l: l}
-	switch strings.ToLower(level) {
-	case "off":
-		r.off = true
-	case "debug", "trace":
-		r.min = slog.LevelDebug
-	case "info":
-		r.min = slog.LevelInfo
-	case "error":
-		r.min = slog.LevelError
-	default:
-		r.min = slog.LevelWarn
-	}
-	return r
-}
-
-func (r raftLogger) emit(level slog.Level, msg string) {
-	if !r.off && level >= r.min {
-		r.l.Log(nil, level, msg) //nolint:staticcheck // no context here: the library logs without one
-	}
-}
-
-func (r raftLogger) Debug(v ...any) { r.emit(slog.LevelDebug, fmt.Sprint(v...)) }
-func (r raftLogger) Debugf(format string, v ...any) {
-	r.emit(slog.LevelDebug, fmt.Sprintf(format, v...))
-}
-func (r raftLogger) Info(v ...any)                 { r.emit(slog.LevelInfo, fmt.Sprint(v...)) }
-func (r raftLogger) Infof(format string, v ...any) { r.emit(slog.LevelInfo, fmt.Sprintf(format, v...)) }
-func (r raftLogger) Warning(v ...any)              { r.emit(slog.LevelWarn, fmt.Sprint(v...)) }
-func (r raftLogger) Warningf(f string, v ...any)   { r.emit(slog.LevelWarn, fmt.Sprintf(f, v...)) }
-func (r raftLogger) Error(v ...any)                { r.emit(slog.LevelError, fmt.Sprint(v...)) }
-func (r raftLogger) Errorf(f string, v ...any)     { r.emit(slog.LevelError, fmt.Sprintf(f, v...)) }
-func (r raftLogger) Fatal(v ...any)                { panic(fmt.Sprint(v...)) }
-func (r raftLogger) Fatalf(f string, v ...any)     { panic(fmt.Sprintf(f, v...)) }
-func (r raftLogger) Panic(v ...any)                { panic(fmt.Sprint(v...)) }
-func (r raftLogger) Panicf(f string, v ...any)     { panic(fmt.Sprintf(f, v...)) }

@@ -64,3 +64,55 @@ func loadStorage(rl *raftlog.Log, shard int) (*raft.MemoryStorage, map[string][]
 	}
 	return ms, st.Stable, true, nil
 }
+
+// storeAppend applies an append-thread message to the group's in-memory log (and a
+// snapshot in it to the engine) and returns its part of the round's Raft log write, whether
+// there is one, and whether it must be durable before the message's responses go out: log
+// entries, a snapshot, a term or a vote must (Raft's persistent state); a hard state that
+// only moves the commit index need not, as in etcd (raft.MustSync). A commit index lost to
+// a crash is learnt again from the leader; the engine may then hold entries applied past
+// it, which is harmless: they were committed (nothing is applied before), and the replay
+// skips what the engine holds.
+// Loop only, or the goroutine of Host.restoreAsync while the loop skips the group.
+func (g *Group) storeAppend(m *pb.Message) (w raftlog.Write, write, mustSync bool) {
+	w = raftlog.Write{Shard: g.shard}
+	if s := m.GetSnapshot(); !raft.IsEmptySnap(s) {
+		mustSync = true
+		g.restore(s)
+		w.DeleteFrom = 1 // the snapshot replaces the whole log
+		g.mu.Lock()
+		g.conf = s.GetMetadata().GetConfState()
+		g.confIndex = s.GetMetadata().GetIndex()
+		w.Stable = g.configPoint(s.GetMetadata())
+		g.mu.Unlock()
+		if err := g.ms.ApplySnapshot(&pb.Snapshot{Metadata: s.GetMetadata()}); err != nil {
+			panic(fmt.Sprintf("replication: shard %d: apply snapshot: %v", g.shard, err))
+		}
+		g.snapPoint = s.GetMetadata().GetIndex()
+		g.lastStored = s.GetMetadata().GetIndex()
+	}
+	if ents := m.GetEntries(); len(ents) > 0 {
+		mustSync = true
+		firstNew := ents[0].GetIndex()
+		if firstNew <= g.lastStored && w.DeleteFrom == 0 {
+			w.DeleteFrom = firstNew // entries of a deposed leader, replaced
+		}
+		w.Entries = make([]raftlog.Entry, len(ents))
+		for i, e := range ents {
+			w.Entries[i] = raftlog.Entry{Index: e.GetIndex(), Data: mustMarshal(e)}
+		}
+		if err := g.ms.Append(ents); err != nil {
+			panic(fmt.Sprintf("replication: shard %d: append: %v", g.shard, err))
+		}
+		g.lastStored = ents[len(ents)-1].GetIndex()
+	}
+	if m.Term != nil {
+		hs := &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
+		w.Stable = append(w.Stable, raftlog.StableValue{Name: keyHardState, Value: mustMarshal(hs)})
+		prev, _, _ := g.ms.InitialState() // the hard state stored last
+		mustSync = mustSync || raft.MustSync(hs, prev, 0)
+		_ = g.ms.SetHardState(hs)
+		g.commit.Store(hs.GetCommit())
+	}
+	return w, len(w.Entries) > 0 || len(w.Stable) > 0, mustSync
+}

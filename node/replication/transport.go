@@ -43,7 +43,7 @@ import (
 //	(engine.SnapshotShard) until the sender closes its side
 //
 // The MsgSnap's snapshot data holds the members of its configuration (the members list of
-// group.go), so that a new replica can name members it has not heard from yet.
+// membership.go), so that a new replica can name members it has not heard from yet.
 //
 // The receiver stores the stream in a file under <dir>/incoming, answers one byte once it
 // has all of it, and only then steps the message into the group; the group restores the

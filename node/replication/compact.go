@@ -1,0 +1,70 @@
+package replication
+
+import (
+	"fmt"
+
+	"github.com/torua/torua/node/raftlog"
+)
+
+// maybeCompact cuts the in-memory and stored log back once enough entries are applied
+// since the last compaction point, or now if force. Loop only (or with the host's round
+// lock).
+func (g *Group) maybeCompact(force bool) (raftlog.Write, bool) {
+	applied := g.applied.Load()
+	point := g.snapPoint
+	if applied <= point || (!force && applied < point+g.h.cfg.SnapshotThreshold) {
+		return raftlog.Write{}, false
+	}
+	g.mu.Lock()
+	conf := g.conf
+	g.mu.Unlock()
+	s, err := g.ms.CreateSnapshot(applied, conf, nil)
+	if err != nil {
+		return raftlog.Write{}, false
+	}
+	g.snapPoint = applied
+	first, _ := g.ms.FirstIndex()
+	keep := first
+	if applied > g.h.cfg.TrailingLogs {
+		keep = max(first, applied-g.h.cfg.TrailingLogs)
+	}
+	if keep > first {
+		if err := g.ms.Compact(keep - 1); err != nil {
+			return raftlog.Write{}, false
+		}
+	}
+	return raftlog.Write{Shard: g.shard, DeleteBelow: keep,
+		Stable: []raftlog.StableValue{{Name: keySnapshot, Value: mustMarshal(s.GetMetadata())}}}, true
+}
+
+// unpin cuts the group's log back to its snapshot point, keeping no trailing entries, so
+// that it stops holding old segments of the node's Raft log (Host.unpinLog). A snapshot
+// point is made at the applied index first if anything was applied since the last. Loop
+// only (or with the host's round lock).
+func (g *Group) unpin() (raftlog.Write, bool) {
+	w, ok := g.maybeCompact(true)
+	if first, _ := g.ms.FirstIndex(); first <= g.snapPoint {
+		if err := g.ms.Compact(g.snapPoint); err != nil {
+			return w, ok
+		}
+		w.Shard, w.DeleteBelow, ok = g.shard, g.snapPoint+1, true
+	}
+	return w, ok
+}
+
+// Snapshot compacts the group's log now, up to its applied index.
+func (g *Group) Snapshot() error {
+	g.h.roundMu.Lock()
+	defer g.h.roundMu.Unlock()
+	if g.restoring.Load() {
+		return nil // a snapshot is being restored: there is no log to compact yet
+	}
+	rw, ok := g.maybeCompact(true)
+	if !ok {
+		return nil
+	}
+	if err := g.h.writePoints([]raftlog.Write{rw}); err != nil {
+		return fmt.Errorf("snapshot shard %d: %w", g.shard, err)
+	}
+	return nil
+}
