@@ -3,7 +3,6 @@ package replication
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -199,13 +198,9 @@ func (g *Group) takePoints(dst []raftlog.Write) []raftlog.Write {
 // configPoint returns the stable values of a snapshot point: its metadata and the node IDs
 // of the group's configuration (Raft knows members by RaftID only). Under mu.
 func (g *Group) configPoint(meta *pb.SnapshotMetadata) []raftlog.StableValue {
-	var members []Member
-	for _, id := range slices.Concat(g.conf.GetVoters(), g.conf.GetLearners()) {
-		members = append(members, Member{Node: g.h.name(id), ID: id})
-	}
 	return []raftlog.StableValue{
 		{Name: keySnapshot, Value: mustMarshal(meta)},
-		{Name: keyMembers, Value: joinMembers(members)},
+		{Name: keyMembers, Value: joinMembers(g.h.namedMembers(g.conf.GetVoters(), g.conf.GetLearners()))},
 	}
 }
 

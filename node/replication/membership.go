@@ -8,7 +8,9 @@ import (
 	"slices"
 	"time"
 
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
 // Member is a member of a group: a node and the Raft ID it is a member with. A node that
@@ -83,14 +85,10 @@ func (g *Group) Membership() (Membership, error) {
 	for _, id := range slices.Concat(g.conf.GetVoters(), g.conf.GetLearners()) {
 		m.IDs[g.memberName(id)] = id
 	}
-	if g.leads() {
-		for id, pr := range g.rn.Status().Progress {
-			if id != g.h.id && !pr.RecentActive {
-				m.Inactive = append(m.Inactive, g.memberName(id))
-			}
-		}
-		slices.Sort(m.Inactive)
+	for _, id := range g.inactiveLocked() {
+		m.Inactive = append(m.Inactive, g.memberName(id))
 	}
+	slices.Sort(m.Inactive)
 	return m, nil
 }
 
@@ -106,15 +104,35 @@ func (g *Group) MembershipIndex() uint64 {
 func (g *Group) HasInactiveMember() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return len(g.inactiveLocked()) > 0
+}
+
+// inactiveLocked returns the members this replica, as leader, has not heard from since its
+// last quorum check (Raft resets RecentActive once an election timeout); none on a
+// follower or a closed group. Under mu.
+func (g *Group) inactiveLocked() []uint64 {
 	if g.closed || !g.leads() {
-		return false
+		return nil
 	}
-	for id, pr := range g.rn.Status().Progress {
+	var out []uint64
+	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
 		if id != g.h.id && !pr.RecentActive {
-			return true
+			out = append(out, id)
+		}
+	})
+	return out
+}
+
+// namedMembers returns ids as members with their node IDs, leaving out those whose node ID
+// is unknown.
+func (h *Host) namedMembers(ids ...[]uint64) []Member {
+	var out []Member
+	for _, id := range slices.Concat(ids...) {
+		if name := h.name(id); name != "" {
+			out = append(out, Member{Node: name, ID: id})
 		}
 	}
-	return false
+	return out
 }
 
 // AddLearner adds node m.Node, with its current Raft ID m.ID, to the group as a learner,

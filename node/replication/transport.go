@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -468,13 +467,7 @@ func (t *transport) sendSnapshot(om outMsg) {
 func (t *transport) withMembers(m *pb.Message) *pb.Message {
 	m = proto.Clone(m).(*pb.Message)
 	cs := m.GetSnapshot().GetMetadata().GetConfState()
-	var members []Member
-	for _, id := range slices.Concat(cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()) {
-		if name := t.h.name(id); name != "" {
-			members = append(members, Member{Node: name, ID: id})
-		}
-	}
-	m.Snapshot.Data = joinMembers(members)
+	m.Snapshot.Data = joinMembers(t.h.namedMembers(cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()))
 	return m
 }
 
