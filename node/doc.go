@@ -2,8 +2,11 @@
 // assigns to it, over one storage engine, and serves the node HTTP API (/store, /internal/status,
 // /healthz, /readyz, /metrics).
 //
-// The HTTP layer talks to each shard through the Replica interface, the seam where replication
-// plugs in; today every shard has one replica (localReplica), which commits writes in groups.
+// The HTTP layer talks to each shard through the Replica interface, which a
+// replication.Group satisfies: one Raft group per shard, which the node opens, founds and
+// moves to follow the map (shards.go). The node keeps its last accepted map in its data
+// directory (lastmap.go), and learns its peers' Raft IDs to replace a member whose node lost
+// its disk (identities.go).
 //
 // It must not import router or controllers. Only node/engine imports Pebble.
 package node

@@ -63,23 +63,30 @@ func (ids *identities) refresh(node, api string) {
 
 // fetch asks node (at api) for its Raft ID now and records the answer.
 func (ids *identities) fetch(ctx context.Context, node, api string) (uint64, error) {
+	_, id, err := ids.raftState(ctx, node, api)
+	return id, err
+}
+
+// raftState asks node (at api) for its GET /internal/raft-state, and records the Raft ID it
+// reports.
+func (ids *identities) raftState(ctx context.Context, node, api string) (RaftState, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	var st RaftState
 	if err := ids.peers.getJSON(ctx, api, "/internal/raft-state", &st); err != nil {
-		return 0, err
+		return st, 0, err
 	}
 	if st.Node != node {
-		return 0, fmt.Errorf("%s answered as node %q, not %q", api, st.Node, node)
+		return st, 0, fmt.Errorf("%s answered as node %q, not %q", api, st.Node, node)
 	}
 	id, err := st.raftID()
 	if err != nil {
-		return 0, fmt.Errorf("node %s: %w", node, err)
+		return st, 0, fmt.Errorf("node %s: %w", node, err)
 	}
 	ids.mu.Lock()
 	ids.known[node] = id
 	ids.mu.Unlock()
-	return id, nil
+	return st, id, nil
 }
 
 // close ends the background requests and waits for them.

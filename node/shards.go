@@ -221,14 +221,8 @@ func (n *Node) found(ctx context.Context, m *shardmap.Map, groups []*shardGroup)
 		if peer.ID == n.cfg.ID {
 			continue
 		}
-		var st RaftState
-		err := n.peers.getJSON(ctx, peer.API, "/internal/raft-state", &st)
-		if err == nil && st.Node != peer.ID {
-			err = fmt.Errorf("%s answered as node %q", peer.API, st.Node)
-		}
-		if err == nil {
-			raftIDs[peer.ID], err = st.raftID()
-		}
+		st, id, err := n.ids.raftState(ctx, peer.ID, peer.API)
+		raftIDs[peer.ID] = id
 		if err != nil {
 			n.log.Info("Waiting for every node to answer before founding shards", "peer", peer.ID, "err", err)
 			return
