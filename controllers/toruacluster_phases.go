@@ -86,6 +86,8 @@ type nodeStatusResult struct {
 }
 
 type drainState struct {
+	// mapVersion is the version of the map the progress was read against.
+	mapVersion uint64
 	// nodes are the nodes of the map being scaled away (ordinals >= spec.replicas).
 	nodes []string
 	// remaining counts distinct (shard, draining node) replicas the remaining nodes still
@@ -552,12 +554,16 @@ func (r *ToruaClusterReconciler) nodeStatuses(ctx context.Context, s *clusterSta
 // node among any shard's voters or learners. A node drained for being down is not leaving:
 // it stays, and nobody waits for it.
 func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterState, leaving []string) {
+	if s.drain != nil && s.current != nil && s.drain.mapVersion == s.current.Version && slices.Equal(s.drain.nodes, leaving) {
+		return // read already in this reconcile, against this map
+	}
 	d := &drainState{nodes: leaving}
 	s.drain = d
 	if s.current == nil || len(leaving) == 0 {
 		d.done = true
 		return
 	}
+	d.mapVersion = s.current.Version
 	var active []string
 	for _, n := range s.current.Nodes {
 		if n.State == shardmap.NodeActive {
