@@ -30,6 +30,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/torua/torua/internal/testutil"
 )
 
 // parseOperatorFlags returns the options `torua operator` gets from args.
@@ -186,20 +188,7 @@ func TestOperatorMetricsEndpoint(t *testing.T) {
 	}
 	t.Cleanup(httpc.CloseIdleConnections)
 	scrape := func(token string) (int, string, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/metrics", nil)
-		if err != nil {
-			return 0, "", err
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := httpc.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer func() { _ = resp.Body.Close() }()
-		body, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body), err
+		return testutil.Do(ctx, httpc, http.MethodGet, "https://"+addr+"/metrics", token, nil)
 	}
 
 	// The certificate is verified against --metrics-cert-path's CA: a self-signed one would fail.

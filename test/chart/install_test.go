@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
+	"github.com/torua/torua/internal/testutil"
 	"github.com/torua/torua/test/localkube"
 )
 
@@ -117,20 +118,7 @@ func TestInstall(t *testing.T) {
 	}
 	t.Cleanup(httpc.CloseIdleConnections)
 	do := func(method, url, token string, body io.Reader) (int, string, error) {
-		req, err := http.NewRequestWithContext(ctx, method, url, body)
-		if err != nil {
-			return 0, "", err
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := httpc.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer func() { _ = resp.Body.Close() }()
-		data, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(data), err
+		return testutil.Do(ctx, httpc, method, url, token, body)
 	}
 
 	t.Log("The cluster serves a write and a read through its router")

@@ -383,6 +383,58 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		Expect(history[len(history)-1]).To(HavePrefix("False/"))
 	}
 
+	// expectRolledOut waits until the node StatefulSet's update revision is current on every
+	// pod of nodes: each is a new pod (not initial's), ready, and passes updated.
+	expectRolledOut := func(ctx context.Context, nodes []string, initial map[string]*corev1.Pod, updated func(Gomega, *corev1.Pod)) {
+		Eventually(func(g Gomega) {
+			sts := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
+			g.Expect(sts.Status.UpdatedReplicas).To(BeEquivalentTo(len(nodes)), "%+v", sts.Status)
+			g.Expect(sts.Status.CurrentRevision).To(Equal(sts.Status.UpdateRevision), "%+v", sts.Status)
+			for _, id := range nodes {
+				p := &corev1.Pod{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, p)).To(Succeed())
+				g.Expect(p.UID).NotTo(Equal(initial[id].UID), "%s restarted", id)
+				updated(g, p)
+				g.Expect(isPodReady(p)).To(BeTrue(), "%s ready", id)
+			}
+		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+	}
+
+	// shrinkWatch records, for a scenario that ends in a scale-down to 3, the ToruaCluster,
+	// the node StatefulSet and the shard map ConfigMap.
+	type shrinkWatch struct{ clusters, sets, maps *timeline }
+	watchShrink := func() shrinkWatch {
+		w := shrinkWatch{
+			clusters: record(&toruav1alpha1.ToruaClusterList{}),
+			sets:     record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"}),
+			maps:     record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"}),
+		}
+		DeferCleanup(func() { _, _ = w.clusters.stop(); _, _ = w.sets.stop(); _, _ = w.maps.stop() })
+		return w
+	}
+
+	// expectShrunkTo3 waits until the cluster has converged on 3 nodes without removed (pods
+	// and claims gone, every node hosting its replicas), finishes the scenario's load, and
+	// checks from w that removed were drained before the StatefulSet shrank and that
+	// Rebalancing was True (with reason, if not empty) and ended False.
+	expectShrunkTo3 := func(ctx context.Context, l *load, w shrinkWatch, removed []string, reason string) {
+		m := expectConverged(ctx, 3)
+		expectBalanced(m)
+		expectRemoved(ctx, removed, 3)
+		expectNodesHostTheirReplicas(ctx)
+		finishScenario(ctx, l, "")
+
+		By(fmt.Sprintf("checking %v were drained before the StatefulSet shrank", removed))
+		stsEvents, err := w.sets.stop()
+		Expect(err).NotTo(HaveOccurred())
+		mapEvents, err := w.maps.stop()
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("StatefulSet sizes: %v\n", sizeHistory(stsEvents))
+		expectDrainedBeforeShrink(stsEvents, mapEvents, removed, 3)
+		expectRebalanced(w.clusters, reason)
+	}
+
 	// nodePods reads the node pods 0..n-1, which must be ready.
 	nodePods := func(ctx context.Context, n int) map[string]*corev1.Pod {
 		pods := map[string]*corev1.Pod{}
@@ -521,19 +573,9 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 
 		By("changing spec.image to " + env.RestartImage())
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Image = env.RestartImage() })
-		Eventually(func(g Gomega) {
-			sts := &appsv1.StatefulSet{}
-			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
-			g.Expect(sts.Status.UpdatedReplicas).To(BeEquivalentTo(3), "%+v", sts.Status)
-			g.Expect(sts.Status.CurrentRevision).To(Equal(sts.Status.UpdateRevision), "%+v", sts.Status)
-			for _, id := range nodes {
-				p := &corev1.Pod{}
-				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, p)).To(Succeed())
-				g.Expect(p.UID).NotTo(Equal(initial[id].UID), "%s restarted", id)
-				g.Expect(p.Spec.Containers[0].Image).To(Equal(env.RestartImage()))
-				g.Expect(isPodReady(p)).To(BeTrue(), "%s ready", id)
-			}
-		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		expectRolledOut(ctx, nodes, initial, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Spec.Containers[0].Image).To(Equal(env.RestartImage()))
+		})
 		expectConverged(ctx, 3)
 		finishScenario(ctx, l, "")
 
@@ -605,19 +647,9 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		By("killing the operator (" + moment + ") and starting a new one")
 		Expect(env.RestartOperator(ctx)).To(Succeed())
 
-		Eventually(func(g Gomega) {
-			sts := &appsv1.StatefulSet{}
-			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-node"}, sts)).To(Succeed())
-			g.Expect(sts.Status.UpdatedReplicas).To(BeEquivalentTo(3), "%+v", sts.Status)
-			g.Expect(sts.Status.CurrentRevision).To(Equal(sts.Status.UpdateRevision), "%+v", sts.Status)
-			for _, id := range nodes {
-				p := &corev1.Pod{}
-				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: id}, p)).To(Succeed())
-				g.Expect(p.UID).NotTo(Equal(initial[id].UID), "%s restarted", id)
-				g.Expect(p.Annotations).To(HaveKeyWithValue("e2e.torua.io/rollout", "operator-restart"))
-				g.Expect(isPodReady(p)).To(BeTrue(), "%s ready", id)
-			}
-		}).WithContext(ctx).WithTimeout(converge).WithPolling(poll).Should(Succeed())
+		expectRolledOut(ctx, nodes, initial, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Annotations).To(HaveKeyWithValue("e2e.torua.io/rollout", "operator-restart"))
+		})
 		expectConverged(ctx, 3)
 		finishScenario(ctx, l, "")
 
@@ -758,10 +790,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 	}, SpecTimeout(10*time.Minute))
 
 	It("scales from 5 to 3 with a leaving node killed (pod force-deleted) while a shard moves off it: drains first, then shrinks, and deletes the volumes", func(ctx SpecContext) {
-		clusters := record(&toruav1alpha1.ToruaClusterList{})
-		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
-		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
-		DeferCleanup(func() { _, _ = clusters.stop(); _, _ = sets.stop(); _, _ = maps.stop() })
+		w := watchShrink()
 		l := startScenarioLoad(ctx, "scale-down-kill-leaving")
 		leaving := []string{name + "-node-3", name + "-node-4"}
 		victim := leaving[0]
@@ -771,27 +800,11 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		moment := waitForMoment(ctx, "a shard is moving off "+victim, movingOff(ctx, victim))
 		By("force-deleting pod " + victim + " (grace period 0: SIGKILL) while " + moment)
 		forceDeletePod(ctx, victim)
-
-		m := expectConverged(ctx, 3)
-		expectBalanced(m)
-		expectRemoved(ctx, leaving, 3)
-		expectNodesHostTheirReplicas(ctx)
-		finishScenario(ctx, l, "")
-
-		By("checking the drain came before the shrink")
-		stsEvents, err := sets.stop()
-		Expect(err).NotTo(HaveOccurred())
-		mapEvents, err := maps.stop()
-		Expect(err).NotTo(HaveOccurred())
-		expectDrainedBeforeShrink(stsEvents, mapEvents, leaving, 3)
-		expectRebalanced(clusters, toruav1alpha1.ReasonDraining)
+		expectShrunkTo3(ctx, l, w, leaving, toruav1alpha1.ReasonDraining)
 	}, SpecTimeout(10*time.Minute))
 
 	It("scales from 3 to 5 and, while the first replicas move, back to 3 (a cancelled scale-up): drains what moved, shrinks, deletes the new volumes", func(ctx SpecContext) {
-		clusters := record(&toruav1alpha1.ToruaClusterList{})
-		sets := record(&appsv1.StatefulSetList{}, client.MatchingFields{"metadata.name": name + "-node"})
-		maps := record(&corev1.ConfigMapList{}, client.MatchingFields{"metadata.name": name + "-shardmap"})
-		DeferCleanup(func() { _, _ = clusters.stop(); _, _ = sets.stop(); _, _ = maps.stop() })
+		w := watchShrink()
 		l := startScenarioLoad(ctx, "scale-up-cancelled")
 		joining := []string{name + "-node-3", name + "-node-4"}
 
@@ -800,21 +813,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		moment := waitForMoment(ctx, "the first replicas are moving onto the new nodes", learnerOn(ctx, joining...))
 		By("setting spec.replicas back to 3 while " + moment)
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 3 })
-
-		m := expectConverged(ctx, 3)
-		expectBalanced(m)
-		expectRemoved(ctx, joining, 3)
-		expectNodesHostTheirReplicas(ctx)
-		finishScenario(ctx, l, "")
-
-		By("checking the new nodes were drained before the StatefulSet shrank")
-		stsEvents, err := sets.stop()
-		Expect(err).NotTo(HaveOccurred())
-		mapEvents, err := maps.stop()
-		Expect(err).NotTo(HaveOccurred())
-		GinkgoWriter.Printf("StatefulSet sizes: %v\n", sizeHistory(stsEvents))
-		expectDrainedBeforeShrink(stsEvents, mapEvents, joining, 3)
-		expectRebalanced(clusters, "")
+		expectShrunkTo3(ctx, l, w, joining, "")
 	}, SpecTimeout(10*time.Minute))
 
 	It("converges when the operator is killed and restarted during data moves (3 to 4 and back): no placement redone, the StatefulSet shrinks once", func(ctx SpecContext) {
