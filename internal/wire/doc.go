@@ -15,7 +15,10 @@
 //	response: u32 n | u32 id | u16 status | u64 revision | body
 //
 // n counts the bytes after itself. The client picks request ids (increasing); a response
-// carries its request's id, in any order. Ops are OpGet, OpPut and OpDelete; flag
+// carries its request's id, in any order. Ops are OpGet, OpPut, OpDelete and OpPing (a
+// liveness probe the connection's reader answers at once; a Pool with PingInterval pings
+// every connection and takes a server that stops answering as down until it answers again,
+// since a hung process still accepts connections and reads nothing); flag
 // FlagStale asks for a stale read; cond and revision are the write's precondition (the
 // HTTP API's If-Match / If-None-Match). Status is the HTTP API's status code for the same
 // outcome; revision is its ETag; body is the value of a GET answered 200, else the HTTP
