@@ -163,7 +163,7 @@ func (n *Node) resolveRaft(id string) (string, error) {
 // until Shutdown.
 func (n *Node) Start(ctx context.Context) error {
 	host, err := replication.Listen(replication.HostConfig{
-		Listen: n.cfg.RaftListen, NodeID: n.cfg.ID, Resolve: n.resolveRaft, Engine: n.eng,
+		Listen: n.cfg.RaftListen, NodeID: n.cfg.ID, Resolve: n.resolveRaft, Storage: n.eng,
 		LogDir: filepath.Join(n.cfg.DataDir, "raft-log"), Dir: filepath.Join(n.cfg.DataDir, "raft-snapshots"),
 		Raft: n.cfg.Raft, Logger: n.log,
 	})

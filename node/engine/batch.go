@@ -79,3 +79,31 @@ func (b *Batch) Close() {
 		b.b = nil
 	}
 }
+
+// ShardApply is one shard's part of ApplyShards: ops applied at a Raft log index.
+type ShardApply struct {
+	Shard        int
+	Ops          []Op
+	AppliedIndex uint64
+}
+
+// ApplyShards applies every shard's ops, each recording its AppliedIndex, in one atomic
+// write that is not synced (SyncWAL makes it durable). results[i] are shards[i]'s, and
+// hold only if the error is nil. A shard may appear once.
+func (e *Engine) ApplyShards(shards []ShardApply) (results [][]Result, err error) {
+	b, err := e.NewBatch()
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	results = make([][]Result, len(shards))
+	for i, s := range shards {
+		if results[i], err = b.Apply(s.Shard, s.Ops, s.AppliedIndex); err != nil {
+			return nil, fmt.Errorf("shard %d up to index %d: %w", s.Shard, s.AppliedIndex, err)
+		}
+	}
+	if err := b.Commit(false); err != nil {
+		return nil, err
+	}
+	return results, nil
+}

@@ -52,3 +52,34 @@ func TestBatchCommitsShardsAtOnce(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect([]any{st.Keys, st.Revision, st.AppliedIndex}).To(Equal([]any{int64(1), uint64(3), uint64(9)}))
 }
+
+// TestApplyShardsIsOneWrite: ApplyShards gives each shard its results and applied index;
+// a shard named twice fails the call and writes nothing of any shard.
+func TestApplyShardsIsOneWrite(t *testing.T) {
+	g := NewWithT(t)
+	e := openEngine(t, "", false)
+	res, err := e.ApplyShards([]ShardApply{
+		{Shard: 1, Ops: []Op{put("a", "1")}, AppliedIndex: 4},
+		{Shard: 2, Ops: []Op{put("b", "1"), put("b", "2")}, AppliedIndex: 9},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res).To(Equal([][]Result{{{Revision: 1}}, {{Revision: 1}, {Revision: 2}}}))
+	for shard, want := range map[int]uint64{1: 4, 2: 9} {
+		st, err := e.ShardStats(shard)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(st.AppliedIndex).To(Equal(want))
+	}
+
+	_, err = e.ApplyShards([]ShardApply{
+		{Shard: 3, Ops: []Op{put("c", "1")}, AppliedIndex: 1},
+		{Shard: 1, Ops: []Op{put("a", "2")}, AppliedIndex: 5},
+		{Shard: 1, Ops: []Op{put("a", "3")}, AppliedIndex: 6},
+	})
+	g.Expect(errors.Is(err, ErrInvalidArgument)).To(BeTrue(), "shard 1 twice: %v", err)
+	st, err := e.ShardStats(3)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(st).To(Equal(ShardStats{}), "nothing of the failed call is written")
+	v, err := e.Get(1, []byte("a"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(v.Data)).To(Equal("1"))
+}

@@ -12,29 +12,26 @@ import (
 	"github.com/torua/torua/node/raftlog"
 )
 
-// apply applies committed entries in a batch of their own; the loop instead shares one
-// batch among every group of a round (prepareApply, applying.finish). Loop only.
+// apply applies committed entries in a write of their own; the loop instead writes every
+// group of a round at once (Host.applyAll). Loop only.
 func (g *Group) apply(entries []*pb.Entry) {
-	b, err := g.h.eng.NewBatch()
-	if err != nil {
-		panic(fmt.Sprintf("replication: shard %d: apply: %v", g.shard, err))
-	}
-	a := g.prepareApply(b, entries)
-	if err := b.Commit(false); err != nil {
-		panic(fmt.Sprintf("replication: shard %d: apply: %v", g.shard, err))
-	}
+	a := g.prepareApply(entries)
+	g.h.applyAll([]*applying{a})
 	a.finish()
 }
 
-// applying is a group's committed entries on their way to the engine: their writes are in
-// the round's batch, and finish answers for them once it has committed.
+// applying is a group's committed entries on their way to the storage: their write joins
+// the round's (Host.applyAll), and finish answers for them once it is done.
 type applying struct {
-	g       *Group
-	last    *pb.Entry
-	spans   []span
-	confs   []*pb.Entry
+	g     *Group
+	last  *pb.Entry
+	spans []span
+	confs []*pb.Entry
+	// write is what the entries write to the storage (nil: nothing), and results its
+	// results once written.
+	write   *engine.ShardApply
 	results []engine.Result
-	// dataApplied is the engine's applied index once the batch has committed.
+	// dataApplied is the storage's applied index once the write is done.
 	dataApplied uint64
 }
 
@@ -45,12 +42,11 @@ type span struct {
 	noCommand bool
 }
 
-// prepareApply decodes committed entries and adds their ops to b. Entries at or below the
-// engine's applied index (a replay after a restart) are skipped. Loop only.
+// prepareApply decodes committed entries into the write that applies them. Entries at or
+// below the storage's applied index (a replay after a restart) are skipped. Loop only.
 //
-// An entry it cannot decode, or an engine failure, panics: a replica that goes on would
-// diverge from the others; a restart replays the entries from the engine's applied index.
-func (g *Group) prepareApply(b *engine.Batch, entries []*pb.Entry) *applying {
+// An entry it cannot decode panics: a replica that goes on would diverge from the others.
+func (g *Group) prepareApply(entries []*pb.Entry) *applying {
 	a := &applying{g: g, dataApplied: g.dataApplied.Load()}
 	if len(entries) == 0 {
 		return a
@@ -89,17 +85,38 @@ func (g *Group) prepareApply(b *engine.Batch, entries []*pb.Entry) *applying {
 	if lastData > 0 || a.last.GetIndex() > a.dataApplied {
 		// The applied index moves with every entry, empty ones included, so that replay
 		// after a restart starts behind the last one.
-		applied := max(a.last.GetIndex(), a.dataApplied)
-		var err error
-		if a.results, err = b.Apply(g.shard, ops, applied); err != nil {
-			panic(fmt.Sprintf("replication: shard %d: apply entries up to %d: %v", g.shard, a.last.GetIndex(), err))
-		}
-		a.dataApplied = applied
+		a.write = &engine.ShardApply{Shard: g.shard, Ops: ops, AppliedIndex: max(a.last.GetIndex(), a.dataApplied)}
 	}
 	return a
 }
 
-// finish, once the batch has committed, applies membership changes, answers the waiting
+// applyAll writes what the groups' committed entries apply in one storage write.
+//
+// A failed write panics: its outcome is unknown, and going on could answer what is not
+// applied; a restart replays the entries from the storage's applied index. Loop only.
+func (h *Host) applyAll(prepared []*applying) {
+	var writes []engine.ShardApply
+	for _, a := range prepared {
+		if a.write != nil {
+			writes = append(writes, *a.write)
+		}
+	}
+	if len(writes) == 0 {
+		return
+	}
+	results, err := h.store.ApplyShards(writes)
+	if err != nil {
+		panic(fmt.Sprintf("replication: apply: %v", err))
+	}
+	for _, a := range prepared {
+		if a.write != nil {
+			a.results, results = results[0], results[1:]
+			a.dataApplied = a.write.AppliedIndex
+		}
+	}
+}
+
+// finish, once the write is done, applies membership changes, answers the waiting
 // proposals (a proposal of this leader's term also extends its read lease) and releases
 // the reads whose index is now applied. Loop only.
 func (a *applying) finish() {

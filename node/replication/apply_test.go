@@ -36,7 +36,7 @@ func testHost(t testing.TB, eng *engine.Engine) *Host {
 // given, changes its configuration first.
 func testHostIn(t testing.TB, eng *engine.Engine, logDir string, adjust ...func(*HostConfig)) *Host {
 	t.Helper()
-	c := HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Engine: eng, Dir: t.TempDir(), LogDir: logDir,
+	c := HostConfig{Listen: "127.0.0.1:0", NodeID: "n1", Storage: eng, Dir: t.TempDir(), LogDir: logDir,
 		Resolve: func(string) (string, error) { return "", errors.New("no peers") }, Raft: testGroupConfig()}
 	for _, f := range adjust {
 		f(&c)

@@ -120,7 +120,7 @@ func (c *testCluster) start(id string, shards ...int) *testNode {
 	if c.config != nil {
 		c.config(&cfg)
 	}
-	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: id, Engine: eng, Dir: filepath.Join(dir, "raft"), LogDir: filepath.Join(dir, "raft-log"),
+	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: id, Storage: eng, Dir: filepath.Join(dir, "raft"), LogDir: filepath.Join(dir, "raft-log"),
 		Resolve: func(to string) (string, error) { return c.resolveFrom(id, to) }, Raft: cfg})
 	if err != nil {
 		c.t.Fatal(err)

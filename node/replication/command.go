@@ -14,7 +14,7 @@ import (
 type commandType uint8
 
 const (
-	// cmdOps is a batch of engine ops applied in order in one engine batch.
+	// cmdOps is a batch of engine ops applied in order in one storage write.
 	// Layout after the type byte:
 	//	version byte 1 | uvarint op count | ops
 	//	op: kind byte | cond kind byte | [uvarint revision if CondRevision] |

@@ -13,7 +13,7 @@
 // Host runs every group of the node as a raft.RawNode with asynchronous storage writes
 // (host.go). Each round it collects every group's Ready; sends all their messages, one frame
 // per peer; writes all their log appends and hard states to the node's Raft log (package
-// raftlog) in one write, and applies all their committed entries in one engine batch, both
+// raftlog) in one write, and applies all their committed entries in one storage write, both
 // unsynced; and hands the acknowledgements that count this node's copy to the syncer, which
 // fsyncs the Raft log once for everything written while it was busy and only then
 // delivers them (syncer.go). A leader's fsync thus runs while its followers write theirs,
@@ -24,9 +24,10 @@
 //
 // A group's log entries, hard state, compaction point and members' node IDs live in the
 // node's Raft log, one append-only file set for all its groups (raftstorage.go, Group's key
-// list); the engine holds the shard's data, written unsynced, and a compaction point is
+// list); the node's engine holds the shard's data, written unsynced, and a compaction point is
 // written only once the engine holds what it covers durably (Host.writePoints). In memory a
-// group keeps its log from the compaction point on. A log entry is an 8-byte proposal id
+// group keeps its log from the compaction point on. What a group needs of the engine is
+// the Storage interface (storage.go), a contract in the way hashicorp/raft's FSM is one. A log entry is an 8-byte proposal id
 // and a command: a type byte selecting a decoder in a table, then a versioned, compact
 // encoding of a batch of engine ops (command.go). Applying records the last entry's index as the shard's applied
 // index in the same batch; on restart Raft hands over the entries after the compaction point
@@ -62,10 +63,10 @@
 // host.go (the loop and its round), syncer.go (fsyncs and the acknowledgements that wait
 // for them), raftlogger.go (the library's logger on slog), group.go (a replica: opening,
 // founding, status, closing), propose.go (writes and their waiters), read.go (reads and
-// the lease), apply.go (applying committed entries and membership changes),
-// leadership.go (a lost leadership and the writes it leaves waiting), restore.go
-// (snapshots received), compact.go (log compaction), membership.go (members, changes,
-// leadership transfer), identity.go (the node's Raft ID), raftstorage.go (a group's Raft
-// state in the node's Raft log), command.go (the log entries' encoding), transport.go
-// (messages and snapshots between nodes).
+// the lease), apply.go (applying committed entries and membership changes), leadership.go
+// (a lost leadership and the writes it leaves waiting), restore.go (snapshots received),
+// compact.go (log compaction), membership.go (members, changes, leadership transfer),
+// identity.go (the node's Raft ID), raftstorage.go (a group's Raft state in the node's
+// Raft log), storage.go (what a group needs of the engine), command.go (the log entries'
+// encoding), transport.go (messages and snapshots between nodes).
 package replication

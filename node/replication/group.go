@@ -120,7 +120,7 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	if h.group(shard) != nil {
 		return nil, fmt.Errorf("open shard %d group: already open", shard)
 	}
-	if legacy, err := h.eng.LegacyRaftState(shard); err != nil {
+	if legacy, err := h.store.LegacyRaftState(shard); err != nil {
 		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	} else if legacy {
 		return nil, fmt.Errorf("open shard %d group: its Raft state is in the engine, where earlier versions of Torua kept it; this version keeps it in the raft-log directory and cannot read the old layout; start the node on a new data directory", shard)
@@ -129,7 +129,7 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	}
-	st, err := h.eng.ShardStats(shard)
+	st, err := h.store.ShardStats(shard)
 	if err != nil {
 		return nil, fmt.Errorf("open shard %d group: %w", shard, err)
 	}
@@ -265,7 +265,7 @@ func (g *Group) Status() shardmap.ShardStatus {
 		st.Role = "shutdown"
 	}
 	g.mu.Unlock()
-	if s, err := g.h.eng.ShardStats(g.shard); err == nil {
+	if s, err := g.h.store.ShardStats(g.shard); err == nil {
 		st.Revision, st.Keys, st.Bytes = s.Revision, s.Keys, s.Bytes
 	}
 	return st

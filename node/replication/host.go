@@ -12,7 +12,6 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
-	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/node/raftlog"
 )
 
@@ -20,12 +19,12 @@ import (
 // collects every group's Ready, sends their messages (one frame per peer), writes all their
 // log appends and hard states to the node's Raft log in one unsynced write, hands the
 // acknowledgements that need those writes durable to the syncer, and applies what the groups
-// committed in one unsynced engine batch.
+// committed in one unsynced storage write (Storage.ApplyShards).
 type Host struct {
 	cfg     Config
 	nodeID  string
 	id      uint64
-	eng     *engine.Engine
+	store   Storage
 	rlog    *raftlog.Log
 	resolve Resolver
 	dir     string
@@ -64,8 +63,8 @@ type HostConfig struct {
 	NodeID string
 	// Resolve finds a peer's Raft address.
 	Resolve Resolver
-	// Engine holds every group's data.
-	Engine *engine.Engine
+	// Storage holds every group's data (the node's engine).
+	Storage Storage
 	// LogDir holds the node's Raft log (package raftlog: every group's entries and
 	// stable state), conventionally <data>/raft-log. It is synced unless the engine was
 	// opened with NoSync.
@@ -81,8 +80,8 @@ type HostConfig struct {
 
 // Listen binds the Raft address and starts the node's Raft loop with no groups.
 func Listen(c HostConfig) (*Host, error) {
-	if c.NodeID == "" || len(c.NodeID) > maxNodeIDLen || c.Engine == nil || c.Resolve == nil || c.Dir == "" || c.LogDir == "" {
-		return nil, fmt.Errorf("raft host: a node ID of 1 to %d bytes, an engine, a resolver and two directories are required", maxNodeIDLen)
+	if c.NodeID == "" || len(c.NodeID) > maxNodeIDLen || c.Storage == nil || c.Resolve == nil || c.Dir == "" || c.LogDir == "" {
+		return nil, fmt.Errorf("raft host: a node ID of 1 to %d bytes, a storage, a resolver and two directories are required", maxNodeIDLen)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -90,7 +89,7 @@ func Listen(c HostConfig) (*Host, error) {
 	if err := resetIncoming(c.Dir); err != nil {
 		return nil, err
 	}
-	rlog, err := raftlog.Open(c.LogDir, raftlog.Options{SegmentSize: c.LogSegmentSize, NoSync: c.Engine.NoSync(),
+	rlog, err := raftlog.Open(c.LogDir, raftlog.Options{SegmentSize: c.LogSegmentSize, NoSync: c.Storage.NoSync(),
 		Logger: c.Logger.With("component", "raftlog")})
 	if err != nil {
 		return nil, fmt.Errorf("raft host: %w", err)
@@ -108,7 +107,7 @@ func Listen(c HostConfig) (*Host, error) {
 		_ = rlog.Close()
 		return nil, fmt.Errorf("raft listener: %w", err)
 	}
-	h := &Host{cfg: c.Raft.withDefaults(), nodeID: c.NodeID, id: id, eng: c.Engine, rlog: rlog, resolve: c.Resolve,
+	h := &Host{cfg: c.Raft.withDefaults(), nodeID: c.NodeID, id: id, store: c.Storage, rlog: rlog, resolve: c.Resolve,
 		dir: c.Dir, log: c.Logger.With("component", "replication"), groups: map[int]*Group{}, names: map[uint64]string{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), syncDone: make(chan struct{})}
 	h.names[h.id] = c.NodeID
@@ -275,7 +274,7 @@ type local struct {
 // commit index) and then delivers them. The loop goes on meanwhile: sending, applying and
 // stepping never wait for the disk. Committed entries reach the apply step only once they
 // are durable here (the library hands over no entry whose append is not acknowledged), and
-// every group's applies go into one engine batch, unsynced: after a crash the engine may
+// every group's applies go into one storage write, unsynced: after a crash the engine may
 // be behind the log, never ahead of what it holds, and the log's replay from its
 // compaction point brings it back (the engine skips what it has).
 func (h *Host) round(groups []*Group) bool {
@@ -339,18 +338,13 @@ func (h *Host) round(groups []*Group) bool {
 	if len(applies) == 0 {
 		return true
 	}
-	// One engine batch holds every group's applied entries (durable in the log already:
+	// One storage write holds every group's applied entries (durable in the log already:
 	// the library hands over only entries whose append was acknowledged).
-	batch := h.newBatch()
 	prepared := make([]*applying, len(applies))
 	for i, a := range applies {
-		prepared[i] = a.g.prepareApply(batch, a.m.GetEntries())
+		prepared[i] = a.g.prepareApply(a.m.GetEntries())
 	}
-	if err := batch.Commit(false); err != nil {
-		// NB: the outcome of the applies is unknown; going on could answer what is not
-		// applied. Stop loudly.
-		panic(fmt.Sprintf("replication: apply: %v", err))
-	}
+	h.applyAll(prepared)
 	var points []raftlog.Write
 	for i, a := range applies {
 		prepared[i].finish()
@@ -446,7 +440,7 @@ func (h *Host) writePoints(points []raftlog.Write) error {
 	if len(points) == 0 {
 		return nil
 	}
-	if err := h.eng.SyncWAL(); err != nil {
+	if err := h.store.SyncWAL(); err != nil {
 		return err
 	}
 	return h.rlog.Write(points)
@@ -488,15 +482,6 @@ func (h *Host) unpinLog() {
 // left its group, after Group.Close).
 func (h *Host) DeleteRaftState(shard int) error {
 	return h.rlog.DeleteShard(shard)
-}
-
-// newBatch starts a round's engine batch; the loop cannot go on without one.
-func (h *Host) newBatch() *engine.Batch {
-	b, err := h.eng.NewBatch()
-	if err != nil {
-		panic(fmt.Sprintf("replication: store raft state: %v", err))
-	}
-	return b
 }
 
 // deliver steps responses addressed to this node into g and sends the others.

@@ -26,11 +26,11 @@ type readLease struct {
 // true it reads this replica's applied state, which may lag.
 func (g *Group) Get(ctx context.Context, key []byte, stale bool) (engine.Value, error) {
 	if stale {
-		return g.h.eng.Get(g.shard, key)
+		return g.h.store.Get(g.shard, key)
 	}
 	var v engine.Value
 	err := g.linearizable(ctx, func() (err error) {
-		v, err = g.h.eng.Get(g.shard, key)
+		v, err = g.h.store.Get(g.shard, key)
 		return err
 	})
 	return v, err
@@ -39,12 +39,12 @@ func (g *Group) Get(ctx context.Context, key []byte, stale bool) (engine.Value, 
 // List returns up to limit keys with prefix after after, with Get's consistency.
 func (g *Group) List(ctx context.Context, prefix, after []byte, limit int, stale bool) ([][]byte, bool, error) {
 	if stale {
-		return g.h.eng.List(g.shard, prefix, after, limit)
+		return g.h.store.List(g.shard, prefix, after, limit)
 	}
 	var keys [][]byte
 	var more bool
 	err := g.linearizable(ctx, func() (err error) {
-		keys, more, err = g.h.eng.List(g.shard, prefix, after, limit)
+		keys, more, err = g.h.store.List(g.shard, prefix, after, limit)
 		return err
 	})
 	return keys, more, err

@@ -21,7 +21,7 @@ func (g *Group) restore(s *pb.Snapshot) {
 	if err != nil {
 		panic(fmt.Sprintf("replication: shard %d: snapshot at index %d: %v", g.shard, s.GetMetadata().GetIndex(), err))
 	}
-	err = g.h.eng.RestoreShard(g.shard, f)
+	err = g.h.store.RestoreShard(g.shard, f)
 	_ = f.Close()
 	if err != nil {
 		panic(fmt.Sprintf("replication: shard %d: restore snapshot at index %d: %v", g.shard, s.GetMetadata().GetIndex(), err))
@@ -44,7 +44,7 @@ func (g *Group) restore(s *pb.Snapshot) {
 		_ = os.Remove(path)
 	}
 	g.mu.Unlock()
-	st, err := g.h.eng.ShardStats(g.shard)
+	st, err := g.h.store.ShardStats(g.shard)
 	if err != nil {
 		panic(fmt.Sprintf("replication: shard %d: after restoring a snapshot: %v", g.shard, err))
 	}

@@ -440,7 +440,7 @@ func (t *transport) sendSnapshot(om outMsg) {
 	bw := bufio.NewWriterSize(nc, 256<<10)
 	_, err = bw.Write(appendMessage(nil, om.shard, t.withMembers(om.m)))
 	if err == nil {
-		err = t.h.eng.SnapshotShard(om.shard, bw)
+		err = t.h.store.SnapshotShard(om.shard, bw)
 	}
 	if err == nil {
 		err = bw.Flush()
