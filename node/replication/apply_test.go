@@ -217,7 +217,7 @@ func TestRestoreReplacesTheShardFromAReceivedFile(t *testing.T) {
 	g.Expect(left).To(BeEmpty())
 
 	for _, bad := range []string{"", "../engine/MANIFEST", "shard-5-2", "a/b.snap"} {
-		_, err := h.trans.snapshotFile([]byte(bad))
+		_, err := h.snapshotFile([]byte(bad))
 		g.Expect(err).To(MatchError(ContainSubstring("names no received snapshot")), "%q", bad)
 	}
 }

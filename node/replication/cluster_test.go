@@ -13,8 +13,9 @@ import (
 )
 
 // testCluster runs Torua nodes in one process: each node has its own engine, data dir
-// and Host on a 127.0.0.1 port, and one Group per hosted shard. Nodes find each other
-// through the cluster's address book, as real nodes do through the shard map.
+// and Host on a 127.0.0.1 port (or on an in-memory network), and one Group per hosted
+// shard. Nodes find each other through the cluster's address book, as real nodes do
+// through the shard map.
 type testCluster struct {
 	t     testing.TB
 	root  string
@@ -25,6 +26,8 @@ type testCluster struct {
 	cutOff map[string]bool
 	// config, if set, adjusts every node's Config.
 	config func(*Config)
+	// mem, if set, carries the Raft traffic instead of TCP (newMemCluster).
+	mem *MemNetwork
 	// durable makes the engines (and so the Raft logs in them) fsync; tests that only
 	// stop processes cleanly leave it off to run faster.
 	durable bool
@@ -53,6 +56,20 @@ func newTestCluster(t testing.TB) *testCluster {
 	return c
 }
 
+// newMemCluster is newTestCluster on an in-memory network (MemNetwork).
+func newMemCluster(t testing.TB) *testCluster {
+	c := newTestCluster(t)
+	c.mem = NewMemNetwork()
+	return c
+}
+
+// onEachTransport runs test as subtest "tcp" on a newTestCluster and as "mem" on a
+// newMemCluster: the groups behave the same over both transports.
+func onEachTransport(t *testing.T, test func(t *testing.T, c *testCluster)) {
+	t.Run("tcp", func(t *testing.T) { test(t, newTestCluster(t)) })
+	t.Run("mem", func(t *testing.T) { test(t, newMemCluster(t)) })
+}
+
 // resolveFrom is from's view of the address book: nothing while either node is cut off.
 func (c *testCluster) resolveFrom(from, id string) (string, error) {
 	c.mu.Lock()
@@ -67,23 +84,38 @@ func (c *testCluster) resolveFrom(from, id string) (string, error) {
 }
 
 // cut partitions node id from every other node: no new connection to or from it resolves,
-// and every pooled Raft connection of every running node is closed. Its groups keep
-// running, as a node behind a broken network does.
+// and every pooled Raft connection of every running node is closed (on a MemNetwork: the
+// node is isolated). Its groups keep running, as a node behind a broken network does.
 func (c *testCluster) cut(id string) {
 	c.mu.Lock()
 	c.cutOff[id] = true
+	if c.mem != nil {
+		c.mem.Isolate(id)
+		c.mu.Unlock()
+		return
+	}
 	nodes := make([]*testNode, 0, len(c.nodes))
 	for _, n := range c.nodes {
 		nodes = append(nodes, n)
 	}
 	c.mu.Unlock()
 	for _, n := range nodes {
-		n.host.trans.dropConns()
+		n.host.trans.(*tcpTransport).dropConns()
+	}
+}
+
+// heal undoes cut(id).
+func (c *testCluster) heal(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cutOff[id] = false
+	if c.mem != nil {
+		c.mem.Reconnect(id)
 	}
 }
 
 // dropConns closes every connection of the transport, outgoing and accepted.
-func (t *transport) dropConns() {
+func (t *tcpTransport) dropConns() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, p := range t.peers {
@@ -120,7 +152,7 @@ func (c *testCluster) start(id string, shards ...int) *testNode {
 	if c.config != nil {
 		c.config(&cfg)
 	}
-	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", NodeID: id, Storage: eng, Dir: filepath.Join(dir, "raft"), LogDir: filepath.Join(dir, "raft-log"),
+	host, err := Listen(HostConfig{Listen: "127.0.0.1:0", Network: c.mem, NodeID: id, Storage: eng, Dir: filepath.Join(dir, "raft"), LogDir: filepath.Join(dir, "raft-log"),
 		Resolve: func(to string) (string, error) { return c.resolveFrom(id, to) }, Raft: cfg})
 	if err != nil {
 		c.t.Fatal(err)

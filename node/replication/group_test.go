@@ -64,9 +64,10 @@ func get(n *testNode, shard int, key string, stale bool) (string, error) {
 	return string(v.Data), err
 }
 
-func TestWritesCommitAndSurviveLeaderLoss(t *testing.T) {
+func TestWritesCommitAndSurviveLeaderLoss(t *testing.T) { onEachTransport(t, writesCommitAndSurviveLeaderLoss) }
+
+func writesCommitAndSurviveLeaderLoss(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
-	c := newTestCluster(t)
 	shards := []int{0, 1, 2}
 	c.startGroup(nodes3, shards...)
 	for _, s := range shards {
@@ -221,9 +222,10 @@ func TestRestartedReplicaCatchesUpAtNewAddress(t *testing.T) {
 		Should(Equal(c.leader(5).groups[5].Status().AppliedIndex))
 }
 
-func TestMembershipChangesAndSnapshotCatchUp(t *testing.T) {
+func TestMembershipChangesAndSnapshotCatchUp(t *testing.T) { onEachTransport(t, membershipChangesAndSnapshotCatchUp) }
+
+func membershipChangesAndSnapshotCatchUp(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
-	c := newTestCluster(t)
 	const shard = 7
 	c.startGroup(nodes3, shard)
 	waitLeader(g, c, shard)
@@ -608,9 +610,10 @@ func TestReplicaDeletedAndHostedAgain(t *testing.T) {
 // here the leader is cut off with the write in flight, the others elect a leader and write
 // on; once the old leader hears of the new term its entry cannot commit, and the write is
 // answered not-leader (nothing done, safe to send again), not "outcome unknown".
-func TestWriteOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T) {
+func TestWriteOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T) { onEachTransport(t, writeOnADeposedLeaderIsRefusedOnceItCannotCommit) }
+
+func writeOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
-	c := newTestCluster(t)
 	c.startGroup(nodes3, 0)
 	old := waitLeader(g, c, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -625,9 +628,7 @@ func TestWriteOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T) {
 	}()
 	eventually(g, func() *testNode { return c.leader(0) }).ShouldNot(SatisfyAny(BeNil(), Equal(old)))
 	g.Expect(c.put(ctx, 0, "after", "2")).To(Succeed())
-	c.mu.Lock()
-	c.cutOff[old.id] = false
-	c.mu.Unlock()
+	c.heal(old.id)
 
 	var err error
 	eventually(g, errc).Should(Receive(&err))
@@ -640,9 +641,10 @@ func TestWriteOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T) {
 // A write left waiting on a replica that lost its leadership with it in flight is answered
 // "outcome unknown", not not-leader, when that replica catches up from a snapshot: the
 // snapshot may hold the write's entry, applied without the replica seeing it.
-func TestOrphanedWriteIsUnknownAfterASnapshot(t *testing.T) {
+func TestOrphanedWriteIsUnknownAfterASnapshot(t *testing.T) { onEachTransport(t, orphanedWriteIsUnknownAfterASnapshot) }
+
+func orphanedWriteIsUnknownAfterASnapshot(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
-	c := newTestCluster(t)
 	const shard = 3
 	c.startGroup(nodes3, shard)
 	l := waitLeader(g, c, shard)
@@ -695,9 +697,7 @@ func TestOrphanedWriteIsUnknownAfterASnapshot(t *testing.T) {
 		eventually(g, func() uint64 { return grp.Status().AppliedIndex }).Should(BeNumerically(">", 30))
 		g.Expect(grp.Snapshot()).To(Succeed())
 	}
-	c.mu.Lock()
-	c.cutOff[f.id] = false
-	c.mu.Unlock()
+	c.heal(f.id)
 	// Entries after the snapshot's: the replica applies them once restored.
 	eventually(g, func() (string, error) { return get(f, shard, "k29", true) }).Should(Equal("v"))
 	g.Expect(c.put(ctx, shard, "after", "2")).To(Succeed())

@@ -29,7 +29,8 @@ type Host struct {
 	resolve Resolver
 	dir     string
 	log     *slog.Logger
-	trans   *transport
+	trans   transport
+	quiet   quietPeriod
 
 	mu     sync.RWMutex
 	groups map[int]*Group
@@ -59,6 +60,9 @@ type Host struct {
 type HostConfig struct {
 	// Listen is the Raft address to bind (host:port; port 0 picks one).
 	Listen string
+	// Network, if set, carries the Raft traffic in memory instead of over TCP, and Listen
+	// is unused: tests only (MemNetwork).
+	Network *MemNetwork
 	// NodeID is this node's ID. Its Raft ID is created with its Raft log (identity.go).
 	NodeID string
 	// Resolve finds a peer's Raft address.
@@ -78,7 +82,8 @@ type HostConfig struct {
 	Logger *slog.Logger
 }
 
-// Listen binds the Raft address and starts the node's Raft loop with no groups.
+// Listen binds the Raft address (or joins HostConfig.Network) and starts the node's Raft
+// loop with no groups.
 func Listen(c HostConfig) (*Host, error) {
 	if c.NodeID == "" || len(c.NodeID) > maxNodeIDLen || c.Storage == nil || c.Resolve == nil || c.Dir == "" || c.LogDir == "" {
 		return nil, fmt.Errorf("raft host: a node ID of 1 to %d bytes, a storage, a resolver and two directories are required", maxNodeIDLen)
@@ -102,16 +107,22 @@ func Listen(c HostConfig) (*Host, error) {
 	if created {
 		c.Logger.Info("Created the node's Raft identity with its Raft log", "raftID", FormatRaftID(id))
 	}
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		_ = rlog.Close()
-		return nil, fmt.Errorf("raft listener: %w", err)
+	var ln net.Listener
+	if c.Network == nil {
+		if ln, err = net.Listen("tcp", c.Listen); err != nil {
+			_ = rlog.Close()
+			return nil, fmt.Errorf("raft listener: %w", err)
+		}
 	}
 	h := &Host{cfg: c.Raft.withDefaults(), nodeID: c.NodeID, id: id, store: c.Storage, rlog: rlog, resolve: c.Resolve,
 		dir: c.Dir, log: c.Logger.With("component", "replication"), groups: map[int]*Group{}, names: map[uint64]string{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), syncDone: make(chan struct{})}
 	h.names[h.id] = c.NodeID
-	h.trans = newTransport(h, ln)
+	if c.Network != nil {
+		h.trans = c.Network.attach(h)
+	} else {
+		h.trans = newTCPTransport(h, ln)
+	}
 	h.sync = &syncer{h: h, kick: make(chan struct{}, 1)}
 	go h.sync.run()
 	go h.run()
@@ -119,14 +130,7 @@ func Listen(c HostConfig) (*Host, error) {
 }
 
 // Addr is the bound Raft address.
-func (h *Host) Addr() net.Addr { return h.trans.ln.Addr() }
-
-// QuietUntil makes the host drop every Raft message it receives until t: a node that
-// restarts with Raft state answers no Raft traffic for a while (Config.RestartQuietPeriod).
-func (h *Host) QuietUntil(t time.Time) { h.trans.quietUntil(t) }
-
-// Quiet reports whether the host is still in a quiet period, and until when.
-func (h *Host) Quiet() (until time.Time, quiet bool) { return h.trans.quiet() }
+func (h *Host) Addr() net.Addr { return h.trans.addr() }
 
 // ID is this node's Raft ID.
 func (h *Host) ID() uint64 { return h.id }

@@ -81,9 +81,10 @@ func TestMembersEncoding(t *testing.T) {
 // and restarts; with the only other holder of those writes down, the replica that missed
 // them must not be elected with the wiped node's vote. Once the holder is back the writes are
 // all there, and the wiped node, removed and added again as a new member, catches up.
-func TestLostDiskNeverCountsAsTheOldMember(t *testing.T) {
+func TestLostDiskNeverCountsAsTheOldMember(t *testing.T) { onEachTransport(t, lostDiskNeverCountsAsTheOldMember) }
+
+func lostDiskNeverCountsAsTheOldMember(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
-	c := newTestCluster(t)
 	const shard = 0
 	c.startGroup(nodes3, shard)
 	holder := waitLeader(g, c, shard)
@@ -115,9 +116,7 @@ func TestLostDiskNeverCountsAsTheOldMember(t *testing.T) {
 	fresh := c.start(wiped, shard)
 	_ = oldID
 	c.stop(holder.id)
-	c.mu.Lock()
-	c.cutOff[behind] = false
-	c.mu.Unlock()
+	c.heal(behind)
 
 	// The node behind campaigns: its vote requests go to the wiped node's old Raft ID,
 	// which the wiped node drops. No leader may be elected from the two.

@@ -58,9 +58,10 @@ func TestReadsTakeALeaseThatTransfersRevoke(t *testing.T) {
 // new leader and write through it, and the old leader, which still believes it leads,
 // never answers a linearizable read with the old value: its lease ends before the
 // followers may vote for anyone else.
-func TestCutOffLeaderServesNoStaleRead(t *testing.T) {
+func TestCutOffLeaderServesNoStaleRead(t *testing.T) { onEachTransport(t, cutOffLeaderServesNoStaleRead) }
+
+func cutOffLeaderServesNoStaleRead(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
-	c := newTestCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	old := leasedGroup(ctx, g, c, "old")

@@ -13,7 +13,7 @@ import (
 // It panics if the snapshot's file is gone: Raft has accepted the snapshot, and going on
 // without its data would leave this replica behind the log it claims to hold.
 func (g *Group) restore(s *pb.Snapshot) {
-	path, err := g.h.trans.snapshotFile(s.GetData())
+	path, err := g.h.snapshotFile(s.GetData())
 	if err != nil {
 		panic(fmt.Sprintf("replication: shard %d: snapshot at index %d: %v", g.shard, s.GetMetadata().GetIndex(), err))
 	}

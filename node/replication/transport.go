@@ -1,8 +1,6 @@
 package replication
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,167 +14,80 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/torua/torua/internal/coalesce"
 )
 
-// The transport keeps one TCP connection to each peer, over which this node sends the
-// messages of all its groups; a peer's messages to this node come over the peer's own
-// connection. Every connection starts with a header naming its kind, its target and its
-// sender:
-//
-//	magic (4 bytes) | u8 len(target node ID) | target node ID | u8 len(sender) | sender
-//
-// The target lets the receiver refuse a connection meant for another node (a stale map
-// pointing at an address that now belongs to someone else); the sender's name, with the
-// Raft ID its messages come from, lets it answer a node it has not heard of yet (Raft knows
-// nodes by Raft ID only). A message addressed to a Raft ID that is not this node's (one the
-// node had before it lost its disk, see identity.go) is dropped. Magic "TRMR" starts a message
-// connection, which then carries frames, each the messages of one round for that peer:
-//
-//	u32 length | repeated (u16 shard | u32 size | marshalled raftpb.Message)
-//
-// Magic "TRSN" starts a snapshot connection, one per snapshot:
-//
-//	u16 shard | u32 size | marshalled MsgSnap | the shard's data stream
-//	(engine.SnapshotShard) until the sender closes its side
-//
-// The MsgSnap's snapshot data holds the members of its configuration (the members list of
-// membership.go), so that a new replica can name members it has not heard from yet.
-//
-// The receiver stores the stream in a file under <dir>/incoming, answers one byte once it
-// has all of it, and only then steps the message into the group; the group restores the
-// file when Raft accepts the snapshot.
-const (
-	msgMagic  = "TRMR"
-	snapMagic = "TRSN"
-	// maxNodeIDLen is the longest node ID the header can carry.
-	maxNodeIDLen = 255
-	// maxFrame bounds a frame a receiver accepts (a corrupt length must not allocate
-	// without bound). A round's messages for one peer are far smaller: entries are
-	// limited to maxSizePerMsg per message.
-	maxFrame = 256 << 20
-	// dialTimeout bounds a dial; handshakeTimeout the header of an accepted connection.
-	dialTimeout      = 2 * time.Second
-	handshakeTimeout = 5 * time.Second
-	// snapshotAckTimeout bounds how long a sender waits for the receiver to confirm it
-	// has stored a whole snapshot stream.
-	snapshotAckTimeout = time.Minute
-)
+// transport carries the Raft messages of every group between this node and its peers.
+// tcpTransport (tcptransport.go) is the one nodes use; memTransport (memtransport.go) is
+// an in-memory network for tests that cut links and drop messages without sockets. Both
+// hand what they receive to the host's side, below, which decides what is stepped.
+type transport interface {
+	// send sends a round's messages without waiting for the network. Messages it cannot
+	// send are reported to Host.unreachable (Raft sends again); each MsgSnap goes over a
+	// stream of its own with the shard's data (Host.snapshotMessage), and its outcome is
+	// reported to Host.snapshotDone.
+	send(msgs []outMsg)
+	// addr is the address peers reach this node at.
+	addr() net.Addr
+	// close stops sending and receiving and waits for the transport's goroutines.
+	close()
+}
 
+// errMisaddressed refuses a snapshot addressed to a Raft ID this node does not have.
+var errMisaddressed = errors.New("snapshot addressed to another Raft ID")
+
+// outMsg is one Raft message of one shard's group.
 type outMsg struct {
 	shard int
 	m     *pb.Message
 }
 
-type transport struct {
-	h      *Host
-	ln     net.Listener
-	dialer net.Dialer
-
-	mu sync.Mutex
-	// peers are the connections to other nodes by node ID: messages to every Raft ID a
-	// node has had go over one connection.
-	peers  map[string]*peer
-	conns  map[net.Conn]struct{}
-	quietT time.Time
-	done   bool
-	wg     sync.WaitGroup
+// quietPeriod is the host's quiet period (Host.QuietUntil): until it ends, every Raft message
+// received is dropped.
+type quietPeriod struct {
+	mu    sync.Mutex
+	until time.Time
 }
 
-type peer struct {
-	addr    string
-	nc      net.Conn
-	w       *coalesce.Writer
-	dialing bool
+// QuietUntil makes the host drop every Raft message it receives until t: a node that
+// restarts with Raft state answers no Raft traffic for a while (Config.RestartQuietPeriod).
+func (h *Host) QuietUntil(t time.Time) {
+	h.quiet.mu.Lock()
+	h.quiet.until = t
+	h.quiet.mu.Unlock()
 }
 
-func newTransport(h *Host, ln net.Listener) *transport {
-	t := &transport{h: h, ln: ln, peers: map[string]*peer{}, conns: map[net.Conn]struct{}{},
-		dialer: net.Dialer{Timeout: dialTimeout}}
-	// A node bound to one IP also dials from it, so that peers (and fault-injecting
-	// proxies in tests) see its connections come from its own address.
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
-		t.dialer.LocalAddr = &net.TCPAddr{IP: tcp.IP}
-	}
-	t.wg.Add(1)
-	go t.accept()
-	return t
+// Quiet reports whether the host is still in a quiet period, and until when.
+func (h *Host) Quiet() (until time.Time, quiet bool) {
+	h.quiet.mu.Lock()
+	defer h.quiet.mu.Unlock()
+	return h.quiet.until, time.Now().Before(h.quiet.until)
 }
 
-func (t *transport) quietUntil(until time.Time) {
-	t.mu.Lock()
-	t.quietT = until
-	t.mu.Unlock()
-}
-
-func (t *transport) quiet() (time.Time, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.quietT, time.Now().Before(t.quietT)
-}
-
-// send sends msgs, one frame per peer. Messages to a peer without a connection are dropped
-// (Raft sends again) while one is dialed.
-func (t *transport) send(msgs []outMsg) {
-	if len(msgs) == 0 {
+// receive steps message m of shard, received from node from, into its group. sender is
+// the Raft ID from's messages have come from so far on this stream: a new one is learnt
+// as a name of from. Snapshots come over streams of their own only (storeSnapshot).
+func (h *Host) receive(from string, sender *uint64, shard int, m *pb.Message) {
+	if _, quiet := h.Quiet(); quiet || m.GetType() == pb.MsgSnap {
 		return
 	}
-	byPeer := map[uint64][]outMsg{}
-	for _, om := range msgs {
-		if om.m.GetType() == pb.MsgSnap {
-			t.wg.Add(1)
-			go t.sendSnapshot(om)
-			continue
-		}
-		byPeer[om.m.GetTo()] = append(byPeer[om.m.GetTo()], om)
+	if m.GetFrom() != *sender {
+		*sender = m.GetFrom()
+		h.learnMember(*sender, from)
 	}
-	for to, ms := range byPeer {
-		w := t.writer(to)
-		if w == nil {
-			t.unreachable(ms)
-			continue
-		}
-		if err := w.Send(func(b []byte) []byte { return appendFrame(b, ms) }); err != nil {
-			t.broken(to, err)
-			t.unreachable(ms)
-			continue
-		}
-		t.h.stats.sent.Add(uint64(len(ms)))
-	}
-}
-
-func appendFrame(b []byte, ms []outMsg) []byte {
-	start := len(b)
-	b = append(b, 0, 0, 0, 0)
-	for _, om := range ms {
-		b = appendMessage(b, om.shard, om.m)
-	}
-	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
-	return b
-}
-
-func appendMessage(b []byte, shard int, m *pb.Message) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(shard))
-	b = binary.BigEndian.AppendUint32(b, uint32(proto.Size(m)))
-	b, err := proto.MarshalOptions{}.MarshalAppend(b, m)
-	if err != nil {
-		panic(fmt.Sprintf("replication: marshal raft message: %v", err))
-	}
-	return b
+	h.step(shard, m)
 }
 
 // unreachable tells the groups of ms that their peer could not be reached, so that Raft
 // probes it instead of streaming entries into the void.
-func (t *transport) unreachable(ms []outMsg) {
-	t.h.stats.dropped.Add(uint64(len(ms)))
+func (h *Host) unreachable(ms []outMsg) {
+	h.stats.dropped.Add(uint64(len(ms)))
 	seen := map[int]bool{}
 	for _, om := range ms {
 		if seen[om.shard] {
 			continue
 		}
 		seen[om.shard] = true
-		if g := t.h.group(om.shard); g != nil {
+		if g := h.group(om.shard); g != nil {
 			g.mu.Lock()
 			if !g.closed {
 				g.rn.ReportUnreachable(om.m.GetTo())
@@ -186,308 +97,77 @@ func (t *transport) unreachable(ms []outMsg) {
 	}
 }
 
-// writer returns the connection writer to Raft ID to, dialing in the background if there
-// is none; nil until connected. The address is resolved on every call: a peer that moved
-// is dialed at its new address at once.
-func (t *transport) writer(to uint64) *coalesce.Writer {
-	name := t.h.name(to)
-	if name == "" {
-		return nil
-	}
-	addr, err := t.h.resolve(name)
-	if err != nil {
-		return nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done {
-		return nil
-	}
-	p := t.peers[name]
-	if p == nil {
-		p = &peer{}
-		t.peers[name] = p
-	}
-	if p.w != nil && p.addr != addr {
-		t.drop(p, errors.New("peer moved"))
-	}
-	if p.w != nil {
-		return p.w
-	}
-	if !p.dialing {
-		p.dialing = true
-		t.wg.Add(1)
-		go t.dial(p, name, addr)
-	}
-	return nil
-}
-
-// dialConn connects to addr and writes the header of a magic connection from this node
-// to node name.
-func (t *transport) dialConn(addr, magic, name string) (net.Conn, error) {
-	from := t.h.nodeID
-	nc, err := t.dialer.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	hdr := append([]byte(magic), byte(len(name)))
-	hdr = append(hdr, name...)
-	hdr = append(hdr, byte(len(from)))
-	hdr = append(hdr, from...)
-	if _, err := nc.Write(hdr); err != nil {
-		_ = nc.Close()
-		return nil, err
-	}
-	return nc, nil
-}
-
-func (t *transport) dial(p *peer, name, addr string) {
-	defer t.wg.Done()
-	t.h.stats.dials.Add(1)
-	nc, err := t.dialConn(addr, msgMagic, name)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p.dialing = false
-	if err != nil {
-		t.h.stats.dialErrors.Add(1)
-		return
-	}
-	if t.done {
-		_ = nc.Close()
-		return
-	}
-	p.nc, p.addr, p.w = nc, addr, coalesce.NewWriter(nc)
-	t.h.signal()
-}
-
-func (t *transport) broken(to uint64, err error) {
-	name := t.h.name(to)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p := t.peers[name]; p != nil && p.w != nil {
-		t.drop(p, err)
-	}
-}
-
-// drop closes p's connection, failing what is queued on it with err. Under t.mu.
-func (t *transport) drop(p *peer, err error) {
-	p.w.Fail(err)
-	_ = p.nc.Close()
-	p.w, p.nc = nil, nil
-	t.h.stats.connsClosed.Add(1)
-}
-
-func (t *transport) accept() {
-	defer t.wg.Done()
-	for {
-		nc, err := t.ln.Accept()
-		if err != nil {
-			return
-		}
-		t.mu.Lock()
-		if t.done {
-			t.mu.Unlock()
-			_ = nc.Close()
-			return
-		}
-		t.conns[nc] = struct{}{}
-		t.wg.Add(1)
-		t.mu.Unlock()
-		go t.serve(nc)
-	}
-}
-
-// serve reads an accepted connection's header and then its messages or snapshot.
-func (t *transport) serve(nc net.Conn) {
-	defer t.wg.Done()
-	defer func() {
-		_ = nc.Close()
-		t.mu.Lock()
-		delete(t.conns, nc)
-		t.mu.Unlock()
-	}()
-	r := bufio.NewReaderSize(nc, 64<<10)
-	_ = nc.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return
-	}
-	magic := string(hdr[:4])
-	if magic != msgMagic && magic != snapMagic {
-		t.h.log.Warn("Refused a connection that is not Raft traffic", "remote", nc.RemoteAddr().String())
-		return
-	}
-	target := make([]byte, hdr[4])
-	if _, err := io.ReadFull(r, target); err != nil {
-		return
-	}
-	if string(target) != t.h.nodeID {
-		t.h.log.Warn("Refused a raft connection meant for another node", "target", string(target), "remote", nc.RemoteAddr().String())
-		return
-	}
-	var fl [1]byte
-	if _, err := io.ReadFull(r, fl[:]); err != nil {
-		return
-	}
-	from := make([]byte, fl[0])
-	if _, err := io.ReadFull(r, from); err != nil || len(from) == 0 {
-		return
-	}
-	_ = nc.SetReadDeadline(time.Time{})
-	if magic == snapMagic {
-		t.receiveSnapshot(nc, r, string(from))
-		return
-	}
-	t.receive(r, string(from))
-}
-
-// receive steps the messages of a message connection from node from into their groups.
-func (t *transport) receive(r *bufio.Reader, from string) {
-	var buf []byte
-	var sender uint64 // the Raft ID from's messages come from, once learnt
-	for {
-		var lb [4]byte
-		if _, err := io.ReadFull(r, lb[:]); err != nil {
-			return
-		}
-		n := binary.BigEndian.Uint32(lb[:])
-		if n > maxFrame {
-			t.h.log.Warn("Refused a raft frame over the size limit", "bytes", n)
-			return
-		}
-		if cap(buf) < int(n) {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return
-		}
-		_, quiet := t.quiet()
-		for b := buf; len(b) > 0; {
-			shard, m, rest, err := readMessage(b)
-			if err != nil {
-				t.h.log.Warn("Undecodable raft message; closing the connection", "err", err)
-				return
-			}
-			b = rest
-			if quiet || m.GetType() == pb.MsgSnap {
-				continue // snapshots come over their own connections only
-			}
-			if m.GetFrom() != sender {
-				sender = m.GetFrom()
-				t.h.learnMember(sender, from)
-			}
-			t.h.step(shard, m)
-		}
-	}
-}
-
-// readMessage decodes one (shard, message) of a frame and returns the bytes after it.
-func readMessage(b []byte) (int, *pb.Message, []byte, error) {
-	if len(b) < 6 {
-		return 0, nil, nil, errors.New("truncated message header")
-	}
-	shard := int(binary.BigEndian.Uint16(b))
-	sz := binary.BigEndian.Uint32(b[2:])
-	if uint64(len(b)-6) < uint64(sz) {
-		return 0, nil, nil, errors.New("truncated message")
-	}
-	m := &pb.Message{}
-	if err := proto.Unmarshal(b[6:6+sz], m); err != nil {
-		return 0, nil, nil, err
-	}
-	return shard, m, b[6+sz:], nil
-}
-
-// sendSnapshot streams the shard's data with a MsgSnap over a connection of its own, and
-// reports the outcome to Raft.
-func (t *transport) sendSnapshot(om outMsg) {
-	defer t.wg.Done()
-	g := t.h.group(om.shard)
-	if g == nil {
-		return
-	}
-	status := raft.SnapshotFailure
-	defer func() {
-		if status == raft.SnapshotFinish {
-			t.h.stats.snapshotsSent.Add(1)
-		} else {
-			t.h.stats.snapshotsFailed.Add(1)
-		}
-		g.mu.Lock()
-		if !g.closed {
-			g.rn.ReportSnapshot(om.m.GetTo(), status)
-		}
-		g.mu.Unlock()
-		t.h.signal()
-	}()
-	to := om.m.GetTo()
-	name := t.h.name(to)
-	addr, err := t.h.resolve(name)
-	if name == "" || err != nil {
-		return
-	}
-	nc, err := t.dialConn(addr, snapMagic, name)
-	if err != nil {
-		t.h.log.Warn("Snapshot for peer failed", "shard", om.shard, "peer", name, "err", err)
-		return
-	}
-	if !t.track(nc) {
-		return
-	}
-	defer t.untrack(nc)
-	start := time.Now()
-	bw := bufio.NewWriterSize(nc, 256<<10)
-	_, err = bw.Write(appendMessage(nil, om.shard, t.withMembers(om.m)))
-	if err == nil {
-		err = t.h.store.SnapshotShard(om.shard, bw)
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = nc.(*net.TCPConn).CloseWrite()
-	}
-	if err == nil {
-		_ = nc.SetReadDeadline(time.Now().Add(snapshotAckTimeout))
-		var ack [1]byte
-		_, err = io.ReadFull(nc, ack[:])
-	}
-	if err != nil {
-		t.h.log.Warn("Snapshot for peer failed", "shard", om.shard, "peer", name, "err", err)
-		return
-	}
-	t.h.log.Info("Sent snapshot", "shard", om.shard, "peer", name,
-		"index", om.m.GetSnapshot().GetMetadata().GetIndex(), "took", time.Since(start))
-	status = raft.SnapshotFinish
-}
-
-// withMembers returns a copy of MsgSnap m whose snapshot data lists the members of its
-// configuration.
-func (t *transport) withMembers(m *pb.Message) *pb.Message {
-	m = proto.Clone(m).(*pb.Message)
+// snapshotMessage returns the MsgSnap to send ahead of a snapshot's data stream (a copy
+// whose snapshot data lists the members of its configuration, so that a new replica can
+// name members it has not heard from yet) and the node it goes to ("" if unknown). The
+// data that follows it is the storage's Storage.SnapshotShard.
+func (h *Host) snapshotMessage(om outMsg) (*pb.Message, string) {
+	m := proto.Clone(om.m).(*pb.Message)
 	cs := m.GetSnapshot().GetMetadata().GetConfState()
-	m.Snapshot.Data = joinMembers(t.h.namedMembers(cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()))
-	return m
+	m.Snapshot.Data = joinMembers(h.namedMembers(cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()))
+	return m, h.name(om.m.GetTo())
 }
 
-// track registers an outgoing connection so that close ends it; false once closed.
-func (t *transport) track(nc net.Conn) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done {
-		_ = nc.Close()
-		return false
+// snapshotDone reports the outcome of a snapshot sent to group g's Raft.
+func (h *Host) snapshotDone(g *Group, om outMsg, ok bool) {
+	status := raft.SnapshotFailure
+	if ok {
+		status = raft.SnapshotFinish
+		h.stats.snapshotsSent.Add(1)
+	} else {
+		h.stats.snapshotsFailed.Add(1)
 	}
-	t.conns[nc] = struct{}{}
-	return true
+	g.mu.Lock()
+	if !g.closed {
+		g.rn.ReportSnapshot(om.m.GetTo(), status)
+	}
+	g.mu.Unlock()
+	h.signal()
 }
 
-func (t *transport) untrack(nc net.Conn) {
-	_ = nc.Close()
-	t.mu.Lock()
-	delete(t.conns, nc)
-	t.mu.Unlock()
+// storeSnapshot stores the data stream of snapshot message m from node from in a file of
+// the incoming directory and returns its path and size. A message not addressed to this
+// node's Raft ID is refused. The caller confirms the stream to the sender and then hands
+// the message over with offerSnapshot, or removes the file.
+func (h *Host) storeSnapshot(from string, shard int, m *pb.Message, data io.Reader) (string, int64, error) {
+	if !h.addressedHere(shard, m) {
+		return "", 0, errMisaddressed
+	}
+	h.learnMember(m.GetFrom(), from)
+	for _, mm := range splitMembers(m.GetSnapshot().GetData()) {
+		h.learnMember(mm.ID, mm.Node)
+	}
+	f, err := os.CreateTemp(incomingDir(h.dir), fmt.Sprintf("shard-%d-*.snap", shard))
+	if err != nil {
+		h.log.Error("Cannot store an incoming snapshot", "shard", shard, "err", err)
+		return "", 0, err
+	}
+	path := f.Name()
+	n, err := io.Copy(f, data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return "", 0, err
+	}
+	return path, n, nil
+}
+
+// offerSnapshot steps a stored snapshot's message, with the file's name as its data, into
+// its group, which restores the file when Raft accepts it. In a quiet period, or without
+// the group, the file is removed instead.
+func (h *Host) offerSnapshot(shard int, m *pb.Message, path string, n int64) {
+	_, quiet := h.Quiet()
+	g := h.group(shard)
+	if quiet || g == nil {
+		_ = os.Remove(path)
+		return
+	}
+	h.log.Info("Received snapshot", "shard", shard, "index", m.GetSnapshot().GetMetadata().GetIndex(), "bytes", n)
+	m.Snapshot.Data = []byte(filepath.Base(path))
+	g.offerSnapshot(path)
+	h.step(shard, m)
 }
 
 // incomingDir is where snapshot streams are stored until their group restores them.
@@ -506,81 +186,12 @@ func resetIncoming(dir string) error {
 	return nil
 }
 
-// receiveSnapshot stores a snapshot stream in a file, confirms it, and steps its message
-// (with the file's name as data) into the group.
-func (t *transport) receiveSnapshot(nc net.Conn, r *bufio.Reader, from string) {
-	var hb [6]byte
-	if _, err := io.ReadFull(r, hb[:]); err != nil {
-		return
-	}
-	sz := binary.BigEndian.Uint32(hb[2:])
-	if sz > maxFrame {
-		return
-	}
-	mb := make([]byte, 6+sz)
-	copy(mb, hb[:])
-	if _, err := io.ReadFull(r, mb[6:]); err != nil {
-		return
-	}
-	shard, m, _, err := readMessage(mb)
-	if err != nil || m.GetType() != pb.MsgSnap || m.GetSnapshot() == nil {
-		t.h.log.Warn("Refused an undecodable snapshot message", "err", err)
-		return
-	}
-	if !t.h.addressedHere(shard, m) {
-		return
-	}
-	t.h.learnMember(m.GetFrom(), from)
-	for _, mm := range splitMembers(m.GetSnapshot().GetData()) {
-		t.h.learnMember(mm.ID, mm.Node)
-	}
-	f, err := os.CreateTemp(incomingDir(t.h.dir), fmt.Sprintf("shard-%d-*.snap", shard))
-	if err != nil {
-		t.h.log.Error("Cannot store an incoming snapshot", "shard", shard, "err", err)
-		return
-	}
-	path := f.Name()
-	n, err := io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		_, err = nc.Write([]byte{1})
-	}
-	_, quiet := t.quiet()
-	g := t.h.group(shard)
-	if err != nil || quiet || g == nil {
-		_ = os.Remove(path)
-		return
-	}
-	t.h.log.Info("Received snapshot", "shard", shard, "index", m.GetSnapshot().GetMetadata().GetIndex(), "bytes", n)
-	m.Snapshot.Data = []byte(filepath.Base(path))
-	g.offerSnapshot(path)
-	t.h.step(shard, m)
-}
-
 // snapshotFile returns the path of a received snapshot from a MsgSnap's data, refusing
 // anything but a file of the incoming directory.
-func (t *transport) snapshotFile(data []byte) (string, error) {
+func (h *Host) snapshotFile(data []byte) (string, error) {
 	name := string(data)
 	if name == "" || strings.ContainsAny(name, `/\`) || !strings.HasSuffix(name, ".snap") {
 		return "", fmt.Errorf("snapshot data %q names no received snapshot", name)
 	}
-	return filepath.Join(incomingDir(t.h.dir), name), nil
-}
-
-func (t *transport) close() {
-	_ = t.ln.Close()
-	t.mu.Lock()
-	t.done = true
-	for _, p := range t.peers {
-		if p.w != nil {
-			t.drop(p, ErrClosed)
-		}
-	}
-	for nc := range t.conns {
-		_ = nc.Close()
-	}
-	t.mu.Unlock()
-	t.wg.Wait()
+	return filepath.Join(incomingDir(h.dir), name), nil
 }
