@@ -64,7 +64,9 @@ func get(n *testNode, shard int, key string, stale bool) (string, error) {
 	return string(v.Data), err
 }
 
-func TestWritesCommitAndSurviveLeaderLoss(t *testing.T) { onEachTransport(t, writesCommitAndSurviveLeaderLoss) }
+func TestWritesCommitAndSurviveLeaderLoss(t *testing.T) {
+	onEachTransport(t, writesCommitAndSurviveLeaderLoss)
+}
 
 func writesCommitAndSurviveLeaderLoss(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
@@ -222,7 +224,9 @@ func TestRestartedReplicaCatchesUpAtNewAddress(t *testing.T) {
 		Should(Equal(c.leader(5).groups[5].Status().AppliedIndex))
 }
 
-func TestMembershipChangesAndSnapshotCatchUp(t *testing.T) { onEachTransport(t, membershipChangesAndSnapshotCatchUp) }
+func TestMembershipChangesAndSnapshotCatchUp(t *testing.T) {
+	onEachTransport(t, membershipChangesAndSnapshotCatchUp)
+}
 
 func membershipChangesAndSnapshotCatchUp(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
@@ -610,7 +614,9 @@ func TestReplicaDeletedAndHostedAgain(t *testing.T) {
 // here the leader is cut off with the write in flight, the others elect a leader and write
 // on; once the old leader hears of the new term its entry cannot commit, and the write is
 // answered not-leader (nothing done, safe to send again), not "outcome unknown".
-func TestWriteOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T) { onEachTransport(t, writeOnADeposedLeaderIsRefusedOnceItCannotCommit) }
+func TestWriteOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T) {
+	onEachTransport(t, writeOnADeposedLeaderIsRefusedOnceItCannotCommit)
+}
 
 func writeOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
@@ -641,7 +647,9 @@ func writeOnADeposedLeaderIsRefusedOnceItCannotCommit(t *testing.T, c *testClust
 // A write left waiting on a replica that lost its leadership with it in flight is answered
 // "outcome unknown", not not-leader, when that replica catches up from a snapshot: the
 // snapshot may hold the write's entry, applied without the replica seeing it.
-func TestOrphanedWriteIsUnknownAfterASnapshot(t *testing.T) { onEachTransport(t, orphanedWriteIsUnknownAfterASnapshot) }
+func TestOrphanedWriteIsUnknownAfterASnapshot(t *testing.T) {
+	onEachTransport(t, orphanedWriteIsUnknownAfterASnapshot)
+}
 
 func orphanedWriteIsUnknownAfterASnapshot(t *testing.T, c *testCluster) {
 	g := NewWithT(t)

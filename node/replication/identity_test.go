@@ -81,7 +81,9 @@ func TestMembersEncoding(t *testing.T) {
 // and restarts; with the only other holder of those writes down, the replica that missed
 // them must not be elected with the wiped node's vote. Once the holder is back the writes are
 // all there, and the wiped node, removed and added again as a new member, catches up.
-func TestLostDiskNeverCountsAsTheOldMember(t *testing.T) { onEachTransport(t, lostDiskNeverCountsAsTheOldMember) }
+func TestLostDiskNeverCountsAsTheOldMember(t *testing.T) {
+	onEachTransport(t, lostDiskNeverCountsAsTheOldMember)
+}
 
 func lostDiskNeverCountsAsTheOldMember(t *testing.T, c *testCluster) {
 	g := NewWithT(t)

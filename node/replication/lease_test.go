@@ -58,7 +58,9 @@ func TestReadsTakeALeaseThatTransfersRevoke(t *testing.T) {
 // new leader and write through it, and the old leader, which still believes it leads,
 // never answers a linearizable read with the old value: its lease ends before the
 // followers may vote for anyone else.
-func TestCutOffLeaderServesNoStaleRead(t *testing.T) { onEachTransport(t, cutOffLeaderServesNoStaleRead) }
+func TestCutOffLeaderServesNoStaleRead(t *testing.T) {
+	onEachTransport(t, cutOffLeaderServesNoStaleRead)
+}
 
 func cutOffLeaderServesNoStaleRead(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
