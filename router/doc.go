@@ -4,10 +4,9 @@
 //
 // Files: router.go (Config, New, Start, Shutdown, routes), keys.go (key requests over HTTP
 // and the wire protocol), forward.go (forwardTo: the shard's leader, leader hints, retries,
-// the leader cache), list.go (scatter-gather listing, the nodes' HTTP API), cluster.go
-// (GET /cluster).
+// the leader cache), list.go (scatter-gather listing), cluster.go (GET /cluster).
 //
-// It imports shardmap, internal/httpx, internal/wire and router/client (the JSON types of
-// /cluster). It must not import node or controllers: it knows nodes only through the shard
-// map and their API.
+// It imports shardmap, internal/httpx, internal/wire, internal/nodeapi (the nodes' HTTP API:
+// listings, status) and router/client (the JSON types of /cluster). It must not import node
+// or controllers: it knows nodes only through the shard map and their API.
 package router

@@ -3,14 +3,12 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/shardmap"
 )
 
@@ -33,10 +31,7 @@ func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
 		id := rt.leaderOf(m, s)
 		byNode[id] = append(byNode[id], s)
 	}
-	q := url.Values{"prefix": {p.Prefix}, "after": {p.After}, "limit": {strconv.Itoa(p.Limit)}}
-	if c := r.URL.Query().Get("consistency"); c != "" {
-		q.Set("consistency", c)
-	}
+	req := nodeapi.ListRequest{ListParams: p, Consistency: r.URL.Query().Get("consistency")}
 	type result struct {
 		page httpx.ListPage
 		err  error
@@ -45,10 +40,14 @@ func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
 	for id, shards := range byNode {
 		node, _ := m.Node(id)
 		go func() {
+			req := req
+			req.Shards = shards
 			var page httpx.ListPage
-			err := rt.getJSON(r.Context(), node, "/store?"+withParam(q, "shards", joinInts(shards)).Encode(), &page)
-			if err != nil {
-				page, err = rt.listShards(r.Context(), shards, q)
+			got, err := rt.nodes.List(r.Context(), node.API, req)
+			if err == nil {
+				page = *got
+			} else {
+				page, err = rt.listShards(r.Context(), shards, req)
 			}
 			results <- result{page, err}
 		}()
@@ -72,21 +71,27 @@ func (rt *Router) handleList(w http.ResponseWriter, r *http.Request) {
 
 // listShards lists each shard on its own through forwardTo (leader hints, retries) and
 // merges the pages.
-func (rt *Router) listShards(ctx context.Context, shards []int, q url.Values) (httpx.ListPage, error) {
+func (rt *Router) listShards(ctx context.Context, shards []int, req nodeapi.ListRequest) (httpx.ListPage, error) {
 	var out httpx.ListPage
 	for _, s := range shards {
-		path := "/store?" + withParam(q, "shards", strconv.Itoa(s)).Encode()
+		req.Shards = []int{s}
+		var (
+			page    *httpx.ListPage
+			lastErr error // the last call's error: with a 200 reply, an answer it could not use
+		)
 		rep, err := rt.forwardTo(ctx, true, func(*shardmap.Map) int { return s },
-			func(ctx context.Context, node shardmap.Node) (reply, error) { return rt.sendHTTP(ctx, node, path) })
+			func(ctx context.Context, node shardmap.Node) (reply, error) {
+				page, lastErr = rt.nodes.List(ctx, node.API, req)
+				return httpReply(lastErr)
+			})
 		if err != nil {
 			return out, err
 		}
 		if rep.status != http.StatusOK {
 			return out, fmt.Errorf("%w: listing shard %d answered %d", httpx.ErrUnavailable, s, rep.status)
 		}
-		var page httpx.ListPage
-		if err := json.Unmarshal(rep.body, &page); err != nil {
-			return out, fmt.Errorf("%w: listing shard %d: %v", httpx.ErrBadGateway, s, err)
+		if lastErr != nil {
+			return out, fmt.Errorf("%w: listing shard %d: %v", httpx.ErrBadGateway, s, lastErr)
 		}
 		out.Keys = append(out.Keys, page.Keys...)
 		if page.Next != "" {
@@ -96,65 +101,18 @@ func (rt *Router) listShards(ctx context.Context, shards []int, q url.Values) (h
 	return out, nil
 }
 
-func joinInts(xs []int) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = strconv.Itoa(x)
-	}
-	return strings.Join(s, ",")
-}
-
-// withParam returns a copy of q with k set to v.
-func withParam(q url.Values, k, v string) url.Values {
-	c := url.Values{}
-	for key, vs := range q {
-		c[key] = vs
-	}
-	c.Set(k, v)
-	return c
-}
-
-// maxNodeJSON bounds a node's JSON answer (a listing of 10,000 keys of 1 KiB, with room).
-const maxNodeJSON = 32 << 20
-
-// sendHTTP sends a GET of path and query to node over HTTP and reads the whole answer
-// (JSON: listings, status), up to maxNodeJSON.
-func (rt *Router) sendHTTP(ctx context.Context, node shardmap.Node, pathAndQuery string) (reply, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+node.API+pathAndQuery, nil)
-	if err != nil {
-		return reply{}, err
-	}
-	resp, err := rt.client.Do(req)
-	if err != nil {
-		return reply{}, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxNodeJSON))
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{status: resp.StatusCode, body: body}, nil
-}
-
-// getJSON fetches a node's JSON resource, turning failures into the router's errors.
-func (rt *Router) getJSON(ctx context.Context, node shardmap.Node, path string, v any) error {
-	rep, err := rt.sendHTTP(ctx, node, path)
+// httpReply is the reply forwardTo judges for a call of a node's HTTP API that returned
+// err: a non-2xx answer is its status and JSON error body, as over the wire protocol (leader
+// hints, 503s); a 2xx answer is 200 even when it cannot be used (the node answered, so it
+// is not sent again); any other error is the transport's.
+func httpReply(err error) (reply, error) {
+	var ae *nodeapi.Error
 	switch {
-	case err != nil && refused(err):
-		return fmt.Errorf("%w: node %s (%s) is unreachable", httpx.ErrUnavailable, node.ID, node.API)
-	case err != nil:
-		return fmt.Errorf("%w: node %s (%s): %v", httpx.ErrBadGateway, node.ID, node.API, err)
-	case rep.status == http.StatusMisdirectedRequest || rep.status == http.StatusServiceUnavailable:
-		var e httpx.ErrorBody
-		_ = json.Unmarshal(rep.body, &e)
-		return fmt.Errorf("%w: node %s: %s", httpx.ErrUnavailable, node.ID, e.Error)
-	case rep.status != http.StatusOK:
-		var e httpx.ErrorBody
-		_ = json.Unmarshal(rep.body, &e)
-		return fmt.Errorf("%w: node %s answered %d: %s", httpx.ErrBadGateway, node.ID, rep.status, e.Error)
+	case err == nil || errors.Is(err, nodeapi.ErrBadAnswer):
+		return reply{status: http.StatusOK}, nil
+	case errors.As(err, &ae):
+		body, _ := json.Marshal(ae.Body)
+		return reply{status: ae.StatusCode, body: body}, nil
 	}
-	if err := json.Unmarshal(rep.body, v); err != nil {
-		return fmt.Errorf("%w: node %s: %v", httpx.ErrBadGateway, node.ID, err)
-	}
-	return nil
+	return reply{}, err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/shardmap"
 )
@@ -52,7 +52,7 @@ type Router struct {
 	log     *slog.Logger
 	holder  *shardmap.Holder
 	metrics *httpx.Metrics
-	client  *http.Client
+	nodes   *nodeapi.Client // the nodes' HTTP API: listings, status
 	wire    *wire.Pool
 	srv     *httpx.Server
 
@@ -99,17 +99,7 @@ func New(cfg Config) (*Router, error) {
 		leaders: map[int]string{},
 		wire: &wire.Pool{DialTimeout: 2 * time.Second, Local: cfg.Local,
 			PingInterval: max(cfg.PingInterval, 0), PingTimeout: cfg.PingTimeout},
-		client: &http.Client{
-			Timeout: cfg.Timeout,
-			Transport: &http.Transport{
-				DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-				MaxIdleConns:        4096,
-				MaxIdleConnsPerHost: 512,
-				IdleConnTimeout:     90 * time.Second,
-			},
-			// A node never redirects; a redirect would mean a mangled key.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		nodes: nodeapi.New(nodeapi.Config{Timeout: cfg.Timeout, MaxIdleConnsPerHost: 512}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "torua", Subsystem: "router", Name: "retries_total",
 			Help: "Requests to nodes retried, by reason (leader_hint, no_leader, unreachable, failed_read, unavailable_read).",
@@ -188,7 +178,7 @@ func (rt *Router) shutdown(ctx context.Context) error {
 		rt.cancel()
 	}
 	rt.wg.Wait()
-	rt.client.CloseIdleConnections()
+	rt.nodes.Close()
 	rt.wire.Close()
 	return err
 }
