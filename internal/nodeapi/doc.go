@@ -13,5 +13,6 @@
 //
 // It lives in internal/ because the node, the router and the operator all import it, and the
 // router and the operator must not import node or anything under it. It imports shardmap and
-// internal/httpx and must never import node, router or controllers.
+// internal/httpx and must never import node, router or controllers (its external tests
+// import node, to call a real one).
 package nodeapi
