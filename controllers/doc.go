@@ -10,9 +10,10 @@
 // phases), toruacluster_status.go (status and conditions), apply.go (server-side apply of
 // every owned object), shardmap.go (trusting and restoring the published map), volumes.go
 // (volume claims), placement.go (membership and the other pure decisions), resources.go (the
-// desired objects), nodeclient.go (the nodes' HTTP endpoints).
+// desired objects), nodeclient.go (NodeClient, the seam to the nodes' HTTP endpoints, which
+// internal/nodeapi's Client implements).
 //
 // It talks to the data plane only through the shard map and the nodes' HTTP endpoints
-// (/internal/status, /internal/shardmap, /internal/transfer-leadership). It imports shardmap
-// and api/v1alpha1 and must never import node or router.
+// (/internal/status, /internal/shardmap, /internal/transfer-leadership). It imports shardmap,
+// internal/nodeapi and api/v1alpha1 and must never import node or router.
 package controllers

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
+	"github.com/torua/torua/internal/nodeapi"
 )
 
 // ownedObjects are the cluster's objects, empty, keyed for resourceVersion bookkeeping.
@@ -271,7 +272,7 @@ var _ = Describe("Drift correction", func() {
 					restored++
 				}
 			}),
-			Nodes: &HTTPNodeClient{Client: fakeNodes.httpClient(), Timeout: time.Second},
+			Nodes: nodeapi.New(nodeapi.Config{HTTP: fakeNodes.httpClient(), Timeout: time.Second}),
 		}
 		req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "demo"}}
 		before := resourceVersions(Default, ns, "demo")

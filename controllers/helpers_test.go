@@ -30,6 +30,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
+	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/shardmap"
 )
 
@@ -190,7 +191,7 @@ func startOperator(ns string, tune ...func(*ToruaClusterReconciler)) (stop func(
 		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("torua-operator"),
-		Nodes:        &HTTPNodeClient{Client: fakeNodes.httpClient(), Timeout: time.Second},
+		Nodes:        nodeapi.New(nodeapi.Config{HTTP: fakeNodes.httpClient(), Timeout: time.Second}),
 		PollInterval: 100 * time.Millisecond,
 	}
 	for _, t := range tune {

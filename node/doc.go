@@ -6,7 +6,8 @@
 // replication.Group satisfies: one Raft group per shard, which the node opens, founds and
 // moves to follow the map (shards.go). The node keeps its last accepted map in its data
 // directory (lastmap.go), and learns its peers' Raft IDs to replace a member whose node lost
-// its disk (identities.go).
+// its disk (identities.go). It asks other nodes' internal API (status, Raft state) with
+// internal/nodeapi's client (peers.go).
 //
 // It must not import router or controllers. Only node/engine imports Pebble.
 package node

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/node/replication"
 )
 
@@ -17,7 +18,7 @@ const identityRefresh = time.Second
 // leaders of its groups compare its member's Raft ID with the one it has now and replace
 // the member (Node.lead). Lookups never wait: refresh asks in the background.
 type identities struct {
-	peers *peerClient
+	peers *nodeapi.Client
 	// ctx bounds the background requests; close ends it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -30,7 +31,7 @@ type identities struct {
 	wg     sync.WaitGroup
 }
 
-func newIdentities(peers *peerClient) *identities {
+func newIdentities(peers *nodeapi.Client) *identities {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &identities{peers: peers, ctx: ctx, cancel: cancel,
 		known: map[string]uint64{}, asked: map[string]time.Time{}, asking: map[string]bool{}}
@@ -69,17 +70,17 @@ func (ids *identities) fetch(ctx context.Context, node, api string) (uint64, err
 
 // raftState asks node (at api) for its GET /internal/raft-state, and records the Raft ID it
 // reports.
-func (ids *identities) raftState(ctx context.Context, node, api string) (RaftState, uint64, error) {
+func (ids *identities) raftState(ctx context.Context, node, api string) (*nodeapi.RaftState, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
-	var st RaftState
-	if err := ids.peers.getJSON(ctx, api, "/internal/raft-state", &st); err != nil {
-		return st, 0, err
+	st, err := ids.peers.RaftState(ctx, api)
+	if err != nil {
+		return nil, 0, err
 	}
 	if st.Node != node {
 		return st, 0, fmt.Errorf("%s answered as node %q, not %q", api, st.Node, node)
 	}
-	id, err := st.raftID()
+	id, err := raftIDOf(st)
 	if err != nil {
 		return st, 0, fmt.Errorf("node %s: %w", node, err)
 	}
@@ -95,9 +96,9 @@ func (ids *identities) close() {
 	ids.wg.Wait()
 }
 
-// raftID is the Raft ID st reports; nodes of versions before node identities report none
+// raftIDOf is the Raft ID st reports; nodes of versions before node identities report none
 // and have replication.RaftID of their name.
-func (st RaftState) raftID() (uint64, error) {
+func raftIDOf(st *nodeapi.RaftState) (uint64, error) {
 	if st.RaftID == "" {
 		return replication.RaftID(st.Node), nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/node/replication"
@@ -67,7 +68,7 @@ type Node struct {
 	limiter chan struct{}
 
 	host  *replication.Host
-	peers *peerClient
+	peers *nodeapi.Client
 	// ids are the peers' Raft IDs as they report them (identities.go).
 	ids *identities
 	// hostForMetrics is host once Start has set it, for the metrics collector.
@@ -256,7 +257,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if n.host != nil {
 		errs = append(errs, n.host.Close())
 	}
-	n.peers.close()
+	n.peers.Close()
 	errs = append(errs, n.eng.Close())
 	n.log.Info("Node stopped")
 	return errors.Join(errs...)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/shardmap"
 )
@@ -374,8 +375,8 @@ func (n *Node) caughtUp(ctx context.Context, m *shardmap.Map, g *shardGroup, id 
 		return false, fmt.Errorf("node %s is not in map version %d", id, m.Version)
 	}
 	commit := g.CommitIndex()
-	var st shardmap.NodeStatus
-	if err := n.peers.getJSON(ctx, peer.API, "/internal/status", &st); err != nil {
+	st, err := n.peers.Status(ctx, peer.API)
+	if err != nil {
 		return false, err
 	}
 	for _, sh := range st.Shards {
@@ -395,8 +396,8 @@ func (n *Node) removedFromGroup(ctx context.Context, m *shardmap.Map, g *shardGr
 		if !ok {
 			continue
 		}
-		var st shardmap.NodeStatus
-		if err := n.peers.getJSON(ctx, peer.API, "/internal/status", &st); err != nil {
+		st, err := n.peers.Status(ctx, peer.API)
+		if err != nil {
 			continue
 		}
 		for _, sh := range st.Shards {
@@ -433,20 +434,11 @@ func (n *Node) retire(g *shardGroup, why string) {
 	n.log.Info("Retired shard replica and deleted its data", "shard", g.shard, "reason", why)
 }
 
-// RaftState is the body of GET /internal/raft-state: the shards this node holds Raft state
-// for (or data it refuses to serve). A node about to found a shard asks every other node.
-type RaftState struct {
-	Node string `json:"node"`
-	// RaftID is the node's Raft ID (16 hexadecimal digits), created with its Raft log: a
-	// node that lost its disk has a new one.
-	RaftID string `json:"raftID"`
-	Shards []int  `json:"shards"`
-}
-
-func (n *Node) raftState() RaftState {
+// raftState is this node's answer to GET /internal/raft-state.
+func (n *Node) raftState() nodeapi.RaftState {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	st := RaftState{Node: n.cfg.ID, RaftID: replication.FormatRaftID(n.host.ID()), Shards: []int{}}
+	st := nodeapi.RaftState{Node: n.cfg.ID, RaftID: replication.FormatRaftID(n.host.ID()), Shards: []int{}}
 	for _, s := range slices.Sorted(maps.Keys(n.groups)) {
 		if n.groups[s].HasState() {
 			st.Shards = append(st.Shards, s)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +28,7 @@ import (
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
 	"github.com/torua/torua/controllers"
+	"github.com/torua/torua/internal/nodeapi"
 )
 
 func init() { register(newOperatorCmd) }
@@ -167,7 +167,7 @@ func newOperatorManager(cfg *rest.Config, o *operatorOptions) (ctrl.Manager, err
 		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("torua-operator"),
-		Nodes:        &controllers.HTTPNodeClient{Client: &http.Client{}, Timeout: o.nodeStatusTimeout},
+		Nodes:        nodeapi.New(nodeapi.Config{Timeout: o.nodeStatusTimeout}),
 		PollInterval: o.pollInterval,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {

@@ -30,6 +30,7 @@ import (
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
 	"github.com/torua/torua/controllers"
+	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/internal/testutil"
 	"github.com/torua/torua/shardmap"
 	"github.com/torua/torua/test/localkube"
@@ -193,7 +194,7 @@ func startLocalkube(ctx context.Context) (_ environment, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e.nodes = &recordingNodeClient{NodeClient: &controllers.HTTPNodeClient{Client: &http.Client{}, Timeout: 3 * time.Second}}
+	e.nodes = &recordingNodeClient{NodeClient: nodeapi.New(nodeapi.Config{Timeout: 3 * time.Second})}
 	if err := e.startOperator(); err != nil {
 		return nil, err
 	}

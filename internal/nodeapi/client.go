@@ -1,0 +1,160 @@
+package nodeapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/torua/torua/internal/httpx"
+)
+
+const (
+	// DefaultTimeout bounds a call when Config.Timeout is zero.
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxBody bounds an answer's body when Config.MaxBody is zero: the largest answer a
+	// caller reads is a listing page (10,000 keys of 1 KiB, with room).
+	DefaultMaxBody = 32 << 20
+	// DefaultMaxIdleConnsPerHost is how many idle keep-alive connections the client keeps
+	// per node when Config.MaxIdleConnsPerHost is zero.
+	DefaultMaxIdleConnsPerHost = 4
+)
+
+// Errors of a call, besides *Error (a non-2xx answer) and transport errors.
+var (
+	// ErrBadAnswer is a 2xx answer that cannot be used: its body is over the limit or does
+	// not decode. The node answered, so the request reached it.
+	ErrBadAnswer = errors.New("unusable answer")
+	// ErrNoShardMap is a node's answer that it holds no shard map yet (404 to
+	// GET /internal/shardmap).
+	ErrNoShardMap = errors.New("node holds no shard map")
+)
+
+// Config configures a Client.
+type Config struct {
+	// Timeout bounds each call, reading the answer included (DefaultTimeout when zero). The
+	// caller's context may end it earlier.
+	Timeout time.Duration
+	// MaxBody bounds the body read of each answer (DefaultMaxBody when zero).
+	MaxBody int64
+	// MaxIdleConnsPerHost bounds the idle keep-alive connections kept per node
+	// (DefaultMaxIdleConnsPerHost when zero). Unused when HTTP is set.
+	MaxIdleConnsPerHost int
+	// HTTP does the requests; when nil the Client makes its own (2s dial timeout, keep-alive,
+	// no proxy, no redirects: a node never redirects, and a redirect would mean a mangled path).
+	HTTP *http.Client
+}
+
+// Client calls the HTTP API of any node, by its API address (host:port). It is safe for
+// concurrent use.
+type Client struct {
+	timeout time.Duration
+	maxBody int64
+	http    *http.Client
+}
+
+// New returns a Client with cfg's policy.
+func New(cfg Config) *Client {
+	c := &Client{timeout: cfg.Timeout, maxBody: cfg.MaxBody, http: cfg.HTTP}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxBody
+	}
+	if c.http == nil {
+		perHost := cfg.MaxIdleConnsPerHost
+		if perHost <= 0 {
+			perHost = DefaultMaxIdleConnsPerHost
+		}
+		c.http = &http.Client{
+			Transport: &http.Transport{
+				DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				MaxIdleConnsPerHost: perHost,
+				IdleConnTimeout:     90 * time.Second,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return c
+}
+
+// Close drops the idle connections. The Client stays usable.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Error is a node's answer other than 2xx.
+type Error struct {
+	// Method, Addr and Path name the request: "GET", "10.0.0.5:7070", "/internal/status".
+	Method, Addr, Path string
+	// StatusCode is the answer's HTTP status.
+	StatusCode int
+	// Body is the node's JSON error body; its zero value when the answer carried none.
+	Body httpx.ErrorBody
+}
+
+func (e *Error) Error() string {
+	msg := e.Body.Error
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("%s %s%s: node answered %d: %s", e.Method, e.Addr, e.Path, e.StatusCode, msg)
+}
+
+// StatusCode returns the status of the node's answer that err carries (an *Error in its
+// chain), or 0 when err carries none.
+func StatusCode(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.StatusCode
+	}
+	return 0
+}
+
+// do sends method path (with its query) to the node at addr and returns the 2xx answer's
+// body, under the Client's policy.
+func (c *Client) do(ctx context.Context, method, addr, path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err // a *url.Error naming the method and URL
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the answer to %s %s%s: %w", method, addr, path, err)
+	}
+	over := int64(len(body)) > c.maxBody
+	if over {
+		body = body[:c.maxBody]
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := &Error{Method: method, Addr: addr, Path: path, StatusCode: resp.StatusCode}
+		_ = json.Unmarshal(body, &e.Body) // a body in another format leaves it empty
+		return nil, e
+	}
+	if over {
+		return nil, fmt.Errorf("%s %s%s: %w: the body is over %d bytes", method, addr, path, ErrBadAnswer, c.maxBody)
+	}
+	return body, nil
+}
+
+// getJSON sends GET path to the node at addr and decodes its 2xx JSON answer into v.
+func (c *Client) getJSON(ctx context.Context, addr, path string, v any) error {
+	body, err := c.do(ctx, http.MethodGet, addr, path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s%s: %w: %v", addr, path, ErrBadAnswer, err)
+	}
+	return nil
+}

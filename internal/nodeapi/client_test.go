@@ -1,0 +1,310 @@
+package nodeapi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/nodeapi"
+	"github.com/torua/torua/node"
+	"github.com/torua/torua/node/replication"
+	"github.com/torua/torua/shardmap"
+)
+
+// TestAgainstANode calls every endpoint of a real node (engine on disk, one Raft group per
+// shard): before it holds a map (no shard map, 503s), and once it serves one.
+func TestAgainstANode(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	mapPath := filepath.Join(dir, "shardmap.json")
+	log := slog.New(slog.DiscardHandler)
+	nd, err := node.New(node.Config{ID: "n0", Listen: "127.0.0.1:0", RaftListen: "127.0.0.1:0",
+		DataDir: filepath.Join(dir, "n0"), Source: shardmap.NewFile(mapPath, log), Logger: log,
+		Raft: replication.Config{HeartbeatTimeout: 200 * time.Millisecond, RaftLogLevel: "off"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(nd.Start(context.Background())).To(Succeed())
+	t.Cleanup(func() { _ = nd.Shutdown(context.Background()) })
+	addr := nd.Addr()
+	ctx := context.Background()
+	c := nodeapi.New(nodeapi.Config{})
+	t.Cleanup(c.Close)
+
+	// A node without a map answers that it has none.
+	_, err = c.ShardMap(ctx, addr)
+	g.Expect(err).To(MatchError(nodeapi.ErrNoShardMap))
+	g.Expect(nodeapi.StatusCode(err)).To(Equal(http.StatusNotFound))
+	_, err = c.List(ctx, addr, nodeapi.ListRequest{ListParams: httpx.ListParams{Limit: 10}})
+	var ae *nodeapi.Error
+	g.Expect(errors.As(err, &ae)).To(BeTrue(), "%v", err)
+	g.Expect(ae.StatusCode).To(Equal(http.StatusServiceUnavailable))
+	g.Expect(ae.Body.Error).To(ContainSubstring("no valid shard map"))
+	g.Expect(ae.Method + " " + ae.Addr + ae.Path).To(HavePrefix("GET " + addr + "/store?"))
+	st, err := c.Status(ctx, addr)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(st.Node).To(Equal("n0"))
+	g.Expect(st.MapVersion).To(BeZero())
+
+	// A node with a map answers every endpoint.
+	m, err := shardmap.Place(nil, []shardmap.Node{{ID: "n0", API: addr, Raft: nd.RaftAddr(), State: shardmap.NodeActive}},
+		shardmap.PlaceConfig{Cluster: "t", Shards: 4, ReplicationFactor: 1})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(shardmap.WriteFile(mapPath, m)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		st, err := c.Status(ctx, addr)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(st.Ready).To(BeTrue())
+		g.Expect(st.Shards).To(HaveLen(4))
+		for _, sh := range st.Shards {
+			g.Expect(sh.Role).To(Equal("leader"))
+		}
+	}).WithTimeout(20 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+	got, err := c.ShardMap(ctx, addr)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(m))
+	rs, err := c.RaftState(ctx, addr)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(rs.Node).To(Equal("n0"))
+	g.Expect(rs.RaftID).To(MatchRegexp(`^[0-9a-f]{16}$`))
+	g.Expect(rs.Shards).To(Equal([]int{0, 1, 2, 3}))
+	g.Expect(c.TransferLeadership(ctx, addr)).To(Succeed(), "a group of one keeps its leadership and says so with 200")
+
+	keys := map[int][]string{}
+	for i := range 20 {
+		k := fmt.Sprintf("k%02d", i)
+		put(t, addr, k)
+		keys[m.ShardFor([]byte(k))] = append(keys[m.ShardFor([]byte(k))], k)
+	}
+	page, err := c.List(ctx, addr, nodeapi.ListRequest{ListParams: httpx.ListParams{Prefix: "k", Limit: 100}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(page.Keys).To(HaveLen(20))
+	g.Expect(page.Next).To(BeEmpty())
+	page, err = c.List(ctx, addr, nodeapi.ListRequest{ListParams: httpx.ListParams{Limit: 100},
+		Consistency: "stale", Shards: []int{1, 2}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(page.Keys).To(ConsistOf(append(append([]string{}, keys[1]...), keys[2]...)))
+	page, err = c.List(ctx, addr, nodeapi.ListRequest{ListParams: httpx.ListParams{Limit: 3}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(page.Keys).To(Equal([]string{"k00", "k01", "k02"}))
+	g.Expect(page.Next).To(Equal("k02"))
+
+	// A node answers 421 with its map version for a shard it does not host, 400 to a bad request.
+	_, err = c.List(ctx, addr, nodeapi.ListRequest{ListParams: httpx.ListParams{Limit: 1}, Shards: []int{9}})
+	g.Expect(errors.As(err, &ae)).To(BeTrue(), "%v", err)
+	g.Expect(ae.StatusCode).To(Equal(http.StatusMisdirectedRequest))
+	g.Expect(ae.Body.MapVersion).To(Equal(m.Version))
+	_, err = c.List(ctx, addr, nodeapi.ListRequest{ListParams: httpx.ListParams{Limit: 1}, Consistency: "eventual"})
+	g.Expect(nodeapi.StatusCode(err)).To(Equal(http.StatusBadRequest))
+	g.Expect(err.Error()).To(ContainSubstring("node answered 400"))
+}
+
+// put writes key through the node's key API.
+func put(t *testing.T, addr, key string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, "http://"+addr+"/store/"+key, strings.NewReader("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT %s answered %d", key, resp.StatusCode)
+	}
+}
+
+// The tests below stand in for a node with an httptest server on loopback: a real node
+// cannot be made to hang, send oversized or malformed answers, or redirect.
+
+// standIn serves h on loopback and returns its address.
+func standIn(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// hang is a handler that answers nothing until the client gives up; with header set it
+// sends the status line and part of a body first.
+func hang(header bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if header {
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, `{"node":`)
+			w.(http.Flusher).Flush()
+		}
+		<-r.Context().Done()
+	}
+}
+
+func TestTimeoutBoundsTheWholeCall(t *testing.T) {
+	for name, header := range map[string]bool{"no answer": false, "body cut short": true} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			addr := standIn(t, hang(header))
+			c := nodeapi.New(nodeapi.Config{Timeout: 50 * time.Millisecond})
+			_, err := c.Status(context.Background(), addr)
+			g.Expect(err).To(MatchError(context.DeadlineExceeded))
+			g.Expect(nodeapi.StatusCode(err)).To(BeZero())
+		})
+	}
+}
+
+func TestCallerContextEndsACall(t *testing.T) {
+	g := NewWithT(t)
+	addr := standIn(t, hang(false))
+	c := nodeapi.New(nodeapi.Config{Timeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- c.TransferLeadership(ctx, addr) }()
+	cancel()
+	g.Eventually(errc).WithTimeout(10 * time.Second).Should(Receive(MatchError(context.Canceled)))
+}
+
+func TestBodyLimit(t *testing.T) {
+	g := NewWithT(t)
+	const limit = 64
+	body := `{"node":"n0","mapVersion":3,"ready":true,"shards":[]}`
+	pad := strings.Repeat(" ", limit-len(body))
+	var answer string
+	addr := standIn(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, answer) })
+	c := nodeapi.New(nodeapi.Config{MaxBody: limit})
+
+	answer = body + pad // exactly the limit
+	st, err := c.Status(context.Background(), addr)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(st.MapVersion).To(Equal(uint64(3)))
+
+	answer = body + pad + " " // one byte over
+	_, err = c.Status(context.Background(), addr)
+	g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer))
+	g.Expect(err.Error()).To(ContainSubstring("over 64 bytes"))
+}
+
+func TestErrorBodies(t *testing.T) {
+	g := NewWithT(t)
+	var status int
+	var body string
+	addr := standIn(t, func(w http.ResponseWriter, r *http.Request) {
+		if status == http.StatusFound {
+			http.Redirect(w, r, "/elsewhere", status)
+			return
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	})
+	c := nodeapi.New(nodeapi.Config{})
+	ctx := context.Background()
+
+	status, body = http.StatusMisdirectedRequest, `{"error":"not the leader of shard 3","mapVersion":7,"leader":"n2"}`
+	_, err := c.RaftState(ctx, addr)
+	var ae *nodeapi.Error
+	g.Expect(errors.As(err, &ae)).To(BeTrue())
+	g.Expect(*ae).To(Equal(nodeapi.Error{Method: "GET", Addr: addr, Path: "/internal/raft-state",
+		StatusCode: http.StatusMisdirectedRequest,
+		Body:       httpx.ErrorBody{Error: "not the leader of shard 3", MapVersion: 7, Leader: "n2"}}))
+	g.Expect(err.Error()).To(Equal("GET " + addr + "/internal/raft-state: node answered 421: not the leader of shard 3"))
+
+	status, body = http.StatusBadGateway, "<html>proxy error</html>"
+	err = c.TransferLeadership(ctx, addr)
+	g.Expect(errors.As(err, &ae)).To(BeTrue())
+	g.Expect(ae.Body).To(BeZero(), "a body that is not the node's JSON is left out")
+	g.Expect(err.Error()).To(HaveSuffix("node answered 502: Bad Gateway"))
+
+	status, body = http.StatusNotFound, `{"error":"not found: node n0 holds no shard map yet"}`
+	_, err = c.ShardMap(ctx, addr)
+	g.Expect(err).To(MatchError(nodeapi.ErrNoShardMap))
+	g.Expect(errors.As(err, &ae)).To(BeTrue(), "the node's answer stays in the chain")
+	g.Expect(ae.Body.Error).To(ContainSubstring("holds no shard map"))
+	_, err = c.Status(ctx, addr)
+	g.Expect(err).NotTo(MatchError(nodeapi.ErrNoShardMap), "only the shard map's 404 means no shard map")
+
+	status = http.StatusFound // a node never redirects: the redirect is the answer
+	_, err = c.Status(ctx, addr)
+	g.Expect(nodeapi.StatusCode(err)).To(Equal(http.StatusFound))
+}
+
+func TestUndecodableAnswers(t *testing.T) {
+	g := NewWithT(t)
+	var body string
+	addr := standIn(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, body) })
+	c := nodeapi.New(nodeapi.Config{})
+	ctx := context.Background()
+	body = `{"node":`
+	_, err := c.Status(ctx, addr)
+	g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer))
+	_, err = c.List(ctx, addr, nodeapi.ListRequest{})
+	g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer))
+	body = `{"cluster":"t","version":1}` // JSON, but not a valid map
+	_, err = c.ShardMap(ctx, addr)
+	g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer))
+	g.Expect(nodeapi.StatusCode(err)).To(BeZero())
+}
+
+// TestListRequestQuery checks the query List sends: the router relies on every parameter
+// reaching the node as it parsed it.
+func TestListRequestQuery(t *testing.T) {
+	g := NewWithT(t)
+	queries := make(chan string, 2)
+	addr := standIn(t, func(w http.ResponseWriter, r *http.Request) {
+		queries <- r.URL.Path + "?" + r.URL.RawQuery
+		_, _ = io.WriteString(w, `{"keys":[]}`)
+	})
+	c := nodeapi.New(nodeapi.Config{})
+	_, err := c.List(context.Background(), addr, nodeapi.ListRequest{ListParams: httpx.ListParams{Prefix: "a b", After: "a&c", Limit: 5},
+		Consistency: "stale", Shards: []int{3, 1}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(<-queries).To(Equal("/store?after=a%26c&consistency=stale&limit=5&prefix=a+b&shards=3%2C1"))
+	_, err = c.List(context.Background(), addr, nodeapi.ListRequest{ListParams: httpx.ListParams{Limit: 1}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(<-queries).To(Equal("/store?after=&limit=1&prefix="))
+}
+
+func TestRefusedConnection(t *testing.T) {
+	g := NewWithT(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	g.Expect(err).NotTo(HaveOccurred())
+	addr := ln.Addr().String()
+	g.Expect(ln.Close()).To(Succeed()) // nothing listens there now
+	c := nodeapi.New(nodeapi.Config{MaxIdleConnsPerHost: 1})
+	_, err = c.Status(context.Background(), addr)
+	g.Expect(err).To(MatchError(syscall.ECONNREFUSED))
+	var op *net.OpError
+	g.Expect(errors.As(err, &op)).To(BeTrue())
+	g.Expect(op.Op).To(Equal("dial"))
+	_, err = c.ShardMap(context.Background(), addr)
+	g.Expect(err).To(MatchError(syscall.ECONNREFUSED))
+	g.Expect(err).NotTo(MatchError(nodeapi.ErrNoShardMap))
+	_, err = c.Status(context.Background(), "no such host:1")
+	g.Expect(err).To(HaveOccurred(), "an address that makes no URL")
+}
+
+// TestGivenHTTPClient: a caller's http.Client (the operator's tests dial stand-in nodes
+// through theirs) does the requests.
+func TestGivenHTTPClient(t *testing.T) {
+	g := NewWithT(t)
+	addr := standIn(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, `{"node":"n1"}`) })
+	dialed := make(chan string, 1)
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		dialed <- a
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}}
+	st, err := nodeapi.New(nodeapi.Config{HTTP: hc}).Status(context.Background(), "n1.example:7070")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(st.Node).To(Equal("n1"))
+	g.Expect(<-dialed).To(Equal("n1.example:7070"))
+}
