@@ -261,7 +261,7 @@ func (n *Node) keyError(key string, pre httpx.Precondition, err error) error {
 		return &notLeader{err: nl, version: n.mapVersion()}
 	case errors.Is(err, replication.ErrUnknownOutcome):
 		return fmt.Errorf("%w: the write may or may not have been applied (%v); read the key before retrying", httpx.ErrUnavailable, err)
-	case errors.Is(err, replication.ErrTimeout):
+	case errors.Is(err, replication.ErrNotProposed):
 		return fmt.Errorf("%w: %v; nothing was written, retry", httpx.ErrUnavailable, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: the request ended before the shard answered (%v)", httpx.ErrUnavailable, err)
