@@ -6,7 +6,8 @@
 // NB: this is the only package in Torua that may import Pebble. Everything else
 // talks to storage through Engine (or a small interface over it declared where
 // it is used). The engine knows nothing of HTTP, Raft or the shard map; it must
-// not import other Torua packages.
+// not import other Torua packages but internal/kv, the leaf package of the write
+// precondition (Op.Cond) that the transports and clients share.
 //
 // # Key encoding
 //

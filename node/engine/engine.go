@@ -20,7 +20,7 @@ var (
 	// ErrNotFound reports a Get of a missing key, or a Delete (without a
 	// failing condition) of a missing key.
 	ErrNotFound = errors.New("key not found")
-	// ErrConditionFailed reports an op whose Condition did not hold
+	// ErrConditionFailed reports an op whose precondition (Op.Cond) did not hold
 	// (If-Match / If-None-Match mismatch).
 	ErrConditionFailed = errors.New("condition failed")
 	// ErrClosed reports a call on a closed Engine.
