@@ -173,7 +173,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.host = host
 	n.hostForMetrics.Store(host)
-	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && !n.cfg.NoRestartQuiet && n.hasRaftState() {
+	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && !n.cfg.NoRestartQuiet && n.hostedBefore() {
 		host.QuietUntil(time.Now().Add(quiet))
 		n.log.Info("Answering no Raft traffic for a while after a restart", "for", quiet)
 	}

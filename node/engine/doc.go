@@ -15,7 +15,7 @@
 //
 //	'd' | shard (uint16 big-endian) | user key   a data record
 //	'm' | shard (uint16 big-endian)              the shard's metadata
-//	'l', 's' | shard (uint16 big-endian) | ...   Raft state of earlier versions (raftlog.go)
+//	'l', 's' | shard (uint16 big-endian) | ...   Raft state of earlier versions (legacy.go)
 //	'f'                                          the engine's format marker
 //
 // Shards are 0..MaxShard (4095). Because the shard id is fixed-width and big
