@@ -2,12 +2,18 @@
 // assigns to it, over one storage engine, and serves the node HTTP API (/store, /internal/status,
 // /healthz, /readyz, /metrics).
 //
-// The HTTP layer talks to each shard through the Replica interface, which a
-// replication.Group satisfies: one Raft group per shard, which the node opens, founds and
-// moves to follow the map (shards.go). The node keeps its last accepted map in its data
-// directory (lastmap.go), and learns its peers' Raft IDs to replace a member whose node lost
-// its disk (identities.go). It asks other nodes' internal API (status, Raft state) with
+// The key operations (get, put, delete, conditional writes, list) are in keys.go, which
+// knows no transport: the HTTP API (http.go) and the wire protocol (wire.go) are adapters
+// that decode a request, call them, and encode the answer; both take their statuses and
+// error bodies from internal/httpx's one table. The key operations talk to each shard
+// through the Replica interface (replica.go), which a replication.Group satisfies: one Raft
+// group per shard, which the node opens, founds and moves to follow the map (shards.go). The
+// node records the shards it hosts on disk (hosted.go, which also names the records the
+// replication and engine layers keep of a hosted shard), keeps its last accepted map in its
+// data directory (lastmap.go), and learns its peers' Raft IDs to replace a member whose node
+// lost its disk (identities.go). It asks other nodes' internal API (status, Raft state) with
 // internal/nodeapi's client (peers.go).
 //
-// It must not import router or controllers. Only node/engine imports Pebble.
+// It imports node/engine, node/replication, shardmap and internal/httpx, internal/kv,
+// internal/nodeapi and internal/wire; it must not import router or controllers. Only node/engine imports Pebble.
 package node

@@ -174,7 +174,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.host = host
 	n.hostForMetrics.Store(host)
-	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && !n.cfg.NoRestartQuiet && n.hasRaftState() {
+	if quiet := n.cfg.Raft.RestartQuietPeriod(); quiet > 0 && !n.cfg.NoRestartQuiet && n.hostedBefore() {
 		host.QuietUntil(time.Now().Add(quiet))
 		n.log.Info("Answering no Raft traffic for a while after a restart", "for", quiet)
 	}
@@ -351,29 +351,3 @@ func (n *Node) ready() error {
 	}
 	return nil
 }
-
-// replicaFor returns the replica for key's shard, or ErrMisdirected with the map version held.
-func (n *Node) replicaFor(key string) (Replica, error) {
-	h := n.hosting.Load()
-	if h.m == nil {
-		return nil, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
-	}
-	shard := h.m.ShardFor([]byte(key))
-	r, ok := h.replicas[shard]
-	if !ok {
-		return nil, &misdirected{shard: shard, node: n.cfg.ID, version: h.m.Version}
-	}
-	return r, nil
-}
-
-type misdirected struct {
-	shard   int
-	node    string
-	version uint64
-}
-
-func (e *misdirected) Error() string {
-	return fmt.Sprintf("shard %d is not hosted on node %s under shard map version %d", e.shard, e.node, e.version)
-}
-func (e *misdirected) Unwrap() error           { return httpx.ErrMisdirected }
-func (e *misdirected) Detail() httpx.ErrorBody { return httpx.ErrorBody{MapVersion: e.version} }

@@ -8,7 +8,7 @@ import (
 	"github.com/torua/torua/shardmap"
 )
 
-// Replica is this node's replica of one shard as the HTTP layer uses it: a
+// Replica is this node's replica of one shard as the key operations (keys.go) use it: a
 // replication.Group. All methods are safe for concurrent use.
 type Replica interface {
 	// Get reads key. With stale false the read is linearizable; with stale true it may

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -38,7 +35,6 @@ const (
 type shardGroup struct {
 	*replication.Group
 	shard int
-	dir   string
 
 	// busy is set while a reconciliation step of this shard runs; steps of one shard never
 	// overlap, steps of different shards run concurrently.
@@ -56,35 +52,15 @@ type shardGroup struct {
 
 type settledAt struct{ mapVersion, term, membership uint64 }
 
-// raftDir is the directory that marks a replica of shard on this node (its Raft state is
-// in the node's Raft log).
-func (n *Node) raftDir(shard int) string {
-	return filepath.Join(n.cfg.DataDir, "raft", strconv.Itoa(shard))
-}
-
-// hasRaftState reports whether a replica of some shard is on disk.
-func (n *Node) hasRaftState() bool {
-	entries, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "raft"))
-	return err == nil && len(entries) > 0
-}
-
-// openExisting opens a group for every shard with a Raft directory on disk, so that the
-// node answers /internal/raft-state truthfully from its first request and rejoins its
-// groups before it has a map.
+// openExisting opens a group for every shard the node's record on disk lists as hosted
+// (hosted.go), so that the node answers /internal/raft-state truthfully from its first
+// request and rejoins its groups before it has a map.
 func (n *Node) openExisting() error {
-	entries, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "raft"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	shards, err := n.hostedOnDisk()
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		shard, err := strconv.Atoi(e.Name())
-		if err != nil || !e.IsDir() || shard < 0 || shard >= shardmap.MaxShards {
-			n.log.Warn("Ignoring unexpected entry in the raft directory", "name", e.Name())
-			continue
-		}
+	for _, shard := range shards {
 		if err := n.openGroup(shard); err != nil {
 			return err
 		}
@@ -99,16 +75,15 @@ func (n *Node) openGroup(shard int) error {
 	if _, ok := n.groups[shard]; ok {
 		return nil
 	}
-	// The directory marks the shard as hosted here: openExisting reopens what it finds.
-	dir := n.raftDir(shard)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	// Recorded as hosted first: openExisting reopens what the record lists.
+	if err := n.markHosted(shard); err != nil {
 		return err
 	}
 	g, err := n.host.Open(shard, n.log)
 	if err != nil {
 		return err
 	}
-	n.groups[shard] = &shardGroup{Group: g, shard: shard, dir: dir, stableSince: time.Now()}
+	n.groups[shard] = &shardGroup{Group: g, shard: shard, stableSince: time.Now()}
 	return nil
 }
 
@@ -425,7 +400,7 @@ func (n *Node) retire(g *shardGroup, why string) {
 		err = n.host.DeleteRaftState(g.shard)
 	}
 	if err == nil {
-		err = os.RemoveAll(g.dir)
+		err = n.unmarkHosted(g.shard)
 	}
 	if err != nil {
 		n.log.Error("Failed to delete a retired replica's data", "shard", g.shard, "err", err)

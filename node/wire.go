@@ -2,10 +2,10 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/node/engine"
 )
@@ -20,28 +20,31 @@ func (n *Node) newWireServer() *wire.Server {
 	})
 }
 
+// serveWire decodes a wire request into a key operation (keys.go) and encodes its outcome.
 func (n *Node) serveWire(ctx context.Context, req *wire.Request) wire.Response {
-	select {
-	case n.limiter <- struct{}{}:
-		defer func() { <-n.limiter }()
-	default:
-		return n.wireError(req, fmt.Errorf("%w: %d requests in flight", httpx.ErrOverloaded, cap(n.limiter)))
+	release, err := n.admit()
+	if err != nil {
+		return n.wireError(req, err)
 	}
+	defer release()
 	if err := httpx.CheckWireRequest(req, n.cfg.MaxValueSize); err != nil {
 		return n.wireError(req, err)
 	}
 	if req.Op == wire.OpGet {
-		v, err := n.getKey(ctx, req.Key, req.Stale())
+		v, err := n.get(ctx, req.Key, req.Stale())
 		if err != nil {
 			return n.wireError(req, err)
 		}
 		return wire.Response{Status: http.StatusOK, Revision: v.Revision, Body: v.Data}
 	}
-	op := engine.Op{Kind: engine.OpPut, Key: []byte(req.Key), Value: req.Value, Cond: condition(wirePrecondition(req))}
+	op := engine.Op{Kind: engine.OpPut, Key: []byte(req.Key), Value: req.Value, Cond: req.Cond}
 	if req.Op == wire.OpDelete {
 		op.Kind = engine.OpDelete
 	}
-	res, err := n.writeKey(ctx, op)
+	if op.Cond.Kind > kv.CondAbsent {
+		op.Cond = kv.Precondition{} // a cond byte of no known kind is no precondition, as it always was
+	}
+	res, err := n.write(ctx, op)
 	if err != nil {
 		return n.wireError(req, err)
 	}
@@ -50,9 +53,5 @@ func (n *Node) serveWire(ctx context.Context, req *wire.Request) wire.Response {
 
 // wireError answers a wire request with the status and JSON body the HTTP API gives err.
 func (n *Node) wireError(req *wire.Request, err error) wire.Response {
-	return httpx.WireError(n.log, req, n.keyError(req.Key, wirePrecondition(req), err))
-}
-
-func wirePrecondition(req *wire.Request) httpx.Precondition {
-	return httpx.Precondition{Cond: req.Cond, Revision: req.Revision}
+	return httpx.WireError(n.log, req, err)
 }

@@ -36,10 +36,8 @@ func (rt *Router) handleKey(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodDelete {
 			req.Op = wire.OpDelete
 		}
-		var pre httpx.Precondition
 		if err == nil {
-			pre, err = httpx.ParsePrecondition(r.Header)
-			req.Cond, req.Revision = pre.Cond, pre.Revision
+			req.Cond, err = httpx.ParsePrecondition(r.Header)
 		}
 		if err == nil && req.Op == wire.OpPut {
 			req.Value, err = httpx.ReadValue(r, rt.cfg.MaxValueSize)

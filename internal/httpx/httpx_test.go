@@ -12,25 +12,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/internal/wire"
 )
 
 func TestParsePrecondition(t *testing.T) {
 	for _, tc := range []struct {
 		im, inm string
-		want    Precondition
+		want    kv.Precondition
 		bad     bool
 	}{
-		{"", "", Precondition{}, false},
-		{"*", "", Precondition{Cond: wire.CondExists}, false},
-		{`"42"`, "", Precondition{Cond: wire.CondRevision, Revision: 42}, false},
-		{"", "*", Precondition{Cond: wire.CondAbsent}, false},
-		{"42", "", Precondition{}, true},
-		{`"0"`, "", Precondition{}, true},
-		{`"-1"`, "", Precondition{}, true},
-		{`W/"1"`, "", Precondition{}, true},
-		{"", `"1"`, Precondition{}, true},
-		{"*", "*", Precondition{}, true},
+		{"", "", kv.Precondition{}, false},
+		{"*", "", kv.Precondition{Kind: kv.CondExists}, false},
+		{`"42"`, "", kv.Precondition{Kind: kv.CondRevision, Revision: 42}, false},
+		{"", "*", kv.Precondition{Kind: kv.CondAbsent}, false},
+		{"42", "", kv.Precondition{}, true},
+		{`"0"`, "", kv.Precondition{}, true},
+		{`"-1"`, "", kv.Precondition{}, true},
+		{`W/"1"`, "", kv.Precondition{}, true},
+		{"", `"1"`, kv.Precondition{}, true},
+		{"*", "*", kv.Precondition{}, true},
 	} {
 		h := http.Header{}
 		if tc.im != "" {
@@ -141,22 +142,6 @@ func TestShutdownClosesConnectionsThatSentNothing(t *testing.T) {
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown with an idle new connection open: %v", err)
-	}
-}
-
-func TestPreconditionNamesItsHeader(t *testing.T) {
-	for _, tt := range []struct {
-		p    Precondition
-		want string
-	}{
-		{Precondition{}, "no precondition"},
-		{Precondition{Cond: wire.CondRevision, Revision: 7}, `If-Match: "7"`},
-		{Precondition{Cond: wire.CondExists}, "If-Match: *"},
-		{Precondition{Cond: wire.CondAbsent}, "If-None-Match: *"},
-	} {
-		if got := tt.p.String(); got != tt.want {
-			t.Errorf("%+v: %q, want %q", tt.p, got, tt.want)
-		}
 	}
 }
 

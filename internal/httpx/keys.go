@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/torua/torua/internal/wire"
+	"github.com/torua/torua/internal/kv"
 )
 
 // MaxKeySize is the longest key, in bytes after URL-decoding.
@@ -49,48 +49,26 @@ func ReadValue(r *http.Request, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// Precondition is a parsed If-Match / If-None-Match pair for a write, in the wire
-// protocol's terms (the two APIs carry the same preconditions).
-type Precondition struct {
-	// Cond is wire.CondNone, CondRevision (If-Match: "<rev>"), CondExists (If-Match: *) or
-	// CondAbsent (If-None-Match: *).
-	Cond     wire.Cond
-	Revision uint64
-}
-
-// String describes the precondition as the HTTP header that sets it, for error messages.
-func (p Precondition) String() string {
-	switch p.Cond {
-	case wire.CondRevision:
-		return "If-Match: " + ETag(p.Revision)
-	case wire.CondExists:
-		return "If-Match: *"
-	case wire.CondAbsent:
-		return "If-None-Match: *"
-	}
-	return "no precondition"
-}
-
 // ParsePrecondition reads If-Match and If-None-Match from a write request.
-func ParsePrecondition(h http.Header) (Precondition, error) {
+func ParsePrecondition(h http.Header) (kv.Precondition, error) {
 	im, inm := strings.TrimSpace(h.Get("If-Match")), strings.TrimSpace(h.Get("If-None-Match"))
 	switch {
 	case im != "" && inm != "":
-		return Precondition{}, fmt.Errorf("%w: send If-Match or If-None-Match, not both", ErrBadRequest)
+		return kv.Precondition{}, fmt.Errorf("%w: send If-Match or If-None-Match, not both", ErrBadRequest)
 	case inm == "*":
-		return Precondition{Cond: wire.CondAbsent}, nil
+		return kv.Precondition{Kind: kv.CondAbsent}, nil
 	case inm != "":
-		return Precondition{}, fmt.Errorf("%w: If-None-Match on a write must be *", ErrBadRequest)
+		return kv.Precondition{}, fmt.Errorf("%w: If-None-Match on a write must be *", ErrBadRequest)
 	case im == "*":
-		return Precondition{Cond: wire.CondExists}, nil
+		return kv.Precondition{Kind: kv.CondExists}, nil
 	case im != "":
 		rev, err := ParseETag(im)
 		if err != nil {
-			return Precondition{}, fmt.Errorf("%w: If-Match: %v", ErrBadRequest, err)
+			return kv.Precondition{}, fmt.Errorf("%w: If-Match: %v", ErrBadRequest, err)
 		}
-		return Precondition{Cond: wire.CondRevision, Revision: rev}, nil
+		return kv.Precondition{Kind: kv.CondRevision, Revision: rev}, nil
 	}
-	return Precondition{}, nil
+	return kv.Precondition{}, nil
 }
 
 // ETag formats a revision as a strong entity tag.

@@ -19,8 +19,9 @@
 // liveness probe the connection's reader answers at once; a Pool with PingInterval pings
 // every connection and takes a server that stops answering as down until it answers again,
 // since a hung process still accepts connections and reads nothing); flag
-// FlagStale asks for a stale read; cond and revision are the write's precondition (the
-// HTTP API's If-Match / If-None-Match). Status is the HTTP API's status code for the same
+// FlagStale asks for a stale read; cond and revision are the write's precondition
+// (Request.Cond, a kv.Precondition: cond is its Kind, revision its Revision; the HTTP API's
+// If-Match / If-None-Match). Status is the HTTP API's status code for the same
 // outcome; revision is its ETag; body is the value of a GET answered 200, else the HTTP
 // API's JSON error body ({"error": ..., "leader": ...}) or nothing.
 //
@@ -28,5 +29,6 @@
 // requests up to and including id; it answers those, never reads the others, and the client
 // may resend them elsewhere.
 //
-// It must not import node, router or controllers.
+// It imports internal/coalesce and internal/kv, and must not import node, router or
+// controllers.
 package wire

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/torua/torua/internal/kv"
 )
 
 // Preface opens a connection, from the client and then the server. Its line breaks make
@@ -43,21 +45,6 @@ func (o Op) String() string {
 // FlagStale asks for a read of any replica's local state (?consistency=stale).
 const FlagStale = 1 << 0
 
-// Cond is a write's precondition.
-type Cond uint8
-
-// Preconditions, as the HTTP API's headers.
-const (
-	// CondNone: no precondition.
-	CondNone Cond = 0
-	// CondRevision: the key exists at Request.Revision (If-Match: "rev").
-	CondRevision Cond = 1
-	// CondExists: the key exists (If-Match: *).
-	CondExists Cond = 2
-	// CondAbsent: the key does not exist (If-None-Match: *).
-	CondAbsent Cond = 3
-)
-
 // StatusGoAway is the status of a GOAWAY frame (see the package doc).
 const StatusGoAway = 0
 
@@ -71,12 +58,12 @@ const (
 
 // Request is one key request.
 type Request struct {
-	Op       Op
-	Flags    uint8
-	Cond     Cond
-	Revision uint64
-	Key      string
-	Value    []byte
+	Op    Op
+	Flags uint8
+	// Cond is a write's precondition: the frame's cond byte (Cond.Kind) and revision.
+	Cond  kv.Precondition
+	Key   string
+	Value []byte
 }
 
 // Stale reports whether FlagStale is set.
@@ -100,8 +87,8 @@ func appendRequest(b []byte, id uint32, req *Request) []byte {
 	n := requestHeader + len(req.Key) + len(req.Value)
 	b = binary.BigEndian.AppendUint32(b, uint32(n))
 	b = binary.BigEndian.AppendUint32(b, id)
-	b = append(b, byte(req.Op), req.Flags, byte(req.Cond))
-	b = binary.BigEndian.AppendUint64(b, req.Revision)
+	b = append(b, byte(req.Op), req.Flags, byte(req.Cond.Kind))
+	b = binary.BigEndian.AppendUint64(b, req.Cond.Revision)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(req.Key)))
 	b = append(b, req.Key...)
 	return append(b, req.Value...)
@@ -198,10 +185,9 @@ func readRequest(r *bufio.Reader, limit int) (uint32, Request, error) {
 	}
 	id := binary.BigEndian.Uint32(buf)
 	req := Request{
-		Op:       Op(buf[4]),
-		Flags:    buf[5],
-		Cond:     Cond(buf[6]),
-		Revision: binary.BigEndian.Uint64(buf[7:]),
+		Op:    Op(buf[4]),
+		Flags: buf[5],
+		Cond:  kv.Precondition{Kind: kv.CondKind(buf[6]), Revision: binary.BigEndian.Uint64(buf[7:])},
 	}
 	klen := int(binary.BigEndian.Uint16(buf[15:]))
 	if requestHeader+klen > n {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -16,13 +17,15 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/internal/kv"
 )
 
 // echo answers every request with its fields: status 200, revision = request revision + 1,
 // body = op|flags|cond|key|value.
 func echo(_ context.Context, req *Request) Response {
-	body := fmt.Sprintf("%d|%d|%d|%s|%s", req.Op, req.Flags, req.Cond, req.Key, req.Value)
-	return Response{Status: http.StatusOK, Revision: req.Revision + 1, Body: []byte(body)}
+	body := fmt.Sprintf("%d|%d|%d|%s|%s", req.Op, req.Flags, req.Cond.Kind, req.Key, req.Value)
+	return Response{Status: http.StatusOK, Revision: req.Cond.Revision + 1, Body: []byte(body)}
 }
 
 // serve starts a shared listener on loopback: HTTP answers "http" to everything, the wire
@@ -65,15 +68,15 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 	for _, req := range []Request{
 		{Op: OpGet, Key: "a"},
 		{Op: OpGet, Flags: FlagStale, Key: "stale/key"},
-		{Op: OpPut, Cond: CondRevision, Revision: 41, Key: "ключ", Value: []byte("value\x00with nul")},
-		{Op: OpPut, Cond: CondAbsent, Key: "k", Value: []byte{}},
-		{Op: OpDelete, Cond: CondExists, Key: "gone"},
+		{Op: OpPut, Cond: kv.Precondition{Kind: kv.CondRevision, Revision: 41}, Key: "ключ", Value: []byte("value\x00with nul")},
+		{Op: OpPut, Cond: kv.Precondition{Kind: kv.CondAbsent}, Key: "k", Value: []byte{}},
+		{Op: OpDelete, Cond: kv.Precondition{Kind: kv.CondExists}, Key: "gone"},
 	} {
 		resp, err := c.Do(context.Background(), &req)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(resp.Status).To(Equal(http.StatusOK))
-		g.Expect(resp.Revision).To(Equal(req.Revision + 1))
-		g.Expect(string(resp.Body)).To(Equal(fmt.Sprintf("%d|%d|%d|%s|%s", req.Op, req.Flags, req.Cond, req.Key, req.Value)))
+		g.Expect(resp.Revision).To(Equal(req.Cond.Revision + 1))
+		g.Expect(string(resp.Body)).To(Equal(fmt.Sprintf("%d|%d|%d|%s|%s", req.Op, req.Flags, req.Cond.Kind, req.Key, req.Value)))
 	}
 }
 
@@ -441,9 +444,9 @@ func TestPoolHandsRequestsToLocalServers(t *testing.T) {
 	p := &Pool{Local: map[string]*Server{addr: srv}}
 	defer p.Close()
 
-	resp, err := p.Do(context.Background(), addr, &Request{Op: OpPut, Flags: FlagStale, Cond: CondRevision, Revision: 41, Key: "k", Value: []byte("v")})
+	resp, err := p.Do(context.Background(), addr, &Request{Op: OpPut, Flags: FlagStale, Cond: kv.Precondition{Kind: kv.CondRevision, Revision: 41}, Key: "k", Value: []byte("v")})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(resp).To(Equal(Response{Status: http.StatusOK, Revision: 42, Body: []byte(fmt.Sprintf("%d|%d|%d|k|v", OpPut, FlagStale, CondRevision))}))
+	g.Expect(resp).To(Equal(Response{Status: http.StatusOK, Revision: 42, Body: []byte(fmt.Sprintf("%d|%d|%d|k|v", OpPut, FlagStale, kv.CondRevision))}))
 
 	resp, err = p.Do(context.Background(), addr, &Request{Op: OpPut, Key: "k", Value: make([]byte, 100+1<<16)})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -513,4 +516,27 @@ func TestLocalRequestEndsWithItsContext(t *testing.T) {
 	defer cancel()
 	_, err := p.Do(ctx, "node", &Request{Op: OpGet, Key: "k"})
 	g.Expect(err).To(MatchError(context.DeadlineExceeded))
+}
+
+// TestRequestFrameBytes pins a request frame byte for byte (the format of the package doc):
+// the precondition's kind and revision are the cond byte and the revision field.
+func TestRequestFrameBytes(t *testing.T) {
+	g := NewWithT(t)
+	req := Request{Op: OpDelete, Flags: FlagStale, Cond: kv.Precondition{Kind: kv.CondRevision, Revision: 0x0102030405060708}, Key: "k", Value: []byte("v")}
+	want := []byte{
+		0, 0, 0, 19, // n
+		0, 0, 0, 9, // id
+		3, 1, 1, // op, flags, cond
+		1, 2, 3, 4, 5, 6, 7, 8, // revision
+		0, 1, 'k', // len(key), key
+		'v', // value
+	}
+	g.Expect(appendRequest(nil, 9, &req)).To(Equal(want))
+	id, got, err := readRequest(bufio.NewReader(bytes.NewReader(want)), MaxFrame)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(id).To(Equal(uint32(9)))
+	g.Expect(got).To(Equal(req))
+	for kind, b := range map[kv.CondKind]byte{kv.CondNone: 0, kv.CondRevision: 1, kv.CondExists: 2, kv.CondAbsent: 3} {
+		g.Expect(appendRequest(nil, 1, &Request{Op: OpPut, Cond: kv.Precondition{Kind: kind}})[10]).To(Equal(b), "cond byte of kind %d", kind)
+	}
 }

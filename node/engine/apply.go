@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/torua/torua/internal/kv"
 )
 
 // OpKind is the kind of a write op.
@@ -17,29 +19,6 @@ const (
 	OpDelete
 )
 
-// CondKind is the kind of precondition an op carries.
-type CondKind uint8
-
-const (
-	// CondNone means no precondition.
-	CondNone CondKind = iota
-	// CondRevision requires the key to exist with Revision == Condition.Revision (If-Match: "<rev>").
-	CondRevision
-	// CondExists requires the key to exist (If-Match: *).
-	CondExists
-	// CondAbsent requires the key not to exist (If-None-Match: *).
-	CondAbsent
-)
-
-// Condition is an op's precondition, evaluated against the key's state after
-// the earlier ops of the same Apply call.
-type Condition struct {
-	// Kind selects the check.
-	Kind CondKind
-	// Revision is the required revision for CondRevision; ignored otherwise.
-	Revision uint64
-}
-
 // Op is one write in an Apply call.
 type Op struct {
 	// Kind is OpPut or OpDelete.
@@ -48,8 +27,9 @@ type Op struct {
 	Key []byte
 	// Value is the data to store for OpPut; ignored for OpDelete.
 	Value []byte
-	// Cond is the op's precondition.
-	Cond Condition
+	// Cond is the op's precondition, evaluated against the key's state after the earlier
+	// ops of the same Apply call.
+	Cond kv.Precondition
 }
 
 // Result is the outcome of one op of an Apply call.
@@ -57,7 +37,7 @@ type Result struct {
 	// Revision is the revision the op wrote; 0 if the op failed.
 	Revision uint64
 	// Err is nil, ErrConditionFailed if Cond did not hold (whatever the op
-	// kind, also for CondExists/CondRevision on a missing key), or
+	// kind, also for kv.CondExists/kv.CondRevision on a missing key), or
 	// ErrNotFound for an OpDelete of a missing key whose condition held.
 	// A failed op writes nothing and takes no revision.
 	Err error
@@ -130,7 +110,7 @@ func (e *Engine) applyTo(b *pebble.Batch, shard int, ops []Op, appliedIndex uint
 		if op.Kind != OpPut && op.Kind != OpDelete {
 			return nil, nil, fmt.Errorf("apply shard %d op %d: op kind %d: %w", shard, i, op.Kind, ErrInvalidArgument)
 		}
-		if op.Cond.Kind > CondAbsent {
+		if op.Cond.Kind > kv.CondAbsent {
 			return nil, nil, fmt.Errorf("apply shard %d op %d: condition kind %d: %w", shard, i, op.Cond.Kind, ErrInvalidArgument)
 		}
 	}
@@ -156,7 +136,7 @@ func (e *Engine) applyTo(b *pebble.Batch, shard int, ops []Op, appliedIndex uint
 			cur, ok, complete = wc.key(op.Key)
 			// A complete cache not holding the key: it does not exist. Only a PUT without
 			// a condition trusts that (its counts depend on it, nothing else does).
-			ok = ok || (complete && op.Kind == OpPut && op.Cond.Kind == CondNone)
+			ok = ok || (complete && op.Kind == OpPut && op.Cond.Kind == kv.CondNone)
 		}
 		if !ok {
 			var err error
@@ -252,13 +232,13 @@ func (e *Engine) lookup(k []byte) (keyState, error) {
 	return keyState{exists: true, rev: rev, dataLen: len(data), rawLen: len(raw)}, nil
 }
 
-func condHolds(c Condition, cur keyState) bool {
+func condHolds(c kv.Precondition, cur keyState) bool {
 	switch c.Kind {
-	case CondRevision:
+	case kv.CondRevision:
 		return cur.exists && cur.rev == c.Revision
-	case CondExists:
+	case kv.CondExists:
 		return cur.exists
-	case CondAbsent:
+	case kv.CondAbsent:
 		return !cur.exists
 	default:
 		return true

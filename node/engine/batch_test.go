@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/internal/kv"
 )
 
 // TestBatchCommitsShardsAtOnce: applies of several shards in one batch are visible only
@@ -18,7 +20,7 @@ func TestBatchCommitsShardsAtOnce(t *testing.T) {
 
 	b, err := e.NewBatch()
 	g.Expect(err).NotTo(HaveOccurred())
-	r1, err := b.Apply(1, []Op{put("a", "1"), {Kind: OpPut, Key: []byte("a"), Value: []byte("x"), Cond: Condition{Kind: CondAbsent}}}, 2)
+	r1, err := b.Apply(1, []Op{put("a", "1"), {Kind: OpPut, Key: []byte("a"), Value: []byte("x"), Cond: kv.Precondition{Kind: kv.CondAbsent}}}, 2)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(r1).To(Equal([]Result{{Revision: 2}, {Err: ErrConditionFailed}}))
 	r2, err := b.Apply(2, []Op{put("b", "1")}, 7)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/internal/kv"
 )
 
 // modelShard is what a shard should hold: the reference the write cache is checked against.
@@ -34,11 +36,11 @@ func (m *modelShard) apply(op Op) Result {
 	cur, exists := m.keys[string(op.Key)]
 	holds := true
 	switch op.Cond.Kind {
-	case CondRevision:
+	case kv.CondRevision:
 		holds = exists && cur.rev == op.Cond.Revision
-	case CondExists:
+	case kv.CondExists:
 		holds = exists
-	case CondAbsent:
+	case kv.CondAbsent:
 		holds = !exists
 	}
 	if !holds {
@@ -100,16 +102,16 @@ func testApplyMatchesModel(t *testing.T) {
 		}
 		switch r.IntN(5) {
 		case 0:
-			op.Cond = Condition{Kind: CondExists}
+			op.Cond = kv.Precondition{Kind: kv.CondExists}
 		case 1:
-			op.Cond = Condition{Kind: CondAbsent}
+			op.Cond = kv.Precondition{Kind: kv.CondAbsent}
 		case 2:
 			// Mostly the key's current revision, sometimes a stale or future one.
 			rev := model.keys[key].rev
 			if r.IntN(3) == 0 {
 				rev = uint64(r.IntN(int(model.rev) + 2))
 			}
-			op.Cond = Condition{Kind: CondRevision, Revision: rev}
+			op.Cond = kv.Precondition{Kind: kv.CondRevision, Revision: rev}
 		}
 		return op
 	}
@@ -199,7 +201,7 @@ func TestCompleteCacheSkipsReadsOfNewKeys(t *testing.T) {
 	g.Expect(reads).To(Equal(0), "overwrites of cached keys")
 	expectStats(60)
 
-	res := apply(del("gone"), Op{Kind: OpPut, Key: []byte("new"), Value: []byte("v"), Cond: Condition{Kind: CondAbsent}})
+	res := apply(del("gone"), Op{Kind: OpPut, Key: []byte("new"), Value: []byte("v"), Cond: kv.Precondition{Kind: kv.CondAbsent}})
 	g.Expect(res[0].Err).To(MatchError(ErrNotFound))
 	g.Expect(res[1].Err).NotTo(HaveOccurred())
 	g.Expect(reads).To(Equal(2), "a delete and a condition read Pebble for keys the cache does not hold")

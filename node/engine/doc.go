@@ -6,7 +6,8 @@
 // NB: this is the only package in Torua that may import Pebble. Everything else
 // talks to storage through Engine (or a small interface over it declared where
 // it is used). The engine knows nothing of HTTP, Raft or the shard map; it must
-// not import other Torua packages.
+// not import other Torua packages but internal/kv, the leaf package of the write
+// precondition (Op.Cond) that the transports and clients share.
 //
 // # Key encoding
 //
@@ -14,7 +15,7 @@
 //
 //	'd' | shard (uint16 big-endian) | user key   a data record
 //	'm' | shard (uint16 big-endian)              the shard's metadata
-//	'l', 's' | shard (uint16 big-endian) | ...   Raft state of earlier versions (raftlog.go)
+//	'l', 's' | shard (uint16 big-endian) | ...   Raft state of earlier versions (legacy.go)
 //	'f'                                          the engine's format marker
 //
 // Shards are 0..MaxShard (4095). Because the shard id is fixed-width and big

@@ -20,7 +20,7 @@ var (
 	// ErrNotFound reports a Get of a missing key, or a Delete (without a
 	// failing condition) of a missing key.
 	ErrNotFound = errors.New("key not found")
-	// ErrConditionFailed reports an op whose Condition did not hold
+	// ErrConditionFailed reports an op whose precondition (Op.Cond) did not hold
 	// (If-Match / If-None-Match mismatch).
 	ErrConditionFailed = errors.New("condition failed")
 	// ErrClosed reports a call on a closed Engine.
@@ -100,6 +100,22 @@ func Open(dir string, opts Options) (*Engine, error) {
 
 // NoSync reports whether the engine was opened with Options.NoSync (never fsyncs).
 func (e *Engine) NoSync() bool { return e.noSync }
+
+// SyncWAL makes every write committed so far durable (one WAL fsync): the Raft loop
+// applies unsynced and syncs before it records a snapshot point that covers the applies.
+func (e *Engine) SyncWAL() error {
+	if err := e.acquire(); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	defer e.mu.RUnlock()
+	if e.noSync {
+		return nil
+	}
+	if err := e.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("sync: %w", markCorrupt(err))
+	}
+	return nil
+}
 
 // pebbleOptions tunes Pebble for many small values written with fsync.
 func pebbleOptions(opts Options, log *slog.Logger, stalls *atomic.Int64) *pebble.Options {

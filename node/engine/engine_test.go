@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/internal/kv"
 )
 
 // openEngine opens an engine in dir (a fresh temp dir if empty) and closes it
@@ -37,8 +39,8 @@ func put(key, value string) Op {
 
 func del(key string) Op { return Op{Kind: OpDelete, Key: []byte(key)} }
 
-func withCond(op Op, kind CondKind, rev uint64) Op {
-	op.Cond = Condition{Kind: kind, Revision: rev}
+func withCond(op Op, kind kv.CondKind, rev uint64) Op {
+	op.Cond = kv.Precondition{Kind: kind, Revision: rev}
 	return op
 }
 
@@ -134,7 +136,7 @@ func TestRevisionsPerShardSurviveReopen(t *testing.T) {
 		{1, put("a", "3"), 3, nil},
 		{1, del("b"), 4, nil},
 		{1, del("b"), 0, ErrNotFound}, // takes no revision
-		{1, withCond(put("a", "4"), CondAbsent, 0), 0, ErrConditionFailed}, // takes no revision
+		{1, withCond(put("a", "4"), kv.CondAbsent, 0), 0, ErrConditionFailed}, // takes no revision
 		{2, del("a"), 2, nil},
 		{1, put("c", "5"), 5, nil},
 	}
@@ -197,22 +199,22 @@ func TestConditions(t *testing.T) {
 	}{
 		{"put none on absent", false, put("k", "v"), nil},
 		{"put none on existing", true, put("k", "v"), nil},
-		{"put revision match", true, withCond(put("k", "v"), CondRevision, 1), nil},
-		{"put revision mismatch", true, withCond(put("k", "v"), CondRevision, 2), ErrConditionFailed},
-		{"put revision on absent", false, withCond(put("k", "v"), CondRevision, 1), ErrConditionFailed},
-		{"put revision 0 on absent", false, withCond(put("k", "v"), CondRevision, 0), ErrConditionFailed},
-		{"put exists on existing", true, withCond(put("k", "v"), CondExists, 0), nil},
-		{"put exists on absent", false, withCond(put("k", "v"), CondExists, 0), ErrConditionFailed},
-		{"put absent on absent", false, withCond(put("k", "v"), CondAbsent, 0), nil},
-		{"put absent on existing", true, withCond(put("k", "v"), CondAbsent, 0), ErrConditionFailed},
+		{"put revision match", true, withCond(put("k", "v"), kv.CondRevision, 1), nil},
+		{"put revision mismatch", true, withCond(put("k", "v"), kv.CondRevision, 2), ErrConditionFailed},
+		{"put revision on absent", false, withCond(put("k", "v"), kv.CondRevision, 1), ErrConditionFailed},
+		{"put revision 0 on absent", false, withCond(put("k", "v"), kv.CondRevision, 0), ErrConditionFailed},
+		{"put exists on existing", true, withCond(put("k", "v"), kv.CondExists, 0), nil},
+		{"put exists on absent", false, withCond(put("k", "v"), kv.CondExists, 0), ErrConditionFailed},
+		{"put absent on absent", false, withCond(put("k", "v"), kv.CondAbsent, 0), nil},
+		{"put absent on existing", true, withCond(put("k", "v"), kv.CondAbsent, 0), ErrConditionFailed},
 		{"delete none on absent", false, del("k"), ErrNotFound},
-		{"delete revision match", true, withCond(del("k"), CondRevision, 1), nil},
-		{"delete revision mismatch", true, withCond(del("k"), CondRevision, 7), ErrConditionFailed},
-		{"delete revision on absent", false, withCond(del("k"), CondRevision, 1), ErrConditionFailed},
-		{"delete exists on existing", true, withCond(del("k"), CondExists, 0), nil},
-		{"delete exists on absent", false, withCond(del("k"), CondExists, 0), ErrConditionFailed},
-		{"delete absent on existing", true, withCond(del("k"), CondAbsent, 0), ErrConditionFailed},
-		{"delete absent on absent", false, withCond(del("k"), CondAbsent, 0), ErrNotFound},
+		{"delete revision match", true, withCond(del("k"), kv.CondRevision, 1), nil},
+		{"delete revision mismatch", true, withCond(del("k"), kv.CondRevision, 7), ErrConditionFailed},
+		{"delete revision on absent", false, withCond(del("k"), kv.CondRevision, 1), ErrConditionFailed},
+		{"delete exists on existing", true, withCond(del("k"), kv.CondExists, 0), nil},
+		{"delete exists on absent", false, withCond(del("k"), kv.CondExists, 0), ErrConditionFailed},
+		{"delete absent on existing", true, withCond(del("k"), kv.CondAbsent, 0), ErrConditionFailed},
+		{"delete absent on absent", false, withCond(del("k"), kv.CondAbsent, 0), ErrNotFound},
 	}
 	e := openEngine(t, "", true)
 	for i, tt := range tests {
@@ -253,14 +255,14 @@ func TestApplyBatchSeesEarlierOps(t *testing.T) {
 	g.Expect(apply1(t, e, shard, put("x", "0")).Revision).To(Equal(uint64(1)))
 
 	ops := []Op{
-		withCond(put("k", "1"), CondAbsent, 0),      // rev 2
-		withCond(put("k", "2"), CondRevision, 2),    // sees the put above: rev 3
-		withCond(put("k", "3"), CondRevision, 2),    // stale: fails
-		withCond(del("k"), CondRevision, 3),         // rev 4
-		withCond(put("k", "4"), CondExists, 0),      // deleted above: fails
-		del("k"),                                    // deleted above: not found
-		withCond(put("k", "5"), CondAbsent, 0),      // rev 5
-		withCond(put("x", "6"), CondRevision, 1),    // rev 6
+		withCond(put("k", "1"), kv.CondAbsent, 0),   // rev 2
+		withCond(put("k", "2"), kv.CondRevision, 2), // sees the put above: rev 3
+		withCond(put("k", "3"), kv.CondRevision, 2), // stale: fails
+		withCond(del("k"), kv.CondRevision, 3),      // rev 4
+		withCond(put("k", "4"), kv.CondExists, 0),   // deleted above: fails
+		del("k"), // deleted above: not found
+		withCond(put("k", "5"), kv.CondAbsent, 0),   // rev 5
+		withCond(put("x", "6"), kv.CondRevision, 1), // rev 6
 		{Kind: OpPut, Key: []byte("y"), Value: nil}, // rev 7
 	}
 	res, err := e.Apply(shard, ops, ApplyOptions{Sync: true, AppliedIndex: 42})
@@ -481,7 +483,7 @@ func TestInvalidArguments(t *testing.T) {
 			return err
 		}},
 		{"apply bad cond kind", func() error {
-			_, err := e.Apply(1, []Op{withCond(put("k", "v"), CondAbsent+1, 0)}, ApplyOptions{})
+			_, err := e.Apply(1, []Op{withCond(put("k", "v"), kv.CondAbsent+1, 0)}, ApplyOptions{})
 			return err
 		}},
 		{"list zero limit", func() error { _, _, err := e.List(1, nil, nil, 0); return err }},

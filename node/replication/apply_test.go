@@ -12,6 +12,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/node/raftlog"
 )
@@ -115,8 +116,8 @@ func TestApplyAndIdempotentReplay(t *testing.T) {
 
 	cas := func(index, id uint64) *pb.Entry {
 		return proposalEntry(t, index, id,
-			engine.Op{Kind: engine.OpPut, Key: []byte("a"), Value: []byte("a2"), Cond: engine.Condition{Kind: engine.CondRevision, Revision: 1}},
-			engine.Op{Kind: engine.OpPut, Key: []byte("a"), Value: []byte("a3"), Cond: engine.Condition{Kind: engine.CondRevision, Revision: 1}})
+			engine.Op{Kind: engine.OpPut, Key: []byte("a"), Value: []byte("a2"), Cond: kv.Precondition{Kind: kv.CondRevision, Revision: 1}},
+			engine.Op{Kind: engine.OpPut, Key: []byte("a"), Value: []byte("a3"), Cond: kv.Precondition{Kind: kv.CondRevision, Revision: 1}})
 	}
 	first := []*pb.Entry{
 		proposalEntry(t, 1, 1, putOp("a", "a1")),

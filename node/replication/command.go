@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/node/engine"
 )
 
@@ -62,7 +63,7 @@ func encodeOps(ops []engine.Op) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for _, op := range ops {
 		b = append(b, byte(op.Kind), byte(op.Cond.Kind))
-		if op.Cond.Kind == engine.CondRevision {
+		if op.Cond.Kind == kv.CondRevision {
 			b = binary.AppendUvarint(b, op.Cond.Revision)
 		}
 		b = binary.AppendUvarint(b, uint64(len(op.Key)))
@@ -79,7 +80,7 @@ func checkOp(op engine.Op) error {
 	if op.Kind != engine.OpPut && op.Kind != engine.OpDelete {
 		return fmt.Errorf("op kind %d: %w", op.Kind, engine.ErrInvalidArgument)
 	}
-	if op.Cond.Kind > engine.CondAbsent {
+	if op.Cond.Kind > kv.CondAbsent {
 		return fmt.Errorf("condition kind %d: %w", op.Cond.Kind, engine.ErrInvalidArgument)
 	}
 	return nil
@@ -111,14 +112,14 @@ func decodeOps(data []byte) (command, error) {
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		var op engine.Op
 		op.Kind = engine.OpKind(d.byte())
-		op.Cond.Kind = engine.CondKind(d.byte())
+		op.Cond.Kind = kv.CondKind(d.byte())
 		if d.err != nil {
 			break
 		}
 		if err := checkOp(op); err != nil {
 			return command{}, fmt.Errorf("ops command op %d: %v: %w", i, err, errDecode)
 		}
-		if op.Cond.Kind == engine.CondRevision {
+		if op.Cond.Kind == kv.CondRevision {
 			op.Cond.Revision = d.uvarint()
 		}
 		op.Key = d.bytes()

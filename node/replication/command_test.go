@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/node/engine"
 )
 
@@ -18,9 +19,9 @@ func TestCommandRoundTrip(t *testing.T) {
 		{"empty value", []engine.Op{{Kind: engine.OpPut, Key: []byte("k"), Value: []byte{}}}},
 		{"delete", []engine.Op{{Kind: engine.OpDelete, Key: []byte("k")}}},
 		{"conditions", []engine.Op{
-			{Kind: engine.OpPut, Key: []byte("a"), Value: []byte("1"), Cond: engine.Condition{Kind: engine.CondRevision, Revision: 1 << 40}},
-			{Kind: engine.OpPut, Key: []byte("b"), Value: []byte("2"), Cond: engine.Condition{Kind: engine.CondAbsent}},
-			{Kind: engine.OpDelete, Key: []byte("c"), Cond: engine.Condition{Kind: engine.CondExists}},
+			{Kind: engine.OpPut, Key: []byte("a"), Value: []byte("1"), Cond: kv.Precondition{Kind: kv.CondRevision, Revision: 1 << 40}},
+			{Kind: engine.OpPut, Key: []byte("b"), Value: []byte("2"), Cond: kv.Precondition{Kind: kv.CondAbsent}},
+			{Kind: engine.OpDelete, Key: []byte("c"), Cond: kv.Precondition{Kind: kv.CondExists}},
 		}},
 		{"binary key", []engine.Op{{Kind: engine.OpPut, Key: []byte{0, 0xff, 0}, Value: make([]byte, 70000)}}},
 	}
@@ -51,7 +52,7 @@ func TestEncodeRefusesInvalidOps(t *testing.T) {
 	}{
 		{"no ops", nil},
 		{"bad kind", []engine.Op{{Kind: 9, Key: []byte("k")}}},
-		{"bad condition", []engine.Op{{Kind: engine.OpPut, Key: []byte("k"), Cond: engine.Condition{Kind: 9}}}},
+		{"bad condition", []engine.Op{{Kind: engine.OpPut, Key: []byte("k"), Cond: kv.Precondition{Kind: 9}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,7 +90,7 @@ func TestDecodeRefusesBadCommands(t *testing.T) {
 
 func FuzzDecodeCommand(f *testing.F) {
 	good, _ := encodeOps([]engine.Op{{Kind: engine.OpPut, Key: []byte("key"), Value: []byte("value"),
-		Cond: engine.Condition{Kind: engine.CondRevision, Revision: 3}}})
+		Cond: kv.Precondition{Kind: kv.CondRevision, Revision: 3}}})
 	f.Add(good)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cmd, err := decodeCommand(data)

@@ -4,7 +4,8 @@
 // the replicated replica the node's HTTP layer calls.
 //
 // NB: this is the only package in Torua that may import the Raft library. It imports
-// node/engine, node/raftlog, shardmap and internal/coalesce and nothing else of Torua; in
+// node/engine, node/raftlog, shardmap, internal/coalesce and internal/kv (the precondition
+// type of a command's ops) and nothing else of Torua; in
 // particular not node, router or controllers. The node package owns the lifecycle: which
 // groups exist, when they bootstrap, when their data is deleted.
 //

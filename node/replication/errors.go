@@ -15,9 +15,11 @@ var (
 	// or the caller's context ended while it was in flight. Retrying is safe only for
 	// idempotent operations.
 	ErrUnknownOutcome = errors.New("outcome unknown")
-	// ErrTimeout means Raft could not take the request now (too much in flight, or a
-	// membership change still being applied); nothing was proposed.
-	ErrTimeout = errors.New("replication timeout")
+	// ErrNotProposed means the request was refused and nothing was proposed to Raft: too
+	// many writes in flight, a membership change still being applied, or a read that found
+	// no read index before its context ended. Retrying is always safe. (Its text, kept
+	// from when it was named ErrTimeout, is part of the answers clients see.)
+	ErrNotProposed = errors.New("replication timeout")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("replication group closed")
 	// errClosedInFlight fails what was in flight when the group or host closed.

@@ -22,7 +22,7 @@ const (
 	// maxInflightMsgs bounds the append messages in flight to one follower.
 	maxInflightMsgs = 256
 	// maxUncommittedSize bounds the bytes a leader holds uncommitted; proposals beyond it
-	// are refused (ErrTimeout) until followers catch up.
+	// are refused (ErrNotProposed) until followers catch up.
 	maxUncommittedSize = 64 << 20
 )
 

@@ -13,6 +13,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/shardmap"
 )
@@ -176,7 +177,7 @@ func TestFollowerAnswersNotLeader(t *testing.T) {
 
 	// A conditional write's failure is a result, not an error.
 	res, err := l.groups[4].Write(ctx, engine.Op{Kind: engine.OpPut, Key: []byte("k"), Value: []byte("y"),
-		Cond: engine.Condition{Kind: engine.CondAbsent}})
+		Cond: kv.Precondition{Kind: kv.CondAbsent}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Err).To(MatchError(engine.ErrConditionFailed))
 

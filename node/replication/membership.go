@@ -189,7 +189,7 @@ func (g *Group) changeMembership(ctx context.Context, what string, typ pb.ConfCh
 	}
 	if g.pendingConf || g.appliedTerm != g.term {
 		g.mu.Unlock()
-		return fmt.Errorf("%s shard %d: %w: an earlier membership change is still being applied", what, g.shard, ErrTimeout)
+		return fmt.Errorf("%s shard %d: %w: an earlier membership change is still being applied", what, g.shard, ErrNotProposed)
 	}
 	m, err := target()
 	if err != nil {

@@ -159,7 +159,7 @@ func (g *Group) flushProposals() {
 // made it a follower since, and a follower drops proposals too.
 func (g *Group) proposeError(err error) error {
 	if st := g.rn.BasicStatus(); errors.Is(err, raft.ErrProposalDropped) && st.RaftState == raft.StateLeader && st.LeadTransferee == 0 {
-		return fmt.Errorf("shard %d: %w: too many writes in flight", g.shard, ErrTimeout)
+		return fmt.Errorf("shard %d: %w: too many writes in flight", g.shard, ErrNotProposed)
 	}
 	return g.notLeaderLocked() // stepping down or handing leadership over
 }

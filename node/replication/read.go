@@ -116,7 +116,7 @@ func (g *Group) readBarrier(ctx context.Context) (uint64, error) {
 		}
 		return term, nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("read shard %d: %w: %w", g.shard, ErrTimeout, ctx.Err())
+		return 0, fmt.Errorf("read shard %d: %w: %w", g.shard, ErrNotProposed, ctx.Err())
 	}
 }
 

@@ -244,7 +244,7 @@ func (c *Client) write(ctx context.Context, method, key string, value []byte, op
 		if err != nil {
 			return 0, err
 		}
-		req := &wire.Request{Op: wire.OpPut, Key: key, Value: value, Cond: pre.Cond, Revision: pre.Revision}
+		req := &wire.Request{Op: wire.OpPut, Key: key, Value: value, Cond: pre}
 		if method == http.MethodDelete {
 			req.Op = wire.OpDelete
 		}

@@ -48,19 +48,3 @@ func (e *Engine) LegacyRaftState(shard int) (bool, error) {
 	}
 	return false, nil
 }
-
-// SyncWAL makes every write committed so far durable (one WAL fsync): the Raft loop
-// applies unsynced and syncs before it records a snapshot point that covers the applies.
-func (e *Engine) SyncWAL() error {
-	if err := e.acquire(); err != nil {
-		return fmt.Errorf("sync: %w", err)
-	}
-	defer e.mu.RUnlock()
-	if e.noSync {
-		return nil
-	}
-	if err := e.db.LogData(nil, pebble.Sync); err != nil {
-		return fmt.Errorf("sync: %w", markCorrupt(err))
-	}
-	return nil
-}

@@ -1,0 +1,8 @@
+// Package kv holds the plain types of a key request that every layer shares, from the
+// storage engine to the client: the write precondition. One type, so that the HTTP API's
+// headers, the wire protocol's frame and the engine's conditional write convert at their
+// edges only.
+//
+// NB: it is a leaf: it must import no other Torua package and nothing beyond the standard
+// library, since the engine (the lowest layer) and router/client import it.
+package kv
