@@ -88,7 +88,7 @@ test-e2e-kind: helm ## Run the e2e suite on a new kind cluster (needs Docker, ki
 COVER_TIERS ?= unit envtest e2e
 
 .PHONY: cover
-cover: helm k8s-test-binaries ## Statement coverage of every tier together (unit, process, chart, envtest, e2e) per package, in bin/cover (hack/cover.sh; ~15 min, not part of make test).
+cover: helm k8s-test-binaries ## Statement coverage of every tier together (unit, process, chart, envtest, e2e) per package, in bin/cover (hack/cover.sh; 10-13 min, not part of make test).
 	HELM="$(HELM)" GO="$(GO)" COVER_TIERS="$(COVER_TIERS)" hack/cover.sh $(LOCALBIN)/cover
 
 ##@ Code generation
