@@ -84,6 +84,13 @@ test-e2e: build k8s-test-binaries ## Run the e2e suite (test/e2e, build tag e2e)
 test-e2e-kind: helm ## Run the e2e suite on a new kind cluster (needs Docker, kind, kubectl): image, Helm install, suite. See docs/testing.md.
 	HELM="$(HELM)" E2E_FLAGS="-ginkgo.label-filter=$(E2E_LABEL_FILTER) $(E2E_FLAGS)" hack/e2e-kind.sh
 
+# The tiers `make cover` reruns (any of unit envtest e2e).
+COVER_TIERS ?= unit envtest e2e
+
+.PHONY: cover
+cover: helm k8s-test-binaries ## Statement coverage of every tier together (unit, process, chart, envtest, e2e) per package, in bin/cover (hack/cover.sh; 10-13 min, not part of make test).
+	HELM="$(HELM)" GO="$(GO)" COVER_TIERS="$(COVER_TIERS)" hack/cover.sh $(LOCALBIN)/cover
+
 ##@ Code generation
 
 # Generated files: `make verify-gen` fails when any of them is stale or not committed.

@@ -1,5 +1,6 @@
 // Package process tests Torua at the process level: TestMain builds the real torua binary
-// (go build ./cmd/torua into a temporary directory) and the tests run it as separate processes,
+// (go build ./cmd/torua into a temporary directory; $TORUA_PROCESS_BINARY instead when set, as
+// hack/cover.sh sets it to a binary built with -cover) and the tests run it as separate processes,
 // three `torua node` processes on 127.0.0.1, 127.0.0.2 and 127.0.0.3 and one `torua router`
 // sharing a shard map file, or one `torua local`, and talk to them over loopback HTTP only.
 //

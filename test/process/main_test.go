@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-// toruaBin is the binary TestMain builds; every test runs it.
+// toruaBin is the binary TestMain builds, or $TORUA_PROCESS_BINARY (hack/cover.sh passes one
+// built with -cover); every test runs it.
 var toruaBin string
 
 func TestMain(m *testing.M) {
@@ -17,6 +18,15 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	if bin := os.Getenv("TORUA_PROCESS_BINARY"); bin != "" {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "process tests:", err)
+			return 1
+		}
+		toruaBin = abs
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "torua-process-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "process tests:", err)
