@@ -1,4 +1,3 @@
-// Package testutil holds helpers shared by Torua's test packages. Only tests import it.
 package testutil
 
 import (

@@ -6,8 +6,9 @@
 // TiKV's raft-engine do. A shard's log is a set of entries keyed by index, with
 // named stable values beside it.
 //
-// NB: this package must not import other Torua packages, Pebble or the Raft
-// library; it stores opaque bytes. The replication package adapts it.
+// NB: this package must not import other Torua packages but internal/binenc (its
+// records' decoder), nor Pebble or the Raft library; it stores opaque bytes. The
+// replication package adapts it.
 //
 // # Files
 //

@@ -2,9 +2,10 @@ package raftlog
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/torua/torua/internal/binenc"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -155,69 +156,25 @@ type record struct {
 	checkpoint []checkpointShard // kindCheckpoint
 }
 
-var errMalformed = errors.New("malformed record")
-
-// decoder reads uvarints and byte strings from a payload; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errMalformed
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads a number of items each at least min bytes long, refusing counts
-// the rest of the payload cannot hold (so a bad count cannot allocate much).
-func (d *decoder) count(min int) int {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)/min) {
-		d.err = errMalformed
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errMalformed
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) shard() int {
-	s := d.uvarint()
-	if d.err == nil && s > MetaShard {
-		d.err = errMalformed
+// shard reads a shard number, refusing one above MetaShard.
+func shard(d *binenc.Decoder) int {
+	s := d.Uvarint()
+	if s > MetaShard {
+		d.Fail("shard %d", s)
 	}
 	return int(s)
 }
 
-func (d *decoder) stable() []StableValue {
-	n := d.count(2)
+// stable reads a list of stable values.
+func stable(d *binenc.Decoder) []StableValue {
+	n := d.Count(2)
 	if n == 0 {
 		return nil
 	}
 	vs := make([]StableValue, n)
 	for i := range vs {
-		vs[i].Name = d.bytes()
-		vs[i].Value = d.bytes()
+		vs[i].Name = d.Bytes()
+		vs[i].Value = d.Bytes()
 	}
 	return vs
 }
@@ -226,48 +183,46 @@ func (d *decoder) stable() []StableValue {
 // record this package did not write (a bug or a foreign file), never a torn one.
 func decodeRecord(p []byte) (record, error) {
 	if len(p) == 0 {
-		return record{}, errMalformed
+		return record{}, fmt.Errorf("empty record: %w", binenc.ErrMalformed)
 	}
 	r := record{kind: p[0]}
-	d := &decoder{b: p[1:]}
+	d := binenc.NewDecoder(p[1:])
 	switch r.kind {
 	case kindBatch:
-		r.writes = make([]Write, d.count(5))
+		r.writes = make([]Write, d.Count(5))
 		for i := range r.writes {
 			w := &r.writes[i]
-			w.Shard = d.shard()
-			w.DeleteFrom = d.uvarint()
-			w.DeleteBelow = d.uvarint()
-			if n := d.count(1); n > 0 {
-				first := d.uvarint()
-				if d.err == nil && first+uint64(n-1) < first {
-					d.err = errMalformed
+			w.Shard = shard(d)
+			w.DeleteFrom = d.Uvarint()
+			w.DeleteBelow = d.Uvarint()
+			if n := d.Count(1); n > 0 {
+				first := d.Uvarint()
+				if first+uint64(n-1) < first {
+					d.Fail("%d entries from index %d", n, first)
 				}
 				w.Entries = make([]Entry, n)
 				for j := range w.Entries {
-					w.Entries[j] = Entry{Index: first + uint64(j), Data: d.bytes()}
+					w.Entries[j] = Entry{Index: first + uint64(j), Data: d.Bytes()}
 				}
 			}
-			w.Stable = d.stable()
+			w.Stable = stable(d)
 		}
 	case kindDeleteShard:
-		r.shard = d.shard()
+		r.shard = shard(d)
 	case kindCheckpoint:
-		r.checkpoint = make([]checkpointShard, d.count(3))
+		r.checkpoint = make([]checkpointShard, d.Count(3))
 		for i := range r.checkpoint {
 			c := &r.checkpoint[i]
-			c.shard = d.shard()
-			c.compacted = d.uvarint()
-			c.stable = d.stable()
+			c.shard = shard(d)
+			c.compacted = d.Uvarint()
+			c.stable = stable(d)
 		}
 	default:
-		return record{}, fmt.Errorf("unknown record kind %d", r.kind)
+		return record{}, fmt.Errorf("unknown record kind %d: %w", r.kind, binenc.ErrMalformed)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
-	}
-	if d.err != nil {
-		return record{}, d.err
+	d.End()
+	if err := d.Err(); err != nil {
+		return record{}, err
 	}
 	return r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/torua/torua/internal/binenc"
 	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/node/engine"
 )
@@ -100,85 +101,37 @@ func decodeCommand(data []byte) (command, error) {
 
 // decodeOps decodes a cmdOps payload. The ops' keys and values alias data.
 func decodeOps(data []byte) (command, error) {
-	d := decoder{b: data}
-	if v := d.byte(); d.err == nil && v != opsVersion {
+	d := binenc.NewDecoder(data)
+	if v := d.Byte(); d.Err() == nil && v != opsVersion {
 		return command{}, fmt.Errorf("ops command version %d: %w", v, errDecode)
 	}
-	n := d.uvarint()
-	if d.err == nil && (n == 0 || n > maxOpsPerCommand) {
+	n := d.Uvarint()
+	if d.Err() == nil && (n == 0 || n > maxOpsPerCommand) {
 		return command{}, fmt.Errorf("ops command with %d ops: %w", n, errDecode)
 	}
 	ops := make([]engine.Op, 0, min(n, 1024))
-	for i := uint64(0); i < n && d.err == nil; i++ {
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
 		var op engine.Op
-		op.Kind = engine.OpKind(d.byte())
-		op.Cond.Kind = kv.CondKind(d.byte())
-		if d.err != nil {
+		op.Kind = engine.OpKind(d.Byte())
+		op.Cond.Kind = kv.CondKind(d.Byte())
+		if d.Err() != nil {
 			break
 		}
 		if err := checkOp(op); err != nil {
 			return command{}, fmt.Errorf("ops command op %d: %v: %w", i, err, errDecode)
 		}
 		if op.Cond.Kind == kv.CondRevision {
-			op.Cond.Revision = d.uvarint()
+			op.Cond.Revision = d.Uvarint()
 		}
-		op.Key = d.bytes()
+		op.Key = d.Bytes()
 		if op.Kind == engine.OpPut {
-			op.Value = d.bytes()
+			op.Value = d.Bytes()
 		}
 		ops = append(ops, op)
 	}
-	if d.err != nil {
-		return command{}, fmt.Errorf("ops command: %v: %w", d.err, errDecode)
-	}
-	if len(d.b) != 0 {
-		return command{}, fmt.Errorf("ops command: %d trailing bytes: %w", len(d.b), errDecode)
+	d.End()
+	if err := d.Err(); err != nil {
+		return command{}, fmt.Errorf("ops command: %v: %w", err, errDecode)
 	}
 	return command{typ: cmdOps, ops: ops}, nil
-}
-
-// decoder reads a command; the first failure sticks in err and later reads return zeros.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.err = errors.New("truncated")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errors.New("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = fmt.Errorf("length %d exceeds the %d bytes left", n, len(d.b))
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
 }

@@ -4,10 +4,10 @@
 // the replicated replica the node's HTTP layer calls.
 //
 // NB: this is the only package in Torua that may import the Raft library. It imports
-// node/engine, node/raftlog, shardmap, internal/coalesce and internal/kv (the precondition
-// type of a command's ops) and nothing else of Torua; in
-// particular not node, router or controllers. The node package owns the lifecycle: which
-// groups exist, when they bootstrap, when their data is deleted.
+// node/engine, node/raftlog, shardmap, internal/coalesce, internal/kv (the precondition
+// type of a command's ops) and internal/binenc (the commands' decoder), and nothing else
+// of Torua; in particular not node, router or controllers. The node package owns the
+// lifecycle: which groups exist, when they bootstrap, when their data is deleted.
 //
 // # The loop
 //

@@ -13,6 +13,8 @@
 // at all yields an error that matches ErrUnreachable and ErrUnavailable and says so in its
 // message: "cannot reach router at http://127.0.0.1:8080: connection refused".
 //
-// This package imports only shardmap from the project (for the /cluster types); the router
-// imports ClusterInfo and NodeInfo from here, so it must not import router or node.
+// From the project it imports shardmap (the /cluster types), internal/httpx (the error
+// body and key escaping the router uses) and internal/wire (the binary key protocol, for
+// WithWire); the router imports ClusterInfo and NodeInfo from here, so it must not import
+// router or node.
 package client

@@ -1,6 +1,3 @@
-// Package benchstore is the bench.Store of `torua bench`: a Torua router through router/client.
-// It is apart from router/client/bench so that the load generator imports no Torua client
-// (hack/etcdbench reuses it against etcd).
 package benchstore
 
 import (

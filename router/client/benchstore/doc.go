@@ -1,0 +1,6 @@
+// Package benchstore is the bench.Store of `torua bench`: a Torua router through router/client.
+// It is apart from router/client/bench so that the load generator imports no Torua client
+// (hack/etcdbench reuses it against etcd).
+//
+// It imports router/client and router/client/bench.
+package benchstore
