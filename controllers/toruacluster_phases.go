@@ -570,7 +570,7 @@ func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterSt
 			active = append(active, n.ID)
 		}
 	}
-	remaining := map[string]bool{}
+	remaining := map[shardmap.Membership]bool{}
 	known := true
 	for _, id := range active {
 		res := r.nodeStatuses(ctx, s, []string{id})[id]
@@ -585,19 +585,11 @@ func (r *ToruaClusterReconciler) drainProgress(ctx context.Context, s *clusterSt
 			d.blocker = fmt.Sprintf("%s has shard map version %d, not %d yet", id, res.status.MapVersion, s.current.Version)
 			continue
 		}
-		hosted := map[int]bool{}
-		for _, sh := range res.status.Shards {
-			hosted[sh.Shard] = true
-			for _, v := range slices.Concat(sh.Voters, sh.Learners) {
-				if slices.Contains(d.nodes, v) {
-					remaining[strconv.Itoa(sh.Shard)+"/"+v] = true
-				}
-			}
+		for _, mb := range res.status.MembershipsOf(d.nodes) {
+			remaining[mb] = true
 		}
-		for _, sh := range s.current.ShardsOf(id) {
-			if !hosted[sh] && d.blocker == "" {
-				d.blocker = fmt.Sprintf("%s does not host its replica of shard %d yet", id, sh)
-			}
+		if missing := res.status.Unhosted(s.current, id); len(missing) > 0 && d.blocker == "" {
+			d.blocker = fmt.Sprintf("%s does not host its replica of shard %d yet", id, missing[0])
 		}
 	}
 	d.remaining = len(remaining)
@@ -701,17 +693,12 @@ func (r *ToruaClusterReconciler) rolloutPartition(ctx context.Context, s *cluste
 				message: fmt.Sprintf("Waiting for %d shards to finish moving replicas before restarting %s", moving, next)}
 			return p
 		}
+		up := func(id string) bool { return s.endpoints[id].Ready }
 		for _, a := range s.current.Assignments {
 			if !slices.Contains(a.Replicas, next) {
 				continue
 			}
-			up := 0
-			for _, id := range a.Replicas {
-				if id != next && s.endpoints[id].Ready {
-					up++
-				}
-			}
-			if up < quorum(a.Replicas) && len(a.Replicas) > 1 {
+			if !a.KeepsQuorumWithout(next, up) && len(a.Replicas) > 1 {
 				s.rollout = &rolloutState{reason: toruav1alpha1.ReasonWaitingForNodes,
 					message: fmt.Sprintf("Waiting for shard %d to keep a quorum without %s", a.Shard, next)}
 				return p

@@ -6,7 +6,17 @@ import (
 	"testing"
 )
 
+// TestQuorum: a majority of a shard's replicas as its assignment lists them (moved from
+// controllers with the function).
 func TestQuorum(t *testing.T) {
+	for n, want := range map[int]int{1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 7: 4} {
+		if got := (Assignment{Replicas: make([]string, n)}).Quorum(); got != want {
+			t.Errorf("%d replicas: quorum %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestQuorumWithAndWithout(t *testing.T) {
 	for _, tc := range []struct {
 		replicas []string
 		up       []string

@@ -409,7 +409,7 @@ func writeClusterStatus(w io.Writer, info *client.ClusterInfo) error {
 				learners = strings.Join(ls, ",")
 			}
 			placement = "moving"
-			if len(st.Learners) == 0 && slices.Equal(slices.Sorted(slices.Values(st.Voters)), slices.Sorted(slices.Values(a.Replicas))) {
+			if st.InPlace(a.Replicas) {
 				placement = "in place"
 				inPlace++
 			}
