@@ -6,12 +6,18 @@
 // once it is drained out of the map, and drives rolling updates one pod at a time through
 // the StatefulSet partition.
 //
-// Files: toruacluster_controller.go (Reconcile, RBAC markers), toruacluster_phases.go (the
-// phases), toruacluster_status.go (status and conditions), apply.go (server-side apply of
+// Files: toruacluster_controller.go (Reconcile, RBAC markers), toruacluster_state.go (what
+// one reconcile reads: observe, clusterState, the nodes' statuses once per reconcile),
+// toruacluster_phases.go (the phases that only ensure objects: RBAC, Services, PDB, router;
+// events), toruacluster_shardmap.go (the shard map phase: place, publish, adopt),
+// toruacluster_statefulset.go (the StatefulSet phase: its size), toruacluster_drain.go (how
+// far a scale-down's drain has come), toruacluster_rollout.go (the rolling update's
+// partition), toruacluster_status.go (status and conditions), apply.go (server-side apply of
 // every owned object), shardmap.go (trusting and restoring the published map), volumes.go
 // (volume claims), placement.go (membership and the other pure decisions), resources.go (the
-// desired objects), nodeclient.go (NodeClient, the seam to the nodes' HTTP endpoints, which
-// internal/nodeapi's Client implements).
+// desired objects), nodeclient.go (the NodeClient interface the operator asks the nodes
+// through, satisfied by internal/nodeapi's client). Shard progress and quorums come from
+// shardmap (progress.go).
 //
 // It talks to the data plane only through the shard map and the nodes' HTTP endpoints
 // (/internal/status, /internal/shardmap, /internal/transfer-leadership). It imports shardmap,

@@ -93,9 +93,9 @@ func (n *fakeNode) status() shardmap.NodeStatus {
 	}
 	for _, sh := range replicas.ShardsOf(n.id) {
 		a := replicas.Assignments[sh]
-		role := "follower"
+		role := shardmap.RoleFollower
 		if a.Replicas[0] == n.id {
-			role = "leader"
+			role = shardmap.RoleLeader
 		}
 		st.Shards = append(st.Shards, shardmap.ShardStatus{Shard: sh, Role: role, Leader: a.Replicas[0], Voters: a.Replicas})
 	}

@@ -222,10 +222,6 @@ func nextDownCheck(m *shardmap.Map, since map[string]time.Time, now time.Time, t
 	return next
 }
 
-// quorum is the number of a shard's replicas that must be up for it to serve: a majority of
-// the replicas its assignment lists. It is the one place the operator derives a quorum.
-func quorum(replicas []string) int { return len(replicas)/2 + 1 }
-
 // replicaCounts returns how many replicas m places on each node.
 func replicaCounts(m *shardmap.Map) map[string]int {
 	out := map[string]int{}

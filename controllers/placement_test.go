@@ -296,14 +296,6 @@ func TestNextDownCheck(t *testing.T) {
 	g.Expect(nextDownCheck(nil, since, now, 30*time.Minute)).To(BeZero())
 }
 
-// TestQuorum: a majority of a shard's replicas as its assignment lists them.
-func TestQuorum(t *testing.T) {
-	g := NewWithT(t)
-	for n, want := range map[int]int{1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 7: 4} {
-		g.Expect(quorum(make([]string, n))).To(Equal(want), "%d replicas", n)
-	}
-}
-
 // TestNodeCount: spec.replicas, held while nodes being scaled away are not drained, never
 // shrunk while the map is unknown; a StatefulSet someone else resized is put back.
 func TestNodeCount(t *testing.T) {

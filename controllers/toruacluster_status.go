@@ -79,7 +79,7 @@ func (r *ToruaClusterReconciler) computeStatus(ctx context.Context, s *clusterSt
 		if res, ok := statuses[id]; ok && res.err == nil {
 			leaders := int32(0)
 			for _, sh := range res.status.Shards {
-				if sh.Role == "leader" {
+				if sh.Role == shardmap.RoleLeader {
 					leaders++
 				}
 			}
@@ -114,77 +114,45 @@ func shardHealth(m *shardmap.Map, endpoints map[string]endpoint, statuses map[st
 	if m == nil {
 		return 0, 0
 	}
-	leaders := shardLeaders(statuses)
-	for _, a := range m.Assignments {
+	ready := func(id string) bool { return endpoints[id].Ready }
+	progress := shardmap.NewProgress(m, readable(statuses))
+	for i, a := range m.Assignments {
 		holders := a.Replicas
-		if l, ok := leaders[a.Shard]; ok {
-			holders = l.Voters
+		if sp := progress.Shards[i]; sp.Led {
+			holders = sp.LeaderStatus.Voters
 		}
 		up := 0
 		for _, id := range holders {
-			if endpoints[id].Ready {
+			if ready(id) {
 				up++
 			}
 		}
 		if up < len(a.Replicas) {
 			underReplicated++
 		}
-		ready := 0
-		for _, id := range a.Replicas {
-			if endpoints[id].Ready {
-				ready++
-			}
-		}
-		if ready < quorum(a.Replicas) {
+		if !a.HasQuorum(ready) {
 			quorumLost++
 		}
 	}
 	return underReplicated, quorumLost
 }
 
-// shardLeaders returns, by shard, the status of the replica that reports itself leader in
-// the readable statuses.
-func shardLeaders(statuses map[string]nodeStatusResult) map[int]shardmap.ShardStatus {
-	leaders := map[int]shardmap.ShardStatus{}
-	for _, res := range statuses {
-		if res.err != nil {
-			continue
-		}
-		for _, sh := range res.status.Shards {
-			if sh.Role == "leader" && sh.Term >= leaders[sh.Shard].Term {
-				leaders[sh.Shard] = sh
-			}
-		}
-	}
-	return leaders
-}
-
-// movingShards counts the shards whose replicas do not yet match the map: a node still
-// holds an older map, or the shard's leader reports voters other than the map's replicas
-// or learners still catching up. Shards whose leader no readable status names are not
-// counted (nothing says they move).
+// movingShards counts the shards whose replicas do not match the map: a node still holds an
+// older map, or the shard's leader reports a group other than the map's replicas
+// (shardmap.Progress.Moving).
 func movingShards(m *shardmap.Map, statuses map[string]nodeStatusResult) int {
-	if m == nil {
-		return 0
-	}
-	for _, res := range statuses {
-		if res.err == nil && res.status.MapVersion < m.Version {
-			return m.Shards
-		}
-	}
-	leaders := shardLeaders(statuses)
-	moving := 0
-	for _, a := range m.Assignments {
-		sh, ok := leaders[a.Shard]
-		if ok && (len(sh.Learners) > 0 || !sameMembers(sh.Voters, a.Replicas)) {
-			moving++
-		}
-	}
-	return moving
+	return shardmap.NewProgress(m, readable(statuses)).Moving()
 }
 
-func sameMembers(a, b []string) bool {
-	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+// readable returns the statuses that could be read, by node ID.
+func readable(statuses map[string]nodeStatusResult) map[string]*shardmap.NodeStatus {
+	out := make(map[string]*shardmap.NodeStatus, len(statuses))
+	for id, res := range statuses {
+		if res.err == nil {
+			out[id] = res.status
+		}
+	}
+	return out
 }
 
 // computeDrainStatus keeps status.drain: its lastProgressTime moves only when fewer replicas

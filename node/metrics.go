@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/torua/torua/shardmap"
 )
 
 // raftCollector exports the node's Raft state at scrape time: per shard replica (label
@@ -73,7 +75,7 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.term, float64(s.Term), shard)
 		gauge(c.commit, float64(s.CommitIndex), shard)
 		gauge(c.applied, float64(s.AppliedIndex), shard)
-		gauge(c.leader, boolValue(s.Role == "leader"), shard)
+		gauge(c.leader, boolValue(s.Role == shardmap.RoleLeader), shard)
 		gauge(c.hasLeader, boolValue(s.Leader != ""), shard)
 		gauge(c.voters, float64(len(s.Voters)), shard)
 		gauge(c.learners, float64(len(s.Learners)), shard)

@@ -362,7 +362,7 @@ func TestReplicatedShards(t *testing.T) {
 	g.Expect(tr.HandedOff).To(BeNumerically(">", 0))
 	g.Expect(tr.Kept).To(BeEmpty())
 	for _, sh := range leader.Status().Shards {
-		g.Expect(sh.Role).NotTo(Equal("leader"), "shard %d", sh.Shard)
+		g.Expect(sh.Role).NotTo(Equal(shardmap.RoleLeader), "shard %d", sh.Shard)
 	}
 	var newLeader *Node
 	g.Eventually(func() *Node { newLeader, _ = c.leaderOf("k"); return newLeader }).WithTimeout(5 * time.Second).ShouldNot(BeNil())
@@ -439,7 +439,7 @@ func TestStatusHealthAndMetrics(t *testing.T) {
 	g.Expect(st.Shards).To(HaveLen(8))
 	var keys int64
 	for _, s := range st.Shards {
-		g.Expect(s.Role).To(Equal("leader"))
+		g.Expect(s.Role).To(Equal(shardmap.RoleLeader))
 		keys += s.Keys
 	}
 	g.Expect(keys).To(Equal(int64(1)))

@@ -376,11 +376,10 @@ func (n *Node) removedFromGroup(ctx context.Context, m *shardmap.Map, g *shardGr
 			continue
 		}
 		for _, sh := range st.Shards {
-			if sh.Shard != g.shard || sh.Role != "leader" {
+			if sh.Shard != g.shard || sh.Role != shardmap.RoleLeader {
 				continue
 			}
-			member := slices.Contains(sh.Voters, n.cfg.ID) || slices.Contains(sh.Learners, n.cfg.ID)
-			return !member && sh.ConfigIndex <= sh.CommitIndex
+			return !sh.IsMember(n.cfg.ID) && sh.ConfigCommitted()
 		}
 	}
 	return false

@@ -1,5 +1,24 @@
 package shardmap
 
+import "slices"
+
+// Role is a replica's part in its shard's Raft group, as /internal/status reports it.
+type Role string
+
+const (
+	// RoleLeader is the group's leader: it serves linearizable reads and writes and changes
+	// the membership.
+	RoleLeader Role = "leader"
+	// RoleFollower is a voter that follows the leader.
+	RoleFollower Role = "follower"
+	// RoleLearner receives the log without voting (a replica catching up before promotion).
+	RoleLearner Role = "learner"
+	// RoleCandidate is a voter campaigning for leadership (pre-vote included).
+	RoleCandidate Role = "candidate"
+	// RoleShutdown is a replica that is closing.
+	RoleShutdown Role = "shutdown"
+)
+
 // NodeStatus is the body of a node's GET /internal/status. The operator reads it to gate
 // drains and rolling restarts; the router aggregates it in GET /cluster.
 type NodeStatus struct {
@@ -16,12 +35,12 @@ type NodeStatus struct {
 // ShardStatus describes one replica of one shard on one node.
 type ShardStatus struct {
 	Shard int `json:"shard"`
-	// Role is "leader", "follower", "learner" or "candidate". Without replication every
-	// hosted replica is its shard's leader.
-	Role string `json:"role"`
+	// Role is the replica's part in its group: leader, follower, learner or candidate
+	// (shutdown while it closes).
+	Role Role `json:"role"`
 	// Leader is the node ID of the shard's leader as this replica knows it ("" if unknown).
 	Leader string `json:"leader,omitempty"`
-	// Term, CommitIndex and AppliedIndex are the replica's Raft progress (0 without replication).
+	// Term, CommitIndex and AppliedIndex are the replica's Raft progress.
 	Term         uint64 `json:"term,omitempty"`
 	CommitIndex  uint64 `json:"commitIndex,omitempty"`
 	AppliedIndex uint64 `json:"appliedIndex,omitempty"`
@@ -35,4 +54,22 @@ type ShardStatus struct {
 	// Keys and Bytes count the live keys and their key+value bytes.
 	Keys  int64 `json:"keys"`
 	Bytes int64 `json:"bytes"`
+}
+
+// IsMember reports whether the group, as this replica knows it, counts id as a voter or a
+// learner.
+func (s ShardStatus) IsMember(id string) bool {
+	return slices.Contains(s.Voters, id) || slices.Contains(s.Learners, id)
+}
+
+// ConfigCommitted reports whether the membership this replica reports is committed, as far
+// as it knows.
+func (s ShardStatus) ConfigCommitted() bool { return s.ConfigIndex <= s.CommitIndex }
+
+// InPlace reports whether the group, as this replica reports it, is exactly replicas: those
+// as voters (in any order), no learners, and that membership committed. Only a leader's
+// report says so with authority (a follower may lag behind a change).
+func (s ShardStatus) InPlace(replicas []string) bool {
+	return len(s.Learners) == 0 && s.ConfigCommitted() &&
+		slices.Equal(slices.Sorted(slices.Values(s.Voters)), slices.Sorted(slices.Values(replicas)))
 }

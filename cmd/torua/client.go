@@ -393,7 +393,7 @@ func writeClusterStatus(w io.Writer, info *client.ClusterInfo) error {
 	for _, a := range m.Assignments {
 		leader, term, voters, learners, keys, placement := "-", "-", "-", "-", "-", "no leader"
 		reports := replicas[a.Shard]
-		if i := slices.IndexFunc(reports, func(r replica) bool { return r.st.Role == "leader" }); i >= 0 {
+		if i := slices.IndexFunc(reports, func(r replica) bool { return r.st.Role == shardmap.RoleLeader }); i >= 0 {
 			st := reports[i].st
 			leader, keys = reports[i].node, strconv.FormatInt(st.Keys, 10)
 			term, voters = strconv.FormatUint(st.Term, 10), strings.Join(st.Voters, ",")
@@ -409,7 +409,7 @@ func writeClusterStatus(w io.Writer, info *client.ClusterInfo) error {
 				learners = strings.Join(ls, ",")
 			}
 			placement = "moving"
-			if len(st.Learners) == 0 && slices.Equal(slices.Sorted(slices.Values(st.Voters)), slices.Sorted(slices.Values(a.Replicas))) {
+			if st.InPlace(a.Replicas) {
 				placement = "in place"
 				inPlace++
 			}

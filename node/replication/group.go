@@ -252,17 +252,17 @@ func (g *Group) Status() shardmap.ShardStatus {
 	st.Voters, st.Learners = g.membersLocked()
 	switch g.role {
 	case raft.StateLeader:
-		st.Role = "leader"
+		st.Role = shardmap.RoleLeader
 	case raft.StateCandidate, raft.StatePreCandidate:
-		st.Role = "candidate"
+		st.Role = shardmap.RoleCandidate
 	default:
-		st.Role = "follower"
+		st.Role = shardmap.RoleFollower
 		if slices.Contains(g.conf.GetLearners(), g.h.id) {
-			st.Role = "learner"
+			st.Role = shardmap.RoleLearner
 		}
 	}
 	if g.closed {
-		st.Role = "shutdown"
+		st.Role = shardmap.RoleShutdown
 	}
 	g.mu.Unlock()
 	if s, err := g.h.store.ShardStats(g.shard); err == nil {

@@ -172,7 +172,7 @@ func TestFollowerAnswersNotLeader(t *testing.T) {
 	g.Expect(errors.Is(err, ErrNotLeader)).To(BeTrue(), "a follower refuses linearizable reads")
 	eventually(g, func() (string, error) { return get(f, 4, "k", true) }).Should(Equal("v"))
 	st := f.groups[4].Status()
-	g.Expect(st.Role).To(Equal("follower"))
+	g.Expect(st.Role).To(Equal(shardmap.RoleFollower))
 	g.Expect(st.Leader).To(Equal(l.id))
 
 	// A conditional write's failure is a result, not an error.
@@ -262,7 +262,7 @@ func membershipChangesAndSnapshotCatchUp(t *testing.T, c *testCluster) {
 	incoming, err := os.ReadDir(filepath.Join(c.root, "n4", "raft", "incoming"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(incoming).To(BeEmpty(), "the received snapshot's file is deleted once restored")
-	eventually(g, func() string { return n4.groups[shard].Status().Role }).Should(Equal("learner"))
+	eventually(g, func() shardmap.Role { return n4.groups[shard].Status().Role }).Should(Equal(shardmap.RoleLearner))
 	st = n4.groups[shard].Status()
 	g.Expect(st.Learners).To(ConsistOf("n4"))
 	g.Expect(st.Voters).To(ConsistOf(nodes3))
@@ -285,7 +285,7 @@ func membershipChangesAndSnapshotCatchUp(t *testing.T, c *testCluster) {
 	}
 	eventually(g, func() []string { return c.leader(shard).groups[shard].Status().Voters }).Should(ConsistOf(want))
 	eventually(g, func() []string { return n4.groups[shard].Status().Voters }).Should(ConsistOf(want))
-	eventually(g, func() string { return n4.groups[shard].Status().Role }).Should(Equal("follower"))
+	eventually(g, func() shardmap.Role { return n4.groups[shard].Status().Role }).Should(Equal(shardmap.RoleFollower))
 
 	// The new member takes over leadership and the shrunk group keeps committing.
 	// A transfer fails if the target does not win within an election timeout (a busy
@@ -490,7 +490,7 @@ func TestRestoreHoldsUpOnlyItsGroup(t *testing.T) {
 
 	letGo()
 	eventually(g, func() (string, error) { return get(n4, 7, "k29", true) }).Should(Equal("29"))
-	eventually(g, func() string { return n4.groups[7].Status().Role }).Should(Equal("learner"))
+	eventually(g, func() shardmap.Role { return n4.groups[7].Status().Role }).Should(Equal(shardmap.RoleLearner))
 }
 
 // TestOnlyPersistentStateWaitsForFsync checks which writes the syncer fsyncs: a write's log

@@ -162,7 +162,7 @@ func TestReplicatedLeaderPartitioned(t *testing.T) {
 		st, err := nodeStatus(victim)
 		g.Expect(err).NotTo(HaveOccurred())
 		for _, s := range st.Shards {
-			g.Expect(s.Role).NotTo(Equal("leader"), "shard %d on the partitioned %s", s.Shard, victim.id)
+			g.Expect(s.Role).NotTo(Equal(shardmap.RoleLeader), "shard %d on the partitioned %s", s.Shard, victim.id)
 		}
 	}).WithTimeout(failoverTimeout).WithPolling(25*time.Millisecond).Should(Succeed(), "the partitioned %s stepped down", victim.id)
 	t.Logf("%s stepped down from every shard %s after the partition", victim.id, time.Since(cut).Round(time.Millisecond))

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/shardmap"
 )
 
 // TestReplicatedLostDisk loses a disk while a quorum depends on it. One replica is paused
@@ -52,7 +54,7 @@ func TestReplicatedLostDisk(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		for id, st := range sts {
 			for _, s := range st.Shards {
-				g.Expect(s.Role).NotTo(Equal("leader"), "shard %d on %s: a leader without the holder would miss acknowledged writes", s.Shard, id)
+				g.Expect(s.Role).NotTo(Equal(shardmap.RoleLeader), "shard %d on %s: a leader without the holder would miss acknowledged writes", s.Shard, id)
 			}
 		}
 	}).WithTimeout(3 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
