@@ -28,7 +28,7 @@ type testCluster struct {
 	config func(*Config)
 	// mem, if set, carries the Raft traffic instead of TCP (newMemCluster).
 	mem *MemNetwork
-	// durable makes the engines (and so the Raft logs in them) fsync; tests that only
+	// durable makes the engines (and so the Raft logs, which sync with them) fsync; tests that only
 	// stop processes cleanly leave it off to run faster.
 	durable bool
 }

@@ -45,6 +45,10 @@ type Group struct {
 	applied     atomic.Uint64
 	dataApplied atomic.Uint64
 	commit      atomic.Uint64
+	// hardState is the hard state stored last (loop only: the storage's InitialState is
+	// not safe beside its SetHardState), and voted whether it is not empty, for any reader.
+	hardState *pb.HardState
+	voted     atomic.Bool
 
 	mu     sync.Mutex // guards rn and everything below
 	rn     *raft.RawNode
@@ -153,6 +157,8 @@ func (h *Host) Open(shard int, logger *slog.Logger) (*Group, error) {
 	g.applied.Store(snapIndex)
 	g.dataApplied.Store(st.AppliedIndex)
 	g.commit.Store(hs.GetCommit())
+	g.hardState = hs
+	g.voted.Store(!raft.IsEmptyHardState(hs))
 	if b, ok := stable[string(keyMembers)]; ok {
 		for _, m := range splitMembers(b) {
 			h.learnMember(m.ID, m.Node)
@@ -295,9 +301,8 @@ func (g *Group) HasState() bool {
 
 func (g *Group) hasState() bool {
 	last, _ := g.ms.LastIndex()
-	hs, _, _ := g.ms.InitialState()
 	return last > 0 || len(g.conf.GetVoters())+len(g.conf.GetLearners()) > 0 ||
-		!raft.IsEmptyHardState(hs) || g.bootstrapped
+		g.voted.Load() || g.bootstrapped
 }
 
 // Leader returns the leader's node ID as this replica knows it, "" if unknown.

@@ -109,9 +109,10 @@ func (g *Group) storeAppend(m *pb.Message) (w raftlog.Write, write, mustSync boo
 	if m.Term != nil {
 		hs := &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
 		w.Stable = append(w.Stable, raftlog.StableValue{Name: keyHardState, Value: mustMarshal(hs)})
-		prev, _, _ := g.ms.InitialState() // the hard state stored last
-		mustSync = mustSync || raft.MustSync(hs, prev, 0)
+		mustSync = mustSync || raft.MustSync(hs, g.hardState, 0)
 		_ = g.ms.SetHardState(hs)
+		g.hardState = hs
+		g.voted.Store(!raft.IsEmptyHardState(hs))
 		g.commit.Store(hs.GetCommit())
 	}
 	return w, len(w.Entries) > 0 || len(w.Stable) > 0, mustSync
