@@ -169,7 +169,7 @@ func (r *ToruaClusterReconciler) ensureObject(ctx context.Context, tc *toruav1al
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[templateHashAnnotation] = hash
+	ann[desiredHashAnnotation] = hash
 	doc.SetAnnotations(ann)
 
 	cluster := client.ObjectKeyFromObject(tc)
@@ -215,7 +215,7 @@ func (r *ToruaClusterReconciler) ensureObject(ctx context.Context, tc *toruav1al
 	r.applied.put(cluster, key, appliedRecord{hash: hash, resourceVersion: stored.GetResourceVersion()})
 	// The operator had applied exactly this content before, and applying it again wrote
 	// something other than bookkeeping: someone else had changed a field it sets.
-	restored := existing != nil && existing.GetAnnotations()[templateHashAnnotation] == hash &&
+	restored := existing != nil && existing.GetAnnotations()[desiredHashAnnotation] == hash &&
 		stored.GetResourceVersion() != existing.GetResourceVersion() && changedBesidesBookkeeping(existing, stored)
 	if restored {
 		logf.FromContext(ctx).Info("Restored object", "kind", kind, "name", desired.GetName(),

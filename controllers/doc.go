@@ -14,7 +14,7 @@
 // far a scale-down's drain has come), toruacluster_rollout.go (the rolling update's
 // partition), toruacluster_status.go (status and conditions), apply.go (server-side apply of
 // every owned object), shardmap.go (trusting and restoring the published map), volumes.go
-// (volume claims), placement.go (membership and the other pure decisions), resources.go (the
+// (volume claims), membership.go (which nodes belong in the map: a pure function), resources.go (the
 // desired objects), nodeclient.go (the NodeClient interface the operator asks the nodes
 // through, satisfied by internal/nodeapi's client). Shard progress and quorums come from
 // shardmap (progress.go).

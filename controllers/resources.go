@@ -31,9 +31,9 @@ const (
 	componentRouter = "router"
 	dataDir         = "/var/lib/torua"
 	dataVolume      = "data"
-	// templateHashAnnotation records the hash of the content the operator last applied to an
+	// desiredHashAnnotation records the hash of the content the operator last applied to an
 	// owned object (see ensure).
-	templateHashAnnotation = "torua.io/desired-hash"
+	desiredHashAnnotation = "torua.io/desired-hash"
 	// nonRootUID is the distroless "nonroot" user the image runs as.
 	nonRootUID = 65532
 )

@@ -7,7 +7,7 @@
 // that decode a request, call them, and encode the answer; both take their statuses and
 // error bodies from internal/httpx's one table. The key operations talk to each shard
 // through the Replica interface (replica.go), which a replication.Group satisfies: one Raft
-// group per shard, which the node opens, founds and moves to follow the map (shards.go). The
+// group per shard, which the node opens, founds and moves to follow the map (reconcile.go). The
 // node records the shards it hosts on disk (hosted.go, which also names the records the
 // replication and engine layers keep of a hosted shard), keeps its last accepted map in its
 // data directory (lastmap.go), and learns its peers' Raft IDs to replace a member whose node

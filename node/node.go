@@ -290,7 +290,7 @@ func (n *Node) closeGroups() error {
 
 // followMap makes the replicas follow the map: on every map change and every
 // reconcileInterval it opens the replicas assigned here and moves each group one step
-// (shards.go). Each new map is kept in the data directory first (lastmap.go).
+// (reconcile.go). Each new map is kept in the data directory first (lastmap.go).
 func (n *Node) followMap(ctx context.Context) {
 	tick := time.NewTicker(reconcileInterval)
 	defer tick.Stop()

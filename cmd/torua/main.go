@@ -1,5 +1,3 @@
-// Command torua is the single Torua binary: storage node, router, operator, local cluster,
-// command-line client and load generator, one subcommand each.
 package main
 
 import (

@@ -20,7 +20,7 @@ func TestDecoderReadsWhatWasWritten(t *testing.T) {
 	g.Expect(d.Uvarint()).To(Equal(uint64(300)))
 	s := d.Bytes()
 	g.Expect(string(s)).To(Equal("abc"))
-	g.Expect(cap(s)).To(Equal(3), "a string cannot be appended to over the bytes after it")
+	g.Expect(s).To(HaveCap(3), "a string cannot be appended to over the bytes after it")
 	g.Expect(d.Len()).To(Equal(1))
 	d.End()
 	g.Expect(errors.Is(d.Err(), ErrMalformed)).To(BeTrue(), "a byte left")

@@ -68,7 +68,7 @@ func TestAgainstANode(t *testing.T) {
 		g.Expect(st.Ready).To(BeTrue())
 		g.Expect(st.Shards).To(HaveLen(4))
 		for _, sh := range st.Shards {
-			g.Expect(sh.Role).To(Equal("leader"))
+			g.Expect(sh.Role).To(Equal(shardmap.RoleLeader))
 		}
 	}).WithTimeout(20 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
 	got, err := c.ShardMap(ctx, addr)

@@ -1,0 +1,15 @@
+// Command torua is the single Torua binary: storage node, router, operator, local cluster,
+// command-line client and load generator, one subcommand each. A subcommand is flags,
+// logging and printing over a package that does the work.
+//
+// Files: main.go (the root command; each file registers its own), node.go (torua node:
+// package node), router.go (torua router: package router), operator.go (torua operator:
+// controllers), local.go (torua local: internal/local), client.go (get, put, del, ls,
+// status: router/client), bench.go (torua bench: router/client/bench over benchstore),
+// serve.go (logging flags, signals and graceful shutdown shared by the servers), gc.go (the
+// garbage collector's settings for storage processes).
+//
+// It imports api/v1alpha1, controllers, node, node/replication (Raft settings), router,
+// router/client, router/client/bench, router/client/benchstore, shardmap, internal/httpx,
+// internal/local and internal/nodeapi: everything, and nothing imports it.
+package main
