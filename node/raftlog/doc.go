@@ -79,4 +79,11 @@
 // deletes survive), only once the records that made them unnecessary are
 // durable, with a directory fsync after each. A shard whose live entries stay
 // in an old segment pins it (Pinning); compacting its log releases it.
+//
+// # Code
+//
+// log.go (the Log: writes, syncs, shard state), segments.go (rotation, checkpoints,
+// collection of old segments), record.go (the records' encoding), recover.go (Open and
+// replay), index.go (the in-memory index of each shard's entries), sync_*.go (fdatasync
+// and preallocation by platform).
 package raftlog

@@ -219,44 +219,39 @@ func (t *memTransport) receive(from string, sender *uint64, om outMsg) {
 }
 
 // sendSnapshot streams the shard's data to the host at the other end through a pipe, as
-// the TCP transport does over a connection, and reports the outcome to Raft.
+// the TCP transport does over a connection.
 func (t *memTransport) sendSnapshot(om outMsg) {
 	defer t.wg.Done()
-	g := t.h.group(om.shard)
-	if g == nil {
-		return
-	}
-	ok := false
-	defer func() { t.h.snapshotDone(g, om, ok) }()
-	msg, name := t.h.snapshotMessage(om)
-	t.net.mu.Lock()
-	to, carries := t.net.carries(t.h.nodeID, name)
-	t.net.mu.Unlock()
-	if name == "" || !carries {
-		return
-	}
-	pr, pw := io.Pipe()
-	go func() { _ = pw.CloseWithError(t.h.store.SnapshotShard(om.shard, pw)) }()
-	to.recv.RLock()
-	defer to.recv.RUnlock()
-	if to.recvDone {
-		_ = pr.CloseWithError(errClosedInFlight)
-		return
-	}
-	path, n, err := to.h.storeSnapshot(t.h.nodeID, om.shard, msg, pr)
-	_ = pr.CloseWithError(errors.New("snapshot stream ended")) // ends the writer if the reader stopped early
-	if err != nil {
-		return
-	}
-	t.net.mu.Lock()
-	_, carries = t.net.carries(t.h.nodeID, name)
-	t.net.mu.Unlock()
-	if !carries { // cut before the receiver could confirm
-		_ = os.Remove(path)
-		return
-	}
-	to.h.offerSnapshot(om.shard, msg, path, n)
-	ok = true
+	t.h.sendSnapshot(om, func(msg *pb.Message, name string) bool {
+		t.net.mu.Lock()
+		to, carries := t.net.carries(t.h.nodeID, name)
+		t.net.mu.Unlock()
+		if !carries {
+			return false
+		}
+		pr, pw := io.Pipe()
+		go func() { _ = pw.CloseWithError(t.h.store.SnapshotShard(om.shard, pw)) }()
+		to.recv.RLock()
+		defer to.recv.RUnlock()
+		if to.recvDone {
+			_ = pr.CloseWithError(errClosedInFlight)
+			return false
+		}
+		path, n, err := to.h.storeSnapshot(t.h.nodeID, om.shard, msg, pr)
+		_ = pr.CloseWithError(errors.New("snapshot stream ended")) // ends the writer if the reader stopped early
+		if err != nil {
+			return false
+		}
+		t.net.mu.Lock()
+		_, carries = t.net.carries(t.h.nodeID, name)
+		t.net.mu.Unlock()
+		if !carries { // cut before the receiver could confirm
+			_ = os.Remove(path)
+			return false
+		}
+		to.h.offerSnapshot(om.shard, msg, path, n)
+		return true
+	})
 }
 
 // close stops the links and waits for their goroutines and for deliveries to this host.

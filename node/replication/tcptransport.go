@@ -351,35 +351,33 @@ func readMessage(b []byte) (int, *pb.Message, []byte, error) {
 	return shard, m, b[6+sz:], nil
 }
 
-// sendSnapshot streams the shard's data with a MsgSnap over a connection of its own, and
-// reports the outcome to Raft.
+// sendSnapshot streams the shard's data with a MsgSnap over a connection of its own.
 func (t *tcpTransport) sendSnapshot(om outMsg) {
 	defer t.wg.Done()
-	g := t.h.group(om.shard)
-	if g == nil {
-		return
-	}
-	ok := false
-	defer func() { t.h.snapshotDone(g, om, ok) }()
-	msg, name := t.h.snapshotMessage(om)
+	t.h.sendSnapshot(om, func(msg *pb.Message, name string) bool { return t.streamSnapshot(om.shard, msg, name) })
+}
+
+// streamSnapshot sends msg and the shard's data to node name, and reports whether it
+// confirmed that it has stored them.
+func (t *tcpTransport) streamSnapshot(shard int, msg *pb.Message, name string) bool {
 	addr, err := t.h.resolve(name)
-	if name == "" || err != nil {
-		return
+	if err != nil {
+		return false
 	}
 	nc, err := t.dialConn(addr, snapMagic, name)
 	if err != nil {
-		t.h.log.Warn("Snapshot for peer failed", "shard", om.shard, "peer", name, "err", err)
-		return
+		t.h.log.Warn("Snapshot for peer failed", "shard", shard, "peer", name, "err", err)
+		return false
 	}
 	if !t.track(nc) {
-		return
+		return false
 	}
 	defer t.untrack(nc)
 	start := time.Now()
 	bw := bufio.NewWriterSize(nc, 256<<10)
-	_, err = bw.Write(appendMessage(nil, om.shard, msg))
+	_, err = bw.Write(appendMessage(nil, shard, msg))
 	if err == nil {
-		err = t.h.store.SnapshotShard(om.shard, bw)
+		err = t.h.store.SnapshotShard(shard, bw)
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -393,12 +391,12 @@ func (t *tcpTransport) sendSnapshot(om outMsg) {
 		_, err = io.ReadFull(nc, ack[:])
 	}
 	if err != nil {
-		t.h.log.Warn("Snapshot for peer failed", "shard", om.shard, "peer", name, "err", err)
-		return
+		t.h.log.Warn("Snapshot for peer failed", "shard", shard, "peer", name, "err", err)
+		return false
 	}
-	t.h.log.Info("Sent snapshot", "shard", om.shard, "peer", name,
-		"index", om.m.GetSnapshot().GetMetadata().GetIndex(), "took", time.Since(start))
-	ok = true
+	t.h.log.Info("Sent snapshot", "shard", shard, "peer", name,
+		"index", msg.GetSnapshot().GetMetadata().GetIndex(), "took", time.Since(start))
+	return true
 }
 
 // track registers an outgoing connection so that close ends it; false once closed.

@@ -23,8 +23,7 @@ import (
 type transport interface {
 	// send sends a round's messages without waiting for the network. Messages it cannot
 	// send are reported to Host.unreachable (Raft sends again); each MsgSnap goes over a
-	// stream of its own with the shard's data (Host.snapshotMessage), and its outcome is
-	// reported to Host.snapshotDone.
+	// stream of its own with the shard's data (Host.sendSnapshot).
 	send(msgs []outMsg)
 	// addr is the address peers reach this node at.
 	addr() net.Addr
@@ -97,21 +96,22 @@ func (h *Host) unreachable(ms []outMsg) {
 	}
 }
 
-// snapshotMessage returns the MsgSnap to send ahead of a snapshot's data stream (a copy
-// whose snapshot data lists the members of its configuration, so that a new replica can
-// name members it has not heard from yet) and the node it goes to ("" if unknown). The
-// data that follows it is the storage's Storage.SnapshotShard.
-func (h *Host) snapshotMessage(om outMsg) (*pb.Message, string) {
+// sendSnapshot sends MsgSnap om with stream and tells its group's Raft the outcome. stream
+// sends msg (a copy of om whose snapshot data lists the members of its configuration, so
+// that a new replica can name members it has not heard from yet) and then the shard's data
+// (Storage.SnapshotShard) to node name, and reports whether the receiver confirmed it has
+// stored all of it.
+func (h *Host) sendSnapshot(om outMsg, stream func(msg *pb.Message, name string) bool) {
+	g := h.group(om.shard)
+	if g == nil {
+		return
+	}
 	m := proto.Clone(om.m).(*pb.Message)
 	cs := m.GetSnapshot().GetMetadata().GetConfState()
 	m.Snapshot.Data = joinMembers(h.namedMembers(cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()))
-	return m, h.name(om.m.GetTo())
-}
-
-// snapshotDone reports the outcome of a snapshot sent to group g's Raft.
-func (h *Host) snapshotDone(g *Group, om outMsg, ok bool) {
+	name := h.name(om.m.GetTo())
 	status := raft.SnapshotFailure
-	if ok {
+	if name != "" && stream(m, name) {
 		status = raft.SnapshotFinish
 		h.stats.snapshotsSent.Add(1)
 	} else {

@@ -37,5 +37,10 @@
 // ServiceAccount turns off automountServiceAccountToken. Programs that read the in-cluster files
 // (/var/run/secrets/kubernetes.io/serviceaccount) find none.
 //
+// Files: cluster.go (the control plane), kubelet.go (pods onto the Node), pod.go (a pod's
+// containers as processes: start, supervise, stop), podenv.go (their environment and
+// ServiceAccount kubeconfig), podvolumes.go (volumes on the host, arguments rewritten to them),
+// podstatus.go (probes and the pod status), netns.go (the private network namespace).
+//
 // It must not be imported by non-test code.
 package localkube
