@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -46,4 +49,44 @@ func TestMachineMemory(t *testing.T) {
 	g.Expect(n).To(Equal(int64(24576000) << 10))
 	_, ok = machineMemory(filepath.Join(t.TempDir(), "absent"))
 	g.Expect(ok).To(BeFalse())
+}
+
+// TestTuneGC: a storage process raises GOGC to storageGCPercent and sets a soft memory limit
+// (from the cgroup's, else a quarter of the machine's memory), and leaves each alone when
+// the environment sets it.
+func TestTuneGC(t *testing.T) {
+	g := NewWithT(t)
+	const knownPercent, knownLimit = 123, int64(1) << 40
+	prevPercent, prevLimit := debug.SetGCPercent(knownPercent), debug.SetMemoryLimit(knownLimit)
+	t.Cleanup(func() { debug.SetGCPercent(prevPercent); debug.SetMemoryLimit(prevLimit) })
+	reset := func() { debug.SetGCPercent(knownPercent); debug.SetMemoryLimit(knownLimit) }
+
+	t.Setenv("GOGC", "150")
+	t.Setenv("GOMEMLIMIT", "")
+	tuneGC(slog.New(slog.DiscardHandler))
+	g.Expect(debug.SetGCPercent(knownPercent)).To(Equal(knownPercent), "GOGC set: left alone")
+	g.Expect(debug.SetMemoryLimit(-1)).To(Equal(knownLimit))
+
+	reset()
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "8GiB")
+	tuneGC(slog.New(slog.DiscardHandler))
+	g.Expect(debug.SetGCPercent(knownPercent)).To(Equal(storageGCPercent))
+	g.Expect(debug.SetMemoryLimit(-1)).To(Equal(knownLimit), "GOMEMLIMIT set: left alone")
+
+	reset()
+	t.Setenv("GOMEMLIMIT", "")
+	var logs bytes.Buffer
+	tuneGC(slog.New(slog.NewTextHandler(&logs, nil)))
+	g.Expect(debug.SetGCPercent(knownPercent)).To(Equal(storageGCPercent))
+	limit := debug.SetMemoryLimit(-1)
+	if cg, ok := cgroupMemoryLimit("/sys/fs/cgroup"); ok {
+		g.Expect(limit).To(Equal(cg / 10 * 9))
+		g.Expect(logs.String()).To(ContainSubstring("from the cgroup's"))
+	} else {
+		total, ok := machineMemory("/proc/meminfo")
+		g.Expect(ok).To(BeTrue(), "Linux has /proc/meminfo")
+		g.Expect(limit).To(Equal(total / 4))
+		g.Expect(logs.String()).To(ContainSubstring("a quarter of the machine's memory"))
+	}
 }
