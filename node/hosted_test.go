@@ -24,19 +24,11 @@ import (
 func TestOpensADataDirectoryOfTheCurrentLayout(t *testing.T) {
 	g := NewWithT(t)
 	dir := t.TempDir()
-	m := oneNodeMap(t, "127.0.0.1:1")
-	n, err := New(testConfig("n0", dir, shardmap.NewStatic(m)))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(n.Start(context.Background())).To(Succeed())
-	base := "http://" + n.Addr()
-	waitLeaders(t, m, n)
 	want := map[string]string{}
-	for i := 0; len(want) < 64; i++ {
-		k, v := fmt.Sprintf("key-%d", i), fmt.Sprintf("value-%d", i)
-		g.Eventually(func() int { return status(t, "PUT", keyURL(base, k), v, nil) }).WithTimeout(10 * time.Second).Should(Equal(204))
-		want[k] = v
+	for i := range 64 {
+		want[fmt.Sprintf("key-%d", i)] = fmt.Sprintf("value-%d", i)
 	}
-	g.Expect(n.Shutdown(context.Background())).To(Succeed())
+	m := writeOneNode(t, dir, want)
 
 	for s := range m.Shards {
 		g.Expect(filepath.Join(dir, "raft", fmt.Sprint(s))).To(BeADirectory(), "the record of hosted shard %d", s)
@@ -48,7 +40,7 @@ func TestOpensADataDirectoryOfTheCurrentLayout(t *testing.T) {
 	g.Expect(os.Remove(filepath.Join(dir, lastMapFile))).To(Succeed())
 
 	nowhere := shardmap.NewFile(filepath.Join(t.TempDir(), "missing.json"), nil)
-	n, err = New(testConfig("n0", dir, nowhere))
+	n, err := New(testConfig("n0", dir, nowhere))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n.Start(context.Background())).To(Succeed())
 	var st nodeapi.RaftState
@@ -63,7 +55,7 @@ func TestOpensADataDirectoryOfTheCurrentLayout(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n.Start(context.Background())).To(Succeed())
 	defer func() { _ = n.Shutdown(context.Background()) }()
-	base = "http://" + n.Addr()
+	base := "http://" + n.Addr()
 	g.Eventually(func() int { return status(t, "GET", base+"/readyz", "", nil) }).WithTimeout(20 * time.Second).Should(Equal(200))
 	for k, v := range want {
 		g.Eventually(func() string { return do(t, "GET", keyURL(base, k), "", nil).body }).WithTimeout(20*time.Second).Should(Equal(v), "key %s", k)

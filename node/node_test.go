@@ -157,6 +157,24 @@ func oneNodeMap(t testing.TB, api string) *shardmap.Map {
 	return m
 }
 
+// writeOneNode starts node n0 on dir with a one-node map, writes data through its HTTP API,
+// stops it cleanly, and returns the map: a data directory as the current code leaves it.
+func writeOneNode(t *testing.T, dir string, data map[string]string) *shardmap.Map {
+	t.Helper()
+	g := NewWithT(t)
+	m := oneNodeMap(t, "127.0.0.1:1")
+	n, err := New(testConfig("n0", dir, shardmap.NewStatic(m)))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n.Start(context.Background())).To(Succeed())
+	base := "http://" + n.Addr()
+	waitLeaders(t, m, n)
+	for k, v := range data {
+		g.Eventually(func() int { return status(t, "PUT", keyURL(base, k), v, nil) }).WithTimeout(10 * time.Second).Should(Equal(204))
+	}
+	g.Expect(n.Shutdown(context.Background())).To(Succeed())
+	return m
+}
+
 type response struct {
 	code   int
 	body   string
@@ -611,20 +629,13 @@ func TestReplicationFactorChanges(t *testing.T) {
 func TestNodeKeepsItsLastMap(t *testing.T) {
 	g := NewWithT(t)
 	dir := t.TempDir()
-	m := oneNodeMap(t, "127.0.0.1:1")
-	n, err := New(testConfig("n0", dir, shardmap.NewStatic(m)))
+	m := writeOneNode(t, dir, map[string]string{"k": "v"})
+
+	nowhere := shardmap.NewFile(filepath.Join(t.TempDir(), "missing.json"), nil)
+	n, err := New(testConfig("n0", dir, nowhere))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n.Start(context.Background())).To(Succeed())
 	base := "http://" + n.Addr()
-	waitLeaders(t, m, n)
-	g.Eventually(func() int { return status(t, "PUT", keyURL(base, "k"), "v", nil) }).WithTimeout(10 * time.Second).Should(Equal(204))
-	g.Expect(n.Shutdown(context.Background())).To(Succeed())
-
-	nowhere := shardmap.NewFile(filepath.Join(t.TempDir(), "missing.json"), nil)
-	n, err = New(testConfig("n0", dir, nowhere))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(n.Start(context.Background())).To(Succeed())
-	base = "http://" + n.Addr()
 	g.Eventually(func() int { return status(t, "GET", base+"/readyz", "", nil) }).WithTimeout(20 * time.Second).Should(Equal(200))
 	g.Eventually(func() string { return do(t, "GET", keyURL(base, "k"), "", nil).body }).WithTimeout(20 * time.Second).Should(Equal("v"))
 	r := do(t, "GET", base+"/internal/shardmap", "", nil)

@@ -228,6 +228,16 @@ func (c *testCluster) node(id string) *testNode {
 	return c.nodes[id]
 }
 
+// otherThan returns the first of ids that is not id.
+func otherThan(ids []string, id string) string {
+	for _, o := range ids {
+		if o != id {
+			return o
+		}
+	}
+	return ""
+}
+
 // leader returns the running node that leads shard, or nil.
 func (c *testCluster) leader(shard int) *testNode {
 	c.mu.Lock()

@@ -269,13 +269,7 @@ func membershipChangesAndSnapshotCatchUp(t *testing.T, c *testCluster) {
 
 	onLeader(g, c, shard, func(l *Group) error { return l.Promote(ctx, "n4") })
 	l := waitLeader(g, c, shard)
-	var victim string
-	for _, id := range nodes3 {
-		if id != l.id {
-			victim = id
-			break
-		}
-	}
+	victim := otherThan(nodes3, l.id)
 	onLeader(g, c, shard, func(l *Group) error { return l.RemoveServer(ctx, victim) })
 	want := []string{"n4"}
 	for _, id := range nodes3 {
@@ -660,13 +654,7 @@ func orphanedWriteIsUnknownAfterASnapshot(t *testing.T, c *testCluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	g.Expect(c.put(ctx, shard, "before", "1")).To(Succeed())
-	var f *testNode
-	for _, id := range nodes3 {
-		if id != l.id {
-			f = c.node(id)
-			break
-		}
-	}
+	f := c.node(otherThan(nodes3, l.id))
 	eventually(g, func() (string, error) { return get(f, shard, "before", true) }).Should(Equal("1"))
 	c.cut(f.id)
 

@@ -138,13 +138,7 @@ func TestQuietPeriodDropsRaftTraffic(t *testing.T) {
 	l := waitLeader(g, c, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var f *testNode
-	for _, id := range nodes3 {
-		if id != l.id {
-			f = c.node(id)
-			break
-		}
-	}
+	f := c.node(otherThan(nodes3, l.id))
 	until := time.Now().Add(time.Second)
 	f.host.QuietUntil(until)
 	_, quiet := f.host.Quiet()

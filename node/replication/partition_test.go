@@ -79,13 +79,7 @@ func TestMinorityPartitionLosesNothingAcknowledged(t *testing.T) {
 		want[k] = "1"
 	}
 	old := waitLeader(g, c, shard)
-	var follower string
-	for _, id := range nodes5 {
-		if id != old.id {
-			follower = id
-			break
-		}
-	}
+	follower := otherThan(nodes5, old.id)
 	c.split(old.id, follower)
 
 	// The old leader cannot commit: a write there is refused or its outcome is unknown,
@@ -122,13 +116,7 @@ func TestOneWayLinkFailureDoesNotDisruptTheLeader(t *testing.T) {
 	g.Expect(c.put(ctx, shard, "k0", "v")).To(Succeed())
 	l := waitLeader(g, c, shard)
 	term := l.groups[shard].Status().Term
-	var f string
-	for _, id := range nodes3 {
-		if id != l.id {
-			f = id
-			break
-		}
-	}
+	f := otherThan(nodes3, l.id)
 	c.mem.Cut(f, l.id)
 
 	want := map[string]string{"k0": "v"}
