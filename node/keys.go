@@ -74,7 +74,8 @@ type listQuery struct {
 }
 
 // list returns the first q.Limit keys (ascending) with q.Prefix after q.After over the
-// shards of q, and whether more follow.
+// shards of q, and whether more follow. Keys in the reserved namespace (the graph store's)
+// are never listed.
 func (n *Node) list(ctx context.Context, q listQuery) (keys []string, more bool, err error) {
 	h := n.hosting.Load()
 	if err := n.hosts(h, q.Shards); err != nil {
@@ -89,7 +90,7 @@ func (n *Node) list(ctx context.Context, q listQuery) (keys []string, more bool,
 	}
 	// Each shard's first limit keys, merged: the page is the smallest limit keys of the union.
 	for _, s := range shards {
-		ks, m, err := h.replicas[s].List(ctx, []byte(q.Prefix), []byte(q.After), q.Limit, q.Stale)
+		ks, m, err := h.replicas[s].List(ctx, []byte(q.Prefix), []byte(kv.ListAfter(q.Prefix, q.After)), q.Limit, q.Stale)
 		if err != nil {
 			return nil, false, n.keyError("", kv.Precondition{}, fmt.Errorf("list shard %d: %w", s, err))
 		}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/internal/wire"
+	"github.com/torua/torua/node/engine"
 )
 
 // TestTransportsGiveTheSameAnswers sends the same key requests over the HTTP API and the
@@ -114,4 +116,27 @@ func TestListShardsAreReadInOrder(t *testing.T) {
 			g.Expect(body.Error).To(ContainSubstring(tc.msg), "shards=%s", tc.shards)
 		}
 	}
+}
+
+func TestReservedKeysAreOutOfTheKVAPIsReach(t *testing.T) {
+	g := NewWithT(t)
+	n, base := startNode(t, nil, nil)
+	// The graph store writes its keys inside the node, never through the KV API.
+	reserved := "\x00g/social/v/{social/1}"
+	_, err := n.write(context.Background(), engine.Op{Kind: engine.OpPut, Key: []byte(reserved), Value: []byte("v")})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(do(t, "PUT", base+"/store/a", "1", nil).code).To(Equal(204))
+
+	r := do(t, "GET", base+"/store", "", nil)
+	g.Expect(r.code).To(Equal(200))
+	var page httpx.ListPage
+	g.Expect(json.Unmarshal([]byte(r.body), &page)).To(Succeed())
+	g.Expect(page.Keys).To(Equal([]string{"a"}), "a listing skips the reserved namespace")
+
+	for _, method := range []string{"GET", "PUT", "DELETE"} {
+		r := do(t, method, base+"/store/"+url.PathEscape(reserved), "x", nil)
+		g.Expect(r.code).To(Equal(400), "%s of a reserved key", method)
+		g.Expect(r.body).To(ContainSubstring("reserved for Torua's graph store"))
+	}
+	g.Expect(do(t, "GET", base+"/store?prefix=%00g", "", nil).code).To(Equal(400))
 }

@@ -98,6 +98,9 @@ func (h *Holder) Offer(m *Map, origin string) error {
 		case m.Cluster != cur.Cluster || m.Shards != cur.Shards:
 			return h.refuseLocked("conflict", fmt.Errorf("%w from %s: cluster %q with %d shards, but %q with %d shards is in use",
 				ErrConflict, origin, m.Cluster, m.Shards, cur.Cluster, cur.Shards))
+		case m.Hash != cur.Hash:
+			return h.refuseLocked("conflict", fmt.Errorf("%w from %s: hash scheme %q, but %q is in use and a cluster never changes it",
+				ErrConflict, origin, m.Hash, cur.Hash))
 		case m.Version < cur.Version:
 			return h.refuseLocked("stale", fmt.Errorf("%w from %s: version %d is older than %d in use", ErrStale, origin, m.Version, cur.Version))
 		case m.Version == cur.Version:

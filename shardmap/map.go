@@ -1,6 +1,7 @@
 package shardmap
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"slices"
@@ -9,8 +10,18 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// HashXXHash64 is the only key hash this version understands: shard(key) = xxhash64(key) mod S.
-const HashXXHash64 = "xxhash64"
+// The key hash schemes a map may name in its hash field. A cluster keeps the scheme of its
+// first map for its whole life (Place copies it; Holder refuses a change), so that no key ever
+// moves because the scheme changed.
+const (
+	// HashXXHash64 hashes every key whole: shard(key) = xxhash64(key) mod S. Maps written
+	// before hash tags existed name it, and their clusters keep it.
+	HashXXHash64 = "xxhash64"
+	// HashXXHash64Tag is HashXXHash64 with hash tags: a key that ends with "{tag}" hashes by
+	// tag alone (see HashTag), so "user:{42}" and "cart:{42}" share a shard. A key with no tag
+	// hashes whole, exactly as under HashXXHash64. New clusters get this scheme.
+	HashXXHash64Tag = "xxhash64-tag"
+)
 
 // MaxShards is the largest shard count a cluster may have.
 const MaxShards = 4096
@@ -56,13 +67,35 @@ type Map struct {
 	Assignments       []Assignment `json:"assignments"`
 }
 
-// ShardOf returns the shard that key belongs to among shards shards.
+// ShardOf returns the shard that key belongs to among shards shards when the key hashes whole
+// (HashXXHash64, or a key with no tag under HashXXHash64Tag).
 func ShardOf(key []byte, shards int) int {
 	return int(xxhash.Sum64(key) % uint64(shards))
 }
 
-// ShardFor returns the shard of key under m.
-func (m *Map) ShardFor(key []byte) int { return ShardOf(key, m.Shards) }
+// HashTag returns the part of key that HashXXHash64Tag hashes: the text between the key's last
+// '{' and its final '}' when the key ends with '}' and that text is non-empty and holds no '}';
+// otherwise the whole key. The tag is found from the end, so that everything before it (graph
+// keys put order-preserving values there) may hold any bytes.
+func HashTag(key []byte) []byte {
+	n := len(key)
+	if n < 3 || key[n-1] != '}' {
+		return key
+	}
+	i := bytes.LastIndexByte(key[:n-1], '{')
+	if i < 0 || i == n-2 || bytes.IndexByte(key[i+1:n-1], '}') >= 0 {
+		return key
+	}
+	return key[i+1 : n-1]
+}
+
+// ShardFor returns the shard of key under m's hash scheme.
+func (m *Map) ShardFor(key []byte) int {
+	if m.Hash == HashXXHash64Tag {
+		key = HashTag(key)
+	}
+	return ShardOf(key, m.Shards)
+}
 
 // Replicas returns the node IDs that hold shard, or nil for a shard out of range.
 // Assignments are indexed by shard after validation, so this is O(1).
@@ -100,8 +133,8 @@ func (m *Map) Validate() error {
 	if m.Version == 0 {
 		return fmt.Errorf("version must be greater than 0")
 	}
-	if m.Hash != HashXXHash64 {
-		return fmt.Errorf("hash %q is not supported (want %q)", m.Hash, HashXXHash64)
+	if m.Hash != HashXXHash64 && m.Hash != HashXXHash64Tag {
+		return fmt.Errorf("hash %q is not supported (want %q or %q)", m.Hash, HashXXHash64Tag, HashXXHash64)
 	}
 	if m.Shards < 1 || m.Shards > MaxShards {
 		return fmt.Errorf("shards must be in 1..%d, got %d", MaxShards, m.Shards)

@@ -29,7 +29,8 @@ type PlaceConfig struct {
 // replication factor, a newcomer's share of the balance), and no more move than balance needs.
 //
 // Place returns prev itself when nothing changes; otherwise a new map whose version is
-// prev.Version+1 (1 without prev).
+// prev.Version+1 (1 without prev). The hash scheme is prev's, or HashXXHash64Tag for a new
+// cluster.
 func Place(prev *Map, members []Node, cfg PlaceConfig) (*Map, error) {
 	if cfg.Shards < 1 || cfg.Shards > MaxShards {
 		return nil, fmt.Errorf("shards must be in 1..%d, got %d", MaxShards, cfg.Shards)
@@ -208,11 +209,16 @@ func Place(prev *Map, members []Node, cfg PlaceConfig) (*Map, error) {
 		leads[minID]++
 	}
 
+	// A cluster keeps its first map's hash scheme: changing it would move keys.
+	hash := HashXXHash64Tag
+	if prev != nil {
+		hash = prev.Hash
+	}
 	next := &Map{
 		Cluster:           cfg.Cluster,
 		Shards:            cfg.Shards,
 		ReplicationFactor: cfg.ReplicationFactor,
-		Hash:              HashXXHash64,
+		Hash:              hash,
 		Nodes:             nodes,
 		Assignments:       make([]Assignment, cfg.Shards),
 	}

@@ -18,7 +18,7 @@ type ToruaClusterSpec struct {
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 
-	// shards is the number of shards keys are hashed into (xxhash64(key) mod shards).
+	// shards is the number of shards keys are hashed into (xxhash64 of the key, or of its hash tag, mod shards).
 	// It is fixed when the cluster is created.
 	// +kubebuilder:default=16
 	// +kubebuilder:validation:Minimum=1

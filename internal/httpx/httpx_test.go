@@ -84,6 +84,7 @@ func TestParseList(t *testing.T) {
 		{"limit=10001", ListParams{}, true},
 		{"limit=-1", ListParams{}, true},
 		{"prefix=" + strings.Repeat("p", 1025), ListParams{}, true},
+		{"prefix=%00g", ListParams{}, true}, // the graph store's reserved namespace
 	} {
 		got, err := ParseList(httptest.NewRequest("GET", "/data?"+tc.query, nil))
 		if tc.bad != (err != nil) || (!tc.bad && got != tc.want) {
@@ -157,6 +158,7 @@ func TestCheckWireRequest(t *testing.T) {
 		{wire.Request{Op: wire.OpDelete, Key: "k", Value: []byte("v")}, ErrBadRequest},
 		{wire.Request{Op: wire.OpGet, Key: ""}, ErrBadRequest},
 		{wire.Request{Op: wire.OpGet, Key: "bad\xff"}, ErrBadRequest},
+		{wire.Request{Op: wire.OpPut, Key: "\x00g/social/v/{social/1}"}, ErrBadRequest}, // reserved
 	} {
 		err := CheckWireRequest(&tt.req, 10)
 		if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {

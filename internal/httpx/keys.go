@@ -20,7 +20,8 @@ const MaxKeySize = 1024
 const DefaultMaxValueSize = 1 << 20
 
 // CheckKey validates a decoded key: non-empty, at most MaxKeySize bytes, valid UTF-8 (keys
-// appear in JSON listings, which cannot carry arbitrary bytes).
+// appear in JSON listings, which cannot carry arbitrary bytes), and outside the namespace
+// reserved for Torua's own data (kv.ReservedPrefix).
 func CheckKey(key string) error {
 	switch {
 	case key == "":
@@ -29,6 +30,8 @@ func CheckKey(key string) error {
 		return fmt.Errorf("%w: the key is %d bytes, more than the %d allowed", ErrBadRequest, len(key), MaxKeySize)
 	case !utf8.ValidString(key):
 		return fmt.Errorf("%w: the key must be valid UTF-8", ErrBadRequest)
+	case kv.Reserved(key):
+		return fmt.Errorf("%w: keys that begin with a NUL byte are reserved for Torua's graph store", ErrBadRequest)
 	}
 	return nil
 }
@@ -123,6 +126,9 @@ func ParseList(r *http.Request) (ListParams, error) {
 	}
 	if len(p.Prefix) > MaxKeySize || len(p.After) > MaxKeySize {
 		return p, fmt.Errorf("%w: prefix and after are at most %d bytes", ErrBadRequest, MaxKeySize)
+	}
+	if kv.Reserved(p.Prefix) {
+		return p, fmt.Errorf("%w: keys that begin with a NUL byte are reserved for Torua's graph store", ErrBadRequest)
 	}
 	return p, nil
 }
