@@ -19,6 +19,8 @@ type Replica interface {
 	Write(ctx context.Context, op engine.Op) (engine.Result, error)
 	// List returns up to limit keys with prefix, strictly after after, ascending.
 	List(ctx context.Context, prefix, after []byte, limit int, stale bool) (keys [][]byte, more bool, err error)
+	// Read calls fn with a consistent view of the replica's data, with Get's consistency.
+	Read(ctx context.Context, stale bool, fn func(v *engine.View) error) error
 	// Status describes the replica for /internal/status.
 	Status() shardmap.ShardStatus
 	// Close stops the replica after finishing the writes it has accepted. It keeps the data.

@@ -50,6 +50,24 @@ func (g *Group) List(ctx context.Context, prefix, after []byte, limit int, stale
 	return keys, more, err
 }
 
+// Read calls fn with a consistent view of the shard's applied state, with Get's
+// consistency: with stale false the view includes every write acknowledged before Read was
+// called. fn must not keep the view.
+func (g *Group) Read(ctx context.Context, stale bool, fn func(v *engine.View) error) error {
+	view := func() error {
+		v, err := g.h.store.View(g.shard)
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		return fn(v)
+	}
+	if stale {
+		return view()
+	}
+	return g.linearizable(ctx, view)
+}
+
 // linearizable runs read against the engine once readBarrier allows it, and fails it as
 // not-leader if this replica stopped leading in the meantime: a replica that stepped down
 // may already apply entries its successor has committed but not yet applied, and a read

@@ -20,7 +20,8 @@ import (
 //     after a restart, the last durable one. A replica replays the entries after it.
 //   - SnapshotShard writes a consistent copy of one shard's data and applied index;
 //     RestoreShard replaces the shard's data with such a copy, atomically.
-//   - Get and List read the shard's applied state.
+//   - Get and List read the shard's applied state; View gives a consistent view of it for
+//     several reads.
 //   - NoSync reports that the storage never syncs (tests and benchmarks only); the Raft
 //     log then does not sync either.
 //   - LegacyRaftState reports Raft state of shard kept in the storage by earlier versions
@@ -33,6 +34,7 @@ type Storage interface {
 	RestoreShard(shard int, r io.Reader) error
 	Get(shard int, key []byte) (engine.Value, error)
 	List(shard int, prefix, after []byte, limit int) (keys [][]byte, more bool, err error)
+	View(shard int) (*engine.View, error)
 	NoSync() bool
 	LegacyRaftState(shard int) (bool, error)
 }

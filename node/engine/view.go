@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// View is a consistent, read-only view of one shard's data at the moment it was taken (a
+// Pebble snapshot): every read through it sees the same state, whatever is applied
+// meanwhile. The graph store reads a hop's vertices and adjacency through one View.
+//
+// NB: a View holds the engine open (Close waits for it): close it as soon as the reads are
+// done. Its methods are not safe for concurrent use.
+type View struct {
+	shard   int
+	snap    *pebble.Snapshot
+	release func()
+}
+
+// View returns a view of shard's data as of now. The caller must Close it.
+func (e *Engine) View(shard int) (*View, error) {
+	release, err := e.use("view", shard)
+	if err != nil {
+		return nil, err
+	}
+	return &View{shard: shard, snap: e.db.NewSnapshot(), release: release}, nil
+}
+
+// Close releases the view.
+func (v *View) Close() error {
+	if v.snap == nil {
+		return nil
+	}
+	err := v.snap.Close()
+	v.snap = nil
+	v.release()
+	return err
+}
+
+// Get returns key's value in the view, or an error wrapping ErrNotFound.
+func (v *View) Get(key []byte) (Value, error) {
+	raw, closer, err := v.snap.Get(dataKey(v.shard, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Value{}, fmt.Errorf("get shard %d key %q: %w", v.shard, key, markCorrupt(err))
+	}
+	defer closer.Close()
+	rev, data, err := decodeValue(raw)
+	if err != nil {
+		return Value{}, fmt.Errorf("get shard %d key %q: %w", v.shard, key, err)
+	}
+	return Value{Data: bytes.Clone(data), Revision: rev}, nil
+}
+
+// Scan calls fn with each key of the view that starts with prefix and is at or after start
+// (nil: from the prefix's first key), ascending, until fn returns false or an error. key and
+// val.Data are valid only during the call: fn copies what it keeps.
+func (v *View) Scan(prefix, start []byte, fn func(key []byte, val Value) (bool, error)) error {
+	lower := dataKey(v.shard, prefix)
+	iter, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	if err != nil {
+		return fmt.Errorf("scan shard %d: %w", v.shard, err)
+	}
+	seek := lower
+	if s := dataKey(v.shard, start); bytes.Compare(s, seek) > 0 {
+		seek = s
+	}
+	var ferr error
+	for valid := iter.SeekGE(seek); valid; valid = iter.Next() {
+		raw, err := iter.ValueAndErr()
+		if err != nil {
+			ferr = markCorrupt(err)
+			break
+		}
+		rev, data, err := decodeValue(raw)
+		if err != nil {
+			ferr = err
+			break
+		}
+		more, err := fn(iter.Key()[shardPrefixLen:], Value{Data: data, Revision: rev})
+		if err != nil || !more {
+			ferr = err
+			break
+		}
+	}
+	if err := errors.Join(ferr, iter.Error(), iter.Close()); err != nil {
+		return fmt.Errorf("scan shard %d prefix %q: %w", v.shard, prefix, err)
+	}
+	return nil
+}

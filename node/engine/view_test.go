@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"errors"
+	"slices"
+	"testing"
+)
+
+func TestViewIsASnapshot(t *testing.T) {
+	e := openEngine(t, t.TempDir(), true)
+	for _, k := range []string{"a/1", "a/2", "a/3", "b/1"} {
+		apply1(t, e, 1, put(k, "old-"+k))
+	}
+	apply1(t, e, 2, put("a/9", "other shard"))
+	v, err := e.View(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	// Writes after the view was taken are not in it.
+	apply1(t, e, 1, put("a/2", "new"))
+	apply1(t, e, 1, del("a/3"))
+	apply1(t, e, 1, put("a/4", "new"))
+
+	got, err := v.Get([]byte("a/2"))
+	if err != nil || string(got.Data) != "old-a/2" || got.Revision != 2 {
+		t.Fatalf("Get a/2 = %q rev %d, %v; want the value before the view", got.Data, got.Revision, err)
+	}
+	if _, err := v.Get([]byte("a/4")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get a/4 = %v, want ErrNotFound", err)
+	}
+
+	scan := func(prefix, start string, stopAfter int) []string {
+		var keys []string
+		err := v.Scan([]byte(prefix), []byte(start), func(k []byte, val Value) (bool, error) {
+			keys = append(keys, string(k)+"="+string(val.Data))
+			return len(keys) < stopAfter, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	for _, tc := range []struct {
+		prefix, start string
+		stop          int
+		want          []string
+	}{
+		{"a/", "", 10, []string{"a/1=old-a/1", "a/2=old-a/2", "a/3=old-a/3"}},
+		{"a/", "a/2", 10, []string{"a/2=old-a/2", "a/3=old-a/3"}},
+		{"a/", "a/20", 10, []string{"a/3=old-a/3"}},
+		{"a/", "", 1, []string{"a/1=old-a/1"}},
+		{"", "", 10, []string{"a/1=old-a/1", "a/2=old-a/2", "a/3=old-a/3", "b/1=old-b/1"}},
+		{"c", "", 10, nil},
+	} {
+		if got := scan(tc.prefix, tc.start, tc.stop); !slices.Equal(got, tc.want) {
+			t.Errorf("Scan(%q, %q) = %q, want %q", tc.prefix, tc.start, got, tc.want)
+		}
+	}
+	boom := errors.New("boom")
+	if err := v.Scan(nil, nil, func([]byte, Value) (bool, error) { return true, boom }); !errors.Is(err, boom) {
+		t.Fatalf("Scan returned %v, want fn's error", err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatalf("the engine closes once its views are closed: %v", err)
+	}
+	if _, err := e.View(1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("View on a closed engine: %v", err)
+	}
+}
