@@ -109,7 +109,8 @@ func appendScalar(dst []byte, v any, canonical bool) ([]byte, error) {
 
 // DecodeKey decodes the AppendKey encoding at the start of b and returns the value and the
 // bytes after it. Bytes that AppendKey would not have written (a bad tag or escape, a
-// non-canonical number, a missing terminator) give an error wrapping ErrCorrupt.
+// non-canonical number, a missing terminator) give an error wrapping ErrCorrupt. The key holds
+// a number's value and type, not its bits: -0.0 decodes as 0.0 and every NaN as math.NaN().
 func DecodeKey(b []byte) (v any, rest []byte, err error) {
 	if len(b) == 0 {
 		return nil, b, fmt.Errorf("%w: empty key", ErrCorrupt)
