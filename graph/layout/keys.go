@@ -1,0 +1,152 @@
+package layout
+
+import (
+	"github.com/torua/torua/graph/value"
+	"github.com/torua/torua/internal/kv"
+)
+
+// Kinds of graph keys: the byte after the graph name's '/'.
+const (
+	kindVertex  = 'v'
+	kindLabel   = 'l'
+	kindOut     = 'o'
+	kindIn      = 'i'
+	kindIndex   = 'x'
+	kindOutbox  = 'q'
+	kindCatalog = 'c'
+)
+
+// Direction selects a vertex's out-adjacency or in-adjacency.
+type Direction byte
+
+const (
+	// Out is the adjacency of edges that leave the vertex.
+	Out Direction = kindOut
+	// In is the adjacency of edges that enter the vertex.
+	In Direction = kindIn
+)
+
+func (d Direction) String() string {
+	if d == In {
+		return "in"
+	}
+	return "out"
+}
+
+// Reverse is the other direction.
+func (d Direction) Reverse() Direction {
+	if d == In {
+		return Out
+	}
+	return In
+}
+
+// GraphPrefix is the prefix of every key of graph: dropping a graph deletes it on every shard.
+func GraphPrefix(graph string) []byte {
+	b := make([]byte, 0, 4+len(graph))
+	b = append(b, kv.ReservedPrefix...)
+	b = append(b, 'g', '/')
+	b = append(b, graph...)
+	return append(b, '/')
+}
+
+// GraphsPrefix is the prefix of every graph key of every graph: listing graphs reads it.
+func GraphsPrefix() []byte { return []byte(kv.ReservedPrefix + "g/") }
+
+func kindPrefix(graph string, kind byte) []byte {
+	return append(GraphPrefix(graph), kind, '/')
+}
+
+func appendTag(b []byte, graph string, id ID) []byte {
+	b = append(b, '{')
+	b = append(b, graph...)
+	b = append(b, '/')
+	b = appendID(b, id)
+	return append(b, '}')
+}
+
+// VertexKey is the key of vertex id's record.
+func VertexKey(graph string, id ID) []byte {
+	b := appendID(kindPrefix(graph, kindVertex), id)
+	return appendTag(b, graph, id)
+}
+
+// VertexPrefix is the prefix of every vertex record of graph (on each shard, that shard's).
+func VertexPrefix(graph string) []byte { return kindPrefix(graph, kindVertex) }
+
+// LabelKey is the key that lists vertex id under label (a shard-local label scan).
+func LabelKey(graph, label string, id ID) []byte {
+	return appendTag(appendID(LabelPrefix(graph, label), id), graph, id)
+}
+
+// LabelPrefix is the prefix of every LabelKey of label.
+func LabelPrefix(graph, label string) []byte {
+	return appendString(kindPrefix(graph, kindLabel), label)
+}
+
+// EdgeKey is the key of one half of edge e of type typ between v and other: the out-half on
+// v's shard when dir is Out (v is the source), the in-half on v's shard when dir is In (v is the
+// destination).
+func EdgeKey(graph string, dir Direction, v ID, typ string, other, e ID) []byte {
+	b := AdjacencyPrefix(graph, dir, v, typ)
+	b = appendID(b, other)
+	b = appendID(b, e)
+	return appendTag(b, graph, v)
+}
+
+// AdjacencyPrefix is the prefix of v's halves in direction dir, of type typ only when typ is
+// not empty (types are never empty).
+func AdjacencyPrefix(graph string, dir Direction, v ID, typ string) []byte {
+	b := appendID(kindPrefix(graph, byte(dir)), v)
+	b = append(b, '/')
+	if typ != "" {
+		b = appendString(b, typ)
+	}
+	return b
+}
+
+// IndexKey is vertex id's entry in the index of label and prop, for the property's value val.
+func IndexKey(graph, label, prop string, val any, id ID) ([]byte, error) {
+	b, err := value.AppendKey(IndexPrefix(graph, label, prop), val)
+	if err != nil {
+		return nil, err
+	}
+	b = appendID(b, id)
+	return appendTag(b, graph, id), nil
+}
+
+// IndexPrefix is the prefix of every entry of the index of label and prop.
+func IndexPrefix(graph, label, prop string) []byte {
+	return appendString(appendString(kindPrefix(graph, kindIndex), label), prop)
+}
+
+// IndexEqualPrefix is the prefix of the entries whose value equals val (42 and 42.0 alike).
+func IndexEqualPrefix(graph, label, prop string, val any) ([]byte, error) {
+	enc, err := value.EqualityPrefix(val)
+	if err != nil {
+		return nil, err
+	}
+	return append(IndexPrefix(graph, label, prop), enc...), nil
+}
+
+// OutboxKey is the outbox record, on owner's shard, for the half of edge e on the other
+// vertex's shard: side is the direction of that remote half.
+func OutboxKey(graph string, e ID, side Direction, owner ID) []byte {
+	b := appendID(kindPrefix(graph, kindOutbox), e)
+	b = append(b, '/', byte(side))
+	return appendTag(b, graph, owner)
+}
+
+// OutboxPrefix is the prefix of every outbox record of graph (on each shard, that shard's).
+func OutboxPrefix(graph string) []byte { return kindPrefix(graph, kindOutbox) }
+
+// CatalogKey is the key of graph's catalog. Every shard holds its own copy: it is written to
+// each shard by the graph layer, never placed by hashing.
+func CatalogKey(graph string) []byte {
+	return append(GraphPrefix(graph), kindCatalog)
+}
+
+func appendString(b []byte, s string) []byte {
+	b, _ = value.AppendKey(b, s) // a string always encodes
+	return b
+}

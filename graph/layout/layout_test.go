@@ -1,0 +1,171 @@
+package layout
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/shardmap"
+)
+
+func TestCheckGraphName(t *testing.T) {
+	for _, ok := range []string{"g", "social", "_x", "A-1_b", strings.Repeat("n", MaxGraphName)} {
+		if err := CheckGraphName(ok); err != nil {
+			t.Errorf("CheckGraphName(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "1abc", "-a", "a/b", "a{b", "a}b", "a b", "é", "a\x00", strings.Repeat("n", MaxGraphName+1)} {
+		if err := CheckGraphName(bad); err == nil {
+			t.Errorf("CheckGraphName(%q) accepted it", bad)
+		}
+	}
+}
+
+// Every key of a vertex ends with its tag, so that the shard map places it with the vertex.
+func TestEveryVertexKeyCarriesTheVertexTag(t *testing.T) {
+	g := NewWithT(t)
+	const graph = "social"
+	v, w, e := ID(7), ID(1<<62+3), ID(99)
+	idx, err := IndexKey(graph, "Person", "name", "Ada {Lovelace}", v)
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, tc := range []struct {
+		key   []byte
+		owner ID
+	}{
+		{VertexKey(graph, v), v},
+		{LabelKey(graph, "Person", v), v},
+		{LabelKey(graph, "a}{b", v), v},
+		{EdgeKey(graph, Out, v, "KNOWS", w, e), v},
+		{EdgeKey(graph, In, w, "KNOWS", v, e), w},
+		{EdgeKey(graph, Out, v, "{odd}", w, e), v},
+		{idx, v},
+		{OutboxKey(graph, e, In, v), v},
+	} {
+		g.Expect(string(shardmap.HashTag(tc.key))).To(Equal(Tag(graph, tc.owner)), "%q", tc.key)
+		g.Expect(tc.key).To(HavePrefix(string(GraphPrefix(graph))))
+	}
+	g.Expect(Tag(graph, v)).To(Equal("social/0000000000000007"))
+}
+
+func TestKeysParseBack(t *testing.T) {
+	g := NewWithT(t)
+	const graph = "g1"
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		v, w, e := ID(rng.Int64N(int64(MaxID))+1), ID(rng.Int64N(int64(MaxID))+1), ID(rng.Int64N(int64(MaxID))+1)
+		typ := []string{"KNOWS", "a/b", "{", "}", "é", "x\x00y"}[rng.IntN(6)]
+		dir := []Direction{Out, In}[rng.IntN(2)]
+
+		id, err := ParseVertexKey(graph, VertexKey(graph, v))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(id).To(Equal(v))
+
+		half := EdgeHalf{Dir: dir, Vertex: v, Other: w, Type: typ, Edge: e}
+		got, err := ParseEdgeKey(graph, half.Key(graph))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(got).To(Equal(half))
+		g.Expect(half.Key(graph)).To(HavePrefix(string(AdjacencyPrefix(graph, dir, v, typ))))
+		g.Expect(half.Key(graph)).To(HavePrefix(string(AdjacencyPrefix(graph, dir, v, ""))))
+
+		id, err = ParseLabelKey(graph, typ, LabelKey(graph, typ, v))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(id).To(Equal(v))
+
+		val := []any{int64(rng.Int64()), rng.Float64(), "s" + typ, true}[rng.IntN(4)]
+		k, err := IndexKey(graph, "L", "p", val, v)
+		g.Expect(err).NotTo(HaveOccurred())
+		gotVal, id, err := ParseIndexKey(graph, "L", "p", k)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(gotVal).To(Equal(val))
+		g.Expect(id).To(Equal(v))
+
+		ge, side, owner, err := ParseOutboxKey(graph, OutboxKey(graph, e, dir, v))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect([]any{ge, side, owner}).To(Equal([]any{e, dir, v}))
+	}
+	for _, bad := range [][]byte{
+		nil, []byte("g1/v/0000000000000001{g1/0000000000000001}"),
+		VertexKey("other", 1), append(VertexKey(graph, 1), 'x'), EdgeKey(graph, Out, 1, "T", 2, 3)[:30],
+		[]byte(string(GraphPrefix(graph)) + "v/0000000000000000{g1/0000000000000000}"), // id 0
+	} {
+		_, err := ParseVertexKey(graph, bad)
+		g.Expect(err).To(HaveOccurred(), "%q", bad)
+		_, err = ParseEdgeKey(graph, bad)
+		g.Expect(err).To(HaveOccurred(), "%q", bad)
+	}
+}
+
+// A vertex's halves sort by type, then the other end, then the edge: a typed expansion is one
+// prefix scan, and one vertex's adjacency never mixes with another's.
+func TestAdjacencyOrder(t *testing.T) {
+	g := NewWithT(t)
+	var keys [][]byte
+	for _, v := range []ID{1, 2, 0x10} {
+		for _, typ := range []string{"B", "A", "AB"} {
+			for _, w := range []ID{3, 1} {
+				keys = append(keys, EdgeKey("g", Out, v, typ, w, 5))
+			}
+		}
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	var got []string
+	for _, k := range keys {
+		h, err := ParseEdgeKey("g", k)
+		g.Expect(err).NotTo(HaveOccurred())
+		got = append(got, h.Vertex.hex()+h.Type+h.Other.hex())
+	}
+	g.Expect(got[:6]).To(Equal([]string{
+		"1A1", "1A3", "1AB1", "1AB3", "1B1", "1B3",
+	}))
+	p := AdjacencyPrefix("g", Out, 1, "A")
+	n := 0
+	for _, k := range keys {
+		if bytes.HasPrefix(k, p) {
+			n++
+		}
+	}
+	g.Expect(n).To(Equal(2), "type A's prefix does not take in type AB")
+}
+
+func (id ID) hex() string { return strings.TrimLeft(string(appendID(nil, id)), "0") }
+
+func TestPrimaryKeyID(t *testing.T) {
+	g := NewWithT(t)
+	a, err := PrimaryKeyID("g", "Person", int64(42))
+	g.Expect(err).NotTo(HaveOccurred())
+	b, err := PrimaryKeyID("g", "Person", 42.0)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(a).To(Equal(b), "42 = 42.0 in openCypher: one key")
+	for _, other := range []struct {
+		graph, label string
+		key          any
+	}{{"h", "Person", int64(42)}, {"g", "Robot", int64(42)}, {"g", "Person", int64(43)}, {"g", "Person", "42"}} {
+		c, err := PrimaryKeyID(other.graph, other.label, other.key)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(c).NotTo(Equal(a), "%+v", other)
+		g.Expect(c).To(BeNumerically(">", 0))
+		g.Expect(c).To(BeNumerically("<=", MaxID))
+	}
+	_, err = PrimaryKeyID("g", "Person", nil)
+	g.Expect(err).To(HaveOccurred(), "null is no key")
+}
+
+func TestGraphOfAndSkippingAGraph(t *testing.T) {
+	g := NewWithT(t)
+	for _, graph := range []string{"a", "a-b", "a0", "z"} {
+		name, err := GraphOf(VertexKey(graph, 1))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(name).To(Equal(graph))
+		skip := NextGraphAfter(graph)
+		for _, k := range [][]byte{VertexKey(graph, MaxID), EdgeKey(graph, In, MaxID, "\U0010FFFF", MaxID, MaxID), CatalogKey(graph)} {
+			g.Expect(bytes.Compare(k, skip)).To(Equal(-1), "%q", k)
+		}
+	}
+	g.Expect(bytes.Compare(NextGraphAfter("a"), VertexKey("a0", 1))).To(Equal(-1))
+	_, err := GraphOf([]byte("user-key"))
+	g.Expect(err).To(HaveOccurred())
+}

@@ -1,0 +1,93 @@
+package layout
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/torua/torua/graph/value"
+)
+
+// MaxGraphName is the longest graph name, in bytes.
+const MaxGraphName = 63
+
+// CheckGraphName accepts a graph name: an ASCII letter or '_' followed by up to 62 letters,
+// digits, '_' or '-'. Names never hold '/', '{' or '}', which delimit keys and hash tags.
+func CheckGraphName(name string) error {
+	if name == "" {
+		return errors.New("the graph name must not be empty")
+	}
+	if len(name) > MaxGraphName {
+		return fmt.Errorf("the graph name %.20q... is %d bytes, more than the %d allowed", name, len(name), MaxGraphName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := c == '_' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+		if !letter && (i == 0 || !(c == '-' || ('0' <= c && c <= '9'))) {
+			return fmt.Errorf("the graph name %q must start with a letter or '_' and hold only letters, digits, '_' and '-'", name)
+		}
+	}
+	return nil
+}
+
+// ID is a vertex or edge id: 1..MaxID, unique in its graph. 0 is never an id.
+type ID uint64
+
+// MaxID is the largest id: ids are positive int64s, which every JSON client can hold exactly
+// as an integer type of 64 bits.
+const MaxID = ID(1<<63 - 1)
+
+// idHexLen is the width of an id in keys: fixed, so that ids sort numerically.
+const idHexLen = 16
+
+// appendID appends id as 16 lower-case hex digits.
+func appendID(b []byte, id ID) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[(id>>uint(shift))&0xf])
+	}
+	return b
+}
+
+// parseID reads 16 hex digits.
+func parseID(b []byte) (ID, error) {
+	if len(b) < idHexLen {
+		return 0, fmt.Errorf("id %q: want %d hex digits", b, idHexLen)
+	}
+	n, err := strconv.ParseUint(string(b[:idHexLen]), 16, 64)
+	if err != nil || n == 0 || ID(n) > MaxID {
+		return 0, fmt.Errorf("id %q: not an id", b[:idHexLen])
+	}
+	return ID(n), nil
+}
+
+// Tag is the hash tag of vertex id in graph: the text between the braces that end each of the
+// vertex's keys. The shard map places every such key by it.
+func Tag(graph string, id ID) string {
+	return string(appendID([]byte(graph+"/"), id))
+}
+
+// PrimaryKeyID is the id of the vertex whose label declares a primary key with the given
+// value: a hash of (graph, label, value), so that finding or merging the vertex by its key is
+// one read or one conditional write on one shard. Distinct values may collide (about n²/2⁶⁴
+// among n vertices); the store refuses the second create instead of merging them.
+func PrimaryKeyID(graph, label string, key any) (ID, error) {
+	b := make([]byte, 0, 64)
+	b = append(b, graph...)
+	b = append(b, 0)
+	b, _ = value.AppendKey(b, label) // a string always encodes
+	// Equal values (42 and 42.0) share their equality prefix, so they name one vertex, as
+	// openCypher's equality says they are one key.
+	enc, err := value.EqualityPrefix(key)
+	b = append(b, enc...)
+	if err != nil {
+		return 0, fmt.Errorf("primary key of :%s: %w", label, err)
+	}
+	id := ID(xxhash.Sum64(b) & uint64(MaxID))
+	if id == 0 {
+		id = 1
+	}
+	return id, nil
+}
