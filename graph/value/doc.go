@@ -14,6 +14,8 @@
 //   - props.go: the versioned binary encoding of stored property maps (EncodeProps,
 //     DecodeProps) and of any value sent between router and nodes (EncodeValue, DecodeValue).
 //   - json.go: values in query results (ToJSON) and query parameters from JSON (FromJSON).
+//   - wire.go: Wire and WireMap, values carried exactly through encoding/json (the nodes'
+//     graph API).
 //
 // It imports the standard library only, nothing of Torua: every graph package may import it.
 package value
