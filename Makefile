@@ -51,7 +51,8 @@ bench-etcd: build k8s-test-binaries ## Compare torua local (3 nodes, RF 3) with 
 
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./shardmap:FuzzDecode ./node:FuzzKeyRoundTrip ./node/engine:FuzzRestoreShard \
-	./node/replication:FuzzDecodeCommand ./router/client:FuzzEscapeKey ./graph/cypher:FuzzLex
+	./node/replication:FuzzDecodeCommand ./router/client:FuzzEscapeKey ./graph/cypher:FuzzLex \
+	./graph/cypher:FuzzParse
 
 .PHONY: fuzz
 fuzz: ## Fuzz every target for FUZZTIME each (their seed corpora already run in make test).

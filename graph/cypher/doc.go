@@ -18,6 +18,11 @@
 //     a < b AND b < c); parse_schema.go: CREATE/DROP INDEX and CONSTRAINT.
 //   - print.go: String on every node, canonical Cypher that parses back to the same AST.
 //
+// Tests: parser_test.go (every construct, the AST of a few, the round trip, FuzzParse),
+// parser_expr_test.go (precedence and associativity), parser_errors_test.go (every error
+// and refusal with its line and column), print_test.go (the printer's round trip over
+// random expression trees).
+//
 // The parser checks syntax and what can be written (CREATE and MERGE take single typed
 // relationships); it does not resolve variables or function names (function names are
 // recorded lower-cased), which is the planner's work.

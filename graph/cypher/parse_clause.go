@@ -86,7 +86,7 @@ func (p *parser) projection(with bool) Projection {
 		if p.accept("AS") {
 			it.Alias = p.variable("a name after AS").Text
 		} else if _, isVar := it.Expr.(*Variable); with && !isVar {
-			p.failAt(p.cur().Pos, "expected AS and a name after %s: WITH passes on variables and named expressions only, found %s",
+			p.failAt(p.cur().Pos, "expected AS and a name after %s, found %s: WITH passes on variables and named expressions only",
 				it.Expr, describe(p.cur()))
 		}
 		pr.Items = append(pr.Items, it)

@@ -275,7 +275,7 @@ func (p *parser) identAtom() Expr {
 		return p.caseExpr()
 	case (p.at("EXISTS") || p.at("COUNT")) && p.isSym(1, "{"):
 		p.unsupported(t.Pos, asciiUpper(t.Text)+" subqueries are")
-	case p.isSym(1, "(") && (p.isVar(0) || p.at("EXISTS")):
+	case p.isSym(1, "(") && (p.isVar(0) || p.at("EXISTS") || p.at("ALL")):
 		return p.call()
 	case p.isVar(0):
 		p.next()
@@ -298,7 +298,7 @@ func (p *parser) call() Expr {
 	case "reduce":
 		p.unsupported(t.Pos, "reduce() is")
 	case "shortestpath", "allshortestpaths":
-		p.failAt(t.Pos, "%s is allowed in MATCH only, as a pattern", t.Text)
+		p.unsupported(t.Pos, t.Text+" outside MATCH is")
 	}
 	if p.atSym("*") {
 		if f.Name != "count" {

@@ -32,7 +32,7 @@ func (p *parser) pattern() *Pattern {
 	p.chain(pat)
 	p.expectSym(")", `")" after the pattern of `+fn.Text)
 	if len(pat.Elements) != 3 {
-		p.failAt(fn.Pos, "%s takes a pattern of exactly one relationship between two nodes, found %d", fn.Text, len(pat.Elements)/2)
+		p.failAt(fn.Pos, "expected a pattern of exactly one relationship between two nodes in %s, found %d relationships", fn.Text, len(pat.Elements)/2)
 	}
 	return pat
 }
@@ -145,7 +145,7 @@ func (p *parser) varLength() *Range {
 	}
 	rg.Max = p.intValue(p.next())
 	if rg.Min > rg.Max {
-		p.failAt(star.Pos, "expected a lower bound no greater than the upper bound in *%d..%d", rg.Min, rg.Max)
+		p.failAt(star.Pos, "expected a lower bound no greater than the upper bound, found *%d..%d", rg.Min, rg.Max)
 	}
 	return rg
 }

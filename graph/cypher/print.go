@@ -1,6 +1,7 @@
 package cypher
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -310,7 +311,12 @@ func (e *Literal) String() string {
 	case int64:
 		return strconv.FormatInt(v, 10)
 	case float64:
-		s := strconv.FormatFloat(v, 'g', -1, 64)
+		// Plain digits where that is short (as JavaScript prints numbers), else an exponent.
+		format := byte('g')
+		if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
+			format = 'f'
+		}
+		s := strconv.FormatFloat(v, format, -1, 64)
 		if !strings.ContainsAny(s, ".eIN") {
 			s += ".0" // keep it a float: 2.0, not 2
 		}
@@ -454,7 +460,7 @@ func (e *LabelTest) String() string { return operand(e.X, precPostfix) + labels(
 // String prints the call as Cypher.
 func (e *FuncCall) String() string {
 	n := e.Name
-	if !isPlain(n) || reserved[asciiUpper(n)] && n != "exists" {
+	if !isPlain(n) || reserved[asciiUpper(n)] && n != "exists" && n != "all" {
 		n = backquote(n)
 	}
 	switch {
