@@ -23,6 +23,9 @@
 // and refusal with its line and column), print_test.go (the printer's round trip over
 // random expression trees).
 //
+// Expressions nest at most maxDepth (256) deep: deeper recursion could overflow the
+// goroutine's stack, which no recover catches.
+//
 // The parser checks syntax and what can be written (CREATE and MERGE take single typed
 // relationships); it does not resolve variables or function names (function names are
 // recorded lower-cased), which is the planner's work.

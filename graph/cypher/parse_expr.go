@@ -9,7 +9,11 @@ import (
 // NULL), + -, * / %, ^ (right-associative), unary + -, postfix (.key, [i], [a..b],
 // :Label), atoms.
 
-func (p *parser) expr() Expr { return p.or() }
+func (p *parser) expr() Expr {
+	p.deeper()
+	defer func() { p.depth-- }()
+	return p.or()
+}
 
 func (p *parser) or() Expr {
 	l := p.xor()
@@ -41,6 +45,8 @@ func (p *parser) and() Expr {
 func (p *parser) not() Expr {
 	if p.at("NOT") {
 		op := p.next()
+		p.deeper()
+		defer func() { p.depth-- }()
 		return &Unary{At: At{op.Pos}, Op: OpNot, X: p.not()}
 	}
 	return p.comparison()
@@ -141,6 +147,8 @@ func (p *parser) power() Expr {
 	l := p.unary()
 	if p.atSym("^") {
 		op := p.next()
+		p.deeper()
+		defer func() { p.depth-- }()
 		return &Binary{At: At{op.Pos}, Op: OpPow, L: l, R: p.power()}
 	}
 	return l
@@ -152,7 +160,9 @@ func (p *parser) unary() Expr {
 		return p.postfix()
 	}
 	op := p.next()
+	p.deeper()
 	x := p.unary()
+	p.depth--
 	if op.Text == "+" {
 		return &Unary{At: At{op.Pos}, Op: OpPlus, X: x}
 	}

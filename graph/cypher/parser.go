@@ -51,6 +51,18 @@ type parser struct {
 	toks   []Token
 	quoted []bool // quoted[i]: toks[i] is an identifier written in backquotes
 	i      int
+	depth  int // nesting of expressions, see deeper
+}
+
+// maxDepth bounds the nesting of expressions: a query nested deeper is refused, rather
+// than recursing until the goroutine's stack overflows, which Go cannot recover from.
+const maxDepth = 256
+
+// deeper enters one level of nesting; the caller leaves it with p.depth--.
+func (p *parser) deeper() {
+	if p.depth++; p.depth > maxDepth {
+		p.failAt(p.cur().Pos, "expected expressions nested at most %d deep, found deeper nesting", maxDepth)
+	}
 }
 
 // quotedIdents marks the identifier tokens written in backquotes (the lexer removes

@@ -2,6 +2,8 @@ package cypher
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -135,6 +137,24 @@ var errorCases = []struct{ query, want string }{
 	{"CREATE INDEX (p:P) ON (p.x)", "line 1, column 14: expected a name, IF NOT EXISTS or FOR after CREATE INDEX, found \"(\""},
 	{"MATCH (a) RETURN 'x' 'y'", "line 1, column 22: expected \",\", AS, ORDER BY, SKIP, LIMIT or end of query, found the string 'y'"},
 	{"MATCH (a)-[r:T*1..2 $p x]->(b) RETURN a", "line 1, column 24: expected \"]\" after the property map, found \"x\""},
+}
+
+// TestParseDepth: nesting beyond maxDepth is refused where it goes too deep, whatever
+// nests (parentheses, lists, maps, calls, NOT, unary minus, ^), and maxDepth levels parse.
+func TestParseDepth(t *testing.T) {
+	for _, c := range []struct{ open, close string }{
+		{"(", ")"}, {"[", "]"}, {"{a: ", "}"}, {"f(", ")"}, {"NOT ", ""}, {"- ", ""}, {"2 ^ ", ""},
+	} {
+		g := NewWithT(t)
+		nest := func(n int) string {
+			return "RETURN " + strings.Repeat(c.open, n) + "x" + strings.Repeat(c.close, n)
+		}
+		// RETURN's item is one level, so maxDepth-1 more parse.
+		_, err := Parse(nest(maxDepth - 1))
+		g.Expect(err).NotTo(HaveOccurred(), c.open)
+		_, err = Parse(nest(maxDepth))
+		g.Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("expected expressions nested at most %d deep, found deeper nesting", maxDepth))), c.open)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
