@@ -1,6 +1,34 @@
-// Package cypher reads the openCypher subset Torua's graph layer runs (issue 18): a lexer
-// (lexer.go) that turns a query into tokens with their line and column, so that every error
-// can say where it is. The parser and the planner build on it.
+// Package cypher reads the openCypher subset Torua's graph layer runs (issue 18) into a
+// typed AST that the planner and the tests' oracle evaluator walk: Parse(query) returns a
+// *Query, or an *Error that names the line, column, what was found and what was expected.
+// Constructs outside the subset (CALL, FOREACH, LOAD CSV, UNION, comprehensions, pattern
+// expressions, EXISTS/COUNT subqueries, =~, unbounded variable-length relationships) are
+// refused by name at their position rather than misread.
+//
+// Files, one concern each:
+//   - lexer.go: tokens with their line and column (keywords are identifiers, matched by the
+//     parser case-insensitively; backquoted names never are keywords).
+//   - ast.go: the query, its clauses, patterns and schema commands; ast_expr.go: the
+//     expressions, their operators and precedence levels.
+//   - parser.go: Parse, the token helpers and the clause order rules (reading clauses, then
+//     updating ones, WITH between parts, RETURN last); parse_clause.go: each clause (WITH
+//     and RETURN projections, SET, REMOVE, and what CREATE and MERGE can write);
+//     parse_pattern.go: node, relationship, variable-length and shortest-path patterns;
+//     parse_expr.go: expressions by precedence (comparisons chain: a < b < c is
+//     a < b AND b < c); parse_schema.go: CREATE/DROP INDEX and CONSTRAINT.
+//   - print.go: String on every node, canonical Cypher that parses back to the same AST.
+//
+// Tests: parser_test.go (every construct, the AST of a few, the round trip, FuzzParse),
+// parser_expr_test.go (precedence and associativity), parser_errors_test.go (every error
+// and refusal with its line and column), print_test.go (the printer's round trip over
+// random expression trees).
+//
+// Expressions nest at most maxDepth (256) deep: deeper recursion could overflow the
+// goroutine's stack, which no recover catches.
+//
+// The parser checks syntax and what can be written (CREATE and MERGE take single typed
+// relationships); it does not resolve variables or function names (function names are
+// recorded lower-cased), which is the planner's work.
 //
 // It imports nothing of Torua.
 package cypher

@@ -1,0 +1,328 @@
+package cypher
+
+// The AST of a query: clauses, patterns and schema commands (expressions are in
+// ast_expr.go). Every node embeds At, its position in the query. Names are as written
+// (backquotes removed), except function names, which are lower-cased. Anonymous nodes
+// and relationships keep Var == "": the parser invents no names.
+
+// At is where a syntax node is in the query: the position of its keyword, operator or
+// first token, as each type's doc says. Every node embeds it.
+type At struct{ Pos Pos }
+
+// Position returns where the node is.
+func (a At) Position() Pos { return a.Pos }
+
+// Query is a parsed query: either a regular query (Clauses, in the order written; WITH
+// separates its parts) or one schema command (Schema, and no Clauses). At is the first
+// token.
+type Query struct {
+	At
+	Clauses []Clause
+	Schema  *Schema
+}
+
+// Clause is one clause of a regular query: *Match, *Unwind, *With, *Return, *Create,
+// *Merge, *Set, *Remove or *Delete. Its At is its first keyword.
+type Clause interface {
+	Position() Pos
+	String() string
+	clause()
+}
+
+// Match is MATCH or OPTIONAL MATCH: comma-separated patterns and an optional WHERE.
+type Match struct {
+	At
+	Optional bool
+	Patterns []*Pattern
+	Where    Expr // nil without WHERE
+}
+
+// Unwind is UNWIND Expr AS Var.
+type Unwind struct {
+	At
+	Expr Expr
+	Var  string
+}
+
+// With is WITH: a projection, then an optional WHERE over its result.
+type With struct {
+	At
+	Projection
+	Where Expr // nil without WHERE
+}
+
+// Return is RETURN, the last clause of a query that has one.
+type Return struct {
+	At
+	Projection
+}
+
+// Projection is what WITH and RETURN share: [DISTINCT] (* | items) [ORDER BY] [SKIP]
+// [LIMIT].
+type Projection struct {
+	Distinct bool
+	Star     bool // *, with or without further items after it
+	Items    []*ProjectionItem
+	OrderBy  []*SortItem
+	Skip     Expr // nil, an int64 *Literal (never negative) or a *Parameter
+	Limit    Expr // likewise
+}
+
+// ProjectionItem is Expr [AS Alias]. At is the expression's first token.
+type ProjectionItem struct {
+	At
+	Expr  Expr
+	Alias string // "" without AS
+}
+
+// Name is the column the item makes: its alias, or else its expression printed as
+// canonical Cypher (so "a.name" for a.name, "count(*)" for COUNT( * )).
+func (p *ProjectionItem) Name() string {
+	if p.Alias != "" {
+		return p.Alias
+	}
+	return p.Expr.String()
+}
+
+// SortItem is an ORDER BY item. At is the expression's first token.
+type SortItem struct {
+	At
+	Expr Expr
+	Desc bool
+}
+
+// Create is CREATE with one or more patterns. The parser has checked that each
+// relationship in them has exactly one type and a direction and no variable length, and
+// that no pattern is a shortest path.
+type Create struct {
+	At
+	Patterns []*Pattern
+}
+
+// Merge is MERGE of one pattern, with the SET items of its ON CREATE SET and ON MATCH SET
+// parts (several parts of one kind are joined in order). The parser has checked that
+// each relationship has exactly one type and no variable length, and that the pattern is
+// not a shortest path.
+type Merge struct {
+	At
+	Pattern  *Pattern
+	OnCreate []SetItem
+	OnMatch  []SetItem
+}
+
+// Set is SET with one or more items.
+type Set struct {
+	At
+	Items []SetItem
+}
+
+// SetItem is one item of SET: *SetProperty, *SetProperties or *SetLabels. At is its
+// variable.
+type SetItem interface {
+	Position() Pos
+	String() string
+	setItem()
+}
+
+// SetProperty is Var.Key = Value.
+type SetProperty struct {
+	At
+	Var   string
+	Key   string
+	Value Expr
+}
+
+// SetProperties is Var = Value (replace all properties) or, with Merge, Var += Value
+// (add and overwrite properties). Value is usually a map or a parameter.
+type SetProperties struct {
+	At
+	Var   string
+	Value Expr
+	Merge bool
+}
+
+// SetLabels is Var:Label:Other.
+type SetLabels struct {
+	At
+	Var    string
+	Labels []string
+}
+
+// Remove is REMOVE with one or more items.
+type Remove struct {
+	At
+	Items []RemoveItem
+}
+
+// RemoveItem is one item of REMOVE: *RemoveProperty or *RemoveLabels. At is its variable.
+type RemoveItem interface {
+	Position() Pos
+	String() string
+	removeItem()
+}
+
+// RemoveProperty is Var.Key in REMOVE.
+type RemoveProperty struct {
+	At
+	Var string
+	Key string
+}
+
+// RemoveLabels is Var:Label:Other in REMOVE.
+type RemoveLabels struct {
+	At
+	Var    string
+	Labels []string
+}
+
+// Delete is DELETE or DETACH DELETE of one or more expressions (usually variables).
+type Delete struct {
+	At
+	Detach bool
+	Exprs  []Expr
+}
+
+func (*Match) clause()  {}
+func (*Unwind) clause() {}
+func (*With) clause()   {}
+func (*Return) clause() {}
+func (*Create) clause() {}
+func (*Merge) clause()  {}
+func (*Set) clause()    {}
+func (*Remove) clause() {}
+func (*Delete) clause() {}
+
+func (*SetProperty) setItem()   {}
+func (*SetProperties) setItem() {}
+func (*SetLabels) setItem()     {}
+
+func (*RemoveProperty) removeItem() {}
+func (*RemoveLabels) removeItem()   {}
+
+// Shortest says whether a pattern is a shortest-path pattern, and which.
+type Shortest int
+
+// The kinds of Pattern.Shortest.
+const (
+	NotShortest     Shortest = iota // a plain pattern
+	ShortestPath                    // shortestPath(...): one shortest path per pair
+	AllShortestPath                 // allShortestPaths(...): every shortest path per pair
+)
+
+// Pattern is a path pattern: [PathVar =] nodes and relationships alternating, starting and
+// ending with a node (Elements[0], Elements[2], ... are *NodePattern, Elements[1], ... are
+// *RelPattern). A shortest-path pattern has exactly one relationship between two nodes.
+// At is its first token (the path variable, shortestPath or the first node).
+type Pattern struct {
+	At
+	PathVar  string // "" when the path is not named
+	Shortest Shortest
+	Elements []Element
+}
+
+// Nodes returns the pattern's nodes in order.
+func (p *Pattern) Nodes() []*NodePattern {
+	nodes := make([]*NodePattern, 0, (len(p.Elements)+1)/2)
+	for i := 0; i < len(p.Elements); i += 2 {
+		nodes = append(nodes, p.Elements[i].(*NodePattern))
+	}
+	return nodes
+}
+
+// Rels returns the pattern's relationships in order: Rels()[i] joins Nodes()[i] and
+// Nodes()[i+1].
+func (p *Pattern) Rels() []*RelPattern {
+	rels := make([]*RelPattern, 0, len(p.Elements)/2)
+	for i := 1; i < len(p.Elements); i += 2 {
+		rels = append(rels, p.Elements[i].(*RelPattern))
+	}
+	return rels
+}
+
+// Element is a part of a pattern: *NodePattern or *RelPattern.
+type Element interface {
+	Position() Pos
+	String() string
+	element()
+}
+
+// NodePattern is (Var:Label:Other {k: v}) with every part optional. At is its "(".
+type NodePattern struct {
+	At
+	Var    string
+	Labels []string
+	Props  Expr // nil, a *MapLit or a *Parameter
+}
+
+// Direction is which way a relationship pattern points, read left to right.
+type Direction int
+
+// The directions of a relationship pattern.
+const (
+	DirBoth Direction = iota // -[]- : either way
+	DirOut                   // -[]-> : from the left node to the right one
+	DirIn                    // <-[]- : from the right node to the left one
+)
+
+// RelPattern is -[Var:T|U*min..max {k: v}]-> and its other directions and short forms.
+// At is its first "-" or "<".
+type RelPattern struct {
+	At
+	Var       string
+	Types     []string // alternatives: any of them matches; empty matches every type
+	Dir       Direction
+	Props     Expr   // nil, a *MapLit or a *Parameter
+	VarLength *Range // nil for a single relationship
+}
+
+// Range is the length of a variable-length relationship, Min to Max hops inclusive
+// (0 <= Min <= Max; Torua requires Max). At is its "*".
+type Range struct {
+	At
+	Min, Max int64
+}
+
+func (*NodePattern) element() {}
+func (*RelPattern) element()  {}
+
+// SchemaKind is which schema command a Schema is.
+type SchemaKind int
+
+// The schema commands.
+const (
+	CreateIndex SchemaKind = iota + 1
+	DropIndex
+	CreateConstraint
+	DropConstraint
+)
+
+// ConstraintKind is what a constraint requires of its property.
+type ConstraintKind int
+
+// The constraints: both declare the label's primary key, Torua's only schema.
+const (
+	Unique  ConstraintKind = iota + 1 // REQUIRE p.id IS UNIQUE
+	NodeKey                           // REQUIRE p.id IS NODE KEY
+)
+
+// Schema is a schema command, which stands alone as a query:
+//
+//	CREATE INDEX [Name] [IF NOT EXISTS] FOR (Var:Label) ON (Var.Property)
+//	CREATE INDEX ON :Label(Property)                (the old form: Var and Name are "")
+//	DROP INDEX Name [IF EXISTS]
+//	DROP INDEX ON :Label(Property)                  (the old form: Name is "")
+//	CREATE CONSTRAINT [Name] [IF NOT EXISTS] FOR (Var:Label) REQUIRE Var.Property IS UNIQUE | IS NODE KEY
+//	DROP CONSTRAINT Name [IF EXISTS]
+//
+// At is its first keyword.
+type Schema struct {
+	At
+	Kind        SchemaKind
+	Name        string
+	IfNotExists bool // CREATE ... IF NOT EXISTS
+	IfExists    bool // DROP ... IF EXISTS
+	Var         string
+	Label       string
+	Property    string
+	Constraint  ConstraintKind // CreateConstraint only
+}

@@ -1,0 +1,402 @@
+package cypher
+
+import (
+	"strconv"
+)
+
+// Expressions, one function per precedence level, lowest first: OR, XOR, AND, NOT,
+// comparison (chained), the predicates (IN, STARTS WITH, ENDS WITH, CONTAINS, IS [NOT]
+// NULL), + -, * / %, ^ (right-associative), unary + -, postfix (.key, [i], [a..b],
+// :Label), atoms.
+
+func (p *parser) expr() Expr {
+	p.deeper()
+	defer func() { p.depth-- }()
+	return p.or()
+}
+
+func (p *parser) or() Expr {
+	l := p.xor()
+	for p.at("OR") {
+		op := p.next()
+		l = &Binary{At: At{op.Pos}, Op: OpOr, L: l, R: p.xor()}
+	}
+	return l
+}
+
+func (p *parser) xor() Expr {
+	l := p.and()
+	for p.at("XOR") {
+		op := p.next()
+		l = &Binary{At: At{op.Pos}, Op: OpXor, L: l, R: p.and()}
+	}
+	return l
+}
+
+func (p *parser) and() Expr {
+	l := p.not()
+	for p.at("AND") {
+		op := p.next()
+		l = &Binary{At: At{op.Pos}, Op: OpAnd, L: l, R: p.not()}
+	}
+	return l
+}
+
+func (p *parser) not() Expr {
+	if p.at("NOT") {
+		op := p.next()
+		p.deeper()
+		defer func() { p.depth-- }()
+		return &Unary{At: At{op.Pos}, Op: OpNot, X: p.not()}
+	}
+	return p.comparison()
+}
+
+var comparisonOps = map[string]BinaryOp{"=": OpEq, "<>": OpNe, "<": OpLt, ">": OpGt, "<=": OpLe, ">=": OpGe}
+
+// comparison reads a chain a op b op c ..., which means (a op b) AND (b op c) ...
+func (p *parser) comparison() Expr {
+	l := p.predicate()
+	var chain Expr
+	for {
+		t := p.cur()
+		op, ok := comparisonOps[t.Text]
+		if t.Kind != Symbol || !ok {
+			break
+		}
+		p.next()
+		r := p.predicate()
+		c := &Binary{At: At{t.Pos}, Op: op, L: l, R: r}
+		if chain == nil {
+			chain = c
+		} else {
+			chain = &Binary{At: At{t.Pos}, Op: OpAnd, L: chain, R: c}
+		}
+		l = r
+	}
+	if chain == nil {
+		return l
+	}
+	return chain
+}
+
+// predicate reads IN, STARTS WITH, ENDS WITH, CONTAINS and IS [NOT] NULL, left to right.
+func (p *parser) predicate() Expr {
+	l := p.additive()
+	for {
+		t := p.cur()
+		at := At{t.Pos}
+		switch {
+		case p.at("IN"):
+			p.next()
+			l = &In{At: at, X: l, List: p.additive()}
+		case p.at("STARTS"), p.at("ENDS"):
+			p.next()
+			p.expect("WITH", "WITH after "+asciiUpper(t.Text))
+			op := OpStartsWith
+			if asciiUpper(t.Text) == "ENDS" {
+				op = OpEndsWith
+			}
+			l = &StringOp{At: at, Op: op, L: l, R: p.additive()}
+		case p.at("CONTAINS"):
+			p.next()
+			l = &StringOp{At: at, Op: OpContains, L: l, R: p.additive()}
+		case p.at("IS"):
+			p.next()
+			not := p.accept("NOT")
+			p.expect("NULL", map[bool]string{false: "NULL or NOT NULL after IS", true: "NULL after IS NOT"}[not])
+			l = &IsNull{At: at, X: l, Not: not}
+		case p.atSym("=~"):
+			p.unsupported(t.Pos, "regular expression matching (=~) is")
+		default:
+			return l
+		}
+	}
+}
+
+func (p *parser) additive() Expr {
+	l := p.multiplicative()
+	for p.atSym("+") || p.atSym("-") {
+		op := p.next()
+		bop := OpAdd
+		if op.Text == "-" {
+			bop = OpSub
+		}
+		l = &Binary{At: At{op.Pos}, Op: bop, L: l, R: p.multiplicative()}
+	}
+	return l
+}
+
+var mulOps = map[string]BinaryOp{"*": OpMul, "/": OpDiv, "%": OpMod}
+
+func (p *parser) multiplicative() Expr {
+	l := p.power()
+	for {
+		t := p.cur()
+		op, ok := mulOps[t.Text]
+		if t.Kind != Symbol || !ok {
+			return l
+		}
+		p.next()
+		l = &Binary{At: At{t.Pos}, Op: op, L: l, R: p.power()}
+	}
+}
+
+// power reads a ^ b ^ c as a ^ (b ^ c).
+func (p *parser) power() Expr {
+	l := p.unary()
+	if p.atSym("^") {
+		op := p.next()
+		p.deeper()
+		defer func() { p.depth-- }()
+		return &Binary{At: At{op.Pos}, Op: OpPow, L: l, R: p.power()}
+	}
+	return l
+}
+
+// unary reads + and - before an operand; - before a number literal is folded into it.
+func (p *parser) unary() Expr {
+	if !p.atSym("-") && !p.atSym("+") {
+		return p.postfix()
+	}
+	op := p.next()
+	p.deeper()
+	x := p.unary()
+	p.depth--
+	if op.Text == "+" {
+		return &Unary{At: At{op.Pos}, Op: OpPlus, X: x}
+	}
+	if l, ok := x.(*Literal); ok {
+		switch v := l.Value.(type) {
+		case int64:
+			return &Literal{At: At{op.Pos}, Value: -v}
+		case float64:
+			return &Literal{At: At{op.Pos}, Value: -v}
+		}
+	}
+	return &Unary{At: At{op.Pos}, Op: OpNeg, X: x}
+}
+
+// postfix reads an atom and its property lookups, indexes, slices and label test.
+func (p *parser) postfix() Expr {
+	x := p.atom()
+	for {
+		t := p.cur()
+		at := At{t.Pos}
+		switch {
+		case p.acceptSym("."):
+			x = &Property{At: at, Expr: x, Key: p.name(`a property name after "."`).Text}
+		case p.acceptSym("["):
+			x = p.indexOrSlice(at, x)
+		case p.atSym(":"):
+			// The labels end the chain, as in openCypher: (n:L).p needs its parentheses.
+			return &LabelTest{At: at, X: x, Labels: p.labels()}
+		case p.atSym("{"):
+			if _, ok := x.(*Variable); ok {
+				p.unsupported(t.Pos, "map projection (n {.key, ...}) is")
+			}
+			return x
+		default:
+			return x
+		}
+	}
+}
+
+// indexOrSlice reads what follows "[" after an expression: i], a..b], a..], ..b] or ..].
+func (p *parser) indexOrSlice(at At, x Expr) Expr {
+	var from Expr
+	if !p.atSym("..") {
+		from = p.expr()
+		if p.acceptSym("]") {
+			return &Index{At: at, Expr: x, Index: from}
+		}
+		p.expectSym("..", `"]" or ".." after the index`)
+	} else {
+		p.next()
+	}
+	s := &Slice{At: at, Expr: x, From: from}
+	if !p.atSym("]") {
+		s.To = p.expr()
+	}
+	p.expectSym("]", `"]" after the slice`)
+	return s
+}
+
+// atom reads a literal, parameter, variable, call, CASE, list, map or (expression).
+func (p *parser) atom() Expr {
+	t := p.cur()
+	at := At{t.Pos}
+	switch t.Kind {
+	case Int:
+		p.next()
+		return &Literal{At: at, Value: p.intValue(t)}
+	case Float:
+		p.next()
+		f, err := strconv.ParseFloat(t.Text, 64)
+		if err != nil { // the lexer has checked it
+			p.failAt(t.Pos, "float %s out of range", t.Text)
+		}
+		return &Literal{At: at, Value: f}
+	case String:
+		p.next()
+		return &Literal{At: at, Value: t.Text}
+	case Param:
+		p.next()
+		return &Parameter{At: at, Name: t.Text}
+	case Symbol:
+		switch t.Text {
+		case "(":
+			if p.looksLikePattern() {
+				p.unsupported(t.Pos, "pattern expressions (a pattern used as a value or predicate) are")
+			}
+			p.next()
+			e := p.expr()
+			p.expectSym(")", `")" to close the "(" at `+posText(t.Pos))
+			return e
+		case "[":
+			return p.listLit()
+		case "{":
+			return p.mapLit()
+		}
+	case Ident:
+		return p.identAtom()
+	}
+	p.expected("an expression")
+	return nil
+}
+
+func posText(pos Pos) string {
+	return "line " + strconv.Itoa(pos.Line) + ", column " + strconv.Itoa(pos.Column)
+}
+
+// identAtom reads an atom that starts with an identifier: true, false, null, CASE, a
+// function call or a variable.
+func (p *parser) identAtom() Expr {
+	t := p.cur()
+	at := At{t.Pos}
+	switch {
+	case p.at("TRUE"), p.at("FALSE"):
+		p.next()
+		return &Literal{At: at, Value: asciiUpper(t.Text) == "TRUE"}
+	case p.at("NULL"):
+		p.next()
+		return &Literal{At: at}
+	case p.at("CASE"):
+		return p.caseExpr()
+	case (p.at("EXISTS") || p.at("COUNT")) && p.isSym(1, "{"):
+		p.unsupported(t.Pos, asciiUpper(t.Text)+" subqueries are")
+	case p.isSym(1, "(") && (p.isVar(0) || p.at("EXISTS") || p.at("ALL")):
+		return p.call()
+	case p.isVar(0):
+		p.next()
+		return &Variable{At: at, Name: t.Text}
+	}
+	p.expected("an expression")
+	return nil
+}
+
+// call reads name(args), name(DISTINCT args) or count(*).
+func (p *parser) call() Expr {
+	t := p.next()
+	f := &FuncCall{At: At{t.Pos}, Name: asciiLower(t.Text)}
+	p.next() // "("
+	switch f.Name {
+	case "all", "any", "none", "single":
+		if p.isVar(0) && p.isKw(1, "IN") {
+			p.unsupported(t.Pos, "list predicates ("+f.Name+"(x IN list WHERE ...)) are")
+		}
+	case "reduce":
+		p.unsupported(t.Pos, "reduce() is")
+	case "shortestpath", "allshortestpaths":
+		p.unsupported(t.Pos, t.Text+" outside MATCH is")
+	}
+	if p.atSym("*") {
+		if f.Name != "count" {
+			p.failAt(p.cur().Pos, `expected an argument, found "*": only count takes *`)
+		}
+		p.next()
+		f.Star = true
+		p.expectSym(")", `")" after count(*`)
+		return f
+	}
+	f.Distinct = p.accept("DISTINCT")
+	if f.Distinct || !p.atSym(")") {
+		f.Args = p.exprList()
+	}
+	p.expectSym(")", `"," or ")" in the arguments of `+t.Text)
+	return f
+}
+
+// caseExpr reads CASE [subject] WHEN c THEN r ... [ELSE e] END.
+func (p *parser) caseExpr() Expr {
+	c := &Case{At: At{p.next().Pos}}
+	if !p.at("WHEN") {
+		c.Subject = p.expr()
+	}
+	p.expect("WHEN", "WHEN in CASE")
+	for {
+		w := &When{At: At{p.toks[p.i-1].Pos}, Cond: p.expr()}
+		p.expect("THEN", "THEN after the WHEN condition")
+		w.Result = p.expr()
+		c.Whens = append(c.Whens, w)
+		if !p.accept("WHEN") {
+			break
+		}
+	}
+	if p.accept("ELSE") {
+		c.Else = p.expr()
+	}
+	p.expect("END", "WHEN, ELSE or END in CASE")
+	return c
+}
+
+// listLit reads [e, ...], refusing list and pattern comprehensions.
+func (p *parser) listLit() Expr {
+	open := p.next()
+	switch {
+	case p.isVar(0) && p.isKw(1, "IN"):
+		p.unsupported(open.Pos, "list comprehensions ([x IN list WHERE ... | ...]) are")
+	case p.atSym("(") && p.looksLikePattern():
+		p.unsupported(open.Pos, "pattern comprehensions ([(a)-->(b) | ...]) are")
+	}
+	l := &ListLit{At: At{open.Pos}}
+	if !p.acceptSym("]") {
+		l.Elems = p.exprList()
+		p.expectSym("]", `"," or "]" in the list`)
+	}
+	return l
+}
+
+// mapLit reads {k: e, ...}; a key may appear once.
+func (p *parser) mapLit() *MapLit {
+	m := &MapLit{At: At{p.next().Pos}}
+	if p.acceptSym("}") {
+		return m
+	}
+	seen := map[string]bool{}
+	for {
+		k := p.name("a property key in the map")
+		if seen[k.Text] {
+			p.failAt(k.Pos, "expected a key not yet in the map, found %s again", describe(k))
+		}
+		seen[k.Text] = true
+		p.expectSym(":", `":" after the key`)
+		m.Items = append(m.Items, &MapItem{At: At{k.Pos}, Key: k.Text, Value: p.expr()})
+		if !p.acceptSym(",") {
+			break
+		}
+	}
+	p.expectSym("}", `"," or "}" in the map`)
+	return m
+}
+
+// startsWithVarIn reports whether s reads as a variable followed by IN, the start of a
+// list comprehension or list predicate.
+func startsWithVarIn(s string) bool {
+	toks, err := Lex(s)
+	if err != nil {
+		return false
+	}
+	p := &parser{toks: toks, quoted: quotedIdents(s, toks)}
+	return p.isVar(0) && p.isKw(1, "IN")
+}

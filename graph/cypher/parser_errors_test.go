@@ -1,0 +1,169 @@
+package cypher
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+)
+
+// errorCases: a query outside the subset or not Cypher, and its exact error: line,
+// column, what was found and what was expected, or the construct refused.
+var errorCases = []struct{ query, want string }{
+	{"MATCHH (n) RETURN n", "line 1, column 1: expected a clause (MATCH, OPTIONAL MATCH, CREATE, MERGE, WITH, UNWIND, RETURN, ...), found \"MATCHH\""},
+	{"MATCH (n:Foo WHERE n.x = 1 RETURN n", "line 1, column 14: expected \")\" or a property map after the label, found \"WHERE\""},
+	{"MATCH (n RETURN n", "line 1, column 10: expected \":\", a property map or \")\" after the variable, found \"RETURN\""},
+	{"MATCH ( RETURN n", "line 1, column 9: expected a variable, \":\", a property map or \")\" in the node pattern, found \"RETURN\""},
+	{"MATCH (n {a: 1} RETURN n", "line 1, column 17: expected \")\" after the property map, found \"RETURN\""},
+	{"MATCH n RETURN n", "line 1, column 7: expected a node pattern \"(\", found \"n\""},
+	{"MATCH (a)-[r:T WHERE RETURN a", "line 1, column 16: expected \"|\", \"*\", a property map or \"]\" after the type, found \"WHERE\""},
+	{"MATCH (a)-[r RETURN a", "line 1, column 14: expected \":\", \"*\", a property map or \"]\" after the variable, found \"RETURN\""},
+	{"MATCH (a)-[:]->(b) RETURN a", "line 1, column 13: expected a relationship type after \":\", found \"]\""},
+	{"MATCH (a)-[*]->(b) RETURN a", "line 1, column 12: variable-length relationships without an upper bound are not supported by Torua: it requires one, as in *..5 or *2..5"},
+	{"MATCH (a)-[*2..]->(b) RETURN a", "line 1, column 12: variable-length relationships without an upper bound are not supported by Torua: it requires one, as in *..5 or *2..5"},
+	{"MATCH (a)-[:T*]->(b) RETURN a", "line 1, column 14: variable-length relationships without an upper bound are not supported by Torua: it requires one, as in *..5 or *2..5"},
+	{"MATCH (a)-[*3..1]->(b) RETURN a", "line 1, column 12: expected a lower bound no greater than the upper bound, found *3..1"},
+	{"MATCH (a)-[*1.5]->(b) RETURN a", "line 1, column 13: expected an integer or \"..\" after \"*\", found \"1.5\""},
+	{"MATCH (a)<-->(b) RETURN a", "line 1, column 10: a relationship pointing both ways (<-->) is not supported by Torua: write -- for either direction"},
+	{"MATCH (a)-(b) RETURN a", "line 1, column 11: expected \"[\" or \"-\" in the relationship pattern, found \"(\""},
+	{"MATCH (a)-[r]-x RETURN a", "line 1, column 15: expected a node pattern \"(\", found \"x\""},
+	{"MATCH (a) RETURN a MATCH (b) RETURN b", "line 1, column 20: expected end of query after RETURN, found \"MATCH\": RETURN is the last clause (WITH passes rows on to further clauses)"},
+	{"MATCH (a) RETURN a b", "line 1, column 20: expected \",\", AS, ORDER BY, SKIP, LIMIT or end of query, found \"b\""},
+	{"MATCH (a) RETURN a AS b c", "line 1, column 25: expected \",\", ORDER BY, SKIP, LIMIT or end of query, found \"c\""},
+	{"MATCH (a) RETURN a ORDER BY a LIMIT 1 SKIP 1", "line 1, column 39: expected \";\" or end of query, found \"SKIP\""},
+	{"MATCH (a) RETURN a UNION RETURN 1", "line 1, column 20: UNION is not supported by Torua"},
+	{"CREATE (a) MATCH (b) RETURN b", "line 1, column 12: expected WITH between CREATE and MATCH: reading clauses come before updating ones in each part of a query"},
+	{"MATCH (a) SET a.x = 1 UNWIND [1] AS x RETURN x", "line 1, column 23: expected WITH between SET and UNWIND: reading clauses come before updating ones in each part of a query"},
+	{"MATCH (a)", "line 1, column 10: expected RETURN or an updating clause (CREATE, MERGE, SET, REMOVE, DELETE) to end the query after MATCH, found end of query"},
+	{"MATCH (a) WITH a", "line 1, column 17: expected RETURN or an updating clause (CREATE, MERGE, SET, REMOVE, DELETE) to end the query after WITH, found end of query"},
+	{"UNWIND [1] AS x", "line 1, column 16: expected RETURN or an updating clause (CREATE, MERGE, SET, REMOVE, DELETE) to end the query after UNWIND, found end of query"},
+	{"OPTIONAL (a) RETURN a", "line 1, column 10: expected MATCH after OPTIONAL, found \"(\""},
+	{"OPTIONAL MATCH (a) RETURNN a", "line 1, column 20: expected a clause (MATCH, OPTIONAL MATCH, CREATE, MERGE, WITH, UNWIND, RETURN, ...), found \"RETURNN\""},
+	{"RETURN 1 +", "line 1, column 11: expected an expression, found end of query"},
+	{"RETURN (1 + 2", "line 1, column 14: expected \")\" to close the \"(\" at line 1, column 8, found end of query"},
+	{"RETURN [1, 2", "line 1, column 13: expected \",\" or \"]\" in the list, found end of query"},
+	{"RETURN {a: 1", "line 1, column 13: expected \",\" or \"}\" in the map, found end of query"},
+	{"RETURN {a 1}", "line 1, column 11: expected \":\" after the key, found \"1\""},
+	{"RETURN {a: 1, a: 2}", "line 1, column 15: expected a key not yet in the map, found \"a\" again"},
+	{"RETURN f(1, 2", "line 1, column 14: expected \",\" or \")\" in the arguments of f, found end of query"},
+	{"RETURN a IS 1", "line 1, column 13: expected NULL or NOT NULL after IS, found \"1\""},
+	{"RETURN a IS NOT 1", "line 1, column 17: expected NULL after IS NOT, found \"1\""},
+	{"RETURN a STARTS 'x'", "line 1, column 17: expected WITH after STARTS, found the string 'x'"},
+	{"RETURN a =~ 'x.*'", "line 1, column 10: regular expression matching (=~) is not supported by Torua"},
+	{"RETURN [x IN list WHERE x > 1]", "line 1, column 8: list comprehensions ([x IN list WHERE ... | ...]) are not supported by Torua"},
+	{"RETURN [(a)-->(b) | b.name]", "line 1, column 8: pattern comprehensions ([(a)-->(b) | ...]) are not supported by Torua"},
+	{"MATCH (a) WHERE (a)-[:T]->() RETURN a", "line 1, column 17: pattern expressions (a pattern used as a value or predicate) are not supported by Torua"},
+	{"MATCH (a) WHERE exists { MATCH (a)-->() } RETURN a", "line 1, column 17: EXISTS subqueries are not supported by Torua"},
+	{"RETURN count { MATCH (a) }", "line 1, column 8: COUNT subqueries are not supported by Torua"},
+	{"RETURN all(x IN [1] WHERE x > 0)", "line 1, column 8: list predicates (all(x IN list WHERE ...)) are not supported by Torua"},
+	{"RETURN reduce(s = 0, x IN [1] | s + x)", "line 1, column 8: reduce() is not supported by Torua"},
+	{"RETURN n {.name}", "line 1, column 10: map projection (n {.key, ...}) is not supported by Torua"},
+	{"RETURN sum(*)", "line 1, column 12: expected an argument, found \"*\": only count takes *"},
+	{"RETURN CASE WHEN a THEN 1", "line 1, column 26: expected WHEN, ELSE or END in CASE, found end of query"},
+	{"RETURN CASE a 1 END", "line 1, column 15: expected WHEN in CASE, found \"1\""},
+	{"RETURN shortestPath((a)-->(b))", "line 1, column 8: shortestPath outside MATCH is not supported by Torua"},
+	{"CALL db.labels() YIELD label RETURN label", "line 1, column 1: CALL (procedures and subqueries) is not supported by Torua"},
+	{"FOREACH (x IN [1] | CREATE (n))", "line 1, column 1: FOREACH is not supported by Torua"},
+	{"LOAD CSV FROM 'x' AS row RETURN row", "line 1, column 1: LOAD CSV is not supported by Torua"},
+	{"MATCH (a) RETURN a SKIP -1", "line 1, column 25: expected a non-negative integer or a $parameter after SKIP, found \"-\""},
+	{"MATCH (a) RETURN a LIMIT 1.5", "line 1, column 26: expected a non-negative integer or a $parameter after LIMIT, found \"1.5\""},
+	{"MATCH (a) RETURN a ORDER a", "line 1, column 26: expected BY after ORDER, found \"a\""},
+	{"MATCH (a) WITH a.x RETURN 1", "line 1, column 20: expected AS and a name after a.x, found \"RETURN\": WITH passes on variables and named expressions only"},
+	{"MATCH (a) WITH a.x, a RETURN 1", "line 1, column 19: expected AS and a name after a.x, found \",\": WITH passes on variables and named expressions only"},
+	{"CREATE (a)-[:T]-(b)", "line 1, column 11: a relationship in CREATE needs a direction, -> or <-"},
+	{"CREATE (a)-[]->(b)", "line 1, column 11: a relationship in CREATE needs exactly one type, as in -[:KNOWS]->"},
+	{"CREATE (a)-[:T|U]->(b)", "line 1, column 11: a relationship in CREATE needs exactly one type, as in -[:KNOWS]->"},
+	{"CREATE (a)-[:T*1..2]->(b)", "line 1, column 15: a variable-length relationship cannot be written: CREATE takes single relationships"},
+	{"CREATE p = shortestPath((a)-[:T]->(b))", "line 1, column 8: a shortest path cannot be written: CREATE takes a plain pattern"},
+	{"MERGE (a) ON DELETE SET a.x = 1", "line 1, column 14: expected CREATE or MATCH after ON, found \"DELETE\""},
+	{"MERGE (a)-[:T*1..2]->(b)", "line 1, column 14: a variable-length relationship cannot be written: MERGE takes single relationships"},
+	{"MATCH (a) SET a.x 1", "line 1, column 19: expected \"=\" after a.x, found \"1\""},
+	{"MATCH (a) SET a", "line 1, column 16: expected \".\", \"=\", \"+=\" or \":\" after the variable, found end of query"},
+	{"MATCH (a) SET a.b.c = 1", "line 1, column 18: expected \"=\" after a.b, found \".\""},
+	{"MATCH (a) REMOVE a", "line 1, column 19: expected \".\" or \":\" after the variable, found end of query"},
+	{"MATCH (a) DETACH a", "line 1, column 18: expected DELETE after DETACH, found \"a\""},
+	{"MATCH (a) DELETE", "line 1, column 17: expected an expression, found end of query"},
+	{"MATCH p = shortestPath((a)-->(b)-->(c)) RETURN p", "line 1, column 11: expected a pattern of exactly one relationship between two nodes in shortestPath, found 2 relationships"},
+	{"MATCH p = shortestPath((a)-->(b) RETURN p", "line 1, column 34: expected \")\" after the pattern of shortestPath, found \"RETURN\""},
+	{"MATCH (match) RETURN 1", "line 1, column 8: expected a variable, \":\", a property map or \")\" in the node pattern, found \"match\""},
+	{"RETURN a AS match", "line 1, column 13: expected a name after AS, found \"match\""},
+	{"RETURN 1; RETURN 2", "line 1, column 11: expected end of query after \";\", found \"RETURN\""},
+	{"CREATE INDEX FOR (p:Person) ON (q.name)", "line 1, column 33: expected p, the variable of the node pattern, found \"q\""},
+	{"CREATE INDEX FOR (p:Person) ON (p.a, p.b)", "line 1, column 36: indexes and constraints on several properties are not supported by Torua"},
+	{"CREATE INDEX ON :Person(a, b)", "line 1, column 26: indexes and constraints on several properties are not supported by Torua"},
+	{"CREATE INDEX FOR (p) ON (p.name)", "line 1, column 20: expected \":\" and a label after the variable, found \")\""},
+	{"CREATE INDEX FOR (p:Person:Admin) ON (p.name)", "line 1, column 27: expected \")\" after the label (a schema command names one label), found \":\""},
+	{"CREATE INDEX idx Person", "line 1, column 18: expected IF NOT EXISTS or FOR after the index name, found \"Person\""},
+	{"CREATE INDEX IF NOT EXISTS (p:Person) ON (p.name)", "line 1, column 28: expected FOR after IF NOT EXISTS, found \"(\""},
+	{"CREATE INDEX FOR ()-[r:T]-() ON (r.x)", "line 1, column 19: expected a variable in the node pattern, as in (p:Person), found \")\""},
+	{"CREATE CONSTRAINT FOR (p:Person) REQUIRE p.id IS NOT NULL", "line 1, column 50: IS NOT NULL (property existence) constraints are not supported by Torua"},
+	{"CREATE CONSTRAINT FOR (p:Person) REQUIRE p.id IS KEY", "line 1, column 50: expected UNIQUE or NODE KEY after IS, found \"KEY\""},
+	{"CREATE CONSTRAINT FOR (p:Person) ASSERT p.id IS UNIQUE", "line 1, column 34: expected REQUIRE after the node pattern, found \"ASSERT\""},
+	{"DROP INDEX", "line 1, column 11: expected the name of the index to drop, found end of query"},
+	{"DROP TABLE x", "line 1, column 6: expected INDEX or CONSTRAINT after DROP, found \"TABLE\""},
+	{"DROP CONSTRAINT c IF NOT EXISTS", "line 1, column 22: expected EXISTS after IF, found \"NOT\""},
+	{"CREATE INDEX FOR (p:Person) ON (p.name) RETURN 1", "line 1, column 41: expected end of query after the schema command, found \"RETURN\""},
+	{"MATCH (a) CREATE INDEX FOR (p:Person) ON (p.name)", "line 1, column 11: CREATE INDEX stands alone: a schema command cannot be combined with other clauses"},
+	{"RETURN 99999999999999999999", "line 1, column 8: number 99999999999999999999 out of range"},
+	{"RETURN 'abc", "line 1, column 8: string not closed: expected '"},
+	{";", "line 1, column 1: expected a clause (MATCH, OPTIONAL MATCH, CREATE, MERGE, WITH, UNWIND, RETURN, ...), found \";\""},
+	{"MATCH (a)\nWHERE a.x =\nRETURN a", "line 3, column 1: expected an expression, found \"RETURN\""},
+	{"MATCH (a:Person)\n  -[:KNOWS*]->(b)\nRETURN b", "line 2, column 11: variable-length relationships without an upper bound are not supported by Torua: it requires one, as in *..5 or *2..5"},
+	{"MATCH (a)\nRETURN a\nMATCH (b)", "line 3, column 1: expected end of query after RETURN, found \"MATCH\": RETURN is the last clause (WITH passes rows on to further clauses)"},
+	{"CREATE (a)\n  MATCH (b)\nRETURN b", "line 2, column 3: expected WITH between CREATE and MATCH: reading clauses come before updating ones in each part of a query"},
+	{"MATCH (n)\nRETURN n.name AS name,\n       count(*) AS c\nORDER BY c DESC\nLIMIT -1", "line 5, column 7: expected a non-negative integer or a $parameter after LIMIT, found \"-\""},
+	{"MATCH (n)\n// a comment\nWHERE n.x =~ 'a'\nRETURN n", "line 3, column 11: regular expression matching (=~) is not supported by Torua"},
+	{"UNWIND [1,\n 2,\n 3 AS x RETURN x", "line 3, column 4: expected \",\" or \"]\" in the list, found \"AS\""},
+	{"MATCH (a)-[r:T\n  {since: 1}\n  -(b) RETURN a", "line 3, column 3: expected \"]\" after the property map, found \"-\""},
+	{"MATCH (a)\nWITH a, a.x\nRETURN a", "line 3, column 1: expected AS and a name after a.x, found \"RETURN\": WITH passes on variables and named expressions only"},
+	{"MATCH (a)\nSET a.x = [x IN a.list | x * 2]", "line 2, column 11: list comprehensions ([x IN list WHERE ... | ...]) are not supported by Torua"},
+	{"MATCH (a) RETURN a ORDER BY a x", "line 1, column 31: expected \",\", ASC, DESC, SKIP, LIMIT or end of query, found \"x\""},
+	{"MATCH (a) RETURN a ORDER BY a DESC x", "line 1, column 36: expected \",\", SKIP, LIMIT or end of query, found \"x\""},
+	{"MATCH (a) RETURN a SKIP 1 x", "line 1, column 27: expected LIMIT or end of query, found \"x\""},
+	{"MATCH (a) RETURN * x", "line 1, column 20: expected \",\", ORDER BY, SKIP, LIMIT or end of query, found \"x\""},
+	{"MATCH (a) RETURN a $x", "line 1, column 20: expected \",\", AS, ORDER BY, SKIP, LIMIT or end of query, found \"$x\""},
+	{"MATCH (a) RETURN a.b {x}", "line 1, column 22: expected \",\", AS, ORDER BY, SKIP, LIMIT or end of query, found \"{\""},
+	{"RETURN )", "line 1, column 8: expected an expression, found \")\""},
+	{"OPTIONAL MATCH (a)", "line 1, column 19: expected RETURN or an updating clause (CREATE, MERGE, SET, REMOVE, DELETE) to end the query after OPTIONAL MATCH, found end of query"},
+	{"MATCH (a) DETACH DELETE a MATCH (b) RETURN b", "line 1, column 27: expected WITH between DETACH DELETE and MATCH: reading clauses come before updating ones in each part of a query"},
+	{"MATCH (a) DELETE a UNWIND [1] AS x RETURN x", "line 1, column 20: expected WITH between DELETE and UNWIND: reading clauses come before updating ones in each part of a query"},
+	{"MATCH (a) MERGE (b) OPTIONAL MATCH (c) RETURN c", "line 1, column 21: expected WITH between MERGE and OPTIONAL MATCH: reading clauses come before updating ones in each part of a query"},
+	{"MATCH (a) REMOVE a.x MATCH (b) RETURN b", "line 1, column 22: expected WITH between REMOVE and MATCH: reading clauses come before updating ones in each part of a query"},
+	{"MATCH (a) WHERE (a:L {x: {y: 1}})-->(b) RETURN a", "line 1, column 17: pattern expressions (a pattern used as a value or predicate) are not supported by Torua"},
+	{"MATCH (a) WHERE NOT (a $p)<-[:T]-() RETURN a", "line 1, column 21: pattern expressions (a pattern used as a value or predicate) are not supported by Torua"},
+	{"CREATE CONSTRAINT c (p:P) REQUIRE p.id IS UNIQUE", "line 1, column 21: expected IF NOT EXISTS or FOR after the constraint name, found \"(\""},
+	{"CREATE INDEX (p:P) ON (p.x)", "line 1, column 14: expected a name, IF NOT EXISTS or FOR after CREATE INDEX, found \"(\""},
+	{"MATCH (a) RETURN 'x' 'y'", "line 1, column 22: expected \",\", AS, ORDER BY, SKIP, LIMIT or end of query, found the string 'y'"},
+	{"MATCH (a)-[r:T*1..2 $p x]->(b) RETURN a", "line 1, column 24: expected \"]\" after the property map, found \"x\""},
+}
+
+// TestParseDepth: nesting beyond maxDepth is refused where it goes too deep, whatever
+// nests (parentheses, lists, maps, calls, NOT, unary minus, ^), and maxDepth levels parse.
+func TestParseDepth(t *testing.T) {
+	for _, c := range []struct{ open, close string }{
+		{"(", ")"}, {"[", "]"}, {"{a: ", "}"}, {"f(", ")"}, {"NOT ", ""}, {"- ", ""}, {"2 ^ ", ""},
+	} {
+		g := NewWithT(t)
+		nest := func(n int) string {
+			return "RETURN " + strings.Repeat(c.open, n) + "x" + strings.Repeat(c.close, n)
+		}
+		// RETURN's item is one level, so maxDepth-1 more parse.
+		_, err := Parse(nest(maxDepth - 1))
+		g.Expect(err).NotTo(HaveOccurred(), c.open)
+		_, err = Parse(nest(maxDepth))
+		g.Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("expected expressions nested at most %d deep, found deeper nesting", maxDepth))), c.open)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, c := range errorCases {
+		g := NewWithT(t)
+		q, err := Parse(c.query)
+		g.Expect(q).To(BeNil(), c.query)
+		var e *Error
+		g.Expect(errors.As(err, &e)).To(BeTrue(), "%q: %v", c.query, err)
+		g.Expect(err.Error()).To(Equal(c.want), c.query)
+	}
+}

@@ -1,0 +1,299 @@
+package cypher
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	. "github.com/onsi/gomega"
+)
+
+// validCase is a query of the subset and its canonical form ("" when it is already
+// canonical).
+type validCase struct{ query, want string }
+
+// validCases covers every construct of the subset. Each must parse, print as want, and
+// parse back from want to the same AST.
+var validCases = []validCase{
+	// MATCH and its patterns.
+	{"MATCH (n) RETURN n", ""},
+	{"match (n) return n", "MATCH (n) RETURN n"},
+	{"MATCH () RETURN 1", ""},
+	{"MATCH (:Person) RETURN 1", ""},
+	{"MATCH (n:Person:Admin {name: 'Ann', age: 42}) RETURN n", ""},
+	{"MATCH ({name: 'Ann'}) RETURN 1", ""},
+	{"MATCH (n $props) RETURN n", ""},
+	{"MATCH (a)-->(b) RETURN a, b", ""},
+	{"MATCH (a)<--(b) RETURN a", ""},
+	{"MATCH (a)--(b) RETURN a", ""},
+	{"MATCH (a)-[r]->(b) RETURN r", ""},
+	{"MATCH (a)<-[r:KNOWS]-(b) RETURN r", ""},
+	{"MATCH (a)-[:KNOWS|LIKES]-(b) RETURN a", ""},
+	{"MATCH (a)-[:KNOWS|:LIKES]-(b) RETURN a", "MATCH (a)-[:KNOWS|LIKES]-(b) RETURN a"},
+	{"MATCH (a)-[r:T {since: 2020}]->(b) RETURN r", ""},
+	{"MATCH (a)-[{since: 2020}]->(b) RETURN a", ""},
+	{"MATCH (a)-[]->(b) RETURN a", "MATCH (a)-->(b) RETURN a"},
+	{"MATCH (a)-[*1..3]->(b) RETURN b", ""},
+	{"MATCH (a)-[*..6]->(b) RETURN b", "MATCH (a)-[*1..6]->(b) RETURN b"},
+	{"MATCH (a)-[*3]->(b) RETURN b", ""},
+	{"MATCH (a)-[*3..3]->(b) RETURN b", "MATCH (a)-[*3]->(b) RETURN b"},
+	{"MATCH (a)-[*0..2]->(b) RETURN b", ""},
+	{"MATCH (a)-[r:KNOWS*1..3 {since: 1}]-(b) RETURN r", ""},
+	{"MATCH (a)-[*0x2..0x4]->(b) RETURN b", "MATCH (a)-[*2..4]->(b) RETURN b"},
+	{"MATCH (a)-->(b)<--(c)-[:T]-(d) RETURN d", ""},
+	{"MATCH (a), (b)-->(c), (d) RETURN a", ""},
+	{"MATCH p = (a)-[*..3]->(b) RETURN p", "MATCH p = (a)-[*1..3]->(b) RETURN p"},
+	{"MATCH p = shortestPath((a)-[:KNOWS*..6]->(b)) RETURN length(p)", "MATCH p = shortestPath((a)-[:KNOWS*1..6]->(b)) RETURN length(p)"},
+	{"MATCH p = allShortestPaths((a:P {id: 1})-[*1..4]-(b:P {id: 2})) RETURN p", ""},
+	{"MATCH shortestpath((a)-[:T]->(b)) RETURN 1", "MATCH shortestPath((a)-[:T]->(b)) RETURN 1"},
+	{"MATCH (a) WHERE a.age > 30 RETURN a", ""},
+	{"MATCH (a) OPTIONAL MATCH (a)-[r]->(b) WHERE b:Admin RETURN a, b", ""},
+	{"OPTIONAL MATCH (a) RETURN a", ""},
+	{"MATCH (`my node`:`My Label`) RETURN `my node`.`the key`", ""},
+	{"MATCH (`match`) RETURN `match`", ""},
+	{"MATCH (n:Order)-[:end]->(m) RETURN n.end", ""},
+
+	// WITH, UNWIND, RETURN.
+	{"MATCH (n) WITH n, n.age AS age WHERE age > 3 RETURN n", ""},
+	{"MATCH (n) WITH DISTINCT n.city AS c ORDER BY c SKIP 1 LIMIT 2 RETURN c", ""},
+	{"MATCH (n) WITH * RETURN n", ""},
+	{"MATCH (n) WITH *, n.x AS x RETURN x", ""},
+	{"MATCH (n) WITH n.city AS c, count(*) AS k RETURN c, k", ""},
+	{"UNWIND [1, 2, 3] AS x RETURN x", ""},
+	{"UNWIND $list AS x UNWIND x AS y RETURN y", ""},
+	{"RETURN 1", ""},
+	{"RETURN *", ""},
+	{"MATCH (n) RETURN DISTINCT n.name AS name, n.age ORDER BY name DESC, n.age ASC SKIP 10 LIMIT 5", "MATCH (n) RETURN DISTINCT n.name AS name, n.age ORDER BY name DESC, n.age SKIP 10 LIMIT 5"},
+	{"MATCH (n) RETURN n ORDER BY n.a ASCENDING, n.b DESCENDING", "MATCH (n) RETURN n ORDER BY n.a, n.b DESC"},
+	{"MATCH (n) RETURN n SKIP $s LIMIT $l", ""},
+	{"MATCH (n) RETURN n LIMIT 0x10", "MATCH (n) RETURN n LIMIT 16"},
+	{"MATCH (n) RETURN count(*), count(DISTINCT n.x), sum(n.x), min(n.x), max(n.x), avg(n.x), collect(n.x)", ""},
+	{"MATCH (n) RETURN COUNT(*), toUpper(n.name), ID(n), Labels(n), type(n)", "MATCH (n) RETURN count(*), toupper(n.name), id(n), labels(n), type(n)"},
+	{"RETURN 1;", "RETURN 1"},
+
+	// Updating clauses.
+	{"CREATE (n)", ""},
+	{"CREATE (n:Person {name: 'Ann'})-[:KNOWS {since: 2020}]->(m:Person), (o)", ""},
+	{"CREATE ({name: 'A'})-[:T]->()", ""},
+	{"CREATE (a)<-[:T]-(b) RETURN a", ""},
+	{"CREATE p = (a)-[:T]->(b) RETURN p", ""},
+	{"MATCH (a), (b) CREATE (a)-[r:KNOWS]->(b) RETURN r", ""},
+	{"MERGE (p:Person {id: 42})", ""},
+	{"MERGE (p:Person {id: 42}) ON CREATE SET p.created = 1 ON MATCH SET p.seen = 2, p.n = p.n + 1 RETURN p", ""},
+	{"MERGE (p:P {id: 1}) ON MATCH SET p.a = 1 ON CREATE SET p.b = 2 ON MATCH SET p.c = 3", "MERGE (p:P {id: 1}) ON CREATE SET p.b = 2 ON MATCH SET p.a = 1, p.c = 3"},
+	{"MATCH (a), (b) MERGE (a)-[:KNOWS]-(b)", ""},
+	{"MATCH (n) SET n.age = 42, n += {a: 1}, n = {b: 2}, n:Admin:Staff", ""},
+	{"MATCH (n) SET n = $props", ""},
+	{"MATCH (n) REMOVE n.age, n:Admin:Staff", ""},
+	{"MATCH (n) DELETE n", ""},
+	{"MATCH (a)-[r]->(b) DELETE r, a", ""},
+	{"MATCH (n) DETACH DELETE n", ""},
+	{"MATCH (n) SET n.x = 1 RETURN n", ""},
+	{"MATCH (n) SET n.x = 1 WITH n MATCH (m) RETURN m", ""},
+	{"MATCH (n) DELETE n WITH count(*) AS c UNWIND [c] AS x CREATE (m {x: x})", ""},
+	{"UNWIND $rows AS row MERGE (p:Person {id: row.id}) SET p += row", ""},
+
+	// Schema commands.
+	{"CREATE INDEX FOR (p:Person) ON (p.name)", ""},
+	{"CREATE INDEX person_name FOR (p:Person) ON (p.name)", ""},
+	{"CREATE INDEX person_name IF NOT EXISTS FOR (p:Person) ON (p.name)", ""},
+	{"create index if not exists for (p:Person) on (p.name);", "CREATE INDEX IF NOT EXISTS FOR (p:Person) ON (p.name)"},
+	{"CREATE INDEX ON :Person(name)", ""},
+	{"DROP INDEX person_name", ""},
+	{"DROP INDEX person_name IF EXISTS", ""},
+	{"DROP INDEX ON :Person(name)", ""},
+	{"CREATE CONSTRAINT FOR (p:Person) REQUIRE p.id IS UNIQUE", ""},
+	{"CREATE CONSTRAINT person_id IF NOT EXISTS FOR (p:Person) REQUIRE (p.id) IS UNIQUE", "CREATE CONSTRAINT person_id IF NOT EXISTS FOR (p:Person) REQUIRE p.id IS UNIQUE"},
+	{"CREATE CONSTRAINT FOR (p:Person) REQUIRE p.id IS NODE KEY", ""},
+	{"CREATE CONSTRAINT ON (p:Person) ASSERT p.id IS UNIQUE", "CREATE CONSTRAINT FOR (p:Person) REQUIRE p.id IS UNIQUE"},
+	{"DROP CONSTRAINT person_id", ""},
+	{"DROP CONSTRAINT person_id IF EXISTS", ""},
+	{"CREATE INDEX `on` FOR (`for`:`ON`) ON (`for`.`x y`)", "CREATE INDEX `on` FOR (`for`:ON) ON (`for`.`x y`)"},
+
+	// Expressions.
+	{"RETURN 1, -1, 0x1F, 1.5, -2.5, 1e3, .5, 'it\\'s', \"q\\\"\", true, FALSE, NULL", "RETURN 1, -1, 31, 1.5, -2.5, 1000.0, 0.5, 'it\\'s', 'q\"', true, false, null"},
+	{"RETURN 'a\\nb\\tc\\\\d\\u00e9\\u0001'", "RETURN 'a\\nb\\tc\\\\d\u00e9\\u0001'"},
+	{"RETURN [], [1, 'a', [2]], {}, {a: 1, b: {c: [true]}}", ""},
+	{"RETURN $p, $0, $p.x, $list[0]", ""},
+	{"MATCH (n) RETURN n.a.b, n['k'], n[0..2], n[..2], n[1..], n[-1]", ""},
+	{"MATCH (n) WHERE n:Person:Admin RETURN n", ""},
+	{"MATCH (n) WHERE n.name STARTS WITH 'A' AND n.name ENDS WITH 'z' OR n.name CONTAINS 'x' RETURN n", ""},
+	{"MATCH (n) WHERE n.x IS NULL OR n.y IS NOT NULL RETURN n", ""},
+	{"MATCH (n) WHERE n.x IN [1, 2] AND NOT n.y IN $ys RETURN n", ""},
+	{"MATCH (n) WHERE n.a = 1 AND n.b <> 2 AND n.c < 3 AND n.d > 4 AND n.e <= 5 AND n.f >= 6 RETURN n", ""},
+	{"MATCH (n) WHERE 1 < n.x <= 10 RETURN n", "MATCH (n) WHERE 1 < n.x AND n.x <= 10 RETURN n"},
+	{"RETURN 1 + 2 - 3 * 4 / 5 % 6 ^ 7", ""},
+	{"RETURN a XOR b", ""},
+	{"RETURN CASE WHEN x = 1 THEN 'one' WHEN x = 2 THEN 'two' ELSE 'many' END", ""},
+	{"RETURN CASE x WHEN 1 THEN 'one' END", ""},
+	{"RETURN exists(n.x), coalesce(n.x, 0), size([1])", ""},
+	{"RETURN `count`(x), `IN`(1)", "RETURN count(x), `in`(1)"},
+	{"RETURN [(x IN [1])], any((x IN [1]))", ""},
+	{"RETURN {`a b`: 1, match: 2}", "RETURN {`a b`: 1, match: 2}"},
+	{"RETURN (1).x, (-1).x, 1.5.x", "RETURN (1).x, (-1).x, (1.5).x"},
+	{"RETURN (n:L).x, (n:L)[0]", ""},
+	{"RETURN -0.0, 1e300, 123456789.125, 1e20, 1e21, 0.000001, 1e-7", "RETURN -0.0, 1e+300, 123456789.125, 100000000000000000000.0, 1e+21, 0.000001, 1e-07"},
+	{"RETURN (a) - 1, (a:L) < 1, (a.b)", "RETURN a - 1, a:L < 1, a.b"},
+	{"RETURN '\\r\\b\\f\\u0007\\U000E0001'", "RETURN '\\r\\b\\f\\u0007\\U000e0001'"},
+	{"RETURN all(x), exists(x), ALL(x)", "RETURN all(x), exists(x), all(x)"},
+	{"MATCH (`a\nb`) RETURN `a\nb`, 'é\\U0001F600'", "MATCH (`a\nb`) RETURN `a\nb`, 'é😀'"},
+	{"// a comment\nMATCH (n) /* and\nanother */ RETURN n", "MATCH (n) RETURN n"},
+}
+
+func TestParseValid(t *testing.T) {
+	for _, c := range validCases {
+		g := NewWithT(t)
+		q, err := Parse(c.query)
+		g.Expect(err).NotTo(HaveOccurred(), c.query)
+		want := c.want
+		if want == "" {
+			want = c.query
+		}
+		g.Expect(q.String()).To(Equal(want), c.query)
+		expectRoundTrip(g, q)
+	}
+}
+
+// expectRoundTrip checks that q's canonical form parses back to the same AST. It zeroes
+// q's positions.
+func expectRoundTrip(g Gomega, q *Query) {
+	s := q.String()
+	again, err := Parse(s)
+	g.Expect(err).NotTo(HaveOccurred(), s)
+	g.Expect(again.String()).To(Equal(s))
+	zeroAt(reflect.ValueOf(q))
+	zeroAt(reflect.ValueOf(again))
+	g.Expect(again).To(Equal(q), s)
+}
+
+// zeroAt zeroes every position in the AST v points to, to compare ASTs read from
+// different text.
+var atType = reflect.TypeFor[At]()
+
+func zeroAt(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			zeroAt(v.Elem())
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			zeroAt(v.Index(i))
+		}
+	case reflect.Struct:
+		if v.Type() == atType {
+			v.Set(reflect.Zero(atType))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				zeroAt(v.Field(i))
+			}
+		}
+	}
+}
+
+// TestParseStructure checks the AST itself for a few queries, positions included.
+func TestParseStructure(t *testing.T) {
+	g := NewWithT(t)
+	q, err := Parse("MATCH p = (a:Person {id: $id})<-[r:KNOWS|LIKES*..3]-()\nWHERE a.age >= -5 RETURN a.name AS n, count(DISTINCT r) LIMIT 3")
+	g.Expect(err).NotTo(HaveOccurred())
+	at := func(line, col int) At { return At{Pos{line, col}} }
+	g.Expect(q).To(Equal(&Query{At: at(1, 1), Clauses: []Clause{
+		&Match{At: at(1, 1), Patterns: []*Pattern{{
+			At: at(1, 7), PathVar: "p", Elements: []Element{
+				&NodePattern{At: at(1, 11), Var: "a", Labels: []string{"Person"}, Props: &MapLit{At: at(1, 21), Items: []*MapItem{
+					{At: at(1, 22), Key: "id", Value: &Parameter{At: at(1, 26), Name: "id"}},
+				}}},
+				&RelPattern{At: at(1, 31), Var: "r", Types: []string{"KNOWS", "LIKES"}, Dir: DirIn, VarLength: &Range{At: at(1, 47), Min: 1, Max: 3}},
+				&NodePattern{At: at(1, 53)},
+			},
+		}}, Where: &Binary{At: at(2, 13), Op: OpGe, L: &Property{At: at(2, 8), Expr: &Variable{At: at(2, 7), Name: "a"}, Key: "age"},
+			R: &Literal{At: at(2, 16), Value: int64(-5)}}},
+		&Return{At: at(2, 19), Projection: Projection{
+			Items: []*ProjectionItem{
+				{At: at(2, 26), Expr: &Property{At: at(2, 27), Expr: &Variable{At: at(2, 26), Name: "a"}, Key: "name"}, Alias: "n"},
+				{At: at(2, 39), Expr: &FuncCall{At: at(2, 39), Name: "count", Distinct: true, Args: []Expr{&Variable{At: at(2, 54), Name: "r"}}}},
+			},
+			Limit: &Literal{At: at(2, 63), Value: int64(3)},
+		}},
+	}}))
+	g.Expect(q.Clauses[1].(*Return).Items[0].Name()).To(Equal("n"))
+	g.Expect(q.Clauses[1].(*Return).Items[1].Name()).To(Equal("count(DISTINCT r)"))
+	g.Expect(q.Clauses[1].Position()).To(Equal(Pos{2, 19}))
+	g.Expect(q.Clauses[0].(*Match).Where.Position()).To(Equal(Pos{2, 13}))
+	g.Expect(q.Clauses[0].(*Match).Patterns[0].Nodes()).To(HaveLen(2))
+	g.Expect(q.Clauses[0].(*Match).Patterns[0].Rels()).To(ConsistOf(HaveField("Var", "r")))
+
+	q, err = Parse("MERGE (a:P {id: 1})-[:T]->(b) ON CREATE SET a.x = 1.5, a:Q REMOVE a.y DETACH DELETE b")
+	g.Expect(err).NotTo(HaveOccurred())
+	zeroAt(reflect.ValueOf(q))
+	g.Expect(q.Clauses).To(Equal([]Clause{
+		&Merge{Pattern: &Pattern{Elements: []Element{
+			&NodePattern{Var: "a", Labels: []string{"P"}, Props: &MapLit{Items: []*MapItem{{Key: "id", Value: &Literal{Value: int64(1)}}}}},
+			&RelPattern{Types: []string{"T"}, Dir: DirOut},
+			&NodePattern{Var: "b"},
+		}}, OnCreate: []SetItem{
+			&SetProperty{Var: "a", Key: "x", Value: &Literal{Value: 1.5}},
+			&SetLabels{Var: "a", Labels: []string{"Q"}},
+		}},
+		&Remove{Items: []RemoveItem{&RemoveProperty{Var: "a", Key: "y"}}},
+		&Delete{Detach: true, Exprs: []Expr{&Variable{Name: "b"}}},
+	}))
+
+	q, err = Parse("CREATE CONSTRAINT pk IF NOT EXISTS FOR (p:Person) REQUIRE p.id IS NODE KEY")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(q.Clauses).To(BeEmpty())
+	g.Expect(q.Schema).To(Equal(&Schema{At: At{Pos{1, 1}}, Kind: CreateConstraint, Name: "pk", IfNotExists: true,
+		Var: "p", Label: "Person", Property: "id", Constraint: NodeKey}))
+
+	q, err = Parse("DROP INDEX ON :Person(name)")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(q.Schema).To(Equal(&Schema{At: At{Pos{1, 1}}, Kind: DropIndex, Label: "Person", Property: "name"}))
+
+	q, err = Parse("RETURN CASE x WHEN 1 THEN 'a' ELSE null END, [1][0..], 'x' IS NOT NULL")
+	g.Expect(err).NotTo(HaveOccurred())
+	zeroAt(reflect.ValueOf(q))
+	items := q.Clauses[0].(*Return).Items
+	g.Expect(items[0].Expr).To(Equal(&Case{Subject: &Variable{Name: "x"},
+		Whens: []*When{{Cond: &Literal{Value: int64(1)}, Result: &Literal{Value: "a"}}}, Else: &Literal{}}))
+	g.Expect(items[1].Expr).To(Equal(&Slice{Expr: &ListLit{Elems: []Expr{&Literal{Value: int64(1)}}}, From: &Literal{Value: int64(0)}}))
+	g.Expect(items[2].Expr).To(Equal(&IsNull{X: &Literal{Value: "x"}, Not: true}))
+}
+
+// FuzzParse: Parse never panics; what it accepts prints as Cypher that parses back to
+// the same AST and the same text; what it refuses is an *Error inside the query.
+func FuzzParse(f *testing.F) {
+	for _, c := range validCases {
+		f.Add(c.query)
+	}
+	for _, c := range errorCases {
+		f.Add(c.query)
+	}
+	for _, c := range precedenceCases {
+		f.Add("RETURN " + c.expr)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q, err := Parse(s)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Pos.Line < 1 || e.Pos.Column < 1 {
+				t.Fatalf("%q: error %v", s, err)
+			}
+			return
+		}
+		printed := q.String()
+		again, err := Parse(printed)
+		if err != nil {
+			t.Fatalf("%q printed as %q, which does not parse: %v", s, printed, err)
+		}
+		if again.String() != printed {
+			t.Fatalf("%q printed as %q, which prints as %q", s, printed, again.String())
+		}
+		zeroAt(reflect.ValueOf(q))
+		zeroAt(reflect.ValueOf(again))
+		if !reflect.DeepEqual(q, again) {
+			t.Fatalf("%q printed as %q, which parses to another AST", s, printed)
+		}
+	})
+}
