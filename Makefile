@@ -52,11 +52,8 @@ bench-etcd: build k8s-test-binaries ## Compare torua local (3 nodes, RF 3) with 
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./shardmap:FuzzDecode ./node:FuzzKeyRoundTrip ./node/engine:FuzzRestoreShard \
 	./node/replication:FuzzDecodeCommand ./router/client:FuzzEscapeKey ./graph/cypher:FuzzLex \
-<<<<<<< HEAD
-	./graph/value:FuzzDecodeKey ./graph/value:FuzzDecodeProps ./graph/value:FuzzDecodeValue
-=======
+	./graph/value:FuzzDecodeKey ./graph/value:FuzzDecodeProps ./graph/value:FuzzDecodeValue \
 	./graph/cypher:FuzzParse
->>>>>>> issue18-parser
 
 .PHONY: fuzz
 fuzz: ## Fuzz every target for FUZZTIME each (their seed corpora already run in make test).
