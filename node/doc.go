@@ -1,8 +1,9 @@
 // Package node is the Torua storage node: it hosts the replicas of the shards the shard map
-// assigns to it, over one storage engine, and serves the node HTTP API (/store, /internal/status,
-// /healthz, /readyz, /metrics).
+// assigns to it, over one storage engine, and serves the node HTTP API (/store, /txn,
+// /internal/status, /healthz, /readyz, /metrics).
 //
-// The key operations (get, put, delete, conditional writes, list) are in keys.go, which
+// The key operations (get, put, delete, conditional writes, list, and transactions: ops on
+// the keys of one shard applied all-or-nothing) are in keys.go, which
 // knows no transport: the HTTP API (http.go) and the wire protocol (wire.go) are adapters
 // that decode a request, call them, and encode the answer; both take their statuses and
 // error bodies from internal/httpx's one table. The key operations talk to each shard

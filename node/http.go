@@ -1,14 +1,18 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/node/engine"
 )
 
@@ -19,6 +23,8 @@ func (n *Node) routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /store/{key...}", n.limit(n.handleDelete))
 	mux.HandleFunc("GET /store", n.limit(n.handleList))
 	mux.HandleFunc("/store", httpx.OnlyMethods(n.log, "GET", "HEAD"))
+	mux.HandleFunc("POST /txn", n.limit(n.handleTxn))
+	mux.HandleFunc("/txn", httpx.OnlyMethods(n.log, "POST"))
 	mux.HandleFunc("GET /internal/status", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, n.Status())
 	})
@@ -129,6 +135,123 @@ func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, httpx.Page(keys, q.Limit, more))
+}
+
+// handleTxn applies a transaction (kv.TxnRequest): 200 with kv.TxnResult once committed,
+// 412 naming the failed op (ErrorBody.Failed) once aborted.
+func (n *Node) handleTxn(w http.ResponseWriter, r *http.Request) {
+	ops, err := n.readTxn(r)
+	var res []engine.Result
+	if err == nil {
+		res, err = n.txn(r.Context(), ops)
+	}
+	if err != nil {
+		n.writeError(w, r, err)
+		return
+	}
+	out := kv.TxnResult{Revisions: make([]uint64, len(res))}
+	for i, v := range res {
+		out.Revisions[i] = v.Revision
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// txnBodyLimit is the most bytes a POST /txn body may hold: room for MaxTxnOps ops with
+// the longest keys, and four of the largest values (base64 makes three bytes four).
+func (n *Node) txnBodyLimit() int64 {
+	return 2*httpx.MaxKeySize*kv.MaxTxnOps + 4*n.cfg.MaxValueSize
+}
+
+// readTxn decodes and checks a POST /txn body into engine ops: ErrTooLarge for a body, a
+// value or an op count over its limit, ErrBadRequest for anything else malformed, each
+// naming the op at fault.
+func (n *Node) readTxn(r *http.Request) ([]engine.Op, error) {
+	limit := n.txnBodyLimit()
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: the transaction is %d bytes, more than the %d allowed", httpx.ErrTooLarge, r.ContentLength, limit)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the transaction: %v", httpx.ErrBadRequest, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("%w: the transaction is more than the %d bytes allowed", httpx.ErrTooLarge, limit)
+	}
+	var req kv.TxnRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("%w: the transaction is not a JSON object {\"ops\": [...]}: %v", httpx.ErrBadRequest, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: the transaction has data after its JSON object", httpx.ErrBadRequest)
+	}
+	switch {
+	case len(req.Ops) == 0:
+		return nil, fmt.Errorf("%w: a transaction needs at least one op", httpx.ErrBadRequest)
+	case len(req.Ops) > kv.MaxTxnOps:
+		return nil, fmt.Errorf("%w: the transaction has %d ops, more than the %d allowed", httpx.ErrTooLarge, len(req.Ops), kv.MaxTxnOps)
+	}
+	ops := make([]engine.Op, len(req.Ops))
+	for i, o := range req.Ops {
+		if ops[i], err = n.txnOp(o); err != nil {
+			return nil, fmt.Errorf("op %d: %w", i, err)
+		}
+	}
+	return ops, nil
+}
+
+// txnOp checks one op of a transaction and converts it.
+func (n *Node) txnOp(o kv.TxnOp) (engine.Op, error) {
+	op := engine.Op{Key: []byte(o.Key), Value: o.Value}
+	switch o.Op {
+	case kv.TxnPut:
+		op.Kind = engine.OpPut
+	case kv.TxnDelete:
+		op.Kind = engine.OpDelete
+	case kv.TxnCheck:
+		op.Kind = engine.OpCheck
+	default:
+		return op, fmt.Errorf("%w: op must be %q, %q or %q, got %q", httpx.ErrBadRequest, kv.TxnPut, kv.TxnDelete, kv.TxnCheck, o.Op)
+	}
+	if err := httpx.CheckKey(o.Key); err != nil {
+		return op, err
+	}
+	switch {
+	case op.Kind != engine.OpPut && o.Value != nil:
+		return op, fmt.Errorf("%w: only a put has a value", httpx.ErrBadRequest)
+	case int64(len(o.Value)) > n.cfg.MaxValueSize:
+		return op, fmt.Errorf("%w: the value is %d bytes, more than the %d allowed", httpx.ErrTooLarge, len(o.Value), n.cfg.MaxValueSize)
+	}
+	var err error
+	op.Cond, err = txnPrecondition(o.IfMatch, o.IfNoneMatch)
+	return op, err
+}
+
+// txnPrecondition reads an op's ifMatch and ifNoneMatch as httpx.ParsePrecondition reads
+// the If-Match and If-None-Match headers, except that ifMatch takes a bare revision ("7")
+// as well as an entity tag ("\"7\"").
+func txnPrecondition(ifMatch, ifNoneMatch string) (kv.Precondition, error) {
+	switch {
+	case ifMatch != "" && ifNoneMatch != "":
+		return kv.Precondition{}, fmt.Errorf("%w: send ifMatch or ifNoneMatch, not both", httpx.ErrBadRequest)
+	case ifNoneMatch == "*":
+		return kv.Precondition{Kind: kv.CondAbsent}, nil
+	case ifNoneMatch != "":
+		return kv.Precondition{}, fmt.Errorf("%w: ifNoneMatch must be *, got %q", httpx.ErrBadRequest, ifNoneMatch)
+	case ifMatch == "*":
+		return kv.Precondition{Kind: kv.CondExists}, nil
+	case ifMatch != "":
+		rev, err := strconv.ParseUint(ifMatch, 10, 64)
+		if err != nil {
+			rev, err = httpx.ParseETag(ifMatch)
+		}
+		if err != nil || rev == 0 {
+			return kv.Precondition{}, fmt.Errorf("%w: ifMatch must be *, a revision like \"42\" or its entity tag \"\\\"42\\\"\", got %q", httpx.ErrBadRequest, ifMatch)
+		}
+		return kv.Precondition{Kind: kv.CondRevision, Revision: rev}, nil
+	}
+	return kv.Precondition{}, nil
 }
 
 // parseShards reads ?shards= (a comma-separated list of shard numbers; nil when empty). A

@@ -64,6 +64,62 @@ func (n *Node) write(ctx context.Context, op engine.Op) (engine.Result, error) {
 	return res, nil
 }
 
+// txn applies ops (puts, deletes and checks, keys checked) through the replica of their
+// shard on this node, all of them or none, and returns once the transaction is committed
+// and applied. Every key must be on one shard under the node's map (else ErrBadRequest,
+// saying how to place keys together); an aborted transaction is the error, a txnAborted
+// (ErrPreconditionFailed) naming the op that failed.
+func (n *Node) txn(ctx context.Context, ops []engine.Op) ([]engine.Result, error) {
+	h := n.hosting.Load()
+	if h.m == nil {
+		return nil, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
+	}
+	shard := h.m.ShardFor(ops[0].Key)
+	for _, op := range ops[1:] {
+		if s := h.m.ShardFor(op.Key); s != shard {
+			return nil, fmt.Errorf("%w: the transaction's keys are on different shards (%q on shard %d, %q on shard %d), "+
+				"and a transaction runs on one shard: give its keys one hash tag, a suffix {tag} as in \"user:{42}\" and "+
+				"\"follows:{42}\", which places a key by its tag alone under the %q hash scheme (this map's is %q)",
+				httpx.ErrBadRequest, ops[0].Key, shard, op.Key, s, hashTagScheme, h.m.Hash)
+		}
+	}
+	rep, ok := h.replicas[shard]
+	if !ok {
+		return nil, &misdirected{shard: shard, node: n.cfg.ID, version: h.m.Version}
+	}
+	res, err := rep.Txn(ctx, ops)
+	if err != nil {
+		return nil, n.keyError("", kv.Precondition{}, err)
+	}
+	for i, r := range res {
+		if r.Err != nil && !errors.Is(r.Err, engine.ErrAborted) {
+			return nil, &txnAborted{index: i, op: ops[i], err: r.Err}
+		}
+	}
+	return res, nil
+}
+
+// hashTagScheme names the shard map hash scheme under which a key ending in {tag} is placed
+// by its tag alone.
+const hashTagScheme = "xxhash64-tag"
+
+// txnAborted is a 412 answer naming the op of an aborted transaction that failed.
+type txnAborted struct {
+	index int
+	op    engine.Op
+	err   error // engine.ErrConditionFailed or engine.ErrNotFound
+}
+
+func (e *txnAborted) Error() string {
+	why := fmt.Sprintf("key %q does not match %s", e.op.Key, e.op.Cond)
+	if errors.Is(e.err, engine.ErrNotFound) {
+		why = fmt.Sprintf("key %q to delete does not exist", e.op.Key)
+	}
+	return fmt.Sprintf("%v: the transaction was aborted at op %d: %s; nothing was written", httpx.ErrPreconditionFailed, e.index, why)
+}
+func (e *txnAborted) Unwrap() error           { return httpx.ErrPreconditionFailed }
+func (e *txnAborted) Detail() httpx.ErrorBody { return httpx.ErrorBody{Failed: &e.index} }
+
 // listQuery is a listing of the keys this node holds.
 type listQuery struct {
 	httpx.ListParams

@@ -17,6 +17,10 @@ type Replica interface {
 	// Write applies op and returns only once it is durable and applied (never earlier).
 	// A failed precondition or a delete of a missing key is in the Result, not the error.
 	Write(ctx context.Context, op engine.Op) (engine.Result, error)
+	// Txn applies ops in order, all of them or none (engine.Span's contract), and returns
+	// only once the transaction is durable and applied. An aborted transaction is in the
+	// Results (the failed op's error, engine.ErrAborted for the others), not the error.
+	Txn(ctx context.Context, ops []engine.Op) ([]engine.Result, error)
 	// List returns up to limit keys with prefix, strictly after after, ascending.
 	List(ctx context.Context, prefix, after []byte, limit int, stale bool) (keys [][]byte, more bool, err error)
 	// Read calls fn with a consistent view of the replica's data, with Get's consistency.

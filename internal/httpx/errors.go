@@ -22,7 +22,7 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrPreconditionFailed is an If-Match / If-None-Match that does not hold.
 	ErrPreconditionFailed = errors.New("precondition failed")
-	// ErrTooLarge is a value over the size limit.
+	// ErrTooLarge is a value over the size limit, or a transaction over its op or size limit.
 	ErrTooLarge = errors.New("value too large")
 	// ErrMisdirected is a key whose shard this node does not host under its map.
 	ErrMisdirected = errors.New("misdirected request")
@@ -68,6 +68,9 @@ type ErrorBody struct {
 	MapVersion uint64 `json:"mapVersion,omitempty"`
 	// Leader is the node ID of the shard's leader as the answering node knows it (421 answers).
 	Leader string `json:"leader,omitempty"`
+	// Failed is the index of the op that failed in an aborted transaction (412 answers to
+	// POST /txn).
+	Failed *int `json:"failed,omitempty"`
 }
 
 // Describe returns err's status and error body. The body of an internal error (500) says
@@ -78,7 +81,7 @@ func Describe(err error) (int, ErrorBody) {
 	var detail interface{ Detail() ErrorBody }
 	if errors.As(err, &detail) {
 		d := detail.Detail()
-		body.MapVersion, body.Leader = d.MapVersion, d.Leader
+		body.MapVersion, body.Leader, body.Failed = d.MapVersion, d.Leader, d.Failed
 	}
 	if status == http.StatusInternalServerError {
 		body.Error = "internal error"

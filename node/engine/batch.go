@@ -30,18 +30,23 @@ func (e *Engine) NewBatch() (*Batch, error) {
 // succeeds. A shard may be applied to once per batch (its state would not show the
 // batch's earlier writes).
 func (b *Batch) Apply(shard int, ops []Op, appliedIndex uint64) ([]Result, error) {
-	if b.applied[shard] {
-		return nil, fmt.Errorf("apply shard %d: already applied to in this batch: %w", shard, ErrInvalidArgument)
+	return b.apply(ShardApply{Shard: shard, Ops: ops, AppliedIndex: appliedIndex})
+}
+
+// apply is Apply with s's atomic units.
+func (b *Batch) apply(s ShardApply) ([]Result, error) {
+	if b.applied[s.Shard] {
+		return nil, fmt.Errorf("apply shard %d: already applied to in this batch: %w", s.Shard, ErrInvalidArgument)
 	}
 	if err := b.e.acquire(); err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	defer b.e.mu.RUnlock()
-	results, done, err := b.e.applyTo(b.b, shard, ops, appliedIndex)
+	results, done, err := b.e.applyTo(b.b, s.Shard, s.Ops, s.Atomic, s.AppliedIndex)
 	if err != nil {
 		return nil, err
 	}
-	b.applied[shard] = true
+	b.applied[s.Shard] = true
 	b.done = append(b.done, done)
 	return results, nil
 }
@@ -85,6 +90,9 @@ type ShardApply struct {
 	Shard        int
 	Ops          []Op
 	AppliedIndex uint64
+	// Atomic are the atomic units among Ops (Span), ascending and disjoint; ops outside
+	// them apply independently.
+	Atomic []Span
 }
 
 // ApplyShards applies every shard's ops, each recording its AppliedIndex, in one atomic
@@ -98,7 +106,7 @@ func (e *Engine) ApplyShards(shards []ShardApply) (results [][]Result, err error
 	defer b.Close()
 	results = make([][]Result, len(shards))
 	for i, s := range shards {
-		if results[i], err = b.Apply(s.Shard, s.Ops, s.AppliedIndex); err != nil {
+		if results[i], err = b.apply(s); err != nil {
 			return nil, fmt.Errorf("shard %d up to index %d: %w", s.Shard, s.AppliedIndex, err)
 		}
 	}

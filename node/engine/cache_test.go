@@ -31,7 +31,7 @@ func (m *modelShard) clone() *modelShard {
 	return c
 }
 
-// apply is Apply's specification for one op.
+// apply is Apply's specification for one op outside an atomic unit.
 func (m *modelShard) apply(op Op) Result {
 	cur, exists := m.keys[string(op.Key)]
 	holds := true
@@ -45,6 +45,9 @@ func (m *modelShard) apply(op Op) Result {
 	}
 	if !holds {
 		return Result{Err: ErrConditionFailed}
+	}
+	if op.Kind == OpCheck {
+		return Result{Revision: cur.rev}
 	}
 	if op.Kind == OpDelete {
 		if !exists {

@@ -37,6 +37,19 @@
 // The format marker value is the ASCII string "torua-engine-v1". Open refuses
 // a store whose marker is missing (but that holds keys) or unknown.
 //
+// # Ops and atomic units
+//
+// Apply takes a list of ops on one shard: OpPut, OpDelete and OpCheck (asserts its
+// condition, writes nothing), each with a precondition (kv.Precondition) evaluated against
+// the key's state after the earlier ops of the call. By default each op succeeds or fails
+// alone. An atomic unit (Span: ApplyOptions.Atomic for the whole call, ShardApply.Atomic
+// for ranges of a shard's ops) applies all-or-nothing: at its first failing op (a
+// condition that does not hold, a delete of a missing key) the unit stops, that op's
+// Result carries the reason, every other op of the unit carries ErrAborted, and the unit
+// leaves no trace: no write, no revision taken, statistics and write cache unchanged.
+// The applied index of the call is recorded all the same. OpKind values are in the Raft
+// log: never renumber them.
+//
 // # Revisions and durability
 //
 // Every successful Put or Delete takes the shard's next revision; the counter

@@ -23,10 +23,14 @@ var (
 	// ErrConditionFailed reports an op whose precondition (Op.Cond) did not hold
 	// (If-Match / If-None-Match mismatch).
 	ErrConditionFailed = errors.New("condition failed")
+	// ErrAborted reports an op of an atomic unit (Span) that did not apply because another
+	// op of the unit failed; that op's Result holds the reason.
+	ErrAborted = errors.New("aborted: another op of the atomic unit failed")
 	// ErrClosed reports a call on a closed Engine.
 	ErrClosed = errors.New("engine closed")
 	// ErrInvalidArgument reports a shard outside 0..MaxShard, an unknown op or
-	// condition kind, or a non-positive list limit. Nothing is read or written.
+	// condition kind, an atomic span that is empty, out of order or out of range, or a
+	// non-positive list limit. Nothing is read or written.
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrCorrupt reports a store that Pebble finds corrupt or that is not a
 	// Torua engine store, stored data that cannot be decoded, or a snapshot

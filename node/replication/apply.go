@@ -42,8 +42,9 @@ type span struct {
 	noCommand bool
 }
 
-// prepareApply decodes committed entries into the write that applies them. Entries at or
-// below the storage's applied index (a replay after a restart) are skipped. Loop only.
+// prepareApply decodes committed entries into the write that applies them, each
+// transaction (cmdTxn) an atomic unit of it. Entries at or below the storage's applied
+// index (a replay after a restart) are skipped. Loop only.
 //
 // An entry it cannot decode panics: a replica that goes on would diverge from the others.
 func (g *Group) prepareApply(entries []*pb.Entry) *applying {
@@ -52,6 +53,7 @@ func (g *Group) prepareApply(entries []*pb.Entry) *applying {
 		return a
 	}
 	var ops []engine.Op
+	var atomic []engine.Span // the transactions among ops
 	var lastData uint64
 	for _, e := range entries {
 		idx := e.GetIndex()
@@ -71,6 +73,9 @@ func (g *Group) prepareApply(entries []*pb.Entry) *applying {
 					panic(fmt.Sprintf("replication: shard %d: log entry %d (term %d): %v; refusing to apply it and diverge from the other replicas", g.shard, idx, e.GetTerm(), err))
 				}
 				s.n = len(cmd.ops)
+				if cmd.typ == cmdTxn {
+					atomic = append(atomic, engine.Span{Start: len(ops), End: len(ops) + s.n})
+				}
 				ops = append(ops, cmd.ops...)
 				lastData = idx
 			}
@@ -85,7 +90,7 @@ func (g *Group) prepareApply(entries []*pb.Entry) *applying {
 	if lastData > 0 || a.last.GetIndex() > a.dataApplied {
 		// The applied index moves with every entry, empty ones included, so that replay
 		// after a restart starts behind the last one.
-		a.write = &engine.ShardApply{Shard: g.shard, Ops: ops, AppliedIndex: max(a.last.GetIndex(), a.dataApplied)}
+		a.write = &engine.ShardApply{Shard: g.shard, Ops: ops, Atomic: atomic, AppliedIndex: max(a.last.GetIndex(), a.dataApplied)}
 	}
 	return a
 }

@@ -30,7 +30,9 @@
 // group keeps its log from the compaction point on. What a group needs of the engine is
 // the Storage interface (storage.go), a contract in the way hashicorp/raft's FSM is one. A log entry is an 8-byte proposal id
 // and a command: a type byte selecting a decoder in a table, then a versioned, compact
-// encoding of a batch of engine ops (command.go). Applying records the last entry's index as the shard's applied
+// encoding of a batch of engine ops (command.go): a plain batch, whose ops succeed or fail
+// one by one (Group.Write, WriteBatch), or a transaction, applied all-or-nothing as an
+// engine atomic unit on every replica alike (Group.Txn). Applying records the last entry's index as the shard's applied
 // index in the same batch; on restart Raft hands over the entries after the compaction point
 // again and those the engine holds are skipped. An entry that cannot be decoded, or an engine
 // failure while applying, panics: a replica that goes on would diverge from the others.
@@ -63,7 +65,7 @@
 // One concern each: errors.go (the errors a Group returns), config.go (Raft timing),
 // host.go (the loop and its round), syncer.go (fsyncs and the acknowledgements that wait
 // for them), raftlogger.go (the library's logger on slog), group.go (a replica: opening,
-// founding, status, closing), propose.go (writes and their waiters), read.go (reads and
+// founding, status, closing), propose.go (writes, transactions and their waiters), read.go (reads and
 // the lease), apply.go (applying committed entries and membership changes), leadership.go
 // (a lost leadership and the writes it leaves waiting), restore.go (snapshots received),
 // compact.go (log compaction), membership.go (members, changes, leadership transfer),

@@ -356,6 +356,7 @@ func TestWholeGroupRestartKeepsEveryWrite(t *testing.T) {
 type replica interface {
 	Get(ctx context.Context, key []byte, stale bool) (engine.Value, error)
 	Write(ctx context.Context, op engine.Op) (engine.Result, error)
+	Txn(ctx context.Context, ops []engine.Op) ([]engine.Result, error)
 	List(ctx context.Context, prefix, after []byte, limit int, stale bool) (keys [][]byte, more bool, err error)
 	Status() shardmap.ShardStatus
 	Close() error

@@ -45,6 +45,25 @@ func (g *Group) WriteBatch(ctx context.Context, ops []engine.Op) ([]engine.Resul
 	if err != nil {
 		return nil, err
 	}
+	return g.propose(ctx, cmd)
+}
+
+// Txn replicates ops as one transaction and returns once it is committed and applied on
+// this (leader) replica, with the engine's results: ops (puts, deletes and checks) are
+// applied in order in one log entry, all of them or, if one fails, none, on every replica
+// alike (engine.Span's contract: the failed op's Result has the reason, the others
+// engine.ErrAborted). An aborted transaction is a committed entry like any other: it is
+// in the results, not the error.
+func (g *Group) Txn(ctx context.Context, ops []engine.Op) ([]engine.Result, error) {
+	cmd, err := encodeTxn(ops)
+	if err != nil {
+		return nil, err
+	}
+	return g.propose(ctx, cmd)
+}
+
+// propose proposes cmd and waits until it is applied, for its results.
+func (g *Group) propose(ctx context.Context, cmd []byte) ([]engine.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
