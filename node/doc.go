@@ -1,6 +1,6 @@
 // Package node is the Torua storage node: it hosts the replicas of the shards the shard map
 // assigns to it, over one storage engine, and serves the node HTTP API (/store, /txn,
-// /internal/status, /healthz, /readyz, /metrics).
+// /internal/graph, /internal/status, /healthz, /readyz, /metrics).
 //
 // The key operations (get, put, delete, conditional writes, list, and transactions: ops on
 // the keys of one shard applied all-or-nothing) are in keys.go, which
@@ -15,6 +15,11 @@
 // lost its disk (identities.go). It asks other nodes' internal API (status, Raft state) with
 // internal/nodeapi's client (peers.go).
 //
-// It imports node/engine, node/replication, shardmap and internal/httpx, internal/kv,
-// internal/nodeapi and internal/wire; it must not import router or controllers. Only node/engine imports Pebble.
+// The graph store's API (/internal/graph/..., graph/shardapi) is graph.go: it decodes a
+// request for one shard and has graph/store do the work on that shard's replica. Edges across
+// shards leave outbox records, which graphoutbox.go delivers to the other shard's leader at
+// once and again from a sweep of the shards this node leads.
+//
+// It imports node/engine, node/replication, shardmap, graph/layout, graph/shardapi,
+// graph/store and internal/httpx, internal/kv, internal/nodeapi and internal/wire; it must not import router or controllers. Only node/engine imports Pebble.
 package node

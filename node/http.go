@@ -43,6 +43,7 @@ func (n *Node) routes() *http.ServeMux {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	n.graphRoutes(mux)
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	return mux
 }

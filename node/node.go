@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/store"
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/internal/wire"
@@ -69,6 +72,10 @@ type Node struct {
 
 	host  *replication.Host
 	peers *nodeapi.Client
+	// graph does the graph store's work on the shards (graph.go); graphPeers calls other
+	// nodes' graph API to deliver outbox records (graphoutbox.go).
+	graph      *store.Store
+	graphPeers *shardapi.Client
 	// ids are the peers' Raft IDs as they report them (identities.go).
 	ids *identities
 	// hostForMetrics is host once Start has set it, for the metrics collector.
@@ -136,9 +143,17 @@ func New(cfg Config) (*Node, error) {
 		refused: map[int]bool{},
 	}
 	n.ids = newIdentities(n.peers)
+	n.graph = store.New(n.placedOn)
+	n.graphPeers = shardapi.NewClient(n.peers)
 	n.hosting.Store(&hosting{replicas: map[int]Replica{}})
 	metrics.Registry().MustRegister(newRaftCollector(n))
 	return n, nil
+}
+
+// placedOn reports whether the current map places vertex id of graph on shard.
+func (n *Node) placedOn(graph string, shard int, id layout.ID) bool {
+	m := n.holder.Current()
+	return m != nil && m.ShardFor(layout.VertexKey(graph, id)) == shard
 }
 
 // raftHost is the node's Raft host, nil before Start.
@@ -198,7 +213,11 @@ func (n *Node) Start(ctx context.Context) error {
 	n.srv = srv
 	rejoined := len(n.groups) // nothing else runs yet
 	ctx, n.cancel = context.WithCancel(ctx)
-	n.wg.Add(2)
+	n.wg.Add(3)
+	go func() {
+		defer n.wg.Done()
+		n.sweepOutboxes(ctx)
+	}()
 	go func() {
 		defer n.wg.Done()
 		if err := n.cfg.Source.Run(ctx, n.holder); err != nil {

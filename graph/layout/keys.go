@@ -1,6 +1,8 @@
 package layout
 
 import (
+	"fmt"
+
 	"github.com/torua/torua/graph/value"
 	"github.com/torua/torua/internal/kv"
 )
@@ -31,6 +33,22 @@ func (d Direction) String() string {
 		return "in"
 	}
 	return "out"
+}
+
+// MarshalText writes "out" or "in".
+func (d Direction) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads "out" or "in".
+func (d *Direction) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "out":
+		*d = Out
+	case "in":
+		*d = In
+	default:
+		return fmt.Errorf("direction %q is neither out nor in", b)
+	}
+	return nil
 }
 
 // Reverse is the other direction.

@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -168,4 +169,16 @@ func TestGraphOfAndSkippingAGraph(t *testing.T) {
 	g.Expect(bytes.Compare(NextGraphAfter("a"), VertexKey("a0", 1))).To(Equal(-1))
 	_, err := GraphOf([]byte("user-key"))
 	g.Expect(err).To(HaveOccurred())
+}
+
+func TestEdgeHalfJSON(t *testing.T) {
+	g := NewWithT(t)
+	h := EdgeHalf{Dir: In, Vertex: 3, Other: 4, Type: "T", Edge: 5}
+	b, err := json.Marshal(h)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(b)).To(Equal(`{"dir":"in","vertex":3,"other":4,"type":"T","edge":5}`))
+	var back EdgeHalf
+	g.Expect(json.Unmarshal(b, &back)).To(Succeed())
+	g.Expect(back).To(Equal(h))
+	g.Expect(json.Unmarshal([]byte(`{"dir":"up"}`), &back)).To(MatchError(ContainSubstring("neither out nor in")))
 }

@@ -11,11 +11,12 @@ import (
 type EdgeHalf struct {
 	// Dir is Out for the out-half (on Vertex's shard, Vertex the source) and In for the
 	// in-half (Vertex the destination).
-	Dir Direction
+	Dir Direction `json:"dir"`
 	// Vertex is the vertex whose shard holds this half; Other is the edge's other end.
-	Vertex, Other ID
-	Type          string
-	Edge          ID
+	Vertex ID     `json:"vertex"`
+	Other  ID     `json:"other"`
+	Type   string `json:"type"`
+	Edge   ID     `json:"edge"`
 }
 
 // Source and Target are the edge's ends, whichever half this is.

@@ -1,6 +1,7 @@
 package nodeapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,34 +118,65 @@ func StatusCode(err error) int {
 // do sends method path (with its query) to the node at addr and returns the 2xx answer's
 // body, under the Client's policy.
 func (c *Client) do(ctx context.Context, method, addr, path string) ([]byte, error) {
+	return c.send(ctx, method, addr, path, nil)
+}
+
+// PostJSON sends in as the JSON body of POST path to the node at addr and decodes its 2xx
+// JSON answer into out (unless out is nil). Other APIs of the node (the graph store's,
+// graph/shardapi) build their typed calls on it.
+func (c *Client) PostJSON(ctx context.Context, addr, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("POST %s%s: encode the request: %w", addr, path, err)
+	}
+	answer, err := c.send(ctx, http.MethodPost, addr, path, body)
+	if err != nil || out == nil {
+		return err
+	}
+	if err := json.Unmarshal(answer, out); err != nil {
+		return fmt.Errorf("POST %s%s: %w: %v", addr, path, ErrBadAnswer, err)
+	}
+	return nil
+}
+
+// send sends method path with body (none if nil) to the node at addr and returns the 2xx
+// answer's body, under the Client's policy.
+func (c *Client) send(ctx context.Context, method, addr, path string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err // a *url.Error naming the method and URL
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("read the answer to %s %s%s: %w", method, addr, path, err)
 	}
-	over := int64(len(body)) > c.maxBody
+	over := int64(len(answer)) > c.maxBody
 	if over {
-		body = body[:c.maxBody]
+		answer = answer[:c.maxBody]
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &Error{Method: method, Addr: addr, Path: path, StatusCode: resp.StatusCode}
-		_ = json.Unmarshal(body, &e.Body) // a body in another format leaves it empty
+		_ = json.Unmarshal(answer, &e.Body) // a body in another format leaves it empty
 		return nil, e
 	}
 	if over {
 		return nil, fmt.Errorf("%s %s%s: %w: the body is over %d bytes", method, addr, path, ErrBadAnswer, c.maxBody)
 	}
-	return body, nil
+	return answer, nil
 }
 
 // getJSON sends GET path to the node at addr and decodes its 2xx JSON answer into v.

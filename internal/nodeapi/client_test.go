@@ -308,3 +308,34 @@ func TestGivenHTTPClient(t *testing.T) {
 	g.Expect(st.Node).To(Equal("n1"))
 	g.Expect(<-dialed).To(Equal("n1.example:7070"))
 }
+
+func TestPostJSON(t *testing.T) {
+	g := NewWithT(t)
+	var got struct {
+		method, path, contentType string
+		body                      []byte
+	}
+	status, answer := http.StatusOK, `{"n":2}`
+	addr := standIn(t, func(w http.ResponseWriter, r *http.Request) {
+		got.method, got.path, got.contentType = r.Method, r.URL.Path, r.Header.Get("Content-Type")
+		got.body, _ = io.ReadAll(r.Body)
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, answer)
+	})
+	c := nodeapi.New(nodeapi.Config{})
+	ctx := context.Background()
+	var out struct{ N int }
+	g.Expect(c.PostJSON(ctx, addr, "/internal/graph/g/3/read", map[string]int{"n": 1}, &out)).To(Succeed())
+	g.Expect(out.N).To(Equal(2))
+	g.Expect([]string{got.method, got.path, got.contentType, string(got.body)}).To(Equal(
+		[]string{"POST", "/internal/graph/g/3/read", "application/json", `{"n":1}`}))
+	g.Expect(c.PostJSON(ctx, addr, "/p", 1, nil)).To(Succeed(), "out nil: the answer is not read as JSON")
+
+	answer = `{"n":`
+	g.Expect(c.PostJSON(ctx, addr, "/p", 1, &out)).To(MatchError(nodeapi.ErrBadAnswer))
+	status, answer = http.StatusConflict, `{"error":"vertex 3 still has 2 relationships"}`
+	err := c.PostJSON(ctx, addr, "/p", 1, &out)
+	g.Expect(nodeapi.StatusCode(err)).To(Equal(http.StatusConflict))
+	g.Expect(err.Error()).To(HaveSuffix("node answered 409: vertex 3 still has 2 relationships"))
+	g.Expect(c.PostJSON(ctx, addr, "/p", make(chan int), nil)).To(MatchError(ContainSubstring("encode the request")))
+}

@@ -1,0 +1,171 @@
+package shardapi
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/internal/nodeapi"
+)
+
+// ReadRequest asks one shard for reads that are answered from one consistent view of it:
+// linearizable, or the replica's possibly older state with Stale. Each part that is set is
+// answered in the ReadResponse field of the same name.
+type ReadRequest struct {
+	Stale    bool             `json:"stale,omitempty"`
+	Vertices *VerticesRequest `json:"vertices,omitempty"`
+	Expand   *ExpandRequest   `json:"expand,omitempty"`
+	Scan     *ScanRequest     `json:"scan,omitempty"`
+	Index    *IndexRequest    `json:"index,omitempty"`
+	Catalog  bool             `json:"catalog,omitempty"`
+}
+
+// VerticesRequest reads vertices by id: those that exist and pass Filter come back, in the
+// order of IDs.
+type VerticesRequest struct {
+	IDs    []layout.ID   `json:"ids"`
+	Filter *VertexFilter `json:"filter,omitempty"`
+}
+
+// ExpandRequest is one hop from the frontier's vertices on one shard: the vertices of IDs that
+// pass SourceFilter (all, when nil) are expanded along their edges in each of Dirs, of Types
+// (any, when empty), whose properties pass EdgeFilter. With Sources, the vertices that passed
+// come back too (a hop that needs their properties reads them here, not in another round).
+// At most Limit halves come back (More then says some were left out).
+type ExpandRequest struct {
+	IDs          []layout.ID        `json:"ids"`
+	SourceFilter *VertexFilter      `json:"sourceFilter,omitempty"`
+	Sources      bool               `json:"sources,omitempty"`
+	Dirs         []layout.Direction `json:"dirs"`
+	Types        []string           `json:"types,omitempty"`
+	EdgeFilter   *PropFilter        `json:"edgeFilter,omitempty"`
+	Limit        int                `json:"limit"`
+}
+
+// ScanRequest lists the shard's vertices with Label (every vertex when empty) that pass
+// Filter, by ascending id after After, at most Limit.
+type ScanRequest struct {
+	Label  string        `json:"label,omitempty"`
+	After  layout.ID     `json:"after,omitempty"`
+	Limit  int           `json:"limit"`
+	Filter *VertexFilter `json:"filter,omitempty"`
+}
+
+// IndexRequest looks up the index of Label and Property for the values in Range: the ids of
+// the shard's matching vertices, at most Limit. With Fetch, the vertices that pass Filter come
+// back too (in Scanned), read in the same view: the index and its vertices share the shard.
+type IndexRequest struct {
+	Label    string        `json:"label"`
+	Property string        `json:"property"`
+	Range    Range         `json:"range"`
+	Limit    int           `json:"limit"`
+	Fetch    bool          `json:"fetch,omitempty"`
+	Filter   *VertexFilter `json:"filter,omitempty"`
+}
+
+// ReadResponse answers a ReadRequest.
+type ReadResponse struct {
+	Vertices []*Vertex `json:"vertices,omitempty"`
+	// Sources are an Expand's vertices that passed its SourceFilter (with Sources).
+	Sources []*Vertex `json:"sources,omitempty"`
+	Halves  []*Half   `json:"halves,omitempty"`
+	// Scanned are a Scan's vertices (or an Index lookup's, with Fetch); IDs an Index lookup's.
+	Scanned []*Vertex   `json:"scanned,omitempty"`
+	IDs     []layout.ID `json:"ids,omitempty"`
+	// More says that an Expand, Scan or Index part stopped at its limit.
+	More bool `json:"more,omitempty"`
+	// Catalog is the shard's copy of the graph's catalog.
+	Catalog *Catalog `json:"catalog,omitempty"`
+}
+
+// WriteRequest applies mutations on one shard, atomically (see graph/store's Write).
+type WriteRequest struct {
+	Mutations []Mutation `json:"mutations"`
+}
+
+// WriteResponse answers a WriteRequest.
+type WriteResponse struct {
+	Outcomes []Outcome `json:"outcomes"`
+	// Pending counts the outbox records the write made that the node could not deliver
+	// before answering: their other halves follow later (the node's sweep delivers them).
+	Pending int `json:"pending,omitempty"`
+}
+
+// ApplyRequest sets the half an outbox record names, on that half's shard, unless Expires has
+// passed.
+type ApplyRequest struct {
+	Outbox  *Outbox   `json:"outbox"`
+	Expires time.Time `json:"expires"`
+}
+
+// CatalogRequest sets the shard's copy of the graph's catalog to Catalog, unless the copy's
+// version is already that or higher. The answer is the copy after the request.
+type CatalogRequest struct {
+	Catalog Catalog `json:"catalog"`
+}
+
+// DropResponse answers a drop of a graph on one shard: Deleted keys were removed in this call;
+// More means keys are left (the caller calls again).
+type DropResponse struct {
+	Deleted int  `json:"deleted"`
+	More    bool `json:"more,omitempty"`
+}
+
+// GraphsResponse lists the graphs a shard holds a catalog copy of.
+type GraphsResponse struct {
+	Graphs []string `json:"graphs"`
+}
+
+// Client calls the graph API of nodes, shard by shard. It does not find leaders: a node that
+// does not lead the shard answers 421 (nodeapi.Error), and the caller picks another replica.
+type Client struct{ c *nodeapi.Client }
+
+// NewClient returns a Client over c.
+func NewClient(c *nodeapi.Client) *Client { return &Client{c: c} }
+
+// Path is the path of op for graph's shard on a node.
+func Path(graph string, shard int, op string) string {
+	return "/internal/graph/" + url.PathEscape(graph) + "/" + strconv.Itoa(shard) + "/" + op
+}
+
+// Read sends a ReadRequest.
+func (c *Client) Read(ctx context.Context, addr, graph string, shard int, r *ReadRequest) (*ReadResponse, error) {
+	var out ReadResponse
+	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "read"), r, &out)
+}
+
+// Write sends a WriteRequest.
+func (c *Client) Write(ctx context.Context, addr, graph string, shard int, r *WriteRequest) (*WriteResponse, error) {
+	var out WriteResponse
+	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "write"), r, &out)
+}
+
+// Apply sends an ApplyRequest.
+func (c *Client) Apply(ctx context.Context, addr, graph string, shard int, r *ApplyRequest) (*ApplyResult, error) {
+	var out ApplyResult
+	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "apply"), r, &out)
+}
+
+// SetCatalog sends a CatalogRequest.
+func (c *Client) SetCatalog(ctx context.Context, addr, graph string, shard int, r *CatalogRequest) (*Catalog, error) {
+	var out Catalog
+	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "catalog"), r, &out)
+}
+
+// Drop deletes a batch of graph's keys on the shard.
+func (c *Client) Drop(ctx context.Context, addr, graph string, shard int) (*DropResponse, error) {
+	var out DropResponse
+	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "drop"), struct{}{}, &out)
+}
+
+// Graphs lists the graphs of the shard.
+func (c *Client) Graphs(ctx context.Context, addr string, shard int) ([]string, error) {
+	var out GraphsResponse
+	if err := c.c.PostJSON(ctx, addr, "/internal/graphs/"+strconv.Itoa(shard), struct{}{}, &out); err != nil {
+		return nil, fmt.Errorf("list graphs: %w", err)
+	}
+	return out.Graphs, nil
+}

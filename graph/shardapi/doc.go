@@ -1,0 +1,15 @@
+// Package shardapi is the nodes' graph API as its callers and the node share it: the records a
+// shard returns (vertices, edge halves, outbox records, the catalog), the mutations it applies,
+// the predicates it evaluates for a query (pushed down from the router), the requests and
+// answers of each call, and a Client. The router's query executor calls it for each hop (one
+// request per shard), and the nodes call each other's Apply to deliver outbox records.
+//
+// Values inside requests travel as value.Wire, so integers stay integers and floats floats.
+//
+// Files: records.go (Vertex, Half, Outbox), catalog.go (primary keys and indexes), filter.go
+// (predicates and their openCypher semantics), mutations.go (the writes), api.go (requests,
+// answers, paths and the Client).
+//
+// Imports: graph/layout, graph/value and internal/nodeapi (the HTTP client policy). It must not
+// import node, router or graph/store.
+package shardapi

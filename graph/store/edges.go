@@ -1,0 +1,303 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/value"
+	"github.com/torua/torua/internal/kv"
+	"github.com/torua/torua/node/engine"
+)
+
+// RequestTTL is how long a request between shards (an outbox record's delivery) stays valid:
+// the receiving shard refuses it afterwards, so a delayed request can never undo a newer one.
+const RequestTTL = time.Minute
+
+// TombstoneTTL is how long a deleted half's tombstone is kept: far longer than RequestTTL, so
+// that no request older than the tombstone can still arrive.
+const TombstoneTTL = time.Hour
+
+func reverse(e layout.EdgeHalf) layout.EdgeHalf {
+	return layout.EdgeHalf{Dir: e.Dir.Reverse(), Vertex: e.Other, Other: e.Vertex, Type: e.Type, Edge: e.Edge}
+}
+
+func (p *plan) putHalf(h *shardapi.Half) {
+	p.put(h.Key(p.graph), encodeHalf(h))
+	p.halves[string(h.Key(p.graph))] = h
+}
+
+func (p *plan) delHalf(e layout.EdgeHalf) {
+	p.del(e.Key(p.graph))
+	p.halves[string(e.Key(p.graph))] = nil
+}
+
+// setRemote makes the half remote (the other half of an edge whose local half this write
+// changes) present with props, or absent, at generation gen: directly when its vertex is on
+// this shard, else through an outbox record. For a local half that must exist (present), its
+// vertex must exist with incarnation inc (when not 0).
+func (s *Store) setRemote(p *plan, remote layout.EdgeHalf, present bool, props []byte, gen, inc uint64) error {
+	if !s.local(p.graph, p.shard, remote.Vertex) {
+		o := &shardapi.Outbox{Remote: remote, Present: present, Props: props, Gen: gen, TargetIncarnation: inc, Created: p.now.UnixNano()}
+		p.put(o.Key(p.graph), encodeOutbox(o))
+		p.outbox = append(p.outbox, o)
+		return nil
+	}
+	v, err := p.vertex(remote.Vertex)
+	if err != nil {
+		return err
+	}
+	cur, err := p.half(remote)
+	if err != nil {
+		return err
+	}
+	if present {
+		if v == nil || (inc != 0 && v.Incarnation != inc) {
+			return fmt.Errorf("%w: vertex %d does not exist (it was deleted)", ErrSemantic, remote.Vertex)
+		}
+		p.putHalf(&shardapi.Half{EdgeHalf: remote, Props: props, Gen: gen})
+	} else if cur != nil {
+		p.delHalf(remote)
+	}
+	if v != nil {
+		p.touch(v)
+	}
+	return nil
+}
+
+func (s *Store) createEdge(p *plan, c *shardapi.CreateEdge) (shardapi.Outcome, error) {
+	if c.Type == "" {
+		return shardapi.Outcome{}, fmt.Errorf("%w: a relationship needs a type", ErrSemantic)
+	}
+	if c.ID == 0 || c.ID > layout.MaxID || c.Dst == 0 || c.Dst > layout.MaxID {
+		return shardapi.Outcome{}, fmt.Errorf("%w: edge id %d or vertex id %d is out of range", ErrSemantic, c.ID, c.Dst)
+	}
+	src, err := p.vertex(c.Src)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	if src == nil || !s.local(p.graph, p.shard, c.Src) {
+		return shardapi.Outcome{}, fmt.Errorf("%w: vertex %d does not exist (it was deleted)", ErrSemantic, c.Src)
+	}
+	props, err := checkProps(c.Props)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	enc, err := value.EncodeProps(props)
+	if err != nil {
+		return shardapi.Outcome{}, fmt.Errorf("%w: %v", ErrSemantic, err)
+	}
+	out := layout.EdgeHalf{Dir: layout.Out, Vertex: c.Src, Other: c.Dst, Type: c.Type, Edge: c.ID}
+	cur, err := p.half(out)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	if cur != nil {
+		return shardapi.Outcome{Half: cur, Found: true}, nil // created before (a re-run import)
+	}
+	h := &shardapi.Half{EdgeHalf: out, Props: enc, Gen: 1}
+	p.putHalf(h)
+	p.touch(src)
+	if err := s.setRemote(p, reverse(out), true, enc, h.Gen, c.DstIncarnation); err != nil {
+		return shardapi.Outcome{}, err
+	}
+	return shardapi.Outcome{Half: h}, nil
+}
+
+func (s *Store) updateEdge(p *plan, u *shardapi.UpdateEdge) (shardapi.Outcome, error) {
+	out := layout.EdgeHalf{Dir: layout.Out, Vertex: u.Src, Other: u.Dst, Type: u.Type, Edge: u.ID}
+	cur, err := p.half(out)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	src, err := p.vertex(u.Src)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	if cur == nil || src == nil {
+		return shardapi.Outcome{}, fmt.Errorf("%w: relationship %d does not exist (it was deleted)", ErrSemantic, u.ID)
+	}
+	props := map[string]any{}
+	if !u.Replace {
+		if props, err = value.DecodeProps(cur.Props); err != nil {
+			return shardapi.Outcome{}, fmt.Errorf("edge %d: %v: %w", u.ID, err, ErrCorrupt)
+		}
+	}
+	set, err := checkProps(u.Set)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	for k, v := range u.Set {
+		if v == nil {
+			delete(props, k)
+		} else {
+			props[k] = set[k]
+		}
+	}
+	for _, k := range u.Remove {
+		delete(props, k)
+	}
+	enc, err := value.EncodeProps(props)
+	if err != nil {
+		return shardapi.Outcome{}, fmt.Errorf("%w: %v", ErrSemantic, err)
+	}
+	h := &shardapi.Half{EdgeHalf: out, Props: enc, Gen: cur.Gen + 1}
+	p.putHalf(h)
+	p.touch(src)
+	if err := s.setRemote(p, reverse(out), true, enc, h.Gen, 0); err != nil {
+		return shardapi.Outcome{}, err
+	}
+	return shardapi.Outcome{Half: h}, nil
+}
+
+func (s *Store) deleteEdge(p *plan, d *shardapi.DeleteEdge) (shardapi.Outcome, error) {
+	out := layout.EdgeHalf{Dir: layout.Out, Vertex: d.Src, Other: d.Dst, Type: d.Type, Edge: d.ID}
+	cur, err := p.half(out)
+	if err != nil || cur == nil {
+		return shardapi.Outcome{}, err
+	}
+	p.delHalf(out)
+	if src, err := p.vertex(d.Src); err != nil {
+		return shardapi.Outcome{}, err
+	} else if src != nil {
+		p.touch(src)
+	}
+	if err := s.setRemote(p, reverse(out), false, nil, cur.Gen+1, 0); err != nil {
+		return shardapi.Outcome{}, err
+	}
+	return shardapi.Outcome{Found: true}, nil
+}
+
+// Apply makes the half o.Remote, on this shard, what o says, unless it is already of o's
+// generation or newer: applying a record twice, or an older one after a newer, changes
+// nothing. A request past expires is refused with ErrExpired.
+func (s *Store) Apply(ctx context.Context, sh Shard, shard int, graph string, o *shardapi.Outbox, expires time.Time) (shardapi.ApplyResult, error) {
+	if s.now().After(expires) {
+		return shardapi.ApplyResult{}, fmt.Errorf("%w: edge %d: expired at %s", ErrExpired, o.Remote.Edge, expires.Format(time.RFC3339Nano))
+	}
+	if !s.local(graph, shard, o.Remote.Vertex) {
+		return shardapi.ApplyResult{}, fmt.Errorf("%w: vertex %d is not on shard %d", ErrSemantic, o.Remote.Vertex, shard)
+	}
+	var res shardapi.ApplyResult
+	err := s.writeLoop(ctx, sh, shard, graph, func(p *plan) error {
+		res = shardapi.ApplyResult{}
+		v, err := p.vertex(o.Remote.Vertex)
+		if err != nil {
+			return err
+		}
+		cur, err := p.half(o.Remote)
+		if err != nil {
+			return err
+		}
+		if o.Remote.Dir == layout.Out {
+			// The destination's vertex was deleted: the out-half goes, with any record of
+			// its in-half still to deliver.
+			if o.Present {
+				return fmt.Errorf("%w: an out-half is never set from another shard", ErrSemantic)
+			}
+			if cur == nil {
+				return nil
+			}
+			p.delHalf(o.Remote)
+			key := layout.OutboxKey(graph, o.Remote.Edge, layout.In, o.Remote.Vertex)
+			pending, err := getOutbox(p.r, key)
+			if err != nil {
+				return err
+			}
+			if pending != nil {
+				p.guard(key, pending.Revision)
+				p.del(key)
+			}
+			if v != nil {
+				p.touch(v)
+			}
+			return nil
+		}
+		if o.Present && (v == nil || (o.TargetIncarnation != 0 && v.Incarnation != o.TargetIncarnation)) {
+			res.Gone = true
+			return nil
+		}
+		if v == nil || (cur != nil && cur.Gen >= o.Gen) {
+			return nil // nothing to delete, or this change is already there or overtaken
+		}
+		h := &shardapi.Half{EdgeHalf: o.Remote, Props: o.Props, Gen: o.Gen}
+		if !o.Present {
+			h = &shardapi.Half{EdgeHalf: o.Remote, Gen: o.Gen, Deleted: true, DeletedAt: p.now.Unix()}
+		}
+		p.putHalf(h)
+		p.touch(v)
+		return nil
+	})
+	return res, err
+}
+
+// Settle finishes outbox record o after the receiving shard answered res: it deletes the
+// record, and when the other vertex was gone it also undoes the local half (the edge never
+// was). If the record changed meanwhile (a newer change of the same edge), it is kept, to be
+// delivered in its turn.
+func (s *Store) Settle(ctx context.Context, sh Shard, shard int, graph string, o *shardapi.Outbox, res shardapi.ApplyResult) error {
+	return s.writeLoop(ctx, sh, shard, graph, func(p *plan) error {
+		key := o.Key(graph)
+		cur, err := getOutbox(p.r, key)
+		if err != nil || cur == nil || cur.Revision != o.Revision {
+			return err
+		}
+		p.guard(key, cur.Revision)
+		p.del(key)
+		if !res.Gone {
+			return nil
+		}
+		local := reverse(o.Remote)
+		h, err := p.half(local)
+		if err != nil || h == nil {
+			return err
+		}
+		p.delHalf(local)
+		if v, err := p.vertex(local.Vertex); err != nil {
+			return err
+		} else if v != nil {
+			p.touch(v)
+		}
+		return nil
+	})
+}
+
+// writeLoop runs a plan built by build as one conditional transaction, building it again
+// while concurrent writes change what it read.
+func (s *Store) writeLoop(ctx context.Context, sh Shard, shard int, graph string, build func(p *plan) error) error {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		var p *plan
+		err := sh.Read(ctx, true, func(v *engine.View) error {
+			p = s.newPlan(v, shard, graph)
+			if err := build(p); err != nil {
+				return err
+			}
+			p.finish()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(p.ops) == 0 {
+			return nil
+		}
+		res, err := sh.Txn(ctx, p.ops)
+		if err != nil {
+			return err
+		}
+		if !txnFailed(res) {
+			return nil
+		}
+	}
+	return fmt.Errorf("graph %q shard %d: %w (%d attempts)", graph, shard, ErrConflict, maxAttempts)
+}
+
+// newPlan starts a plan that does not depend on the catalog (edge halves carry no index
+// entries).
+func (s *Store) newPlan(r Reader, shard int, graph string) *plan {
+	return &plan{graph: graph, shard: shard, r: r, cat: &shardapi.Catalog{}, now: s.now(),
+		vertices: map[layout.ID]*shardapi.Vertex{}, halves: map[string]*shardapi.Half{},
+		guards: map[string]kv.Precondition{}, writes: map[string]engine.Op{}}
+}

@@ -1,0 +1,283 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/node/engine"
+)
+
+// Reader is a consistent view of one shard: *engine.View.
+type Reader interface {
+	Get(key []byte) (engine.Value, error)
+	Scan(prefix, start []byte, fn func(key []byte, val engine.Value) (bool, error)) error
+}
+
+var _ Reader = (*engine.View)(nil)
+
+// ReadCatalog returns the shard's copy of graph's catalog and its revision (0 and an empty
+// catalog if the shard has none).
+func ReadCatalog(r Reader, graph string) (*shardapi.Catalog, uint64, error) {
+	v, err := r.Get(layout.CatalogKey(graph))
+	if errors.Is(err, engine.ErrNotFound) {
+		return &shardapi.Catalog{}, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := decodeCatalog(v.Data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("graph %q: %w", graph, err)
+	}
+	return c, v.Revision, nil
+}
+
+// GetVertex returns vertex id, or nil if it does not exist.
+func GetVertex(r Reader, graph string, id layout.ID) (*shardapi.Vertex, error) {
+	v, err := r.Get(layout.VertexKey(graph, id))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeVertex(id, v.Data, v.Revision)
+}
+
+// GetVertices returns the vertices of ids that exist and pass filter, in the order of ids.
+func GetVertices(r Reader, graph string, ids []layout.ID, filter *shardapi.VertexFilter) ([]*shardapi.Vertex, error) {
+	out := make([]*shardapi.Vertex, 0, len(ids))
+	for _, id := range ids {
+		v, err := GetVertex(r, graph, id)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		ok, err := filter.Match(v)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// ScanVertices returns up to limit vertices of the shard with ids above after, ascending, that
+// have label (any vertex if label is empty) and pass filter, and whether more may follow (then
+// the last id returned is the next call's after). A label scan reads the label's keys, not
+// every vertex.
+func ScanVertices(r Reader, graph, label string, after layout.ID, limit int, filter *shardapi.VertexFilter) (vs []*shardapi.Vertex, more bool, err error) {
+	prefix := layout.VertexPrefix(graph)
+	keyOf := func(id layout.ID) []byte { return layout.VertexKey(graph, id) }
+	idOf := func(k []byte) (layout.ID, error) { return layout.ParseVertexKey(graph, k) }
+	if label != "" {
+		prefix = layout.LabelPrefix(graph, label)
+		keyOf = func(id layout.ID) []byte { return layout.LabelKey(graph, label, id) }
+		idOf = func(k []byte) (layout.ID, error) { return layout.ParseLabelKey(graph, label, k) }
+	}
+	var start []byte
+	if after > 0 {
+		start = append(keyOf(after), 0)
+	}
+	err = r.Scan(prefix, start, func(k []byte, val engine.Value) (bool, error) {
+		if len(vs) == limit {
+			more = true
+			return false, nil
+		}
+		id, err := idOf(k)
+		if err != nil {
+			return false, fmt.Errorf("%v: %w", err, ErrCorrupt)
+		}
+		v := (*shardapi.Vertex)(nil)
+		if label == "" {
+			v, err = decodeVertex(id, val.Data, val.Revision)
+		} else {
+			v, err = GetVertex(r, graph, id)
+			if err == nil && v == nil {
+				err = fmt.Errorf("label key of vertex %d without the vertex: %w", id, ErrCorrupt)
+			}
+		}
+		if err != nil {
+			return false, err
+		}
+		ok, err := filter.Match(v)
+		if ok {
+			vs = append(vs, v)
+		}
+		return err == nil, err
+	})
+	return vs, more, err
+}
+
+// Expand returns the live halves of the edges of each vertex of ids in direction dir (Out:
+// edges leaving it, In: edges entering it), of the given types (any type if none), whose
+// properties pass edgeFilter, in the order of ids, then type, other end and edge. It stops with
+// more set after limit halves. Missing vertices have no halves.
+func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, limit int) (hs []*shardapi.Half, more bool, err error) {
+	if len(types) == 0 {
+		types = []string{""}
+	} else {
+		types = slices.Clone(types)
+		slices.Sort(types)
+		types = slices.Compact(types)
+	}
+	for _, id := range ids {
+		for _, typ := range types {
+			prefix := layout.AdjacencyPrefix(graph, dir, id, typ)
+			err := r.Scan(prefix, nil, func(k []byte, val engine.Value) (bool, error) {
+				e, err := layout.ParseEdgeKey(graph, k)
+				if err != nil {
+					return false, fmt.Errorf("%v: %w", err, ErrCorrupt)
+				}
+				h, err := decodeHalf(e, val.Data, val.Revision)
+				if err != nil || h.Deleted {
+					return err == nil, err
+				}
+				ok, err := edgeFilter.Match(h.Props)
+				if err != nil || !ok {
+					return err == nil, err
+				}
+				if len(hs) == limit {
+					more = true
+					return false, nil
+				}
+				h.Props = bytes.Clone(h.Props)
+				hs = append(hs, h)
+				return true, nil
+			})
+			if err != nil || more {
+				return hs, more, err
+			}
+		}
+	}
+	return hs, false, nil
+}
+
+// halves returns every half of vertex id on its shard, live or tombstone, both directions.
+func halves(r Reader, graph string, id layout.ID) ([]*shardapi.Half, error) {
+	var hs []*shardapi.Half
+	for _, dir := range []layout.Direction{layout.Out, layout.In} {
+		err := r.Scan(layout.AdjacencyPrefix(graph, dir, id, ""), nil, func(k []byte, val engine.Value) (bool, error) {
+			e, err := layout.ParseEdgeKey(graph, k)
+			if err != nil {
+				return false, fmt.Errorf("%v: %w", err, ErrCorrupt)
+			}
+			h, err := decodeHalf(e, bytes.Clone(val.Data), val.Revision)
+			if err == nil {
+				hs = append(hs, h)
+			}
+			return err == nil, err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return hs, nil
+}
+
+// getHalf returns the half at e's key, or nil.
+func getHalf(r Reader, graph string, e layout.EdgeHalf) (*shardapi.Half, error) {
+	v, err := r.Get(e.Key(graph))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeHalf(e, v.Data, v.Revision)
+}
+
+// getOutbox returns the outbox record at key, or nil.
+func getOutbox(r Reader, key []byte) (*shardapi.Outbox, error) {
+	v, err := r.Get(key)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeOutbox(v.Data, v.Revision)
+}
+
+// PendingOutbox returns up to limit outbox records of graph on the shard.
+func PendingOutbox(r Reader, graph string, limit int) ([]*shardapi.Outbox, error) {
+	var out []*shardapi.Outbox
+	err := r.Scan(layout.OutboxPrefix(graph), nil, func(_ []byte, val engine.Value) (bool, error) {
+		o, err := decodeOutbox(bytes.Clone(val.Data), val.Revision)
+		if err == nil {
+			out = append(out, o)
+		}
+		return err == nil && len(out) < limit, err
+	})
+	return out, err
+}
+
+// IndexLookup returns the ids of the shard's vertices whose indexed property (of index label,
+// prop) lies in rng, ascending by value then id, up to limit, and whether more may follow.
+func IndexLookup(r Reader, graph, label, prop string, rng shardapi.Range, limit int) (ids []layout.ID, more bool, err error) {
+	prefix, start, stop, err := indexBounds(rng, graph, label, prop)
+	if err != nil {
+		return nil, false, err
+	}
+	err = r.Scan(prefix, start, func(k []byte, _ engine.Value) (bool, error) {
+		if stop != nil && bytes.Compare(k, stop) >= 0 {
+			return false, nil
+		}
+		v, id, err := layout.ParseIndexKey(graph, label, prop, k)
+		if err != nil {
+			return false, fmt.Errorf("%v: %w", err, ErrCorrupt)
+		}
+		if !rng.Contains(v) {
+			return true, nil
+		}
+		if len(ids) == limit {
+			more = true
+			return false, nil
+		}
+		ids = append(ids, id)
+		return true, nil
+	})
+	return ids, more, err
+}
+
+// Graphs returns the names of the graphs that have keys on the shard; with catalogOnly, only
+// those with a catalog copy there (every graph made through the router has one on every
+// shard).
+func Graphs(r Reader, catalogOnly bool) ([]string, error) {
+	var names []string
+	start := []byte(nil)
+	for {
+		var name string
+		err := r.Scan(layout.GraphsPrefix(), start, func(k []byte, _ engine.Value) (bool, error) {
+			n, err := layout.GraphOf(k)
+			if err != nil {
+				return false, fmt.Errorf("%v: %w", err, ErrCorrupt)
+			}
+			name = n
+			return false, nil
+		})
+		if err != nil || name == "" {
+			return names, err
+		}
+		keep := true
+		if catalogOnly {
+			if _, err := r.Get(layout.CatalogKey(name)); errors.Is(err, engine.ErrNotFound) {
+				keep = false
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		if keep {
+			names = append(names, name)
+		}
+		start = layout.NextGraphAfter(name)
+	}
+}

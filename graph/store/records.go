@@ -1,0 +1,146 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/internal/binenc"
+)
+
+// The values stored under graph keys. Each begins with a format version byte; a record of an
+// unknown version is refused as corrupt, never guessed at.
+//
+//	vertex:  1 | uvarint incarnation | uvarint label count | labels (uvarint len | bytes) |
+//	         uvarint len | properties (value.EncodeProps)
+//	half:    1 | uvarint generation | flags byte (1: tombstone) |
+//	         [uvarint deleted-at, Unix seconds, if tombstone] | uvarint len | properties
+//	outbox:  1 | flags byte (1: present) | uvarint generation | uvarint target incarnation |
+//	         uvarint created, Unix nanoseconds | half: dir byte | uvarint vertex |
+//	         uvarint other | uvarint len | type | uvarint edge | uvarint len | properties
+//	label, index entries: empty
+const recordVersion = 1
+
+func encodeVertex(v *shardapi.Vertex) []byte {
+	b := make([]byte, 0, 16+len(v.Props)+8*len(v.Labels))
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, v.Incarnation)
+	b = binary.AppendUvarint(b, uint64(len(v.Labels)))
+	for _, l := range v.Labels {
+		b = appendBytes(b, []byte(l))
+	}
+	return appendBytes(b, v.Props)
+}
+
+func decodeVertex(id layout.ID, data []byte, rev uint64) (*shardapi.Vertex, error) {
+	d := binenc.NewDecoder(data)
+	if ver := d.Byte(); d.Err() == nil && ver != recordVersion {
+		return nil, fmt.Errorf("vertex %d: record version %d: %w", id, ver, ErrCorrupt)
+	}
+	v := &shardapi.Vertex{ID: id, Incarnation: d.Uvarint(), Revision: rev}
+	n := d.Count(1)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		v.Labels = append(v.Labels, string(d.Bytes()))
+	}
+	v.Props = d.Bytes()
+	d.End()
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("vertex %d: %v: %w", id, err, ErrCorrupt)
+	}
+	return v, nil
+}
+
+func encodeHalf(h *shardapi.Half) []byte {
+	b := make([]byte, 0, 16+len(h.Props))
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, h.Gen)
+	if h.Deleted {
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(h.DeletedAt))
+	} else {
+		b = append(b, 0)
+	}
+	return appendBytes(b, h.Props)
+}
+
+func decodeHalf(e layout.EdgeHalf, data []byte, rev uint64) (*shardapi.Half, error) {
+	d := binenc.NewDecoder(data)
+	if ver := d.Byte(); d.Err() == nil && ver != recordVersion {
+		return nil, fmt.Errorf("edge %d: record version %d: %w", e.Edge, ver, ErrCorrupt)
+	}
+	h := &shardapi.Half{EdgeHalf: e, Gen: d.Uvarint(), Revision: rev}
+	switch flags := d.Byte(); {
+	case d.Err() != nil:
+	case flags == 1:
+		h.Deleted = true
+		h.DeletedAt = int64(d.Uvarint())
+	case flags != 0:
+		d.Fail("half flags %d", flags)
+	}
+	h.Props = d.Bytes()
+	d.End()
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("edge %d: %v: %w", e.Edge, err, ErrCorrupt)
+	}
+	return h, nil
+}
+
+func encodeOutbox(o *shardapi.Outbox) []byte {
+	r := o.Remote
+	b := make([]byte, 0, 64+len(r.Type)+len(o.Props))
+	b = append(b, recordVersion, boolByte(o.Present))
+	b = binary.AppendUvarint(b, o.Gen)
+	b = binary.AppendUvarint(b, o.TargetIncarnation)
+	b = binary.AppendUvarint(b, uint64(o.Created))
+	b = append(b, byte(r.Dir))
+	b = binary.AppendUvarint(b, uint64(r.Vertex))
+	b = binary.AppendUvarint(b, uint64(r.Other))
+	b = appendBytes(b, []byte(r.Type))
+	b = binary.AppendUvarint(b, uint64(r.Edge))
+	return appendBytes(b, o.Props)
+}
+
+func decodeOutbox(data []byte, rev uint64) (*shardapi.Outbox, error) {
+	d := binenc.NewDecoder(data)
+	if ver := d.Byte(); d.Err() == nil && ver != recordVersion {
+		return nil, fmt.Errorf("outbox record version %d: %w", ver, ErrCorrupt)
+	}
+	o := &shardapi.Outbox{Revision: rev}
+	switch p := d.Byte(); {
+	case d.Err() != nil:
+	case p > 1:
+		d.Fail("outbox flags %d", p)
+	default:
+		o.Present = p == 1
+	}
+	o.Gen = d.Uvarint()
+	o.TargetIncarnation = d.Uvarint()
+	o.Created = int64(d.Uvarint())
+	o.Remote.Dir = layout.Direction(d.Byte())
+	o.Remote.Vertex = layout.ID(d.Uvarint())
+	o.Remote.Other = layout.ID(d.Uvarint())
+	o.Remote.Type = string(d.Bytes())
+	o.Remote.Edge = layout.ID(d.Uvarint())
+	o.Props = d.Bytes()
+	d.End()
+	if d.Err() == nil && o.Remote.Dir != layout.Out && o.Remote.Dir != layout.In {
+		d.Fail("outbox direction %q", byte(o.Remote.Dir))
+	}
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("outbox record: %v: %w", err, ErrCorrupt)
+	}
+	return o, nil
+}
+
+func appendBytes(b, p []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	return append(b, p...)
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,356 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/value"
+	"github.com/torua/torua/node/engine"
+)
+
+// engineShard is one shard of a real engine, written with atomic applies: the store's contract
+// with a Shard is the engine's (Raft only orders the same applies; node/replication tests that).
+type engineShard struct {
+	e     *engine.Engine
+	shard int
+	// beforeTxn, if set, runs between a write's read and its transaction (a concurrent writer).
+	beforeTxn func()
+	txns      int
+}
+
+func (s *engineShard) Read(_ context.Context, _ bool, fn func(v *engine.View) error) error {
+	v, err := s.e.View(s.shard)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	return fn(v)
+}
+
+func (s *engineShard) Txn(_ context.Context, ops []engine.Op) ([]engine.Result, error) {
+	if f := s.beforeTxn; f != nil {
+		s.beforeTxn = nil
+		f()
+	}
+	s.txns++
+	return s.e.Apply(s.shard, ops, engine.ApplyOptions{Atomic: true})
+}
+
+// world is two shards of one engine; odd vertex ids live on shard 1, even ones on shard 0.
+type world struct {
+	t      *testing.T
+	g      *WithT
+	st     *Store
+	shards [2]*engineShard
+	clock  time.Time
+}
+
+const graph = "g"
+
+func newWorld(t *testing.T) *world {
+	e, err := engine.Open(t.TempDir(), engine.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	w := &world{t: t, g: NewWithT(t), clock: time.Unix(1_700_000_000, 0)}
+	w.st = New(func(_ string, shard int, id layout.ID) bool { return int(id%2) == shard })
+	w.st.now = func() time.Time { return w.clock }
+	n := uint64(0)
+	w.st.rand = func() uint64 { n++; return n }
+	for i := range w.shards {
+		w.shards[i] = &engineShard{e: e, shard: i}
+	}
+	return w
+}
+
+func (w *world) on(id layout.ID) *engineShard { return w.shards[id%2] }
+
+func (w *world) write(id layout.ID, muts ...shardapi.Mutation) (*WriteResult, error) {
+	return w.st.Write(context.Background(), w.on(id), int(id%2), graph, muts)
+}
+
+func (w *world) mustWrite(id layout.ID, muts ...shardapi.Mutation) *WriteResult {
+	w.t.Helper()
+	res, err := w.write(id, muts...)
+	w.g.Expect(err).NotTo(HaveOccurred())
+	return res
+}
+
+// deliver applies and settles every pending outbox record of both shards, as the node's
+// outbox worker does, until none is left.
+func (w *world) deliver() {
+	w.t.Helper()
+	ctx := context.Background()
+	for round := 0; round < 10; round++ {
+		pending := 0
+		for i, sh := range w.shards {
+			var recs []*shardapi.Outbox
+			w.g.Expect(sh.Read(ctx, true, func(v *engine.View) (err error) {
+				recs, err = PendingOutbox(v, graph, 1000)
+				return err
+			})).To(Succeed())
+			for _, o := range recs {
+				pending++
+				res, err := w.st.Apply(ctx, w.on(o.Remote.Vertex), int(o.Remote.Vertex%2), graph, o, w.clock.Add(RequestTTL))
+				w.g.Expect(err).NotTo(HaveOccurred())
+				w.g.Expect(w.st.Settle(ctx, sh, i, graph, o, res)).To(Succeed())
+			}
+		}
+		if pending == 0 {
+			return
+		}
+	}
+	w.t.Fatal("outbox records kept coming back")
+}
+
+func (w *world) vertex(id layout.ID) *shardapi.Vertex {
+	w.t.Helper()
+	var v *shardapi.Vertex
+	w.g.Expect(w.on(id).Read(context.Background(), true, func(r *engine.View) (err error) {
+		v, err = GetVertex(r, graph, id)
+		return err
+	})).To(Succeed())
+	return v
+}
+
+func (w *world) props(v *shardapi.Vertex) map[string]any {
+	m, err := value.DecodeProps(v.Props)
+	w.g.Expect(err).NotTo(HaveOccurred())
+	return m
+}
+
+// edges returns "src-type->dst" for every live half of id in dir.
+func (w *world) edges(id layout.ID, dir layout.Direction, types ...string) []string {
+	w.t.Helper()
+	var out []string
+	w.g.Expect(w.on(id).Read(context.Background(), true, func(r *engine.View) error {
+		hs, _, err := Expand(r, graph, []layout.ID{id}, dir, types, nil, 1000)
+		for _, h := range hs {
+			out = append(out, itoa(h.Source())+"-"+h.Type+"->"+itoa(h.Target()))
+		}
+		return err
+	})).To(Succeed())
+	return out
+}
+
+func itoa(id layout.ID) string { return strconv.FormatUint(uint64(id), 10) }
+
+func vtx(id layout.ID, labels []string, props map[string]any) shardapi.Mutation {
+	return shardapi.Mutation{CreateVertex: &shardapi.CreateVertex{ID: id, Labels: labels, Props: props}}
+}
+
+func edge(id, src, dst layout.ID, typ string) shardapi.Mutation {
+	return shardapi.Mutation{CreateEdge: &shardapi.CreateEdge{ID: id, Src: src, Dst: dst, Type: typ}}
+}
+
+func TestVertexLifecycleWithLabelsAndIndexes(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	ctx := context.Background()
+	// An index on :Person(name), as CREATE INDEX leaves it on each shard.
+	cat := &shardapi.Catalog{Version: 2, Indexes: []shardapi.Index{{Name: "by_name", Label: "Person", Property: "name", State: shardapi.IndexReady}}}
+	for _, sh := range w.shards {
+		_, err := sh.e.Apply(sh.shard, []engine.Op{{Kind: engine.OpPut, Key: layout.CatalogKey(graph), Value: encodeCatalog(cat)}}, engine.ApplyOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	w.mustWrite(2, vtx(2, []string{"Person", "Admin", "Person"}, map[string]any{"name": "Ada", "age": int64(36), "gone": nil}))
+	w.mustWrite(4, vtx(4, []string{"Person"}, map[string]any{"name": "Bob"}))
+	w.mustWrite(6, vtx(6, nil, map[string]any{"name": "Ada"})) // no label: not indexed
+
+	v := w.vertex(2)
+	g.Expect(v.Labels).To(Equal([]string{"Admin", "Person"}))
+	g.Expect(w.props(v)).To(Equal(map[string]any{"name": "Ada", "age": int64(36)}))
+
+	lookup := func(rg shardapi.Range) []layout.ID {
+		var ids []layout.ID
+		g.Expect(w.shards[0].Read(ctx, true, func(r *engine.View) (err error) {
+			ids, _, err = IndexLookup(r, graph, "Person", "name", rg, 100)
+			return err
+		})).To(Succeed())
+		return ids
+	}
+	g.Expect(lookup(shardapi.Range{Eq: value.Wire{V: "Ada"}})).To(Equal([]layout.ID{2}))
+	g.Expect(lookup(shardapi.Range{Lower: value.Wire{V: "B"}, LowerInclusive: true})).To(Equal([]layout.ID{4}))
+	g.Expect(lookup(shardapi.Range{Upper: value.Wire{V: "Bob"}, UpperInclusive: true})).To(Equal([]layout.ID{2, 4}))
+	g.Expect(lookup(shardapi.Range{Upper: value.Wire{V: "Bob"}})).To(Equal([]layout.ID{2}))
+
+	// A label scan and a filtered scan.
+	var names []string
+	g.Expect(w.shards[0].Read(ctx, true, func(r *engine.View) error {
+		vs, more, err := ScanVertices(r, graph, "Person", 0, 100, &shardapi.VertexFilter{Props: shardapi.PropFilter{Preds: []shardapi.Pred{{Key: "name", Op: shardapi.OpStartsWith, Value: value.Wire{V: "B"}}}}})
+		g.Expect(more).To(BeFalse())
+		for _, v := range vs {
+			names = append(names, w.props(v)["name"].(string))
+		}
+		return err
+	})).To(Succeed())
+	g.Expect(names).To(Equal([]string{"Bob"}))
+
+	// SET changes the index entry; REMOVE a label drops it.
+	w.mustWrite(2, shardapi.Mutation{UpdateVertex: &shardapi.UpdateVertex{ID: 2, Set: map[string]any{"name": "Ada L.", "age": nil}}})
+	g.Expect(w.props(w.vertex(2))).To(Equal(map[string]any{"name": "Ada L."}))
+	g.Expect(lookup(shardapi.Range{Eq: value.Wire{V: "Ada"}})).To(BeEmpty())
+	g.Expect(lookup(shardapi.Range{Eq: value.Wire{V: "Ada L."}})).To(Equal([]layout.ID{2}))
+	w.mustWrite(2, shardapi.Mutation{UpdateVertex: &shardapi.UpdateVertex{ID: 2, RemoveLabels: []string{"Person"}}})
+	g.Expect(lookup(shardapi.Range{Eq: value.Wire{V: "Ada L."}})).To(BeEmpty())
+	g.Expect(w.vertex(2).Labels).To(Equal([]string{"Admin"}))
+
+	// A create of a taken id is refused; DELETE removes the vertex and every entry.
+	_, err := w.write(4, vtx(4, nil, nil))
+	g.Expect(errors.Is(err, ErrVertexExists)).To(BeTrue(), "%v", err)
+	res := w.mustWrite(4, shardapi.Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 4}})
+	g.Expect(res.Outcomes[0].Found).To(BeTrue())
+	g.Expect(w.vertex(4)).To(BeNil())
+	g.Expect(lookup(shardapi.Range{Lower: value.Wire{V: "A"}})).To(BeEmpty())
+	res = w.mustWrite(4, shardapi.Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 4}})
+	g.Expect(res.Outcomes[0].Found).To(BeFalse(), "deleting what is gone does nothing")
+}
+
+func TestPrimaryKeys(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	cat := &shardapi.Catalog{Version: 2, PrimaryKeys: []shardapi.PrimaryKey{{Name: "pk", Label: "Person", Property: "id"}}}
+	id42, err := layout.PrimaryKeyID(graph, "Person", int64(42))
+	g.Expect(err).NotTo(HaveOccurred())
+	sh := w.on(id42)
+	_, err = sh.e.Apply(sh.shard, []engine.Op{{Kind: engine.OpPut, Key: layout.CatalogKey(graph), Value: encodeCatalog(cat)}}, engine.ApplyOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	_, err = w.write(id42, vtx(id42, []string{"Person"}, map[string]any{"name": "no key"}))
+	g.Expect(err).To(MatchError(ContainSubstring("needs its primary key id")))
+	_, err = w.write(id42, vtx(id42, []string{"Person"}, map[string]any{"id": int64(43)}))
+	g.Expect(err).To(MatchError(ContainSubstring("is not the id of :Person")))
+
+	merge := shardapi.Mutation{CreateVertex: &shardapi.CreateVertex{ID: id42, Labels: []string{"Person"}, Props: map[string]any{"id": int64(42), "v": int64(1)}, Merge: true}}
+	res := w.mustWrite(id42, merge)
+	g.Expect(res.Outcomes[0].Found).To(BeFalse())
+	txns := sh.txns
+	res = w.mustWrite(id42, merge)
+	g.Expect(res.Outcomes[0].Found).To(BeTrue(), "MERGE finds the vertex")
+	g.Expect(sh.txns).To(Equal(txns), "and writes nothing")
+	_, err = w.write(id42, vtx(id42, []string{"Person"}, map[string]any{"id": 42.0}))
+	g.Expect(errors.Is(err, ErrVertexExists)).To(BeTrue(), "42.0 is the same key: %v", err)
+
+	_, err = w.write(id42, shardapi.Mutation{UpdateVertex: &shardapi.UpdateVertex{ID: id42, Set: map[string]any{"id": int64(7)}}})
+	g.Expect(err).To(MatchError(ContainSubstring("cannot change")))
+	_, err = w.write(id42, shardapi.Mutation{UpdateVertex: &shardapi.UpdateVertex{ID: id42, RemoveLabels: []string{"Person"}}})
+	g.Expect(err).To(MatchError(ContainSubstring("cannot be removed")))
+	w.mustWrite(id42, shardapi.Mutation{UpdateVertex: &shardapi.UpdateVertex{ID: id42, Set: map[string]any{"v": int64(2)}}})
+	g.Expect(w.props(w.vertex(id42))).To(Equal(map[string]any{"id": int64(42), "v": int64(2)}))
+}
+
+func TestEdgesOnOneShardAndAcrossShards(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	for _, id := range []layout.ID{2, 4, 3} {
+		w.mustWrite(id, vtx(id, nil, nil))
+	}
+	// 2 -> 4: both ends on shard 0, one entry writes both halves.
+	res := w.mustWrite(2, edge(10, 2, 4, "KNOWS"))
+	g.Expect(res.Outbox).To(BeEmpty())
+	g.Expect(w.edges(2, layout.Out)).To(Equal([]string{"2-KNOWS->4"}))
+	g.Expect(w.edges(4, layout.In)).To(Equal([]string{"2-KNOWS->4"}))
+
+	// 2 -> 3: the in-half goes through the outbox.
+	res = w.mustWrite(2, shardapi.Mutation{CreateEdge: &shardapi.CreateEdge{ID: 11, Src: 2, Dst: 3, Type: "LIKES", Props: map[string]any{"w": 0.5}}})
+	g.Expect(res.Outbox).To(HaveLen(1))
+	g.Expect(w.edges(3, layout.In)).To(BeEmpty(), "not delivered yet")
+	w.deliver()
+	g.Expect(w.edges(3, layout.In)).To(Equal([]string{"2-LIKES->3"}))
+	g.Expect(w.edges(2, layout.Out, "LIKES")).To(Equal([]string{"2-LIKES->3"}))
+	g.Expect(w.edges(2, layout.Out, "KNOWS", "LIKES")).To(HaveLen(2))
+
+	// Updating its properties reaches both halves.
+	w.mustWrite(2, shardapi.Mutation{UpdateEdge: &shardapi.UpdateEdge{ID: 11, Src: 2, Dst: 3, Type: "LIKES", Set: map[string]any{"w": 0.75}}})
+	w.deliver()
+	var in []*shardapi.Half
+	g.Expect(w.on(3).Read(context.Background(), true, func(r *engine.View) (err error) {
+		in, _, err = Expand(r, graph, []layout.ID{3}, layout.In, nil, &shardapi.PropFilter{Preds: []shardapi.Pred{{Key: "w", Op: shardapi.OpGt, Value: value.Wire{V: 0.6}}}}, 10)
+		return err
+	})).To(Succeed())
+	g.Expect(in).To(HaveLen(1))
+	g.Expect(in[0].Gen).To(Equal(uint64(2)))
+
+	// A delete leaves a tombstone on the other shard, and a delayed, older copy of the
+	// create arriving afterwards changes nothing.
+	w.mustWrite(2, shardapi.Mutation{DeleteEdge: &shardapi.DeleteEdge{ID: 11, Src: 2, Dst: 3, Type: "LIKES"}})
+	w.deliver()
+	g.Expect(w.edges(3, layout.In)).To(BeEmpty())
+	stale := &shardapi.Outbox{Remote: layout.EdgeHalf{Dir: layout.In, Vertex: 3, Other: 2, Type: "LIKES", Edge: 11}, Present: true, Gen: 1}
+	_, err := w.st.Apply(context.Background(), w.on(3), 1, graph, stale, w.clock.Add(time.Second))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.edges(3, layout.In)).To(BeEmpty(), "an older generation never brings a half back")
+	_, err = w.st.Apply(context.Background(), w.on(3), 1, graph, stale, w.clock.Add(-time.Second))
+	g.Expect(errors.Is(err, ErrExpired)).To(BeTrue())
+}
+
+func TestEdgeToAVertexDeletedMeanwhileIsUndone(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	w.mustWrite(2, vtx(2, nil, nil))
+	res := w.mustWrite(3, vtx(3, nil, nil))
+	inc := res.Outcomes[0].Vertex.Incarnation
+	w.mustWrite(2, shardapi.Mutation{CreateEdge: &shardapi.CreateEdge{ID: 20, Src: 2, Dst: 3, Type: "T", DstIncarnation: inc}})
+	// The destination is deleted and made again (a new incarnation) before delivery.
+	w.mustWrite(3, shardapi.Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 3}})
+	w.mustWrite(3, vtx(3, nil, nil))
+	w.deliver()
+	g.Expect(w.edges(2, layout.Out)).To(BeEmpty(), "the out-half is undone")
+	g.Expect(w.edges(3, layout.In)).To(BeEmpty(), "the new vertex 3 never gets the edge")
+}
+
+func TestDeleteAndDetachDelete(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	for _, id := range []layout.ID{1, 2, 3, 4} {
+		w.mustWrite(id, vtx(id, nil, nil))
+	}
+	w.mustWrite(2, edge(30, 2, 3, "A"), edge(31, 2, 4, "B"), edge(32, 2, 2, "SELF"))
+	w.mustWrite(1, edge(33, 1, 2, "C"))
+	w.deliver()
+	g.Expect(w.edges(2, layout.In)).To(ConsistOf("1-C->2", "2-SELF->2"))
+
+	_, err := w.write(2, shardapi.Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 2}})
+	g.Expect(err).To(MatchError(ContainSubstring("still has 4 relationships")))
+	g.Expect(errors.Is(err, ErrSemantic)).To(BeTrue())
+
+	w.mustWrite(2, shardapi.Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 2, Detach: true}})
+	w.deliver()
+	g.Expect(w.vertex(2)).To(BeNil())
+	for _, id := range []layout.ID{1, 3, 4} {
+		g.Expect(w.edges(id, layout.Out)).To(BeEmpty(), "vertex %d", id)
+		g.Expect(w.edges(id, layout.In)).To(BeEmpty(), "vertex %d", id)
+		g.Expect(w.vertex(id)).NotTo(BeNil())
+	}
+	// Nothing of vertex 2 is left on its shard: no half, no tombstone, no record.
+	g.Expect(w.shards[0].Read(context.Background(), true, func(r *engine.View) error {
+		hs, err := halves(r, graph, 2)
+		g.Expect(hs).To(BeEmpty())
+		return err
+	})).To(Succeed())
+}
+
+func TestAWriteThatLostARaceIsComputedAgain(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	w.mustWrite(2, vtx(2, nil, map[string]any{"n": int64(0)}))
+	sh := w.on(2)
+	// Between the write's read and its transaction, another write changes the vertex: the
+	// transaction's condition fails and the write is computed again from the new state.
+	sh.beforeTxn = func() {
+		_, err := w.st.Write(context.Background(), sh, 0, graph, []shardapi.Mutation{{UpdateVertex: &shardapi.UpdateVertex{ID: 2, Set: map[string]any{"other": true}}}})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	txns := sh.txns
+	w.mustWrite(2, shardapi.Mutation{UpdateVertex: &shardapi.UpdateVertex{ID: 2, Set: map[string]any{"n": int64(1)}}})
+	g.Expect(sh.txns-txns).To(Equal(3), "the concurrent write, the aborted one, the retry")
+	g.Expect(w.props(w.vertex(2))).To(Equal(map[string]any{"n": int64(1), "other": true}))
+}

@@ -1,0 +1,246 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/value"
+)
+
+// ErrVertexExists wraps ErrSemantic: a create met an existing vertex (of the same primary key,
+// or a random id that was taken).
+var ErrVertexExists = fmt.Errorf("%w: the vertex exists", ErrSemantic)
+
+func (s *Store) createVertex(p *plan, c *shardapi.CreateVertex) (shardapi.Outcome, error) {
+	if c.ID == 0 || c.ID > layout.MaxID {
+		return shardapi.Outcome{}, fmt.Errorf("%w: vertex id %d is out of range", ErrSemantic, c.ID)
+	}
+	if !s.local(p.graph, p.shard, c.ID) {
+		return shardapi.Outcome{}, fmt.Errorf("%w: vertex %d is not on shard %d", ErrSemantic, c.ID, p.shard)
+	}
+	labels, err := checkLabels(c.Labels)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	props, err := checkProps(c.Props)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	if err := p.checkPrimaryKey(c.ID, labels, props); err != nil {
+		return shardapi.Outcome{}, err
+	}
+	old, err := p.vertex(c.ID)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	if old != nil {
+		if c.Merge && p.sameKey(old, labels, props) {
+			return shardapi.Outcome{Vertex: old, Found: true}, nil
+		}
+		return shardapi.Outcome{}, fmt.Errorf("%w: id %d", ErrVertexExists, c.ID)
+	}
+	enc, err := value.EncodeProps(props)
+	if err != nil {
+		return shardapi.Outcome{}, fmt.Errorf("%w: %v", ErrSemantic, err)
+	}
+	inc := s.rand()
+	for inc == 0 {
+		inc = s.rand()
+	}
+	v := &shardapi.Vertex{ID: c.ID, Labels: labels, Props: enc, Incarnation: inc}
+	if err := p.setVertex(c.ID, v); err != nil {
+		return shardapi.Outcome{}, err
+	}
+	return shardapi.Outcome{Vertex: v}, nil
+}
+
+func (p *plan) updateVertex(u *shardapi.UpdateVertex) (shardapi.Outcome, error) {
+	old, err := p.vertex(u.ID)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	if old == nil {
+		return shardapi.Outcome{}, fmt.Errorf("%w: vertex %d does not exist (it was deleted)", ErrSemantic, u.ID)
+	}
+	props, err := value.DecodeProps(old.Props)
+	if err != nil {
+		return shardapi.Outcome{}, fmt.Errorf("vertex %d: %v: %w", u.ID, err, ErrCorrupt)
+	}
+	before := props
+	if u.Replace {
+		props = map[string]any{}
+	} else {
+		props = cloneMap(props)
+	}
+	set, err := checkProps(u.Set)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	for k, v := range u.Set {
+		if v == nil {
+			delete(props, k)
+		} else {
+			props[k] = set[k]
+		}
+	}
+	for _, k := range u.Remove {
+		delete(props, k)
+	}
+	labels := slices.Clone(old.Labels)
+	add, err := checkLabels(u.AddLabels)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	labels = append(labels, add...)
+	labels = slices.DeleteFunc(labels, func(l string) bool { return slices.Contains(u.RemoveLabels, l) })
+	slices.Sort(labels)
+	labels = slices.Compact(labels)
+	// A vertex's id is its primary key's hash: the key, and the label that declares it, are
+	// fixed for the vertex's life.
+	for _, l := range old.Labels {
+		if pk, ok := p.cat.PrimaryKeyOf(l); ok {
+			if !slices.Contains(labels, l) {
+				return shardapi.Outcome{}, fmt.Errorf("%w: the label :%s declares the primary key %s and cannot be removed from a vertex", ErrSemantic, l, pk)
+			}
+			if value.Equal(before[pk], props[pk]) != true {
+				return shardapi.Outcome{}, fmt.Errorf("%w: %s is the primary key of :%s and cannot change", ErrSemantic, pk, l)
+			}
+		}
+	}
+	if err := p.checkPrimaryKey(u.ID, labels, props); err != nil {
+		return shardapi.Outcome{}, err
+	}
+	enc, err := value.EncodeProps(props)
+	if err != nil {
+		return shardapi.Outcome{}, fmt.Errorf("%w: %v", ErrSemantic, err)
+	}
+	v := &shardapi.Vertex{ID: old.ID, Labels: labels, Props: enc, Incarnation: old.Incarnation}
+	if err := p.setVertex(u.ID, v); err != nil {
+		return shardapi.Outcome{}, err
+	}
+	return shardapi.Outcome{Vertex: v}, nil
+}
+
+func (s *Store) deleteVertex(p *plan, d *shardapi.DeleteVertex) (shardapi.Outcome, error) {
+	v, err := p.vertex(d.ID)
+	if err != nil || v == nil {
+		return shardapi.Outcome{}, err
+	}
+	// The vertex's revision guards its adjacency too (every edge change rewrites the vertex).
+	hs, err := halves(p.r, p.graph, d.ID)
+	if err != nil {
+		return shardapi.Outcome{}, err
+	}
+	live := map[layout.ID]bool{} // a loop has two halves here, and is one relationship
+	for _, h := range hs {
+		if planned, ok := p.halves[string(h.Key(p.graph))]; ok {
+			h = planned // changed earlier in this write
+		}
+		if h != nil && !h.Deleted {
+			live[h.Edge] = true
+		}
+	}
+	if len(live) > 0 && !d.Detach {
+		return shardapi.Outcome{}, fmt.Errorf("%w: vertex %d still has %d relationships: delete them first, or use DETACH DELETE", ErrSemantic, d.ID, len(live))
+	}
+	for _, h := range hs {
+		cur, err := p.half(h.EdgeHalf)
+		if err != nil {
+			return shardapi.Outcome{}, err
+		}
+		if cur == nil {
+			continue
+		}
+		p.delHalf(cur.EdgeHalf)
+		if !cur.Deleted {
+			if err := s.setRemote(p, reverse(cur.EdgeHalf), false, nil, cur.Gen+1, 0); err != nil {
+				return shardapi.Outcome{}, err
+			}
+		}
+	}
+	if err := p.setVertex(d.ID, nil); err != nil {
+		return shardapi.Outcome{}, err
+	}
+	return shardapi.Outcome{Found: true}, nil
+}
+
+// checkPrimaryKey checks that a vertex with labels and props may have id: a label that
+// declares a primary key needs its property, and then the id is the key's hash.
+func (p *plan) checkPrimaryKey(id layout.ID, labels []string, props map[string]any) error {
+	keyed := ""
+	for _, l := range labels {
+		pk, ok := p.cat.PrimaryKeyOf(l)
+		if !ok {
+			continue
+		}
+		if keyed != "" {
+			return fmt.Errorf("%w: a vertex may have one label with a primary key, not :%s and :%s", ErrSemantic, keyed, l)
+		}
+		keyed = l
+		val, ok := props[pk]
+		if !ok {
+			return fmt.Errorf("%w: a :%s vertex needs its primary key %s", ErrSemantic, l, pk)
+		}
+		want, err := layout.PrimaryKeyID(p.graph, l, val)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSemantic, err)
+		}
+		if want != id {
+			return fmt.Errorf("%w: vertex %d is not the id of :%s {%s: %v} (%d)", ErrSemantic, id, l, pk, val, want)
+		}
+	}
+	return nil
+}
+
+// sameKey reports whether old is the vertex a MERGE with labels and props (which passed
+// checkPrimaryKey for old's id) stands for: it has the key label and the same key value. Two
+// key values whose hashes collide are different vertices.
+func (p *plan) sameKey(old *shardapi.Vertex, labels []string, props map[string]any) bool {
+	for _, l := range labels {
+		if pk, ok := p.cat.PrimaryKeyOf(l); ok {
+			if !old.HasLabel(l) {
+				return false
+			}
+			oldProps, err := value.DecodeProps(old.Props)
+			return err == nil && value.Equal(oldProps[pk], props[pk]) == true
+		}
+	}
+	return true // no primary key: the caller chose the id, and found it
+}
+
+func checkLabels(labels []string) ([]string, error) {
+	for _, l := range labels {
+		if l == "" {
+			return nil, fmt.Errorf("%w: a label must not be empty", ErrSemantic)
+		}
+	}
+	out := slices.Clone(labels)
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// checkProps returns props without its null values (setting a property to null removes it),
+// refusing values that cannot be properties.
+func checkProps(props map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(props))
+	for k, v := range props {
+		if v == nil {
+			continue
+		}
+		if err := value.CheckProperty(v); err != nil {
+			return nil, fmt.Errorf("%w: property %s: %v", ErrSemantic, k, err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,248 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/store"
+	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/kv"
+	"github.com/torua/torua/node/engine"
+)
+
+// The node's graph API (graph/shardapi): the router's query executor reads and writes one
+// shard per request here, and nodes deliver each other's outbox records (graphoutbox.go). The
+// work itself is graph/store's; this file decodes requests, picks the replica and maps errors.
+
+// maxGraphBody bounds a graph request's body: an import batch or a large frontier.
+const maxGraphBody = 64 << 20
+
+// maxGraphLimit bounds the rows one read part may ask for.
+const maxGraphLimit = 1 << 20
+
+func (n *Node) graphRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /internal/graph/{graph}/{shard}/{op}", n.limit(n.handleGraph))
+	mux.HandleFunc("POST /internal/graphs/{shard}", n.limit(n.handleGraphs))
+}
+
+// graphReplica returns the replica of the request's shard, checking the graph's name.
+func (n *Node) graphReplica(r *http.Request) (graph string, shard int, rep Replica, err error) {
+	graph = r.PathValue("graph")
+	if err := layout.CheckGraphName(graph); err != nil {
+		return "", 0, nil, fmt.Errorf("%w: %v", httpx.ErrBadRequest, err)
+	}
+	shard, rep, err = n.shardReplica(r.PathValue("shard"))
+	return graph, shard, rep, err
+}
+
+func (n *Node) shardReplica(s string) (int, Replica, error) {
+	shard, err := strconv.Atoi(s)
+	if err != nil || shard < 0 {
+		return 0, nil, fmt.Errorf("%w: shard %q is not a shard number", httpx.ErrBadRequest, s)
+	}
+	h := n.hosting.Load()
+	if err := n.hosts(h, []int{shard}); err != nil {
+		return 0, nil, err
+	}
+	return shard, h.replicas[shard], nil
+}
+
+func (n *Node) handleGraph(w http.ResponseWriter, r *http.Request) {
+	graph, shard, rep, err := n.graphReplica(r)
+	var out any
+	if err == nil {
+		ctx := r.Context()
+		switch op := r.PathValue("op"); op {
+		case "read":
+			var req shardapi.ReadRequest
+			if err = decodeGraphBody(r, &req); err == nil {
+				out, err = n.graphRead(ctx, rep, graph, &req)
+			}
+		case "write":
+			var req shardapi.WriteRequest
+			if err = decodeGraphBody(r, &req); err == nil {
+				out, err = n.graphWrite(ctx, rep, shard, graph, &req)
+			}
+		case "apply":
+			var req shardapi.ApplyRequest
+			if err = decodeGraphBody(r, &req); err == nil && req.Outbox == nil {
+				err = fmt.Errorf("%w: no outbox record", httpx.ErrBadRequest)
+			}
+			if err == nil {
+				out, err = n.graph.Apply(ctx, rep, shard, graph, req.Outbox, req.Expires)
+			}
+		case "catalog":
+			var req shardapi.CatalogRequest
+			if err = decodeGraphBody(r, &req); err == nil {
+				out, err = n.graph.SetCatalog(ctx, rep, shard, graph, &req.Catalog)
+			}
+		case "drop":
+			var res shardapi.DropResponse
+			res.Deleted, res.More, err = store.Drop(ctx, rep, graph, 1000)
+			out = res
+		default:
+			err = fmt.Errorf("%w: no graph operation %q", httpx.ErrNotFound, op)
+		}
+	}
+	if err != nil {
+		n.writeError(w, r, n.graphError(err))
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (n *Node) handleGraphs(w http.ResponseWriter, r *http.Request) {
+	_, rep, err := n.shardReplica(r.PathValue("shard"))
+	var names []string
+	if err == nil {
+		err = rep.Read(r.Context(), false, func(v *engine.View) (err error) {
+			names, err = store.Graphs(v, true)
+			return err
+		})
+	}
+	if err != nil {
+		n.writeError(w, r, n.graphError(err))
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, shardapi.GraphsResponse{Graphs: names})
+}
+
+func decodeGraphBody(r *http.Request, v any) error {
+	if r.ContentLength > maxGraphBody {
+		return fmt.Errorf("%w: the request is %d bytes, more than the %d allowed", httpx.ErrTooLarge, r.ContentLength, maxGraphBody)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxGraphBody+1))
+	if err != nil {
+		return fmt.Errorf("%w: reading the request: %v", httpx.ErrBadRequest, err)
+	}
+	if len(body) > maxGraphBody {
+		return fmt.Errorf("%w: the request is more than the %d bytes allowed", httpx.ErrTooLarge, maxGraphBody)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: the request is not valid JSON for this operation: %v", httpx.ErrBadRequest, err)
+	}
+	return nil
+}
+
+// graphRead answers a read request from one view of the shard.
+func (n *Node) graphRead(ctx context.Context, rep Replica, graph string, req *shardapi.ReadRequest) (*shardapi.ReadResponse, error) {
+	limits := []int{}
+	if req.Expand != nil {
+		limits = append(limits, req.Expand.Limit)
+	}
+	if req.Scan != nil {
+		limits = append(limits, req.Scan.Limit)
+	}
+	if req.Index != nil {
+		limits = append(limits, req.Index.Limit)
+	}
+	for _, limit := range limits {
+		if limit < 1 || limit > maxGraphLimit {
+			return nil, fmt.Errorf("%w: a read's limit must be in 1..%d, got %d", httpx.ErrBadRequest, maxGraphLimit, limit)
+		}
+	}
+	var out shardapi.ReadResponse
+	err := rep.Read(ctx, req.Stale, func(v *engine.View) error {
+		return readParts(v, graph, req, &out)
+	})
+	return &out, err
+}
+
+func readParts(v *engine.View, graph string, req *shardapi.ReadRequest, out *shardapi.ReadResponse) error {
+	var err error
+	if q := req.Vertices; q != nil {
+		if out.Vertices, err = store.GetVertices(v, graph, q.IDs, q.Filter); err != nil {
+			return err
+		}
+	}
+	if q := req.Expand; q != nil {
+		ids := q.IDs
+		if q.SourceFilter != nil || q.Sources {
+			srcs, err := store.GetVertices(v, graph, q.IDs, q.SourceFilter)
+			if err != nil {
+				return err
+			}
+			ids = make([]layout.ID, len(srcs))
+			for i, s := range srcs {
+				ids[i] = s.ID
+			}
+			if q.Sources {
+				out.Sources = srcs
+			}
+		}
+		for _, dir := range q.Dirs {
+			hs, more, err := store.Expand(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Limit-len(out.Halves))
+			if err != nil {
+				return err
+			}
+			out.Halves = append(out.Halves, hs...)
+			if more {
+				out.More = true
+				break
+			}
+		}
+	}
+	if q := req.Scan; q != nil {
+		var more bool
+		if out.Scanned, more, err = store.ScanVertices(v, graph, q.Label, q.After, q.Limit, q.Filter); err != nil {
+			return err
+		}
+		out.More = out.More || more
+	}
+	if q := req.Index; q != nil {
+		var more bool
+		if out.IDs, more, err = store.IndexLookup(v, graph, q.Label, q.Property, q.Range, q.Limit); err != nil {
+			return err
+		}
+		out.More = out.More || more
+		if q.Fetch {
+			if out.Scanned, err = store.GetVertices(v, graph, out.IDs, q.Filter); err != nil {
+				return err
+			}
+		}
+	}
+	if req.Catalog {
+		if out.Catalog, _, err = store.ReadCatalog(v, graph); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// graphWrite applies a write and delivers its outbox records before answering, so that a
+// query that wrote an edge finds both halves when it is answered (unless a delivery failed:
+// the sweep delivers it later, and Pending says so).
+func (n *Node) graphWrite(ctx context.Context, rep Replica, shard int, graph string, req *shardapi.WriteRequest) (*shardapi.WriteResponse, error) {
+	res, err := n.graph.Write(ctx, rep, shard, graph, req.Mutations)
+	if err != nil {
+		return nil, err
+	}
+	out := &shardapi.WriteResponse{Outcomes: res.Outcomes}
+	for _, o := range res.Outbox {
+		if err := n.deliver(ctx, rep, shard, graph, o); err != nil {
+			out.Pending++
+			n.log.Debug("Outbox record left for the sweep", "graph", graph, "shard", shard, "edge", o.Remote.Edge, "err", err)
+		}
+	}
+	return out, nil
+}
+
+// graphError maps the graph store's errors onto the shared sentinels.
+func (n *Node) graphError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrSemantic):
+		return fmt.Errorf("%w: %v", httpx.ErrConflict, err)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w: %v; nothing was written, retry", httpx.ErrUnavailable, err)
+	case errors.Is(err, store.ErrExpired):
+		return fmt.Errorf("%w: %v", httpx.ErrBadRequest, err)
+	}
+	return n.keyError("", kv.Precondition{}, err)
+}
