@@ -24,6 +24,9 @@ import (
 // maxGraphBody bounds a graph request's body: an import batch or a large frontier.
 const maxGraphBody = 64 << 20
 
+// backfillBatch is how many vertices one backfill request indexes (one Raft entry).
+const backfillBatch = 500
+
 // maxGraphLimit bounds the rows one read part may ask for.
 const maxGraphLimit = 1 << 20
 
@@ -82,6 +85,13 @@ func (n *Node) handleGraph(w http.ResponseWriter, r *http.Request) {
 			var req shardapi.CatalogRequest
 			if err = decodeGraphBody(r, &req); err == nil {
 				out, err = n.graph.SetCatalog(ctx, rep, shard, graph, &req.Catalog)
+			}
+		case "backfill":
+			var req shardapi.BackfillRequest
+			if err = decodeGraphBody(r, &req); err == nil {
+				var res shardapi.BackfillResponse
+				res.Next, err = n.graph.BackfillIndex(ctx, rep, shard, graph, req.Label, req.Property, req.After, backfillBatch)
+				out = res
 			}
 		case "drop":
 			var res shardapi.DropResponse

@@ -9,6 +9,7 @@ import (
 	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/node/replication"
+	"github.com/torua/torua/shardmap"
 )
 
 // The node's key operations, whatever transport carried the request: the HTTP API
@@ -80,7 +81,7 @@ func (n *Node) txn(ctx context.Context, ops []engine.Op) ([]engine.Result, error
 			return nil, fmt.Errorf("%w: the transaction's keys are on different shards (%q on shard %d, %q on shard %d), "+
 				"and a transaction runs on one shard: give its keys one hash tag, a suffix {tag} as in \"user:{42}\" and "+
 				"\"follows:{42}\", which places a key by its tag alone under the %q hash scheme (this map's is %q)",
-				httpx.ErrBadRequest, ops[0].Key, shard, op.Key, s, hashTagScheme, h.m.Hash)
+				httpx.ErrBadRequest, ops[0].Key, shard, op.Key, s, shardmap.HashXXHash64Tag, h.m.Hash)
 		}
 	}
 	rep, ok := h.replicas[shard]
@@ -98,10 +99,6 @@ func (n *Node) txn(ctx context.Context, ops []engine.Op) ([]engine.Result, error
 	}
 	return res, nil
 }
-
-// hashTagScheme names the shard map hash scheme under which a key ending in {tag} is placed
-// by its tag alone.
-const hashTagScheme = "xxhash64-tag"
 
 // txnAborted is a 412 answer naming the op of an aborted transaction that failed.
 type txnAborted struct {

@@ -190,6 +190,7 @@ func (rt *Router) routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /data/{key...}", rt.handleKey)
 	mux.HandleFunc("GET /data", rt.handleList)
 	mux.HandleFunc("/data", httpx.OnlyMethods(rt.log, "GET", "HEAD"))
+	mux.HandleFunc("POST /txn", rt.handleTxn)
 	mux.HandleFunc("GET /cluster", rt.handleCluster)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -107,6 +107,19 @@ type CatalogRequest struct {
 	Catalog Catalog `json:"catalog"`
 }
 
+// BackfillRequest writes the entries of the index of Label and Property for a batch of the
+// shard's vertices with Label, by ascending id after After.
+type BackfillRequest struct {
+	Label    string    `json:"label"`
+	Property string    `json:"property"`
+	After    layout.ID `json:"after,omitempty"`
+}
+
+// BackfillResponse says where the next batch starts (0: the shard is done).
+type BackfillResponse struct {
+	Next layout.ID `json:"next,omitempty"`
+}
+
 // DropResponse answers a drop of a graph on one shard: Deleted keys were removed in this call;
 // More means keys are left (the caller calls again).
 type DropResponse struct {
@@ -153,6 +166,12 @@ func (c *Client) Apply(ctx context.Context, addr, graph string, shard int, r *Ap
 func (c *Client) SetCatalog(ctx context.Context, addr, graph string, shard int, r *CatalogRequest) (*Catalog, error) {
 	var out Catalog
 	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "catalog"), r, &out)
+}
+
+// Backfill sends a BackfillRequest.
+func (c *Client) Backfill(ctx context.Context, addr, graph string, shard int, r *BackfillRequest) (*BackfillResponse, error) {
+	var out BackfillResponse
+	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "backfill"), r, &out)
 }
 
 // Drop deletes a batch of graph's keys on the shard.
