@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/torua/torua/graph/layout"
@@ -75,11 +76,13 @@ func (n *Node) handleGraph(w http.ResponseWriter, r *http.Request) {
 			}
 		case "apply":
 			var req shardapi.ApplyRequest
-			if err = decodeGraphBody(r, &req); err == nil && req.Outbox == nil {
-				err = fmt.Errorf("%w: no outbox record", httpx.ErrBadRequest)
+			if err = decodeGraphBody(r, &req); err == nil && slices.Contains(req.Outboxes, nil) {
+				err = fmt.Errorf("%w: an empty outbox record", httpx.ErrBadRequest)
 			}
 			if err == nil {
-				out, err = n.graph.Apply(ctx, rep, shard, graph, req.Outbox, req.Expires)
+				var res []shardapi.ApplyResult
+				res, err = n.graph.Apply(ctx, rep, shard, graph, req.Outboxes, req.Expires)
+				out = shardapi.ApplyResponse{Results: res}
 			}
 		case "catalog":
 			var req shardapi.CatalogRequest
@@ -235,11 +238,10 @@ func (n *Node) graphWrite(ctx context.Context, rep Replica, shard int, graph str
 		return nil, err
 	}
 	out := &shardapi.WriteResponse{Outcomes: res.Outcomes}
-	for _, o := range res.Outbox {
-		if err := n.deliver(ctx, rep, shard, graph, o); err != nil {
-			out.Pending++
-			n.log.Debug("Outbox record left for the sweep", "graph", graph, "shard", shard, "edge", o.Remote.Edge, "err", err)
-		}
+	left, err := n.deliver(ctx, rep, shard, graph, res.Outbox)
+	if err != nil {
+		out.Pending = left
+		n.log.Debug("Outbox records left for the sweep", "graph", graph, "shard", shard, "records", left, "err", err)
 	}
 	return out, nil
 }

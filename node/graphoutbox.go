@@ -1,9 +1,11 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/torua/torua/graph/layout"
@@ -32,36 +34,81 @@ const (
 	deliverTimeout = 5 * time.Second
 )
 
-// deliver applies outbox record o (held on shard, through rep) to the shard of its other
-// half, then settles it on rep: deleting it, or undoing the local half when the other vertex
-// is gone.
-func (n *Node) deliver(ctx context.Context, rep Replica, shard int, graph string, o *shardapi.Outbox) error {
+// deliverBatch bounds the records of one Apply request.
+const deliverBatch = 1000
+
+// deliver applies outbox records recs (held on shard, through rep) to the shards of their
+// other halves, one request per shard and batch, in parallel, then settles the delivered
+// ones on rep in one transaction: deleting them, or undoing the local halves whose other
+// vertex is gone. It returns how many were not delivered, and the first error.
+func (n *Node) deliver(ctx context.Context, rep Replica, shard int, graph string, recs []*shardapi.Outbox) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, deliverTimeout)
 	defer cancel()
-	res, err := n.applyRemote(ctx, graph, o)
-	if err != nil {
-		return err
+	m := n.holder.Current()
+	if m == nil {
+		return len(recs), errors.New("no shard map yet")
 	}
-	return n.graph.Settle(ctx, rep, shard, graph, o, *res)
+	groups := map[int][]*shardapi.Outbox{}
+	for _, o := range recs {
+		t := m.ShardFor(layout.VertexKey(graph, o.Remote.Vertex))
+		groups[t] = append(groups[t], o)
+	}
+	type done struct {
+		recs []*shardapi.Outbox
+		res  []shardapi.ApplyResult
+		err  error
+	}
+	out := make(chan done)
+	calls := 0
+	for target, g := range groups {
+		for i := 0; i < len(g); i += deliverBatch {
+			part := g[i:min(i+deliverBatch, len(g))]
+			calls++
+			go func() {
+				res, err := n.applyRemote(ctx, graph, target, part)
+				out <- done{part, res, err}
+			}()
+		}
+	}
+	var delivered []*shardapi.Outbox
+	var results []shardapi.ApplyResult
+	var firstErr error
+	for range calls {
+		d := <-out
+		if d.err != nil {
+			firstErr = cmp.Or(firstErr, d.err)
+			continue
+		}
+		delivered = append(delivered, d.recs...)
+		results = append(results, d.res...)
+	}
+	if len(delivered) > 0 {
+		if err := n.graph.Settle(ctx, rep, shard, graph, delivered, results); err != nil {
+			return len(recs), err
+		}
+	}
+	return len(recs) - len(delivered), firstErr
 }
 
-// applyRemote sends o to the leader of its half's shard: on this node when this node leads
-// it, else over the graph API, trying each replica and following leader hints.
-func (n *Node) applyRemote(ctx context.Context, graph string, o *shardapi.Outbox) (*shardapi.ApplyResult, error) {
+// applyRemote sends records, all of shard target, to its leader: on this node when this node
+// leads it, else over the graph API, trying each replica and following leader hints.
+func (n *Node) applyRemote(ctx context.Context, graph string, target int, recs []*shardapi.Outbox) ([]shardapi.ApplyResult, error) {
 	h := n.hosting.Load()
 	if h.m == nil {
 		return nil, errors.New("no shard map yet")
 	}
-	target := h.m.ShardFor(layout.VertexKey(graph, o.Remote.Vertex))
 	expires := time.Now().Add(store.RequestTTL)
 	if rep, ok := h.replicas[target]; ok && rep.Status().Role == shardmap.RoleLeader {
-		res, err := n.graph.Apply(ctx, rep, target, graph, o, expires)
+		res, err := n.graph.Apply(ctx, rep, target, graph, recs, expires)
 		if err == nil {
-			return &res, nil
+			return res, nil
 		}
 		n.log.Debug("Local outbox delivery failed; trying the shard's replicas", "shard", target, "err", err)
 	}
-	req := &shardapi.ApplyRequest{Outbox: o, Expires: expires}
+	req := &shardapi.ApplyRequest{Outboxes: recs, Expires: expires}
 	var lastErr error
 	tried := map[string]bool{}
 	queue := append([]string(nil), h.m.Replicas(target)...)
@@ -78,7 +125,7 @@ func (n *Node) applyRemote(ctx context.Context, graph string, o *shardapi.Outbox
 		}
 		res, err := n.graphPeers.Apply(ctx, node.API, graph, target, req)
 		if err == nil {
-			return res, nil
+			return res.Results, nil
 		}
 		lastErr = err
 		var ae *nodeapi.Error
@@ -89,7 +136,7 @@ func (n *Node) applyRemote(ctx context.Context, graph string, o *shardapi.Outbox
 	if lastErr == nil {
 		lastErr = ctx.Err()
 	}
-	return nil, fmt.Errorf("deliver edge %d to shard %d: %w", o.Remote.Edge, target, lastErr)
+	return nil, fmt.Errorf("deliver %d outbox records to shard %d: %w", len(recs), target, lastErr)
 }
 
 // sweepOutboxes delivers, every sweepInterval, the outbox records of the shards this node
@@ -143,17 +190,10 @@ func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int) error {
 	cutoff := time.Now().Add(-sweepAge).UnixNano()
 	var errs []error
 	for _, p := range work {
-		for _, o := range p.recs {
-			if o.Created > cutoff {
-				continue
-			}
-			if err := n.deliver(ctx, rep, shard, p.graph, o); err != nil {
-				errs = append(errs, err)
-			}
+		old := slices.DeleteFunc(p.recs, func(o *shardapi.Outbox) bool { return o.Created > cutoff })
+		if left, err := n.deliver(ctx, rep, shard, p.graph, old); err != nil {
+			errs = append(errs, fmt.Errorf("graph %s: %d records left: %w", p.graph, left, err))
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%d of the outbox records were not delivered (first: %w)", len(errs), errs[0])
-	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -94,11 +94,16 @@ type WriteResponse struct {
 	Pending int `json:"pending,omitempty"`
 }
 
-// ApplyRequest sets the half an outbox record names, on that half's shard, unless Expires has
-// passed.
+// ApplyRequest sets the halves outbox records name, all on one shard, in one transaction,
+// unless Expires has passed.
 type ApplyRequest struct {
-	Outbox  *Outbox   `json:"outbox"`
-	Expires time.Time `json:"expires"`
+	Outboxes []*Outbox `json:"outboxes"`
+	Expires  time.Time `json:"expires"`
+}
+
+// ApplyResponse has one result per record of an ApplyRequest.
+type ApplyResponse struct {
+	Results []ApplyResult `json:"results"`
 }
 
 // CatalogRequest sets the shard's copy of the graph's catalog to Catalog, unless the copy's
@@ -157,9 +162,15 @@ func (c *Client) Write(ctx context.Context, addr, graph string, shard int, r *Wr
 }
 
 // Apply sends an ApplyRequest.
-func (c *Client) Apply(ctx context.Context, addr, graph string, shard int, r *ApplyRequest) (*ApplyResult, error) {
-	var out ApplyResult
-	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "apply"), r, &out)
+func (c *Client) Apply(ctx context.Context, addr, graph string, shard int, r *ApplyRequest) (*ApplyResponse, error) {
+	var out ApplyResponse
+	if err := c.c.PostJSON(ctx, addr, Path(graph, shard, "apply"), r, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Results) != len(r.Outboxes) {
+		return nil, fmt.Errorf("apply: %d results for %d records: %w", len(out.Results), len(r.Outboxes), nodeapi.ErrBadAnswer)
+	}
+	return &out, nil
 }
 
 // SetCatalog sends a CatalogRequest.

@@ -170,98 +170,118 @@ func (s *Store) deleteEdge(p *plan, d *shardapi.DeleteEdge) (shardapi.Outcome, e
 	return shardapi.Outcome{Found: true}, nil
 }
 
-// Apply makes the half o.Remote, on this shard, what o says, unless it is already of o's
-// generation or newer: applying a record twice, or an older one after a newer, changes
-// nothing. A request past expires is refused with ErrExpired.
-func (s *Store) Apply(ctx context.Context, sh Shard, shard int, graph string, o *shardapi.Outbox, expires time.Time) (shardapi.ApplyResult, error) {
+// Apply makes each half of os (all on this shard) what its record says, unless it is already of
+// the record's generation or newer: applying a record twice, or an older one after a newer,
+// changes nothing. The records are applied in one transaction, and the results say, per
+// record, whether its vertex was gone. A request past expires is refused with ErrExpired.
+func (s *Store) Apply(ctx context.Context, sh Shard, shard int, graph string, os []*shardapi.Outbox, expires time.Time) ([]shardapi.ApplyResult, error) {
 	if s.now().After(expires) {
-		return shardapi.ApplyResult{}, fmt.Errorf("%w: edge %d: expired at %s", ErrExpired, o.Remote.Edge, expires.Format(time.RFC3339Nano))
+		return nil, fmt.Errorf("%w: expired at %s", ErrExpired, expires.Format(time.RFC3339Nano))
 	}
-	if !s.local(graph, shard, o.Remote.Vertex) {
-		return shardapi.ApplyResult{}, fmt.Errorf("%w: vertex %d is not on shard %d", ErrSemantic, o.Remote.Vertex, shard)
+	for _, o := range os {
+		if !s.local(graph, shard, o.Remote.Vertex) {
+			return nil, fmt.Errorf("%w: vertex %d is not on shard %d", ErrSemantic, o.Remote.Vertex, shard)
+		}
+		if o.Remote.Dir == layout.Out && o.Present {
+			return nil, fmt.Errorf("%w: an out-half is never set from another shard", ErrSemantic)
+		}
 	}
-	var res shardapi.ApplyResult
+	res := make([]shardapi.ApplyResult, len(os))
 	err := s.writeLoop(ctx, sh, shard, graph, func(p *plan) error {
-		res = shardapi.ApplyResult{}
-		v, err := p.vertex(o.Remote.Vertex)
-		if err != nil {
-			return err
-		}
-		cur, err := p.half(o.Remote)
-		if err != nil {
-			return err
-		}
-		if o.Remote.Dir == layout.Out {
-			// The destination's vertex was deleted: the out-half goes, with any record of
-			// its in-half still to deliver.
-			if o.Present {
-				return fmt.Errorf("%w: an out-half is never set from another shard", ErrSemantic)
-			}
-			if cur == nil {
-				return nil
-			}
-			p.delHalf(o.Remote)
-			key := layout.OutboxKey(graph, o.Remote.Edge, layout.In, o.Remote.Vertex)
-			pending, err := getOutbox(p.r, key)
-			if err != nil {
+		for i, o := range os {
+			var err error
+			if res[i], err = applyOne(p, graph, o); err != nil {
 				return err
 			}
-			if pending != nil {
-				p.guard(key, pending.Revision)
-				p.del(key)
-			}
-			if v != nil {
-				p.touch(v)
-			}
-			return nil
 		}
-		if o.Present && (v == nil || (o.TargetIncarnation != 0 && v.Incarnation != o.TargetIncarnation)) {
-			res.Gone = true
-			return nil
-		}
-		if v == nil || (cur != nil && cur.Gen >= o.Gen) {
-			return nil // nothing to delete, or this change is already there or overtaken
-		}
-		h := &shardapi.Half{EdgeHalf: o.Remote, Props: o.Props, Gen: o.Gen}
-		if !o.Present {
-			h = &shardapi.Half{EdgeHalf: o.Remote, Gen: o.Gen, Deleted: true, DeletedAt: p.now.Unix()}
-		}
-		p.putHalf(h)
-		p.touch(v)
 		return nil
 	})
 	return res, err
 }
 
-// Settle finishes outbox record o after the receiving shard answered res: it deletes the
-// record, and when the other vertex was gone it also undoes the local half (the edge never
-// was). If the record changed meanwhile (a newer change of the same edge), it is kept, to be
-// delivered in its turn.
-func (s *Store) Settle(ctx context.Context, sh Shard, shard int, graph string, o *shardapi.Outbox, res shardapi.ApplyResult) error {
-	return s.writeLoop(ctx, sh, shard, graph, func(p *plan) error {
-		key := o.Key(graph)
-		cur, err := getOutbox(p.r, key)
-		if err != nil || cur == nil || cur.Revision != o.Revision {
-			return err
+func applyOne(p *plan, graph string, o *shardapi.Outbox) (shardapi.ApplyResult, error) {
+	v, err := p.vertex(o.Remote.Vertex)
+	if err != nil {
+		return shardapi.ApplyResult{}, err
+	}
+	cur, err := p.half(o.Remote)
+	if err != nil {
+		return shardapi.ApplyResult{}, err
+	}
+	if o.Remote.Dir == layout.Out {
+		// The destination's vertex was deleted: the out-half goes, with any record of its
+		// in-half still to deliver.
+		if cur == nil {
+			return shardapi.ApplyResult{}, nil
 		}
-		p.guard(key, cur.Revision)
-		p.del(key)
-		if !res.Gone {
-			return nil
+		p.delHalf(o.Remote)
+		key := layout.OutboxKey(graph, o.Remote.Edge, layout.In, o.Remote.Vertex)
+		pending, err := getOutbox(p.r, key)
+		if err != nil {
+			return shardapi.ApplyResult{}, err
 		}
-		local := reverse(o.Remote)
-		h, err := p.half(local)
-		if err != nil || h == nil {
-			return err
+		if pending != nil {
+			p.guard(key, pending.Revision)
+			p.del(key)
 		}
-		p.delHalf(local)
-		if v, err := p.vertex(local.Vertex); err != nil {
-			return err
-		} else if v != nil {
+		if v != nil {
 			p.touch(v)
+		}
+		return shardapi.ApplyResult{}, nil
+	}
+	if o.Present && (v == nil || (o.TargetIncarnation != 0 && v.Incarnation != o.TargetIncarnation)) {
+		return shardapi.ApplyResult{Gone: true}, nil
+	}
+	if v == nil || (cur != nil && cur.Gen >= o.Gen) {
+		return shardapi.ApplyResult{}, nil // nothing to delete, or this change is already there or overtaken
+	}
+	h := &shardapi.Half{EdgeHalf: o.Remote, Props: o.Props, Gen: o.Gen}
+	if !o.Present {
+		h = &shardapi.Half{EdgeHalf: o.Remote, Gen: o.Gen, Deleted: true, DeletedAt: p.now.Unix()}
+	}
+	p.putHalf(h)
+	p.touch(v)
+	return shardapi.ApplyResult{}, nil
+}
+
+// Settle finishes outbox records os after their shards answered res: it deletes each record,
+// and when the other vertex was gone it also undoes the local half (the edge never was). A
+// record that changed meanwhile (a newer change of the same edge) is kept, to be delivered in
+// its turn. The records are settled in one transaction.
+func (s *Store) Settle(ctx context.Context, sh Shard, shard int, graph string, os []*shardapi.Outbox, res []shardapi.ApplyResult) error {
+	return s.writeLoop(ctx, sh, shard, graph, func(p *plan) error {
+		for i, o := range os {
+			if err := settleOne(p, graph, o, res[i]); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+func settleOne(p *plan, graph string, o *shardapi.Outbox, res shardapi.ApplyResult) error {
+	key := o.Key(graph)
+	cur, err := getOutbox(p.r, key)
+	if err != nil || cur == nil || cur.Revision != o.Revision {
+		return err
+	}
+	p.guard(key, cur.Revision)
+	p.del(key)
+	if !res.Gone {
+		return nil
+	}
+	local := reverse(o.Remote)
+	h, err := p.half(local)
+	if err != nil || h == nil {
+		return err
+	}
+	p.delHalf(local)
+	if v, err := p.vertex(local.Vertex); err != nil {
+		return err
+	} else if v != nil {
+		p.touch(v)
+	}
+	return nil
 }
 
 // writeLoop runs a plan built by build as one conditional transaction, building it again
