@@ -32,15 +32,15 @@ var functions = map[string]function{
 	"type":          {1, 1, true, fnType},
 	"keys":          {1, 1, true, fnKeys},
 	"properties":    {1, 1, true, fnProperties},
-	"startnode":     {1, 1, true, fnStartNode},
-	"endnode":       {1, 1, true, fnEndNode},
+	"startnode":     {1, 1, true, relNode(false)},
+	"endnode":       {1, 1, true, relNode(true)},
 	"nodes":         {1, 1, true, fnNodes},
 	"relationships": {1, 1, true, fnRelationships},
 	"length":        {1, 1, true, fnLength},
 	"size":          {1, 1, true, fnSize},
 	"coalesce":      {1, math.MaxInt, false, fnCoalesce},
-	"head":          {1, 1, true, fnHead},
-	"last":          {1, 1, true, fnLast},
+	"head":          {1, 1, true, listEnd(false)},
+	"last":          {1, 1, true, listEnd(true)},
 	"tail":          {1, 1, true, fnTail},
 	"range":         {2, 3, false, fnRange},
 	"tointeger":     {1, 1, true, fnToInteger},
@@ -163,11 +163,7 @@ func fnLabels(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
 	if !ok {
 		return nil, argError(call, 0, "a NODE", args[0])
 	}
-	out := make([]any, len(n.Labels))
-	for i, l := range n.Labels {
-		out[i] = l
-	}
-	return out, nil
+	return strList(n.Labels), nil
 }
 
 func fnType(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
@@ -176,6 +172,15 @@ func fnType(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
 		return nil, argError(call, 0, "a RELATIONSHIP", args[0])
 	}
 	return r.Type, nil
+}
+
+// strList returns ss as a list value.
+func strList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // propsOf returns the properties of a node or relationship, or a map itself.
@@ -203,11 +208,7 @@ func fnKeys(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	out := make([]any, len(keys))
-	for i, k := range keys {
-		out[i] = k
-	}
-	return out, nil
+	return strList(keys), nil
 }
 
 func fnProperties(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
@@ -222,20 +223,18 @@ func fnProperties(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
 	return out, nil
 }
 
-func fnStartNode(c *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
-	r, ok := args[0].(*value.Relationship)
-	if !ok {
-		return nil, argError(call, 0, "a RELATIONSHIP", args[0])
+// relNode is startNode (end false) or endNode (end true).
+func relNode(end bool) func(*evalCtx, *cypher.FuncCall, []any) (any, error) {
+	return func(c *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
+		r, ok := args[0].(*value.Relationship)
+		if !ok {
+			return nil, argError(call, 0, "a RELATIONSHIP", args[0])
+		}
+		if end {
+			return c.node(call, r.End)
+		}
+		return c.node(call, r.Start)
 	}
-	return c.node(call, r.Start)
-}
-
-func fnEndNode(c *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
-	r, ok := args[0].(*value.Relationship)
-	if !ok {
-		return nil, argError(call, 0, "a RELATIONSHIP", args[0])
-	}
-	return c.node(call, r.End)
 }
 
 // node finds the vertex id in the row (a node, a path's node, a node in a list), else
@@ -346,20 +345,18 @@ func listArg(call *cypher.FuncCall, args []any, i int) ([]any, error) {
 	return l, nil
 }
 
-func fnHead(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
-	l, err := listArg(call, args, 0)
-	if err != nil || len(l) == 0 {
-		return nil, err
+// listEnd is head (last false) or last (last true): null for an empty list.
+func listEnd(last bool) func(*evalCtx, *cypher.FuncCall, []any) (any, error) {
+	return func(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
+		l, err := listArg(call, args, 0)
+		if err != nil || len(l) == 0 {
+			return nil, err
+		}
+		if last {
+			return l[len(l)-1], nil
+		}
+		return l[0], nil
 	}
-	return l[0], nil
-}
-
-func fnLast(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
-	l, err := listArg(call, args, 0)
-	if err != nil || len(l) == 0 {
-		return nil, err
-	}
-	return l[len(l)-1], nil
 }
 
 func fnTail(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
@@ -613,12 +610,7 @@ func fnSplit(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts := strings.Split(s[0], s[1])
-	out := make([]any, len(parts))
-	for i, p := range parts {
-		out[i] = p
-	}
-	return out, nil
+	return strList(strings.Split(s[0], s[1])), nil
 }
 
 // countArg is argument i of call as a count of characters: a non-negative INTEGER (null is an
