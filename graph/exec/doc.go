@@ -5,9 +5,13 @@
 // the direction and the predicates pushed down to the nodes, so that k hops cost k rounds of
 // parallel requests, never one request per vertex.
 //
-// Files: row.go (rows and scopes), errors.go (query errors and limits), eval.go and
-// funcs.go (expressions), project.go (WITH/RETURN: projection, aggregation, DISTINCT, ORDER
-// BY, SKIP, LIMIT; UNWIND).
+// Files: row.go (rows and scopes), errors.go (query errors and limits), eval.go
+// (Env.Eval: every expression of graph/cypher's AST with openCypher 9's null, three-valued
+// logic and integer/float rules; References and HasAggregate for the planner), funcs.go
+// (the scalar functions, by name), project.go (WITH/RETURN: projection, aggregation and the
+// aggregate functions' states, DISTINCT, ORDER BY, SKIP, LIMIT, WITH's WHERE; UNWIND).
+// Their tests: eval_test.go (with the fixture row the others share), funcs_test.go,
+// project_test.go.
 //
 // Imports: graph/cypher, graph/value, graph/layout, graph/shardapi. It must not import node,
 // graph/store or router: the router gives it the cluster as an interface.

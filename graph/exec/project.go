@@ -1,0 +1,652 @@
+package exec
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/value"
+)
+
+// Project runs the projection of a WITH (with its WHERE, else nil) or a RETURN (where nil)
+// over rows, whose columns s names, with openCypher 9's rules, in this order:
+//   - the items: * first (every variable of s, in s's order) and then the written items,
+//     each named by ProjectionItem.Name(); a name given twice is a QueryError;
+//   - aggregation, when an item holds an aggregate call (count, sum, avg, min, max,
+//     collect, with or without DISTINCT): the other items are the grouping keys, rows are
+//     grouped by value.Key of the keys (so 1 and 1.0 group together, keeping the value seen
+//     first), groups come out in the order they first appear, and with no grouping key an
+//     empty input still gives one row. An aggregating item may use, outside its aggregate
+//     calls, only the grouping keys' expressions (else a QueryError, as the value would be
+//     an arbitrary row's); aggregates inside aggregates are a QueryError;
+//   - DISTINCT, by value.Key of the whole projected row, keeping first appearances;
+//   - ORDER BY, stable, by value.Compare (null last ascending, first descending): its
+//     expressions see the projected columns and, unless the projection aggregates or is
+//     DISTINCT, the incoming variables that no column shadows; an expression that needs
+//     more (an aggregate, or a variable that is not in scope) must be written as one of the
+//     projection's expressions, whose column it then reads;
+//   - SKIP, then LIMIT: an integer literal or parameter, a QueryError if negative or not an
+//     INTEGER;
+//   - WHERE, over the projected columns only: rows for which it is true are kept.
+//
+// It returns the projected rows and their scope (the items' names). maxRows (unlimited if
+// not positive) bounds every list Project builds (rows, groups, collect() lists): beyond it
+// the error wraps ErrTooManyRows and names the limit.
+func (e *Env) Project(rows []Row, s *Scope, p *cypher.Projection, where cypher.Expr, maxRows int) ([]Row, *Scope, error) {
+	items := projectionItems(s, p)
+	names := make([]string, len(items))
+	aggregating := false
+	for i, it := range items {
+		names[i] = it.Name()
+		if slices.Contains(names[:i], names[i]) {
+			return nil, nil, errorf(it.Pos, "column %s is projected twice", names[i])
+		}
+		if err := checkAggregateCalls(it.Expr); err != nil {
+			return nil, nil, err
+		}
+		aggregating = aggregating || HasAggregate(it.Expr)
+	}
+	out := NewScope(names...)
+
+	var projected, incoming []Row
+	var err error
+	if aggregating {
+		projected, err = e.aggregate(rows, s, items, maxRows)
+	} else {
+		projected, err = e.projectRows(rows, s, items, maxRows)
+		incoming = rows
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Distinct {
+		projected, incoming = distinctRows(projected), nil
+	}
+	if len(p.OrderBy) > 0 {
+		if err := e.orderBy(projected, incoming, out, s, items, p.OrderBy); err != nil {
+			return nil, nil, err
+		}
+	}
+	if projected, err = e.skipLimit(projected, p); err != nil {
+		return nil, nil, err
+	}
+	if where != nil {
+		if projected, err = e.filter(projected, out, where); err != nil {
+			return nil, nil, err
+		}
+	}
+	return projected, out, nil
+}
+
+// projectionItems returns the items of p with * expanded into the variables of s, each
+// aliased by its own name (so that a name printed with backquotes keeps its plain name).
+func projectionItems(s *Scope, p *cypher.Projection) []*cypher.ProjectionItem {
+	if !p.Star {
+		return p.Items
+	}
+	items := make([]*cypher.ProjectionItem, 0, s.Len()+len(p.Items))
+	for _, n := range s.Names() {
+		items = append(items, &cypher.ProjectionItem{Expr: &cypher.Variable{Name: n}, Alias: n})
+	}
+	return append(items, p.Items...)
+}
+
+func (e *Env) projectRows(rows []Row, s *Scope, items []*cypher.ProjectionItem, maxRows int) ([]Row, error) {
+	if err := checkRows(len(rows), maxRows); err != nil {
+		return nil, err
+	}
+	out := make([]Row, len(rows))
+	for i, r := range rows {
+		c := evalCtx{env: e, s: s, r: r}
+		pr := make(Row, len(items))
+		for j, it := range items {
+			v, err := c.eval(it.Expr)
+			if err != nil {
+				return nil, err
+			}
+			pr[j] = v
+		}
+		out[i] = pr
+	}
+	return out, nil
+}
+
+// checkRows refuses a list of n rows over the limit maxRows (none if not positive).
+func checkRows(n, maxRows int) error {
+	if maxRows > 0 && n > maxRows {
+		return fmt.Errorf("%w of %d rows", ErrTooManyRows, maxRows)
+	}
+	return nil
+}
+
+// group is one group of an aggregation: its first row (which the aggregating items read
+// their grouping keys' expressions from), its key values and its aggregates' states.
+type group struct {
+	first  Row
+	keys   []any
+	states []aggState
+}
+
+func (e *Env) aggregate(rows []Row, s *Scope, items []*cypher.ProjectionItem, maxRows int) ([]Row, error) {
+	isAgg := make([]bool, len(items))
+	keyText := map[string]bool{}
+	var keyItems []cypher.Expr
+	var calls []*cypher.FuncCall
+	for i, it := range items {
+		isAgg[i] = HasAggregate(it.Expr)
+		if !isAgg[i] {
+			keyItems = append(keyItems, it.Expr)
+			keyText[it.Expr.String()] = true
+			continue
+		}
+		walk(it.Expr, func(x cypher.Expr) bool {
+			if isAggregate(x) {
+				calls = append(calls, x.(*cypher.FuncCall))
+				return false
+			}
+			return true
+		})
+	}
+	for i, it := range items {
+		if isAgg[i] {
+			if err := checkGrouped(it.Expr, keyText); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	var groups []*group
+	index := map[string]*group{}
+	addGroup := func(first Row, keys []any) (*group, error) {
+		if err := checkRows(len(groups)+1, maxRows); err != nil {
+			return nil, err
+		}
+		g := &group{first: first, keys: keys, states: make([]aggState, len(calls))}
+		for j, call := range calls {
+			g.states[j] = newAggState(call, maxRows)
+		}
+		groups = append(groups, g)
+		return g, nil
+	}
+	for _, r := range rows {
+		c := evalCtx{env: e, s: s, r: r}
+		keys := make([]any, len(keyItems))
+		var id strings.Builder
+		for j, x := range keyItems {
+			v, err := c.eval(x)
+			if err != nil {
+				return nil, err
+			}
+			keys[j] = v
+			k := value.Key(v)
+			id.WriteString(strconv.Itoa(len(k)))
+			id.WriteByte(':')
+			id.WriteString(k)
+		}
+		g := index[id.String()]
+		if g == nil {
+			var err error
+			if g, err = addGroup(r, keys); err != nil {
+				return nil, err
+			}
+			index[id.String()] = g
+		}
+		for j, call := range calls {
+			var v any = true // count(*) counts every row
+			if !call.Star {
+				var err error
+				if v, err = c.eval(call.Args[0]); err != nil {
+					return nil, err
+				}
+			}
+			if err := g.states[j].add(v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(groups) == 0 && len(keyItems) == 0 {
+		if _, err := addGroup(make(Row, s.Len()), nil); err != nil {
+			return nil, err
+		}
+	}
+
+	out := make([]Row, len(groups))
+	for gi, g := range groups {
+		aggs := make(map[*cypher.FuncCall]any, len(calls))
+		for j, call := range calls {
+			aggs[call] = g.states[j].result()
+		}
+		c := evalCtx{env: e, s: s, r: g.first, aggs: aggs}
+		row := make(Row, len(items))
+		k := 0
+		for i, it := range items {
+			if !isAgg[i] {
+				row[i] = g.keys[k]
+				k++
+				continue
+			}
+			v, err := c.eval(it.Expr)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = v
+		}
+		out[gi] = row
+	}
+	return out, nil
+}
+
+// checkAggregateCalls checks the aggregate calls in x: count(*) is the only call with *, the
+// others take exactly one argument, and no aggregate is inside another.
+func checkAggregateCalls(x cypher.Expr) error {
+	var err error
+	walk(x, func(x cypher.Expr) bool {
+		if err != nil || !isAggregate(x) {
+			return err == nil
+		}
+		f := x.(*cypher.FuncCall)
+		switch {
+		case f.Star && f.Name != "count":
+			err = errorf(f.Pos, "%s(*) is not allowed: only count takes *", f.Name)
+		case !f.Star && len(f.Args) != 1:
+			err = arityError(f, 1, 1)
+		}
+		for _, a := range f.Args {
+			walk(a, func(y cypher.Expr) bool {
+				if err == nil && isAggregate(y) {
+					err = errorf(y.Position(), "aggregate function %s() cannot be used inside another aggregate function", y.(*cypher.FuncCall).Name)
+				}
+				return err == nil
+			})
+		}
+		return false
+	})
+	return err
+}
+
+// checkGrouped checks that an aggregating item reads rows only through aggregate calls and
+// the grouping keys' expressions (keys, by canonical text).
+func checkGrouped(x cypher.Expr, keys map[string]bool) error {
+	if isAggregate(x) || keys[x.String()] {
+		return nil
+	}
+	if v, ok := x.(*cypher.Variable); ok {
+		return errorf(v.Pos, "variable %s is used beside an aggregate function but is not a grouping key (project it as an item of its own)", v.Name)
+	}
+	for _, ch := range children(x) {
+		if err := checkGrouped(ch, keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// distinctRows keeps the first of each set of equivalent rows.
+func distinctRows(rows []Row) []Row {
+	seen := make(map[string]bool, len(rows))
+	out := rows[:0:0]
+	for _, r := range rows {
+		k := value.Key([]any(r))
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// orderBy sorts rows (the projected ones, scope out) in place. incoming, when not nil, holds
+// each row's input row (scope in), whose variables ORDER BY may also read.
+func (e *Env) orderBy(rows, incoming []Row, out, in *Scope, items []*cypher.ProjectionItem, sortItems []*cypher.SortItem) error {
+	sortScope := out
+	var extra []int // columns of in that ORDER BY sees beside out's
+	if incoming != nil {
+		names := slices.Clone(out.Names())
+		for i, n := range in.Names() {
+			if !out.Has(n) {
+				names = append(names, n)
+				extra = append(extra, i)
+			}
+		}
+		sortScope = NewScope(names...)
+	}
+	cols := make([]int, len(sortItems)) // the column an item reads, or -1 to evaluate it
+	for i, si := range sortItems {
+		col, err := sortColumn(si.Expr, sortScope, items)
+		if err != nil {
+			return err
+		}
+		cols[i] = col
+	}
+	keys := make([][]any, len(rows))
+	for i, r := range rows {
+		sr := r
+		if incoming != nil {
+			sr = r.Extend(sortScope.Len())
+			for j, col := range extra {
+				sr[len(r)+j] = incoming[i][col]
+			}
+		}
+		c := evalCtx{env: e, s: sortScope, r: sr}
+		keys[i] = make([]any, len(sortItems))
+		for j, si := range sortItems {
+			if cols[j] >= 0 {
+				keys[i][j] = r[cols[j]]
+				continue
+			}
+			v, err := c.eval(si.Expr)
+			if err != nil {
+				return err
+			}
+			keys[i][j] = v
+		}
+	}
+	order := make([]int, len(rows))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		for j, si := range sortItems {
+			c := value.Compare(keys[a][j], keys[b][j])
+			if si.Desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	sorted := make([]Row, len(rows))
+	for i, o := range order {
+		sorted[i] = rows[o]
+	}
+	copy(rows, sorted)
+	return nil
+}
+
+// sortColumn returns the column an ORDER BY expression reads when it cannot be evaluated in
+// sortScope (it holds an aggregate or a variable out of scope) but is written as one of the
+// items' expressions; -1 to evaluate it (which reports an unknown variable).
+func sortColumn(x cypher.Expr, sortScope *Scope, items []*cypher.ProjectionItem) (int, error) {
+	agg := HasAggregate(x)
+	inScope := !agg
+	for _, v := range References(x) {
+		inScope = inScope && sortScope.Has(v)
+	}
+	if inScope {
+		return -1, nil
+	}
+	text := x.String()
+	for j, it := range items {
+		if it.Expr.String() == text {
+			return j, nil
+		}
+	}
+	if agg {
+		return 0, errorf(x.Position(), "ORDER BY can use an aggregate function only in one of the projected expressions: %s is not one", text)
+	}
+	return -1, nil
+}
+
+func (e *Env) skipLimit(rows []Row, p *cypher.Projection) ([]Row, error) {
+	if p.Skip != nil {
+		n, err := e.count(p.Skip, "SKIP")
+		if err != nil {
+			return nil, err
+		}
+		rows = rows[min(n, len(rows)):]
+	}
+	if p.Limit != nil {
+		n, err := e.count(p.Limit, "LIMIT")
+		if err != nil {
+			return nil, err
+		}
+		rows = rows[:min(n, len(rows))]
+	}
+	return rows, nil
+}
+
+// count evaluates the operand of SKIP or LIMIT: a non-negative INTEGER.
+func (e *Env) count(x cypher.Expr, clause string) (int, error) {
+	v, err := e.Eval(x, NewScope(), nil)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return 0, errorf(x.Position(), "%s takes a non-negative INTEGER, not a %s", clause, value.TypeName(v))
+	}
+	if n < 0 {
+		return 0, errorf(x.Position(), "%s takes a non-negative INTEGER, not %d", clause, n)
+	}
+	return int(min(n, math.MaxInt)), nil
+}
+
+// filter keeps the rows for which where is true.
+func (e *Env) filter(rows []Row, s *Scope, where cypher.Expr) ([]Row, error) {
+	out := rows[:0:0]
+	for _, r := range rows {
+		v, err := e.Eval(where, s, r)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := v.(bool); !ok && v != nil {
+			return nil, errorf(where.Position(), "type error: WHERE expects a BOOLEAN, got a %s", value.TypeName(v))
+		}
+		if v == true {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Unwind runs UNWIND u over rows (scope s): each row gives one row per element of its list,
+// none for null, and one for any other value; the variable is a new last column. A variable
+// that is bound already is a QueryError. maxRows bounds the result as for Project.
+func (e *Env) Unwind(rows []Row, s *Scope, u *cypher.Unwind, maxRows int) ([]Row, *Scope, error) {
+	if s.Has(u.Var) {
+		return nil, nil, errorf(u.Pos, "variable %s is already defined", u.Var)
+	}
+	out, col := s.With(u.Var)
+	var result []Row
+	emit := func(r Row, v any) error {
+		if err := checkRows(len(result)+1, maxRows); err != nil {
+			return err
+		}
+		nr := r.Extend(out.Len())
+		nr[col] = v
+		result = append(result, nr)
+		return nil
+	}
+	for _, r := range rows {
+		v, err := e.Eval(u.Expr, s, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch v := v.(type) {
+		case nil:
+		case []any:
+			for _, el := range v {
+				if err := emit(r, el); err != nil {
+					return nil, nil, err
+				}
+			}
+		default:
+			if err := emit(r, v); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return result, out, nil
+}
+
+// aggState is the running state of one aggregate call over one group: add takes the
+// argument's value in each row (true for count(*)), result gives the aggregate.
+type aggState interface {
+	add(v any) error
+	result() any
+}
+
+// newAggState returns the state of call, whose arguments checkAggregateCalls has checked.
+func newAggState(call *cypher.FuncCall, maxRows int) aggState {
+	var st aggState
+	switch call.Name {
+	case "count":
+		st = &countAgg{}
+	case "sum":
+		st = &sumAgg{call: call}
+	case "avg":
+		st = &avgAgg{call: call}
+	case "min", "max":
+		st = &extremeAgg{max: call.Name == "max"}
+	case "collect":
+		st = &collectAgg{maxRows: maxRows, list: []any{}}
+	}
+	if call.Distinct {
+		st = &distinctAgg{aggState: st, seen: map[string]bool{}}
+	}
+	return st
+}
+
+// distinctAgg passes on each value only the first time an equivalent one is seen.
+type distinctAgg struct {
+	aggState
+	seen map[string]bool
+}
+
+func (d *distinctAgg) add(v any) error {
+	if v != nil {
+		k := value.Key(v)
+		if d.seen[k] {
+			return nil
+		}
+		d.seen[k] = true
+	}
+	return d.aggState.add(v)
+}
+
+// Every aggregate ignores nulls.
+
+type countAgg struct{ n int64 }
+
+func (a *countAgg) add(v any) error {
+	if v != nil {
+		a.n++
+	}
+	return nil
+}
+
+func (a *countAgg) result() any { return a.n }
+
+// sumAgg adds integers as integers (an overflow is an error) until a float comes, and
+// from then on as floats; no value sums to 0.
+type sumAgg struct {
+	call    *cypher.FuncCall
+	isFloat bool
+	i       int64
+	f       float64
+}
+
+func (a *sumAgg) add(v any) error {
+	switch v := v.(type) {
+	case nil:
+	case int64:
+		if a.isFloat {
+			a.f += float64(v)
+			return nil
+		}
+		s, err := intArith(a.call.Pos, cypher.OpAdd, a.i, v)
+		if err != nil {
+			return err
+		}
+		a.i = s.(int64)
+	case float64:
+		if !a.isFloat {
+			a.isFloat, a.f = true, float64(a.i)
+		}
+		a.f += v
+	default:
+		return errorf(a.call.Pos, "type error: sum() adds numbers, not a %s", value.TypeName(v))
+	}
+	return nil
+}
+
+func (a *sumAgg) result() any {
+	if a.isFloat {
+		return a.f
+	}
+	return a.i
+}
+
+// avgAgg is the mean as a float, null for no value.
+type avgAgg struct {
+	call *cypher.FuncCall
+	n    int64
+	sum  float64
+}
+
+func (a *avgAgg) add(v any) error {
+	if v == nil {
+		return nil
+	}
+	f, ok := toFloat(v)
+	if !ok {
+		return errorf(a.call.Pos, "type error: avg() averages numbers, not a %s", value.TypeName(v))
+	}
+	a.n++
+	a.sum += f
+	return nil
+}
+
+func (a *avgAgg) result() any {
+	if a.n == 0 {
+		return nil
+	}
+	return a.sum / float64(a.n)
+}
+
+// extremeAgg is min or max in value.Compare's order (across types too); the first of
+// equivalent values is kept.
+type extremeAgg struct {
+	max bool
+	cur any
+}
+
+func (a *extremeAgg) add(v any) error {
+	if v == nil {
+		return nil
+	}
+	if a.cur == nil {
+		a.cur = v
+		return nil
+	}
+	c := value.Compare(v, a.cur)
+	if a.max && c > 0 || !a.max && c < 0 {
+		a.cur = v
+	}
+	return nil
+}
+
+func (a *extremeAgg) result() any { return a.cur }
+
+type collectAgg struct {
+	maxRows int
+	list    []any
+}
+
+func (a *collectAgg) add(v any) error {
+	if v == nil {
+		return nil
+	}
+	if err := checkRows(len(a.list)+1, a.maxRows); err != nil {
+		return err
+	}
+	a.list = append(a.list, v)
+	return nil
+}
+
+func (a *collectAgg) result() any { return a.list }
