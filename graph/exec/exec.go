@@ -1,0 +1,304 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/value"
+)
+
+// Cluster is what the executor needs of the cluster: the placement of vertices and one call
+// per shard, sent to the shard's leader (the router follows leader hints and retries reads).
+// Errors carry the answer's meaning as internal/httpx's sentinels.
+type Cluster interface {
+	// Shards is the cluster's shard count.
+	Shards() int
+	// ShardOf is the shard of vertex id of graph.
+	ShardOf(graph string, id layout.ID) int
+	Read(ctx context.Context, graph string, shard int, r *shardapi.ReadRequest) (*shardapi.ReadResponse, error)
+	Write(ctx context.Context, graph string, shard int, r *shardapi.WriteRequest) (*shardapi.WriteResponse, error)
+	SetCatalog(ctx context.Context, graph string, shard int, c *shardapi.Catalog) (*shardapi.Catalog, error)
+	// Backfill writes the entries of an index for a batch of the shard's vertices after
+	// after, and returns where the next batch starts (0: done).
+	Backfill(ctx context.Context, graph string, shard int, label, prop string, after layout.ID) (layout.ID, error)
+	Drop(ctx context.Context, graph string, shard int) (*shardapi.DropResponse, error)
+	Graphs(ctx context.Context, shard int) ([]string, error)
+}
+
+// Config bounds queries.
+type Config struct {
+	// MaxRows bounds every intermediate result of a query (DefaultMaxRows when 0).
+	MaxRows int
+	// Timeout bounds a query's run (DefaultTimeout when 0); a query may ask for less.
+	Timeout time.Duration
+	// Stale reads each shard's replica state instead of linearizably (for benchmarks).
+	Stale bool
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxRows = 1_000_000
+	DefaultTimeout = 30 * time.Second
+	// batchSize bounds the mutations or vertices of one request to one shard.
+	batchSize = 2000
+	// expandLimit bounds the halves one hop request may return.
+	expandLimit = 1 << 20
+)
+
+// Executor runs queries against a Cluster. It is safe for concurrent use.
+type Executor struct {
+	c   Cluster
+	cfg Config
+
+	mu       sync.Mutex
+	catalogs map[string]cachedCatalog
+}
+
+// New returns an Executor over c.
+func New(c Cluster, cfg Config) *Executor {
+	if cfg.MaxRows <= 0 {
+		cfg.MaxRows = DefaultMaxRows
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return &Executor{c: c, cfg: cfg, catalogs: map[string]cachedCatalog{}}
+}
+
+// Result is a query's answer.
+type Result struct {
+	Columns []string
+	Rows    []Row
+	Stats   Stats
+}
+
+// Stats count what a query did, and what it cost in requests: Rounds are the rounds of
+// parallel requests to shards, Requests the requests (each to one shard).
+type Stats struct {
+	NodesCreated         int   `json:"nodesCreated,omitempty"`
+	NodesDeleted         int   `json:"nodesDeleted,omitempty"`
+	RelationshipsCreated int   `json:"relationshipsCreated,omitempty"`
+	RelationshipsDeleted int   `json:"relationshipsDeleted,omitempty"`
+	PropertiesSet        int   `json:"propertiesSet,omitempty"`
+	LabelsAdded          int   `json:"labelsAdded,omitempty"`
+	LabelsRemoved        int   `json:"labelsRemoved,omitempty"`
+	IndexesAdded         int   `json:"indexesAdded,omitempty"`
+	IndexesRemoved       int   `json:"indexesRemoved,omitempty"`
+	ConstraintsAdded     int   `json:"constraintsAdded,omitempty"`
+	ConstraintsRemoved   int   `json:"constraintsRemoved,omitempty"`
+	Rounds               int64 `json:"rounds"`
+	Requests             int64 `json:"requests"`
+	ElapsedMicros        int64 `json:"elapsedMicros"`
+	// Pending counts edges whose other half was not written when the query was answered
+	// (its node delivers it shortly; see docs/graph.md).
+	Pending int `json:"pending,omitempty"`
+}
+
+// Options tune one query.
+type Options struct {
+	// Timeout, when positive and below the executor's, bounds this query.
+	Timeout time.Duration
+}
+
+// Query parses and runs query on graph with params (values of graph/value's model). Query
+// errors are *cypher.Error (syntax) or *QueryError; limits wrap ErrTooManyRows or
+// ErrTimeLimit; the cluster's errors are passed on.
+func (x *Executor) Query(ctx context.Context, graph, query string, params map[string]any, opts Options) (*Result, error) {
+	start := time.Now()
+	if err := layout.CheckGraphName(graph); err != nil {
+		return nil, &QueryError{Msg: err.Error()}
+	}
+	q, err := cypher.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	timeout := x.cfg.Timeout
+	if opts.Timeout > 0 && opts.Timeout < timeout {
+		timeout = opts.Timeout
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w of %s", ErrTimeLimit, timeout))
+	defer cancel()
+	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params}, nodes: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
+	var res *Result
+	if q.Schema != nil {
+		res, err = r.schema(q.Schema)
+	} else {
+		res, err = r.query(q)
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrTimeLimit) {
+			return nil, cause
+		}
+		return nil, err
+	}
+	res.Stats.Rounds = r.rounds.Load()
+	res.Stats.Requests = r.requests.Load()
+	res.Stats.ElapsedMicros = time.Since(start).Microseconds()
+	return res, nil
+}
+
+// run is one query's state.
+type run struct {
+	x     *Executor
+	ctx   context.Context
+	graph string
+	env   *Env
+	cat   *shardapi.Catalog
+	stats Stats
+	// nodes are the vertices loaded so far, one *value.Node per id shared by every row, so that
+	// a SET seen in one row is seen in all, as openCypher's entities are references.
+	nodes map[layout.ID]*value.Node
+	// rels are the relationships met so far, one per edge id, likewise.
+	rels map[layout.ID]*value.Relationship
+	// inc are the incarnations of the vertices loaded or created, for the edges made to them.
+	inc              map[layout.ID]uint64
+	rounds, requests atomic.Int64
+	// clauses are the query's clauses and at the index of the one running (for the analysis
+	// of what later clauses read).
+	clauses []cypher.Clause
+	at      int
+}
+
+func (r *run) query(q *cypher.Query) (*Result, error) {
+	var err error
+	if r.cat, err = r.x.catalog(r.ctx, r.graph, hasWrites(q)); err != nil {
+		return nil, err
+	}
+	r.clauses = q.Clauses
+	rows, scope := []Row{{}}, NewScope()
+	res := &Result{}
+	for i, c := range q.Clauses {
+		r.at = i
+		switch c := c.(type) {
+		case *cypher.Match:
+			rows, scope, err = r.match(rows, scope, c)
+		case *cypher.Unwind:
+			rows, scope, err = r.env.Unwind(rows, scope, c, r.x.cfg.MaxRows)
+		case *cypher.With:
+			rows, scope, err = r.env.Project(rows, scope, &c.Projection, c.Where, r.x.cfg.MaxRows)
+		case *cypher.Return:
+			rows, scope, err = r.env.Project(rows, scope, &c.Projection, nil, r.x.cfg.MaxRows)
+			if err == nil {
+				res.Columns = scope.Names()
+				res.Rows = rows
+			}
+		case *cypher.Create:
+			rows, scope, err = r.create(rows, scope, c.Patterns)
+		case *cypher.Merge:
+			rows, scope, err = r.merge(rows, scope, c)
+		case *cypher.Set:
+			err = r.set(rows, scope, c.Items)
+		case *cypher.Remove:
+			err = r.remove(rows, scope, c.Items)
+		case *cypher.Delete:
+			err = r.delete(rows, scope, c)
+		default:
+			err = errorf(c.Position(), "%T is not supported", c)
+		}
+		if err == nil {
+			err = r.checkRows(len(rows))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if res.Columns == nil {
+		res.Columns = []string{}
+		res.Rows = []Row{}
+	}
+	res.Stats = r.stats
+	return res, nil
+}
+
+// checkRows fails a query whose intermediate result grew past the row limit, or whose time
+// ran out.
+func (r *run) checkRows(n int) error {
+	if n > r.x.cfg.MaxRows {
+		return fmt.Errorf("%w: more than %d rows (the router's --graph-max-rows); narrow the query", ErrTooManyRows, r.x.cfg.MaxRows)
+	}
+	if err := context.Cause(r.ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+func hasWrites(q *cypher.Query) bool {
+	for _, c := range q.Clauses {
+		switch c.(type) {
+		case *cypher.Create, *cypher.Merge, *cypher.Set, *cypher.Remove, *cypher.Delete:
+			return true
+		}
+	}
+	return false
+}
+
+// fanout calls fn for each shard of shards in parallel: one round of requests. It returns the
+// first error.
+func (r *run) fanout(shards []int, fn func(ctx context.Context, shard int) error) error {
+	if len(shards) == 0 {
+		return nil
+	}
+	r.rounds.Add(1)
+	r.requests.Add(int64(len(shards)))
+	if len(shards) == 1 {
+		return fn(r.ctx, shards[0])
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	errs := make(chan error, len(shards))
+	for _, s := range shards {
+		go func() {
+			err := fn(ctx, s)
+			if err != nil {
+				cancel()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range shards {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// allShards is 0..Shards()-1.
+func (r *run) allShards() []int {
+	out := make([]int, r.x.c.Shards())
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// byShard groups ids by their shard, keeping each group in first-seen order without
+// duplicates.
+func (r *run) byShard(ids []layout.ID) map[int][]layout.ID {
+	out := map[int][]layout.ID{}
+	seen := make(map[layout.ID]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			s := r.x.c.ShardOf(r.graph, id)
+			out[s] = append(out[s], id)
+		}
+	}
+	return out
+}
+
+func keys[K comparable, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

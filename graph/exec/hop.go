@@ -1,0 +1,359 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/value"
+)
+
+// dirs are the adjacency directions a relationship traversed in direction d reads on the
+// vertex it leaves from.
+func dirs(d cypher.Direction) []layout.Direction {
+	switch d {
+	case cypher.DirOut:
+		return []layout.Direction{layout.Out}
+	case cypher.DirIn:
+		return []layout.Direction{layout.In}
+	}
+	return []layout.Direction{layout.Out, layout.In}
+}
+
+// expansion is one round of hops: the halves of each vertex, by vertex.
+type expansion struct {
+	halves map[layout.ID][]*shardapi.Half
+	// passed is the set of source vertices that passed the round's source filter (nil when
+	// there was none).
+	passed map[layout.ID]bool
+}
+
+// expand runs one round: the vertices of ids, grouped by shard, one request per shard. With
+// filter, only the vertices that pass it are expanded; with load, they are loaded too.
+func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilter, load bool) (*expansion, error) {
+	out := &expansion{halves: map[layout.ID][]*shardapi.Half{}}
+	if filter != nil || load {
+		out.passed = map[layout.ID]bool{}
+	}
+	var mu sync.Mutex
+	groups := r.byShard(ids)
+	var ef *shardapi.PropFilter
+	if len(rel.filter.Preds) > 0 {
+		ef = &rel.filter
+	}
+	err := r.fanout(keys(groups), func(ctx context.Context, shard int) error {
+		res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale, Expand: &shardapi.ExpandRequest{
+			IDs: groups[shard], SourceFilter: filter, Sources: load, Dirs: dirs(rel.dir), Types: rel.types,
+			EdgeFilter: ef, Limit: expandLimit}})
+		if err != nil {
+			return err
+		}
+		if res.More {
+			return fmt.Errorf("%w: a hop from %d vertices of shard %d found more than %d relationships", ErrTooManyRows, len(groups[shard]), shard, expandLimit)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, h := range res.Halves {
+			out.halves[h.Vertex] = append(out.halves[h.Vertex], h)
+		}
+		for _, v := range res.Sources {
+			out.passed[v.ID] = true
+			if load {
+				if _, err := r.load(v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// rel returns the relationship value of half h (shared per edge id, like nodes).
+func (r *run) rel(h *shardapi.Half) (*value.Relationship, error) {
+	if rel, ok := r.rels[h.Edge]; ok {
+		return rel, nil
+	}
+	props, err := value.DecodeProps(h.Props)
+	if err != nil {
+		return nil, fmt.Errorf("edge %d: %w", h.Edge, err)
+	}
+	rel := &value.Relationship{ID: uint64(h.Edge), Type: h.Type, Start: uint64(h.Source()), End: uint64(h.Target()), Props: props}
+	r.rels[h.Edge] = rel
+	return rel, nil
+}
+
+// live drops, for an undirected traversal, the in-half of a loop, which its out-half on the
+// same vertex already gives: a loop matches an undirected relationship once.
+func live(hs []*shardapi.Half, d cypher.Direction) []*shardapi.Half {
+	if d != cypher.DirBoth {
+		return hs
+	}
+	return slices.DeleteFunc(slices.Clone(hs), func(h *shardapi.Half) bool { return h.Dir == layout.In && h.Other == h.Vertex })
+}
+
+// hop extends every row from node from along rel to node to.
+func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
+	if rel.varLen != nil {
+		return mt.varHop(from, rel, to)
+	}
+	r := mt.r
+	st := mt.state(from.col)
+	ids := mt.ids(from.col)
+	load := st.needed && !st.loaded
+	exp, err := r.expand(ids, rel, st.pending, load)
+	if err != nil {
+		return err
+	}
+	mt.passed(from.col, exp, load)
+	toBound := mt.bound(to)
+	var out []*mrow
+	for _, row := range mt.rows {
+		id, ok := nodeID(row.row[from.col])
+		if !ok {
+			continue
+		}
+		for _, h := range live(exp.halves[id], rel.dir) {
+			if slices.Contains(row.used, h.Edge) {
+				continue
+			}
+			if toBound {
+				if other, ok := nodeID(row.row[to.col]); !ok || other != h.Other {
+					continue
+				}
+			}
+			rv, err := r.rel(h)
+			if err != nil {
+				return err
+			}
+			nr := row.row.Extend(mt.scope.Len())
+			nr[rel.col] = rv
+			if !toBound {
+				nr[to.col] = r.ref(h.Other)
+			}
+			out = append(out, &mrow{row: nr, origin: row.origin, used: append(slices.Clip(row.used), h.Edge)})
+		}
+		if err := r.checkRows(len(out)); err != nil {
+			return err
+		}
+	}
+	mt.rows = out
+	mt.reached(to, toBound)
+	return nil
+}
+
+// ids are the distinct vertex ids of a node column over the rows.
+func (mt *matcher) ids(col int) []layout.ID {
+	seen := map[layout.ID]bool{}
+	var out []layout.ID
+	for _, row := range mt.rows {
+		if id, ok := nodeID(row.row[col]); ok && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// passed applies an expansion's source filter to the rows: a row whose vertex did not pass
+// is dropped, and a loaded vertex replaces its reference.
+func (mt *matcher) passed(col int, exp *expansion, load bool) {
+	st := mt.state(col)
+	if exp.passed == nil {
+		return
+	}
+	mt.rows = slices.DeleteFunc(mt.rows, func(row *mrow) bool {
+		id, ok := nodeID(row.row[col])
+		return !ok || !exp.passed[id]
+	})
+	st.pending = nil
+	if load {
+		for _, row := range mt.rows {
+			id, _ := nodeID(row.row[col])
+			row.row[col] = mt.r.nodes[id]
+		}
+		st.loaded = true
+	}
+}
+
+// reached records the state of a node column a hop bound: references, to check against the
+// node's filter and load if needed.
+func (mt *matcher) reached(to *nodeSpec, wasBound bool) {
+	if wasBound {
+		if to.hasFilter() {
+			mt.require(to.col, &to.filter)
+		}
+		if to.needed {
+			mt.state(to.col).needed = true
+		}
+		return
+	}
+	st := &colState{needed: to.needed}
+	if to.hasFilter() {
+		f := to.filter
+		st.pending = &f
+	}
+	mt.cols[to.col] = st
+}
+
+// varHop extends every row along a variable-length relationship: level by level, one round
+// per level over every row's paths, each relationship at most once per row.
+func (mt *matcher) varHop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
+	r := mt.r
+	type state struct {
+		row  *mrow
+		path []any // *value.Relationship
+		at   layout.ID
+	}
+	st := mt.state(from.col)
+	toBound := mt.bound(to)
+	var out []*mrow
+	emit := func(s *state) {
+		if toBound {
+			if other, ok := nodeID(s.row.row[to.col]); !ok || other != s.at {
+				return
+			}
+		}
+		nr := s.row.row.Extend(mt.scope.Len())
+		nr[rel.col] = slices.Clone(s.path)
+		if !toBound {
+			nr[to.col] = r.ref(s.at)
+		}
+		used := slices.Clip(s.row.used)
+		for _, rv := range s.path {
+			used = append(used, layout.ID(rv.(*value.Relationship).ID))
+		}
+		out = append(out, &mrow{row: nr, origin: s.row.origin, used: used})
+	}
+	// Level 0: the rows themselves, once the source filter has been checked.
+	var states []*state
+	if st.pending != nil || (st.needed && !st.loaded) {
+		if err := mt.verify(map[int]*colState{from.col: st}); err != nil {
+			return err
+		}
+	}
+	for _, row := range mt.rows {
+		if id, ok := nodeID(row.row[from.col]); ok {
+			states = append(states, &state{row: row, at: id})
+		}
+	}
+	if rel.varLen.Min == 0 {
+		for _, s := range states {
+			emit(s)
+		}
+	}
+	for level := int64(1); level <= rel.varLen.Max && len(states) > 0; level++ {
+		ids := make([]layout.ID, 0, len(states))
+		for _, s := range states {
+			ids = append(ids, s.at)
+		}
+		exp, err := r.expand(ids, rel, nil, false)
+		if err != nil {
+			return err
+		}
+		var next []*state
+		for _, s := range states {
+			for _, h := range live(exp.halves[s.at], rel.dir) {
+				if slices.Contains(s.row.used, h.Edge) || slices.ContainsFunc(s.path, func(v any) bool {
+					return v.(*value.Relationship).ID == uint64(h.Edge)
+				}) {
+					continue
+				}
+				rv, err := r.rel(h)
+				if err != nil {
+					return err
+				}
+				ns := &state{row: s.row, path: append(slices.Clip(s.path), rv), at: h.Other}
+				next = append(next, ns)
+				if level >= rel.varLen.Min {
+					emit(ns)
+				}
+			}
+			if err := r.checkRows(len(next) + len(out)); err != nil {
+				return err
+			}
+		}
+		states = next
+	}
+	mt.rows = out
+	mt.reached(to, toBound)
+	return nil
+}
+
+// verify checks the pending filters of the given columns and loads the needed ones, in one
+// round: one request per shard and column.
+func (mt *matcher) verify(cols map[int]*colState) error {
+	r := mt.r
+	type job struct {
+		shard int
+		col   int
+		ids   []layout.ID
+	}
+	var jobs []job
+	for col, st := range cols {
+		if st.pending == nil && (st.loaded || !st.needed) {
+			continue
+		}
+		for shard, ids := range r.byShard(mt.ids(col)) {
+			for i := 0; i < len(ids); i += batchSize {
+				jobs = append(jobs, job{shard: shard, col: col, ids: ids[i:min(i+batchSize, len(ids))]})
+			}
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	passed := map[int]map[layout.ID]bool{}
+	for col := range cols {
+		passed[col] = map[layout.ID]bool{}
+	}
+	var mu sync.Mutex
+	idx := make([]int, len(jobs))
+	for i := range idx {
+		idx[i] = i
+	}
+	err := r.fanout(idx, func(ctx context.Context, i int) error {
+		j := jobs[i]
+		res, err := r.x.c.Read(ctx, r.graph, j.shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
+			Vertices: &shardapi.VerticesRequest{IDs: j.ids, Filter: cols[j.col].pending}})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, v := range res.Vertices {
+			passed[j.col][v.ID] = true
+			if _, err := r.load(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for col, st := range cols {
+		if st.pending == nil && (st.loaded || !st.needed) {
+			continue
+		}
+		mt.rows = slices.DeleteFunc(mt.rows, func(row *mrow) bool {
+			id, ok := nodeID(row.row[col])
+			return !ok || !passed[col][id]
+		})
+		for _, row := range mt.rows {
+			id, _ := nodeID(row.row[col])
+			row.row[col] = r.nodes[id]
+		}
+		st.pending, st.loaded = nil, true
+	}
+	return nil
+}
+
+// settle ends the MATCH's rounds: the nodes still to check or load are, in one round.
+func (mt *matcher) settle() error {
+	return mt.verify(mt.cols)
+}

@@ -1,0 +1,598 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/value"
+)
+
+// MATCH: each pattern is anchored at its cheapest node (a bound variable, a primary key, an
+// index, a label scan, a full scan) and expanded from there, hop by hop, in both directions.
+// A hop is one round: every row's current vertex is grouped by shard, and each shard gets one
+// request with all of its vertices. A node reached by a hop is known by id only; its labels and
+// properties are checked (and loaded, when a later clause reads them) in the next hop's
+// request, which reads the vertices it expands anyway, or in one last round.
+
+// hidden is the prefix of the columns a MATCH uses for anonymous nodes and relationships; a
+// variable's name never holds a NUL.
+const hidden = "\x00"
+
+// mrow is a row being matched: its origin (the input row it came from, for OPTIONAL MATCH) and
+// the relationships this MATCH has bound in it (each at most once, as openCypher requires).
+type mrow struct {
+	row    Row
+	origin int
+	used   []layout.ID
+}
+
+// nodeSpec is what a node of a pattern asks: its column, its labels and the predicates the
+// nodes check, and whether a later clause reads it whole (then it is loaded).
+type nodeSpec struct {
+	col    int
+	name   string
+	filter shardapi.VertexFilter
+	needed bool
+}
+
+func (n *nodeSpec) hasFilter() bool { return len(n.filter.Labels) > 0 || len(n.filter.Props.Preds) > 0 }
+
+// relSpec is what a relationship of a pattern asks.
+type relSpec struct {
+	col    int
+	types  []string
+	dir    cypher.Direction
+	filter shardapi.PropFilter
+	varLen *cypher.Range
+}
+
+// colState is what a MATCH knows of a node column's values in every row.
+type colState struct {
+	// pending is the filter the column's vertices still have to pass (nil: none).
+	pending *shardapi.VertexFilter
+	// loaded is true when the values are loaded vertices.
+	loaded bool
+	// needed is true when the vertices must be loaded by the end of the MATCH.
+	needed bool
+}
+
+// matcher is the state of one MATCH clause.
+type matcher struct {
+	r      *run
+	scope  *Scope
+	input  *Scope // the scope before the MATCH
+	rows   []*mrow
+	cols   map[int]*colState
+	nodes  map[string]*nodeSpec // by variable (named and hidden)
+	pushed map[string][]*pushed
+	// residual are the WHERE conjuncts the router evaluates after the MATCH.
+	residual []cypher.Expr
+	anon     int
+}
+
+func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, error) {
+	mt := &matcher{r: r, scope: scope, input: scope, cols: map[int]*colState{}, nodes: map[string]*nodeSpec{}, pushed: map[string][]*pushed{}}
+	for i, row := range rows {
+		mt.rows = append(mt.rows, &mrow{row: row, origin: i})
+	}
+	if err := mt.plan(m); err != nil {
+		return nil, nil, err
+	}
+	for _, p := range m.Patterns {
+		var err error
+		if p.Shortest != cypher.NotShortest {
+			err = mt.shortest(p)
+		} else {
+			err = mt.pattern(p)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := mt.settle(); err != nil {
+		return nil, nil, err
+	}
+	if err := mt.paths(m.Patterns); err != nil {
+		return nil, nil, err
+	}
+	out, err := mt.filter()
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Optional {
+		out = mt.optional(rows, out)
+	}
+	return mt.project(out)
+}
+
+// plan names the columns of the clause's variables, splits WHERE into what the nodes check
+// and what the router does, and works out which nodes must be loaded.
+func (mt *matcher) plan(m *cypher.Match) error {
+	for _, c := range conjuncts(m.Where) {
+		p, ok, err := mt.r.pushable(c)
+		if err != nil {
+			return err
+		}
+		if ok && !mt.input.Has(p.Var) {
+			mt.pushed[p.Var] = append(mt.pushed[p.Var], p)
+		} else {
+			mt.residual = append(mt.residual, c)
+		}
+	}
+	for _, p := range m.Patterns {
+		for i, el := range p.Elements {
+			var err error
+			switch el := el.(type) {
+			case *cypher.NodePattern:
+				err = mt.addNode(el)
+			case *cypher.RelPattern:
+				err = mt.addRel(el, p.Elements[i-1].(*cypher.NodePattern), p.Elements[i+1].(*cypher.NodePattern))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if p.PathVar != "" {
+			if mt.scope.Has(p.PathVar) {
+				return errorf(p.Pos, "variable %s is already bound", p.PathVar)
+			}
+			mt.scope, _ = mt.scope.With(p.PathVar)
+		}
+	}
+	// Nodes on a path a later clause reads whole are loaded too.
+	for _, p := range m.Patterns {
+		if p.PathVar != "" && mt.r.laterReadsWhole(p.PathVar, mt.residual...) {
+			for _, n := range p.Nodes() {
+				mt.nodes[mt.nodeVar(n)].needed = true
+			}
+		}
+	}
+	return nil
+}
+
+// nodeVar is the variable of node pattern n (a hidden one for an anonymous node, named on the
+// pattern the first time it is met).
+func (mt *matcher) nodeVar(n *cypher.NodePattern) string {
+	if n.Var != "" {
+		return n.Var
+	}
+	return hidden + "n" + strconv.Itoa(n.Pos.Line) + ":" + strconv.Itoa(n.Pos.Column)
+}
+
+func relVar(rel *cypher.RelPattern) string {
+	if rel.Var != "" {
+		return rel.Var
+	}
+	return hidden + "r" + strconv.Itoa(rel.Pos.Line) + ":" + strconv.Itoa(rel.Pos.Column)
+}
+
+func (mt *matcher) addNode(n *cypher.NodePattern) error {
+	name := mt.nodeVar(n)
+	spec, ok := mt.nodes[name]
+	if !ok {
+		var col int
+		mt.scope, col = mt.scope.With(name)
+		spec = &nodeSpec{col: col, name: name}
+		mt.nodes[name] = spec
+		if n.Var != "" {
+			spec.needed = mt.r.laterReadsWhole(name, mt.residual...)
+			for _, p := range mt.pushed[name] {
+				spec.filter.Labels = append(spec.filter.Labels, p.Labels...)
+				if p.Pred != nil {
+					spec.filter.Props.Preds = append(spec.filter.Props.Preds, *p.Pred)
+				}
+			}
+		}
+	}
+	spec.filter.Labels = append(spec.filter.Labels, n.Labels...)
+	preds, err := mt.inlineProps(name, n.Props)
+	if err != nil {
+		return err
+	}
+	spec.filter.Props.Preds = append(spec.filter.Props.Preds, preds...)
+	return nil
+}
+
+func (mt *matcher) addRel(rel *cypher.RelPattern, left, right *cypher.NodePattern) error {
+	name := relVar(rel)
+	if mt.scope.Has(name) {
+		return errorf(rel.Pos, "relationship variable %s is already bound: a relationship appears once in a MATCH", name)
+	}
+	mt.scope, _ = mt.scope.With(name)
+	preds, err := mt.inlineProps(name, rel.Props)
+	if err != nil {
+		return err
+	}
+	for _, p := range mt.pushed[name] {
+		if len(p.Labels) > 0 {
+			return errorf(rel.Pos, "%s is a relationship: it has a type, not labels", name)
+		}
+		preds = append(preds, *p.Pred)
+	}
+	if rel.VarLength != nil && len(preds) > 0 && rel.Var != "" && len(mt.pushed[name]) > 0 {
+		// A predicate on a variable-length relationship's variable reads its list: the router
+		// evaluates it.
+		return errorf(rel.Pos, "a WHERE predicate on the properties of variable-length relationship %s is not supported: filter with a property map", name)
+	}
+	_ = left
+	_ = right
+	return nil
+}
+
+// inlineProps turns a pattern's property map into predicates: constant values become node-side
+// equality checks; the others (reading other variables) join the residual WHERE.
+func (mt *matcher) inlineProps(name string, props cypher.Expr) ([]shardapi.Pred, error) {
+	if props == nil {
+		return nil, nil
+	}
+	var preds []shardapi.Pred
+	switch p := props.(type) {
+	case *cypher.MapLit:
+		for _, it := range p.Items {
+			if constant(it.Value) {
+				v, err := mt.r.env.Eval(it.Value, NewScope(), nil)
+				if err != nil {
+					return nil, err
+				}
+				preds = append(preds, shardapi.Pred{Key: it.Key, Op: shardapi.OpEq, Value: value.Wire{V: v}})
+				continue
+			}
+			mt.residual = append(mt.residual, &cypher.Binary{At: it.At, Op: cypher.OpEq,
+				L: &cypher.Property{At: it.At, Expr: &cypher.Variable{At: it.At, Name: name}, Key: it.Key}, R: it.Value})
+		}
+	default:
+		v, err := mt.r.env.Eval(props, NewScope(), nil)
+		if err != nil {
+			return nil, err
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, errorf(props.Position(), "a pattern's properties must be a map, got %s", value.TypeName(v))
+		}
+		for _, k := range slices.Sorted(mapKeys(m)) {
+			preds = append(preds, shardapi.Pred{Key: k, Op: shardapi.OpEq, Value: value.Wire{V: m[k]}})
+		}
+	}
+	return preds, nil
+}
+
+func mapKeys(m map[string]any) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// relSpecOf is the spec of relationship rel as traversed from its left node (reverse: from
+// its right node).
+func (mt *matcher) relSpecOf(rel *cypher.RelPattern, reverse bool) (*relSpec, error) {
+	name := relVar(rel)
+	col, _ := mt.scope.Index(name)
+	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength}
+	if reverse {
+		switch rel.Dir {
+		case cypher.DirOut:
+			s.dir = cypher.DirIn
+		case cypher.DirIn:
+			s.dir = cypher.DirOut
+		}
+	}
+	preds, err := mt.inlineProps(name, rel.Props)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range mt.pushed[name] {
+		preds = append(preds, *p.Pred)
+	}
+	s.filter.Preds = preds
+	return s, nil
+}
+
+// bound reports whether the node column already has values in the rows.
+func (mt *matcher) bound(spec *nodeSpec) bool {
+	if mt.input.Has(spec.name) {
+		return true
+	}
+	_, ok := mt.cols[spec.col]
+	return ok
+}
+
+// pattern matches one (non-shortest) pattern in every row.
+func (mt *matcher) pattern(p *cypher.Pattern) error {
+	nodes, rels := p.Nodes(), p.Rels()
+	specs := make([]*nodeSpec, len(nodes))
+	for i, n := range nodes {
+		specs[i] = mt.nodes[mt.nodeVar(n)]
+	}
+	a := mt.anchorOf(specs)
+	if err := mt.bindAnchor(specs[a]); err != nil {
+		return err
+	}
+	for i := a; i < len(rels); i++ {
+		rs, err := mt.relSpecOf(rels[i], false)
+		if err != nil {
+			return err
+		}
+		if err := mt.hop(specs[i], rs, specs[i+1]); err != nil {
+			return err
+		}
+	}
+	for i := a; i > 0; i-- {
+		rs, err := mt.relSpecOf(rels[i-1], true)
+		if err != nil {
+			return err
+		}
+		if err := mt.hop(specs[i], rs, specs[i-1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// anchor costs, cheapest first.
+const (
+	costBound = iota
+	costKey
+	costIndex
+	costLabel
+	costScan
+)
+
+// anchorOf picks the node to start a pattern from: the cheapest to find.
+func (mt *matcher) anchorOf(specs []*nodeSpec) int {
+	best, bestCost := 0, costScan+1
+	for i, s := range specs {
+		if c := mt.cost(s); c < bestCost {
+			best, bestCost = i, c
+		}
+	}
+	return best
+}
+
+func (mt *matcher) cost(s *nodeSpec) int {
+	if mt.bound(s) {
+		return costBound
+	}
+	if _, ok := mt.keyLookup(s); ok {
+		return costKey
+	}
+	if _, _, ok := mt.indexLookup(s); ok {
+		return costIndex
+	}
+	if len(s.filter.Labels) > 0 {
+		return costLabel
+	}
+	return costScan
+}
+
+// keyLookup returns the id a node's primary-key equality names.
+func (mt *matcher) keyLookup(s *nodeSpec) (layout.ID, bool) {
+	for _, l := range s.filter.Labels {
+		pk, ok := mt.r.cat.PrimaryKeyOf(l)
+		if !ok {
+			continue
+		}
+		for _, p := range s.filter.Props.Preds {
+			if p.Key == pk && p.Op == shardapi.OpEq && p.Value.V != nil {
+				if id, err := layout.PrimaryKeyID(mt.r.graph, l, p.Value.V); err == nil {
+					return id, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// indexLookup returns the ready index and the range a node's predicates give it.
+func (mt *matcher) indexLookup(s *nodeSpec) (shardapi.Index, shardapi.Range, bool) {
+	for _, l := range s.filter.Labels {
+		for _, p := range s.filter.Props.Preds {
+			x, ok := mt.r.cat.IndexOn(l, p.Key)
+			if !ok || x.State != shardapi.IndexReady || p.Value.V == nil {
+				continue
+			}
+			switch p.Op {
+			case shardapi.OpEq:
+				return x, shardapi.Range{Eq: p.Value}, true
+			case shardapi.OpLt, shardapi.OpLe:
+				return x, shardapi.Range{Upper: p.Value, UpperInclusive: p.Op == shardapi.OpLe}, true
+			case shardapi.OpGt, shardapi.OpGe:
+				return x, shardapi.Range{Lower: p.Value, LowerInclusive: p.Op == shardapi.OpGe}, true
+			}
+		}
+	}
+	return shardapi.Index{}, shardapi.Range{}, false
+}
+
+// bindAnchor gives every row its candidates for the anchor node: a bound node is checked
+// against the pattern's filter when it has one; an unbound one is looked up once and joined
+// with every row.
+func (mt *matcher) bindAnchor(s *nodeSpec) error {
+	if mt.bound(s) {
+		if s.hasFilter() {
+			mt.require(s.col, &s.filter)
+		}
+		if s.needed {
+			mt.state(s.col).needed = true
+		}
+		return nil
+	}
+	cands, err := mt.candidates(s)
+	if err != nil {
+		return err
+	}
+	var out []*mrow
+	for _, row := range mt.rows {
+		for _, v := range cands {
+			if len(out) >= mt.r.x.cfg.MaxRows {
+				return mt.r.checkRows(len(out) + 1)
+			}
+			nr := row.row.Extend(mt.scope.Len())
+			nr[s.col] = v
+			out = append(out, &mrow{row: nr, origin: row.origin, used: row.used})
+		}
+	}
+	mt.rows = out
+	mt.cols[s.col] = &colState{loaded: true, needed: s.needed}
+	return nil
+}
+
+// candidates are the vertices a pattern node matches on its own: loaded and filtered.
+func (mt *matcher) candidates(s *nodeSpec) ([]*value.Node, error) {
+	r := mt.r
+	var mu sync.Mutex
+	var found []*shardapi.Vertex
+	collect := func(vs []*shardapi.Vertex) {
+		mu.Lock()
+		found = append(found, vs...)
+		mu.Unlock()
+	}
+	filter := &s.filter
+	switch {
+	case mt.cost(s) == costKey:
+		id, _ := mt.keyLookup(s)
+		shard := r.x.c.ShardOf(r.graph, id)
+		err := r.fanout([]int{shard}, func(ctx context.Context, shard int) error {
+			res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
+				Vertices: &shardapi.VerticesRequest{IDs: []layout.ID{id}, Filter: filter}})
+			if err == nil {
+				collect(res.Vertices)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	case mt.cost(s) == costIndex:
+		x, rng, _ := mt.indexLookup(s)
+		err := r.fanout(r.allShards(), func(ctx context.Context, shard int) error {
+			res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
+				Index: &shardapi.IndexRequest{Label: x.Label, Property: x.Property, Range: rng, Limit: r.x.cfg.MaxRows + 1, Fetch: true, Filter: filter}})
+			if err == nil {
+				collect(res.Scanned)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	default:
+		label := ""
+		if len(s.filter.Labels) > 0 {
+			label = s.filter.Labels[0]
+		}
+		err := r.fanout(r.allShards(), func(ctx context.Context, shard int) error {
+			after := layout.ID(0)
+			for {
+				res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
+					Scan: &shardapi.ScanRequest{Label: label, After: after, Limit: batchSize, Filter: filter}})
+				if err != nil {
+					return err
+				}
+				collect(res.Scanned)
+				if !res.More || len(res.Scanned) == 0 {
+					return nil
+				}
+				after = res.Scanned[len(res.Scanned)-1].ID
+				mu.Lock()
+				n := len(found)
+				mu.Unlock()
+				if n > r.x.cfg.MaxRows {
+					return r.checkRows(n)
+				}
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := r.checkRows(len(found)); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(found, func(a, b *shardapi.Vertex) int { return compareIDs(a.ID, b.ID) })
+	out := make([]*value.Node, 0, len(found))
+	for _, v := range found {
+		n, err := r.load(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func compareIDs(a, b layout.ID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// state returns the column's state, creating it for a column bound before this MATCH (loaded,
+// as every clause leaves its nodes).
+func (mt *matcher) state(col int) *colState {
+	st, ok := mt.cols[col]
+	if !ok {
+		st = &colState{loaded: true}
+		mt.cols[col] = st
+	}
+	return st
+}
+
+// require adds filter to what the column's vertices must pass.
+func (mt *matcher) require(col int, f *shardapi.VertexFilter) {
+	st := mt.state(col)
+	if st.pending == nil {
+		st.pending = &shardapi.VertexFilter{}
+	}
+	st.pending.Labels = append(st.pending.Labels, f.Labels...)
+	st.pending.Props.Preds = append(st.pending.Props.Preds, f.Props.Preds...)
+}
+
+// load returns the shared *value.Node of v, updated to v.
+func (r *run) load(v *shardapi.Vertex) (*value.Node, error) {
+	props, err := value.DecodeProps(v.Props)
+	if err != nil {
+		return nil, fmt.Errorf("vertex %d: %w", v.ID, err)
+	}
+	r.inc[v.ID] = v.Incarnation
+	n, ok := r.nodes[v.ID]
+	if !ok {
+		n = &value.Node{ID: uint64(v.ID)}
+		r.nodes[v.ID] = n
+	}
+	n.Labels = slices.Clone(v.Labels)
+	n.Props = props
+	return n, nil
+}
+
+// ref returns the node value for id: the loaded one, or a reference by id only (a node a
+// later round checks or loads).
+func (r *run) ref(id layout.ID) *value.Node {
+	if n, ok := r.nodes[id]; ok {
+		return n
+	}
+	return &value.Node{ID: uint64(id)}
+}
+
+func nodeID(v any) (layout.ID, bool) {
+	n, ok := v.(*value.Node)
+	if !ok {
+		return 0, false
+	}
+	return layout.ID(n.ID), true
+}
+
+func idOf(x uint64) layout.ID { return layout.ID(x) }
