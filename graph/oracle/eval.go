@@ -277,7 +277,7 @@ func (ev *evaluator) node(n *value.Node) (*value.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &value.Node{ID: n.ID, Labels: slices.Clone(v.Labels), Props: maps.Clone(v.Props)}, nil
+	return &value.Node{ID: n.ID, Labels: append([]string{}, v.Labels...), Props: maps.Clone(v.Props)}, nil
 }
 
 func (ev *evaluator) rel(r *value.Relationship) (*value.Relationship, error) {

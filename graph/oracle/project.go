@@ -1,6 +1,7 @@
 package oracle
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/torua/torua/graph/cypher"
@@ -108,7 +109,7 @@ func projectionItems(p *cypher.Projection, sc scope) ([]item, error) {
 	var items []item
 	if p.Star {
 		if len(sc) == 0 {
-			return nil, errAt(cypher.Pos{}, "* needs variables in scope")
+			return nil, errors.New("RETURN * and WITH * need variables in scope")
 		}
 		for _, v := range slices.Sorted(slices.Values(sc)) {
 			items = append(items, item{v, &cypher.Variable{Name: v}})
