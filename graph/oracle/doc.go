@@ -29,9 +29,15 @@
 //     for a seed; karate.go: Zachary's karate club from testdata/karate.txt; export.go: a
 //     graph as Cypher CREATE statements.
 //
+// Tests: helpers_test.go (the fixtures, the table runner, exact comparison of values);
+// eval_expr_test.go, eval_match_test.go, eval_write_test.go (tables of queries with answers
+// worked out by hand, openCypher's corner cases among them); karate_test.go (published facts
+// and a plain BFS); property_test.go (generated graphs against direct computation);
+// gen_test.go and graph_test.go (generators, export round trip, mutators).
+//
 // Decisions where openCypher leaves room, or where the oracle is stricter than Neo4j:
 //   - A query that writes is atomic: on an error the graph is left as it was.
-//   - Labels are a set, kept sorted: labels(n) lists them in code point order.
+//   - Labels are a set, kept sorted: labels(n) lists them in code point order; keys(x) too.
 //   - Row order without ORDER BY is the matcher's (ascending ids), which no test may rely on.
 //   - shortestPath's lower bound is 0 or 1; of several shortest paths it gives the first in
 //     ascending id order; a == b gives nothing unless the lower bound is 0.
