@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/torua/torua/graph/exec"
+	"github.com/torua/torua/graph/shardapi"
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/internal/wire"
@@ -40,6 +42,10 @@ type Config struct {
 	PingInterval, PingTimeout time.Duration
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
+	// GraphMaxRows bounds the intermediate results of a graph query (default
+	// exec.DefaultMaxRows), and GraphTimeout its run (default exec.DefaultTimeout).
+	GraphMaxRows int
+	GraphTimeout time.Duration
 	// Local holds the wire servers of nodes running in the router's own process (`torua
 	// local`), by their API address: their requests are handed over in process rather
 	// than sent over loopback connections.
@@ -57,6 +63,8 @@ type Router struct {
 	srv     *httpx.Server
 
 	retries *prometheus.CounterVec
+	// graph runs graph queries (graph.go).
+	graph *exec.Executor
 
 	// leaders caches each shard's leader as nodes last named it.
 	leadersMu sync.RWMutex
@@ -106,6 +114,8 @@ func New(cfg Config) (*Router, error) {
 		}, []string{"reason"}),
 	}
 	rt.holder = shardmap.NewHolder(rt.log, metrics.Registry())
+	rt.graph = exec.New(graphCluster{rt: rt, api: shardapi.NewClient(rt.nodes)},
+		exec.Config{MaxRows: cfg.GraphMaxRows, Timeout: cfg.GraphTimeout})
 	metrics.Registry().MustRegister(rt.retries)
 	return rt, nil
 }
@@ -191,6 +201,7 @@ func (rt *Router) routes() *http.ServeMux {
 	mux.HandleFunc("GET /data", rt.handleList)
 	mux.HandleFunc("/data", httpx.OnlyMethods(rt.log, "GET", "HEAD"))
 	mux.HandleFunc("POST /txn", rt.handleTxn)
+	rt.graphRoutes(mux)
 	mux.HandleFunc("GET /cluster", rt.handleCluster)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

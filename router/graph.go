@@ -1,0 +1,419 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/exec"
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/graph/value"
+	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/shardmap"
+)
+
+// The graph API (docs/graph.md): POST /graph/{graph}/query runs an openCypher query with
+// graph/exec, which calls the shards through graphCluster: forwardTo's leader following and
+// retries, over the nodes' graph API.
+
+// maxQueryBody bounds a query request (the query and its parameters).
+const maxQueryBody = 16 << 20
+
+// QueryRequest is the body of POST /graph/{graph}/query.
+type QueryRequest struct {
+	Query  string         `json:"query"`
+	Params map[string]any `json:"params,omitempty"`
+	// Timeout, a Go duration ("5s"), shortens the query's time limit.
+	Timeout string `json:"timeout,omitempty"`
+}
+
+// QueryResponse is its answer: columns, rows of JSON values (nodes, relationships and paths
+// as objects, see graph/value.ToJSON) and what the query did.
+type QueryResponse struct {
+	Columns []string   `json:"columns"`
+	Rows    [][]any    `json:"rows"`
+	Stats   exec.Stats `json:"stats"`
+}
+
+// QueryErrorBody is the error body of a query that failed on its own terms: where, when the
+// fault has a place in the query.
+type QueryErrorBody struct {
+	Error  string `json:"error"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
+}
+
+func (rt *Router) graphRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /graph/{graph}/query", rt.handleQuery)
+	mux.HandleFunc("POST /graph/{graph}/import", rt.handleImport)
+	mux.HandleFunc("DELETE /graph/{graph}", rt.handleDropGraph)
+	mux.HandleFunc("GET /graph", rt.handleGraphs)
+	mux.HandleFunc("/graph/{graph}/query", httpx.OnlyMethods(rt.log, "POST"))
+	mux.HandleFunc("/graph/{graph}/import", httpx.OnlyMethods(rt.log, "POST"))
+	mux.HandleFunc("/graph", httpx.OnlyMethods(rt.log, "GET"))
+}
+
+func (rt *Router) handleQuery(w http.ResponseWriter, r *http.Request) {
+	var req QueryRequest
+	params, err := decodeQuery(r, &req)
+	var opts exec.Options
+	if err == nil && req.Timeout != "" {
+		if opts.Timeout, err = time.ParseDuration(req.Timeout); err != nil || opts.Timeout <= 0 {
+			err = fmt.Errorf("%w: timeout %q is not a positive duration like \"5s\"", httpx.ErrBadRequest, req.Timeout)
+		}
+	}
+	if err == nil && rt.holder.Current() == nil {
+		err = fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
+	}
+	var res *exec.Result
+	if err == nil {
+		res, err = rt.graph.Query(r.Context(), r.PathValue("graph"), req.Query, params, opts)
+	}
+	if err != nil {
+		rt.writeQueryError(w, r, err)
+		return
+	}
+	out := QueryResponse{Columns: res.Columns, Rows: make([][]any, len(res.Rows)), Stats: res.Stats}
+	for i, row := range res.Rows {
+		out.Rows[i] = make([]any, len(row))
+		for j, v := range row {
+			out.Rows[i][j] = value.ToJSON(v)
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// decodeQuery reads a query request, with numbers kept exact: integers stay integers.
+func decodeQuery(r *http.Request, req *QueryRequest) (map[string]any, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the request: %v", httpx.ErrBadRequest, err)
+	}
+	if len(body) > maxQueryBody {
+		return nil, fmt.Errorf("%w: the request is more than the %d bytes allowed", httpx.ErrTooLarge, maxQueryBody)
+	}
+	var raw struct {
+		Query   string          `json:"query"`
+		Params  json.RawMessage `json:"params"`
+		Timeout string          `json:"timeout"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("%w: the body must be JSON {\"query\": \"...\", \"params\": {...}}: %v", httpx.ErrBadRequest, err)
+	}
+	if raw.Query == "" {
+		return nil, fmt.Errorf("%w: the body has no query", httpx.ErrBadRequest)
+	}
+	req.Query, req.Timeout = raw.Query, raw.Timeout
+	params := map[string]any{}
+	if len(raw.Params) > 0 && string(raw.Params) != "null" {
+		v, err := value.FromJSON(raw.Params)
+		if err != nil {
+			return nil, fmt.Errorf("%w: params: %v", httpx.ErrBadRequest, err)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: params must be a JSON object", httpx.ErrBadRequest)
+		}
+		params = m
+	}
+	return params, nil
+}
+
+// writeQueryError answers a failed query: 400 with the place for a query's own fault, 413 for
+// the row limit, 503 for the time limit, and the shards' answers as they map.
+func (rt *Router) writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
+	var ce *cypher.Error
+	var qe *exec.QueryError
+	body := QueryErrorBody{Error: err.Error()}
+	status := 0
+	switch {
+	case errors.As(err, &ce):
+		status, body.Line, body.Column = http.StatusBadRequest, ce.Pos.Line, ce.Pos.Column
+	case errors.As(err, &qe):
+		status, body.Line, body.Column = http.StatusBadRequest, qe.Pos.Line, qe.Pos.Column
+	case errors.Is(err, exec.ErrTooManyRows):
+		status = http.StatusRequestEntityTooLarge
+	case errors.Is(err, exec.ErrTimeLimit):
+		status = http.StatusServiceUnavailable
+	case r.Context().Err() != nil:
+		return // the client went away: nobody reads an answer
+	}
+	if status == 0 {
+		httpx.WriteError(w, r, rt.log, err)
+		return
+	}
+	httpx.WriteJSON(w, status, body)
+}
+
+func (rt *Router) handleGraphs(w http.ResponseWriter, r *http.Request) {
+	if rt.holder.Current() == nil {
+		httpx.WriteError(w, r, rt.log, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable))
+		return
+	}
+	names, err := rt.graph.Graphs(r.Context())
+	if err != nil {
+		httpx.WriteError(w, r, rt.log, err)
+		return
+	}
+	if names == nil {
+		names = []string{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string][]string{"graphs": names})
+}
+
+func (rt *Router) handleDropGraph(w http.ResponseWriter, r *http.Request) {
+	graph := r.PathValue("graph")
+	found, err := rt.graph.Drop(r.Context(), graph)
+	var qe *exec.QueryError
+	switch {
+	case errors.As(err, &qe):
+		err = fmt.Errorf("%w: %v", httpx.ErrBadRequest, qe.Msg)
+	case err == nil && !found:
+		err = fmt.Errorf("%w: graph %q", httpx.ErrNotFound, graph)
+	}
+	if err != nil {
+		httpx.WriteError(w, r, rt.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// graphCluster is the cluster as graph/exec sees it.
+type graphCluster struct {
+	rt  *Router
+	api *shardapi.Client
+}
+
+var _ exec.Cluster = graphCluster{}
+
+func (c graphCluster) Shards() int {
+	if m := c.rt.holder.Current(); m != nil {
+		return m.Shards
+	}
+	return 0
+}
+
+func (c graphCluster) ShardOf(graph string, id layout.ID) int {
+	m := c.rt.holder.Current()
+	if m == nil {
+		return 0
+	}
+	return m.ShardFor(layout.VertexKey(graph, id))
+}
+
+// call sends one request to shard's leader through forwardTo: reads are retried on other
+// replicas; writes only while nothing was done.
+func (c graphCluster) call(ctx context.Context, read bool, shard int, send func(ctx context.Context, addr string) error) error {
+	var last error
+	rep, err := c.rt.forwardTo(ctx, read, func(*shardmap.Map) int { return shard },
+		func(ctx context.Context, node shardmap.Node) (reply, error) {
+			last = send(ctx, node.API)
+			return httpReply(last)
+		})
+	if err != nil {
+		return err
+	}
+	if rep.status != http.StatusOK {
+		var e httpx.ErrorBody
+		_ = json.Unmarshal(rep.body, &e)
+		return fmt.Errorf("%w: shard %d: %s", sentinelOf(rep.status), shard, e.Error)
+	}
+	if last != nil {
+		return fmt.Errorf("%w: shard %d: %v", httpx.ErrBadGateway, shard, last)
+	}
+	return nil
+}
+
+// sentinelOf maps a node's answer back to the sentinel it was made from.
+func sentinelOf(status int) error {
+	switch status {
+	case http.StatusBadRequest:
+		return httpx.ErrBadRequest
+	case http.StatusNotFound:
+		return httpx.ErrNotFound
+	case http.StatusConflict:
+		return httpx.ErrConflict
+	case http.StatusPreconditionFailed:
+		return httpx.ErrPreconditionFailed
+	case http.StatusRequestEntityTooLarge:
+		return httpx.ErrTooLarge
+	case http.StatusTooManyRequests:
+		return httpx.ErrOverloaded
+	case http.StatusServiceUnavailable:
+		return httpx.ErrUnavailable
+	}
+	return httpx.ErrBadGateway
+}
+
+func (c graphCluster) Read(ctx context.Context, graph string, shard int, r *shardapi.ReadRequest) (*shardapi.ReadResponse, error) {
+	var out *shardapi.ReadResponse
+	err := c.call(ctx, true, shard, func(ctx context.Context, addr string) (err error) {
+		out, err = c.api.Read(ctx, addr, graph, shard, r)
+		return err
+	})
+	return out, err
+}
+
+func (c graphCluster) Write(ctx context.Context, graph string, shard int, r *shardapi.WriteRequest) (*shardapi.WriteResponse, error) {
+	var out *shardapi.WriteResponse
+	err := c.call(ctx, false, shard, func(ctx context.Context, addr string) (err error) {
+		out, err = c.api.Write(ctx, addr, graph, shard, r)
+		return err
+	})
+	return out, err
+}
+
+func (c graphCluster) SetCatalog(ctx context.Context, graph string, shard int, cat *shardapi.Catalog) (*shardapi.Catalog, error) {
+	var out *shardapi.Catalog
+	err := c.call(ctx, false, shard, func(ctx context.Context, addr string) (err error) {
+		out, err = c.api.SetCatalog(ctx, addr, graph, shard, &shardapi.CatalogRequest{Catalog: *cat})
+		return err
+	})
+	return out, err
+}
+
+func (c graphCluster) Backfill(ctx context.Context, graph string, shard int, label, prop string, after layout.ID) (layout.ID, error) {
+	var out *shardapi.BackfillResponse
+	err := c.call(ctx, false, shard, func(ctx context.Context, addr string) (err error) {
+		out, err = c.api.Backfill(ctx, addr, graph, shard, &shardapi.BackfillRequest{Label: label, Property: prop, After: after})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.Next, nil
+}
+
+func (c graphCluster) Drop(ctx context.Context, graph string, shard int) (*shardapi.DropResponse, error) {
+	var out *shardapi.DropResponse
+	err := c.call(ctx, false, shard, func(ctx context.Context, addr string) (err error) {
+		out, err = c.api.Drop(ctx, addr, graph, shard)
+		return err
+	})
+	return out, err
+}
+
+func (c graphCluster) Graphs(ctx context.Context, shard int) ([]string, error) {
+	var out []string
+	err := c.call(ctx, true, shard, func(ctx context.Context, addr string) (err error) {
+		out, err = c.api.Graphs(ctx, addr, shard)
+		return err
+	})
+	return out, err
+}
+
+// maxImportBody bounds one import batch.
+const maxImportBody = 64 << 20
+
+// handleImport loads one batch of vertices and edges (graph/exec.ImportBatch as JSON; numbers
+// keep their kind: 1 is an integer, 1.0 a float).
+func (rt *Router) handleImport(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxImportBody+1))
+	if err == nil && len(body) > maxImportBody {
+		err = fmt.Errorf("%w: an import batch is at most %d bytes: send several", httpx.ErrTooLarge, maxImportBody)
+	} else if err != nil {
+		err = fmt.Errorf("%w: reading the batch: %v", httpx.ErrBadRequest, err)
+	}
+	var batch *exec.ImportBatch
+	if err == nil {
+		batch, err = decodeImport(body)
+	}
+	if err == nil && rt.holder.Current() == nil {
+		err = fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
+	}
+	var res *exec.ImportResult
+	if err == nil {
+		res, err = rt.graph.Import(r.Context(), r.PathValue("graph"), batch)
+	}
+	if err != nil {
+		rt.writeQueryError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+}
+
+// decodeImport decodes a batch, turning its JSON values into graph values exactly.
+func decodeImport(body []byte) (*exec.ImportBatch, error) {
+	var raw struct {
+		Keys     map[string]string `json:"keys"`
+		Vertices []struct {
+			Labels []string        `json:"labels"`
+			Props  json.RawMessage `json:"properties"`
+		} `json:"vertices"`
+		Edges []struct {
+			Type string `json:"type"`
+			From struct {
+				Label string          `json:"label"`
+				Key   json.RawMessage `json:"key"`
+			} `json:"from"`
+			To struct {
+				Label string          `json:"label"`
+				Key   json.RawMessage `json:"key"`
+			} `json:"to"`
+			Rank  int64           `json:"rank"`
+			Props json.RawMessage `json:"properties"`
+		} `json:"edges"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%w: the batch must be JSON {\"keys\", \"vertices\", \"edges\"}: %v", httpx.ErrBadRequest, err)
+	}
+	props := func(raw json.RawMessage, what string) (map[string]any, error) {
+		if len(raw) == 0 || string(raw) == "null" {
+			return nil, nil
+		}
+		v, err := value.FromJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", httpx.ErrBadRequest, what, err)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: properties must be an object", httpx.ErrBadRequest, what)
+		}
+		return m, nil
+	}
+	key := func(raw json.RawMessage, what string) (any, error) {
+		v, err := value.FromJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: key: %v", httpx.ErrBadRequest, what, err)
+		}
+		return v, nil
+	}
+	b := &exec.ImportBatch{Keys: raw.Keys}
+	for i, v := range raw.Vertices {
+		p, err := props(v.Props, fmt.Sprintf("vertex %d", i))
+		if err != nil {
+			return nil, err
+		}
+		b.Vertices = append(b.Vertices, exec.ImportVertex{Labels: v.Labels, Props: p})
+	}
+	for i, e := range raw.Edges {
+		what := fmt.Sprintf("edge %d", i)
+		p, err := props(e.Props, what)
+		if err != nil {
+			return nil, err
+		}
+		from, err := key(e.From.Key, what)
+		if err != nil {
+			return nil, err
+		}
+		to, err := key(e.To.Key, what)
+		if err != nil {
+			return nil, err
+		}
+		if e.Type == "" {
+			return nil, fmt.Errorf("%w: %s has no type", httpx.ErrBadRequest, what)
+		}
+		b.Edges = append(b.Edges, exec.ImportEdge{Type: e.Type, From: exec.VertexRef{Label: e.From.Label, Key: from},
+			To: exec.VertexRef{Label: e.To.Label, Key: to}, Rank: e.Rank, Props: p})
+	}
+	return b, nil
+}
