@@ -188,6 +188,8 @@ func readParts(v *engine.View, graph string, req *shardapi.ReadRequest, out *sha
 			}
 			if q.Sources {
 				out.Sources = srcs
+			} else {
+				out.Passed = ids
 			}
 		}
 		for _, dir := range q.Dirs {

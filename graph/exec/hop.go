@@ -60,6 +60,9 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 		for _, h := range res.Halves {
 			out.halves[h.Vertex] = append(out.halves[h.Vertex], h)
 		}
+		for _, id := range res.Passed {
+			out.passed[id] = true
+		}
 		for _, v := range res.Sources {
 			out.passed[v.ID] = true
 			if load {

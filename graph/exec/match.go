@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/layout"
@@ -73,15 +72,20 @@ type matcher struct {
 	pushed map[string][]*pushed
 	// residual are the WHERE conjuncts the router evaluates after the MATCH.
 	residual []cypher.Expr
-	anon     int
+	// prefetched are candidates found ahead, for patterns of one node found in one round.
+	prefetched map[*nodeSpec][]*value.Node
 }
 
 func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, error) {
-	mt := &matcher{r: r, scope: scope, input: scope, cols: map[int]*colState{}, nodes: map[string]*nodeSpec{}, pushed: map[string][]*pushed{}}
+	mt := &matcher{r: r, scope: scope, input: scope, cols: map[int]*colState{}, nodes: map[string]*nodeSpec{},
+		pushed: map[string][]*pushed{}, prefetched: map[*nodeSpec][]*value.Node{}}
 	for i, row := range rows {
 		mt.rows = append(mt.rows, &mrow{row: row, origin: i})
 	}
 	if err := mt.plan(m); err != nil {
+		return nil, nil, err
+	}
+	if err := mt.prefetch(mt.loneNodes(m.Patterns)); err != nil {
 		return nil, nil, err
 	}
 	for _, p := range m.Patterns {
@@ -109,6 +113,31 @@ func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, e
 		out = mt.optional(rows, out)
 	}
 	return mt.project(out)
+}
+
+// loneNodes are the patterns of one unbound node named nowhere else in the clause: their
+// candidates do not depend on each other, so they are found together, in one round.
+func (mt *matcher) loneNodes(patterns []*cypher.Pattern) []*nodeSpec {
+	mentions := map[string]int{}
+	for _, p := range patterns {
+		for _, n := range p.Nodes() {
+			mentions[mt.nodeVar(n)]++
+		}
+	}
+	var out []*nodeSpec
+	for _, p := range patterns {
+		if len(p.Elements) != 1 || p.Shortest != cypher.NotShortest {
+			continue
+		}
+		s := mt.nodes[mt.nodeVar(p.Nodes()[0])]
+		if mentions[s.name] == 1 && !mt.bound(s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
 }
 
 // plan names the columns of the clause's variables, splits WHERE into what the nodes check
@@ -446,88 +475,116 @@ func (mt *matcher) bindAnchor(s *nodeSpec) error {
 	return nil
 }
 
+// lookup is one request of a node's candidate lookup: shard's part of it.
+type lookup struct {
+	spec  *nodeSpec
+	shard int
+	req   *shardapi.ReadRequest
+	found []*shardapi.Vertex
+}
+
+// lookups are the requests that find a pattern node's candidates on their own: one point
+// read for a primary key, else one request per shard (an index lookup, a label or full scan).
+func (mt *matcher) lookups(s *nodeSpec) []*lookup {
+	r := mt.r
+	filter := &s.filter
+	stale := r.x.cfg.Stale
+	switch mt.cost(s) {
+	case costKey:
+		id, _ := mt.keyLookup(s)
+		return []*lookup{{spec: s, shard: r.x.c.ShardOf(r.graph, id), req: &shardapi.ReadRequest{Stale: stale,
+			Vertices: &shardapi.VerticesRequest{IDs: []layout.ID{id}, Filter: filter}}}}
+	case costIndex:
+		x, rng, _ := mt.indexLookup(s)
+		var out []*lookup
+		for _, shard := range r.allShards() {
+			out = append(out, &lookup{spec: s, shard: shard, req: &shardapi.ReadRequest{Stale: stale,
+				Index: &shardapi.IndexRequest{Label: x.Label, Property: x.Property, Range: rng, Limit: r.x.cfg.MaxRows + 1, Fetch: true, Filter: filter}}})
+		}
+		return out
+	}
+	label := ""
+	if len(s.filter.Labels) > 0 {
+		label = s.filter.Labels[0]
+	}
+	var out []*lookup
+	for _, shard := range r.allShards() {
+		out = append(out, &lookup{spec: s, shard: shard, req: &shardapi.ReadRequest{Stale: stale,
+			Scan: &shardapi.ScanRequest{Label: label, Limit: batchSize, Filter: filter}}})
+	}
+	return out
+}
+
+// run sends the lookup (a scan page by page) and keeps what it found.
+func (l *lookup) run(ctx context.Context, r *run) error {
+	for {
+		res, err := r.x.c.Read(ctx, r.graph, l.shard, l.req)
+		if err != nil {
+			return err
+		}
+		l.found = append(l.found, res.Vertices...)
+		l.found = append(l.found, res.Scanned...)
+		if l.req.Scan == nil || !res.More || len(res.Scanned) == 0 {
+			return nil
+		}
+		if len(l.found) > r.x.cfg.MaxRows {
+			return r.checkRows(len(l.found))
+		}
+		next := *l.req.Scan
+		next.After = res.Scanned[len(res.Scanned)-1].ID
+		l.req = &shardapi.ReadRequest{Stale: l.req.Stale, Scan: &next}
+	}
+}
+
+// prefetch finds the candidates of several pattern nodes in one round.
+func (mt *matcher) prefetch(specs []*nodeSpec) error {
+	var all []*lookup
+	for _, s := range specs {
+		all = append(all, mt.lookups(s)...)
+	}
+	idx := make([]int, len(all))
+	for i := range idx {
+		idx[i] = i
+	}
+	if err := mt.r.fanout(idx, func(ctx context.Context, i int) error { return all[i].run(ctx, mt.r) }); err != nil {
+		return err
+	}
+	for _, s := range specs {
+		var found []*shardapi.Vertex
+		for _, l := range all {
+			if l.spec == s {
+				found = append(found, l.found...)
+			}
+		}
+		if err := mt.r.checkRows(len(found)); err != nil {
+			return err
+		}
+		slices.SortFunc(found, func(a, b *shardapi.Vertex) int { return compareIDs(a.ID, b.ID) })
+		nodes := make([]*value.Node, 0, len(found))
+		for _, v := range found {
+			n, err := mt.r.load(v)
+			if err != nil {
+				return err
+			}
+			nodes = append(nodes, n)
+		}
+		mt.prefetched[s] = nodes
+	}
+	return nil
+}
+
 // candidates are the vertices a pattern node matches on its own: loaded and filtered.
 func (mt *matcher) candidates(s *nodeSpec) ([]*value.Node, error) {
-	r := mt.r
-	var mu sync.Mutex
-	var found []*shardapi.Vertex
-	collect := func(vs []*shardapi.Vertex) {
-		mu.Lock()
-		found = append(found, vs...)
-		mu.Unlock()
+	if c, ok := mt.prefetched[s]; ok {
+		delete(mt.prefetched, s)
+		return c, nil
 	}
-	filter := &s.filter
-	switch {
-	case mt.cost(s) == costKey:
-		id, _ := mt.keyLookup(s)
-		shard := r.x.c.ShardOf(r.graph, id)
-		err := r.fanout([]int{shard}, func(ctx context.Context, shard int) error {
-			res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
-				Vertices: &shardapi.VerticesRequest{IDs: []layout.ID{id}, Filter: filter}})
-			if err == nil {
-				collect(res.Vertices)
-			}
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-	case mt.cost(s) == costIndex:
-		x, rng, _ := mt.indexLookup(s)
-		err := r.fanout(r.allShards(), func(ctx context.Context, shard int) error {
-			res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
-				Index: &shardapi.IndexRequest{Label: x.Label, Property: x.Property, Range: rng, Limit: r.x.cfg.MaxRows + 1, Fetch: true, Filter: filter}})
-			if err == nil {
-				collect(res.Scanned)
-			}
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-	default:
-		label := ""
-		if len(s.filter.Labels) > 0 {
-			label = s.filter.Labels[0]
-		}
-		err := r.fanout(r.allShards(), func(ctx context.Context, shard int) error {
-			after := layout.ID(0)
-			for {
-				res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
-					Scan: &shardapi.ScanRequest{Label: label, After: after, Limit: batchSize, Filter: filter}})
-				if err != nil {
-					return err
-				}
-				collect(res.Scanned)
-				if !res.More || len(res.Scanned) == 0 {
-					return nil
-				}
-				after = res.Scanned[len(res.Scanned)-1].ID
-				mu.Lock()
-				n := len(found)
-				mu.Unlock()
-				if n > r.x.cfg.MaxRows {
-					return r.checkRows(n)
-				}
-			}
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := r.checkRows(len(found)); err != nil {
+	if err := mt.prefetch([]*nodeSpec{s}); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(found, func(a, b *shardapi.Vertex) int { return compareIDs(a.ID, b.ID) })
-	out := make([]*value.Node, 0, len(found))
-	for _, v := range found {
-		n, err := r.load(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, nil
+	c := mt.prefetched[s]
+	delete(mt.prefetched, s)
+	return c, nil
 }
 
 func compareIDs(a, b layout.ID) int {

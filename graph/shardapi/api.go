@@ -69,9 +69,11 @@ type IndexRequest struct {
 // ReadResponse answers a ReadRequest.
 type ReadResponse struct {
 	Vertices []*Vertex `json:"vertices,omitempty"`
-	// Sources are an Expand's vertices that passed its SourceFilter (with Sources).
-	Sources []*Vertex `json:"sources,omitempty"`
-	Halves  []*Half   `json:"halves,omitempty"`
+	// Sources are an Expand's vertices that passed its SourceFilter (with Sources); Passed
+	// their ids only (with a SourceFilter and without Sources).
+	Sources []*Vertex   `json:"sources,omitempty"`
+	Passed  []layout.ID `json:"passed,omitempty"`
+	Halves  []*Half     `json:"halves,omitempty"`
 	// Scanned are a Scan's vertices (or an Index lookup's, with Fetch); IDs an Index lookup's.
 	Scanned []*Vertex   `json:"scanned,omitempty"`
 	IDs     []layout.ID `json:"ids,omitempty"`

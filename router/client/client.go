@@ -435,10 +435,12 @@ func readError(resp *http.Response) error {
 func answerError(status int, body []byte) *Error {
 	e := &Error{Status: status}
 	var msg struct {
-		Error string `json:"error"`
+		Error  string `json:"error"`
+		Line   int    `json:"line"`
+		Column int    `json:"column"`
 	}
 	if json.Unmarshal(body, &msg) == nil && msg.Error != "" {
-		e.Message = msg.Error
+		e.Message, e.Line, e.Column = msg.Error, msg.Line, msg.Column
 	} else {
 		e.Message = strings.TrimSpace(string(body))
 	}

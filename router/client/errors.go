@@ -17,7 +17,11 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConditionFailed matches a 412 answer: an If-Match or If-None-Match precondition failed.
 	ErrConditionFailed = errors.New("precondition failed")
-	// ErrTooLarge matches a 413 answer: the value is over the router's limit.
+	// ErrConflict matches a 409 answer: a graph query's change contradicts the graph (a
+	// vertex that still has relationships, a primary key taken).
+	ErrConflict = errors.New("conflict")
+	// ErrTooLarge matches a 413 answer: the value is over the router's limit (or a graph
+	// query's intermediate result over its row limit).
 	ErrTooLarge = errors.New("value too large")
 	// ErrUnavailable matches a 503 answer (the key's shard has no reachable owner) and every
 	// failure to connect to the router itself.
@@ -36,6 +40,9 @@ type Error struct {
 	Status int
 	// Message is the body's "error" field, or the body's text when it is not JSON.
 	Message string
+	// Line and Column place a graph query's fault in the query (1-based; 0 when the fault has
+	// no place, or the answer is not about a query).
+	Line, Column int
 }
 
 // Error returns the status code, its text and the message, e.g.
@@ -59,6 +66,8 @@ func (e *Error) Is(target error) bool {
 		return e.Status == http.StatusBadRequest
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound
+	case ErrConflict:
+		return e.Status == http.StatusConflict
 	case ErrConditionFailed:
 		return e.Status == http.StatusPreconditionFailed
 	case ErrTooLarge:

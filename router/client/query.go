@@ -1,0 +1,153 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/torua/torua/graph/value"
+)
+
+// maxQueryAnswer bounds the body of a query's answer the client reads.
+const maxQueryAnswer = 1 << 30
+
+// QueryResult is a graph query's answer. Rows hold graph values as the router sends them in
+// JSON, decoded exactly: integers as int64, floats as float64, strings, booleans, nil, lists
+// ([]any) and maps (map[string]any); a node is a map {"id", "labels", "properties"}, a
+// relationship {"id", "type", "start", "end", "properties"} and a path {"nodes",
+// "relationships"}.
+type QueryResult struct {
+	Columns []string
+	Rows    [][]any
+	// Stats say what the query changed and what it cost (docs/graph.md).
+	Stats map[string]any
+}
+
+// Query runs an openCypher query on graph with params (Go values: numbers, strings, booleans,
+// nil, slices and string-keyed maps). A query's own fault is an *Error with status 400 and,
+// when it has a place, its Line and Column.
+func (c *Client) Query(ctx context.Context, graph, query string, params map[string]any) (*QueryResult, error) {
+	body := map[string]any{"query": query}
+	if len(params) > 0 {
+		p, err := value.Normalize(map[string]any(params))
+		if err != nil {
+			return nil, fmt.Errorf("query parameters: %w", err)
+		}
+		body["params"] = value.ToJSON(p)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("query parameters: %w", err)
+	}
+	return c.postGraph(ctx, graph, "query", b)
+}
+
+// postGraph posts body to /graph/{graph}/{op} and decodes a query-shaped answer.
+func (c *Client) postGraph(ctx context.Context, graph, op string, body []byte) (*QueryResult, error) {
+	u := c.base + "/graph/" + url.PathEscape(graph) + "/" + op
+	resp, err := c.do(ctx, http.MethodPost, u, http.Header{"Content-Type": {"application/json"}}, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxQueryAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: read the answer: %w", u, err)
+	}
+	var raw struct {
+		Columns []string          `json:"columns"`
+		Rows    []json.RawMessage `json:"rows"`
+		Stats   json.RawMessage   `json:"stats"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("POST %s: the answer is not a query result: %w", u, err)
+	}
+	out := &QueryResult{Columns: raw.Columns, Rows: make([][]any, len(raw.Rows))}
+	for i, r := range raw.Rows {
+		v, err := value.FromJSON(r)
+		if err != nil {
+			return nil, fmt.Errorf("POST %s: row %d: %w", u, i, err)
+		}
+		row, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("POST %s: row %d is not a list", u, i)
+		}
+		out.Rows[i] = row
+	}
+	if len(raw.Stats) > 0 {
+		v, err := value.FromJSON(raw.Stats)
+		if err != nil {
+			return nil, fmt.Errorf("POST %s: stats: %w", u, err)
+		}
+		out.Stats, _ = v.(map[string]any)
+	}
+	return out, nil
+}
+
+// Graphs lists the cluster's graphs.
+func (c *Client) Graphs(ctx context.Context) ([]string, error) {
+	resp, err := c.do(ctx, http.MethodGet, c.base+"/graph", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	var out struct {
+		Graphs []string `json:"graphs"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxQueryAnswer)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("GET /graph: %w", err)
+	}
+	return out.Graphs, nil
+}
+
+// DropGraph deletes graph and everything in it; ErrNotFound when there is no such graph.
+func (c *Client) DropGraph(ctx context.Context, graph string) error {
+	resp, err := c.do(ctx, http.MethodDelete, c.base+"/graph/"+url.PathEscape(graph), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusNoContent {
+		return readError(resp)
+	}
+	drain(resp.Body)
+	return nil
+}
+
+// ImportResult counts what an import batch did.
+type ImportResult struct {
+	Vertices      int `json:"vertices"`
+	Edges         int `json:"edges"`
+	VerticesFound int `json:"verticesFound"`
+	EdgesFound    int `json:"edgesFound"`
+	Pending       int `json:"pending"`
+}
+
+// Import loads one batch (the JSON body of POST /graph/{graph}/import: {"keys", "vertices",
+// "edges"}, docs/graph.md) into graph.
+func (c *Client) Import(ctx context.Context, graph string, batch []byte) (*ImportResult, error) {
+	u := c.base + "/graph/" + url.PathEscape(graph) + "/import"
+	resp, err := c.do(ctx, http.MethodPost, u, http.Header{"Content-Type": {"application/json"}}, bytes.NewReader(batch))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	var out ImportResult
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxQueryAnswer)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("POST %s: %w", u, err)
+	}
+	return &out, nil
+}

@@ -1,0 +1,204 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/oracle"
+	"github.com/torua/torua/graph/value"
+	"github.com/torua/torua/internal/local"
+	"github.com/torua/torua/node/replication"
+	"github.com/torua/torua/router/client"
+)
+
+// startCluster starts 3 nodes with replication factor 3 and a router, in this process. Fsync
+// is off: durability is not what these tests check (test/process does, with SIGKILL).
+func startCluster(t *testing.T) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := local.Start(ctx, local.Config{DataDir: t.TempDir(), Nodes: 3, ReplicationFactor: 3, Shards: 12,
+		Listen: "127.0.0.1:0", UnsafeNoFsync: true, Raft: replication.Config{HeartbeatTimeout: 200 * time.Millisecond, RaftLogLevel: "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = c.Shutdown(ctx)
+	})
+	cl, err := client.New(c.RouterURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// load builds g in the cluster's graph name with the oracle's CREATE statements.
+func load(t *testing.T, cl *client.Client, name string, g *oracle.Graph) {
+	t.Helper()
+	stmts, err := g.CreateStatements("id", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stmts {
+		if _, err := cl.Query(context.Background(), name, s, nil); err != nil {
+			t.Fatalf("load %s: %v\n%.300s", name, err, s)
+		}
+	}
+}
+
+// same runs q on both and compares: in order when ordered, else as multisets.
+func same(t *testing.T, cl *client.Client, name string, g *oracle.Graph, q string, params map[string]any, ordered bool) {
+	t.Helper()
+	parsed, err := cypher.Parse(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	want, err := oracle.Eval(g.Clone(), parsed, params)
+	if err != nil {
+		t.Fatalf("oracle: %s: %v", q, err)
+	}
+	got, err := cl.Query(context.Background(), name, q, params)
+	if err != nil {
+		t.Fatalf("cluster: %s: %v", q, err)
+	}
+	if !slices.Equal(got.Columns, want.Columns) {
+		t.Fatalf("%s: columns %q, oracle %q", q, got.Columns, want.Columns)
+	}
+	rows := make([][]any, len(got.Rows))
+	copy(rows, got.Rows)
+	wantRows := want.Rows
+	if !ordered {
+		rows = canonical(rows)
+		wantRows = canonical(want.Rows)
+	}
+	if len(rows) != len(wantRows) {
+		t.Fatalf("%s: %d rows, oracle %d\ncluster: %v\noracle:  %v", q, len(rows), len(wantRows), head(rows), head(wantRows))
+	}
+	for i := range rows {
+		if key(rows[i]) != key(wantRows[i]) {
+			t.Fatalf("%s: row %d is %v, oracle %v", q, i, rows[i], wantRows[i])
+		}
+	}
+}
+
+func key(row []any) string { return value.Key([]any(row)) }
+
+func canonical(rows [][]any) [][]any {
+	out := slices.Clone(rows)
+	slices.SortFunc(out, func(a, b []any) int { return value.Compare([]any(a), []any(b)) })
+	return out
+}
+
+func head(rows [][]any) [][]any { return rows[:min(len(rows), 5)] }
+
+// queries is the fixed list every graph must answer alike. ordered marks the ones whose ORDER
+// BY fixes the order of every row.
+var queries = []struct {
+	q       string
+	params  map[string]any
+	ordered bool
+}{
+	{q: `MATCH (n) RETURN count(n) AS n`},
+	{q: `MATCH ()-[r]->() RETURN count(r) AS n`},
+	{q: `MATCH (n) RETURN n.id AS id, labels(n) AS labels ORDER BY id`, ordered: true},
+	{q: `MATCH (n:Person) RETURN count(*) AS n`},
+	{q: `MATCH (n:Person:City) RETURN n.id AS id ORDER BY id`, ordered: true},
+	{q: `MATCH (n) WHERE n.age >= $min AND n.age < $max RETURN n.id AS id ORDER BY id`, params: map[string]any{"min": int64(20), "max": 40.5}, ordered: true},
+	{q: `MATCH (n) WHERE n.score > 50 OR n.name = 'eve' RETURN n.id, n.score, n.name`},
+	{q: `MATCH (n) WHERE n.name IN ['ann', 'bob'] AND n.active RETURN n.name, count(*) AS c`},
+	{q: `MATCH (n) WHERE n.name STARTS WITH 'd' OR n.name CONTAINS 'v' RETURN DISTINCT n.name`},
+	{q: `MATCH (n) WHERE n.age IS NULL RETURN count(*)`},
+	{q: `MATCH (n) WHERE NOT n.active RETURN n.id ORDER BY n.id DESC LIMIT 10`, ordered: true},
+	{q: `MATCH (n) RETURN n.name AS name, count(*) AS c, sum(n.age) AS s, min(n.score) AS lo, max(n.score) AS hi, avg(n.age) AS a`},
+	{q: `MATCH (n) RETURN count(DISTINCT n.name), count(n.score), collect(DISTINCT n.active) IS NOT NULL`},
+	{q: `MATCH (a)-[r:KNOWS]->(b) RETURN a.id, b.id, r.since`},
+	{q: `MATCH (a)-[r:KNOWS|LIKES]->(b) WHERE r.weight > 4 RETURN a.id, type(r), b.id`},
+	{q: `MATCH (a)<-[:WORKS_AT]-(b) RETURN a.id AS a, count(b) AS workers ORDER BY workers DESC, a LIMIT 5`, ordered: true},
+	{q: `MATCH (a)-[r]-(b) WHERE a.id = $id RETURN b.id, type(r)`, params: map[string]any{"id": int64(3)}},
+	{q: `MATCH (a)-[]-(b) RETURN a.id AS id, count(b) AS degree ORDER BY degree DESC, id LIMIT 10`, ordered: true},
+	{q: `MATCH (a)-->(b)-->(c) WHERE a.id = 1 RETURN count(*) AS paths, count(DISTINCT c) AS reach`},
+	{q: `MATCH (a:Person)-[:KNOWS]->(b:Person)-[:KNOWS]->(c) WHERE a <> c RETURN a.id, c.id`},
+	{q: `MATCH (a)-[:KNOWS]->(b), (b)-[:LIKES]->(c) RETURN a.id, b.id, c.id`},
+	{q: `MATCH (a {id: 2}) MATCH (a)-[*1..3]->(x) RETURN count(DISTINCT x) AS n`},
+	{q: `MATCH (a {id: 5})-[rs*2]-(x) RETURN x.id AS x, size(rs) AS len`},
+	{q: `MATCH (a {id: 7})-[rs:KNOWS*0..2]->(x) RETURN x.id, size(rs) AS hops, rs[0].since AS first`},
+	{q: `MATCH (n) WHERE n.id <= 12 OPTIONAL MATCH (n)-[:LIKES]->(m) RETURN n.id, m.id`},
+	{q: `MATCH (n) WHERE n.id <= 12 OPTIONAL MATCH (n)-[r:KNOWS]->(m) WHERE m.age > 30 RETURN n.id, count(m) AS c`},
+	{q: `MATCH (n) WITH n.name AS name, count(*) AS c WHERE c > 1 RETURN name, c ORDER BY c DESC, name`, ordered: true},
+	{q: `MATCH (n) WITH n ORDER BY n.id LIMIT 20 MATCH (n)-->(m) RETURN n.id, m.id`},
+	{q: `UNWIND [1, 2, 3, 2] AS i MATCH (n {id: i}) RETURN n.id, count(*) AS c`},
+	{q: `MATCH (n) UNWIND n.tags AS tag RETURN tag, count(*) AS c`},
+	{q: `MATCH (n) RETURN n.active AS a, n.name AS name, count(*) AS c ORDER BY a, name, c`, ordered: true},
+	{q: `MATCH (n) RETURN n.id AS id ORDER BY n.score DESC, id SKIP 3 LIMIT 7`, ordered: true},
+	{q: `MATCH (a {id: 1}), (b {id: 9}) MATCH p = shortestPath((a)-[*..6]-(b)) RETURN length(p)`},
+	{q: `MATCH (a {id: 4}), (b) WHERE b.id IN [8, 15, 16] MATCH p = shortestPath((a)-[:KNOWS|LIKES*..6]->(b)) RETURN b.id, length(p)`},
+	{q: `MATCH (a)-[r]->(b) RETURN type(r) AS t, count(*) AS c, sum(r.weight) AS w, avg(r.since) AS s ORDER BY t`, ordered: true},
+	{q: `MATCH (a)-[r]->(a) RETURN a.id`},
+	{q: `MATCH (n) WHERE n.id % 5 = 0 RETURN n.id * 2 AS double, n.score / 2 AS half, coalesce(n.name, 'none') AS name`},
+	{q: `MATCH (n) RETURN CASE WHEN n.age < 30 THEN 'young' WHEN n.age >= 30 THEN 'old' ELSE 'unknown' END AS k, count(*) AS c`},
+	{q: `MATCH (a)-[:KNOWS]->(b) WITH a, count(b) AS out WHERE out >= 2 MATCH (a)<-[:KNOWS]-(c) RETURN a.id, out, count(c) AS incoming`},
+}
+
+// TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the
+// fixed list on both.
+func TestQueriesAgreeWithTheOracle(t *testing.T) {
+	cl := startCluster(t)
+	opts := oracle.Options{SelfLoops: true, Parallel: true}
+	for _, tc := range []struct {
+		name string
+		g    *oracle.Graph
+	}{
+		{"random", oracle.Random(7, 120, 480, opts)},
+		{"powerlaw", oracle.PowerLaw(11, 160, 640, opts)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			load(t, cl, tc.name, tc.g)
+			for _, q := range queries {
+				same(t, cl, tc.name, tc.g, q.q, q.params, q.ordered)
+			}
+		})
+	}
+}
+
+// TestKarateClub loads Zachary's karate club and checks what is known of it: 34 members, 78
+// friendships, member 1's degree is 16 and member 34's 17, the longest shortest path is 5
+// (the diameter) and the distances agree with the oracle's.
+func TestKarateClub(t *testing.T) {
+	g := NewWithT(t)
+	cl := startCluster(t)
+	k := oracle.Karate()
+	load(t, cl, "karate", k)
+	ctx := context.Background()
+	res, err := cl.Query(ctx, "karate", `MATCH (m:Member) RETURN count(m)`, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Rows).To(Equal([][]any{{int64(34)}}))
+	res, err = cl.Query(ctx, "karate", `MATCH (:Member)-[f:FRIEND]->(:Member) RETURN count(f)`, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Rows).To(Equal([][]any{{int64(78)}}))
+	res, err = cl.Query(ctx, "karate", `MATCH (m:Member)-[:FRIEND]-(x) WHERE m.id IN [1, 34] RETURN m.id, count(x) ORDER BY m.id`, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Rows).To(Equal([][]any{{int64(1), int64(16)}, {int64(34), int64(17)}}))
+	diameter := `MATCH (a:Member), (b:Member) WHERE a.id < b.id
+		MATCH p = shortestPath((a)-[:FRIEND*..10]-(b))
+		RETURN length(p) AS d, count(*) AS pairs ORDER BY d`
+	same(t, cl, "karate", k, diameter, nil, true)
+	res, err = cl.Query(ctx, "karate", diameter, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Rows[len(res.Rows)-1][0]).To(Equal(int64(5)), "the diameter")
+	for _, q := range queries[:20] {
+		same(t, cl, "karate", k, q.q, q.params, q.ordered)
+	}
+	fmt.Fprintln(testWriter{t}, "karate: distances", res.Rows)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
