@@ -20,7 +20,8 @@ import (
 // two shards is written as its local half plus an outbox record; the node that wrote it
 // delivers the record to the other half's shard at once (graphWrite), and the leader of every
 // shard sweeps its records again every sweepInterval, so that a record outlives any crash
-// until it is delivered.
+// until it is delivered. The sweep also removes the tombstones of deleted halves once they
+// are older than store.TombstoneTTL.
 
 const (
 	// sweepInterval is how often a leader looks for outbox records to deliver.
@@ -168,9 +169,10 @@ func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int) error {
 		recs  []*shardapi.Outbox
 	}
 	var work []pending
+	var graphs []string
 	err := rep.Read(ctx, true, func(v *engine.View) error {
-		graphs, err := store.Graphs(v, false)
-		if err != nil {
+		var err error
+		if graphs, err = store.Graphs(v, false); err != nil {
 			return err
 		}
 		for _, g := range graphs {
@@ -193,6 +195,11 @@ func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int) error {
 		old := slices.DeleteFunc(p.recs, func(o *shardapi.Outbox) bool { return o.Created > cutoff })
 		if left, err := n.deliver(ctx, rep, shard, p.graph, old); err != nil {
 			errs = append(errs, fmt.Errorf("graph %s: %d records left: %w", p.graph, left, err))
+		}
+	}
+	for _, g := range graphs {
+		if _, err := n.graph.CollectTombstones(ctx, rep, shard, g, sweepBatch); err != nil {
+			errs = append(errs, fmt.Errorf("graph %s: remove old tombstones: %w", g, err))
 		}
 	}
 	return errors.Join(errs...)

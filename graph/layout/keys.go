@@ -16,6 +16,7 @@ const (
 	kindIndex   = 'x'
 	kindOutbox  = 'q'
 	kindCatalog = 'c'
+	kindTomb    = 't'
 )
 
 // Direction selects a vertex's out-adjacency or in-adjacency.
@@ -157,6 +158,21 @@ func OutboxKey(graph string, e ID, side Direction, owner ID) []byte {
 
 // OutboxPrefix is the prefix of every outbox record of graph (on each shard, that shard's).
 func OutboxPrefix(graph string) []byte { return kindPrefix(graph, kindOutbox) }
+
+// TombstoneKey lists the tombstone of half h, deleted at deletedAt (Unix seconds), on h's
+// vertex's shard: tombstones sort by age, so removing the old ones reads only them.
+func TombstoneKey(graph string, deletedAt int64, h EdgeHalf) []byte {
+	b := appendID(kindPrefix(graph, kindTomb), ID(deletedAt))
+	b = appendID(b, h.Edge)
+	b = append(b, '/', byte(h.Dir))
+	return appendTag(b, graph, h.Vertex)
+}
+
+// TombstonePrefix is the prefix of every TombstoneKey of graph.
+func TombstonePrefix(graph string) []byte { return kindPrefix(graph, kindTomb) }
+
+// TombstoneBefore is the exclusive end of the TombstoneKeys of tombstones deleted before t.
+func TombstoneBefore(graph string, t int64) []byte { return appendID(kindPrefix(graph, kindTomb), ID(t)) }
 
 // CatalogKey is the key of graph's catalog. Every shard holds its own copy: it is written to
 // each shard by the graph layer, never placed by hashing.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -123,4 +124,45 @@ func (s *Store) BackfillIndex(ctx context.Context, sh Shard, shard int, graph, l
 		return nil
 	})
 	return last, err
+}
+
+// CollectTombstones removes up to limit tombstones of graph on the shard that were written
+// more than TombstoneTTL before now, with their entries in the tombstone list, and reports how
+// many it removed. A tombstone replaced since by a live half is only unlisted.
+func (s *Store) CollectTombstones(ctx context.Context, sh Shard, shard int, graph string, limit int) (int, error) {
+	n := 0
+	err := s.writeLoop(ctx, sh, shard, graph, func(p *plan) error {
+		n = 0
+		stop := layout.TombstoneBefore(graph, p.now.Add(-TombstoneTTL).Unix())
+		type entry struct{ key, half []byte }
+		var list []entry
+		err := p.r.Scan(layout.TombstonePrefix(graph), nil, func(k []byte, v engine.Value) (bool, error) {
+			if bytes.Compare(k, stop) >= 0 || len(list) == limit {
+				return false, nil
+			}
+			list = append(list, entry{bytes.Clone(k), bytes.Clone(v.Data)})
+			p.guard(k, v.Revision)
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			p.del(e.key)
+			half, err := layout.ParseEdgeKey(graph, e.half)
+			if err != nil {
+				return fmt.Errorf("tombstone list entry %q: %v: %w", e.key, err, ErrCorrupt)
+			}
+			h, err := p.half(half)
+			if err != nil {
+				return err
+			}
+			if h != nil && h.Deleted {
+				p.delHalf(half)
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
 }

@@ -24,6 +24,13 @@ func reverse(e layout.EdgeHalf) layout.EdgeHalf {
 	return layout.EdgeHalf{Dir: e.Dir.Reverse(), Vertex: e.Other, Other: e.Vertex, Type: e.Type, Edge: e.Edge}
 }
 
+// gen is the generation of a change of a half whose current generation is cur (0: none):
+// above cur, and at least the clock's nanoseconds, so that an edge deleted and made again with
+// the same id (an import run again) gets a generation above its old tombstone's.
+func (p *plan) gen(cur uint64) uint64 {
+	return max(cur+1, uint64(p.now.UnixNano()))
+}
+
 func (p *plan) putHalf(h *shardapi.Half) {
 	p.put(h.Key(p.graph), encodeHalf(h))
 	p.halves[string(h.Key(p.graph))] = h
@@ -97,7 +104,7 @@ func (s *Store) createEdge(p *plan, c *shardapi.CreateEdge) (shardapi.Outcome, e
 	if cur != nil {
 		return shardapi.Outcome{Half: cur, Found: true}, nil // created before (a re-run import)
 	}
-	h := &shardapi.Half{EdgeHalf: out, Props: enc, Gen: 1}
+	h := &shardapi.Half{EdgeHalf: out, Props: enc, Gen: p.gen(0)}
 	p.putHalf(h)
 	p.touch(src)
 	if err := s.setRemote(p, reverse(out), true, enc, h.Gen, c.DstIncarnation); err != nil {
@@ -143,7 +150,7 @@ func (s *Store) updateEdge(p *plan, u *shardapi.UpdateEdge) (shardapi.Outcome, e
 	if err != nil {
 		return shardapi.Outcome{}, fmt.Errorf("%w: %v", ErrSemantic, err)
 	}
-	h := &shardapi.Half{EdgeHalf: out, Props: enc, Gen: cur.Gen + 1}
+	h := &shardapi.Half{EdgeHalf: out, Props: enc, Gen: p.gen(cur.Gen)}
 	p.putHalf(h)
 	p.touch(src)
 	if err := s.setRemote(p, reverse(out), true, enc, h.Gen, 0); err != nil {
@@ -164,7 +171,7 @@ func (s *Store) deleteEdge(p *plan, d *shardapi.DeleteEdge) (shardapi.Outcome, e
 	} else if src != nil {
 		p.touch(src)
 	}
-	if err := s.setRemote(p, reverse(out), false, nil, cur.Gen+1, 0); err != nil {
+	if err := s.setRemote(p, reverse(out), false, nil, p.gen(cur.Gen), 0); err != nil {
 		return shardapi.Outcome{}, err
 	}
 	return shardapi.Outcome{Found: true}, nil
@@ -235,9 +242,13 @@ func applyOne(p *plan, graph string, o *shardapi.Outbox) (shardapi.ApplyResult, 
 	if v == nil || (cur != nil && cur.Gen >= o.Gen) {
 		return shardapi.ApplyResult{}, nil // nothing to delete, or this change is already there or overtaken
 	}
+	if cur != nil && cur.Deleted {
+		p.del(layout.TombstoneKey(graph, cur.DeletedAt, o.Remote))
+	}
 	h := &shardapi.Half{EdgeHalf: o.Remote, Props: o.Props, Gen: o.Gen}
 	if !o.Present {
 		h = &shardapi.Half{EdgeHalf: o.Remote, Gen: o.Gen, Deleted: true, DeletedAt: p.now.Unix()}
+		p.put(layout.TombstoneKey(graph, h.DeletedAt, o.Remote), o.Remote.Key(graph))
 	}
 	p.putHalf(h)
 	p.touch(v)

@@ -150,6 +150,8 @@ func vtx(id layout.ID, labels []string, props map[string]any) shardapi.Mutation 
 	return shardapi.Mutation{CreateVertex: &shardapi.CreateVertex{ID: id, Labels: labels, Props: props}}
 }
 
+type Mutation = shardapi.Mutation
+
 func edge(id, src, dst layout.ID, typ string) shardapi.Mutation {
 	return shardapi.Mutation{CreateEdge: &shardapi.CreateEdge{ID: id, Src: src, Dst: dst, Type: typ}}
 }
@@ -272,7 +274,7 @@ func TestEdgesOnOneShardAndAcrossShards(t *testing.T) {
 	g.Expect(w.edges(2, layout.Out, "KNOWS", "LIKES")).To(HaveLen(2))
 
 	// Updating its properties reaches both halves.
-	w.mustWrite(2, shardapi.Mutation{UpdateEdge: &shardapi.UpdateEdge{ID: 11, Src: 2, Dst: 3, Type: "LIKES", Set: map[string]any{"w": 0.75}}})
+	upd := w.mustWrite(2, shardapi.Mutation{UpdateEdge: &shardapi.UpdateEdge{ID: 11, Src: 2, Dst: 3, Type: "LIKES", Set: map[string]any{"w": 0.75}}})
 	w.deliver()
 	var in []*shardapi.Half
 	g.Expect(w.on(3).Read(context.Background(), true, func(r *engine.View) (err error) {
@@ -280,7 +282,7 @@ func TestEdgesOnOneShardAndAcrossShards(t *testing.T) {
 		return err
 	})).To(Succeed())
 	g.Expect(in).To(HaveLen(1))
-	g.Expect(in[0].Gen).To(Equal(uint64(2)))
+	g.Expect(in[0].Gen).To(Equal(upd.Outcomes[0].Half.Gen), "the in-half has the update's generation")
 
 	// A delete leaves a tombstone on the other shard, and a delayed, older copy of the
 	// create arriving afterwards changes nothing.
@@ -293,6 +295,30 @@ func TestEdgesOnOneShardAndAcrossShards(t *testing.T) {
 	g.Expect(w.edges(3, layout.In)).To(BeEmpty(), "an older generation never brings a half back")
 	_, err = w.st.Apply(context.Background(), w.on(3), 1, graph, []*shardapi.Outbox{stale}, w.clock.Add(-time.Second))
 	g.Expect(errors.Is(err, ErrExpired)).To(BeTrue())
+
+	// The same edge made again later (an import run again gives it the same id) is live on
+	// both shards: its generation is above its tombstone's.
+	w.clock = w.clock.Add(time.Second)
+	w.mustWrite(2, Mutation{CreateEdge: &shardapi.CreateEdge{ID: 11, Src: 2, Dst: 3, Type: "LIKES"}})
+	w.deliver()
+	g.Expect(w.edges(3, layout.In)).To(Equal([]string{"2-LIKES->3"}))
+	w.mustWrite(2, Mutation{DeleteEdge: &shardapi.DeleteEdge{ID: 11, Src: 2, Dst: 3, Type: "LIKES"}})
+	w.deliver()
+
+	// Tombstones go once they are older than TombstoneTTL, and not before.
+	ctx := context.Background()
+	n, err := w.st.CollectTombstones(ctx, w.on(3), 1, graph, 100)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n).To(BeZero())
+	w.clock = w.clock.Add(TombstoneTTL + time.Second)
+	n, err = w.st.CollectTombstones(ctx, w.on(3), 1, graph, 100)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n).To(Equal(1))
+	g.Expect(w.on(3).Read(ctx, true, func(r *engine.View) error {
+		hs, err := halves(r, graph, 3)
+		g.Expect(hs).To(BeEmpty(), "no tombstone left")
+		return err
+	})).To(Succeed())
 }
 
 func TestEdgeToAVertexDeletedMeanwhileIsUndone(t *testing.T) {

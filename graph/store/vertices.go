@@ -154,8 +154,10 @@ func (s *Store) deleteVertex(p *plan, d *shardapi.DeleteVertex) (shardapi.Outcom
 			continue
 		}
 		p.delHalf(cur.EdgeHalf)
-		if !cur.Deleted {
-			if err := s.setRemote(p, reverse(cur.EdgeHalf), false, nil, cur.Gen+1, 0); err != nil {
+		if cur.Deleted {
+			p.del(layout.TombstoneKey(p.graph, cur.DeletedAt, cur.EdgeHalf))
+		} else {
+			if err := s.setRemote(p, reverse(cur.EdgeHalf), false, nil, p.gen(cur.Gen), 0); err != nil {
 				return shardapi.Outcome{}, err
 			}
 		}
