@@ -62,7 +62,7 @@ func Drop(ctx context.Context, sh Shard, graph string, limit int) (deleted int, 
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var ops []engine.Op
 		more = false
-		err := sh.Read(ctx, true, func(v *engine.View) error {
+		err := sh.Read(ctx, false, func(v *engine.View) error {
 			return v.Scan(layout.GraphPrefix(graph), nil, func(k []byte, _ engine.Value) (bool, error) {
 				if len(ops) == limit {
 					more = true

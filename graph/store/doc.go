@@ -3,7 +3,7 @@
 // consistent view of the shard, and turns graph mutations into one conditional, atomic
 // transaction of key-value ops per shard.
 //
-// A write is computed from a view and made conditional on everything it read (the vertices,
+// A write is computed from a linearizable view and made conditional on everything it read (the vertices,
 // the halves, the shard's catalog copy); when a concurrent write changed any of it, the
 // transaction aborts and the write is computed again. Every change of a vertex's adjacency
 // also rewrites the vertex, so the vertex's revision guards its adjacency too.

@@ -300,7 +300,11 @@ func settleOne(p *plan, graph string, o *shardapi.Outbox, res shardapi.ApplyResu
 func (s *Store) writeLoop(ctx context.Context, sh Shard, shard int, graph string, build func(p *plan) error) error {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var p *plan
-		err := sh.Read(ctx, true, func(v *engine.View) error {
+		// NB: the view must hold every write committed before: a new leader may not have
+		// applied its predecessor's last entries yet, and a write that finds nothing to do
+		// (a delete of what it does not see) sends no transaction whose conditions would
+		// catch it.
+		err := sh.Read(ctx, false, func(v *engine.View) error {
 			p = s.newPlan(v, shard, graph)
 			if err := build(p); err != nil {
 				return err
