@@ -172,7 +172,9 @@ func TombstoneKey(graph string, deletedAt int64, h EdgeHalf) []byte {
 func TombstonePrefix(graph string) []byte { return kindPrefix(graph, kindTomb) }
 
 // TombstoneBefore is the exclusive end of the TombstoneKeys of tombstones deleted before t.
-func TombstoneBefore(graph string, t int64) []byte { return appendID(kindPrefix(graph, kindTomb), ID(t)) }
+func TombstoneBefore(graph string, t int64) []byte {
+	return appendID(kindPrefix(graph, kindTomb), ID(t))
+}
 
 // CatalogKey is the key of graph's catalog. Every shard holds its own copy: it is written to
 // each shard by the graph layer, never placed by hashing.
