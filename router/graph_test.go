@@ -1,10 +1,17 @@
 package router
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/torua/torua/graph/exec"
+	"github.com/torua/torua/graph/shardapi"
 )
 
 // query posts a query to the router and decodes the answer.
@@ -76,4 +83,56 @@ func TestGraphQueriesThroughTheRouter(t *testing.T) {
 	g.Expect(send(t, "DELETE", c.base+"/graph/social", "", nil).code).To(Equal(204))
 	g.Expect(get(t, c.base+"/graph").body).To(MatchJSON(`{"graphs": []}`))
 	g.Expect(send(t, "DELETE", c.base+"/graph/social", "", nil).code).To(Equal(404))
+}
+
+// TestGraphQueryLimits: the row limit answers 413 naming it, the time limit 503, a client
+// that goes away ends its query, and the cluster serves the next one.
+func TestGraphQueryLimits(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 2, 1, nil)
+	code, _, qe := query(t, c.base, "big", `UNWIND range(1, 300) AS i CREATE (:N {i: i})`, nil)
+	g.Expect(code).To(Equal(200), "%+v", qe)
+	code, _, qe = query(t, c.base, "big", `MATCH (a:N), (b:N) WHERE b.i = a.i + 1 CREATE (a)-[:NEXT]->(b)`, nil)
+	g.Expect(code).To(Equal(200), "%+v", qe)
+
+	// The row limit, on a router whose limit is small.
+	c.router.graph = exec.New(graphCluster{rt: c.router, api: shardapi.NewClient(c.router.nodes)}, exec.Config{MaxRows: 1000})
+	code, _, qe = query(t, c.base, "big", `MATCH (a:N), (b:N) RETURN count(*)`, nil)
+	g.Expect(code).To(Equal(413), "%+v", qe)
+	g.Expect(qe.Error).To(ContainSubstring("more than 1000 rows"))
+	code, res, _ := query(t, c.base, "big", `MATCH (a:N) RETURN count(*)`, nil)
+	g.Expect(code).To(Equal(200))
+	g.Expect(res.Rows).To(Equal([][]any{{float64(300)}}))
+
+	// The time limit, asked for by the query.
+	c.router.graph = exec.New(graphCluster{rt: c.router, api: shardapi.NewClient(c.router.nodes)}, exec.Config{})
+	body := `{"query": "MATCH (a:N)-[:NEXT*1..300]->(b) RETURN count(*)", "timeout": "1ms"}`
+	r := send(t, "POST", c.base+"/graph/big/query", body, nil)
+	g.Expect(r.code).To(Equal(503), r.body)
+	g.Expect(r.body).To(ContainSubstring("time limit of 1ms"))
+	r = send(t, "POST", c.base+"/graph/big/query", `{"query": "RETURN 1", "timeout": "soon"}`, nil)
+	g.Expect(r.code).To(Equal(400), r.body)
+
+	// A client that goes away: its query ends, and the next one runs.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/graph/big/query",
+		strings.NewReader(`{"query": "MATCH (a:N)-[:NEXT*1..300]->(b) RETURN count(*)"}`))
+	g.Expect(err).NotTo(HaveOccurred())
+	start := time.Now()
+	_, err = http.DefaultClient.Do(req)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(time.Since(start)).To(BeNumerically("<", 5*time.Second))
+	code, res, _ = query(t, c.base, "big", `MATCH (a:N {i: 1})-[:NEXT*3]->(b) RETURN b.i`, nil)
+	g.Expect(code).To(Equal(200))
+	g.Expect(res.Rows).To(Equal([][]any{{float64(4)}}))
+
+	// Bad requests.
+	for _, bad := range []string{``, `{`, `{"query": ""}`, `{"query": "RETURN 1", "params": [1]}`, `{"query": "RETURN 1", "params": {"x": 1e999}}`} {
+		r := send(t, "POST", c.base+"/graph/big/query", bad, nil)
+		g.Expect(r.code).To(Equal(400), "%q: %s", bad, r.body)
+		g.Expect(r.body).To(HavePrefix(`{"error":`))
+	}
+	g.Expect(send(t, "GET", c.base+"/graph/big/query", "", nil).code).To(Equal(405))
+	g.Expect(send(t, "POST", c.base+"/graph/no{good}/query", `{"query": "RETURN 1"}`, nil).code).To(Equal(400))
 }
