@@ -126,6 +126,7 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w of %s", ErrTimeLimit, timeout))
 	defer cancel()
 	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params}, nodes: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
+	r.env.FetchNode = r.fetchNode
 	var res *Result
 	if q.Schema != nil {
 		res, err = r.schema(q.Schema)
@@ -215,6 +216,21 @@ func (r *run) query(q *cypher.Query) (*Result, error) {
 	}
 	res.Stats = r.stats
 	return res, nil
+}
+
+// fetchNode loads one vertex for startNode() and endNode() when the row does not hold it (one
+// round for the first call per vertex).
+func (r *run) fetchNode(id uint64) (*value.Node, error) {
+	if n, ok := r.nodes[layout.ID(id)]; ok {
+		return n, nil
+	}
+	if err := r.loadAll([]layout.ID{layout.ID(id)}); err != nil {
+		return nil, err
+	}
+	if n, ok := r.nodes[layout.ID(id)]; ok {
+		return n, nil
+	}
+	return nil, nil // deleted meanwhile: null
 }
 
 // checkRows fails a query whose intermediate result grew past the row limit, or whose time

@@ -22,6 +22,13 @@ import (
 // is off: durability is not what these tests check (test/process does, with SIGKILL).
 func startCluster(t *testing.T) *client.Client {
 	t.Helper()
+	cl, _ := startLocal(t)
+	return cl
+}
+
+// startLocal is startCluster that also returns the cluster.
+func startLocal(t *testing.T) (*client.Client, *local.Cluster) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, err := local.Start(ctx, local.Config{DataDir: t.TempDir(), Nodes: 3, ReplicationFactor: 3, Shards: 12,
@@ -38,7 +45,7 @@ func startCluster(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cl
+	return cl, c
 }
 
 // load builds g in the cluster's graph name with the oracle's CREATE statements.
