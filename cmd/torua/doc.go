@@ -7,9 +7,11 @@
 // controllers), local.go (torua local: internal/local), client.go (get, put, del, ls,
 // status: router/client), bench.go (torua bench: router/client/bench over benchstore),
 // serve.go (logging flags, signals and graceful shutdown shared by the servers), gc.go (the
-// garbage collector's settings for storage processes).
+// garbage collector's settings for storage processes), query.go (torua query: a graph query's
+// answer as a table or JSON, faults with a caret; router/client).
 //
 // It imports api/v1alpha1, controllers, node, node/replication (Raft settings), router,
-// router/client, router/client/bench, router/client/benchstore, shardmap, internal/httpx,
-// internal/local and internal/nodeapi: everything, and nothing imports it.
+// router/client, router/client/bench, router/client/benchstore, shardmap, graph/value (the
+// values of query parameters and results), internal/httpx, internal/local and
+// internal/nodeapi: everything, and nothing imports it.
 package main
