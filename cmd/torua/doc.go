@@ -8,7 +8,9 @@
 // status: router/client), bench.go (torua bench: router/client/bench over benchstore),
 // serve.go (logging flags, signals and graceful shutdown shared by the servers), gc.go (the
 // garbage collector's settings for storage processes), query.go (torua query: a graph query's
-// answer as a table or JSON, faults with a caret; router/client).
+// answer as a table or JSON, faults with a caret; router/client), shell.go (torua shell: an
+// openCypher prompt with line editing and a history file, golang.org/x/term, or a script on
+// standard input).
 //
 // It imports api/v1alpha1, controllers, node, node/replication (Raft settings), router,
 // router/client, router/client/bench, router/client/benchstore, shardmap, graph/value (the
