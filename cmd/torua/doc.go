@@ -10,10 +10,12 @@
 // garbage collector's settings for storage processes), query.go (torua query: a graph query's
 // answer as a table or JSON, faults with a caret; router/client), shell.go (torua shell: an
 // openCypher prompt with line editing and a history file, golang.org/x/term, or a script on
-// standard input).
+// standard input), import.go and import_csv.go (torua import: CSV files of vertices and
+// edges into a graph's import API, in batches several at a time, with a progress bar; the
+// file format and its faults).
 //
 // It imports api/v1alpha1, controllers, node, node/replication (Raft settings), router,
 // router/client, router/client/bench, router/client/benchstore, shardmap, graph/value (the
-// values of query parameters and results), internal/httpx, internal/local and
-// internal/nodeapi: everything, and nothing imports it.
+// values of query parameters and results), graph/exec (the import batch's types),
+// internal/httpx, internal/local and internal/nodeapi: everything, and nothing imports it.
 package main
