@@ -7,9 +7,16 @@
 // controllers), local.go (torua local: internal/local), client.go (get, put, del, ls,
 // status: router/client), bench.go (torua bench: router/client/bench over benchstore),
 // serve.go (logging flags, signals and graceful shutdown shared by the servers), gc.go (the
-// garbage collector's settings for storage processes).
+// garbage collector's settings for storage processes), query.go (torua query: a graph query,
+// its parameters and its faults with a caret; router/client), query_print.go (an answer as
+// an aligned table of Cypher literals and a stats line, or as JSON), shell.go (torua shell: an
+// openCypher prompt with line editing and a history file, golang.org/x/term, or a script on
+// standard input), import.go and import_csv.go (torua import: CSV files of vertices and
+// edges into a graph's import API, in batches several at a time, with a progress bar; the
+// file format and its faults).
 //
 // It imports api/v1alpha1, controllers, node, node/replication (Raft settings), router,
-// router/client, router/client/bench, router/client/benchstore, shardmap, internal/httpx,
-// internal/local and internal/nodeapi: everything, and nothing imports it.
+// router/client, router/client/bench, router/client/benchstore, shardmap, graph/value (the
+// values of query parameters and results), graph/exec (the import batch's types),
+// internal/httpx, internal/local and internal/nodeapi: everything, and nothing imports it.
 package main
