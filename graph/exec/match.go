@@ -455,6 +455,19 @@ func (mt *matcher) bindAnchor(s *nodeSpec) error {
 		}
 		return nil
 	}
+	if _, ok := mt.prefetched[s]; !ok && mt.cost(s) == costKey {
+		// A primary key names the vertex: bind it by id and let the next request to its shard
+		// (the first hop's, or the last round's) check and read it: a round saved.
+		id, _ := mt.keyLookup(s)
+		ref := mt.r.ref(id)
+		for _, row := range mt.rows {
+			row.row = row.row.Extend(mt.scope.Len())
+			row.row[s.col] = ref
+		}
+		f := s.filter
+		mt.cols[s.col] = &colState{pending: &f, needed: s.needed}
+		return nil
+	}
 	cands, err := mt.candidates(s)
 	if err != nil {
 		return err
