@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -248,9 +249,14 @@ func statInt(stats map[string]any, name string) int64 {
 // ErrorKind names a failed query's kind as the key-value bench does.
 func (s *toruaGraph) ErrorKind(err error) string { return benchstore.Store{}.ErrorKind(err) }
 
-// Transient reports a 503 or no answer: an import batch is idempotent, so sending it again
-// is harmless.
-func (s *toruaGraph) Transient(err error) bool { return errors.Is(err, client.ErrUnavailable) }
+// Transient reports a 503, no answer, or a 502 or 504 (a node that failed or timed out during
+// the request, which may or may not have applied it): an import batch is idempotent, so
+// sending it again is harmless.
+func (s *toruaGraph) Transient(err error) bool {
+	var e *client.Error
+	return errors.Is(err, client.ErrUnavailable) ||
+		(errors.As(err, &e) && (e.Status == http.StatusBadGateway || e.Status == http.StatusGatewayTimeout))
+}
 
 // importKeys declares :V's primary key, id, in every batch.
 const importKeys = `{"keys":{"V":"id"},`
