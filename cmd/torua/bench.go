@@ -31,6 +31,7 @@ func newBenchCmd() *cobra.Command {
 		preload     bool
 		jsonOut     bool
 		protocol    string
+		graph       graphBenchFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -41,12 +42,27 @@ request in flight, over a set of --keys keys, until --count operations have fini
 percentiles (HDR histogram, microsecond resolution); --json prints the same as JSON.
 
 A get run finds its keys only if they were written before: --preload writes each key once
-first. GETs of missing keys are counted as misses, not errors.`,
+first. GETs of missing keys are counted as misses, not errors.
+
+With --graph it runs openCypher queries instead (one-hop, two-hop, three-hop, shortest path)
+from random start vertices of a generated power-law graph, each kind at each of --clients
+client counts for --duration; --load generates the graph and imports it first, reporting
+edges/s. The table adds the mean rounds and shard requests per query.`,
 		Example: `  torua bench --mode put --concurrency 32 --duration 10s
   torua bench --mode get --preload --keys 100000 --count 1000000
-  torua bench --mode mixed --read-ratio 0.9 --json > result.json`,
+  torua bench --mode mixed --read-ratio 0.9 --json > result.json
+  torua bench --graph --load --vertices 10000 --edges 100000 --clients 1,8 --duration 5s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := graph.check(cmd); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("count") && !cmd.Flags().Changed("duration") {
+				cfg.Duration = 0 // a count alone bounds the run
+			}
+			if graph.on {
+				return runGraphBench(cmd, &graph, &cf, cfg.Count, cfg.Duration, jsonOut)
+			}
 			cfg.Mode = bench.Mode(mode)
 			switch consistency {
 			case "":
@@ -57,9 +73,6 @@ first. GETs of missing keys are counted as misses, not errors.`,
 			}
 			if cfg.Mode != bench.ModeMixed && cmd.Flags().Changed("read-ratio") {
 				return fmt.Errorf("--read-ratio applies to --mode mixed only")
-			}
-			if cmd.Flags().Changed("count") && !cmd.Flags().Changed("duration") {
-				cfg.Duration = 0 // a count alone bounds the run
 			}
 			opts := []client.Option{client.WithMaxConnsPerHost(cfg.Concurrency)}
 			switch protocol {
@@ -130,6 +143,7 @@ first. GETs of missing keys are counted as misses, not errors.`,
 	f.StringVar(&consistency, "consistency", "", `read consistency: "" (linearizable) or stale`)
 	f.BoolVar(&preload, "preload", false, "write every key once before the run")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	graph.register(f)
 	f.StringVar(&protocol, "protocol", "wire", "protocol for GETs and PUTs: wire (Torua's binary protocol, one shared connection) or http (one keep-alive connection per client)")
 	return cmd
 }

@@ -6,6 +6,7 @@
 // package node), router.go (torua router: package router), operator.go (torua operator:
 // controllers), local.go (torua local: internal/local), client.go (get, put, del, ls,
 // status: router/client), bench.go (torua bench: router/client/bench over benchstore),
+// benchgraph.go (torua bench --graph: bench's graph load over router/client's Query and Import),
 // serve.go (logging flags, signals and graceful shutdown shared by the servers), gc.go (the
 // garbage collector's settings for storage processes), query.go (torua query: a graph query,
 // its parameters and its faults with a caret; router/client), query_print.go (an answer as

@@ -135,31 +135,51 @@ func (res *Result) WriteTable(w io.Writer) error {
 	}
 	b.WriteString("\n\n")
 
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	var rows []latencyRow
+	if len(res.ByOp) != 1 {
+		rows = append(rows, latencyRow{"all", res.Latency})
+	}
+	for _, name := range slices.Sorted(maps.Keys(res.ByOp)) {
+		rows = append(rows, latencyRow{name, res.ByOp[name]})
+	}
+	if err := writeLatencyTable(&b, rows); err != nil {
+		return err
+	}
+	writeErrors(&b, res.Errors)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// latencyRow is one named row of a latency table.
+type latencyRow struct {
+	name string
+	l    Latency
+}
+
+// writeLatencyTable writes the latency table of `torua bench` (count, min, mean, p50, p90,
+// p99, p99.9, max) with one line per row.
+func writeLatencyTable(w io.Writer, rows []latencyRow) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "latency\tcount\tmin\tmean\tp50\tp90\tp99\tp99.9\tmax\t")
-	row := func(name string, l Latency) {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, l.Count,
+	for _, r := range rows {
+		l := r.l
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.name, l.Count,
 			FormatMicros(float64(l.Min)), FormatMicros(l.Mean), FormatMicros(float64(l.P50)),
 			FormatMicros(float64(l.P90)), FormatMicros(float64(l.P99)), FormatMicros(float64(l.P999)),
 			FormatMicros(float64(l.Max)))
 	}
-	if len(res.ByOp) != 1 {
-		row("all", res.Latency)
+	return tw.Flush()
+}
+
+// writeErrors writes the failed operations by kind, if there are any.
+func writeErrors(b *strings.Builder, errs map[string]int64) {
+	if len(errs) == 0 {
+		return
 	}
-	for _, name := range slices.Sorted(maps.Keys(res.ByOp)) {
-		row(name, res.ByOp[name])
+	b.WriteString("\nerrors\n")
+	for _, kind := range slices.Sorted(maps.Keys(errs)) {
+		fmt.Fprintf(b, "  %-18s %d\n", kind, errs[kind])
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(res.Errors) > 0 {
-		b.WriteString("\nerrors\n")
-		for _, kind := range slices.Sorted(maps.Keys(res.Errors)) {
-			fmt.Fprintf(&b, "  %-18s %d\n", kind, res.Errors[kind])
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // FormatMicros formats a latency given in microseconds with three significant digits:

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/torua/torua/router/client"
+	"github.com/torua/torua/router/client/bench"
+	"github.com/torua/torua/router/client/benchstore"
+)
+
+// graphBenchFlags are the flags of `torua bench --graph`.
+type graphBenchFlags struct {
+	on       bool
+	spec     bench.GraphSpec
+	name     string
+	load     bool
+	clients  string
+	queries  string
+	batch    int
+	inflight int
+	probes   int
+}
+
+// kvOnlyFlags and graphOnlyFlags are the flags that make sense with one kind of bench only.
+var (
+	kvOnlyFlags    = []string{"mode", "read-ratio", "concurrency", "keys", "value-size", "prefix", "consistency", "preload", "protocol"}
+	graphOnlyFlags = []string{"vertices", "edges", "seed", "load", "clients", "queries", "graph-name", "batch", "in-flight", "probes"}
+)
+
+func (g *graphBenchFlags) register(f *pflag.FlagSet) {
+	f.BoolVar(&g.on, "graph", false, "run the graph bench: openCypher queries on a generated power-law graph (the flags below)")
+	f.IntVar(&g.spec.Vertices, "vertices", 100_000, "graph: vertices of the generated graph")
+	f.IntVar(&g.spec.Edges, "edges", 1_000_000, "graph: edges of the generated graph")
+	f.Uint64Var(&g.spec.Seed, "seed", 1, "graph: seed of the generated graph")
+	f.BoolVar(&g.load, "load", false, "graph: drop --graph-name, generate the graph and load it through the import API first")
+	f.StringVar(&g.clients, "clients", "1,8", "graph: client counts to run each query kind with, comma-separated")
+	f.StringVar(&g.queries, "queries", "one-hop,two-hop,three-hop,shortest", "graph: query kinds to run, comma-separated")
+	f.StringVar(&g.name, "graph-name", "bench", "graph: name of the graph")
+	f.IntVar(&g.batch, "batch", 10_000, "graph: vertices or edges per import batch")
+	f.IntVar(&g.inflight, "in-flight", 4, "graph: import batches in flight")
+	f.IntVar(&g.probes, "probes", 20, "graph: fixed queries of each kind answered first, to check answers against other stores")
+}
+
+// check refuses flags of the other kind of bench, naming the first one set.
+func (g *graphBenchFlags) check(cmd *cobra.Command) error {
+	wrong, kind := kvOnlyFlags, "the key-value bench, not --graph"
+	if !g.on {
+		wrong, kind = graphOnlyFlags, "--graph only"
+	}
+	for _, name := range wrong {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s applies to %s", name, kind)
+		}
+	}
+	return nil
+}
+
+// config turns the flags into the runner's configuration; count and duration are the
+// bench's shared flags.
+func (g *graphBenchFlags) config(count int64, duration, timeout time.Duration) (bench.GraphConfig, error) {
+	cfg := bench.GraphConfig{Vertices: g.spec.Vertices, Count: count, Duration: duration, Timeout: timeout,
+		Probes: g.probes, ProbeSeed: g.spec.Seed}
+	var err error
+	if cfg.Queries, err = bench.ParseGraphQueries(g.queries); err != nil {
+		return cfg, fmt.Errorf("--queries: %w", err)
+	}
+	if cfg.Clients, err = bench.ParseClients(g.clients); err != nil {
+		return cfg, fmt.Errorf("--clients: %w", err)
+	}
+	if err := g.spec.Validate(); err != nil {
+		return cfg, fmt.Errorf("--vertices, --edges: %w", err)
+	}
+	if g.batch < 1 || g.inflight < 1 {
+		return cfg, fmt.Errorf("--batch %d, --in-flight %d: want at least 1", g.batch, g.inflight)
+	}
+	return cfg, cfg.Validate()
+}
+
+// runGraphBench is `torua bench --graph`: optionally load the generated graph, then run each
+// query kind at each client count and print the report.
+func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, count int64, duration time.Duration, jsonOut bool) error {
+	cfg, err := g.config(count, duration, 0)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client(client.WithMaxConnsPerHost(max(slices.Max(cfg.Clients), g.inflight)))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	store := &toruaGraph{c: c, graph: g.name}
+	r, err := bench.NewGraphRunner(store, cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	graphs, err := c.Graphs(ctx)
+	if err != nil {
+		return err // nothing listens, or no graph API: say so once
+	}
+	stderr := cmd.ErrOrStderr()
+	rep := &bench.GraphReport{Store: "torua", Target: c.URL(), Graph: g.spec}
+	switch exists := slices.Contains(graphs, g.name); {
+	case g.load:
+		if rep.Load, err = loadGraph(ctx, stderr, store, g, exists); err != nil {
+			return err
+		}
+	case !exists:
+		return fmt.Errorf("graph %q does not exist: load it with --load", g.name)
+	}
+	run := r.Run(ctx, func(q bench.GraphQuery, n int) { fmt.Fprintf(stderr, "%s, %d clients\n", q, n) })
+	rep.Probes, rep.Results = run.Probes, run.Results
+	out := cmd.OutOrStdout()
+	if jsonOut {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	} else {
+		fmt.Fprintf(out, "router %s, graph %s\n", c.URL(), g.name)
+		err = rep.WriteTable(out)
+	}
+	if err != nil {
+		return err
+	}
+	var ops, failed int64
+	for _, res := range rep.Results {
+		ops += res.Ops
+		failed += res.ErrorCount
+	}
+	if ops == 0 && failed > 0 {
+		return fmt.Errorf("all %d queries failed", failed)
+	}
+	return nil
+}
+
+// loadGraph generates the graph and loads it through the import API, replacing the graph of
+// that name, with a progress line every two seconds.
+func loadGraph(ctx context.Context, w io.Writer, s *toruaGraph, g *graphBenchFlags, exists bool) (*bench.LoadResult, error) {
+	if exists {
+		if err := s.c.DropGraph(ctx, s.graph); err != nil && !errors.Is(err, client.ErrNotFound) {
+			return nil, fmt.Errorf("drop graph %q: %w", s.graph, err)
+		}
+	}
+	fmt.Fprintf(w, "generating %d vertices, %d edges (seed %d)\n", g.spec.Vertices, g.spec.Edges, g.spec.Seed)
+	graph, err := bench.GenerateGraph(g.spec)
+	if err != nil {
+		return nil, err
+	}
+	var done atomic.Int64
+	stop := reportEvery(w, 2*time.Second, func(elapsed time.Duration) string {
+		return fmt.Sprintf("load: %d/%d vertices and edges (%.0fs)", done.Load(), g.spec.Vertices+g.spec.Edges, elapsed.Seconds())
+	})
+	res, err := bench.LoadGraph(ctx, graph, s, g.batch, g.inflight, &done)
+	stop()
+	return res, err
+}
+
+// reportEvery writes line's text to w every interval until the returned stop.
+func reportEvery(w io.Writer, interval time.Duration, line func(elapsed time.Duration) string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fmt.Fprintln(w, line(time.Since(start)))
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// toruaGraph sends the graph bench's queries and import batches to a router.
+type toruaGraph struct {
+	c     *client.Client
+	graph string
+}
+
+var (
+	_ bench.GraphStore  = (*toruaGraph)(nil)
+	_ bench.GraphLoader = (*toruaGraph)(nil)
+)
+
+// Query runs q's openCypher form (bench.GraphQueryText) and reads its answer and the rounds
+// and shard requests of its stats.
+func (s *toruaGraph) Query(ctx context.Context, q bench.GraphQuery, from, to int64) (bench.GraphAnswer, error) {
+	params := map[string]any{"id": from}
+	if q == bench.Shortest {
+		params = map[string]any{"a": from, "b": to}
+	}
+	res, err := s.c.Query(ctx, s.graph, bench.GraphQueryText[q], params)
+	if err != nil {
+		return bench.GraphAnswer{}, err
+	}
+	a := bench.GraphAnswer{Rounds: statInt(res.Stats, "rounds"), Requests: statInt(res.Stats, "requests")}
+	switch {
+	case q == bench.OneHop:
+		a.Value = int64(len(res.Rows))
+	case q == bench.Shortest && len(res.Rows) == 0:
+		a.Value = bench.NoPath
+	default:
+		n, ok := firstInt(res.Rows)
+		if !ok {
+			return a, fmt.Errorf("%s: the answer is not one integer: %v", q, res.Rows)
+		}
+		a.Value = n
+	}
+	return a, nil
+}
+
+func firstInt(rows [][]any) (int64, bool) {
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return 0, false
+	}
+	n, ok := rows[0][0].(int64)
+	return n, ok
+}
+
+func statInt(stats map[string]any, name string) int64 {
+	n, _ := stats[name].(int64)
+	return n
+}
+
+// ErrorKind names a failed query's kind as the key-value bench does.
+func (s *toruaGraph) ErrorKind(err error) string { return benchstore.Store{}.ErrorKind(err) }
+
+// Transient reports a 503, no answer, or a 502 or 504 (a node that failed or timed out during
+// the request, which may or may not have applied it): an import batch is idempotent, so
+// sending it again is harmless.
+func (s *toruaGraph) Transient(err error) bool {
+	var e *client.Error
+	return errors.Is(err, client.ErrUnavailable) ||
+		(errors.As(err, &e) && (e.Status == http.StatusBadGateway || e.Status == http.StatusGatewayTimeout))
+}
+
+// importKeys declares :V's primary key, id, in every batch.
+const importKeys = `{"keys":{"V":"id"},`
+
+// LoadVertices imports the vertices :V {id} with ids from..to-1.
+func (s *toruaGraph) LoadVertices(ctx context.Context, from, to int) error {
+	b := make([]byte, 0, 64+(to-from)*48)
+	b = append(b, importKeys+`"vertices":[`...)
+	for v := from; v < to; v++ {
+		if v > from {
+			b = append(b, ',')
+		}
+		b = append(b, `{"labels":["V"],"properties":{"id":`...)
+		b = strconv.AppendInt(b, int64(v), 10)
+		b = append(b, "}}"...)
+	}
+	b = append(b, "]}"...)
+	_, err := s.c.Import(ctx, s.graph, b)
+	return err
+}
+
+// LoadEdges imports edges as (:V {id: src})-[:E]->(:V {id: dst}), without properties.
+func (s *toruaGraph) LoadEdges(ctx context.Context, edges []bench.Edge) error {
+	b := make([]byte, 0, 64+len(edges)*80)
+	b = append(b, importKeys+`"edges":[`...)
+	for i, e := range edges {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":"E","from":{"label":"V","key":`...)
+		b = strconv.AppendInt(b, int64(e.Src), 10)
+		b = append(b, `},"to":{"label":"V","key":`...)
+		b = strconv.AppendInt(b, int64(e.Dst), 10)
+		b = append(b, "}}"...)
+	}
+	b = append(b, "]}"...)
+	_, err := s.c.Import(ctx, s.graph, b)
+	return err
+}
