@@ -17,6 +17,7 @@ const (
 	kindOutbox  = 'q'
 	kindCatalog = 'c'
 	kindTomb    = 't'
+	kindAdj     = 'a'
 )
 
 // Direction selects a vertex's out-adjacency or in-adjacency.
@@ -92,6 +93,13 @@ func VertexKey(graph string, id ID) []byte {
 
 // VertexPrefix is the prefix of every vertex record of graph (on each shard, that shard's).
 func VertexPrefix(graph string) []byte { return kindPrefix(graph, kindVertex) }
+
+// AdjacencyVersionKey is vertex id's adjacency version: every change of the vertex's halves
+// writes it, and a delete of the vertex is conditional on it, so that an edge that arrives
+// while the vertex is deleted is seen.
+func AdjacencyVersionKey(graph string, id ID) []byte {
+	return appendTag(appendID(kindPrefix(graph, kindAdj), id), graph, id)
+}
 
 // LabelKey is the key that lists vertex id under label (a shard-local label scan).
 func LabelKey(graph, label string, id ID) []byte {

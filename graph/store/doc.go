@@ -6,7 +6,8 @@
 // A write is computed from a linearizable view and made conditional on everything it read (the vertices,
 // the halves, the shard's catalog copy); when a concurrent write changed any of it, the
 // transaction aborts and the write is computed again. Every change of a vertex's adjacency
-// also rewrites the vertex, so the vertex's revision guards its adjacency too.
+// also writes the vertex's adjacency version (unconditionally: edge writes never conflict with
+// each other), and a delete of the vertex is conditional on it.
 //
 // An edge whose ends are on two shards is written as the local half plus an outbox record in
 // one transaction; Apply sets the other half on its shard (idempotent, by generation, with

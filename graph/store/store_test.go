@@ -383,3 +383,33 @@ func TestAWriteThatLostARaceIsComputedAgain(t *testing.T) {
 	g.Expect(sh.txns-txns).To(Equal(3), "the concurrent write, the aborted one, the retry")
 	g.Expect(w.props(w.vertex(2))).To(Equal(map[string]any{"n": int64(1), "other": true}))
 }
+
+// Edge writes on one vertex never conflict with each other (they write its adjacency version
+// without a condition); a delete of the vertex that raced an edge is computed again and sees it.
+func TestEdgeWritesDoNotConflictButDeletesSeeThem(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	for _, id := range []layout.ID{2, 4, 6} {
+		w.mustWrite(id, vtx(id, nil, nil))
+	}
+	sh := w.on(2)
+	sh.beforeTxn = func() {
+		_, err := w.st.Write(context.Background(), sh, 0, graph, []shardapi.Mutation{edge(40, 2, 4, "T")})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	txns := sh.txns
+	w.mustWrite(2, edge(41, 2, 6, "T"))
+	g.Expect(sh.txns-txns).To(Equal(2), "the other edge's write and this one: no retry")
+	g.Expect(w.edges(2, layout.Out)).To(HaveLen(2))
+
+	// Vertex 6 looks edgeless to a DELETE that then races an edge arriving: it fails.
+	w.mustWrite(6, Mutation{DeleteEdge: &shardapi.DeleteEdge{ID: 41, Src: 2, Dst: 6, Type: "T"}})
+	sh6 := w.on(6)
+	sh6.beforeTxn = func() {
+		_, err := w.st.Write(context.Background(), sh, 0, graph, []shardapi.Mutation{edge(42, 2, 6, "T")})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	_, err := w.write(6, Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 6}})
+	g.Expect(err).To(MatchError(ContainSubstring("still has 1 relationships")))
+	g.Expect(w.vertex(6)).NotTo(BeNil())
+}

@@ -128,7 +128,11 @@ func (s *Store) deleteVertex(p *plan, d *shardapi.DeleteVertex) (shardapi.Outcom
 	if err != nil || v == nil {
 		return shardapi.Outcome{}, err
 	}
-	// The vertex's revision guards its adjacency too (every edge change rewrites the vertex).
+	// The adjacency version guards the halves read here: an edge that arrives meanwhile
+	// writes it, and this delete is then computed again.
+	if err := p.adjacency(d.ID); err != nil {
+		return shardapi.Outcome{}, err
+	}
 	hs, err := halves(p.r, p.graph, d.ID)
 	if err != nil {
 		return shardapi.Outcome{}, err

@@ -263,11 +263,30 @@ func (p *plan) setVertex(id layout.ID, v *shardapi.Vertex) error {
 	return nil
 }
 
-// touch rewrites vertex v unchanged: every change to a vertex's adjacency also writes the
-// vertex, so that a write conditional on the vertex's revision (a DELETE that found no edges)
-// fails when an edge arrived meanwhile.
+// touch records a change of vertex v's adjacency: it writes the vertex's adjacency version,
+// without a condition (edge writes of one vertex never conflict with each other), so that a
+// delete of the vertex, which is conditional on that version, fails when an edge arrived
+// meanwhile.
 func (p *plan) touch(v *shardapi.Vertex) {
-	p.put(layout.VertexKey(p.graph, v.ID), encodeVertex(v))
+	p.put(layout.AdjacencyVersionKey(p.graph, v.ID), nil)
+}
+
+// adjacency guards vertex id's adjacency version as this plan reads it.
+func (p *plan) adjacency(id layout.ID) error {
+	key := layout.AdjacencyVersionKey(p.graph, id)
+	if _, ok := p.guards[string(key)]; ok {
+		return nil
+	}
+	v, err := p.r.Get(key)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		p.guard(key, 0)
+	case err != nil:
+		return err
+	default:
+		p.guard(key, v.Revision)
+	}
+	return nil
 }
 
 // entries are the label keys and index entry keys of v (none for nil).
