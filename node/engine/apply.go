@@ -208,6 +208,9 @@ type applier struct {
 	// learned is what this call read or wrote of each key, in order: the state earlier ops
 	// of the call left, and for the cache once the batch has committed.
 	learned []cachedKey
+	// index is where each key's latest state is in learned, once learned is long enough
+	// for a linear search to cost more than a map (nil until then, and after an undo).
+	index   map[string]int
 	results []Result
 	// pending holds the writes of the unit being evaluated, added to the batch once it is
 	// known not to abort.
@@ -235,7 +238,7 @@ func (a *applier) unit(b *pebble.Batch, ops []Op, first, end int, atomic bool) e
 			return err
 		}
 		if !ok && atomic {
-			a.m, a.learned = m, a.learned[:learned]
+			a.m, a.learned, a.index = m, a.learned[:learned], nil
 			for j := first; j < end; j++ {
 				if j != i {
 					a.results[j] = Result{Err: ErrAborted}
@@ -262,7 +265,7 @@ func (a *applier) unit(b *pebble.Batch, ops []Op, first, end int, atomic bool) e
 // eval evaluates op i against the state the earlier ops left, records its result, and
 // queues its write; ok reports that it did not fail.
 func (a *applier) eval(i int, op Op) (ok bool, err error) {
-	cur, known := lastLearned(a.learned, op.Key)
+	cur, known := a.last(op.Key)
 	if !known {
 		var complete bool
 		cur, known, complete = a.wc.key(op.Key)
@@ -275,7 +278,7 @@ func (a *applier) eval(i int, op Op) (ok bool, err error) {
 		if cur, err = a.e.lookup(k); err != nil {
 			return false, fmt.Errorf("apply shard %d op %d: %w", a.shard, i, err)
 		}
-		a.learned = append(a.learned, cachedKey{key: string(op.Key), state: cur})
+		a.learn(op.Key, cur)
 	}
 	if !condHolds(op.Cond, cur) {
 		a.results[i].Err = ErrConditionFailed
@@ -309,15 +312,40 @@ func (a *applier) eval(i int, op Op) (ok bool, err error) {
 		a.m.Bytes -= int64(len(op.Key) + cur.dataLen)
 	}
 	a.results[i].Revision = a.m.Revision
-	a.learned = append(a.learned, cachedKey{key: string(op.Key), state: next})
+	a.learn(op.Key, next)
 	return true, nil
 }
 
-// lastLearned returns the latest state learned records for key (a batch holds a few ops).
-func lastLearned(learned []cachedKey, key []byte) (keyState, bool) {
-	for i := len(learned) - 1; i >= 0; i-- {
-		if learned[i].key == string(key) {
-			return learned[i].state, true
+// indexFrom is the length of learned from which last looks keys up in a map: a KV write
+// holds a few ops, a graph write thousands.
+const indexFrom = 32
+
+// learn records key's state after the ops so far.
+func (a *applier) learn(key []byte, st keyState) {
+	a.learned = append(a.learned, cachedKey{key: string(key), state: st})
+	if a.index != nil {
+		a.index[string(key)] = len(a.learned) - 1
+	}
+}
+
+// last returns the latest state learned records for key.
+func (a *applier) last(key []byte) (keyState, bool) {
+	if a.index == nil && len(a.learned) >= indexFrom {
+		a.index = make(map[string]int, 2*len(a.learned))
+		for i, c := range a.learned {
+			a.index[c.key] = i
+		}
+	}
+	if a.index != nil {
+		i, ok := a.index[string(key)]
+		if !ok {
+			return keyState{}, false
+		}
+		return a.learned[i].state, true
+	}
+	for i := len(a.learned) - 1; i >= 0; i-- {
+		if a.learned[i].key == string(key) {
+			return a.learned[i].state, true
 		}
 	}
 	return keyState{}, false
