@@ -255,15 +255,17 @@ func (c *evalCtx) node(call *cypher.FuncCall, id uint64) (any, error) {
 	return n, nil
 }
 
+// findNode finds node id in v. A node whose Props is nil is the executor's reference by id (a
+// vertex a MATCH reached but did not read): it does not count.
 func findNode(v any, id uint64, inLists bool) *value.Node {
 	switch v := v.(type) {
 	case *value.Node:
-		if v.ID == id {
+		if v.ID == id && v.Props != nil {
 			return v
 		}
 	case *value.Path:
 		for _, n := range v.Nodes {
-			if n.ID == id {
+			if n.ID == id && n.Props != nil {
 				return n
 			}
 		}

@@ -643,13 +643,16 @@ func (r *run) load(v *shardapi.Vertex) (*value.Node, error) {
 		n = &value.Node{ID: uint64(v.ID)}
 		r.nodes[v.ID] = n
 	}
+	if props == nil {
+		props = map[string]any{} // loaded: never nil (see ref)
+	}
 	n.Labels = slices.Clone(v.Labels)
 	n.Props = props
 	return n, nil
 }
 
 // ref returns the node value for id: the loaded one, or a reference by id only (a node a
-// later round checks or loads).
+// later round checks or loads), which has nil Props (a loaded node never has).
 func (r *run) ref(id layout.ID) *value.Node {
 	if n, ok := r.nodes[id]; ok {
 		return n
