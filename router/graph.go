@@ -252,38 +252,37 @@ func sentinelOf(status int) error {
 	return httpx.ErrBadGateway
 }
 
-func (c graphCluster) Read(ctx context.Context, graph string, shard int, r *shardapi.ReadRequest) (*shardapi.ReadResponse, error) {
-	var out *shardapi.ReadResponse
-	err := c.call(ctx, true, shard, func(ctx context.Context, addr string) (err error) {
-		out, err = c.api.Read(ctx, addr, graph, shard, r)
+// callFor is call for a request whose answer is a T.
+func callFor[T any](c graphCluster, ctx context.Context, read bool, shard int, send func(ctx context.Context, addr string) (T, error)) (T, error) {
+	var out T
+	err := c.call(ctx, read, shard, func(ctx context.Context, addr string) (err error) {
+		out, err = send(ctx, addr)
 		return err
 	})
 	return out, err
+}
+
+func (c graphCluster) Read(ctx context.Context, graph string, shard int, r *shardapi.ReadRequest) (*shardapi.ReadResponse, error) {
+	return callFor(c, ctx, true, shard, func(ctx context.Context, addr string) (*shardapi.ReadResponse, error) {
+		return c.api.Read(ctx, addr, graph, shard, r)
+	})
 }
 
 func (c graphCluster) Write(ctx context.Context, graph string, shard int, r *shardapi.WriteRequest) (*shardapi.WriteResponse, error) {
-	var out *shardapi.WriteResponse
-	err := c.call(ctx, false, shard, func(ctx context.Context, addr string) (err error) {
-		out, err = c.api.Write(ctx, addr, graph, shard, r)
-		return err
+	return callFor(c, ctx, false, shard, func(ctx context.Context, addr string) (*shardapi.WriteResponse, error) {
+		return c.api.Write(ctx, addr, graph, shard, r)
 	})
-	return out, err
 }
 
 func (c graphCluster) SetCatalog(ctx context.Context, graph string, shard int, cat *shardapi.Catalog) (*shardapi.Catalog, error) {
-	var out *shardapi.Catalog
-	err := c.call(ctx, false, shard, func(ctx context.Context, addr string) (err error) {
-		out, err = c.api.SetCatalog(ctx, addr, graph, shard, &shardapi.CatalogRequest{Catalog: *cat})
-		return err
+	return callFor(c, ctx, false, shard, func(ctx context.Context, addr string) (*shardapi.Catalog, error) {
+		return c.api.SetCatalog(ctx, addr, graph, shard, &shardapi.CatalogRequest{Catalog: *cat})
 	})
-	return out, err
 }
 
 func (c graphCluster) Backfill(ctx context.Context, graph string, shard int, label, prop string, after layout.ID) (layout.ID, error) {
-	var out *shardapi.BackfillResponse
-	err := c.call(ctx, false, shard, func(ctx context.Context, addr string) (err error) {
-		out, err = c.api.Backfill(ctx, addr, graph, shard, &shardapi.BackfillRequest{Label: label, Property: prop, After: after})
-		return err
+	out, err := callFor(c, ctx, false, shard, func(ctx context.Context, addr string) (*shardapi.BackfillResponse, error) {
+		return c.api.Backfill(ctx, addr, graph, shard, &shardapi.BackfillRequest{Label: label, Property: prop, After: after})
 	})
 	if err != nil {
 		return 0, err
@@ -292,21 +291,15 @@ func (c graphCluster) Backfill(ctx context.Context, graph string, shard int, lab
 }
 
 func (c graphCluster) Drop(ctx context.Context, graph string, shard int) (*shardapi.DropResponse, error) {
-	var out *shardapi.DropResponse
-	err := c.call(ctx, false, shard, func(ctx context.Context, addr string) (err error) {
-		out, err = c.api.Drop(ctx, addr, graph, shard)
-		return err
+	return callFor(c, ctx, false, shard, func(ctx context.Context, addr string) (*shardapi.DropResponse, error) {
+		return c.api.Drop(ctx, addr, graph, shard)
 	})
-	return out, err
 }
 
 func (c graphCluster) Graphs(ctx context.Context, shard int) ([]string, error) {
-	var out []string
-	err := c.call(ctx, true, shard, func(ctx context.Context, addr string) (err error) {
-		out, err = c.api.Graphs(ctx, addr, shard)
-		return err
+	return callFor(c, ctx, true, shard, func(ctx context.Context, addr string) ([]string, error) {
+		return c.api.Graphs(ctx, addr, shard)
 	})
-	return out, err
 }
 
 // maxImportBody bounds one import batch.

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -164,35 +163,12 @@ func loadGraph(ctx context.Context, w io.Writer, s *toruaGraph, g *graphBenchFla
 		return nil, err
 	}
 	var done atomic.Int64
-	stop := reportEvery(w, 2*time.Second, func(elapsed time.Duration) string {
+	stop := bench.ReportEvery(w, 2*time.Second, func(elapsed time.Duration) string {
 		return fmt.Sprintf("load: %d/%d vertices and edges (%.0fs)", done.Load(), g.spec.Vertices+g.spec.Edges, elapsed.Seconds())
 	})
 	res, err := bench.LoadGraph(ctx, graph, s, g.batch, g.inflight, &done)
 	stop()
 	return res, err
-}
-
-// reportEvery writes line's text to w every interval until the returned stop.
-func reportEvery(w io.Writer, interval time.Duration, line func(elapsed time.Duration) string) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	start := time.Now()
-	wg.Go(func() {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				fmt.Fprintln(w, line(time.Since(start)))
-			}
-		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
 
 // toruaGraph sends the graph bench's queries and import batches to a router.

@@ -126,25 +126,13 @@ func (s *Store) updateEdge(p *plan, u *shardapi.UpdateEdge) (shardapi.Outcome, e
 	if cur == nil || src == nil {
 		return shardapi.Outcome{}, fmt.Errorf("%w: relationship %d does not exist (it was deleted)", ErrSemantic, u.ID)
 	}
-	props := map[string]any{}
-	if !u.Replace {
-		if props, err = value.DecodeProps(cur.Props); err != nil {
-			return shardapi.Outcome{}, fmt.Errorf("edge %d: %v: %w", u.ID, err, ErrCorrupt)
-		}
+	old, err := value.DecodeProps(cur.Props)
+	if err != nil {
+		return shardapi.Outcome{}, fmt.Errorf("edge %d: %v: %w", u.ID, err, ErrCorrupt)
 	}
-	set, err := checkProps(u.Set)
+	props, err := changeProps(old, u.Replace, u.Set, u.Remove)
 	if err != nil {
 		return shardapi.Outcome{}, err
-	}
-	for k, v := range u.Set {
-		if v == nil {
-			delete(props, k)
-		} else {
-			props[k] = set[k]
-		}
-	}
-	for _, k := range u.Remove {
-		delete(props, k)
 	}
 	enc, err := value.EncodeProps(props)
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/torua/torua/graph/layout"
@@ -69,24 +70,8 @@ func (p *plan) updateVertex(u *shardapi.UpdateVertex) (shardapi.Outcome, error) 
 		return shardapi.Outcome{}, fmt.Errorf("vertex %d: %v: %w", u.ID, err, ErrCorrupt)
 	}
 	before := props
-	if u.Replace {
-		props = map[string]any{}
-	} else {
-		props = cloneMap(props)
-	}
-	set, err := checkProps(u.Set)
-	if err != nil {
+	if props, err = changeProps(props, u.Replace, u.Set, u.Remove); err != nil {
 		return shardapi.Outcome{}, err
-	}
-	for k, v := range u.Set {
-		if v == nil {
-			delete(props, k)
-		} else {
-			props[k] = set[k]
-		}
-	}
-	for _, k := range u.Remove {
-		delete(props, k)
 	}
 	labels := slices.Clone(old.Labels)
 	add, err := checkLabels(u.AddLabels)
@@ -243,10 +228,26 @@ func checkProps(props map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
-func cloneMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
+// changeProps returns props changed as SET and REMOVE say: without replace a copy of props,
+// with it an empty map; then set's values (a null removes) and remove's keys removed.
+func changeProps(props map[string]any, replace bool, set map[string]any, remove []string) (map[string]any, error) {
+	checked, err := checkProps(set)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	out := map[string]any{}
+	if !replace {
+		maps.Copy(out, props)
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = checked[k]
+		}
+	}
+	for _, k := range remove {
+		delete(out, k)
+	}
+	return out, nil
 }

@@ -22,6 +22,14 @@ func (r *Runner) Describe(phase string, total int64, elapsed time.Duration) stri
 // ReportProgress writes Describe's line, with the seconds elapsed, to w every interval until
 // the returned stop is called (for logs and pipes; cmd/torua draws a bar on terminals).
 func (r *Runner) ReportProgress(w io.Writer, phase string, total int64, interval time.Duration) (stop func()) {
+	return ReportEvery(w, interval, func(elapsed time.Duration) string {
+		return fmt.Sprintf("%s (%.0fs)", r.Describe(phase, total, elapsed), elapsed.Seconds())
+	})
+}
+
+// ReportEvery writes line's text, given the time since the call, to w every interval until
+// the returned stop is called.
+func ReportEvery(w io.Writer, interval time.Duration, line func(elapsed time.Duration) string) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -33,8 +41,7 @@ func (r *Runner) ReportProgress(w io.Writer, phase string, total int64, interval
 			case <-done:
 				return
 			case <-tick.C:
-				elapsed := time.Since(start)
-				fmt.Fprintf(w, "%s (%.0fs)\n", r.Describe(phase, total, elapsed), elapsed.Seconds())
+				fmt.Fprintln(w, line(time.Since(start)))
 			}
 		}
 	})
