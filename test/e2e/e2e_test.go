@@ -32,7 +32,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"sigs.k8s.io/yaml"
+
+	routercl "github.com/torua/torua/router/client"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
 	"github.com/torua/torua/shardmap"
@@ -473,6 +476,15 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}
 		Expect(listed).To(HaveLen(1000))
 		Expect(slices.IsSorted(listed)).To(BeTrue(), "listing is sorted")
+
+		By("building a graph through the router and querying it (docs/graph.md)")
+		_, err = c.Query(ctx, graphName, `CREATE CONSTRAINT FOR (p:Person) REQUIRE p.id IS UNIQUE`, nil)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = c.Query(ctx, graphName, `UNWIND range(1, 100) AS i CREATE (:Person {id: i})`, nil)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = c.Query(ctx, graphName, `MATCH (a:Person), (b:Person) WHERE b.id = a.id % 100 + 1 CREATE (a)-[:NEXT]->(b)`, nil)
+		Expect(err).NotTo(HaveOccurred())
+		expectGraph(ctx, c)
 	}, SpecTimeout(8*time.Minute))
 
 	It("shows its printer columns to `kubectl get toruacluster` (a Table request)", func(ctx SpecContext) {
@@ -899,6 +911,11 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		acked := l.acked.Load()
 		Eventually(l.acked.Load).WithContext(ctx).WithTimeout(time.Minute).WithPolling(poll).Should(BeNumerically(">", acked+20))
 		finishScenario(ctx, l, "every node pod deleted at once: every shard loses its quorum")
+
+		By("reading the graph built at the start: every vertex and both halves of every edge are back")
+		c, err := routers.pick(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		expectGraph(ctx, c)
 	}, SpecTimeout(10*time.Minute))
 
 	It("rebuilds a node whose volume was lost (claim and pod deleted) under load: it rejoins empty, catches up, nothing acknowledged is lost", Label("lost-volume"), func(ctx SpecContext) {
@@ -1141,4 +1158,24 @@ func first(s []string, n int) []string {
 		return append(s[:n:n], fmt.Sprintf("... and %d more", len(s)-n))
 	}
 	return s
+}
+
+// graphName is the graph the first scenario builds and a later one reads back: a ring of 100
+// :Person vertices, each with a NEXT edge to the next.
+const graphName = "e2e"
+
+// expectGraph checks the ring: 100 vertices, 100 edges seen from both ends, and a path of 99
+// hops around it.
+func expectGraph(ctx context.Context, c *routercl.Client) {
+	GinkgoHelper()
+	for q, want := range map[string]int64{
+		`MATCH (p:Person) RETURN count(p)`:               100,
+		`MATCH (a:Person)-[r:NEXT]->(b) RETURN count(r)`: 100,
+		`MATCH (b:Person)<-[r:NEXT]-(a) RETURN count(r)`: 100,
+		`MATCH (a:Person {id: 1}), (b:Person {id: 100}) MATCH p = shortestPath((a)-[:NEXT*..100]->(b)) RETURN length(p)`: 99,
+	} {
+		res, err := c.Query(ctx, graphName, q, nil)
+		Expect(err).NotTo(HaveOccurred(), q)
+		Expect(res.Rows).To(Equal([][]any{{want}}), q)
+	}
 }
