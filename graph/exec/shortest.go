@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"slices"
+
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/shardapi"
@@ -31,6 +33,9 @@ func (mt *matcher) shortest(p *cypher.Pattern) error {
 		return err
 	}
 	all := p.Shortest == cypher.AllShortestPath
+	if !all && rel.varLen.Min <= 1 {
+		return mt.bidirectional(p, from, to, rel)
+	}
 	type parent struct {
 		from layout.ID
 		half *shardapi.Half
@@ -178,4 +183,173 @@ func (mt *matcher) loadPathNodes(col int) error {
 		}
 	}
 	return nil
+}
+
+// bidirectional finds one shortest path per row by searching from both ends at once: each
+// level expands the smaller frontier (from a along the relationship's direction, or from b
+// against it), one round per level, until the frontiers meet. On a graph whose degrees are
+// skewed this reads far fewer vertices than a search from one end.
+func (mt *matcher) bidirectional(p *cypher.Pattern, from, to *nodeSpec, rel *relSpec) error {
+	type step struct {
+		next layout.ID // the neighbour one step further from the search's own end
+		half *shardapi.Half
+	}
+	type side struct {
+		depth    map[layout.ID]int64
+		parent   map[layout.ID]step // toward the side's end
+		frontier []layout.ID
+		level    int64
+	}
+	type search struct {
+		row      *mrow
+		fwd, bwd *side
+		meet     layout.ID
+		done     bool
+		found    bool
+	}
+	newSide := func(at layout.ID) *side {
+		return &side{depth: map[layout.ID]int64{at: 0}, parent: map[layout.ID]step{}, frontier: []layout.ID{at}}
+	}
+	var searches []*search
+	for _, row := range mt.rows {
+		a, ok1 := nodeID(row.row[from.col])
+		b, ok2 := nodeID(row.row[to.col])
+		if !ok1 || !ok2 {
+			continue
+		}
+		s := &search{row: row, fwd: newSide(a), bwd: newSide(b)}
+		if a == b {
+			s.done = true
+			s.found, s.meet = rel.varLen.Min == 0, a
+		}
+		searches = append(searches, s)
+	}
+	back := &relSpec{col: rel.col, types: rel.types, filter: rel.filter, varLen: rel.varLen}
+	switch rel.dir {
+	case cypher.DirOut:
+		back.dir = cypher.DirIn
+	case cypher.DirIn:
+		back.dir = cypher.DirOut
+	default:
+		back.dir = cypher.DirBoth
+	}
+	for {
+		// Each open search picks its smaller frontier; one round per direction in use.
+		var fwdIDs, bwdIDs []layout.ID
+		picks := map[*search]bool{} // true: forward
+		for _, s := range searches {
+			if s.done {
+				continue
+			}
+			if s.fwd.level+s.bwd.level >= rel.varLen.Max || len(s.fwd.frontier) == 0 || len(s.bwd.frontier) == 0 {
+				s.done = true
+				continue
+			}
+			fw := len(s.fwd.frontier) <= len(s.bwd.frontier)
+			picks[s] = fw
+			if fw {
+				fwdIDs = append(fwdIDs, s.fwd.frontier...)
+			} else {
+				bwdIDs = append(bwdIDs, s.bwd.frontier...)
+			}
+		}
+		if len(picks) == 0 {
+			break
+		}
+		var fexp, bexp *expansion
+		var err error
+		if len(fwdIDs) > 0 {
+			if fexp, err = mt.r.expand(fwdIDs, rel, nil, false); err != nil {
+				return err
+			}
+		}
+		if len(bwdIDs) > 0 {
+			if bexp, err = mt.r.expand(bwdIDs, back, nil, false); err != nil {
+				return err
+			}
+		}
+		for s, fw := range picks {
+			this, other, exp, d := s.fwd, s.bwd, fexp, rel.dir
+			if !fw {
+				this, other, exp, d = s.bwd, s.fwd, bexp, back.dir
+			}
+			this.level++
+			var next []layout.ID
+			best := int64(-1)
+			for _, v := range this.frontier {
+				for _, h := range live(exp.halves[v], d) {
+					w := h.Other
+					if _, seen := this.depth[w]; !seen {
+						this.depth[w] = this.level
+						this.parent[w] = step{next: v, half: h}
+						next = append(next, w)
+					}
+					if od, ok := other.depth[w]; ok && this.depth[w] == this.level {
+						if total := this.level + od; best < 0 || total < best {
+							best, s.meet = total, w
+						}
+					}
+				}
+			}
+			this.frontier = next
+			if best >= 0 && best <= rel.varLen.Max {
+				s.done, s.found = true, true
+			}
+		}
+	}
+	pathCol, hasPath := -1, p.PathVar != ""
+	if hasPath {
+		pathCol, _ = mt.scope.Index(p.PathVar)
+	}
+	var out []*mrow
+	for _, s := range searches {
+		if !s.found {
+			continue
+		}
+		// From a to the meeting vertex along the forward parents, then on to b along the
+		// backward ones.
+		var halves []*shardapi.Half
+		for at := s.meet; s.fwd.depth[at] > 0; at = s.fwd.parent[at].next {
+			halves = append(halves, s.fwd.parent[at].half)
+		}
+		slices.Reverse(halves)
+		for at := s.meet; s.bwd.depth[at] > 0; at = s.bwd.parent[at].next {
+			halves = append(halves, s.bwd.parent[at].half)
+		}
+		nr := s.row.row.Extend(mt.scope.Len())
+		start := nr[from.col].(*value.Node)
+		path := &value.Path{Nodes: []*value.Node{start}}
+		list := make([]any, len(halves))
+		at := layout.ID(start.ID)
+		for i, h := range halves {
+			rv, err := mt.r.rel(h)
+			if err != nil {
+				return err
+			}
+			list[i] = rv
+			path.Rels = append(path.Rels, rv)
+			// The vertex after at along this relationship.
+			at = otherEnd(rv, at)
+			path.Nodes = append(path.Nodes, mt.r.ref(at))
+		}
+		path.Nodes[len(path.Nodes)-1] = nr[to.col].(*value.Node)
+		nr[rel.col] = list
+		if hasPath {
+			nr[pathCol] = path
+		}
+		out = append(out, &mrow{row: nr, origin: s.row.origin, used: s.row.used})
+	}
+	mt.rows = out
+	if hasPath && mt.nodes[mt.nodeVar(p.Nodes()[0])].needed {
+		return mt.loadPathNodes(pathCol)
+	}
+	return nil
+}
+
+// otherEnd is the end of relationship r that is not at (either, for a loop).
+func otherEnd(r *value.Relationship, at layout.ID) layout.ID {
+	if layout.ID(r.Start) == at {
+		return layout.ID(r.End)
+	}
+	return layout.ID(r.Start)
 }

@@ -209,6 +209,29 @@ func TestKarateClub(t *testing.T) {
 	for _, q := range queries[:20] {
 		same(t, cl, "karate", k, q.q, q.params, q.ordered)
 	}
+
+	// The paths themselves (searched from both ends): each is a walk of FRIEND edges from a to
+	// b, as long as the oracle's shortest path.
+	walks := `MATCH (a:Member {id: 1}), (b:Member) WHERE b.id IN [15, 16, 17, 30, 34]
+		MATCH p = shortestPath((a)-[:FRIEND*..10]-(b)) RETURN b.id AS b, length(p) AS len, p ORDER BY b`
+	same(t, cl, "karate", k, `MATCH (a:Member {id: 1}), (b:Member) WHERE b.id IN [15, 16, 17, 30, 34]
+		MATCH p = shortestPath((a)-[:FRIEND*..10]-(b)) RETURN b.id AS b, length(p) AS len ORDER BY b`, nil, true)
+	res, err = cl.Query(ctx, "karate", walks, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Rows).To(HaveLen(5))
+	for _, row := range res.Rows {
+		path := row[2].(map[string]any)
+		nodes, rels := path["nodes"].([]any), path["relationships"].([]any)
+		g.Expect(rels).To(HaveLen(int(row[1].(int64))))
+		g.Expect(nodes).To(HaveLen(len(rels) + 1))
+		g.Expect(nodes[0].(map[string]any)["properties"].(map[string]any)["id"]).To(Equal(int64(1)))
+		g.Expect(nodes[len(nodes)-1].(map[string]any)["properties"].(map[string]any)["id"]).To(Equal(row[0]))
+		for i, r := range rels {
+			rel := r.(map[string]any)
+			ends := []any{rel["start"], rel["end"]}
+			g.Expect(ends).To(ConsistOf(nodes[i].(map[string]any)["id"], nodes[i+1].(map[string]any)["id"]), "relationship %d joins nodes %d and %d", i, i, i+1)
+		}
+	}
 	fmt.Fprintln(testWriter{t}, "karate: distances", res.Rows)
 }
 
