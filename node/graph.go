@@ -165,6 +165,10 @@ func (n *Node) graphRead(ctx context.Context, rep Replica, graph string, req *sh
 	err := rep.Read(ctx, req.Stale, func(v *engine.View) error {
 		return readParts(v, graph, req, &out)
 	})
+	// What only a write needs stays home: a hop's answer can hold many thousands of halves.
+	for _, h := range out.Halves {
+		h.Gen, h.Revision = 0, 0
+	}
 	return &out, err
 }
 

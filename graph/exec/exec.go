@@ -125,7 +125,7 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w of %s", ErrTimeLimit, timeout))
 	defer cancel()
-	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params}, nodes: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
+	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params}, nodes: map[layout.ID]*value.Node{}, refs: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
 	r.env.FetchNode = r.fetchNode
 	var res *Result
 	if q.Schema != nil {
@@ -156,6 +156,8 @@ type run struct {
 	// nodes are the vertices loaded so far, one *value.Node per id shared by every row, so that
 	// a SET seen in one row is seen in all, as openCypher's entities are references.
 	nodes map[layout.ID]*value.Node
+	// refs are the references by id handed out for vertices not loaded (one per id).
+	refs map[layout.ID]*value.Node
 	// rels are the relationships met so far, one per edge id, likewise.
 	rels map[layout.ID]*value.Relationship
 	// inc are the incarnations of the vertices loaded or created, for the edges made to them.

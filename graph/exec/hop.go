@@ -129,12 +129,14 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 					continue
 				}
 			}
-			rv, err := r.rel(h)
-			if err != nil {
-				return err
-			}
 			nr := row.row.Extend(mt.scope.Len())
-			nr[rel.col] = rv
+			if rel.keep {
+				rv, err := r.rel(h)
+				if err != nil {
+					return err
+				}
+				nr[rel.col] = rv
+			}
 			if !toBound {
 				nr[to.col] = r.ref(h.Other)
 			}

@@ -84,7 +84,7 @@ func (x *Executor) Import(ctx context.Context, graph string, b *ImportBatch) (*I
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, x.cfg.Timeout, fmt.Errorf("%w of %s", ErrTimeLimit, x.cfg.Timeout))
 	defer cancel()
-	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{}, nodes: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
+	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{}, nodes: map[layout.ID]*value.Node{}, refs: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
 	var err error
 	if r.cat, err = x.catalog(ctx, graph, true); err != nil {
 		return nil, err

@@ -49,6 +49,9 @@ type relSpec struct {
 	dir    cypher.Direction
 	filter shardapi.PropFilter
 	varLen *cypher.Range
+	// keep is true when the relationship's value is bound (a named variable, or part of a
+	// named path); an anonymous one only takes part in relationship uniqueness.
+	keep bool
 }
 
 // colState is what a MATCH knows of a node column's values in every row.
@@ -74,11 +77,13 @@ type matcher struct {
 	residual []cypher.Expr
 	// prefetched are candidates found ahead, for patterns of one node found in one round.
 	prefetched map[*nodeSpec][]*value.Node
+	// onPath are the relationship variables of named paths.
+	onPath map[string]bool
 }
 
 func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, error) {
 	mt := &matcher{r: r, scope: scope, input: scope, cols: map[int]*colState{}, nodes: map[string]*nodeSpec{},
-		pushed: map[string][]*pushed{}, prefetched: map[*nodeSpec][]*value.Node{}}
+		pushed: map[string][]*pushed{}, prefetched: map[*nodeSpec][]*value.Node{}, onPath: map[string]bool{}}
 	for i, row := range rows {
 		mt.rows = append(mt.rows, &mrow{row: row, origin: i})
 	}
@@ -168,6 +173,9 @@ func (mt *matcher) plan(m *cypher.Match) error {
 			}
 		}
 		if p.PathVar != "" {
+			for _, rel := range p.Rels() {
+				mt.onPath[relVar(rel)] = true
+			}
 			if mt.scope.Has(p.PathVar) {
 				return errorf(p.Pos, "variable %s is already bound", p.PathVar)
 			}
@@ -306,7 +314,7 @@ func mapKeys(m map[string]any) func(func(string) bool) {
 func (mt *matcher) relSpecOf(rel *cypher.RelPattern, reverse bool) (*relSpec, error) {
 	name := relVar(rel)
 	col, _ := mt.scope.Index(name)
-	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength}
+	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength, keep: rel.Var != "" || mt.onPath[name]}
 	if reverse {
 		switch rel.Dir {
 		case cypher.DirOut:
@@ -657,7 +665,12 @@ func (r *run) ref(id layout.ID) *value.Node {
 	if n, ok := r.nodes[id]; ok {
 		return n
 	}
-	return &value.Node{ID: uint64(id)}
+	if n, ok := r.refs[id]; ok {
+		return n
+	}
+	n := &value.Node{ID: uint64(id)}
+	r.refs[id] = n
+	return n
 }
 
 func nodeID(v any) (layout.ID, bool) {

@@ -17,7 +17,7 @@ type Vertex struct {
 	// never attaches to a later vertex with the same id.
 	Incarnation uint64 `json:"incarnation"`
 	// Revision is the engine revision of the record (not encoded).
-	Revision uint64 `json:"revision"`
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // HasLabel reports whether the vertex has label.
@@ -33,13 +33,13 @@ type Half struct {
 	Props []byte `json:"props,omitempty"`
 	// Gen is the generation of the write that made this half: 1 at creation, one more for
 	// each later change. A half is only ever replaced by a higher generation.
-	Gen uint64 `json:"gen"`
+	Gen uint64 `json:"gen,omitempty"`
 	// Deleted marks a tombstone: the half is gone, and Gen stops an older, delayed write
 	// from bringing it back. DeletedAt (Unix seconds) dates it for its removal.
 	Deleted   bool  `json:"deleted,omitempty"`
 	DeletedAt int64 `json:"deletedAt,omitempty"`
 	// Revision is the engine revision of the record (not encoded).
-	Revision uint64 `json:"revision"`
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // Outbox is an outbox record: what the half of an edge on another shard must become. It is
@@ -52,14 +52,14 @@ type Outbox struct {
 	Present bool   `json:"present"`
 	Props   []byte `json:"props,omitempty"`
 	// Gen is the generation the remote half gets.
-	Gen uint64 `json:"gen"`
+	Gen uint64 `json:"gen,omitempty"`
 	// TargetIncarnation, when not 0, is the incarnation Remote.Vertex must have: the edge
 	// was made for that vertex, not a later one with the same id.
 	TargetIncarnation uint64 `json:"targetIncarnation,omitempty"`
 	// Created is when the record was written (Unix nanoseconds, the writer's clock).
 	Created int64 `json:"created"`
 	// Revision is the engine revision of the record (not encoded).
-	Revision uint64 `json:"revision"`
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // Key is the record's key on the local vertex's shard.
