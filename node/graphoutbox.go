@@ -29,6 +29,8 @@ const (
 	// sweepAge is how old a record must be for the sweep to deliver it: younger ones are being
 	// delivered by the write that made them.
 	sweepAge = 2 * time.Second
+	// collectEvery is how many sweeps pass between two removals of old tombstones.
+	collectEvery = 30
 	// sweepBatch bounds the records one sweep of one graph on one shard delivers.
 	sweepBatch = 256
 	// deliverTimeout bounds one delivery, retries over the replicas included.
@@ -145,7 +147,7 @@ func (n *Node) applyRemote(ctx context.Context, graph string, target int, recs [
 func (n *Node) sweepOutboxes(ctx context.Context) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
-	for {
+	for sweep := 1; ; sweep++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -156,14 +158,14 @@ func (n *Node) sweepOutboxes(ctx context.Context) {
 			if rep.Status().Role != shardmap.RoleLeader {
 				continue
 			}
-			if err := n.sweepShard(ctx, rep, shard); err != nil && ctx.Err() == nil {
+			if err := n.sweepShard(ctx, rep, shard, sweep%collectEvery == 0); err != nil && ctx.Err() == nil {
 				n.log.Warn("Outbox sweep failed", "shard", shard, "err", err)
 			}
 		}
 	}
 }
 
-func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int) error {
+func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int, collect bool) error {
 	type pending struct {
 		graph string
 		recs  []*shardapi.Outbox
@@ -198,6 +200,9 @@ func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int) error {
 		}
 	}
 	for _, g := range graphs {
+		if !collect {
+			break
+		}
 		if _, err := n.graph.CollectTombstones(ctx, rep, shard, g, sweepBatch); err != nil {
 			errs = append(errs, fmt.Errorf("graph %s: remove old tombstones: %w", g, err))
 		}
