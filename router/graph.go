@@ -253,7 +253,7 @@ func sentinelOf(status int) error {
 }
 
 // callFor is call for a request whose answer is a T.
-func callFor[T any](c graphCluster, ctx context.Context, read bool, shard int, send func(ctx context.Context, addr string) (T, error)) (T, error) {
+func callFor[T any](ctx context.Context, c graphCluster, read bool, shard int, send func(ctx context.Context, addr string) (T, error)) (T, error) {
 	var out T
 	err := c.call(ctx, read, shard, func(ctx context.Context, addr string) (err error) {
 		out, err = send(ctx, addr)
@@ -263,25 +263,25 @@ func callFor[T any](c graphCluster, ctx context.Context, read bool, shard int, s
 }
 
 func (c graphCluster) Read(ctx context.Context, graph string, shard int, r *shardapi.ReadRequest) (*shardapi.ReadResponse, error) {
-	return callFor(c, ctx, true, shard, func(ctx context.Context, addr string) (*shardapi.ReadResponse, error) {
+	return callFor(ctx, c, true, shard, func(ctx context.Context, addr string) (*shardapi.ReadResponse, error) {
 		return c.api.Read(ctx, addr, graph, shard, r)
 	})
 }
 
 func (c graphCluster) Write(ctx context.Context, graph string, shard int, r *shardapi.WriteRequest) (*shardapi.WriteResponse, error) {
-	return callFor(c, ctx, false, shard, func(ctx context.Context, addr string) (*shardapi.WriteResponse, error) {
+	return callFor(ctx, c, false, shard, func(ctx context.Context, addr string) (*shardapi.WriteResponse, error) {
 		return c.api.Write(ctx, addr, graph, shard, r)
 	})
 }
 
 func (c graphCluster) SetCatalog(ctx context.Context, graph string, shard int, cat *shardapi.Catalog) (*shardapi.Catalog, error) {
-	return callFor(c, ctx, false, shard, func(ctx context.Context, addr string) (*shardapi.Catalog, error) {
+	return callFor(ctx, c, false, shard, func(ctx context.Context, addr string) (*shardapi.Catalog, error) {
 		return c.api.SetCatalog(ctx, addr, graph, shard, &shardapi.CatalogRequest{Catalog: *cat})
 	})
 }
 
 func (c graphCluster) Backfill(ctx context.Context, graph string, shard int, label, prop string, after layout.ID) (layout.ID, error) {
-	out, err := callFor(c, ctx, false, shard, func(ctx context.Context, addr string) (*shardapi.BackfillResponse, error) {
+	out, err := callFor(ctx, c, false, shard, func(ctx context.Context, addr string) (*shardapi.BackfillResponse, error) {
 		return c.api.Backfill(ctx, addr, graph, shard, &shardapi.BackfillRequest{Label: label, Property: prop, After: after})
 	})
 	if err != nil {
@@ -291,13 +291,13 @@ func (c graphCluster) Backfill(ctx context.Context, graph string, shard int, lab
 }
 
 func (c graphCluster) Drop(ctx context.Context, graph string, shard int) (*shardapi.DropResponse, error) {
-	return callFor(c, ctx, false, shard, func(ctx context.Context, addr string) (*shardapi.DropResponse, error) {
+	return callFor(ctx, c, false, shard, func(ctx context.Context, addr string) (*shardapi.DropResponse, error) {
 		return c.api.Drop(ctx, addr, graph, shard)
 	})
 }
 
 func (c graphCluster) Graphs(ctx context.Context, shard int) ([]string, error) {
-	return callFor(c, ctx, true, shard, func(ctx context.Context, addr string) ([]string, error) {
+	return callFor(ctx, c, true, shard, func(ctx context.Context, addr string) ([]string, error) {
 		return c.api.Graphs(ctx, addr, shard)
 	})
 }
