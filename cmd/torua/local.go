@@ -148,5 +148,6 @@ Try:
   curl -X PUT --data-binary 'hello' %[1]s/data/greeting
   curl %[1]s/data/greeting
   %[4]s ls --url %[1]s        (also: status, bench)
+  %[4]s shell --url %[1]s     (openCypher on a graph; also: query, import)
 `, url, dataDir, logFile, self())
 }
