@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/torua/torua/graph/exec"
 	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/router/client"
 )
 
 // query posts a query to the router and decodes the answer.
@@ -112,6 +114,11 @@ func TestGraphQueryLimits(t *testing.T) {
 	g.Expect(r.body).To(ContainSubstring("time limit of 1ms"))
 	r = send(t, "POST", c.base+"/graph/big/query", `{"query": "RETURN 1", "timeout": "soon"}`, nil)
 	g.Expect(r.code).To(Equal(400), r.body)
+	cl, err := client.New(c.base)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = cl.Query(context.Background(), "big", "MATCH (a:N)-[:NEXT*1..300]->(b) RETURN count(*)", nil, client.QueryTimeout(time.Millisecond))
+	g.Expect(errors.Is(err, client.ErrUnavailable)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(ContainSubstring("time limit of 1ms"))
 
 	// A client that goes away: its query ends, and the next one runs.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/torua/torua/graph/exec"
 	"github.com/torua/torua/internal/local"
 	"github.com/torua/torua/node/replication"
 )
@@ -25,6 +26,8 @@ type localOptions struct {
 	listen            string
 	nodeHost          string
 	nodeBasePort      int
+	graphTimeout      time.Duration
+	graphMaxRows      int
 	unsafeNoFsync     bool
 	logs              logOptions
 }
@@ -50,6 +53,8 @@ cleanly.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "router address")
 	f.StringVar(&o.nodeHost, "node-host", "127.0.0.1", "address the nodes listen on")
 	f.IntVar(&o.nodeBasePort, "node-base-port", 0, "first node port (node i listens on base+i); 0 picks free ports")
+	f.DurationVar(&o.graphTimeout, "graph-timeout", exec.DefaultTimeout, "time limit of a graph query (a query may ask for less)")
+	f.IntVar(&o.graphMaxRows, "graph-max-rows", exec.DefaultMaxRows, "largest intermediate result of a graph query, in rows (413 beyond)")
 	addRaftFlags(f, &o.raft)
 	addUnsafeNoFsyncFlag(f, &o.unsafeNoFsync)
 	o.logs.addFlags(f, "")
@@ -113,6 +118,8 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 		NodeBasePort:      o.nodeBasePort,
 		Raft:              o.raft,
 		UnsafeNoFsync:     o.unsafeNoFsync,
+		GraphTimeout:      o.graphTimeout,
+		GraphMaxRows:      o.graphMaxRows,
 		Logger:            log,
 		Progress:          out,
 	})

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,7 +81,7 @@ A fault in the query prints the message and a caret under its place, and exits 1
 				return err
 			}
 			defer c.Close()
-			res, err := c.Query(cmd.Context(), gf.graph, q, p)
+			res, err := c.Query(cmd.Context(), gf.graph, q, p, client.QueryTimeout(gf.timeout))
 			if err != nil {
 				if writeQueryFault(cmd.ErrOrStderr(), "torua: ", q, err) {
 					return reportedError{err}
@@ -185,8 +186,8 @@ func writeQueryFault(w io.Writer, prefix, query string, err error) bool {
 }
 
 // runQuery runs one query for the shell and prints its answer or fault.
-func runQuery(ctx context.Context, c *client.Client, graph, q string, params map[string]any, out, errw io.Writer) error {
-	res, err := c.Query(ctx, graph, q, params)
+func runQuery(ctx context.Context, c *client.Client, graph, q string, params map[string]any, timeout time.Duration, out, errw io.Writer) error {
+	res, err := c.Query(ctx, graph, q, params, client.QueryTimeout(timeout))
 	if err != nil {
 		if !writeQueryFault(errw, "error: ", q, err) {
 			fmt.Fprintf(errw, "error: %v\n", err)

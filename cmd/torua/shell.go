@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -56,7 +57,7 @@ When standard input is not a terminal, the shell reads statements from it withou
 			if _, err := c.Graphs(cmd.Context()); errors.Is(err, client.ErrUnreachable) {
 				return err
 			}
-			sh := &shell{c: c, graph: gf.graph, params: map[string]any{}}
+			sh := &shell{c: c, graph: gf.graph, timeout: gf.timeout, params: map[string]any{}}
 			in, out := cmd.InOrStdin(), cmd.OutOrStdout()
 			inF, ok1 := in.(*os.File)
 			outF, ok2 := out.(*os.File)
@@ -79,9 +80,11 @@ When standard input is not a terminal, the shell reads statements from it withou
 
 // shell is one session: its graph, its parameters and where it prints.
 type shell struct {
-	c      *client.Client
-	graph  string
-	params map[string]any
+	c     *client.Client
+	graph string
+	// timeout bounds each statement on the router too (--timeout).
+	timeout time.Duration
+	params  map[string]any
 	// out receives results, errw faults and warnings (both the terminal when interactive).
 	out, errw   io.Writer
 	ran, failed int
@@ -175,7 +178,7 @@ func (s *shell) loop(ctx context.Context, r lineReader, h *history) error {
 // statement runs one statement and prints its answer or fault.
 func (s *shell) statement(ctx context.Context, q string) {
 	s.ran++
-	if err := runQuery(ctx, s.c, s.graph, q, s.params, s.out, s.errw); err != nil {
+	if err := runQuery(ctx, s.c, s.graph, q, s.params, s.timeout, s.out, s.errw); err != nil {
 		s.failed++
 	}
 }

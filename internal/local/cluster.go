@@ -61,6 +61,9 @@ type Config struct {
 	Raft replication.Config
 	// UnsafeNoFsync makes the engines never fsync (node.Config.UnsafeNoFsync).
 	UnsafeNoFsync bool
+	// GraphTimeout and GraphMaxRows bound graph queries (router.Config's; 0: its defaults).
+	GraphTimeout time.Duration
+	GraphMaxRows int
 	// Logger receives the nodes' and the router's structured logs (default: discard).
 	Logger *slog.Logger
 	// Progress receives the progress lines of Start and Drain, as `torua local` prints
@@ -299,7 +302,8 @@ func (c *Cluster) startRouter(ctx context.Context) error {
 	for _, mb := range c.running() {
 		local[mb.entry.API] = mb.node.WireServer()
 	}
-	rt, err := router.New(router.Config{Listen: c.cfg.Listen, Source: shardmap.NewFile(c.mapPath, c.cfg.Logger), Logger: c.cfg.Logger, Local: local})
+	rt, err := router.New(router.Config{Listen: c.cfg.Listen, Source: shardmap.NewFile(c.mapPath, c.cfg.Logger), Logger: c.cfg.Logger, Local: local,
+		GraphTimeout: c.cfg.GraphTimeout, GraphMaxRows: c.cfg.GraphMaxRows})
 	if err == nil {
 		err = rt.Start(context.Background())
 	}

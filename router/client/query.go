@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/torua/torua/graph/value"
 )
@@ -27,11 +28,28 @@ type QueryResult struct {
 	Stats map[string]any
 }
 
+// QueryOption tunes one query.
+type QueryOption func(body map[string]any)
+
+// QueryTimeout asks the router to stop the query after d (it applies the lower of d and its
+// own limit, --graph-timeout): the query's work stops on the cluster too, where a context
+// deadline only stops the client waiting (the router notices the closed connection).
+func QueryTimeout(d time.Duration) QueryOption {
+	return func(body map[string]any) {
+		if d > 0 {
+			body["timeout"] = d.String()
+		}
+	}
+}
+
 // Query runs an openCypher query on graph with params (Go values: numbers, strings, booleans,
 // nil, slices and string-keyed maps). A query's own fault is an *Error with status 400 and,
 // when it has a place, its Line and Column.
-func (c *Client) Query(ctx context.Context, graph, query string, params map[string]any) (*QueryResult, error) {
+func (c *Client) Query(ctx context.Context, graph, query string, params map[string]any, opts ...QueryOption) (*QueryResult, error) {
 	body := map[string]any{"query": query}
+	for _, o := range opts {
+		o(body)
+	}
 	if len(params) > 0 {
 		p, err := value.Normalize(map[string]any(params))
 		if err != nil {

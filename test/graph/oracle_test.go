@@ -356,3 +356,21 @@ func firstWithLabel(g *oracle.Graph, label string) int64 {
 	}
 	return 0
 }
+
+// TestClusterGraphLimitsAreConfigurable: `torua local --graph-max-rows` reaches the router.
+func TestClusterGraphLimitsAreConfigurable(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := local.Start(ctx, local.Config{DataDir: t.TempDir(), Nodes: 1, Listen: "127.0.0.1:0", UnsafeNoFsync: true,
+		GraphMaxRows: 10, Raft: replication.Config{HeartbeatTimeout: 200 * time.Millisecond, RaftLogLevel: "off"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	cl, err := client.New(c.RouterURL())
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = cl.Query(ctx, "l", `UNWIND range(1, 11) AS i RETURN i`, nil)
+	g.Expect(errors.Is(err, client.ErrTooLarge)).To(BeTrue(), "%v", err)
+	res, err := cl.Query(ctx, "l", `UNWIND range(1, 10) AS i RETURN count(i)`, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Rows).To(Equal([][]any{{int64(10)}}))
+}
