@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/torua/torua/internal/local"
-	"github.com/torua/torua/node/replication"
+	"github.com/torua/torua/internal/local/localtest"
 	"github.com/torua/torua/router/client/bench"
 	"github.com/torua/torua/router/client/clienttest"
 )
@@ -62,18 +60,7 @@ func TestBenchGraphArguments(t *testing.T) {
 // case runs and succeeds; the probes answer exactly as the in-memory floor does on the same
 // generated graph; a second run without --load finds the graph and prints the table.
 func TestBenchGraphAgainstACluster(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := local.Start(ctx, local.Config{DataDir: filepath.Join(t.TempDir(), "data"), Nodes: 1, Shards: 4,
-		Listen: "127.0.0.1:0", UnsafeNoFsync: true, Raft: replication.Config{RaftLogLevel: "off"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		_ = c.Shutdown(sctx)
-	})
+	c := localtest.Start(t, local.Config{Nodes: 1, Shards: 4})
 	url := "--url=" + c.RouterURL()
 	spec := bench.GraphSpec{Vertices: 300, Edges: 2000, Seed: 3}
 	out, errOut, err := runCLI(t, "", "bench", url, "--graph", "--load", "--vertices", "300", "--edges", "2000", "--seed", "3",
@@ -107,7 +94,7 @@ func TestBenchGraphAgainstACluster(t *testing.T) {
 			t.Fatalf("%s: %d probes, want 10", q, len(rep.Probes[q]))
 		}
 		for _, p := range rep.Probes[q] {
-			want, _ := floor.Query(ctx, q, p.From, p.To)
+			want, _ := floor.Query(context.Background(), q, p.From, p.To)
 			if p.Error != "" || p.Value != want.Value {
 				t.Errorf("%s from %d to %d: torua %d (%s), the in-memory floor %d", q, p.From, p.To, p.Value, p.Error, want.Value)
 			}

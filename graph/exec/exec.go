@@ -125,8 +125,7 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w of %s", ErrTimeLimit, timeout))
 	defer cancel()
-	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params}, nodes: map[layout.ID]*value.Node{}, refs: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
-	r.env.FetchNode = r.fetchNode
+	r := x.newRun(ctx, graph, params)
 	var res *Result
 	if q.Schema != nil {
 		res, err = r.schema(q.Schema)
@@ -143,6 +142,14 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	res.Stats.Requests = r.requests.Load()
 	res.Stats.ElapsedMicros = time.Since(start).Microseconds()
 	return res, nil
+}
+
+// newRun starts the state of one query on graph.
+func (x *Executor) newRun(ctx context.Context, graph string, params map[string]any) *run {
+	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params}, nodes: map[layout.ID]*value.Node{},
+		refs: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
+	r.env.FetchNode = r.fetchNode
+	return r
 }
 
 // run is one query's state.
@@ -260,20 +267,26 @@ func hasWrites(q *cypher.Query) bool {
 // fanout calls fn for each shard of shards in parallel: one round of requests. It returns the
 // first error.
 func (r *run) fanout(shards []int, fn func(ctx context.Context, shard int) error) error {
-	if len(shards) == 0 {
+	return r.parallel(len(shards), func(ctx context.Context, i int) error { return fn(ctx, shards[i]) })
+}
+
+// parallel runs fn(0..n-1) at once, as one round of n requests (each to one shard), and
+// returns the first error; the others are cancelled then.
+func (r *run) parallel(n int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
 		return nil
 	}
 	r.rounds.Add(1)
-	r.requests.Add(int64(len(shards)))
-	if len(shards) == 1 {
-		return fn(r.ctx, shards[0])
+	r.requests.Add(int64(n))
+	if n == 1 {
+		return fn(r.ctx, 0)
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
-	errs := make(chan error, len(shards))
-	for _, s := range shards {
+	errs := make(chan error, n)
+	for i := range n {
 		go func() {
-			err := fn(ctx, s)
+			err := fn(ctx, i)
 			if err != nil {
 				cancel()
 			}
@@ -281,7 +294,7 @@ func (r *run) fanout(shards []int, fn func(ctx context.Context, shard int) error
 		}()
 	}
 	var first error
-	for range shards {
+	for range n {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
@@ -309,14 +322,6 @@ func (r *run) byShard(ids []layout.ID) map[int][]layout.ID {
 			s := r.x.c.ShardOf(r.graph, id)
 			out[s] = append(out[s], id)
 		}
-	}
-	return out
-}
-
-func keys[K comparable, V any](m map[K]V) []K {
-	out := make([]K, 0, len(m))
-	for k := range m {
-		out = append(out, k)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/value"
 )
 
@@ -39,7 +40,7 @@ func (mt *matcher) paths(patterns []*cypher.Pattern) error {
 							next = rel.Start
 						}
 						path.Rels = append(path.Rels, rel)
-						path.Nodes = append(path.Nodes, mt.r.ref(idOf(next)))
+						path.Nodes = append(path.Nodes, mt.r.ref(layout.ID(next)))
 					}
 					path.Nodes[len(path.Nodes)-1] = end
 				}

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -45,7 +46,7 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 	if len(rel.filter.Preds) > 0 {
 		ef = &rel.filter
 	}
-	err := r.fanout(keys(groups), func(ctx context.Context, shard int) error {
+	err := r.fanout(slices.Collect(maps.Keys(groups)), func(ctx context.Context, shard int) error {
 		res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale, Expand: &shardapi.ExpandRequest{
 			IDs: groups[shard], SourceFilter: filter, Sources: load, Dirs: dirs(rel.dir), Types: rel.types,
 			EdgeFilter: ef, Limit: expandLimit}})
@@ -90,13 +91,11 @@ func (r *run) rel(h *shardapi.Half) (*value.Relationship, error) {
 	return rel, nil
 }
 
-// live drops, for an undirected traversal, the in-half of a loop, which its out-half on the
-// same vertex already gives: a loop matches an undirected relationship once.
-func live(hs []*shardapi.Half, d cypher.Direction) []*shardapi.Half {
-	if d != cypher.DirBoth {
-		return hs
-	}
-	return slices.DeleteFunc(slices.Clone(hs), func(h *shardapi.Half) bool { return h.Dir == layout.In && h.Other == h.Vertex })
+// loopTwice reports whether h is the in-half of a loop met in an undirected traversal, which
+// the loop's out-half on the same vertex already gives: a loop matches an undirected
+// relationship once.
+func loopTwice(h *shardapi.Half, d cypher.Direction) bool {
+	return d == cypher.DirBoth && h.Dir == layout.In && h.Other == h.Vertex
 }
 
 // hop extends every row from node from along rel to node to.
@@ -120,7 +119,10 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 		if !ok {
 			continue
 		}
-		for _, h := range live(exp.halves[id], rel.dir) {
+		for _, h := range exp.halves[id] {
+			if loopTwice(h, rel.dir) {
+				continue
+			}
 			if slices.Contains(row.used, h.Edge) {
 				continue
 			}
@@ -262,7 +264,10 @@ func (mt *matcher) varHop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 		}
 		var next []*state
 		for _, s := range states {
-			for _, h := range live(exp.halves[s.at], rel.dir) {
+			for _, h := range exp.halves[s.at] {
+				if loopTwice(h, rel.dir) {
+					continue
+				}
 				if slices.Contains(s.row.used, h.Edge) || slices.ContainsFunc(s.path, func(v any) bool {
 					return v.(*value.Relationship).ID == uint64(h.Edge)
 				}) {
@@ -317,11 +322,7 @@ func (mt *matcher) verify(cols map[int]*colState) error {
 		passed[col] = map[layout.ID]bool{}
 	}
 	var mu sync.Mutex
-	idx := make([]int, len(jobs))
-	for i := range idx {
-		idx[i] = i
-	}
-	err := r.fanout(idx, func(ctx context.Context, i int) error {
+	err := r.parallel(len(jobs), func(ctx context.Context, i int) error {
 		j := jobs[i]
 		res, err := r.x.c.Read(ctx, r.graph, j.shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
 			Vertices: &shardapi.VerticesRequest{IDs: j.ids, Filter: cols[j.col].pending}})

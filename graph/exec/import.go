@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/cespare/xxhash/v2"
@@ -11,7 +12,6 @@ import (
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/shardapi"
-	"github.com/torua/torua/graph/value"
 )
 
 // Bulk load: vertices identified by their label's primary key and edges between them, written
@@ -84,12 +84,12 @@ func (x *Executor) Import(ctx context.Context, graph string, b *ImportBatch) (*I
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, x.cfg.Timeout, fmt.Errorf("%w of %s", ErrTimeLimit, x.cfg.Timeout))
 	defer cancel()
-	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{}, nodes: map[layout.ID]*value.Node{}, refs: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
+	r := x.newRun(ctx, graph, nil)
 	var err error
 	if r.cat, err = x.catalog(ctx, graph, true); err != nil {
 		return nil, err
 	}
-	for _, label := range slices.Sorted(mapKeysOf(b.Keys)) {
+	for _, label := range slices.Sorted(maps.Keys(b.Keys)) {
 		prop := b.Keys[label]
 		if p, ok := r.cat.PrimaryKeyOf(label); ok {
 			if p != prop {
@@ -178,14 +178,4 @@ func (r *run) keyed(labels []string) bool {
 		}
 	}
 	return false
-}
-
-func mapKeysOf(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

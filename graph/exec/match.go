@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -79,11 +80,15 @@ type matcher struct {
 	prefetched map[*nodeSpec][]*value.Node
 	// onPath are the relationship variables of named paths.
 	onPath map[string]bool
+	// relPreds are each relationship's predicates the nodes check (its property map and its
+	// pushed WHERE conjuncts), worked out once by plan.
+	relPreds map[string][]shardapi.Pred
 }
 
 func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, error) {
 	mt := &matcher{r: r, scope: scope, input: scope, cols: map[int]*colState{}, nodes: map[string]*nodeSpec{},
-		pushed: map[string][]*pushed{}, prefetched: map[*nodeSpec][]*value.Node{}, onPath: map[string]bool{}}
+		pushed: map[string][]*pushed{}, prefetched: map[*nodeSpec][]*value.Node{}, onPath: map[string]bool{},
+		relPreds: map[string][]shardapi.Pred{}}
 	for i, row := range rows {
 		mt.rows = append(mt.rows, &mrow{row: row, origin: i})
 	}
@@ -160,13 +165,13 @@ func (mt *matcher) plan(m *cypher.Match) error {
 		}
 	}
 	for _, p := range m.Patterns {
-		for i, el := range p.Elements {
+		for _, el := range p.Elements {
 			var err error
 			switch el := el.(type) {
 			case *cypher.NodePattern:
 				err = mt.addNode(el)
 			case *cypher.RelPattern:
-				err = mt.addRel(el, p.Elements[i-1].(*cypher.NodePattern), p.Elements[i+1].(*cypher.NodePattern))
+				err = mt.addRel(el)
 			}
 			if err != nil {
 				return err
@@ -236,7 +241,7 @@ func (mt *matcher) addNode(n *cypher.NodePattern) error {
 	return nil
 }
 
-func (mt *matcher) addRel(rel *cypher.RelPattern, left, right *cypher.NodePattern) error {
+func (mt *matcher) addRel(rel *cypher.RelPattern) error {
 	name := relVar(rel)
 	if mt.scope.Has(name) {
 		return errorf(rel.Pos, "relationship variable %s is already bound: a relationship appears once in a MATCH", name)
@@ -257,8 +262,7 @@ func (mt *matcher) addRel(rel *cypher.RelPattern, left, right *cypher.NodePatter
 		// evaluates it.
 		return errorf(rel.Pos, "a WHERE predicate on the properties of variable-length relationship %s is not supported: filter with a property map", name)
 	}
-	_ = left
-	_ = right
+	mt.relPreds[name] = preds
 	return nil
 }
 
@@ -292,26 +296,16 @@ func (mt *matcher) inlineProps(name string, props cypher.Expr) ([]shardapi.Pred,
 		if !ok {
 			return nil, errorf(props.Position(), "a pattern's properties must be a map, got %s", value.TypeName(v))
 		}
-		for _, k := range slices.Sorted(mapKeys(m)) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			preds = append(preds, shardapi.Pred{Key: k, Op: shardapi.OpEq, Value: value.Wire{V: m[k]}})
 		}
 	}
 	return preds, nil
 }
 
-func mapKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // relSpecOf is the spec of relationship rel as traversed from its left node (reverse: from
 // its right node).
-func (mt *matcher) relSpecOf(rel *cypher.RelPattern, reverse bool) (*relSpec, error) {
+func (mt *matcher) relSpecOf(rel *cypher.RelPattern, reverse bool) *relSpec {
 	name := relVar(rel)
 	col, _ := mt.scope.Index(name)
 	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength, keep: rel.Var != "" || mt.onPath[name]}
@@ -323,15 +317,9 @@ func (mt *matcher) relSpecOf(rel *cypher.RelPattern, reverse bool) (*relSpec, er
 			s.dir = cypher.DirOut
 		}
 	}
-	preds, err := mt.inlineProps(name, rel.Props)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range mt.pushed[name] {
-		preds = append(preds, *p.Pred)
-	}
-	s.filter.Preds = preds
-	return s, nil
+	s.filter.Preds = mt.relPreds[name]
+	return s
+
 }
 
 // bound reports whether the node column already has values in the rows.
@@ -355,20 +343,12 @@ func (mt *matcher) pattern(p *cypher.Pattern) error {
 		return err
 	}
 	for i := a; i < len(rels); i++ {
-		rs, err := mt.relSpecOf(rels[i], false)
-		if err != nil {
-			return err
-		}
-		if err := mt.hop(specs[i], rs, specs[i+1]); err != nil {
+		if err := mt.hop(specs[i], mt.relSpecOf(rels[i], false), specs[i+1]); err != nil {
 			return err
 		}
 	}
 	for i := a; i > 0; i-- {
-		rs, err := mt.relSpecOf(rels[i-1], true)
-		if err != nil {
-			return err
-		}
-		if err := mt.hop(specs[i], rs, specs[i-1]); err != nil {
+		if err := mt.hop(specs[i], mt.relSpecOf(rels[i-1], true), specs[i-1]); err != nil {
 			return err
 		}
 	}
@@ -563,11 +543,7 @@ func (mt *matcher) prefetch(specs []*nodeSpec) error {
 	for _, s := range specs {
 		all = append(all, mt.lookups(s)...)
 	}
-	idx := make([]int, len(all))
-	for i := range idx {
-		idx[i] = i
-	}
-	if err := mt.r.fanout(idx, func(ctx context.Context, i int) error { return all[i].run(ctx, mt.r) }); err != nil {
+	if err := mt.r.parallel(len(all), func(ctx context.Context, i int) error { return all[i].run(ctx, mt.r) }); err != nil {
 		return err
 	}
 	for _, s := range specs {
@@ -680,5 +656,3 @@ func nodeID(v any) (layout.ID, bool) {
 	}
 	return layout.ID(n.ID), true
 }
-
-func idOf(x uint64) layout.ID { return layout.ID(x) }

@@ -228,7 +228,7 @@ func (x *Executor) Drop(ctx context.Context, graph string) (bool, error) {
 	if err != nil || cat.Version == 0 {
 		return false, err
 	}
-	r := &run{x: x, ctx: ctx, graph: graph}
+	r := x.newRun(ctx, graph, nil)
 	err = r.fanout(r.allShards(), func(ctx context.Context, s int) error {
 		for {
 			res, err := x.c.Drop(ctx, graph, s)

@@ -28,13 +28,14 @@ func (mt *matcher) shortest(p *cypher.Pattern) error {
 	if err := mt.verify(map[int]*colState{from.col: mt.state(from.col), to.col: mt.state(to.col)}); err != nil {
 		return err
 	}
-	rel, err := mt.relSpecOf(rels[0], false)
-	if err != nil {
-		return err
-	}
+	rel := mt.relSpecOf(rels[0], false)
 	all := p.Shortest == cypher.AllShortestPath
+	pathCol := -1
+	if p.PathVar != "" {
+		pathCol, _ = mt.scope.Index(p.PathVar)
+	}
 	if !all && rel.varLen.Min <= 1 {
-		return mt.bidirectional(p, from, to, rel)
+		return mt.bidirectional(p, from, to, rel, pathCol)
 	}
 	type parent struct {
 		from layout.ID
@@ -79,7 +80,10 @@ func (mt *matcher) shortest(p *cypher.Pattern) error {
 			}
 			var next []layout.ID
 			for _, v := range s.frontier {
-				for _, h := range live(exp.halves[v], rel.dir) {
+				for _, h := range exp.halves[v] {
+					if loopTwice(h, rel.dir) {
+						continue
+					}
 					d, seen := s.depth[h.Other]
 					switch {
 					case !seen:
@@ -96,10 +100,6 @@ func (mt *matcher) shortest(p *cypher.Pattern) error {
 				s.found = true
 			}
 		}
-	}
-	pathCol, hasPath := -1, p.PathVar != ""
-	if hasPath {
-		pathCol, _ = mt.scope.Index(p.PathVar)
 	}
 	var out []*mrow
 	for _, s := range searches {
@@ -133,32 +133,24 @@ func (mt *matcher) shortest(p *cypher.Pattern) error {
 			return err
 		}
 		for _, way := range ways {
-			nr := s.row.row.Extend(mt.scope.Len())
-			list := make([]any, len(way))
-			path := &value.Path{Nodes: []*value.Node{nr[from.col].(*value.Node)}}
-			for i, h := range way {
-				rv, err := mt.r.rel(h)
-				if err != nil {
-					return err
-				}
-				list[i] = rv
-				path.Rels = append(path.Rels, rv)
-				path.Nodes = append(path.Nodes, mt.r.ref(h.Other))
+			row, err := mt.pathRow(s.row, from, to, rel, pathCol, way)
+			if err != nil {
+				return err
 			}
-			path.Nodes[len(path.Nodes)-1] = nr[to.col].(*value.Node)
-			nr[rel.col] = list
-			if hasPath {
-				nr[pathCol] = path
-			}
-			out = append(out, &mrow{row: nr, origin: s.row.origin, used: s.row.used})
+			out = append(out, row)
 		}
 	}
 	mt.rows = out
-	// A path's inner nodes are references: load them if the path is read whole.
-	if hasPath && mt.nodes[mt.nodeVar(nodes[0])].needed {
-		return mt.loadPathNodes(pathCol)
+	return mt.loadPaths(p, pathCol)
+}
+
+// loadPaths loads the inner nodes of the shortest paths of p (references until then) when a
+// later clause reads the path whole.
+func (mt *matcher) loadPaths(p *cypher.Pattern, pathCol int) error {
+	if pathCol < 0 || !mt.nodes[mt.nodeVar(p.Nodes()[0])].needed {
+		return nil
 	}
-	return nil
+	return mt.loadPathNodes(pathCol)
 }
 
 // loadPathNodes loads the nodes of the paths in column col, in one round.
@@ -189,7 +181,7 @@ func (mt *matcher) loadPathNodes(col int) error {
 // level expands the smaller frontier (from a along the relationship's direction, or from b
 // against it), one round per level, until the frontiers meet. On a graph whose degrees are
 // skewed this reads far fewer vertices than a search from one end.
-func (mt *matcher) bidirectional(p *cypher.Pattern, from, to *nodeSpec, rel *relSpec) error {
+func (mt *matcher) bidirectional(p *cypher.Pattern, from, to *nodeSpec, rel *relSpec, pathCol int) error {
 	type step struct {
 		next layout.ID // the neighbour one step further from the search's own end
 		half *shardapi.Half
@@ -277,7 +269,10 @@ func (mt *matcher) bidirectional(p *cypher.Pattern, from, to *nodeSpec, rel *rel
 			var next []layout.ID
 			best := int64(-1)
 			for _, v := range this.frontier {
-				for _, h := range live(exp.halves[v], d) {
+				for _, h := range exp.halves[v] {
+					if loopTwice(h, d) {
+						continue
+					}
 					w := h.Other
 					if _, seen := this.depth[w]; !seen {
 						this.depth[w] = this.level
@@ -297,10 +292,6 @@ func (mt *matcher) bidirectional(p *cypher.Pattern, from, to *nodeSpec, rel *rel
 			}
 		}
 	}
-	pathCol, hasPath := -1, p.PathVar != ""
-	if hasPath {
-		pathCol, _ = mt.scope.Index(p.PathVar)
-	}
 	var out []*mrow
 	for _, s := range searches {
 		if !s.found {
@@ -316,34 +307,40 @@ func (mt *matcher) bidirectional(p *cypher.Pattern, from, to *nodeSpec, rel *rel
 		for at := s.meet; s.bwd.depth[at] > 0; at = s.bwd.parent[at].next {
 			halves = append(halves, s.bwd.parent[at].half)
 		}
-		nr := s.row.row.Extend(mt.scope.Len())
-		start := nr[from.col].(*value.Node)
-		path := &value.Path{Nodes: []*value.Node{start}}
-		list := make([]any, len(halves))
-		at := layout.ID(start.ID)
-		for i, h := range halves {
-			rv, err := mt.r.rel(h)
-			if err != nil {
-				return err
-			}
-			list[i] = rv
-			path.Rels = append(path.Rels, rv)
-			// The vertex after at along this relationship.
-			at = otherEnd(rv, at)
-			path.Nodes = append(path.Nodes, mt.r.ref(at))
+		row, err := mt.pathRow(s.row, from, to, rel, pathCol, halves)
+		if err != nil {
+			return err
 		}
-		path.Nodes[len(path.Nodes)-1] = nr[to.col].(*value.Node)
-		nr[rel.col] = list
-		if hasPath {
-			nr[pathCol] = path
-		}
-		out = append(out, &mrow{row: nr, origin: s.row.origin, used: s.row.used})
+		out = append(out, row)
 	}
 	mt.rows = out
-	if hasPath && mt.nodes[mt.nodeVar(p.Nodes()[0])].needed {
-		return mt.loadPathNodes(pathCol)
+	return mt.loadPaths(p, pathCol)
+}
+
+// pathRow extends row with the shortest path of halves from the from node to the to node: the
+// relationship list in rel's column and, when pathCol is not -1, the path.
+func (mt *matcher) pathRow(row *mrow, from, to *nodeSpec, rel *relSpec, pathCol int, halves []*shardapi.Half) (*mrow, error) {
+	nr := row.row.Extend(mt.scope.Len())
+	start := nr[from.col].(*value.Node)
+	path := &value.Path{Nodes: []*value.Node{start}}
+	list := make([]any, len(halves))
+	at := layout.ID(start.ID)
+	for i, h := range halves {
+		rv, err := mt.r.rel(h)
+		if err != nil {
+			return nil, err
+		}
+		list[i] = rv
+		path.Rels = append(path.Rels, rv)
+		at = otherEnd(rv, at) // the vertex after at along this relationship
+		path.Nodes = append(path.Nodes, mt.r.ref(at))
 	}
-	return nil
+	path.Nodes[len(path.Nodes)-1] = nr[to.col].(*value.Node)
+	nr[rel.col] = list
+	if pathCol >= 0 {
+		nr[pathCol] = path
+	}
+	return &mrow{row: nr, origin: row.origin, used: row.used}, nil
 }
 
 // otherEnd is the end of relationship r that is not at (either, for a loop).

@@ -2,6 +2,8 @@ package exec
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/torua/torua/graph/cypher"
@@ -429,7 +431,7 @@ func (r *run) literalPattern(p *cypher.Pattern, s *Scope, row Row) (*cypher.Patt
 func (r *run) loadAll(ids []layout.ID) error {
 	groups := r.byShard(ids)
 	var mu sync.Mutex
-	return r.fanout(keys(groups), func(ctx context.Context, shard int) error {
+	return r.fanout(slices.Collect(maps.Keys(groups)), func(ctx context.Context, shard int) error {
 		res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
 			Vertices: &shardapi.VerticesRequest{IDs: groups[shard]}})
 		if err != nil {

@@ -3,7 +3,9 @@ package exec
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/torua/torua/graph/cypher"
@@ -45,7 +47,7 @@ func (r *run) apply(muts []*mutation) error {
 		groups[m.shard] = append(groups[m.shard], m)
 	}
 	var mu sync.Mutex
-	return r.fanout(keys(groups), func(ctx context.Context, shard int) error {
+	return r.fanout(slices.Collect(maps.Keys(groups)), func(ctx context.Context, shard int) error {
 		g := groups[shard]
 		for i := 0; i < len(g); i += batchSize {
 			part := g[i:min(i+batchSize, len(g))]
@@ -118,11 +120,6 @@ func (r *run) vertexID(pos cypher.Pos, labels []string, props map[string]any) (l
 		}
 	}
 	return newID(), nil
-}
-
-// node returns the loaded node of a vertex outcome.
-func (r *run) node(v *shardapi.Vertex) (*value.Node, error) {
-	return r.load(v)
 }
 
 // create runs CREATE: the new vertices of every row in one round, then the new edges in one
@@ -216,7 +213,7 @@ func (r *run) createIn(rows []Row, scope *Scope, patterns []*cypher.Pattern) err
 		return err
 	}
 	for k, at := range made {
-		n, err := r.node(verts[k].out.Vertex)
+		n, err := r.load(verts[k].out.Vertex)
 		if err != nil {
 			return err
 		}

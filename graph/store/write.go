@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,15 +153,13 @@ func (p *plan) finish() {
 			p.ops = append(p.ops, engine.Op{Kind: engine.OpCheck, Key: []byte(k), Cond: c})
 		}
 	}
-	slices.SortFunc(p.ops, func(a, b engine.Op) int { return compareBytes(a.Key, b.Key) })
+	slices.SortFunc(p.ops, func(a, b engine.Op) int { return bytes.Compare(a.Key, b.Key) })
 	for _, k := range p.order {
 		op := p.writes[k]
 		op.Cond = p.guards[k]
 		p.ops = append(p.ops, op)
 	}
 }
-
-func compareBytes(a, b []byte) int { return slices.Compare(a, b) }
 
 // guard records the condition that the first read of key gives.
 func (p *plan) guard(key []byte, rev uint64) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	. "github.com/onsi/gomega"
 
@@ -14,12 +13,12 @@ import (
 	"github.com/torua/torua/graph/oracle"
 	"github.com/torua/torua/graph/value"
 	"github.com/torua/torua/internal/local"
-	"github.com/torua/torua/node/replication"
+	"github.com/torua/torua/internal/local/localtest"
 	"github.com/torua/torua/router/client"
 )
 
-// startCluster starts 3 nodes with replication factor 3 and a router, in this process. Fsync
-// is off: durability is not what these tests check (test/process does, with SIGKILL).
+// startCluster starts 3 nodes with replication factor 3 and a router, in this process
+// (localtest: fsync off, durability is test/process's).
 func startCluster(t *testing.T) *client.Client {
 	t.Helper()
 	cl, _ := startLocal(t)
@@ -29,18 +28,7 @@ func startCluster(t *testing.T) *client.Client {
 // startLocal is startCluster that also returns the cluster.
 func startLocal(t *testing.T) (*client.Client, *local.Cluster) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c, err := local.Start(ctx, local.Config{DataDir: t.TempDir(), Nodes: 3, ReplicationFactor: 3, Shards: 12,
-		Listen: "127.0.0.1:0", UnsafeNoFsync: true, Raft: replication.Config{HeartbeatTimeout: 200 * time.Millisecond, RaftLogLevel: "off"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = c.Shutdown(ctx)
-	})
+	c := localtest.Start(t, local.Config{Nodes: 3, ReplicationFactor: 3, Shards: 12})
 	cl, err := client.New(c.RouterURL())
 	if err != nil {
 		t.Fatal(err)
@@ -360,12 +348,8 @@ func firstWithLabel(g *oracle.Graph, label string) int64 {
 // TestClusterGraphLimitsAreConfigurable: `torua local --graph-max-rows` reaches the router.
 func TestClusterGraphLimitsAreConfigurable(t *testing.T) {
 	g := NewWithT(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c, err := local.Start(ctx, local.Config{DataDir: t.TempDir(), Nodes: 1, Listen: "127.0.0.1:0", UnsafeNoFsync: true,
-		GraphMaxRows: 10, Raft: replication.Config{HeartbeatTimeout: 200 * time.Millisecond, RaftLogLevel: "off"}})
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	ctx := context.Background()
+	c := localtest.Start(t, local.Config{Nodes: 1, GraphMaxRows: 10})
 	cl, err := client.New(c.RouterURL())
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = cl.Query(ctx, "l", `UNWIND range(1, 11) AS i RETURN i`, nil)

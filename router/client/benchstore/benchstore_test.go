@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 
 	"github.com/torua/torua/internal/local"
+	"github.com/torua/torua/internal/local/localtest"
 	"github.com/torua/torua/router/client"
 	"github.com/torua/torua/router/client/benchstore"
 )
@@ -22,13 +22,7 @@ func TestStoreAgainstACluster(t *testing.T) {
 	g := NewWithT(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := local.Start(ctx, local.Config{DataDir: filepath.Join(t.TempDir(), "data"), Nodes: 1, Shards: 2, Listen: "127.0.0.1:0", UnsafeNoFsync: true})
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		_ = c.Shutdown(sctx)
-	})
+	c := localtest.Start(t, local.Config{Nodes: 1, Shards: 2})
 	cl, err := client.New(c.RouterURL(), client.WithTimeout(10*time.Second))
 	g.Expect(err).NotTo(HaveOccurred())
 	defer cl.Close()
