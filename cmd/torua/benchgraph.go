@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -103,7 +101,7 @@ func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, coun
 		return err
 	}
 	defer c.Close()
-	store := &toruaGraph{c: c, graph: g.name}
+	store := benchstore.NewGraph(c, g.name)
 	r, err := bench.NewGraphRunner(store, cfg)
 	if err != nil {
 		return err
@@ -118,7 +116,7 @@ func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, coun
 	rep := &bench.GraphReport{Store: "torua", Target: c.URL(), Graph: g.spec}
 	switch exists := slices.Contains(graphs, g.name); {
 	case g.load:
-		if rep.Load, err = loadGraph(ctx, stderr, store, g, exists); err != nil {
+		if rep.Load, err = loadGraph(ctx, stderr, c, store, g, exists); err != nil {
 			return err
 		}
 	case !exists:
@@ -151,10 +149,10 @@ func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, coun
 
 // loadGraph generates the graph and loads it through the import API, replacing the graph of
 // that name, with a progress line every two seconds.
-func loadGraph(ctx context.Context, w io.Writer, s *toruaGraph, g *graphBenchFlags, exists bool) (*bench.LoadResult, error) {
+func loadGraph(ctx context.Context, w io.Writer, c *client.Client, s *benchstore.Graph, g *graphBenchFlags, exists bool) (*bench.LoadResult, error) {
 	if exists {
-		if err := s.c.DropGraph(ctx, s.graph); err != nil && !errors.Is(err, client.ErrNotFound) {
-			return nil, fmt.Errorf("drop graph %q: %w", s.graph, err)
+		if err := c.DropGraph(ctx, s.Name()); err != nil && !errors.Is(err, client.ErrNotFound) {
+			return nil, fmt.Errorf("drop graph %q: %w", s.Name(), err)
 		}
 	}
 	fmt.Fprintf(w, "generating %d vertices, %d edges (seed %d)\n", g.spec.Vertices, g.spec.Edges, g.spec.Seed)
@@ -169,106 +167,4 @@ func loadGraph(ctx context.Context, w io.Writer, s *toruaGraph, g *graphBenchFla
 	res, err := bench.LoadGraph(ctx, graph, s, g.batch, g.inflight, &done)
 	stop()
 	return res, err
-}
-
-// toruaGraph sends the graph bench's queries and import batches to a router.
-type toruaGraph struct {
-	c     *client.Client
-	graph string
-}
-
-var (
-	_ bench.GraphStore  = (*toruaGraph)(nil)
-	_ bench.GraphLoader = (*toruaGraph)(nil)
-)
-
-// Query runs q's openCypher form (bench.GraphQueryText) and reads its answer and the rounds
-// and shard requests of its stats.
-func (s *toruaGraph) Query(ctx context.Context, q bench.GraphQuery, from, to int64) (bench.GraphAnswer, error) {
-	params := map[string]any{"id": from}
-	if q == bench.Shortest {
-		params = map[string]any{"a": from, "b": to}
-	}
-	res, err := s.c.Query(ctx, s.graph, bench.GraphQueryText[q], params)
-	if err != nil {
-		return bench.GraphAnswer{}, err
-	}
-	a := bench.GraphAnswer{Rounds: statInt(res.Stats, "rounds"), Requests: statInt(res.Stats, "requests")}
-	switch {
-	case q == bench.OneHop:
-		a.Value = int64(len(res.Rows))
-	case q == bench.Shortest && len(res.Rows) == 0:
-		a.Value = bench.NoPath
-	default:
-		n, ok := firstInt(res.Rows)
-		if !ok {
-			return a, fmt.Errorf("%s: the answer is not one integer: %v", q, res.Rows)
-		}
-		a.Value = n
-	}
-	return a, nil
-}
-
-func firstInt(rows [][]any) (int64, bool) {
-	if len(rows) != 1 || len(rows[0]) != 1 {
-		return 0, false
-	}
-	n, ok := rows[0][0].(int64)
-	return n, ok
-}
-
-func statInt(stats map[string]any, name string) int64 {
-	n, _ := stats[name].(int64)
-	return n
-}
-
-// ErrorKind names a failed query's kind as the key-value bench does.
-func (s *toruaGraph) ErrorKind(err error) string { return benchstore.Store{}.ErrorKind(err) }
-
-// Transient reports a 503, no answer, or a 502 or 504 (a node that failed or timed out during
-// the request, which may or may not have applied it): an import batch is idempotent, so
-// sending it again is harmless.
-func (s *toruaGraph) Transient(err error) bool {
-	var e *client.Error
-	return errors.Is(err, client.ErrUnavailable) ||
-		(errors.As(err, &e) && (e.Status == http.StatusBadGateway || e.Status == http.StatusGatewayTimeout))
-}
-
-// importKeys declares :V's primary key, id, in every batch.
-const importKeys = `{"keys":{"V":"id"},`
-
-// LoadVertices imports the vertices :V {id} with ids from..to-1.
-func (s *toruaGraph) LoadVertices(ctx context.Context, from, to int) error {
-	b := make([]byte, 0, 64+(to-from)*48)
-	b = append(b, importKeys+`"vertices":[`...)
-	for v := from; v < to; v++ {
-		if v > from {
-			b = append(b, ',')
-		}
-		b = append(b, `{"labels":["V"],"properties":{"id":`...)
-		b = strconv.AppendInt(b, int64(v), 10)
-		b = append(b, "}}"...)
-	}
-	b = append(b, "]}"...)
-	_, err := s.c.Import(ctx, s.graph, b)
-	return err
-}
-
-// LoadEdges imports edges as (:V {id: src})-[:E]->(:V {id: dst}), without properties.
-func (s *toruaGraph) LoadEdges(ctx context.Context, edges []bench.Edge) error {
-	b := make([]byte, 0, 64+len(edges)*80)
-	b = append(b, importKeys+`"edges":[`...)
-	for i, e := range edges {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"type":"E","from":{"label":"V","key":`...)
-		b = strconv.AppendInt(b, int64(e.Src), 10)
-		b = append(b, `},"to":{"label":"V","key":`...)
-		b = strconv.AppendInt(b, int64(e.Dst), 10)
-		b = append(b, "}}"...)
-	}
-	b = append(b, "]}"...)
-	_, err := s.c.Import(ctx, s.graph, b)
-	return err
 }

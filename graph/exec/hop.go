@@ -104,6 +104,18 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 		return mt.varHop(from, rel, to)
 	}
 	r := mt.r
+	toBound := mt.bound(to)
+	last := false
+	if mt.set != nil {
+		mt.set.hopsLeft--
+		if last = mt.set.hopsLeft == 0; last {
+			extra := []int{from.col}
+			if toBound {
+				extra = append(extra, to.col)
+			}
+			mt.rows = mergeRows(mt.rows, mt.keyCols(extra...), true)
+		}
+	}
 	st := mt.state(from.col)
 	ids := mt.ids(from.col)
 	load := st.needed && !st.loaded
@@ -112,7 +124,19 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 		return err
 	}
 	mt.passed(from.col, exp, load)
-	toBound := mt.bound(to)
+	// After the last hop of a MATCH whose rows are a set, rows that agree on the columns
+	// read later (and those still to check) are one.
+	var seen map[string]bool
+	var dedup []int
+	var key []byte
+	if last {
+		seen = map[string]bool{}
+		if to.hasFilter() || to.needed {
+			dedup = mt.keyCols(to.col)
+		} else {
+			dedup = mt.keyCols()
+		}
+	}
 	var out []*mrow
 	for _, row := range mt.rows {
 		id, ok := nodeID(row.row[from.col])
@@ -141,6 +165,14 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 			}
 			if !toBound {
 				nr[to.col] = r.ref(h.Other)
+			}
+			if last {
+				m := &mrow{row: nr, origin: row.origin}
+				if key = rowKey(key[:0], m, dedup); !seen[string(key)] {
+					seen[string(key)] = true
+					out = append(out, m)
+				}
+				continue
 			}
 			out = append(out, &mrow{row: nr, origin: row.origin, used: append(slices.Clip(row.used), h.Edge)})
 		}

@@ -83,6 +83,8 @@ type matcher struct {
 	// relPreds are each relationship's predicates the nodes check (its property map and its
 	// pushed WHERE conjuncts), worked out once by plan.
 	relPreds map[string][]shardapi.Pred
+	// set is non-nil when the clause after the MATCH does not count rows (rowset.go).
+	set *rowSet
 }
 
 func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, error) {
@@ -95,6 +97,7 @@ func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, e
 	if err := mt.plan(m); err != nil {
 		return nil, nil, err
 	}
+	mt.planRowSet(m)
 	if err := mt.prefetch(mt.loneNodes(m.Patterns)); err != nil {
 		return nil, nil, err
 	}
@@ -118,6 +121,9 @@ func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, e
 	out, err := mt.filter()
 	if err != nil {
 		return nil, nil, err
+	}
+	if mt.set != nil {
+		out = mergeRows(out, mt.set.keep, false)
 	}
 	if m.Optional {
 		out = mt.optional(rows, out)

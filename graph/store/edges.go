@@ -311,10 +311,39 @@ func (s *Store) writeLoop(ctx context.Context, sh Shard, shard int, graph string
 			return err
 		}
 		if !txnFailed(res) {
+			p.committed(res)
 			return nil
 		}
 	}
 	return fmt.Errorf("graph %q shard %d: %w (%d attempts)", graph, shard, ErrConflict, maxAttempts)
+}
+
+// committed gives the plan's outbox records the revisions its transaction (results res)
+// wrote them at, which settling them is conditional on, and keeps only the last record of
+// each key (a write that changed an edge twice wrote its second record over its first).
+func (p *plan) committed(res []engine.Result) {
+	if len(p.outbox) == 0 {
+		return
+	}
+	rev := make(map[string]uint64, len(p.ops))
+	for i, op := range p.ops {
+		if op.Kind == engine.OpPut {
+			rev[string(op.Key)] = res[i].Revision
+		}
+	}
+	last := make(map[string]int, len(p.outbox))
+	for i, o := range p.outbox {
+		last[string(o.Key(p.graph))] = i
+	}
+	kept := p.outbox[:0]
+	for i, o := range p.outbox {
+		k := string(o.Key(p.graph))
+		if last[k] == i && rev[k] != 0 {
+			o.Revision = rev[k]
+			kept = append(kept, o)
+		}
+	}
+	p.outbox = kept
 }
 
 // newPlan starts a plan that does not depend on the catalog (edge halves carry no index

@@ -146,6 +146,18 @@ var queries = []struct {
 	{q: `MATCH (n) WHERE n.id % 5 = 0 RETURN n.id * 2 AS double, n.score / 2 AS half, coalesce(n.name, 'none') AS name`},
 	{q: `MATCH (n) RETURN CASE WHEN n.age < 30 THEN 'young' WHEN n.age >= 30 THEN 'old' ELSE 'unknown' END AS k, count(*) AS c`},
 	{q: `MATCH (a)-[:KNOWS]->(b) WITH a, count(b) AS out WHERE out >= 2 MATCH (a)<-[:KNOWS]-(c) RETURN a.id, out, count(c) AS incoming`},
+	// Rows that only DISTINCT or min/max read are merged by the matcher: relationship
+	// uniqueness (a walk may not use an edge twice: undirected, loops, parallel edges) must
+	// come out as when every path is a row.
+	{q: `MATCH (a)-->()-->()-->(c) WHERE a.id IN [1, 2, 3] RETURN a.id, count(DISTINCT c) AS reach`},
+	{q: `MATCH (a {id: $id})-[]-()-[]-(c) RETURN count(DISTINCT c) AS n`, params: map[string]any{"id": int64(5)}},
+	{q: `MATCH (a {id: $id})-[]-(b)-[]-(c)-[]-(d) RETURN DISTINCT d.id`, params: map[string]any{"id": int64(8)}},
+	{q: `MATCH (a)-[:KNOWS]->(b)-[:LIKES]->(c:Person) RETURN DISTINCT a.id, c.name`},
+	{q: `MATCH (a {id: 4})-->(b), (b)-->(c) RETURN min(c.id) AS lo, max(c.id) AS hi, size(collect(DISTINCT b.id)) AS bs`},
+	{q: `MATCH (a)-[r]->(b)-->(c) WHERE a.id < 5 RETURN DISTINCT type(r), c.id`},
+	{q: `MATCH (a {id: 2})-->(b)-->(c) WITH DISTINCT c MATCH (c)-->(d) RETURN count(*) AS n`},
+	{q: `MATCH (a)-->(b)-->(a) RETURN DISTINCT a.id`},
+	{q: `MATCH (a)-[r1]-(b)-[r2]-(c) WHERE a.id = 6 AND c.age > 20 RETURN count(DISTINCT c) AS n, count(DISTINCT b) AS m`},
 }
 
 // TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the

@@ -16,7 +16,7 @@
 //     the stores are compared with, and an oracle for their answers).
 //
 // It imports the HDR histogram library and nothing of Torua: the Store of a Torua router is
-// router/client/benchstore, its GraphStore and GraphLoader are in cmd/torua (benchgraph.go),
+// router/client/benchstore, and so are its GraphStore and GraphLoader,
 // etcd's Store is in hack/etcdbench and PostgreSQL's GraphStore in hack/graphbench. It draws
 // no progress bar (cmd/torua does, from Runner.Progress); ReportProgress prints progress
 // lines.

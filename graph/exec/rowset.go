@@ -1,0 +1,176 @@
+package exec
+
+import (
+	"encoding/binary"
+	"slices"
+
+	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/value"
+)
+
+// Rows as a set. When the clause after a MATCH does not count rows (it keeps DISTINCT rows, or
+// its aggregates are all DISTINCT, min or max), two rows that agree on every column read later
+// are one row to it. The matcher then merges such rows, which keeps a path-enumerating MATCH
+// (every path of a three-hop pattern from a hub) down to the rows its answer needs:
+//   - as the MATCH's last hop makes them, on the columns read later and the columns whose
+//     filters are still to be checked: relationship uniqueness no longer applies;
+//   - before the last hop, on those columns and the columns the hop reads, keeping of the
+//     merged rows' relationships only those every one of them used: the hop may take a
+//     relationship unless all the merged rows used it, which is exact for one hop (and only
+//     for one: two relationships may each be used by some row without any row using both);
+//   - at the end of the MATCH, on the columns read later.
+// Rows of different input rows are never merged.
+
+// rowSet is what a matcher that may merge rows knows.
+type rowSet struct {
+	// keep are the columns of this MATCH that later clauses (or the residual WHERE) mention.
+	keep []int
+	// hopsLeft counts the hops of the MATCH not yet run.
+	hopsLeft int
+}
+
+// planRowSet sets mt.set when the MATCH may merge rows: not OPTIONAL, no named path, no
+// shortest path, no variable-length relationship, and a next clause that ignores how often
+// a row occurs.
+func (mt *matcher) planRowSet(m *cypher.Match) {
+	if m.Optional {
+		return
+	}
+	hops := 0
+	for _, p := range m.Patterns {
+		if p.PathVar != "" || p.Shortest != cypher.NotShortest {
+			return
+		}
+		for _, rel := range p.Rels() {
+			if rel.VarLength != nil {
+				return
+			}
+			hops++
+		}
+	}
+	names, ok := mt.r.nextIgnoresMultiplicity()
+	if !ok {
+		return
+	}
+	for _, e := range mt.residual {
+		mentions(e, names)
+	}
+	set := &rowSet{hopsLeft: hops}
+	for name := range names {
+		if col, ok := mt.scope.Index(name); ok && col >= mt.input.Len() {
+			set.keep = append(set.keep, col)
+		}
+	}
+	slices.Sort(set.keep)
+	mt.set = set
+}
+
+// nextIgnoresMultiplicity reports whether the clause after the running one is a projection
+// whose result does not depend on how many times each input row occurs, and returns the
+// variables it mentions.
+func (r *run) nextIgnoresMultiplicity() (map[string]bool, bool) {
+	if r.at+1 >= len(r.clauses) {
+		return nil, false
+	}
+	var p *cypher.Projection
+	var where cypher.Expr
+	switch c := r.clauses[r.at+1].(type) {
+	case *cypher.Return:
+		p = &c.Projection
+	case *cypher.With:
+		p, where = &c.Projection, c.Where
+	default:
+		return nil, false
+	}
+	if p.Star {
+		return nil, false
+	}
+	aggregated, ok := false, true
+	var walk func(e cypher.Expr)
+	walk = func(e cypher.Expr) {
+		if f, isCall := e.(*cypher.FuncCall); isCall && aggregates[f.Name] {
+			aggregated = true
+			ok = ok && (f.Distinct || f.Name == "min" || f.Name == "max")
+		}
+		for _, c := range children(e) {
+			walk(c)
+		}
+	}
+	names := map[string]bool{}
+	for _, it := range p.Items {
+		walk(it.Expr)
+		mentions(it.Expr, names)
+	}
+	for _, s := range p.OrderBy {
+		mentions(s.Expr, names)
+	}
+	mentions(where, names)
+	return names, ok && (aggregated || p.Distinct)
+}
+
+// mentions adds the variables e mentions to names.
+func mentions(e cypher.Expr, names map[string]bool) {
+	if v, ok := e.(*cypher.Variable); ok {
+		names[v.Name] = true
+	}
+	for _, c := range children(e) {
+		mentions(c, names)
+	}
+}
+
+// keyCols are the columns rows must agree on to be merged: the kept ones, those whose
+// filter is still to be checked or whose vertices are still to be loaded, and extra.
+func (mt *matcher) keyCols(extra ...int) []int {
+	cols := slices.Clone(mt.set.keep)
+	for col, st := range mt.cols {
+		if st.pending != nil || (st.needed && !st.loaded) {
+			cols = append(cols, col)
+		}
+	}
+	cols = append(cols, extra...)
+	slices.Sort(cols)
+	return slices.Compact(cols)
+}
+
+// rowKey appends row's identity on cols (and its input row) to b.
+func rowKey(b []byte, row *mrow, cols []int) []byte {
+	b = binary.AppendUvarint(b, uint64(row.origin))
+	for _, c := range cols {
+		switch v := row.row[c].(type) {
+		case *value.Node:
+			b = binary.BigEndian.AppendUint64(append(b, 'n'), v.ID)
+		case *value.Relationship:
+			b = binary.BigEndian.AppendUint64(append(b, 'r'), v.ID)
+		default: // null (this MATCH binds only nodes and relationships)
+			b = append(b, 0)
+		}
+	}
+	return b
+}
+
+// mergeRows merges the rows that agree on cols, keeping the first of each; with intersect,
+// the merged row's used relationships are those all of them used, else none.
+func mergeRows(rows []*mrow, cols []int, intersect bool) []*mrow {
+	at := make(map[string]int, len(rows))
+	out := rows[:0]
+	var key []byte
+	for _, row := range rows {
+		key = rowKey(key[:0], row, cols)
+		i, seen := at[string(key)]
+		if !seen {
+			at[string(key)] = len(out)
+			if !intersect {
+				row.used = nil
+			}
+			out = append(out, row)
+			continue
+		}
+		if intersect {
+			first := out[i]
+			first.used = slices.DeleteFunc(slices.Clone(first.used), func(e layout.ID) bool { return !slices.Contains(row.used, e) })
+		}
+	}
+	clear(rows[len(out):])
+	return out
+}
