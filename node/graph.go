@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -196,16 +197,12 @@ func readParts(v *engine.View, graph string, req *shardapi.ReadRequest, out *sha
 				out.Passed = ids
 			}
 		}
-		for _, dir := range q.Dirs {
-			hs, more, err := store.Expand(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Limit-len(out.Halves))
-			if err != nil {
+		if q.Ends {
+			if err := readEnds(v, graph, ids, q, out); err != nil {
 				return err
 			}
-			out.Halves = append(out.Halves, hs...)
-			if more {
-				out.More = true
-				break
-			}
+		} else if err := readHalves(v, graph, ids, q, out); err != nil {
+			return err
 		}
 	}
 	if q := req.Scan; q != nil {
@@ -232,6 +229,40 @@ func readParts(v *engine.View, graph string, req *shardapi.ReadRequest, out *sha
 			return err
 		}
 	}
+	return nil
+}
+
+// readHalves answers an Expand: the halves of the edges of ids (the vertices that passed its
+// source filter).
+func readHalves(v *engine.View, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
+	for _, dir := range q.Dirs {
+		hs, more, err := store.Expand(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Limit-len(out.Halves))
+		if err != nil {
+			return err
+		}
+		out.Halves = append(out.Halves, hs...)
+		if more {
+			out.More = true
+			break
+		}
+	}
+	return nil
+}
+
+// readEnds answers an Expand with Ends: the distinct other ends of the edges of ids.
+func readEnds(v *engine.View, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
+	ends := map[layout.ID]bool{}
+	for _, dir := range q.Dirs {
+		more, err := store.ExpandEnds(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Exclude, ends, q.Limit)
+		if err != nil {
+			return err
+		}
+		if more {
+			out.More = true
+			break
+		}
+	}
+	out.Ends = slices.Collect(maps.Keys(ends))
 	return nil
 }
 

@@ -25,18 +25,30 @@ func dirs(d cypher.Direction) []layout.Direction {
 	return []layout.Direction{layout.Out, layout.In}
 }
 
-// expansion is one round of hops: the halves of each vertex, by vertex.
+// expansion is one round of hops: the halves of each vertex, by vertex (or, asked for ends
+// only, the distinct vertices reached).
 type expansion struct {
 	halves map[layout.ID][]*shardapi.Half
+	ends   map[layout.ID]bool
 	// passed is the set of source vertices that passed the round's source filter (nil when
 	// there was none).
 	passed map[layout.ID]bool
 }
 
+// endsOnly asks a round for the distinct vertices it reaches instead of the halves, without the
+// edges exclude lists for each vertex.
+type endsOnly struct {
+	exclude map[layout.ID][]layout.ID
+}
+
 // expand runs one round: the vertices of ids, grouped by shard, one request per shard. With
-// filter, only the vertices that pass it are expanded; with load, they are loaded too.
-func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilter, load bool) (*expansion, error) {
+// filter, only the vertices that pass it are expanded; with load, they are loaded too. With
+// ends, the round finds the vertices reached, not the halves.
+func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilter, load bool, ends *endsOnly) (*expansion, error) {
 	out := &expansion{halves: map[layout.ID][]*shardapi.Half{}}
+	if ends != nil {
+		out.ends = map[layout.ID]bool{}
+	}
 	if filter != nil || load {
 		out.passed = map[layout.ID]bool{}
 	}
@@ -47,9 +59,20 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 		ef = &rel.filter
 	}
 	err := r.fanout(slices.Collect(maps.Keys(groups)), func(ctx context.Context, shard int) error {
-		res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale, Expand: &shardapi.ExpandRequest{
-			IDs: groups[shard], SourceFilter: filter, Sources: load, Dirs: dirs(rel.dir), Types: rel.types,
-			EdgeFilter: ef, Limit: expandLimit}})
+		req := &shardapi.ExpandRequest{IDs: groups[shard], SourceFilter: filter, Sources: load, Dirs: dirs(rel.dir),
+			Types: rel.types, EdgeFilter: ef, Limit: expandLimit}
+		if ends != nil {
+			req.Ends = true
+			for _, id := range req.IDs {
+				if ex := ends.exclude[id]; len(ex) > 0 {
+					if req.Exclude == nil {
+						req.Exclude = map[layout.ID][]layout.ID{}
+					}
+					req.Exclude[id] = ex
+				}
+			}
+		}
+		res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale, Expand: req})
 		if err != nil {
 			return err
 		}
@@ -60,6 +83,9 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 		defer mu.Unlock()
 		for _, h := range res.Halves {
 			out.halves[h.Vertex] = append(out.halves[h.Vertex], h)
+		}
+		for _, id := range res.Ends {
+			out.ends[id] = true
 		}
 		for _, id := range res.Passed {
 			out.passed[id] = true
@@ -116,14 +142,21 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 			mt.rows = mergeRows(mt.rows, mt.keyCols(extra...), true)
 		}
 	}
+	var ends *endsOnly
+	if last && !toBound && !rel.keep {
+		ends = mt.endsOnly(from, rel)
+	}
 	st := mt.state(from.col)
 	ids := mt.ids(from.col)
 	load := st.needed && !st.loaded
-	exp, err := r.expand(ids, rel, st.pending, load)
+	exp, err := r.expand(ids, rel, st.pending, load, ends)
 	if err != nil {
 		return err
 	}
 	mt.passed(from.col, exp, load)
+	if ends != nil {
+		return mt.reachedEnds(exp, to)
+	}
 	// After the last hop of a MATCH whose rows are a set, rows that agree on the columns
 	// read later (and those still to check) are one.
 	var seen map[string]bool
@@ -175,6 +208,9 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 				continue
 			}
 			out = append(out, &mrow{row: nr, origin: row.origin, used: append(slices.Clip(row.used), h.Edge)})
+			if mt.set != nil {
+				mt.set.edges[h.Edge] = [2]layout.ID{h.Source(), h.Target()}
+			}
 		}
 		if err := r.checkRows(len(out)); err != nil {
 			return err
@@ -290,7 +326,7 @@ func (mt *matcher) varHop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 		for _, s := range states {
 			ids = append(ids, s.at)
 		}
-		exp, err := r.expand(ids, rel, nil, false)
+		exp, err := r.expand(ids, rel, nil, false, nil)
 		if err != nil {
 			return err
 		}

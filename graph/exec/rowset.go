@@ -2,6 +2,7 @@ package exec
 
 import (
 	"encoding/binary"
+	"maps"
 	"slices"
 
 	"github.com/torua/torua/graph/cypher"
@@ -20,7 +21,10 @@ import (
 //     relationship unless all the merged rows used it, which is exact for one hop (and only
 //     for one: two relationships may each be used by some row without any row using both);
 //   - at the end of the MATCH, on the columns read later.
-// Rows of different input rows are never merged.
+// Rows of different input rows are never merged. When, before the last hop, the rows differ
+// only in the vertex they leave from, which nothing reads later, and the hop's relationship
+// is unnamed, the hop asks the shards for the distinct vertices it reaches, not for every
+// relationship (endsOnly): what a count(DISTINCT) of a two-hop pattern needs.
 
 // rowSet is what a matcher that may merge rows knows.
 type rowSet struct {
@@ -28,6 +32,8 @@ type rowSet struct {
 	keep []int
 	// hopsLeft counts the hops of the MATCH not yet run.
 	hopsLeft int
+	// edges are the ends (source, target) of the relationships the rows used.
+	edges map[layout.ID][2]layout.ID
 }
 
 // planRowSet sets mt.set when the MATCH may merge rows: not OPTIONAL, no named path, no
@@ -56,7 +62,7 @@ func (mt *matcher) planRowSet(m *cypher.Match) {
 	for _, e := range mt.residual {
 		mentions(e, names)
 	}
-	set := &rowSet{hopsLeft: hops}
+	set := &rowSet{hopsLeft: hops, edges: map[layout.ID][2]layout.ID{}}
 	for name := range names {
 		if col, ok := mt.scope.Index(name); ok && col >= mt.input.Len() {
 			set.keep = append(set.keep, col)
@@ -173,4 +179,58 @@ func mergeRows(rows []*mrow, cols []int, intersect bool) []*mrow {
 	}
 	clear(rows[len(out):])
 	return out
+}
+
+// endsOnly returns the request of a last hop from node from along rel that needs only the
+// vertices reached: when every row agrees on every column the merge keeps after the hop, and
+// from is not one of them. Then each vertex left from has one row (merged before the hop),
+// whose relationships that leave it in rel's direction the hop must not take again. It
+// returns nil when the rows need the relationships.
+func (mt *matcher) endsOnly(from *nodeSpec, rel *relSpec) *endsOnly {
+	if slices.Contains(mt.set.keep, from.col) {
+		return nil
+	}
+	cols := slices.DeleteFunc(mt.keyCols(), func(c int) bool { return c == from.col })
+	var first, key []byte
+	ends := &endsOnly{exclude: map[layout.ID][]layout.ID{}}
+	for i, row := range mt.rows {
+		key = rowKey(key[:0], row, cols)
+		if i == 0 {
+			first = slices.Clone(key)
+		} else if string(key) != string(first) {
+			return nil
+		}
+		id, ok := nodeID(row.row[from.col])
+		if !ok {
+			continue
+		}
+		for _, e := range row.used {
+			ab, known := mt.set.edges[e]
+			leaves := ab[0] == id && rel.dir != cypher.DirIn || ab[1] == id && rel.dir != cypher.DirOut
+			if !known || leaves {
+				ends.exclude[id] = append(ends.exclude[id], e)
+			}
+		}
+	}
+	return ends
+}
+
+// reachedEnds binds node to to each vertex an ends-only hop reached, in rows made from the
+// (one kind of) row the hop left from.
+func (mt *matcher) reachedEnds(exp *expansion, to *nodeSpec) error {
+	var out []*mrow
+	if len(mt.rows) > 0 {
+		from := mt.rows[0]
+		if err := mt.r.checkRows(len(exp.ends)); err != nil {
+			return err
+		}
+		for _, id := range slices.Sorted(maps.Keys(exp.ends)) {
+			nr := from.row.Extend(mt.scope.Len())
+			nr[to.col] = mt.r.ref(id)
+			out = append(out, &mrow{row: nr, origin: from.origin})
+		}
+	}
+	mt.rows = out
+	mt.reached(to, false)
+	return nil
 }

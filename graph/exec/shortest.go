@@ -70,7 +70,7 @@ func (mt *matcher) shortest(p *cypher.Pattern) error {
 		if len(ids) == 0 {
 			break
 		}
-		exp, err := mt.r.expand(ids, rel, nil, false)
+		exp, err := mt.r.expand(ids, rel, nil, false, nil)
 		if err != nil {
 			return err
 		}
@@ -251,12 +251,12 @@ func (mt *matcher) bidirectional(p *cypher.Pattern, from, to *nodeSpec, rel *rel
 		var fexp, bexp *expansion
 		var err error
 		if len(fwdIDs) > 0 {
-			if fexp, err = mt.r.expand(fwdIDs, rel, nil, false); err != nil {
+			if fexp, err = mt.r.expand(fwdIDs, rel, nil, false, nil); err != nil {
 				return err
 			}
 		}
 		if len(bwdIDs) > 0 {
-			if bexp, err = mt.r.expand(bwdIDs, back, nil, false); err != nil {
+			if bexp, err = mt.r.expand(bwdIDs, back, nil, false, nil); err != nil {
 				return err
 			}
 		}

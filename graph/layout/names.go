@@ -3,7 +3,6 @@ package layout
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -56,8 +55,18 @@ func parseID(b []byte) (ID, error) {
 	if len(b) < idHexLen {
 		return 0, fmt.Errorf("id %q: want %d hex digits", b, idHexLen)
 	}
-	n, err := strconv.ParseUint(string(b[:idHexLen]), 16, 64)
-	if err != nil || n == 0 || ID(n) > MaxID {
+	var n uint64
+	for _, c := range b[:idHexLen] {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, fmt.Errorf("id %q: not an id (appendID writes lower-case hex)", b[:idHexLen])
+		}
+	}
+	if n == 0 || ID(n) > MaxID {
 		return 0, fmt.Errorf("id %q: not an id", b[:idHexLen])
 	}
 	return ID(n), nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/torua/torua/graph/value"
+	"github.com/torua/torua/internal/kv"
 )
 
 // EdgeHalf is what an edge key says about one half of an edge.
@@ -172,11 +173,17 @@ func GraphOf(key []byte) (string, error) {
 func NextGraphAfter(graph string) []byte { return append(GraphPrefix(graph), 0xff) }
 
 func cutKind(graph string, key []byte) (rest []byte, kind byte, err error) {
-	p := GraphPrefix(graph)
-	if !bytes.HasPrefix(key, p) || len(key) < len(p)+2 || key[len(p)+1] != '/' {
+	// GraphPrefix(graph), compared in place: parsing runs once per key a hop reads.
+	n := len(kv.ReservedPrefix) + 2 + len(graph) + 1
+	ok := len(key) >= n+2 && string(key[:len(kv.ReservedPrefix)]) == kv.ReservedPrefix
+	if ok {
+		at := key[len(kv.ReservedPrefix):]
+		ok = at[0] == 'g' && at[1] == '/' && string(at[2:2+len(graph)]) == graph && at[2+len(graph)] == '/' && key[n+1] == '/'
+	}
+	if !ok {
 		return nil, 0, fmt.Errorf("key %q is not a key of graph %q", key, graph)
 	}
-	return key[len(p)+2:], key[len(p)], nil
+	return key[n+2:], key[n], nil
 }
 
 func idAfter(graph string, prefix, key []byte) (ID, error) {
@@ -196,8 +203,16 @@ func idAfter(graph string, prefix, key []byte) (ID, error) {
 
 // checkTag checks that rest is exactly the hash tag of id in graph.
 func checkTag(graph string, id ID, rest []byte) error {
-	if want := appendTag(nil, graph, id); !bytes.Equal(rest, want) {
-		return fmt.Errorf("ends with %q, want the hash tag %q", rest, want)
+	// appendTag(graph, id), compared in place.
+	n := len(rest)
+	ok := n == len(graph)+idHexLen+3 && rest[0] == '{' && string(rest[1:1+len(graph)]) == graph &&
+		rest[1+len(graph)] == '/' && rest[n-1] == '}'
+	if ok {
+		tagged, err := parseID(rest[2+len(graph):])
+		ok = err == nil && tagged == id
+	}
+	if !ok {
+		return fmt.Errorf("ends with %q, want the hash tag %q", rest, appendTag(nil, graph, id))
 	}
 	return nil
 }

@@ -35,14 +35,21 @@ type VerticesRequest struct {
 // (any, when empty), whose properties pass EdgeFilter. With Sources, the vertices that passed
 // come back too (a hop that needs their properties reads them here, not in another round).
 // At most Limit halves come back (More then says some were left out).
+//
+// With Ends, the halves do not come back: only the distinct other ends of the halves found
+// (at most Limit), without those of the edges Exclude lists for their vertex. A hop whose
+// rows differ only in the vertex they reach (its relationship unnamed, the vertex it
+// leaves from read no more) asks for that.
 type ExpandRequest struct {
-	IDs          []layout.ID        `json:"ids"`
-	SourceFilter *VertexFilter      `json:"sourceFilter,omitempty"`
-	Sources      bool               `json:"sources,omitempty"`
-	Dirs         []layout.Direction `json:"dirs"`
-	Types        []string           `json:"types,omitempty"`
-	EdgeFilter   *PropFilter        `json:"edgeFilter,omitempty"`
-	Limit        int                `json:"limit"`
+	IDs          []layout.ID               `json:"ids"`
+	SourceFilter *VertexFilter             `json:"sourceFilter,omitempty"`
+	Sources      bool                      `json:"sources,omitempty"`
+	Dirs         []layout.Direction        `json:"dirs"`
+	Types        []string                  `json:"types,omitempty"`
+	EdgeFilter   *PropFilter               `json:"edgeFilter,omitempty"`
+	Limit        int                       `json:"limit"`
+	Ends         bool                      `json:"ends,omitempty"`
+	Exclude      map[layout.ID][]layout.ID `json:"exclude,omitempty"`
 }
 
 // ScanRequest lists the shard's vertices with Label (every vertex when empty) that pass
@@ -74,6 +81,8 @@ type ReadResponse struct {
 	Sources []*Vertex   `json:"sources,omitempty"`
 	Passed  []layout.ID `json:"passed,omitempty"`
 	Halves  []*Half     `json:"halves,omitempty"`
+	// Ends are an Expand's distinct other ends (with Ends).
+	Ends []layout.ID `json:"ends,omitempty"`
 	// Scanned are a Scan's vertices (or an Index lookup's, with Fetch); IDs an Index lookup's.
 	Scanned []*Vertex   `json:"scanned,omitempty"`
 	IDs     []layout.ID `json:"ids,omitempty"`

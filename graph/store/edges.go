@@ -337,9 +337,9 @@ func (p *plan) committed(res []engine.Result) {
 	}
 	kept := p.outbox[:0]
 	for i, o := range p.outbox {
-		k := string(o.Key(p.graph))
-		if last[k] == i && rev[k] != 0 {
-			o.Revision = rev[k]
+		k := o.Key(p.graph)
+		if r := rev[string(k)]; last[string(k)] == i && r != 0 {
+			o.Revision = r
 			kept = append(kept, o)
 		}
 	}

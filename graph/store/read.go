@@ -122,6 +122,39 @@ func ScanVertices(r Reader, graph, label string, after layout.ID, limit int, fil
 // properties pass edgeFilter, in the order of ids, then type, other end and edge. It stops with
 // more set after limit halves. Missing vertices have no halves.
 func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, limit int) (hs []*shardapi.Half, more bool, err error) {
+	err = eachHalf(r, graph, ids, dir, types, edgeFilter, func(h *shardapi.Half) bool {
+		if len(hs) == limit {
+			more = true
+			return false
+		}
+		h.Props = bytes.Clone(h.Props)
+		hs = append(hs, h)
+		return true
+	})
+	return hs, more, err
+}
+
+// ExpandEnds adds to ends the other ends of the halves Expand would return that ends does not
+// hold yet, leaving out the halves of the edges exclude lists for their vertex. It stops with
+// more set when ends would hold more than limit.
+func ExpandEnds(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, exclude map[layout.ID][]layout.ID, ends map[layout.ID]bool, limit int) (more bool, err error) {
+	err = eachHalf(r, graph, ids, dir, types, edgeFilter, func(h *shardapi.Half) bool {
+		if ends[h.Other] || slices.Contains(exclude[h.Vertex], h.Edge) {
+			return true
+		}
+		if len(ends) == limit {
+			more = true
+			return false
+		}
+		ends[h.Other] = true
+		return true
+	})
+	return more, err
+}
+
+// eachHalf calls fn with each half Expand returns, in its order, until fn returns false. The
+// half's Props are only valid during the call.
+func eachHalf(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, fn func(h *shardapi.Half) bool) error {
 	if len(types) == 0 {
 		types = []string{""}
 	} else {
@@ -129,6 +162,7 @@ func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types
 		slices.Sort(types)
 		types = slices.Compact(types)
 	}
+	stopped := false
 	for _, id := range ids {
 		for _, typ := range types {
 			prefix := layout.AdjacencyPrefix(graph, dir, id, typ)
@@ -145,20 +179,15 @@ func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types
 				if err != nil || !ok {
 					return err == nil, err
 				}
-				if len(hs) == limit {
-					more = true
-					return false, nil
-				}
-				h.Props = bytes.Clone(h.Props)
-				hs = append(hs, h)
-				return true, nil
+				stopped = !fn(h)
+				return !stopped, nil
 			})
-			if err != nil || more {
-				return hs, more, err
+			if err != nil || stopped {
+				return err
 			}
 		}
 	}
-	return hs, false, nil
+	return nil
 }
 
 // halves returns every half of vertex id on its shard, live or tombstone, both directions.

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -424,4 +426,32 @@ func TestEdgeWritesDoNotConflictButDeletesSeeThem(t *testing.T) {
 	_, err := w.write(6, Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 6}})
 	g.Expect(err).To(MatchError(ContainSubstring("still has 1 relationships")))
 	g.Expect(w.vertex(6)).NotTo(BeNil())
+}
+
+func TestExpandEndsGivesDistinctEndsWithoutExcludedEdges(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	for _, id := range []layout.ID{2, 4, 6} {
+		w.mustWrite(id, vtx(id, nil, nil))
+	}
+	w.mustWrite(2, edge(10, 2, 4, "E"), edge(12, 2, 6, "E"))
+	w.mustWrite(4, edge(14, 4, 6, "E"))
+	ends := func(exclude map[layout.ID][]layout.ID, limit int) ([]layout.ID, bool) {
+		set := map[layout.ID]bool{}
+		var more bool
+		g.Expect(w.shards[0].Read(context.Background(), true, func(r *engine.View) (err error) {
+			more, err = ExpandEnds(r, graph, []layout.ID{2, 4}, layout.Out, nil, nil, exclude, set, limit)
+			return err
+		})).To(Succeed())
+		return slices.Sorted(maps.Keys(set)), more
+	}
+	got, more := ends(nil, 10)
+	g.Expect(got).To(Equal([]layout.ID{4, 6}), "6 is reached twice and counted once")
+	g.Expect(more).To(BeFalse())
+	got, _ = ends(map[layout.ID][]layout.ID{2: {12}}, 10)
+	g.Expect(got).To(Equal([]layout.ID{4, 6}), "6 is still reached from 4")
+	got, _ = ends(map[layout.ID][]layout.ID{2: {12}, 4: {14}}, 10)
+	g.Expect(got).To(Equal([]layout.ID{4}))
+	_, more = ends(nil, 1)
+	g.Expect(more).To(BeTrue())
 }

@@ -18,6 +18,11 @@ type View struct {
 	shard   int
 	snap    *pebble.Snapshot
 	release func()
+	// iter is kept between scans, which set its bounds: a hop scans the adjacency of many
+	// vertices, and a new iterator per scan costs more than the scan. busy is set while a
+	// scan uses it (a scan nested in another's callback gets an iterator of its own).
+	iter *pebble.Iterator
+	busy bool
 }
 
 // View returns a view of shard's data as of now. The caller must Close it.
@@ -34,7 +39,12 @@ func (v *View) Close() error {
 	if v.snap == nil {
 		return nil
 	}
-	err := v.snap.Close()
+	var err error
+	if v.iter != nil {
+		err = v.iter.Close()
+		v.iter = nil
+	}
+	err = errors.Join(err, v.snap.Close())
 	v.snap = nil
 	v.release()
 	return err
@@ -62,7 +72,7 @@ func (v *View) Get(key []byte) (Value, error) {
 // val.Data are valid only during the call: fn copies what it keeps.
 func (v *View) Scan(prefix, start []byte, fn func(key []byte, val Value) (bool, error)) error {
 	lower := dataKey(v.shard, prefix)
-	iter, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	iter, done, err := v.iterator(lower, successor(lower))
 	if err != nil {
 		return fmt.Errorf("scan shard %d: %w", v.shard, err)
 	}
@@ -88,8 +98,31 @@ func (v *View) Scan(prefix, start []byte, fn func(key []byte, val Value) (bool, 
 			break
 		}
 	}
-	if err := errors.Join(ferr, iter.Error(), iter.Close()); err != nil {
+	if err := errors.Join(ferr, iter.Error(), done()); err != nil {
 		return fmt.Errorf("scan shard %d prefix %q: %w", v.shard, prefix, err)
 	}
 	return nil
+}
+
+// iterator returns an iterator of the view bounded by lower and upper, and what to call when
+// done with it: the view's own iterator when no scan uses it, else a new one.
+func (v *View) iterator(lower, upper []byte) (*pebble.Iterator, func() error, error) {
+	if v.busy {
+		iter, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			return nil, nil, err
+		}
+		return iter, iter.Close, nil
+	}
+	if v.iter == nil {
+		iter, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			return nil, nil, err
+		}
+		v.iter = iter
+	} else {
+		v.iter.SetBounds(lower, upper)
+	}
+	v.busy = true
+	return v.iter, func() error { v.busy = false; return nil }, nil
 }

@@ -57,6 +57,20 @@ func TestViewIsASnapshot(t *testing.T) {
 			t.Errorf("Scan(%q, %q) = %q, want %q", tc.prefix, tc.start, got, tc.want)
 		}
 	}
+	// A scan inside another's callback (the view's iterator is busy) sees the same view, and
+	// the outer scan goes on where it was.
+	var nested []string
+	err = v.Scan([]byte("a/"), nil, func(k []byte, _ Value) (bool, error) {
+		inner := scan("b/", "", 10)
+		nested = append(nested, string(k)+":"+inner[0])
+		return true, nil
+	})
+	if want := []string{"a/1:b/1=old-b/1", "a/2:b/1=old-b/1", "a/3:b/1=old-b/1"}; err != nil || !slices.Equal(nested, want) {
+		t.Fatalf("nested scans = %q, %v; want %q", nested, err, want)
+	}
+	if got := scan("a/", "a/3", 10); !slices.Equal(got, []string{"a/3=old-a/3"}) {
+		t.Fatalf("a scan after nested scans = %q", got)
+	}
 	boom := errors.New("boom")
 	if err := v.Scan(nil, nil, func([]byte, Value) (bool, error) { return true, boom }); !errors.Is(err, boom) {
 		t.Fatalf("Scan returned %v, want fn's error", err)
