@@ -68,7 +68,7 @@ func (n *Node) handleGraph(w http.ResponseWriter, r *http.Request) {
 		case "read":
 			var req shardapi.ReadRequest
 			if err = decodeGraphBody(r, &req); err == nil {
-				out, err = n.graphRead(ctx, rep, graph, &req)
+				out, err = n.graphRead(ctx, rep, shard, graph, &req)
 			}
 		case "write":
 			var req shardapi.WriteRequest
@@ -146,7 +146,7 @@ func decodeGraphBody(r *http.Request, v any) error {
 }
 
 // graphRead answers a read request from one view of the shard.
-func (n *Node) graphRead(ctx context.Context, rep Replica, graph string, req *shardapi.ReadRequest) (*shardapi.ReadResponse, error) {
+func (n *Node) graphRead(ctx context.Context, rep Replica, shard int, graph string, req *shardapi.ReadRequest) (*shardapi.ReadResponse, error) {
 	limits := []int{}
 	if req.Expand != nil {
 		limits = append(limits, req.Expand.Limit)
@@ -164,7 +164,7 @@ func (n *Node) graphRead(ctx context.Context, rep Replica, graph string, req *sh
 	}
 	var out shardapi.ReadResponse
 	err := rep.Read(ctx, req.Stale, func(v *engine.View) error {
-		return readParts(v, graph, req, &out)
+		return readParts(v, n.adjacency.Cached(v, shard), graph, req, &out)
 	})
 	// What only a write needs stays home: a hop's answer can hold many thousands of halves.
 	for _, h := range out.Halves {
@@ -173,7 +173,9 @@ func (n *Node) graphRead(ctx context.Context, rep Replica, graph string, req *sh
 	return &out, err
 }
 
-func readParts(v *engine.View, graph string, req *shardapi.ReadRequest, out *shardapi.ReadResponse) error {
+// readParts answers the parts of req from view v; adj reads v's adjacency (through the
+// node's adjacency cache).
+func readParts(v *engine.View, adj store.Reader, graph string, req *shardapi.ReadRequest, out *shardapi.ReadResponse) error {
 	var err error
 	if q := req.Vertices; q != nil {
 		if out.Vertices, err = store.GetVertices(v, graph, q.IDs, q.Filter); err != nil {
@@ -198,10 +200,10 @@ func readParts(v *engine.View, graph string, req *shardapi.ReadRequest, out *sha
 			}
 		}
 		if q.Ends {
-			if err := readEnds(v, graph, ids, q, out); err != nil {
+			if err := readEnds(adj, graph, ids, q, out); err != nil {
 				return err
 			}
-		} else if err := readHalves(v, graph, ids, q, out); err != nil {
+		} else if err := readHalves(adj, graph, ids, q, out); err != nil {
 			return err
 		}
 	}
@@ -234,7 +236,7 @@ func readParts(v *engine.View, graph string, req *shardapi.ReadRequest, out *sha
 
 // readHalves answers an Expand: the halves of the edges of ids (the vertices that passed its
 // source filter).
-func readHalves(v *engine.View, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
+func readHalves(v store.Reader, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
 	for _, dir := range q.Dirs {
 		hs, more, err := store.Expand(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Limit-len(out.Halves))
 		if err != nil {
@@ -250,7 +252,7 @@ func readHalves(v *engine.View, graph string, ids []layout.ID, q *shardapi.Expan
 }
 
 // readEnds answers an Expand with Ends: the distinct other ends of the edges of ids.
-func readEnds(v *engine.View, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
+func readEnds(v store.Reader, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
 	ends := map[layout.ID]bool{}
 	for _, dir := range q.Dirs {
 		more, err := store.ExpandEnds(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Exclude, ends, q.Limit)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/torua/torua/graph/store"
 	"github.com/torua/torua/shardmap"
 )
 
@@ -106,4 +107,25 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// registerGraphCacheMetrics exports the adjacency cache's counters (graph/store's
+// AdjacencyCache): the hit ratio of hops through busy vertices, and what it holds.
+func registerGraphCacheMetrics(reg prometheus.Registerer, c *store.AdjacencyCache) {
+	stat := func(i int) func() float64 {
+		return func() float64 {
+			hits, misses, evictions, halves := c.Stats()
+			return float64([]uint64{hits, misses, evictions, uint64(halves)}[i])
+		}
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "torua_graph_adjacency_cache_hits_total",
+			Help: "Hops through a cached busy vertex whose adjacency had not changed (read from memory)."}, stat(0)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "torua_graph_adjacency_cache_misses_total",
+			Help: "Hops through a cached busy vertex whose adjacency had changed (scanned again)."}, stat(1)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "torua_graph_adjacency_cache_evictions_total",
+			Help: "Cached vertices dropped to make room (--graph-cache-halves)."}, stat(2)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "torua_graph_adjacency_cache_halves",
+			Help: "Edge halves the adjacency cache holds."}, stat(3)),
+	)
 }

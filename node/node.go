@@ -24,6 +24,9 @@ import (
 )
 
 // Config configures a Node.
+// DefaultGraphCacheHalves is the adjacency cache's default budget: about 100 MB.
+const DefaultGraphCacheHalves = 1 << 20
+
 type Config struct {
 	// ID is the node's name in the shard map (the pod name on Kubernetes).
 	ID string
@@ -55,6 +58,10 @@ type Config struct {
 	// crash of the machine, or of every replica at once. For measuring what the disk
 	// costs only (etcd's --unsafe-no-fsync); the node warns about it at start.
 	UnsafeNoFsync bool
+	// GraphCacheHalves is the budget of the graph store's adjacency cache, in edge halves
+	// (graph/store's AdjacencyCache; about 100 bytes each): 0 takes
+	// DefaultGraphCacheHalves, a negative value turns the cache off.
+	GraphCacheHalves int
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 }
@@ -76,6 +83,8 @@ type Node struct {
 	// nodes' graph API to deliver outbox records (graphoutbox.go).
 	graph      *store.Store
 	graphPeers *shardapi.Client
+	// adjacency caches the halves of busy vertices for graph reads.
+	adjacency *store.AdjacencyCache
 	// ids are the peers' Raft IDs as they report them (identities.go).
 	ids *identities
 	// hostForMetrics is host once Start has set it, for the metrics collector.
@@ -115,6 +124,12 @@ func New(cfg Config) (*Node, error) {
 	if cfg.MaxValueSize <= 0 {
 		cfg.MaxValueSize = httpx.DefaultMaxValueSize
 	}
+	switch {
+	case cfg.GraphCacheHalves == 0:
+		cfg.GraphCacheHalves = DefaultGraphCacheHalves
+	case cfg.GraphCacheHalves < 0:
+		cfg.GraphCacheHalves = 0
+	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4096
 	}
@@ -144,9 +159,11 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.ids = newIdentities(n.peers)
 	n.graph = store.New(n.placedOn)
+	n.adjacency = store.NewAdjacencyCache(cfg.GraphCacheHalves)
 	n.graphPeers = shardapi.NewClient(n.peers)
 	n.hosting.Store(&hosting{replicas: map[int]Replica{}})
 	metrics.Registry().MustRegister(newRaftCollector(n))
+	registerGraphCacheMetrics(metrics.Registry(), n.adjacency)
 	return n, nil
 }
 

@@ -29,6 +29,7 @@ type localOptions struct {
 	graphTimeout      time.Duration
 	graphMaxRows      int
 	unsafeNoFsync     bool
+	graphCacheHalves  int
 	logs              logOptions
 }
 
@@ -57,6 +58,7 @@ cleanly.`,
 	f.IntVar(&o.graphMaxRows, "graph-max-rows", exec.DefaultMaxRows, "largest intermediate result of a graph query, in rows (413 beyond)")
 	addRaftFlags(f, &o.raft)
 	addUnsafeNoFsyncFlag(f, &o.unsafeNoFsync)
+	addGraphCacheFlag(f, &o.graphCacheHalves)
 	o.logs.addFlags(f, "")
 	return cmd
 }
@@ -118,6 +120,7 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 		NodeBasePort:      o.nodeBasePort,
 		Raft:              o.raft,
 		UnsafeNoFsync:     o.unsafeNoFsync,
+		GraphCacheHalves:  o.graphCacheHalves,
 		GraphTimeout:      o.graphTimeout,
 		GraphMaxRows:      o.graphMaxRows,
 		Logger:            log,

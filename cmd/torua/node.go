@@ -54,6 +54,7 @@ the groups follow the map (replicas are added, caught up, promoted and removed o
 	f.IntVar(&cfg.MaxInFlight, "max-in-flight", 4096, "concurrent key requests served before answering 429")
 	addRaftFlags(f, &cfg.Raft)
 	addUnsafeNoFsyncFlag(f, &cfg.UnsafeNoFsync)
+	addGraphCacheFlag(f, &cfg.GraphCacheHalves)
 	f.DurationVar(&grace, "shutdown-grace", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	maps.addFlags(f)
 	logs.addFlags(f, "-")
@@ -64,6 +65,11 @@ the groups follow the map (replicas are added, caught up, promoted and removed o
 // that separate what the disk costs from what the software costs.
 func addUnsafeNoFsyncFlag(f *pflag.FlagSet, v *bool) {
 	f.BoolVar(v, "unsafe-no-fsync", false, "never fsync (UNSAFE: acknowledged writes can be lost to a crash; for measuring what the disk costs only)")
+}
+
+// addGraphCacheFlag adds --graph-cache-halves, the budget of a node's adjacency cache.
+func addGraphCacheFlag(f *pflag.FlagSet, v *int) {
+	f.IntVar(v, "graph-cache-halves", node.DefaultGraphCacheHalves, "graph: edge halves of busy vertices a node keeps decoded in memory (about 100 bytes each; -1: none)")
 }
 
 // addRaftFlags adds the Raft tuning flags shared by node and local.

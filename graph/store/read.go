@@ -127,8 +127,9 @@ func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types
 			more = true
 			return false
 		}
-		h.Props = bytes.Clone(h.Props)
-		hs = append(hs, h)
+		c := *h
+		c.Props = bytes.Clone(h.Props)
+		hs = append(hs, &c)
 		return true
 	})
 	return hs, more, err
@@ -152,8 +153,9 @@ func ExpandEnds(r Reader, graph string, ids []layout.ID, dir layout.Direction, t
 	return more, err
 }
 
-// eachHalf calls fn with each half Expand returns, in its order, until fn returns false. The
-// half's Props are only valid during the call.
+// eachHalf calls fn with each half Expand returns, in its order, until fn returns false,
+// through r's adjacency cache when it has one (AdjacencyCache.Cached). fn must not keep or
+// change the half.
 func eachHalf(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, fn func(h *shardapi.Half) bool) error {
 	if len(types) == 0 {
 		types = []string{""}
@@ -162,19 +164,18 @@ func eachHalf(r Reader, graph string, ids []layout.ID, dir layout.Direction, typ
 		slices.Sort(types)
 		types = slices.Compact(types)
 	}
-	stopped := false
+	cr, cached := r.(*cachedReader)
 	for _, id := range ids {
+		if cached {
+			stopped, err := cr.cachedHalves(graph, id, dir, types, edgeFilter, fn)
+			if err != nil || stopped {
+				return err
+			}
+			continue
+		}
 		for _, typ := range types {
-			prefix := layout.AdjacencyPrefix(graph, dir, id, typ)
-			err := r.Scan(prefix, nil, func(k []byte, val engine.Value) (bool, error) {
-				e, err := layout.ParseEdgeKey(graph, k)
-				if err != nil {
-					return false, fmt.Errorf("%v: %w", err, ErrCorrupt)
-				}
-				h, err := decodeHalf(e, val.Data, val.Revision)
-				if err != nil || h.Deleted {
-					return err == nil, err
-				}
+			stopped := false
+			err := scanHalves(r, graph, id, dir, typ, func(h *shardapi.Half) (bool, error) {
 				ok, err := edgeFilter.Match(h.Props)
 				if err != nil || !ok {
 					return err == nil, err
@@ -188,6 +189,23 @@ func eachHalf(r Reader, graph string, ids []layout.ID, dir layout.Direction, typ
 		}
 	}
 	return nil
+}
+
+// scanHalves calls fn with each live half of vertex id in direction dir of type typ (every
+// type when ""), in key order, until fn returns false or an error. The half's Props are
+// only valid during the call.
+func scanHalves(r Reader, graph string, id layout.ID, dir layout.Direction, typ string, fn func(h *shardapi.Half) (bool, error)) error {
+	return r.Scan(layout.AdjacencyPrefix(graph, dir, id, typ), nil, func(k []byte, val engine.Value) (bool, error) {
+		e, err := layout.ParseEdgeKey(graph, k)
+		if err != nil {
+			return false, fmt.Errorf("%v: %w", err, ErrCorrupt)
+		}
+		h, err := decodeHalf(e, val.Data, val.Revision)
+		if err != nil || h.Deleted {
+			return err == nil, err
+		}
+		return fn(h)
+	})
 }
 
 // halves returns every half of vertex id on its shard, live or tombstone, both directions.

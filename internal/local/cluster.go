@@ -61,6 +61,8 @@ type Config struct {
 	Raft replication.Config
 	// UnsafeNoFsync makes the engines never fsync (node.Config.UnsafeNoFsync).
 	UnsafeNoFsync bool
+	// GraphCacheHalves is each node's adjacency cache budget (node.Config.GraphCacheHalves).
+	GraphCacheHalves int
 	// GraphTimeout and GraphMaxRows bound graph queries (router.Config's; 0: its defaults).
 	GraphTimeout time.Duration
 	GraphMaxRows int
@@ -283,11 +285,12 @@ func (c *Cluster) startNode(i int) (*node.Node, error) {
 		Raft:       c.cfg.Raft,
 		NoHandOff:  true,
 		// Every node of the cluster runs in this process: none outlives a restart.
-		NoRestartQuiet: true,
-		DataDir:        filepath.Join(c.cfg.DataDir, id),
-		UnsafeNoFsync:  c.cfg.UnsafeNoFsync,
-		Source:         shardmap.NewFile(c.mapPath, c.cfg.Logger),
-		Logger:         c.cfg.Logger,
+		NoRestartQuiet:   true,
+		DataDir:          filepath.Join(c.cfg.DataDir, id),
+		UnsafeNoFsync:    c.cfg.UnsafeNoFsync,
+		GraphCacheHalves: c.cfg.GraphCacheHalves,
+		Source:           shardmap.NewFile(c.mapPath, c.cfg.Logger),
+		Logger:           c.cfg.Logger,
 	})
 	if err == nil {
 		err = n.Start(context.Background())
