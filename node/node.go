@@ -23,10 +23,10 @@ import (
 	"github.com/torua/torua/shardmap"
 )
 
-// Config configures a Node.
 // DefaultGraphCacheHalves is the adjacency cache's default budget: about 100 MB.
 const DefaultGraphCacheHalves = 1 << 20
 
+// Config configures a Node.
 type Config struct {
 	// ID is the node's name in the shard map (the pod name on Kubernetes).
 	ID string
