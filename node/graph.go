@@ -35,6 +35,7 @@ const maxGraphLimit = 1 << 20
 func (n *Node) graphRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /internal/graph/{graph}/{shard}/{op}", n.limit(n.handleGraph))
 	mux.HandleFunc("POST /internal/graphs/{shard}", n.limit(n.handleGraphs))
+	mux.HandleFunc("POST /internal/graph/{graph}/reads", n.limit(n.handleReads))
 }
 
 // graphReplica returns the replica of the request's shard, checking the graph's name.
@@ -110,6 +111,51 @@ func (n *Node) handleGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// handleReads answers the reads of several shards in one request (a round's requests to the
+// shards this node leads): each part as its own read request would be, its error included.
+func (n *Node) handleReads(w http.ResponseWriter, r *http.Request) {
+	graph := r.PathValue("graph")
+	var req shardapi.ReadsRequest
+	err := layout.CheckGraphName(graph)
+	if err != nil {
+		err = fmt.Errorf("%w: %v", httpx.ErrBadRequest, err)
+	} else {
+		err = decodeGraphBody(r, &req)
+	}
+	for i, p := range req.Parts {
+		if err == nil && p.Read == nil {
+			err = fmt.Errorf("%w: part %d has no read", httpx.ErrBadRequest, i)
+		}
+	}
+	if err != nil {
+		n.writeError(w, r, err)
+		return
+	}
+	out := shardapi.ReadsResponse{Parts: make([]shardapi.ReadPartResult, len(req.Parts))}
+	for i, p := range req.Parts {
+		res, err := n.readPart(r.Context(), graph, p)
+		if err != nil {
+			err = n.graphError(err)
+			status, body := httpx.Describe(err)
+			out.Parts[i] = shardapi.ReadPartResult{Status: status, Error: body.Error}
+			if nl := (*notLeader)(nil); errors.As(err, &nl) {
+				out.Parts[i].Leader = nl.err.Leader
+			}
+			continue
+		}
+		out.Parts[i].Read = res
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (n *Node) readPart(ctx context.Context, graph string, p shardapi.ReadPart) (*shardapi.ReadResponse, error) {
+	shard, rep, err := n.shardReplica(strconv.Itoa(p.Shard))
+	if err != nil {
+		return nil, err
+	}
+	return n.graphRead(ctx, rep, shard, graph, p.Read)
 }
 
 func (n *Node) handleGraphs(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/exec"
@@ -266,6 +269,74 @@ func (c graphCluster) Read(ctx context.Context, graph string, shard int, r *shar
 	return callFor(ctx, c, true, shard, func(ctx context.Context, addr string) (*shardapi.ReadResponse, error) {
 		return c.api.Read(ctx, addr, graph, shard, r)
 	})
+}
+
+// Reads sends one round's reads: the parts for shards the router believes one node leads go
+// to it in one request. A part that node does not answer (it does not lead the shard, or
+// has no map yet), and every part of a request that failed, is sent again on its own, through
+// Read (which follows leader hints and tries other replicas); a part refused on its merits
+// fails the round.
+func (c graphCluster) Reads(ctx context.Context, graph string, parts map[int]*shardapi.ReadRequest) (map[int]*shardapi.ReadResponse, error) {
+	out := make(map[int]*shardapi.ReadResponse, len(parts))
+	var mu sync.Mutex
+	alone := func(ctx context.Context, shard int) error {
+		res, err := c.Read(ctx, graph, shard, parts[shard])
+		mu.Lock()
+		out[shard] = res
+		mu.Unlock()
+		return err
+	}
+	byNode := map[string][]int{}
+	m := c.rt.holder.Current()
+	for shard := range parts {
+		id := ""
+		if m != nil {
+			id = c.rt.leaderOf(m, shard)
+		}
+		byNode[id] = append(byNode[id], shard)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for id, shards := range byNode {
+		node, known := shardmap.Node{}, false
+		if m != nil {
+			node, known = m.Node(id)
+		}
+		if !known || len(shards) == 1 {
+			for _, shard := range shards {
+				g.Go(func() error { return alone(ctx, shard) })
+			}
+			continue
+		}
+		g.Go(func() error {
+			req := &shardapi.ReadsRequest{Parts: make([]shardapi.ReadPart, len(shards))}
+			for i, shard := range shards {
+				req.Parts[i] = shardapi.ReadPart{Shard: shard, Read: parts[shard]}
+			}
+			res, err := c.api.Reads(ctx, node.API, graph, req)
+			if err != nil {
+				c.rt.log.Debug("A node's reads failed; sending its parts one by one", "node", id, "err", err)
+			}
+			for i, shard := range shards {
+				switch {
+				case err != nil || res.Parts[i].Status == http.StatusMisdirectedRequest || res.Parts[i].Status == http.StatusServiceUnavailable:
+					if err := alone(ctx, shard); err != nil {
+						return err
+					}
+				case res.Parts[i].Status != 0:
+					return fmt.Errorf("%w: shard %d: %s", sentinelOf(res.Parts[i].Status), shard, res.Parts[i].Error)
+				default:
+					mu.Lock()
+					out[shard] = res.Parts[i].Read
+					mu.Unlock()
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c graphCluster) Write(ctx context.Context, graph string, shard int, r *shardapi.WriteRequest) (*shardapi.WriteResponse, error) {

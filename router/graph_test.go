@@ -13,6 +13,7 @@ import (
 
 	"github.com/torua/torua/graph/exec"
 	"github.com/torua/torua/graph/shardapi"
+	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/router/client"
 )
 
@@ -142,4 +143,40 @@ func TestGraphQueryLimits(t *testing.T) {
 	}
 	g.Expect(send(t, "GET", c.base+"/graph/big/query", "", nil).code).To(Equal(405))
 	g.Expect(send(t, "POST", c.base+"/graph/no{good}/query", `{"query": "RETURN 1"}`, nil).code).To(Equal(400))
+}
+
+// TestGraphReadsGoPerNodeAndFollowLeaders: a round's reads of the shards one node leads go
+// in one request; the parts a node does not lead (the router's idea of the leaders is wrong
+// here for every shard) are sent again on their own to their leaders, and a part refused on
+// its merits fails the round.
+func TestGraphReadsGoPerNodeAndFollowLeaders(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 3, 3, nil)
+	code, _, qe := query(t, c.base, "g", `UNWIND range(1, 60) AS i CREATE (:P {i: i})`, nil)
+	g.Expect(code).To(Equal(200), "%+v", qe)
+	m := c.router.holder.Current()
+	c.router.leadersMu.Lock()
+	for shard := range m.Shards {
+		c.router.leaders[shard] = m.Nodes[0].ID
+	}
+	c.router.leadersMu.Unlock()
+
+	cl := graphCluster{rt: c.router, api: shardapi.NewClient(c.router.nodes)}
+	ctx := context.Background()
+	parts := map[int]*shardapi.ReadRequest{}
+	for shard := range m.Shards {
+		parts[shard] = &shardapi.ReadRequest{Scan: &shardapi.ScanRequest{Label: "P", Limit: 1000}}
+	}
+	res, err := cl.Reads(ctx, "g", parts)
+	g.Expect(err).NotTo(HaveOccurred())
+	found := 0
+	for shard := range m.Shards {
+		g.Expect(res).To(HaveKey(shard))
+		found += len(res[shard].Scanned)
+	}
+	g.Expect(found).To(Equal(60), "every shard answered once, by its leader")
+
+	parts[0] = &shardapi.ReadRequest{Scan: &shardapi.ScanRequest{Label: "P", Limit: 0}}
+	_, err = cl.Reads(ctx, "g", parts)
+	g.Expect(errors.Is(err, httpx.ErrBadRequest)).To(BeTrue(), "%v", err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -46,6 +47,10 @@ type Config struct {
 	// exec.DefaultMaxRows), and GraphTimeout its run (default exec.DefaultTimeout).
 	GraphMaxRows int
 	GraphTimeout time.Duration
+	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on the router's port:
+	// for finding where a query's time goes (with torua local, the nodes' too, as they run
+	// in the same process). Off by default: a profile costs CPU and shows internals.
+	Pprof bool
 	// Local holds the wire servers of nodes running in the router's own process (`torua
 	// local`), by their API address: their requests are handed over in process rather
 	// than sent over loopback connections.
@@ -214,5 +219,12 @@ func (rt *Router) routes() *http.ServeMux {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", rt.metrics.Handler())
+	if rt.cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }

@@ -499,3 +499,24 @@ func TestHungNodeIsSkipped(t *testing.T) {
 	g.Expect(send(t, "PUT", dataURL(base, key), "v3", nil).code).To(Equal(204))
 	g.Expect(get(t, dataURL(base, key)).body).To(Equal("v3"))
 }
+
+// TestPprofOnlyWhenAsked: Go's profiles are served on the router's port with Pprof only.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	g := NewWithT(t)
+	m, err := shardmap.Place(nil, []shardmap.Node{{ID: "a", API: "a:1", Raft: "a:2", State: shardmap.NodeActive}},
+		shardmap.PlaceConfig{Cluster: "t", Shards: 1, ReplicationFactor: 1})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, on := range []bool{false, true} {
+		rt, err := New(Config{Listen: "127.0.0.1:0", Source: shardmap.NewStatic(m), Pprof: on})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(rt.Start(context.Background())).To(Succeed())
+		r := get(t, "http://"+rt.Addr()+"/debug/pprof/")
+		if on {
+			g.Expect(r.code).To(Equal(200))
+			g.Expect(r.body).To(ContainSubstring("goroutine"))
+		} else {
+			g.Expect(r.code).To(Equal(404))
+		}
+		g.Expect(rt.Shutdown(context.Background())).To(Succeed())
+	}
+}

@@ -30,6 +30,7 @@ type localOptions struct {
 	graphMaxRows      int
 	unsafeNoFsync     bool
 	graphCacheHalves  int
+	pprof             bool
 	logs              logOptions
 }
 
@@ -59,6 +60,7 @@ cleanly.`,
 	addRaftFlags(f, &o.raft)
 	addUnsafeNoFsyncFlag(f, &o.unsafeNoFsync)
 	addGraphCacheFlag(f, &o.graphCacheHalves)
+	addPprofFlag(f, &o.pprof)
 	o.logs.addFlags(f, "")
 	return cmd
 }
@@ -121,6 +123,7 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 		Raft:              o.raft,
 		UnsafeNoFsync:     o.unsafeNoFsync,
 		GraphCacheHalves:  o.graphCacheHalves,
+		Pprof:             o.pprof,
 		GraphTimeout:      o.graphTimeout,
 		GraphMaxRows:      o.graphMaxRows,
 		Logger:            log,

@@ -72,6 +72,11 @@ func addGraphCacheFlag(f *pflag.FlagSet, v *int) {
 	f.IntVar(v, "graph-cache-halves", node.DefaultGraphCacheHalves, "graph: edge halves of busy vertices a node keeps decoded in memory (about 100 bytes each; -1: none)")
 }
 
+// addPprofFlag adds --pprof: Go's profiles on the router's port.
+func addPprofFlag(f *pflag.FlagSet, v *bool) {
+	f.BoolVar(v, "pprof", false, "serve Go's profiles (net/http/pprof) under /debug/pprof/ on the router's port")
+}
+
 // addRaftFlags adds the Raft tuning flags shared by node and local.
 func addRaftFlags(f *pflag.FlagSet, c *replication.Config) {
 	d := replication.DefaultConfig()

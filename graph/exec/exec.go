@@ -23,6 +23,9 @@ type Cluster interface {
 	// ShardOf is the shard of vertex id of graph.
 	ShardOf(graph string, id layout.ID) int
 	Read(ctx context.Context, graph string, shard int, r *shardapi.ReadRequest) (*shardapi.ReadResponse, error)
+	// Reads sends one round's reads, one per shard of parts, in as few requests as it can (one
+	// per node), and returns each shard's answer; it fails when any part fails.
+	Reads(ctx context.Context, graph string, parts map[int]*shardapi.ReadRequest) (map[int]*shardapi.ReadResponse, error)
 	Write(ctx context.Context, graph string, shard int, r *shardapi.WriteRequest) (*shardapi.WriteResponse, error)
 	SetCatalog(ctx context.Context, graph string, shard int, c *shardapi.Catalog) (*shardapi.Catalog, error)
 	// Backfill writes the entries of an index for a batch of the shard's vertices after
@@ -300,6 +303,16 @@ func (r *run) parallel(n int, fn func(ctx context.Context, i int) error) error {
 		}
 	}
 	return first
+}
+
+// reads runs one round of reads, one per shard of parts, sent together (Cluster.Reads).
+func (r *run) reads(parts map[int]*shardapi.ReadRequest) (map[int]*shardapi.ReadResponse, error) {
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	r.rounds.Add(1)
+	r.requests.Add(int64(len(parts)))
+	return r.x.c.Reads(r.ctx, r.graph, parts)
 }
 
 // allShards is 0..Shards()-1.

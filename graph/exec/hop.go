@@ -3,7 +3,6 @@ package exec
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 
@@ -52,14 +51,14 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 	if filter != nil || load {
 		out.passed = map[layout.ID]bool{}
 	}
-	var mu sync.Mutex
 	groups := r.byShard(ids)
 	var ef *shardapi.PropFilter
 	if len(rel.filter.Preds) > 0 {
 		ef = &rel.filter
 	}
-	err := r.fanout(slices.Collect(maps.Keys(groups)), func(ctx context.Context, shard int) error {
-		req := &shardapi.ExpandRequest{IDs: groups[shard], SourceFilter: filter, Sources: load, Dirs: dirs(rel.dir),
+	parts := make(map[int]*shardapi.ReadRequest, len(groups))
+	for shard, ids := range groups {
+		req := &shardapi.ExpandRequest{IDs: ids, SourceFilter: filter, Sources: load, Dirs: dirs(rel.dir),
 			Types: rel.types, EdgeFilter: ef, Limit: expandLimit}
 		if ends != nil {
 			req.Ends = true
@@ -72,15 +71,16 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 				}
 			}
 		}
-		res, err := r.x.c.Read(ctx, r.graph, shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale, Expand: req})
-		if err != nil {
-			return err
-		}
+		parts[shard] = &shardapi.ReadRequest{Stale: r.x.cfg.Stale, Expand: req}
+	}
+	answers, err := r.reads(parts)
+	if err != nil {
+		return nil, err
+	}
+	for shard, res := range answers {
 		if res.More {
-			return fmt.Errorf("%w: a hop from %d vertices of shard %d found more than %d relationships", ErrTooManyRows, len(groups[shard]), shard, expandLimit)
+			return nil, fmt.Errorf("%w: a hop from %d vertices of shard %d found more than %d relationships", ErrTooManyRows, len(groups[shard]), shard, expandLimit)
 		}
-		mu.Lock()
-		defer mu.Unlock()
 		for _, h := range res.Halves {
 			out.halves[h.Vertex] = append(out.halves[h.Vertex], h)
 		}
@@ -94,13 +94,12 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 			out.passed[v.ID] = true
 			if load {
 				if _, err := r.load(v); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // rel returns the relationship value of half h (shared per edge id, like nodes).

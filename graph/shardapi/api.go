@@ -92,6 +92,33 @@ type ReadResponse struct {
 	Catalog *Catalog `json:"catalog,omitempty"`
 }
 
+// ReadsRequest carries the reads of one round for several shards whose replicas one node
+// leads, in one request: each part is answered as its ReadRequest alone would be.
+type ReadsRequest struct {
+	Parts []ReadPart `json:"parts"`
+}
+
+// ReadPart is one shard's read of a ReadsRequest.
+type ReadPart struct {
+	Shard int          `json:"shard"`
+	Read  *ReadRequest `json:"read"`
+}
+
+// ReadsResponse answers a ReadsRequest, part by part, in its order.
+type ReadsResponse struct {
+	Parts []ReadPartResult `json:"parts"`
+}
+
+// ReadPartResult is a part's answer, or why there is none: Status is the HTTP status the part
+// alone would have been answered with (0 when answered), Error its message, and Leader the
+// shard's leader when the node does not lead it but knows who does.
+type ReadPartResult struct {
+	Read   *ReadResponse `json:"read,omitempty"`
+	Status int           `json:"status,omitempty"`
+	Error  string        `json:"error,omitempty"`
+	Leader string        `json:"leader,omitempty"`
+}
+
 // WriteRequest applies mutations on one shard, atomically (see graph/store's Write).
 type WriteRequest struct {
 	Mutations []Mutation `json:"mutations"`
@@ -164,6 +191,21 @@ func Path(graph string, shard int, op string) string {
 func (c *Client) Read(ctx context.Context, addr, graph string, shard int, r *ReadRequest) (*ReadResponse, error) {
 	var out ReadResponse
 	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "read"), r, &out)
+}
+
+// ReadsPath is the path of a node's reads of several shards of graph.
+func ReadsPath(graph string) string { return "/internal/graph/" + url.PathEscape(graph) + "/reads" }
+
+// Reads sends a ReadsRequest to one node.
+func (c *Client) Reads(ctx context.Context, addr, graph string, r *ReadsRequest) (*ReadsResponse, error) {
+	var out ReadsResponse
+	if err := c.c.PostJSON(ctx, addr, ReadsPath(graph), r, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Parts) != len(r.Parts) {
+		return nil, fmt.Errorf("reads: %d answers for %d parts: %w", len(out.Parts), len(r.Parts), nodeapi.ErrBadAnswer)
+	}
+	return &out, nil
 }
 
 // Write sends a WriteRequest.

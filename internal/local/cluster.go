@@ -66,6 +66,8 @@ type Config struct {
 	// GraphTimeout and GraphMaxRows bound graph queries (router.Config's; 0: its defaults).
 	GraphTimeout time.Duration
 	GraphMaxRows int
+	// Pprof serves Go's profiles on the router's port (router.Config.Pprof).
+	Pprof bool
 	// Logger receives the nodes' and the router's structured logs (default: discard).
 	Logger *slog.Logger
 	// Progress receives the progress lines of Start and Drain, as `torua local` prints
@@ -306,7 +308,7 @@ func (c *Cluster) startRouter(ctx context.Context) error {
 		local[mb.entry.API] = mb.node.WireServer()
 	}
 	rt, err := router.New(router.Config{Listen: c.cfg.Listen, Source: shardmap.NewFile(c.mapPath, c.cfg.Logger), Logger: c.cfg.Logger, Local: local,
-		GraphTimeout: c.cfg.GraphTimeout, GraphMaxRows: c.cfg.GraphMaxRows})
+		GraphTimeout: c.cfg.GraphTimeout, GraphMaxRows: c.cfg.GraphMaxRows, Pprof: c.cfg.Pprof})
 	if err == nil {
 		err = rt.Start(context.Background())
 	}
