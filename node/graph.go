@@ -8,8 +8,11 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/shardapi"
@@ -134,19 +137,27 @@ func (n *Node) handleReads(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := shardapi.ReadsResponse{Parts: make([]shardapi.ReadPartResult, len(req.Parts))}
+	// The parts are read in parallel, on at most as many goroutines as there are cores: a
+	// query waits for its slowest node's parts.
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, p := range req.Parts {
-		res, err := n.readPart(r.Context(), graph, p)
-		if err != nil {
-			err = n.graphError(err)
-			status, body := httpx.Describe(err)
-			out.Parts[i] = shardapi.ReadPartResult{Status: status, Error: body.Error}
-			if nl := (*notLeader)(nil); errors.As(err, &nl) {
-				out.Parts[i].Leader = nl.err.Leader
+		g.Go(func() error {
+			res, err := n.readPart(r.Context(), graph, p)
+			if err != nil {
+				err = n.graphError(err)
+				status, body := httpx.Describe(err)
+				out.Parts[i] = shardapi.ReadPartResult{Status: status, Error: body.Error}
+				if nl := (*notLeader)(nil); errors.As(err, &nl) {
+					out.Parts[i].Leader = nl.err.Leader
+				}
+				return nil
 			}
-			continue
-		}
-		out.Parts[i].Read = res
+			out.Parts[i].Read = res
+			return nil
+		})
 	}
+	_ = g.Wait() // parts report their own errors
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 

@@ -122,7 +122,7 @@ func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, e
 	if err != nil {
 		return nil, nil, err
 	}
-	if mt.set != nil {
+	if mt.set != nil && !slices.Contains(mt.set.keep, mt.set.distinct) {
 		out = mergeRows(out, mt.set.keep, false)
 	}
 	if m.Optional {

@@ -516,10 +516,31 @@ func newAggState(call *cypher.FuncCall, maxRows int) aggState {
 type distinctAgg struct {
 	aggState
 	seen map[string]bool
+	// nodes and rels are the nodes and relationships seen, by id: count(DISTINCT n) over
+	// many rows need not encode each node's key.
+	nodes, rels map[uint64]bool
 }
 
 func (d *distinctAgg) add(v any) error {
-	if v != nil {
+	switch x := v.(type) {
+	case nil:
+	case *value.Node:
+		if d.nodes[x.ID] {
+			return nil
+		}
+		if d.nodes == nil {
+			d.nodes = map[uint64]bool{}
+		}
+		d.nodes[x.ID] = true
+	case *value.Relationship:
+		if d.rels[x.ID] {
+			return nil
+		}
+		if d.rels == nil {
+			d.rels = map[uint64]bool{}
+		}
+		d.rels[x.ID] = true
+	default:
 		k := value.Key(v)
 		if d.seen[k] {
 			return nil

@@ -34,6 +34,9 @@ type rowSet struct {
 	hopsLeft int
 	// edges are the ends (source, target) of the relationships the rows used.
 	edges map[layout.ID][2]layout.ID
+	// distinct is the column an ends-only last hop bound (-1: none): its rows differ in that
+	// column only, and are distinct on it.
+	distinct int
 }
 
 // planRowSet sets mt.set when the MATCH may merge rows: not OPTIONAL, no named path, no
@@ -62,7 +65,7 @@ func (mt *matcher) planRowSet(m *cypher.Match) {
 	for _, e := range mt.residual {
 		mentions(e, names)
 	}
-	set := &rowSet{hopsLeft: hops, edges: map[layout.ID][2]layout.ID{}}
+	set := &rowSet{hopsLeft: hops, edges: map[layout.ID][2]layout.ID{}, distinct: -1}
 	for name := range names {
 		if col, ok := mt.scope.Index(name); ok && col >= mt.input.Len() {
 			set.keep = append(set.keep, col)
@@ -224,11 +227,21 @@ func (mt *matcher) reachedEnds(exp *expansion, to *nodeSpec) error {
 		if err := mt.r.checkRows(len(exp.ends)); err != nil {
 			return err
 		}
-		for _, id := range slices.Sorted(maps.Keys(exp.ends)) {
-			nr := from.row.Extend(mt.scope.Len())
-			nr[to.col] = mt.r.ref(id)
-			out = append(out, &mrow{row: nr, origin: from.origin})
+		// One allocation for the rows, one for their cells: a hop may reach many thousands.
+		w := mt.scope.Len()
+		cells := make([]any, len(exp.ends)*w)
+		rows := make([]mrow, len(exp.ends))
+		refs := make([]value.Node, len(exp.ends)) // references by id, as run.ref makes
+		out = make([]*mrow, len(exp.ends))
+		for i, id := range slices.Sorted(maps.Keys(exp.ends)) {
+			nr := Row(cells[i*w : (i+1)*w : (i+1)*w])
+			copy(nr, from.row)
+			refs[i].ID = uint64(id)
+			nr[to.col] = &refs[i]
+			rows[i] = mrow{row: nr, origin: from.origin}
+			out[i] = &rows[i]
 		}
+		mt.set.distinct = to.col
 	}
 	mt.rows = out
 	mt.reached(to, false)

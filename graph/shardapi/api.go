@@ -82,7 +82,7 @@ type ReadResponse struct {
 	Passed  []layout.ID `json:"passed,omitempty"`
 	Halves  []*Half     `json:"halves,omitempty"`
 	// Ends are an Expand's distinct other ends (with Ends).
-	Ends []layout.ID `json:"ends,omitempty"`
+	Ends PackedIDs `json:"ends,omitempty"`
 	// Scanned are a Scan's vertices (or an Index lookup's, with Fetch); IDs an Index lookup's.
 	Scanned []*Vertex   `json:"scanned,omitempty"`
 	IDs     []layout.ID `json:"ids,omitempty"`
