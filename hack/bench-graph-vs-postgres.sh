@@ -30,6 +30,8 @@
 #   BATCH, INFLIGHT         torua's import: vertices or edges per batch, batches in flight (2000, 4;
 #                           with 10000 a batch can outlast the router's 10 s bound on a node
 #                           request when the cores are busy, and is sent again)
+#   WARMUP                  each system runs each query kind this long, unrecorded, before
+#                           its cases (5s): caches fill before anything is timed
 #   NOFSYNC                 0 skips the --unsafe-no-fsync import run (1)
 #   PG_BIN                  PostgreSQL's bin directory (/usr/lib/postgresql/15/bin)
 #   PG_PORT                 PostgreSQL's port (25432)
@@ -45,6 +47,7 @@ seed=${SEED:-1}
 clients=${CLIENTS:-1,8}
 queries=${QUERIES:-one-hop,two-hop,three-hop,shortest}
 nofsync=${NOFSYNC:-1}
+warmup=${WARMUP:-5s}
 batch=${BATCH:-2000}
 inflight=${INFLIGHT:-4}
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -142,9 +145,9 @@ make --no-print-directory build >/dev/null
 (cd hack/graphbench && GOWORK=off go build -o "$root/bin/graphbench" .)
 
 graph=(--vertices "$vertices" --edges "$edges" --seed "$seed")
-load=(--clients "$clients" --queries "$queries" --duration "$dur")
+load=(--clients "$clients" --queries "$queries" --duration "$dur" --warmup "$warmup")
 echo "# torua vs PostgreSQL vs memory, graph queries, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $("$pg_bin/postgres" --version), $(go env GOVERSION); $vertices vertices, $edges edges, seed $seed; $dur per case"
+echo "# $("$pg_bin/postgres" --version), $(go env GOVERSION); $vertices vertices, $edges edges, seed $seed; $dur per case after a $warmup warm-up per kind"
 
 # --- torua local: 3 nodes, replication factor 3, default fsync.
 start_torua() {

@@ -32,12 +32,13 @@ type graphBenchFlags struct {
 	batch    int
 	inflight int
 	probes   int
+	warmup   time.Duration
 }
 
 // kvOnlyFlags and graphOnlyFlags are the flags that make sense with one kind of bench only.
 var (
 	kvOnlyFlags    = []string{"mode", "read-ratio", "concurrency", "keys", "value-size", "prefix", "consistency", "preload", "protocol"}
-	graphOnlyFlags = []string{"vertices", "edges", "seed", "load", "clients", "queries", "graph-name", "batch", "in-flight", "probes"}
+	graphOnlyFlags = []string{"vertices", "edges", "seed", "load", "clients", "queries", "graph-name", "batch", "in-flight", "probes", "warmup"}
 )
 
 func (g *graphBenchFlags) register(f *pflag.FlagSet) {
@@ -52,6 +53,7 @@ func (g *graphBenchFlags) register(f *pflag.FlagSet) {
 	f.IntVar(&g.batch, "batch", 10_000, "graph: vertices or edges per import batch")
 	f.IntVar(&g.inflight, "in-flight", 4, "graph: import batches in flight")
 	f.IntVar(&g.probes, "probes", 20, "graph: fixed queries of each kind answered first, to check answers against other stores")
+	f.DurationVar(&g.warmup, "warmup", 0, "graph: run each kind this long at the largest client count before its cases, unrecorded")
 }
 
 // check refuses flags of the other kind of bench, naming the first one set.
@@ -72,7 +74,7 @@ func (g *graphBenchFlags) check(cmd *cobra.Command) error {
 // bench's shared flags.
 func (g *graphBenchFlags) config(count int64, duration, timeout time.Duration) (bench.GraphConfig, error) {
 	cfg := bench.GraphConfig{Vertices: g.spec.Vertices, Count: count, Duration: duration, Timeout: timeout,
-		Probes: g.probes, ProbeSeed: g.spec.Seed}
+		Probes: g.probes, ProbeSeed: g.spec.Seed, Warmup: g.warmup}
 	var err error
 	if cfg.Queries, err = bench.ParseGraphQueries(g.queries); err != nil {
 		return cfg, fmt.Errorf("--queries: %w", err)

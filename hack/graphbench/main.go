@@ -55,6 +55,7 @@ func run(store string, args []string) error {
 		duration, timeout time.Duration
 		count             int64
 		probes            int
+		warmup            time.Duration
 	)
 	flags := flag.NewFlagSet("graphbench "+store, flag.ContinueOnError)
 	flags.IntVar(&spec.Vertices, "vertices", 100_000, "vertices of the generated graph")
@@ -66,6 +67,7 @@ func run(store string, args []string) error {
 	flags.Int64Var(&count, "count", 0, "queries per case (alone, it replaces the default --duration)")
 	flags.DurationVar(&timeout, "timeout", 60*time.Second, "bound on each query (0: none)")
 	flags.IntVar(&probes, "probes", 20, "fixed queries of each kind answered first, to check answers against other stores")
+	flags.DurationVar(&warmup, "warmup", 0, "run each kind this long at the largest client count before its cases, unrecorded")
 	flags.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	if store == "postgres" {
 		flags.StringVar(&dsn, "dsn", "", "PostgreSQL connection string (libpq keyword/value or URL)")
@@ -82,7 +84,7 @@ func run(store string, args []string) error {
 	if set["count"] && !set["duration"] {
 		duration = 0
 	}
-	cfg := bench.GraphConfig{Vertices: spec.Vertices, Duration: duration, Count: count, Timeout: timeout, Probes: probes, ProbeSeed: spec.Seed}
+	cfg := bench.GraphConfig{Vertices: spec.Vertices, Duration: duration, Count: count, Timeout: timeout, Probes: probes, ProbeSeed: spec.Seed, Warmup: warmup}
 	var err error
 	if cfg.Queries, err = bench.ParseGraphQueries(qs); err != nil {
 		return fmt.Errorf("--queries: %w", err)

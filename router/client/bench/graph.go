@@ -114,6 +114,9 @@ type GraphConfig struct {
 	Count int64
 	// Timeout bounds each query (0: only the store's own bound).
 	Timeout time.Duration
+	// Warmup, when set, runs each kind at the largest client count for this long before its
+	// cases, unrecorded: caches (the store's and the system's) fill before anything is timed.
+	Warmup time.Duration
 	// Probes is the number of fixed queries of each kind answered, one at a time and
 	// untimed, before its cases: their answers let runs against different stores be checked
 	// against each other. They are drawn from ProbeSeed.
@@ -132,8 +135,8 @@ func (c *GraphConfig) Validate() error {
 		return fmt.Errorf("no client counts to run")
 	case slices.Min(c.Clients) < 1:
 		return fmt.Errorf("clients %d: want at least 1", slices.Min(c.Clients))
-	case c.Duration < 0 || c.Count < 0 || c.Timeout < 0 || c.Probes < 0:
-		return fmt.Errorf("duration, count, timeout and probes must not be negative")
+	case c.Duration < 0 || c.Count < 0 || c.Timeout < 0 || c.Probes < 0 || c.Warmup < 0:
+		return fmt.Errorf("duration, count, timeout, warm-up and probes must not be negative")
 	case c.Duration == 0 && c.Count == 0:
 		return fmt.Errorf("set a duration or a count: a run must be bounded")
 	}
@@ -208,13 +211,16 @@ func (r *GraphRunner) Probe(ctx context.Context, q GraphQuery) []ProbeAnswer {
 	return out
 }
 
-// Run runs every case: for each kind, its probes, then one case per client count. It stops
-// early, with the cases done so far, when ctx ends.
+// Run runs every case: for each kind, its probes, its warm-up, then one case per client count.
+// It stops early, with the cases done so far, when ctx ends.
 func (r *GraphRunner) Run(ctx context.Context, progress func(q GraphQuery, clients int)) *GraphReport {
 	rep := &GraphReport{Probes: map[GraphQuery][]ProbeAnswer{}}
 	for _, q := range r.cfg.Queries {
 		if r.cfg.Probes > 0 {
 			rep.Probes[q] = r.Probe(ctx, q)
+		}
+		if r.cfg.Warmup > 0 {
+			r.runCase(ctx, q, slices.Max(r.cfg.Clients), r.cfg.Warmup, 0)
 		}
 		for _, n := range r.cfg.Clients {
 			if ctx.Err() != nil {
@@ -233,11 +239,16 @@ func (r *GraphRunner) Run(ctx context.Context, progress func(q GraphQuery, clien
 // Duration has passed, or ctx is done; it then waits for the queries in flight. A query cut
 // short by the end of the case is not counted; failed ones are counted by kind.
 func (r *GraphRunner) RunCase(ctx context.Context, q GraphQuery, clients int) *GraphResult {
+	return r.runCase(ctx, q, clients, r.cfg.Duration, r.cfg.Count)
+}
+
+// runCase is RunCase bounded by duration and count (0: no bound) instead of the config's.
+func (r *GraphRunner) runCase(ctx context.Context, q GraphQuery, clients int, duration time.Duration, count int64) *GraphResult {
 	r.done.Store(0)
 	r.failed.Store(0)
-	if r.cfg.Duration > 0 {
+	if duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.cfg.Duration)
+		ctx, cancel = context.WithTimeout(ctx, duration)
 		defer cancel()
 	}
 	var issued atomic.Int64
@@ -247,16 +258,16 @@ func (r *GraphRunner) RunCase(ctx context.Context, q GraphQuery, clients int) *G
 	for w := range workers {
 		st := &graphWorkerStats{hist: newHistogram(), errors: map[string]int64{}}
 		workers[w] = st
-		wg.Go(func() { r.work(ctx, q, uint64(w), &issued, st) })
+		wg.Go(func() { r.work(ctx, q, uint64(w), count, &issued, st) })
 	}
 	wg.Wait()
 	return r.graphResult(q, clients, workers, time.Since(start))
 }
 
-func (r *GraphRunner) work(ctx context.Context, q GraphQuery, seed uint64, issued *atomic.Int64, st *graphWorkerStats) {
+func (r *GraphRunner) work(ctx context.Context, q GraphQuery, seed uint64, count int64, issued *atomic.Int64, st *graphWorkerStats) {
 	rng := mathrand.New(mathrand.NewPCG(seed, uint64(time.Now().UnixNano())))
 	for ctx.Err() == nil {
-		if r.cfg.Count > 0 && issued.Add(1) > r.cfg.Count {
+		if count > 0 && issued.Add(1) > count {
 			return
 		}
 		p := randomPair(rng, r.cfg.Vertices)

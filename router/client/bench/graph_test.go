@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/torua/torua/router/client/bench"
 )
@@ -318,3 +319,36 @@ func TestLoadGraph(t *testing.T) {
 type failingLoader struct{ *memLoader }
 
 func (failingLoader) LoadEdges(context.Context, []bench.Edge) error { return errFlaky }
+
+// counting counts the queries a MemGraph answers.
+type counting struct {
+	*bench.MemGraph
+	n atomic.Int64
+}
+
+func (c *counting) Query(ctx context.Context, q bench.GraphQuery, from, to int64) (bench.GraphAnswer, error) {
+	c.n.Add(1)
+	return c.MemGraph.Query(ctx, q, from, to)
+}
+
+// TestGraphRunnerWarmsUpUnrecorded: a warm-up sends queries before each kind's cases, and
+// none of them counts in the results.
+func TestGraphRunnerWarmsUpUnrecorded(t *testing.T) {
+	g, _ := bench.GenerateGraph(bench.GraphSpec{Vertices: 200, Edges: 1500, Seed: 2})
+	store := &counting{MemGraph: bench.NewMemGraph(g)}
+	cfg := bench.GraphConfig{Vertices: 200, Queries: []bench.GraphQuery{bench.OneHop, bench.TwoHop}, Clients: []int{1, 2},
+		Count: 20, Warmup: 20 * time.Millisecond}
+	r, err := bench.NewGraphRunner(store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := r.Run(context.Background(), nil)
+	for _, res := range rep.Results {
+		if res.Ops != 20 {
+			t.Errorf("%s×%d: %d queries recorded, want the case's 20", res.Query, res.Clients, res.Ops)
+		}
+	}
+	if n := store.n.Load(); n <= 4*20 {
+		t.Errorf("the store answered %d queries, want more than the cases' %d: no warm-up ran", n, 4*20)
+	}
+}
