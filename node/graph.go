@@ -310,7 +310,9 @@ func readHalves(v store.Reader, graph string, ids []layout.ID, q *shardapi.Expan
 
 // readEnds answers an Expand with Ends: the distinct other ends of the edges of ids.
 func readEnds(v store.Reader, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
-	ends := map[layout.ID]bool{}
+	// Sized ahead for a few dozen ends per vertex: growing a map of thousands costs more than
+	// filling it.
+	ends := make(map[layout.ID]bool, min(64*len(ids), 1<<15))
 	for _, dir := range q.Dirs {
 		more, err := store.ExpandEnds(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Exclude, ends, q.Limit)
 		if err != nil {

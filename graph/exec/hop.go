@@ -77,6 +77,13 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 	if err != nil {
 		return nil, err
 	}
+	if ends != nil {
+		n := 0
+		for _, res := range answers {
+			n += len(res.Ends)
+		}
+		out.ends = make(map[layout.ID]bool, n)
+	}
 	for shard, res := range answers {
 		if res.More {
 			return nil, fmt.Errorf("%w: a hop from %d vertices of shard %d found more than %d relationships", ErrTooManyRows, len(groups[shard]), shard, expandLimit)

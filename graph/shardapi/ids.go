@@ -3,55 +3,38 @@ package shardapi
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/torua/torua/graph/layout"
 )
 
-// PackedIDs is a set of vertex ids that travels as one JSON string: the ids in ascending
-// order, each as the unsigned varint of its difference from the one before, in base64. A hop
-// that reaches thousands of vertices answers with a few bytes per vertex, which decode far
-// faster than as many JSON numbers.
+// PackedIDs is a list of vertex ids that travels as one JSON string: each id as 8 bytes,
+// little-endian, in base64. A hop that reaches thousands of vertices answers with 11 bytes
+// per vertex, which encode and decode far faster than as many JSON numbers (ids are random
+// 63-bit numbers: sorting them to send differences would save nothing).
 type PackedIDs []layout.ID
 
-// MarshalJSON encodes the ids (sorted; the order is not kept).
-func (p PackedIDs) MarshalJSON() ([]byte, error) {
-	ids := slices.Clone(p)
-	slices.Sort(ids)
-	b := make([]byte, 0, len(ids)*9)
-	var prev layout.ID
-	for _, id := range ids {
-		b = binary.AppendUvarint(b, uint64(id-prev))
-		prev = id
+// MarshalText encodes the ids, in their order (encoding/json writes the text as a string).
+func (p PackedIDs) MarshalText() ([]byte, error) {
+	raw := make([]byte, 0, 8*len(p))
+	for _, id := range p {
+		raw = binary.LittleEndian.AppendUint64(raw, uint64(id))
 	}
-	out := make([]byte, 0, base64.StdEncoding.EncodedLen(len(b))+2)
-	out = append(out, '"')
-	out = base64.StdEncoding.AppendEncode(out, b)
-	return append(out, '"'), nil
+	return base64.StdEncoding.AppendEncode(nil, raw), nil
 }
 
-// UnmarshalJSON decodes what MarshalJSON encoded.
-func (p *PackedIDs) UnmarshalJSON(data []byte) error {
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
-		return fmt.Errorf("packed ids: %w", err)
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
+// UnmarshalText decodes what MarshalText encoded.
+func (p *PackedIDs) UnmarshalText(text []byte) error {
+	raw, err := base64.StdEncoding.AppendDecode(nil, text)
 	if err != nil {
 		return fmt.Errorf("packed ids: %w", err)
 	}
-	ids := make([]layout.ID, 0, len(b)/4)
-	var prev layout.ID
-	for len(b) > 0 {
-		d, n := binary.Uvarint(b)
-		if n <= 0 {
-			return fmt.Errorf("packed ids: a truncated or overlong varint")
-		}
-		prev += layout.ID(d)
-		ids = append(ids, prev)
-		b = b[n:]
+	if len(raw)%8 != 0 {
+		return fmt.Errorf("packed ids: %d bytes, not a whole number of ids", len(raw))
+	}
+	ids := make([]layout.ID, len(raw)/8)
+	for i := range ids {
+		ids[i] = layout.ID(binary.LittleEndian.Uint64(raw[8*i:]))
 	}
 	*p = ids
 	return nil

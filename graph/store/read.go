@@ -140,7 +140,7 @@ func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types
 // more set when ends would hold more than limit.
 func ExpandEnds(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, exclude map[layout.ID][]layout.ID, ends map[layout.ID]bool, limit int) (more bool, err error) {
 	err = eachHalf(r, graph, ids, dir, types, edgeFilter, func(h *shardapi.Half) bool {
-		if ends[h.Other] || slices.Contains(exclude[h.Vertex], h.Edge) {
+		if ends[h.Other] || len(exclude) > 0 && slices.Contains(exclude[h.Vertex], h.Edge) {
 			return true
 		}
 		if len(ends) == limit {
