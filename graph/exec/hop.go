@@ -1,10 +1,8 @@
 package exec
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/layout"
@@ -395,26 +393,35 @@ func (mt *matcher) verify(cols map[int]*colState) error {
 	for col := range cols {
 		passed[col] = map[layout.ID]bool{}
 	}
-	var mu sync.Mutex
-	err := r.parallel(len(jobs), func(ctx context.Context, i int) error {
-		j := jobs[i]
-		res, err := r.x.c.Read(ctx, r.graph, j.shard, &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
-			Vertices: &shardapi.VerticesRequest{IDs: j.ids, Filter: cols[j.col].pending}})
+	// One round per job of each shard (one, unless several columns or more than batchSize
+	// vertices fall on a shard); each round's parts go one request per node (run.reads).
+	for len(jobs) > 0 {
+		parts := map[int]*shardapi.ReadRequest{}
+		taken := map[int]job{}
+		var rest []job
+		for _, j := range jobs {
+			if _, dup := taken[j.shard]; dup {
+				rest = append(rest, j)
+				continue
+			}
+			taken[j.shard] = j
+			parts[j.shard] = &shardapi.ReadRequest{Stale: r.x.cfg.Stale,
+				Vertices: &shardapi.VerticesRequest{IDs: j.ids, Filter: cols[j.col].pending}}
+		}
+		answers, err := r.reads(parts)
 		if err != nil {
 			return err
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, v := range res.Vertices {
-			passed[j.col][v.ID] = true
-			if _, err := r.load(v); err != nil {
-				return err
+		for shard, res := range answers {
+			j := taken[shard]
+			for _, v := range res.Vertices {
+				passed[j.col][v.ID] = true
+				if _, err := r.load(v); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		jobs = rest
 	}
 	for col, st := range cols {
 		if st.pending == nil && (st.loaded || !st.needed) {
