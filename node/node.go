@@ -359,6 +359,7 @@ func (n *Node) Status() shardmap.NodeStatus {
 	for _, s := range slices.Sorted(maps.Keys(h.replicas)) {
 		st.Shards = append(st.Shards, h.replicas[s].Status())
 	}
+	st.Compactions.Running, st.Compactions.DebtBytes = n.eng.Compactions()
 	return st
 }
 

@@ -30,6 +30,16 @@ type NodeStatus struct {
 	Ready bool `json:"ready"`
 	// Shards lists every shard replica the node hosts, in ascending shard order.
 	Shards []ShardStatus `json:"shards"`
+	// Compactions is the node's storage engine catching up after writes: compactions running,
+	// and the bytes its LSM tree still has to compact to be stable (Pebble's estimate). A
+	// bulk load leaves a debt that slows reads until it is paid.
+	Compactions CompactionStatus `json:"compactions"`
+}
+
+// CompactionStatus is the compaction state of a node's engine.
+type CompactionStatus struct {
+	Running   int64  `json:"running"`
+	DebtBytes uint64 `json:"debtBytes"`
 }
 
 // ShardStatus describes one replica of one shard on one node.

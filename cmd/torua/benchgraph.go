@@ -168,5 +168,60 @@ func loadGraph(ctx context.Context, w io.Writer, c *client.Client, s *benchstore
 	})
 	res, err := bench.LoadGraph(ctx, graph, s, g.batch, g.inflight, &done)
 	stop()
+	if err != nil {
+		return nil, err
+	}
+	res.SettleSeconds, err = settle(ctx, w, c)
 	return res, err
+}
+
+// settleQuiet is how long no node may run a compaction for the store to count as settled;
+// settleLimit bounds the wait.
+const (
+	settleQuiet = 3 * time.Second
+	settleLimit = 15 * time.Minute
+)
+
+// settle waits until no node has run a compaction for settleQuiet (the engines have paid
+// the debt a bulk load leaves, which slows reads until then), with a progress line every
+// two seconds, and returns how long it waited. Past settleLimit it says so and goes on.
+func settle(ctx context.Context, w io.Writer, c *client.Client) (float64, error) {
+	start := time.Now()
+	var quietSince time.Time
+	var last time.Time
+	for {
+		info, err := c.Cluster(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("wait for compactions after the load: %w", err)
+		}
+		running, debt := int64(0), uint64(0)
+		for _, n := range info.Nodes {
+			if n.Status != nil {
+				running += n.Status.Compactions.Running
+				debt += n.Status.Compactions.DebtBytes
+			}
+		}
+		now := time.Now()
+		switch {
+		case running > 0:
+			quietSince = time.Time{}
+		case quietSince.IsZero():
+			quietSince = now
+		case now.Sub(quietSince) >= settleQuiet:
+			return quietSince.Sub(start).Seconds(), nil
+		}
+		if now.Sub(start) > settleLimit {
+			fmt.Fprintf(w, "settle: compactions still running after %s; measuring anyway\n", settleLimit)
+			return now.Sub(start).Seconds(), nil
+		}
+		if now.Sub(last) >= 2*time.Second {
+			fmt.Fprintf(w, "settle: %d compactions running, %.0f MiB left to compact (%.0fs)\n", running, float64(debt)/(1<<20), now.Sub(start).Seconds())
+			last = now
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

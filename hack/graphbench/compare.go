@@ -137,14 +137,18 @@ func qps(res *bench.GraphResult) string {
 }
 
 func writeLoads(b *strings.Builder, reps []namedReport) {
-	b.WriteString("| load | vertices/s | edges/s | edges, s |\n|---|---|---|---|\n")
+	b.WriteString("| load | vertices/s | edges/s | edges, s | compactions after, s |\n|---|---|---|---|---|\n")
 	for _, r := range reps {
 		if l := r.Load; l != nil {
 			vps := "–" // the floor builds its arrays in one step
 			if l.VertexSeconds > 0 {
 				vps = fmt.Sprintf("%.0f", l.VerticesPerSec)
 			}
-			fmt.Fprintf(b, "| %s | %s | %.0f | %.2f |\n", r.name, vps, l.EdgesPerSec, l.EdgeSeconds)
+			settle := "–"
+			if l.SettleSeconds > 0 {
+				settle = fmt.Sprintf("%.1f", l.SettleSeconds)
+			}
+			fmt.Fprintf(b, "| %s | %s | %.0f | %.2f | %s |\n", r.name, vps, l.EdgesPerSec, l.EdgeSeconds, settle)
 		}
 	}
 }

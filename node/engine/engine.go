@@ -482,3 +482,14 @@ func (l slogLogger) Fatalf(format string, args ...any) {
 }
 
 var _ io.Closer = (*Engine)(nil)
+
+// Compactions returns the compactions running and the estimated bytes left to compact (0
+// and 0 once the engine is closed).
+func (e *Engine) Compactions() (running int64, debt uint64) {
+	if e.acquire() != nil {
+		return 0, 0
+	}
+	defer e.mu.RUnlock()
+	m := e.db.Metrics()
+	return m.Compact.NumInProgress, m.Compact.EstimatedDebt
+}

@@ -46,6 +46,9 @@ type LoadResult struct {
 	// transient failure.
 	Batches int `json:"batches"`
 	Retries int `json:"retries,omitempty"`
+	// SettleSeconds is how long the store went on compacting after the load, before the
+	// queries ran (0: not measured).
+	SettleSeconds float64 `json:"settleSeconds,omitempty"`
 }
 
 // GraphResult is the outcome of one case: one kind of query at one number of clients.
