@@ -68,9 +68,7 @@ func (s *Store) setRemote(p *plan, remote layout.EdgeHalf, present bool, props [
 	} else if cur != nil {
 		p.delHalf(remote)
 	}
-	if v != nil {
-		p.touch(v)
-	}
+	p.touch(remote.Vertex)
 	return nil
 }
 
@@ -106,7 +104,7 @@ func (s *Store) createEdge(p *plan, c *shardapi.CreateEdge) (shardapi.Outcome, e
 	}
 	h := &shardapi.Half{EdgeHalf: out, Props: enc, Gen: p.gen(0)}
 	p.putHalf(h)
-	p.touch(src)
+	p.touch(out.Vertex)
 	if err := s.setRemote(p, reverse(out), true, enc, h.Gen, c.DstIncarnation); err != nil {
 		return shardapi.Outcome{}, err
 	}
@@ -140,7 +138,7 @@ func (s *Store) updateEdge(p *plan, u *shardapi.UpdateEdge) (shardapi.Outcome, e
 	}
 	h := &shardapi.Half{EdgeHalf: out, Props: enc, Gen: p.gen(cur.Gen)}
 	p.putHalf(h)
-	p.touch(src)
+	p.touch(out.Vertex)
 	if err := s.setRemote(p, reverse(out), true, enc, h.Gen, 0); err != nil {
 		return shardapi.Outcome{}, err
 	}
@@ -154,11 +152,7 @@ func (s *Store) deleteEdge(p *plan, d *shardapi.DeleteEdge) (shardapi.Outcome, e
 		return shardapi.Outcome{}, err
 	}
 	p.delHalf(out)
-	if src, err := p.vertex(d.Src); err != nil {
-		return shardapi.Outcome{}, err
-	} else if src != nil {
-		p.touch(src)
-	}
+	p.touch(out.Vertex)
 	if err := s.setRemote(p, reverse(out), false, nil, p.gen(cur.Gen), 0); err != nil {
 		return shardapi.Outcome{}, err
 	}
@@ -219,9 +213,7 @@ func applyOne(p *plan, graph string, o *shardapi.Outbox) (shardapi.ApplyResult, 
 			p.guard(key, pending.Revision)
 			p.del(key)
 		}
-		if v != nil {
-			p.touch(v)
-		}
+		p.touch(o.Remote.Vertex)
 		return shardapi.ApplyResult{}, nil
 	}
 	if o.Present && (v == nil || (o.TargetIncarnation != 0 && v.Incarnation != o.TargetIncarnation)) {
@@ -239,7 +231,7 @@ func applyOne(p *plan, graph string, o *shardapi.Outbox) (shardapi.ApplyResult, 
 		p.put(layout.TombstoneKey(graph, h.DeletedAt, o.Remote), o.Remote.Key(graph))
 	}
 	p.putHalf(h)
-	p.touch(v)
+	p.touch(o.Remote.Vertex)
 	return shardapi.ApplyResult{}, nil
 }
 
@@ -275,11 +267,7 @@ func settleOne(p *plan, graph string, o *shardapi.Outbox, res shardapi.ApplyResu
 		return err
 	}
 	p.delHalf(local)
-	if v, err := p.vertex(local.Vertex); err != nil {
-		return err
-	} else if v != nil {
-		p.touch(v)
-	}
+	p.touch(local.Vertex)
 	return nil
 }
 

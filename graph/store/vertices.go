@@ -143,6 +143,7 @@ func (s *Store) deleteVertex(p *plan, d *shardapi.DeleteVertex) (shardapi.Outcom
 			continue
 		}
 		p.delHalf(cur.EdgeHalf)
+		p.touch(d.ID)
 		if cur.Deleted {
 			p.del(layout.TombstoneKey(p.graph, cur.DeletedAt, cur.EdgeHalf))
 		} else {

@@ -262,12 +262,13 @@ func (p *plan) setVertex(id layout.ID, v *shardapi.Vertex) error {
 	return nil
 }
 
-// touch records a change of vertex v's adjacency: it writes the vertex's adjacency version,
+// touch records a change of vertex id's adjacency: it writes the vertex's adjacency version,
 // without a condition (edge writes of one vertex never conflict with each other), so that a
 // delete of the vertex, which is conditional on that version, fails when an edge arrived
-// meanwhile.
-func (p *plan) touch(v *shardapi.Vertex) {
-	p.put(layout.AdjacencyVersionKey(p.graph, v.ID), nil)
+// meanwhile. Every change of a vertex's live halves touches it, whether the vertex exists
+// or not: the adjacency cache (adjcache.go) relies on that.
+func (p *plan) touch(id layout.ID) {
+	p.put(layout.AdjacencyVersionKey(p.graph, id), nil)
 }
 
 // adjacency guards vertex id's adjacency version as this plan reads it.
