@@ -21,7 +21,9 @@ import (
 //     relationship unless all the merged rows used it, which is exact for one hop (and only
 //     for one: two relationships may each be used by some row without any row using both);
 //   - at the end of the MATCH, on the columns read later.
-// Rows of different input rows are never merged. When, before the last hop, the rows differ
+// Rows of different input rows are never merged. A merge only saves work (the next clause
+// ignores duplicates), so one that is skipped changes no answer; what must be exact is the
+// relationships a merged row may still take. When, before the last hop, the rows differ
 // only in the vertex they leave from, which nothing reads later, and the hop's relationship
 // is unnamed, the hop asks the shards for the distinct vertices it reaches, not for every
 // relationship (endsOnly): what a count(DISTINCT) of a two-hop pattern needs.
