@@ -54,25 +54,8 @@ pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 pg_port=${PG_PORT:-25432}
 torua_port=${TORUA_PORT:-18280}
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-# port_free PORT: nothing listens on 127.0.0.1:PORT.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_for URL PATTERN SECONDS PID: poll URL until its body matches PATTERN; fail when SECONDS
-# have passed or PID has exited.
-wait_for() {
-	local url=$1 pattern=$2 secs=$3 pid=$4 i
-	for ((i = 0; i < secs * 10; i++)); do
-		if curl -fs "$url" 2>/dev/null | grep -q "$pattern"; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || { log "process $pid exited while waiting for $url"; return 1; }
-		sleep 0.1
-	done
-	log "timed out after ${secs}s waiting for $url"
-	return 1
-}
+# shellcheck source=hack/bench-lib.sh
+source hack/bench-lib.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-graph.XXXXXX")
 chmod 755 "$work" # the postgres user reaches its directories below
@@ -92,13 +75,6 @@ as_pg() {
 	fi
 }
 
-stop_torua() {
-	if [[ -n $torua_pid ]]; then
-		kill -INT "$torua_pid" 2>/dev/null || true
-		wait "$torua_pid" 2>/dev/null || true
-		torua_pid=
-	fi
-}
 stop_pg() {
 	if [[ -n $pg_up ]]; then
 		as_pg "$pg_bin/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true

@@ -31,28 +31,8 @@ keep=${2:-}
 etcd_base=${ETCD_BASE_PORT:-22379}
 torua_port=${TORUA_PORT:-18180}
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-# port_free PORT: nothing listens on 127.0.0.1:PORT.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_for URL PATTERN SECONDS PID...: poll URL until its body matches PATTERN; fail when
-# SECONDS have passed or a PID has exited.
-wait_for() {
-	local url=$1 pattern=$2 secs=$3 i pid
-	shift 3
-	for ((i = 0; i < secs * 10; i++)); do
-		if curl -fs "$url" 2>/dev/null | grep -q "$pattern"; then
-			return 0
-		fi
-		for pid in "$@"; do
-			kill -0 "$pid" 2>/dev/null || { log "process $pid exited while waiting for $url"; return 1; }
-		done
-		sleep 0.1
-	done
-	log "timed out after ${secs}s waiting for $url"
-	return 1
-}
+# shellcheck source=hack/bench-lib.sh
+source hack/bench-lib.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-vs-etcd.XXXXXX")
 res=${keep:-$work/results}
@@ -86,13 +66,6 @@ stop_etcd() {
 	for pid in "${etcd_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${etcd_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	etcd_pids=()
-}
-stop_torua() {
-	if [[ -n $torua_pid ]]; then
-		kill -INT "$torua_pid" 2>/dev/null || true
-		wait "$torua_pid" 2>/dev/null || true
-		torua_pid=
-	fi
 }
 cleanup() {
 	local rc=$?

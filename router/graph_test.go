@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -167,8 +168,11 @@ func TestGraphReadsGoPerNodeAndFollowLeaders(t *testing.T) {
 	for shard := range m.Shards {
 		parts[shard] = &shardapi.ReadRequest{Scan: &shardapi.ScanRequest{Label: "P", Limit: 1000}}
 	}
+	before := c.nodeRequests(t, "/internal/graph/{graph}/reads")
 	res, err := cl.Reads(ctx, "g", parts)
 	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(c.nodeRequests(t, "/internal/graph/{graph}/reads")-before).To(Equal(1),
+		"every part went to the node believed to lead it, in one request")
 	found := 0
 	for shard := range m.Shards {
 		g.Expect(res).To(HaveKey(shard))
@@ -179,4 +183,24 @@ func TestGraphReadsGoPerNodeAndFollowLeaders(t *testing.T) {
 	parts[0] = &shardapi.ReadRequest{Scan: &shardapi.ScanRequest{Label: "P", Limit: 0}}
 	_, err = cl.Reads(ctx, "g", parts)
 	g.Expect(errors.Is(err, httpx.ErrBadRequest)).To(BeTrue(), "%v", err)
+}
+
+// nodeRequests sums, over the cluster's nodes, the requests to route they answered 200
+// (their /metrics).
+func (c *cluster) nodeRequests(t *testing.T, route string) int {
+	t.Helper()
+	n := 0
+	for _, nd := range c.nodes {
+		r := get(t, "http://"+nd.Addr()+"/metrics")
+		for _, line := range strings.Split(r.body, "\n") {
+			if strings.HasPrefix(line, "torua_node_http_requests_total{") && strings.Contains(line, `route="`+route+`"`) && strings.Contains(line, `code="200"`) {
+				v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				n += int(v)
+			}
+		}
+	}
+	return n
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/torua/torua/graph/exec"
 	"github.com/torua/torua/graph/value"
 	"github.com/torua/torua/router/client"
+	"github.com/torua/torua/router/client/bench"
 )
 
 func init() { register(newImportCmd) }
@@ -333,31 +334,21 @@ func (im *importer) summary() string {
 // terminal (rows, rate and, from the bytes of the files loaded, the time left), otherwise a
 // line every two seconds.
 func (im *importer) startProgress() (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
 	describe := func() string {
 		return fmt.Sprintf("import: %d rows, %s", im.doneRows.Load(), im.rate())
 	}
 	if !isTerminalWriter(im.log) {
-		wg.Go(func() {
-			tick := time.NewTicker(2 * time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-tick.C:
-					line := describe()
-					if b := im.doneBytes.Load(); b > 0 && im.totalBytes > 0 {
-						left := time.Duration(float64(time.Since(im.start)) * float64(im.totalBytes-b) / float64(b))
-						line += fmt.Sprintf(", %d%%, about %s left", 100*b/im.totalBytes, left.Round(time.Second))
-					}
-					fmt.Fprintln(im.log, line)
-				}
+		return bench.ReportEvery(im.log, 2*time.Second, func(time.Duration) string {
+			line := describe()
+			if b := im.doneBytes.Load(); b > 0 && im.totalBytes > 0 {
+				left := time.Duration(float64(time.Since(im.start)) * float64(im.totalBytes-b) / float64(b))
+				line += fmt.Sprintf(", %d%%, about %s left", 100*b/im.totalBytes, left.Round(time.Second))
 			}
+			return line
 		})
-		return func() { close(done); wg.Wait() }
 	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
 	pb := progressbar.NewOptions64(max(im.totalBytes, 1),
 		progressbar.OptionSetWriter(im.log),
 		progressbar.OptionSetWidth(30),

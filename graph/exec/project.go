@@ -516,37 +516,41 @@ func newAggState(call *cypher.FuncCall, maxRows int) aggState {
 type distinctAgg struct {
 	aggState
 	seen map[string]bool
-	// nodes and rels are the nodes and relationships seen, by id: count(DISTINCT n) over
+	// entities are the nodes and relationships seen, by kind and id: count(DISTINCT n) over
 	// many rows need not encode each node's key.
-	nodes, rels map[uint64]bool
+	entities map[entityID]bool
+}
+
+// entityID names a node or a relationship by its id.
+type entityID struct {
+	rel bool
+	id  uint64
 }
 
 func (d *distinctAgg) add(v any) error {
+	var e entityID
 	switch x := v.(type) {
 	case nil:
+		return d.aggState.add(v)
 	case *value.Node:
-		if d.nodes[x.ID] {
-			return nil
-		}
-		if d.nodes == nil {
-			d.nodes = map[uint64]bool{}
-		}
-		d.nodes[x.ID] = true
+		e = entityID{id: x.ID}
 	case *value.Relationship:
-		if d.rels[x.ID] {
-			return nil
-		}
-		if d.rels == nil {
-			d.rels = map[uint64]bool{}
-		}
-		d.rels[x.ID] = true
+		e = entityID{rel: true, id: x.ID}
 	default:
 		k := value.Key(v)
 		if d.seen[k] {
 			return nil
 		}
 		d.seen[k] = true
+		return d.aggState.add(v)
 	}
+	if d.entities[e] {
+		return nil
+	}
+	if d.entities == nil {
+		d.entities = map[entityID]bool{}
+	}
+	d.entities[e] = true
 	return d.aggState.add(v)
 }
 

@@ -45,7 +45,7 @@ type adjKey struct {
 
 type adjEntry struct {
 	version uint64 // the revision of the vertex's adjacency version key
-	halves  []*shardapi.Half
+	halves  []shardapi.Half
 }
 
 // NewAdjacencyCache returns a cache that holds at most budget halves (0: caches nothing).
@@ -136,7 +136,8 @@ func (cr *cachedReader) cachedHalves(graph string, id layout.ID, dir layout.Dire
 		hit := version != 0 && e.version == version
 		cr.c.count(hit)
 		if hit {
-			for _, h := range e.halves {
+			for i := range e.halves {
+				h := &e.halves[i]
 				if !typeOK(types, h.Type) {
 					continue
 				}
@@ -152,13 +153,12 @@ func (cr *cachedReader) cachedHalves(graph string, id layout.ID, dir layout.Dire
 		}
 	}
 	// Scan every type when filling the cache, so that one entry serves every hop.
-	var all []*shardapi.Half
+	var all []shardapi.Half // by value: one allocation per growth, not per half
 	stopped := false
 	err := scanHalves(cr.Reader, graph, id, dir, "", func(h *shardapi.Half) (bool, error) {
 		if len(all) < cr.c.budget {
-			c := *h
-			c.Props = bytes.Clone(h.Props)
-			all = append(all, &c)
+			all = append(all, *h)
+			all[len(all)-1].Props = bytes.Clone(h.Props)
 		}
 		if stopped || !typeOK(types, h.Type) {
 			return true, nil
