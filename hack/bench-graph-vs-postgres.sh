@@ -81,18 +81,11 @@ stop_pg() {
 		pg_up=
 	fi
 }
-cleanup() {
-	local rc=$?
+stop_all() {
 	stop_torua
 	stop_pg
-	if ((rc == 0 || rc == 130)); then
-		rm -rf "$work"
-	else
-		log "failed; logs and data kept in $work"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit_stop
 
 # attempt NAME COMMAND...: run COMMAND with its JSON report to $res/NAME.json; on failure note
 # it and go on (the table leaves the run out; the script exits 1 at the end).

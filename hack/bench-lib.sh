@@ -33,3 +33,20 @@ stop_torua() {
 		torua_pid=
 	fi
 }
+
+# on_exit_stop: from here on, when the script exits the caller's stop_all (which stops its
+# servers) runs, and the work directory $work is removed after a success or an interrupt, or
+# kept with its logs after a failure.
+on_exit_stop() {
+	trap _stop_and_clean EXIT
+	trap 'exit 130' INT TERM
+}
+_stop_and_clean() {
+	local rc=$?
+	stop_all
+	if ((rc == 0 || rc == 130)); then
+		rm -rf "$work"
+	else
+		log "failed; logs and data kept in $work"
+	fi
+}

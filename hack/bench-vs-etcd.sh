@@ -67,18 +67,11 @@ stop_etcd() {
 	for pid in "${etcd_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	etcd_pids=()
 }
-cleanup() {
-	local rc=$?
+stop_all() {
 	stop_etcd
 	stop_torua
-	if ((rc == 0 || rc == 130)); then
-		rm -rf "$work"
-	else
-		log "failed; logs and data kept in $work"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit_stop
 
 # Binaries: bin/torua (make build), bin/etcdbench (its own module), etcd.
 log "building bin/torua and bin/etcdbench"
