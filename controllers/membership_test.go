@@ -9,6 +9,8 @@ import (
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	toruav1alpha1 "github.com/torua/torua/api/v1alpha1"
@@ -257,6 +259,18 @@ func TestDesiredHashIgnoresNothingItOwns(t *testing.T) {
 	tc.Spec.Image = "a"
 	tc.Spec.Replicas = 5
 	g.Expect(podTemplateHash(tc)).To(Equal(h1), "size is not part of the pod template")
+}
+
+// TestNodeBlockCacheFollowsTheMemoryLimit: a node container with a memory limit gets a
+// quarter of it as its block cache; without one, the node's own default (no flag).
+func TestNodeBlockCacheFollowsTheMemoryLimit(t *testing.T) {
+	g := NewWithT(t)
+	tc := testCluster()
+	g.Expect(nodePodTemplate(tc).Spec.Containers[0].Args).NotTo(ContainElement(HavePrefix("--block-cache")))
+	tc.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}
+	g.Expect(nodePodTemplate(tc).Spec.Containers[0].Args).To(ContainElement("--block-cache=512Mi"))
+	tc.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1G")}
+	g.Expect(nodePodTemplate(tc).Spec.Containers[0].Args).To(ContainElement("--block-cache=250M"))
 }
 
 // TestPodTemplateHashKeepsItsForm: the pod template hash is the one earlier operators wrote

@@ -215,6 +215,17 @@ func fieldEnv(name, path string) corev1.EnvVar {
 	}}
 }
 
+// blockCache is the storage engine block cache of a node container with resources: a quarter
+// of its memory limit (CockroachDB's advice for its cache), the rest left to the Go heap,
+// Raft entries and memtables. Without a limit the node's default applies (ok false).
+func blockCache(res corev1.ResourceRequirements) (*resource.Quantity, bool) {
+	limit, ok := res.Limits[corev1.ResourceMemory]
+	if !ok || limit.Value() < 4<<20 {
+		return nil, false
+	}
+	return resource.NewQuantity(limit.Value()/4, limit.Format), true
+}
+
 // nodePodTemplate is the storage node pod template; any change to it starts a rolling update.
 func nodePodTemplate(tc *toruav1alpha1.ToruaCluster) corev1.PodTemplateSpec {
 	o := tc.Spec.PodTemplate
@@ -223,18 +234,22 @@ func nodePodTemplate(tc *toruav1alpha1.ToruaCluster) corev1.PodTemplateSpec {
 		labels = map[string]string{}
 	}
 	maps.Copy(labels, objectLabels(tc, componentNode))
+	args := []string{
+		"node",
+		"--id=$(POD_NAME)",
+		fmt.Sprintf("--listen=:%d", NodeAPIPort),
+		fmt.Sprintf("--raft-listen=:%d", NodeRaftPort),
+		"--data-dir=" + dataDir,
+		"--shardmap-configmap=$(POD_NAMESPACE)/" + shardMapName(tc),
+	}
+	if cache, ok := blockCache(tc.Spec.Resources); ok {
+		args = append(args, "--block-cache="+cache.String())
+	}
 	container := corev1.Container{
 		Name:            "node",
 		Image:           tc.Spec.Image,
 		ImagePullPolicy: tc.Spec.ImagePullPolicy,
-		Args: []string{
-			"node",
-			"--id=$(POD_NAME)",
-			fmt.Sprintf("--listen=:%d", NodeAPIPort),
-			fmt.Sprintf("--raft-listen=:%d", NodeRaftPort),
-			"--data-dir=" + dataDir,
-			"--shardmap-configmap=$(POD_NAMESPACE)/" + shardMapName(tc),
-		},
+		Args:            args,
 		Env: []corev1.EnvVar{
 			fieldEnv("POD_NAME", "metadata.name"),
 			fieldEnv("POD_NAMESPACE", "metadata.namespace"),

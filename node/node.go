@@ -58,6 +58,8 @@ type Config struct {
 	// crash of the machine, or of every replica at once. For measuring what the disk
 	// costs only (etcd's --unsafe-no-fsync); the node warns about it at start.
 	UnsafeNoFsync bool
+	// BlockCacheBytes is the storage engine's block cache, in bytes (0: engine.DefaultCacheSize).
+	BlockCacheBytes int64
 	// GraphCacheHalves is the budget of the graph store's adjacency cache, in edge halves
 	// (graph/store's AdjacencyCache; about 100 bytes each): 0 takes
 	// DefaultGraphCacheHalves, a negative value turns the cache off.
@@ -140,7 +142,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.UnsafeNoFsync {
 		log.Warn("UNSAFE: fsync is off (--unsafe-no-fsync); acknowledged writes can be lost to a crash. Use it only to measure.")
 	}
-	eng, err := engine.Open(cfg.DataDir, engine.Options{Logger: log, NoSync: cfg.UnsafeNoFsync})
+	eng, err := engine.Open(cfg.DataDir, engine.Options{Logger: log, NoSync: cfg.UnsafeNoFsync, CacheSize: cfg.BlockCacheBytes})
 	if err != nil {
 		return nil, err
 	}

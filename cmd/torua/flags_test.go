@@ -21,6 +21,22 @@ func TestUnsafeNoFsyncFlag(t *testing.T) {
 	}
 }
 
+// TestBlockCacheFlag: node and local take --block-cache as a quantity, 256Mi by default, and
+// refuse what is not a size or is below 1Mi, naming the flag.
+func TestBlockCacheFlag(t *testing.T) {
+	g := NewWithT(t)
+	for name, newCmd := range map[string]func() *cobra.Command{"node": newNodeCmd, "local": newLocalCmd} {
+		c := newCmd()
+		f := c.Flags().Lookup("block-cache")
+		g.Expect(f).NotTo(BeNil(), "torua %s has no --block-cache", name)
+		g.Expect(f.DefValue).To(Equal("256Mi"))
+		g.Expect(c.Flags().Parse([]string{"--block-cache=1Gi"})).To(Succeed())
+		g.Expect(int64(*f.Value.(*byteSize))).To(Equal(int64(1 << 30)))
+		g.Expect(c.Flags().Parse([]string{"--block-cache=lots"})).To(MatchError(ContainSubstring(`invalid argument "lots" for "--block-cache" flag: want a size such as 256Mi`)))
+		g.Expect(c.Flags().Parse([]string{"--block-cache=512Ki"})).To(MatchError(ContainSubstring("below the smallest block cache, 1Mi")))
+	}
+}
+
 // TestServerFlagsRefuseBadInput: torua router and torua node refuse a bad log level, a log
 // file they cannot open, both map sources or none, and a ConfigMap name without its
 // namespace, with a message that names the flag, before anything listens.

@@ -30,6 +30,7 @@ type localOptions struct {
 	graphMaxRows      int
 	unsafeNoFsync     bool
 	graphCacheHalves  int
+	blockCache        int64
 	pprof             bool
 	logs              logOptions
 }
@@ -60,6 +61,7 @@ cleanly.`,
 	addRaftFlags(f, &o.raft)
 	addUnsafeNoFsyncFlag(f, &o.unsafeNoFsync)
 	addGraphCacheFlag(f, &o.graphCacheHalves)
+	addBlockCacheFlag(f, &o.blockCache)
 	addPprofFlag(f, &o.pprof)
 	o.logs.addFlags(f, "")
 	return cmd
@@ -123,6 +125,7 @@ func runLocal(cmd *cobra.Command, o *localOptions) error {
 		Raft:              o.raft,
 		UnsafeNoFsync:     o.unsafeNoFsync,
 		GraphCacheHalves:  o.graphCacheHalves,
+		BlockCacheBytes:   o.blockCache,
 		Pprof:             o.pprof,
 		GraphTimeout:      o.graphTimeout,
 		GraphMaxRows:      o.graphMaxRows,

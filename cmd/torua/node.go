@@ -2,15 +2,18 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/node"
+	"github.com/torua/torua/node/engine"
 	"github.com/torua/torua/node/replication"
 	"github.com/torua/torua/shardmap"
 )
@@ -55,6 +58,7 @@ the groups follow the map (replicas are added, caught up, promoted and removed o
 	addRaftFlags(f, &cfg.Raft)
 	addUnsafeNoFsyncFlag(f, &cfg.UnsafeNoFsync)
 	addGraphCacheFlag(f, &cfg.GraphCacheHalves)
+	addBlockCacheFlag(f, &cfg.BlockCacheBytes)
 	f.DurationVar(&grace, "shutdown-grace", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	maps.addFlags(f)
 	logs.addFlags(f, "-")
@@ -71,6 +75,33 @@ func addUnsafeNoFsyncFlag(f *pflag.FlagSet, v *bool) {
 func addGraphCacheFlag(f *pflag.FlagSet, v *int) {
 	f.IntVar(v, "graph-cache-halves", node.DefaultGraphCacheHalves, "graph: edge halves of busy vertices a node keeps decoded in memory (about 100 bytes each; -1: none)")
 }
+
+// addBlockCacheFlag adds --block-cache, the storage engine's block cache per node.
+func addBlockCacheFlag(f *pflag.FlagSet, v *int64) {
+	*v = engine.DefaultCacheSize
+	f.Var((*byteSize)(v), "block-cache", "storage engine block cache per node, as a Kubernetes quantity (256Mi, 1Gi); the operator sets a quarter of the node container's memory limit")
+}
+
+// byteSize is a flag value in bytes written as a Kubernetes quantity ("256Mi", "1G").
+type byteSize int64
+
+func (b *byteSize) String() string {
+	return resource.NewQuantity(int64(*b), resource.BinarySI).String()
+}
+
+func (b *byteSize) Set(s string) error {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return fmt.Errorf("want a size such as 256Mi or 1Gi: %w", err)
+	}
+	if q.Value() < 1<<20 {
+		return fmt.Errorf("%s is below the smallest block cache, 1Mi", s)
+	}
+	*b = byteSize(q.Value())
+	return nil
+}
+
+func (b *byteSize) Type() string { return "quantity" }
 
 // addPprofFlag adds --pprof: Go's profiles on the router's port.
 func addPprofFlag(f *pflag.FlagSet, v *bool) {

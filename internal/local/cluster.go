@@ -63,6 +63,8 @@ type Config struct {
 	UnsafeNoFsync bool
 	// GraphCacheHalves is each node's adjacency cache budget (node.Config.GraphCacheHalves).
 	GraphCacheHalves int
+	// BlockCacheBytes is each node's storage engine block cache (node.Config.BlockCacheBytes).
+	BlockCacheBytes int64
 	// GraphTimeout and GraphMaxRows bound graph queries (router.Config's; 0: its defaults).
 	GraphTimeout time.Duration
 	GraphMaxRows int
@@ -291,6 +293,7 @@ func (c *Cluster) startNode(i int) (*node.Node, error) {
 		DataDir:          filepath.Join(c.cfg.DataDir, id),
 		UnsafeNoFsync:    c.cfg.UnsafeNoFsync,
 		GraphCacheHalves: c.cfg.GraphCacheHalves,
+		BlockCacheBytes:  c.cfg.BlockCacheBytes,
 		Source:           shardmap.NewFile(c.mapPath, c.cfg.Logger),
 		Logger:           c.cfg.Logger,
 	})
