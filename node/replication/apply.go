@@ -57,6 +57,7 @@ func (g *Group) prepareApply(entries []*pb.Entry) *applying {
 	var lastData uint64
 	for _, e := range entries {
 		idx := e.GetIndex()
+		g.appliedBytes += uint64(len(e.GetData()))
 		switch e.GetType() {
 		case pb.EntryNormal:
 			data := e.GetData()

@@ -2,17 +2,19 @@ package replication
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/torua/torua/node/raftlog"
 )
 
-// maybeCompact cuts the in-memory and stored log back once enough entries are applied
-// since the last compaction point, or now if force. Loop only (or with the host's round
-// lock).
+// maybeCompact cuts the in-memory and stored log back once enough entries, or bytes of
+// entries, are applied since the last compaction point, or now if force. Loop only (or with
+// the host's round lock).
 func (g *Group) maybeCompact(force bool) (raftlog.Write, bool) {
 	applied := g.applied.Load()
 	point := g.snapPoint
-	if applied <= point || (!force && applied < point+g.h.cfg.SnapshotThreshold) {
+	due := applied >= point+g.h.cfg.SnapshotThreshold || g.appliedBytes >= g.h.cfg.SnapshotBytes
+	if applied <= point || (!force && !due) {
 		return raftlog.Write{}, false
 	}
 	g.mu.Lock()
@@ -22,12 +24,13 @@ func (g *Group) maybeCompact(force bool) (raftlog.Write, bool) {
 	if err != nil {
 		return raftlog.Write{}, false
 	}
-	g.snapPoint = applied
+	g.snapPoint, g.appliedBytes = applied, 0
 	first, _ := g.ms.FirstIndex()
 	keep := first
 	if applied > g.h.cfg.TrailingLogs {
 		keep = max(first, applied-g.h.cfg.TrailingLogs)
 	}
+	keep = g.trailingBytesFrom(keep, applied)
 	if keep > first {
 		if err := g.ms.Compact(keep - 1); err != nil {
 			return raftlog.Write{}, false
@@ -35,6 +38,25 @@ func (g *Group) maybeCompact(force bool) (raftlog.Write, bool) {
 	}
 	return raftlog.Write{Shard: g.shard, DeleteBelow: keep,
 		Stable: []raftlog.StableValue{{Name: keySnapshot, Value: mustMarshal(s.GetMetadata())}}}, true
+}
+
+// trailingBytesFrom is the first index from which the entries up to applied, the trailing
+// entries kept from keep on, hold at most TrailingBytes of data. Loop only.
+func (g *Group) trailingBytesFrom(keep, applied uint64) uint64 {
+	if keep > applied {
+		return keep
+	}
+	ents, err := g.ms.Entries(keep, applied+1, math.MaxUint64)
+	if err != nil {
+		return keep
+	}
+	var size uint64
+	for i := len(ents) - 1; i >= 0; i-- {
+		if size += uint64(len(ents[i].GetData())); size > g.h.cfg.TrailingBytes {
+			return ents[i].GetIndex() + 1
+		}
+	}
+	return keep
 }
 
 // unpin cuts the group's log back to its snapshot point, keeping no trailing entries, so

@@ -19,10 +19,15 @@ type Config struct {
 	// (read index) instead of relying on a lease (see Group.readBarrier).
 	NoReadLease bool
 	// SnapshotThreshold and TrailingLogs control log compaction: once a group has applied
-	// SnapshotThreshold entries past its last compaction point, its log is cut back to
-	// the last TrailingLogs entries (a follower further behind gets a snapshot).
+	// SnapshotThreshold entries past its last compaction point, or SnapshotBytes of
+	// entries, its log is cut back to the last TrailingLogs entries, and to fewer when
+	// those hold more than TrailingBytes (a follower further behind gets a snapshot). The
+	// byte bounds keep large entries (graph writes of thousands of changes) from holding
+	// hundreds of MB in memory, as CockroachDB truncates its Raft log by size.
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	SnapshotBytes     uint64
+	TrailingBytes     uint64
 	// RaftLogLevel is the lowest level of the Raft library's own log lines that are kept
 	// ("debug", "info", "warn", "error" or "off"); default "warn".
 	RaftLogLevel string
@@ -35,6 +40,8 @@ func DefaultConfig() Config {
 		ApplyTimeout:      5 * time.Second,
 		SnapshotThreshold: 8192,
 		TrailingLogs:      1024,
+		SnapshotBytes:     16 << 20,
+		TrailingBytes:     4 << 20,
 		RaftLogLevel:      "warn",
 	}
 }
@@ -52,6 +59,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = d.TrailingLogs
+	}
+	if c.SnapshotBytes == 0 {
+		c.SnapshotBytes = d.SnapshotBytes
+	}
+	if c.TrailingBytes == 0 {
+		c.TrailingBytes = d.TrailingBytes
 	}
 	if c.RaftLogLevel == "" {
 		c.RaftLogLevel = d.RaftLogLevel

@@ -37,6 +37,8 @@ type Group struct {
 	// lastStored is the index of the last log entry written to the Raft log, snapPoint
 	// that of the storage's snapshot (the replay point). Loop only.
 	lastStored, snapPoint uint64
+	// appliedBytes is the data of the entries applied since snapPoint. Loop only.
+	appliedBytes uint64
 	// points are snapshot points recorded by membership changes, for the loop to write
 	// once the engine holds what they cover (Host.writePoints). Loop only.
 	points []raftlog.Write

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -704,4 +706,59 @@ func orphanedWriteIsUnknownAfterASnapshot(t *testing.T, c *testCluster) {
 	var p proposal
 	g.Expect(w.ch).To(Receive(&p))
 	g.Expect(p.err).To(MatchError(ErrUnknownOutcome))
+}
+
+// TestLogIsCutBackByBytes: a group whose entries are large cuts its log back once the bytes
+// applied pass SnapshotBytes, long before SnapshotThreshold entries, and keeps no more than
+// TrailingBytes of trailing entries (plus the one entry that crosses it), on every replica;
+// a replica that was away catches up from a snapshot and reads every value.
+func TestLogIsCutBackByBytes(t *testing.T) {
+	g := NewWithT(t)
+	c := newTestCluster(t)
+	c.config = func(cfg *Config) {
+		cfg.SnapshotThreshold, cfg.TrailingLogs = 1<<30, 1024
+		cfg.SnapshotBytes, cfg.TrailingBytes = 256<<10, 64<<10
+	}
+	const shard, size, writes = 3, 16 << 10, 64
+	c.startGroup(nodes3, shard)
+	waitLeader(g, c, shard)
+	c.stop("n3")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	value := strings.Repeat("v", size)
+	for i := range writes {
+		g.Expect(c.put(ctx, shard, fmt.Sprint("k", i), fmt.Sprint(i, value))).To(Succeed())
+	}
+	held := func(grp *Group) (uint64, error) {
+		first, err := grp.ms.FirstIndex()
+		if err != nil {
+			return 0, err
+		}
+		last, err := grp.ms.LastIndex()
+		if err != nil || last < first {
+			return 0, err
+		}
+		ents, err := grp.ms.Entries(first, last+1, math.MaxUint64)
+		var n uint64
+		for _, e := range ents {
+			n += uint64(len(e.GetData()))
+		}
+		return n, err
+	}
+	for _, id := range []string{"n1", "n2"} {
+		grp := c.node(id).groups[shard]
+		eventually(g, func() uint64 { return grp.Status().AppliedIndex }).Should(BeNumerically(">=", writes))
+		first, err := grp.ms.FirstIndex()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(first).To(BeNumerically(">", writes/2), "%s cut its log back by bytes", id)
+		g.Expect(held(grp)).To(BeNumerically("<=", (256+64)<<10+2*size), "%s holds at most SnapshotBytes of entries since its last cut, and TrailingBytes before it", id)
+	}
+	n3 := c.start("n3", shard)
+	for i := range writes {
+		eventually(g, func() (string, error) { return get(n3, shard, fmt.Sprint("k", i), true) }).Should(Equal(fmt.Sprint(i, value)))
+	}
+	eventually(g, func() (uint64, error) {
+		snap, err := n3.groups[shard].ms.Snapshot()
+		return snap.GetMetadata().GetIndex(), err
+	}).Should(BeNumerically(">", writes/2), "n3 caught up from a snapshot: the log no longer reached back to it")
 }
