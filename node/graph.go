@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"runtime"
 	"slices"
@@ -308,13 +307,14 @@ func readHalves(v store.Reader, graph string, ids []layout.ID, q *shardapi.Expan
 	return nil
 }
 
-// readEnds answers an Expand with Ends: the distinct other ends of the edges of ids.
+// readEnds answers an Expand with Ends: the distinct other ends of the edges of ids, in
+// ascending order.
 func readEnds(v store.Reader, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
-	// Sized ahead for a few dozen ends per vertex: growing a map of thousands costs more than
-	// filling it.
-	ends := make(map[layout.ID]bool, min(64*len(ids), 1<<15))
+	var ends []layout.ID
 	for _, dir := range q.Dirs {
-		more, err := store.ExpandEnds(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Exclude, ends, q.Limit)
+		var more bool
+		var err error
+		ends, more, err = store.ExpandEnds(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Exclude, ends, q.Limit)
 		if err != nil {
 			return err
 		}
@@ -323,7 +323,7 @@ func readEnds(v store.Reader, graph string, ids []layout.ID, q *shardapi.ExpandR
 			break
 		}
 	}
-	out.Ends = slices.Collect(maps.Keys(ends))
+	out.Ends = ends
 	return nil
 }
 

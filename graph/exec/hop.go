@@ -26,7 +26,7 @@ func dirs(d cypher.Direction) []layout.Direction {
 // only, the distinct vertices reached).
 type expansion struct {
 	halves map[layout.ID][]*shardapi.Half
-	ends   map[layout.ID]bool
+	ends   []layout.ID // ascending, distinct
 	// passed is the set of source vertices that passed the round's source filter (nil when
 	// there was none).
 	passed map[layout.ID]bool
@@ -43,9 +43,6 @@ type endsOnly struct {
 // ends, the round finds the vertices reached, not the halves.
 func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilter, load bool, ends *endsOnly) (*expansion, error) {
 	out := &expansion{halves: map[layout.ID][]*shardapi.Half{}}
-	if ends != nil {
-		out.ends = map[layout.ID]bool{}
-	}
 	if filter != nil || load {
 		out.passed = map[layout.ID]bool{}
 	}
@@ -76,11 +73,16 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 		return nil, err
 	}
 	if ends != nil {
+		// Each shard's ends are sorted: one sort of them all (runs it merges) and no set.
 		n := 0
 		for _, res := range answers {
 			n += len(res.Ends)
 		}
-		out.ends = make(map[layout.ID]bool, n)
+		out.ends = make([]layout.ID, 0, n)
+		for _, res := range answers {
+			out.ends = append(out.ends, res.Ends...)
+		}
+		out.ends = layout.SortedIDs(out.ends)
 	}
 	for shard, res := range answers {
 		if res.More {
@@ -88,9 +90,6 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 		}
 		for _, h := range res.Halves {
 			out.halves[h.Vertex] = append(out.halves[h.Vertex], h)
-		}
-		for _, id := range res.Ends {
-			out.ends[id] = true
 		}
 		for _, id := range res.Passed {
 			out.passed[id] = true

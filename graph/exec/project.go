@@ -160,13 +160,19 @@ func (e *Env) aggregate(rows []Row, s *Scope, items []*cypher.ProjectionItem, ma
 
 	var groups []*group
 	index := map[string]*group{}
+	// With no grouping keys, one group sees every row: a DISTINCT aggregate's set is sized
+	// for them up front (growing a set of thousands costs more than filling it).
+	distinctHint := 0
+	if len(keyItems) == 0 {
+		distinctHint = min(len(rows), 1<<16)
+	}
 	addGroup := func(first Row, keys []any) (*group, error) {
 		if err := checkRows(len(groups)+1, maxRows); err != nil {
 			return nil, err
 		}
 		g := &group{first: first, keys: keys, states: make([]aggState, len(calls))}
 		for j, call := range calls {
-			g.states[j] = newAggState(call, maxRows)
+			g.states[j] = newAggState(call, maxRows, distinctHint)
 		}
 		groups = append(groups, g)
 		return g, nil
@@ -491,8 +497,9 @@ type aggState interface {
 	result() any
 }
 
-// newAggState returns the state of call, whose arguments checkAggregateCalls has checked.
-func newAggState(call *cypher.FuncCall, maxRows int) aggState {
+// newAggState returns the state of call, whose arguments checkAggregateCalls has checked;
+// with DISTINCT, its set is sized for about hint values.
+func newAggState(call *cypher.FuncCall, maxRows, hint int) aggState {
 	var st aggState
 	switch call.Name {
 	case "count":
@@ -507,7 +514,7 @@ func newAggState(call *cypher.FuncCall, maxRows int) aggState {
 		st = &collectAgg{maxRows: maxRows, list: []any{}}
 	}
 	if call.Distinct {
-		st = &distinctAgg{aggState: st, seen: map[string]bool{}}
+		st = &distinctAgg{aggState: st, hint: hint}
 	}
 	return st
 }
@@ -516,6 +523,7 @@ func newAggState(call *cypher.FuncCall, maxRows int) aggState {
 type distinctAgg struct {
 	aggState
 	seen map[string]bool
+	hint int // the size the sets are made with
 	// entities are the nodes and relationships seen, by kind and id: count(DISTINCT n) over
 	// many rows need not encode each node's key.
 	entities map[entityID]bool
@@ -541,6 +549,9 @@ func (d *distinctAgg) add(v any) error {
 		if d.seen[k] {
 			return nil
 		}
+		if d.seen == nil {
+			d.seen = make(map[string]bool, d.hint)
+		}
 		d.seen[k] = true
 		return d.aggState.add(v)
 	}
@@ -548,7 +559,7 @@ func (d *distinctAgg) add(v any) error {
 		return nil
 	}
 	if d.entities == nil {
-		d.entities = map[entityID]bool{}
+		d.entities = make(map[entityID]bool, d.hint)
 	}
 	d.entities[e] = true
 	return d.aggState.add(v)

@@ -2,7 +2,6 @@ package exec
 
 import (
 	"encoding/binary"
-	"maps"
 	"slices"
 
 	"github.com/torua/torua/graph/cypher"
@@ -235,7 +234,7 @@ func (mt *matcher) reachedEnds(exp *expansion, to *nodeSpec) error {
 		rows := make([]mrow, len(exp.ends))
 		refs := make([]value.Node, len(exp.ends)) // references by id, as run.ref makes
 		out = make([]*mrow, len(exp.ends))
-		for i, id := range slices.Sorted(maps.Keys(exp.ends)) {
+		for i, id := range exp.ends {
 			nr := Row(cells[i*w : (i+1)*w : (i+1)*w])
 			copy(nr, from.row)
 			refs[i].ID = uint64(id)

@@ -81,7 +81,7 @@ type ReadResponse struct {
 	Sources []*Vertex   `json:"sources,omitempty"`
 	Passed  []layout.ID `json:"passed,omitempty"`
 	Halves  []*Half     `json:"halves,omitempty"`
-	// Ends are an Expand's distinct other ends (with Ends).
+	// Ends are an Expand's distinct other ends (with Ends), in ascending order.
 	Ends PackedIDs `json:"ends,omitempty"`
 	// Scanned are a Scan's vertices (or an Index lookup's, with Fetch); IDs an Index lookup's.
 	Scanned []*Vertex   `json:"scanned,omitempty"`
