@@ -73,16 +73,12 @@ func (r *run) expand(ids []layout.ID, rel *relSpec, filter *shardapi.VertexFilte
 		return nil, err
 	}
 	if ends != nil {
-		// Each shard's ends are sorted: one sort of them all (runs it merges) and no set.
-		n := 0
+		// Each shard's ends come sorted and distinct: merged, they need no set.
+		runs := make([][]layout.ID, 0, len(answers))
 		for _, res := range answers {
-			n += len(res.Ends)
+			runs = append(runs, res.Ends)
 		}
-		out.ends = make([]layout.ID, 0, n)
-		for _, res := range answers {
-			out.ends = append(out.ends, res.Ends...)
-		}
-		out.ends = layout.SortedIDs(out.ends)
+		out.ends = layout.MergeIDs(runs)
 	}
 	for shard, res := range answers {
 		if res.More {

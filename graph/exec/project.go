@@ -177,8 +177,9 @@ func (e *Env) aggregate(rows []Row, s *Scope, items []*cypher.ProjectionItem, ma
 		groups = append(groups, g)
 		return g, nil
 	}
+	c := evalCtx{env: e, s: s} // one for every row: made per row, it is allocated per row
 	for _, r := range rows {
-		c := evalCtx{env: e, s: s, r: r}
+		c.r = r
 		keys := make([]any, len(keyItems))
 		var id strings.Builder
 		for j, x := range keyItems {
@@ -524,26 +525,21 @@ type distinctAgg struct {
 	aggState
 	seen map[string]bool
 	hint int // the size the sets are made with
-	// entities are the nodes and relationships seen, by kind and id: count(DISTINCT n) over
-	// many rows need not encode each node's key.
-	entities map[entityID]bool
-}
-
-// entityID names a node or a relationship by its id.
-type entityID struct {
-	rel bool
-	id  uint64
+	// nodes and rels are the ids of the nodes and relationships seen: count(DISTINCT n) over
+	// many rows need not encode each node's key (and a set of integers is the fastest kind).
+	nodes, rels map[uint64]struct{}
 }
 
 func (d *distinctAgg) add(v any) error {
-	var e entityID
+	var set *map[uint64]struct{}
+	var id uint64
 	switch x := v.(type) {
 	case nil:
 		return d.aggState.add(v)
 	case *value.Node:
-		e = entityID{id: x.ID}
+		set, id = &d.nodes, x.ID
 	case *value.Relationship:
-		e = entityID{rel: true, id: x.ID}
+		set, id = &d.rels, x.ID
 	default:
 		k := value.Key(v)
 		if d.seen[k] {
@@ -555,13 +551,13 @@ func (d *distinctAgg) add(v any) error {
 		d.seen[k] = true
 		return d.aggState.add(v)
 	}
-	if d.entities[e] {
+	if _, seen := (*set)[id]; seen {
 		return nil
 	}
-	if d.entities == nil {
-		d.entities = make(map[entityID]bool, d.hint)
+	if *set == nil {
+		*set = make(map[uint64]struct{}, d.hint)
 	}
-	d.entities[e] = true
+	(*set)[id] = struct{}{}
 	return d.aggState.add(v)
 }
 

@@ -182,3 +182,39 @@ func TestEdgeHalfJSON(t *testing.T) {
 	g.Expect(back).To(Equal(h))
 	g.Expect(json.Unmarshal([]byte(`{"dir":"up"}`), &back)).To(MatchError(ContainSubstring("neither out nor in")))
 }
+
+// TestMergeIDsIsTheSortedUnion checks SortedIDs and MergeIDs against a set, on random runs
+// (some not sorted, as a node of an older version answers), and that the runs stay as they were.
+func TestMergeIDsIsTheSortedUnion(t *testing.T) {
+	g := NewWithT(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		runs := make([][]ID, rng.IntN(18))
+		set := map[ID]bool{}
+		for i := range runs {
+			for range rng.IntN(40) {
+				id := ID(rng.IntN(200) + 1)
+				runs[i] = append(runs[i], id)
+				set[id] = true
+			}
+			if rng.IntN(4) > 0 {
+				runs[i] = SortedIDs(runs[i])
+			}
+		}
+		before := make([][]ID, len(runs))
+		for i, r := range runs {
+			before[i] = slices.Clone(r)
+		}
+		want := make([]ID, 0, len(set))
+		for id := range set {
+			want = append(want, id)
+		}
+		slices.Sort(want)
+		got := MergeIDs(runs)
+		g.Expect(got).To(HaveLen(len(want)))
+		if len(want) > 0 {
+			g.Expect(got).To(Equal(want))
+		}
+		g.Expect(runs).To(Equal(before), "the runs are not changed")
+	}
+}

@@ -46,6 +46,64 @@ func SortedIDs(ids []ID) []ID {
 	return slices.Compact(ids)
 }
 
+// MergeIDs merges runs into one ascending list of the distinct ids they hold, by merging
+// pairs of runs until one is left: log2(len(runs)) linear passes. A run is expected ascending
+// and distinct (a node's answer); one that is not (from a node of an older version) is
+// sorted first. The runs are not changed.
+func MergeIDs(runs [][]ID) []ID {
+	runs = slices.DeleteFunc(slices.Clone(runs), func(r []ID) bool { return len(r) == 0 })
+	for i, r := range runs {
+		if !ascending(r) {
+			runs[i] = SortedIDs(slices.Clone(r))
+		}
+	}
+	switch len(runs) {
+	case 0:
+		return nil
+	case 1:
+		return slices.Clone(runs[0])
+	}
+	for len(runs) > 1 {
+		next := runs[:0:0]
+		for i := 0; i < len(runs); i += 2 {
+			if i+1 == len(runs) {
+				next = append(next, runs[i])
+				break
+			}
+			next = append(next, mergeTwo(runs[i], runs[i+1]))
+		}
+		runs = next
+	}
+	return runs[0]
+}
+
+// ascending reports whether each id of ids is above the one before.
+func ascending(ids []ID) bool {
+	for i := 1; i < len(ids); i++ {
+		if ids[i] <= ids[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeTwo merges two ascending, distinct lists into a new one.
+func mergeTwo(a, b []ID) []ID {
+	out := make([]ID, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
+}
+
 // idHexLen is the width of an id in keys: fixed, so that ids sort numerically.
 const idHexLen = 16
 
