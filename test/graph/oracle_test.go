@@ -139,6 +139,7 @@ var queries = []struct {
 	{q: `MATCH (n) WHERE n.age > 60 RETURN n.id AS id, n.name AS name UNION MATCH (n) WHERE n.score > 90 RETURN n.name AS name, n.id AS id`},
 	{q: `MATCH ({id: 1})-->(m) RETURN m.id AS id UNION MATCH ({id: 2})-->(m) RETURN m.id AS id UNION MATCH ({id: 3})<--(m) RETURN m.id AS id`},
 	{q: `MATCH (n:Person) RETURN 'person' AS kind, count(*) AS c UNION ALL MATCH (n:City) RETURN 'city' AS kind, count(*) AS c`},
+	{q: `MATCH ({id: 5})-->(b) RETURN b.id AS b UNION MATCH ({id: 5})<--(b) RETURN b.id AS b UNION MATCH (b {id: -1}) RETURN b.id AS b`},
 	// List comprehensions, list predicates, reduce; a comprehension's variable shadows n inside only.
 	{q: `MATCH (n) WHERE n.id <= 30 RETURN n.id, [t IN n.tags WHERE t STARTS WITH 'a' OR t = 'eve' | toUpper(t)] AS ts`},
 	{q: `MATCH (n) WHERE any(t IN n.tags WHERE t = 'bob') RETURN n.id`},
