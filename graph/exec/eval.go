@@ -26,6 +26,9 @@ type Env struct {
 
 	// regexps are the compiled constant patterns of =~, by expression (eval_regex.go).
 	regexps sync.Map
+	// scopes are the scopes of the bodies of list comprehensions, list predicates and
+	// reduces, by enclosing scope and expression (eval_lists.go): a few per clause.
+	scopes sync.Map
 }
 
 // Eval evaluates x over row r, whose columns s names, with openCypher 9's semantics: null

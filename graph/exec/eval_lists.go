@@ -36,16 +36,33 @@ func bindingName(x cypher.Expr) string {
 	return "a list comprehension"
 }
 
-// bind returns a context over a copy of c's row extended with names (a name already bound
-// keeps its column, whose value the copy then shadows) and the names' columns, which the
-// caller sets before each evaluation.
-func (c *evalCtx) bind(names ...string) (*evalCtx, []int) {
-	s := c.s
-	cols := make([]int, len(names))
-	for i, n := range names {
-		s, cols[i] = s.With(n)
+// bodyScope is the scope of the body of an expression that binds variables, and their
+// columns in it.
+type bodyScope struct {
+	s    *Scope
+	cols []int
+}
+
+// bind returns a context for the body of owner, over a copy of c's row extended with names
+// (a name already bound keeps its column, whose value the copy then shadows), and the names'
+// columns, which the caller sets before each evaluation. The body's scope is made once per
+// enclosing scope.
+func (c *evalCtx) bind(owner cypher.Expr, names ...string) (*evalCtx, []int) {
+	type key struct {
+		s     *Scope
+		owner cypher.Expr
 	}
-	return &evalCtx{env: c.env, s: s, r: c.r.Extend(s.Len()), aggs: c.aggs}, cols
+	var b bodyScope
+	if v, ok := c.env.scopes.Load(key{c.s, owner}); ok {
+		b = v.(bodyScope)
+	} else {
+		b = bodyScope{s: c.s, cols: make([]int, len(names))}
+		for i, n := range names {
+			b.s, b.cols[i] = b.s.With(n)
+		}
+		c.env.scopes.Store(key{c.s, owner}, b)
+	}
+	return &evalCtx{env: c.env, s: b.s, r: c.r.Extend(b.s.Len()), aggs: c.aggs}, b.cols
 }
 
 // iterated evaluates the list a comprehension, list predicate or reduce iterates over: null
@@ -81,7 +98,7 @@ func (c *evalCtx) comprehension(x *cypher.ListComprehension) (any, error) {
 	if err != nil || null {
 		return nil, err
 	}
-	in, cols := c.bind(x.Var)
+	in, cols := c.bind(x, x.Var)
 	out := make([]any, 0, len(list))
 	for _, el := range list {
 		in.r[cols[0]] = el
@@ -116,7 +133,7 @@ func (c *evalCtx) listPredicate(x *cypher.ListPredicate) (any, error) {
 	if err != nil || null {
 		return nil, err
 	}
-	in, cols := c.bind(x.Var)
+	in, cols := c.bind(x, x.Var)
 	trues, nulls := 0, 0
 	for _, el := range list {
 		in.r[cols[0]] = el
@@ -173,7 +190,7 @@ func (c *evalCtx) reduce(x *cypher.Reduce) (any, error) {
 	if err != nil || null {
 		return nil, err
 	}
-	in, cols := c.bind(x.Acc, x.Var)
+	in, cols := c.bind(x, x.Acc, x.Var)
 	for _, el := range list {
 		in.r[cols[0]], in.r[cols[1]] = acc, el
 		if acc, err = in.eval(x.Expr); err != nil {
