@@ -253,7 +253,9 @@ func (p *parser) query() *Query {
 	for p.at("UNION") {
 		u := &Union{At: At{p.next().Pos}, All: p.accept("ALL")}
 		if len(q.Unions) > 0 && u.All != q.Unions[0].All {
-			p.failAt(u.Pos, "UNION and UNION ALL cannot be mixed in one query")
+			kind := map[bool]string{false: "UNION", true: "UNION ALL"}
+			p.failAt(u.Pos, "expected %s as before, found %s: UNION and UNION ALL cannot be mixed in one query",
+				kind[q.Unions[0].All], kind[u.All])
 		}
 		u.Clauses = p.single()
 		q.Unions = append(q.Unions, u)
