@@ -13,12 +13,24 @@ type At struct{ Pos Pos }
 func (a At) Position() Pos { return a.Pos }
 
 // Query is a parsed query: either a regular query (Clauses, in the order written; WITH
-// separates its parts) or one schema command (Schema, and no Clauses). At is the first
-// token.
+// separates its parts), possibly combined with others by UNION (Unions), or one schema
+// command (Schema, and no Clauses). At is the first token.
 type Query struct {
 	At
 	Clauses []Clause
 	Schema  *Schema
+	// Unions are the queries combined with Clauses by UNION or UNION ALL, in order; nil for
+	// a single query. The parser has checked that every part ends with RETURN, that none
+	// updates, that all are UNION or all UNION ALL, and that the parts' columns have the same
+	// names where their RETURNs name them (RETURN * names its columns only when run).
+	Unions []*Union
+}
+
+// Union is UNION [ALL] and the query after it. At is its UNION.
+type Union struct {
+	At
+	All     bool
+	Clauses []Clause
 }
 
 // Clause is one clause of a regular query: *Match, *Unwind, *With, *Return, *Create,

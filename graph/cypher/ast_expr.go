@@ -1,8 +1,8 @@
 package cypher
 
 // Expr is an expression: *Literal, *ListLit, *MapLit, *Parameter, *Variable, *Property,
-// *Index, *Slice, *Binary, *Unary, *In, *StringOp, *IsNull, *LabelTest, *FuncCall or
-// *Case. String prints it as canonical Cypher, with parentheses only where precedence
+// *Index, *Slice, *Binary, *Unary, *In, *StringOp, *RegexMatch, *IsNull, *LabelTest,
+// *FuncCall, *Case, *ListComprehension, *ListPredicate, *Reduce or *MapProjection. String prints it as canonical Cypher, with parentheses only where precedence
 // needs them.
 type Expr interface {
 	Position() Pos
@@ -226,7 +226,7 @@ const (
 	precAnd
 	precNot
 	precComparison
-	precPredicate // IN, STARTS WITH, ENDS WITH, CONTAINS, IS [NOT] NULL
+	precPredicate // IN, STARTS WITH, ENDS WITH, CONTAINS, =~, IS [NOT] NULL
 	precAdd
 	precMul
 	precPow
@@ -278,3 +278,103 @@ func (e *Unary) prec() int {
 	}
 	return precUnary
 }
+
+// RegexMatch is L =~ R: whether the string L matches the regular expression R as a whole.
+// At is its "=~".
+type RegexMatch struct {
+	At
+	L, R Expr
+}
+
+// ListComprehension is [Var IN List WHERE Where | Map]: the elements of List for which
+// Where is true, each mapped by Map. Where and Map are nil when absent (every element is
+// kept, as it is). Var is bound in Where and Map only, where it shadows a variable of the
+// same name. At is its "[".
+type ListComprehension struct {
+	At
+	Var        string
+	List       Expr
+	Where, Map Expr
+}
+
+// Quantifier is the kind of a ListPredicate.
+type Quantifier int
+
+// The list predicates.
+const (
+	QuantAll    Quantifier = iota + 1 // all(x IN l WHERE p)
+	QuantAny                          // any(...)
+	QuantNone                         // none(...)
+	QuantSingle                       // single(...)
+)
+
+// String returns the predicate's name as written in Cypher.
+func (q Quantifier) String() string {
+	switch q {
+	case QuantAll:
+		return "all"
+	case QuantAny:
+		return "any"
+	case QuantNone:
+		return "none"
+	case QuantSingle:
+		return "single"
+	}
+	return ""
+}
+
+// ListPredicate is all(Var IN List WHERE Where), or any, none or single: whether Where holds
+// for every, some, no or exactly one element of List. Var is bound in Where only. At is its
+// name.
+type ListPredicate struct {
+	At
+	Quantifier  Quantifier
+	Var         string
+	List, Where Expr
+}
+
+// Reduce is reduce(Acc = Init, Var IN List | Expr): Acc starts as Init and becomes Expr for
+// each element of List in turn. Acc and Var (distinct) are bound in Expr only. At is its
+// name.
+type Reduce struct {
+	At
+	Acc  string
+	Init Expr
+	Var  string
+	List Expr
+	Expr Expr
+}
+
+// MapProjection is Var {items}: a map built from the node, relationship or map Var holds.
+// At is its "{".
+type MapProjection struct {
+	At
+	Var   *Variable
+	Items []*MapProjectionItem
+}
+
+// MapProjectionKind is the kind of a MapProjectionItem.
+type MapProjectionKind int
+
+// The items of a map projection.
+const (
+	ProjectProperty MapProjectionKind = iota + 1 // .Key: the property Key, null when missing
+	ProjectAll                                   // .*: every property
+	ProjectVariable                              // a variable: Key is its name, Value the *Variable
+	ProjectEntry                                 // Key: Value
+)
+
+// MapProjectionItem is one item of a MapProjection; Key is "" for .* and Value nil unless
+// Kind is ProjectVariable or ProjectEntry. At is its first token.
+type MapProjectionItem struct {
+	At
+	Kind  MapProjectionKind
+	Key   string
+	Value Expr
+}
+
+func (*RegexMatch) prec() int        { return precPredicate }
+func (*ListComprehension) prec() int { return precAtom }
+func (*ListPredicate) prec() int     { return precAtom }
+func (*Reduce) prec() int            { return precAtom }
+func (*MapProjection) prec() int     { return precAtom }

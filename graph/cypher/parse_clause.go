@@ -56,8 +56,6 @@ func (p *parser) clause() Clause {
 		p.unsupported(t.Pos, "FOREACH is")
 	case p.at("LOAD"):
 		p.unsupported(t.Pos, "LOAD CSV is")
-	case p.at("UNION"):
-		p.unsupported(t.Pos, "UNION is")
 	}
 	p.expected(clauseList)
 	return nil

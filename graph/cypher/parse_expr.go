@@ -5,9 +5,9 @@ import (
 )
 
 // Expressions, one function per precedence level, lowest first: OR, XOR, AND, NOT,
-// comparison (chained), the predicates (IN, STARTS WITH, ENDS WITH, CONTAINS, IS [NOT]
+// comparison (chained), the predicates (IN, STARTS WITH, ENDS WITH, CONTAINS, =~, IS [NOT]
 // NULL), + -, * / %, ^ (right-associative), unary + -, postfix (.key, [i], [a..b],
-// :Label), atoms.
+// :Label, a map projection after a variable), atoms.
 
 func (p *parser) expr() Expr {
 	p.deeper()
@@ -80,7 +80,7 @@ func (p *parser) comparison() Expr {
 	return chain
 }
 
-// predicate reads IN, STARTS WITH, ENDS WITH, CONTAINS and IS [NOT] NULL, left to right.
+// predicate reads IN, STARTS WITH, ENDS WITH, CONTAINS, =~ and IS [NOT] NULL, left to right.
 func (p *parser) predicate() Expr {
 	l := p.additive()
 	for {
@@ -106,8 +106,8 @@ func (p *parser) predicate() Expr {
 			not := p.accept("NOT")
 			p.expect("NULL", map[bool]string{false: "NULL or NOT NULL after IS", true: "NULL after IS NOT"}[not])
 			l = &IsNull{At: at, X: l, Not: not}
-		case p.atSym("=~"):
-			p.unsupported(t.Pos, "regular expression matching (=~) is")
+		case p.acceptSym("=~"):
+			l = &RegexMatch{At: at, L: l, R: p.additive()}
 		default:
 			return l
 		}
@@ -177,7 +177,8 @@ func (p *parser) unary() Expr {
 	return &Unary{At: At{op.Pos}, Op: OpNeg, X: x}
 }
 
-// postfix reads an atom and its property lookups, indexes, slices and label test.
+// postfix reads an atom and its property lookups, indexes, slices, label test and, after a
+// variable, a map projection.
 func (p *parser) postfix() Expr {
 	x := p.atom()
 	for {
@@ -192,10 +193,11 @@ func (p *parser) postfix() Expr {
 			// The labels end the chain, as in openCypher: (n:L).p needs its parentheses.
 			return &LabelTest{At: at, X: x, Labels: p.labels()}
 		case p.atSym("{"):
-			if _, ok := x.(*Variable); ok {
-				p.unsupported(t.Pos, "map projection (n {.key, ...}) is")
+			v, ok := x.(*Variable)
+			if !ok {
+				return x
 			}
-			return x
+			x = p.mapProjection(v)
 		default:
 			return x
 		}
@@ -303,10 +305,10 @@ func (p *parser) call() Expr {
 	switch f.Name {
 	case "all", "any", "none", "single":
 		if p.isVar(0) && p.isKw(1, "IN") {
-			p.unsupported(t.Pos, "list predicates ("+f.Name+"(x IN list WHERE ...)) are")
+			return p.listPredicate(t, f.Name)
 		}
 	case "reduce":
-		p.unsupported(t.Pos, "reduce() is")
+		return p.reduce(t)
 	case "shortestpath", "allshortestpaths":
 		p.unsupported(t.Pos, t.Text+" outside MATCH is")
 	}
@@ -350,12 +352,12 @@ func (p *parser) caseExpr() Expr {
 	return c
 }
 
-// listLit reads [e, ...], refusing list and pattern comprehensions.
+// listLit reads [e, ...] and list comprehensions, refusing pattern comprehensions.
 func (p *parser) listLit() Expr {
 	open := p.next()
 	switch {
 	case p.isVar(0) && p.isKw(1, "IN"):
-		p.unsupported(open.Pos, "list comprehensions ([x IN list WHERE ... | ...]) are")
+		return p.listComprehension(open)
 	case p.atSym("(") && p.looksLikePattern():
 		p.unsupported(open.Pos, "pattern comprehensions ([(a)-->(b) | ...]) are")
 	}
@@ -388,6 +390,96 @@ func (p *parser) mapLit() *MapLit {
 	}
 	p.expectSym("}", `"," or "}" in the map`)
 	return m
+}
+
+// listComprehension reads what follows "[" in [x IN list WHERE pred | expr], whose WHERE
+// and | parts are optional.
+func (p *parser) listComprehension(open Token) Expr {
+	lc := &ListComprehension{At: At{open.Pos}, Var: p.next().Text}
+	p.next() // IN
+	lc.List = p.expr()
+	what := `WHERE, "|" or "]" in the list comprehension`
+	if p.accept("WHERE") {
+		lc.Where = p.expr()
+		what = `"|" or "]" in the list comprehension`
+	}
+	if p.acceptSym("|") {
+		lc.Map = p.expr()
+		what = `"]" to close the list comprehension`
+	}
+	p.expectSym("]", what)
+	return lc
+}
+
+var quantifiers = map[string]Quantifier{"all": QuantAll, "any": QuantAny, "none": QuantNone, "single": QuantSingle}
+
+// listPredicate reads what follows "name(" in all(x IN list WHERE pred), any, none and
+// single. WHERE is required, as in Neo4j.
+func (p *parser) listPredicate(name Token, fn string) Expr {
+	lp := &ListPredicate{At: At{name.Pos}, Quantifier: quantifiers[fn], Var: p.next().Text}
+	p.next() // IN
+	lp.List = p.expr()
+	p.expect("WHERE", "WHERE and a predicate in "+fn+"(x IN list WHERE predicate)")
+	lp.Where = p.expr()
+	p.expectSym(")", `")" to close `+fn+"(")
+	return lp
+}
+
+// reduce reads what follows "reduce(" in reduce(acc = init, x IN list | expr).
+func (p *parser) reduce(name Token) Expr {
+	const form = "reduce(acc = initial, x IN list | expression)"
+	r := &Reduce{At: At{name.Pos}}
+	acc := p.variable("an accumulator variable in " + form)
+	r.Acc = acc.Text
+	p.expectSym("=", `"=" after the accumulator in `+form)
+	r.Init = p.expr()
+	p.expectSym(",", `"," after the initial value in `+form)
+	v := p.variable("a variable in " + form)
+	if v.Text == r.Acc {
+		p.failAt(v.Pos, "expected a variable other than the accumulator in %s, found %s again", form, describe(v))
+	}
+	r.Var = v.Text
+	p.expect("IN", "IN after the variable in "+form)
+	r.List = p.expr()
+	p.expectSym("|", `"|" after the list in `+form)
+	r.Expr = p.expr()
+	p.expectSym(")", `")" to close reduce(`)
+	return r
+}
+
+// mapProjection reads the {.key, .*, variable, key: expr, ...} after the variable v.
+func (p *parser) mapProjection(v *Variable) Expr {
+	mp := &MapProjection{At: At{p.next().Pos}, Var: v}
+	if p.acceptSym("}") {
+		return mp
+	}
+	for {
+		t := p.cur()
+		it := &MapProjectionItem{At: At{t.Pos}}
+		switch {
+		case p.acceptSym("."):
+			if p.acceptSym("*") {
+				it.Kind = ProjectAll
+			} else {
+				it.Kind, it.Key = ProjectProperty, p.name(`a property name or "*" after "."`).Text
+			}
+		case p.isVar(0) && !p.isSym(1, ":"):
+			p.next()
+			it.Kind, it.Key, it.Value = ProjectVariable, t.Text, &Variable{At: At{t.Pos}, Name: t.Text}
+		case t.Kind == Ident:
+			p.next()
+			p.expectSym(":", `":" after the key`)
+			it.Kind, it.Key, it.Value = ProjectEntry, t.Text, p.expr()
+		default:
+			p.expected(`".key", ".*", a variable or "key: value" in the map projection`)
+		}
+		mp.Items = append(mp.Items, it)
+		if !p.acceptSym(",") {
+			break
+		}
+	}
+	p.expectSym("}", `"," or "}" in the map projection`)
+	return mp
 }
 
 // startsWithVarIn reports whether s reads as a variable followed by IN, the start of a

@@ -2,6 +2,7 @@ package cypher
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -239,7 +240,8 @@ func (p *parser) intValue(t Token) int64 {
 	return v
 }
 
-// query reads a whole query: one schema command, or clauses in openCypher's order.
+// query reads a whole query: one schema command, or clauses in openCypher's order,
+// possibly combined with more by UNION.
 func (p *parser) query() *Query {
 	q := &Query{At: At{p.cur().Pos}}
 	if p.atSchema() {
@@ -247,12 +249,43 @@ func (p *parser) query() *Query {
 		p.end("expected end of query after the schema command")
 		return q
 	}
+	q.Clauses = p.single()
+	for p.at("UNION") {
+		u := &Union{At: At{p.next().Pos}, All: p.accept("ALL")}
+		if len(q.Unions) > 0 && u.All != q.Unions[0].All {
+			kind := map[bool]string{false: "UNION", true: "UNION ALL"}
+			p.failAt(u.Pos, "expected %s as before, found %s: UNION and UNION ALL cannot be mixed in one query",
+				kind[q.Unions[0].All], kind[u.All])
+		}
+		u.Clauses = p.single()
+		q.Unions = append(q.Unions, u)
+	}
+	if q.Unions != nil {
+		p.checkUnion(q)
+	}
+	p.end("expected end of query")
+	return q
+}
+
+// single reads the clauses of one query, up to the end of the query or a UNION after its
+// RETURN.
+func (p *parser) single() []Clause {
+	var clauses []Clause
 	var last Clause
 	updating := false // the current part has updated: reading clauses need a WITH first
 	for p.cur().Kind != EOF && !p.atSym(";") {
 		t := p.cur()
 		if r, ok := last.(*Return); ok {
+			if p.at("UNION") {
+				return clauses
+			}
 			p.afterReturn(r)
+		}
+		if p.at("UNION") {
+			if last == nil {
+				p.expected(clauseList)
+			}
+			p.failAt(t.Pos, "expected RETURN before UNION: each query that UNION combines ends with RETURN, and this one ends with %s", clauseName(last))
 		}
 		if p.atSchema() {
 			p.failAt(t.Pos, "%s %s stands alone: a schema command cannot be combined with other clauses",
@@ -269,7 +302,7 @@ func (p *parser) query() *Query {
 		case *Create, *Merge, *Set, *Remove, *Delete:
 			updating = true
 		}
-		q.Clauses = append(q.Clauses, c)
+		clauses = append(clauses, c)
 		last = c
 	}
 	switch last.(type) {
@@ -279,8 +312,63 @@ func (p *parser) query() *Query {
 		p.failAt(p.cur().Pos, "expected RETURN or an updating clause (CREATE, MERGE, SET, REMOVE, DELETE) to end the query after %s, found %s",
 			clauseName(last), describe(p.cur()))
 	}
-	p.end("expected end of query")
-	return q
+	return clauses
+}
+
+// checkUnion refuses updating clauses in a query combined by UNION (a part's writes would be
+// done before a later part could fail), and parts whose RETURNs name different columns.
+func (p *parser) checkUnion(q *Query) {
+	parts := [][]Clause{q.Clauses}
+	for _, u := range q.Unions {
+		parts = append(parts, u.Clauses)
+	}
+	for _, part := range parts {
+		for _, c := range part {
+			switch c.(type) {
+			case *Create, *Merge, *Set, *Remove, *Delete:
+				p.unsupported(c.Position(), "updating clauses ("+clauseName(c)+") in a query combined by UNION are")
+			}
+		}
+	}
+	first := returnColumns(q.Clauses)
+	for _, u := range q.Unions {
+		if cols := returnColumns(u.Clauses); first != nil && cols != nil && !SameColumns(first, cols) {
+			p.failAt(u.Pos, "%s", UnionColumnsMessage(first, cols))
+		}
+	}
+}
+
+// returnColumns returns the column names of the RETURN ending clauses, nil when it has *.
+func returnColumns(clauses []Clause) []string {
+	r := clauses[len(clauses)-1].(*Return)
+	if r.Star {
+		return nil
+	}
+	cols := make([]string, len(r.Items))
+	for i, it := range r.Items {
+		cols[i] = it.Name()
+	}
+	return cols
+}
+
+// SameColumns reports whether the parts of a UNION with columns a and b may be combined:
+// the same names, in any order (rows are combined by name).
+func SameColumns(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, n := range a {
+		if !slices.Contains(b, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// UnionColumnsMessage is the error of a UNION whose parts have the columns a and b.
+func UnionColumnsMessage(a, b []string) string {
+	return fmt.Sprintf("expected the same column names on both sides of UNION, found (%s) before it and (%s) after it",
+		strings.Join(a, ", "), strings.Join(b, ", "))
 }
 
 // end accepts an optional ";" and then the end of the query.
@@ -297,8 +385,6 @@ func (p *parser) end(what string) {
 func (p *parser) afterReturn(r *Return) {
 	t := p.cur()
 	switch {
-	case p.at("UNION"):
-		p.unsupported(t.Pos, "UNION is")
 	case p.atClause():
 		p.failAt(t.Pos, "expected end of query after RETURN, found %s: RETURN is the last clause (WITH passes rows on to further clauses)", describe(t))
 	}

@@ -44,6 +44,11 @@ var precedenceCases = []struct{ expr, tree string }{
 	{"a STARTS WITH b + c", "(a STARTS WITH (b + c))"},
 	{"a CONTAINS b IN c", "((a CONTAINS b) IN c)"},
 	{"a ENDS WITH b IS NULL", "((a ENDS WITH b) IS NULL)"},
+	{"a =~ b + c", "(a =~ (b + c))"},
+	{"a =~ b IN c", "((a =~ b) IN c)"},
+	{"a =~ b = c", "((a =~ b) = c)"},
+	{"NOT a =~ b", "(NOT (a =~ b))"},
+	{"a + b =~ c IS NULL", "(((a + b) =~ c) IS NULL)"},
 	{"NOT a IS NULL", "(NOT (a IS NULL))"},
 	{"n.a.b[0]", "(((n.a).b)[0])"},
 	{"n:L AND m", "((n:L) AND m)"},
@@ -84,6 +89,8 @@ func tree(e Expr) string {
 		return "(" + tree(e.X) + " IN " + tree(e.List) + ")"
 	case *StringOp:
 		return "(" + tree(e.L) + " " + e.Op.String() + " " + tree(e.R) + ")"
+	case *RegexMatch:
+		return "(" + tree(e.L) + " =~ " + tree(e.R) + ")"
 	case *IsNull:
 		if e.Not {
 			return "(" + tree(e.X) + " IS NOT NULL)"
@@ -116,4 +123,42 @@ func tree(e Expr) string {
 		return ""
 	}
 	return e.String() // atoms; CASE and lists print their parts canonically
+}
+
+// TestParseListsMapsAndRegex checks the trees of list comprehensions, list predicates,
+// reduce, map projections and =~, positions included, and UNION's parts.
+func TestParseListsMapsAndRegex(t *testing.T) {
+	g := NewWithT(t)
+	at := func(col int) At { return At{Pos{Line: 1, Column: col}} }
+	item := func(q *Query, i int) Expr { return q.Clauses[0].(*Return).Items[i].Expr }
+
+	q, err := Parse("RETURN [x IN l WHERE x > 1 | x], any(y IN l WHERE y), reduce(s = 0, z IN l | s + z)")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(item(q, 0)).To(Equal(&ListComprehension{At: at(8), Var: "x", List: &Variable{At: at(14), Name: "l"},
+		Where: &Binary{At: at(24), Op: OpGt, L: &Variable{At: at(22), Name: "x"}, R: &Literal{At: at(26), Value: int64(1)}},
+		Map:   &Variable{At: at(30), Name: "x"}}))
+	g.Expect(item(q, 1)).To(Equal(&ListPredicate{At: at(34), Quantifier: QuantAny, Var: "y", List: &Variable{At: at(43), Name: "l"},
+		Where: &Variable{At: at(51), Name: "y"}}))
+	g.Expect(item(q, 2)).To(Equal(&Reduce{At: at(55), Acc: "s", Init: &Literal{At: at(66), Value: int64(0)}, Var: "z",
+		List: &Variable{At: at(74), Name: "l"},
+		Expr: &Binary{At: at(80), Op: OpAdd, L: &Variable{At: at(78), Name: "s"}, R: &Variable{At: at(82), Name: "z"}}}))
+
+	q, err = Parse("RETURN n {.a, .*, m, k: 1}, n.s =~ 'x'")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(item(q, 0)).To(Equal(&MapProjection{At: at(10), Var: &Variable{At: at(8), Name: "n"}, Items: []*MapProjectionItem{
+		{At: at(11), Kind: ProjectProperty, Key: "a"},
+		{At: at(15), Kind: ProjectAll},
+		{At: at(19), Kind: ProjectVariable, Key: "m", Value: &Variable{At: at(19), Name: "m"}},
+		{At: at(22), Kind: ProjectEntry, Key: "k", Value: &Literal{At: at(25), Value: int64(1)}},
+	}}))
+	g.Expect(item(q, 1)).To(Equal(&RegexMatch{At: at(33),
+		L: &Property{At: at(30), Expr: &Variable{At: at(29), Name: "n"}, Key: "s"}, R: &Literal{At: at(36), Value: "x"}}))
+
+	q, err = Parse("RETURN 1 AS a UNION ALL RETURN 2 AS a")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(q.Clauses).To(HaveLen(1))
+	g.Expect(q.Unions).To(HaveLen(1))
+	g.Expect(q.Unions[0].Pos).To(Equal(Pos{Line: 1, Column: 15}))
+	g.Expect(q.Unions[0].All).To(BeTrue())
+	g.Expect(q.Unions[0].Clauses[0].String()).To(Equal("RETURN 2 AS a"))
 }

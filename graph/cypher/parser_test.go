@@ -71,6 +71,12 @@ var validCases = []validCase{
 	{"MATCH (n) RETURN COUNT(*), toUpper(n.name), ID(n), Labels(n), type(n)", "MATCH (n) RETURN count(*), toupper(n.name), id(n), labels(n), type(n)"},
 	{"RETURN 1;", "RETURN 1"},
 
+	// UNION.
+	{"MATCH (a:A) RETURN a.x AS x UNION MATCH (b:B) RETURN b.y AS x", ""},
+	{"RETURN 1 AS a, 2 AS b union all RETURN 3 AS b, 4 AS a UNION ALL RETURN 5 AS a, 6 AS b;", "RETURN 1 AS a, 2 AS b UNION ALL RETURN 3 AS b, 4 AS a UNION ALL RETURN 5 AS a, 6 AS b"},
+	{"MATCH (n) RETURN * UNION MATCH (n) WITH n.x AS m RETURN *", ""},
+	{"MATCH (n) RETURN n ORDER BY n.x LIMIT 1 UNION MATCH (n) RETURN n SKIP 2", ""},
+
 	// Updating clauses.
 	{"CREATE (n)", ""},
 	{"CREATE (n:Person {name: 'Ann'})-[:KNOWS {since: 2020}]->(m:Person), (o)", ""},
@@ -124,6 +130,14 @@ var validCases = []validCase{
 	{"MATCH (n) WHERE 1 < n.x <= 10 RETURN n", "MATCH (n) WHERE 1 < n.x AND n.x <= 10 RETURN n"},
 	{"RETURN 1 + 2 - 3 * 4 / 5 % 6 ^ 7", ""},
 	{"RETURN a XOR b", ""},
+	{"MATCH (n) WHERE n.name =~ '(?i)a.*' AND NOT n.x =~ $re RETURN n.y =~ 'x' + 'y', 'a' =~ 'a' IN [true]", ""},
+	{"RETURN [x IN [1, 2, 3]], [x IN l WHERE x > 1], [x IN l | x * 2], [x IN l WHERE x > 1 | x * 2]", ""},
+	{"RETURN [x IN [y IN l | y] WHERE x IN l | [x IN x | x]], [`match` IN l | `match`]", ""},
+	{"RETURN all(x IN l WHERE x > 0), ANY(x IN l WHERE x), none(x IN l WHERE x IS NULL), Single(x IN l WHERE x = 1)", "RETURN all(x IN l WHERE x > 0), any(x IN l WHERE x), none(x IN l WHERE x IS NULL), single(x IN l WHERE x = 1)"},
+	{"RETURN all(x IN a IN b WHERE x), any(x), any((x IN l))", ""},
+	{"RETURN reduce(s = 0, x IN [1, 2] | s + x), REDUCE(acc = '', w IN split(t, ' ') | acc + toUpper(w))", "RETURN reduce(s = 0, x IN [1, 2] | s + x), reduce(acc = '', w IN split(t, ' ') | acc + toupper(w))"},
+	{"MATCH (n) RETURN n {.name, .`a b`, .*, m, k: n.age + 1, end: 2}, n {}, n {.x}.x, n{.a}[0], n {.a}:L", "MATCH (n) RETURN n {.name, .`a b`, .*, m, k: n.age + 1, end: 2}, n {}, n {.x}.x, n {.a}[0], n {.a}:L"},
+	{"MATCH (n) RETURN (n) {.a}, [x IN [n] | x {.a}]", "MATCH (n) RETURN n {.a}, [x IN [n] | x {.a}]"},
 	{"RETURN CASE WHEN x = 1 THEN 'one' WHEN x = 2 THEN 'two' ELSE 'many' END", ""},
 	{"RETURN CASE x WHEN 1 THEN 'one' END", ""},
 	{"RETURN exists(n.x), coalesce(n.x, 0), size([1])", ""},

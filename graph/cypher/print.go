@@ -17,8 +17,21 @@ func (q *Query) String() string {
 	if q.Schema != nil {
 		return q.Schema.String()
 	}
-	parts := make([]string, len(q.Clauses))
-	for i, c := range q.Clauses {
+	s := joinClauses(q.Clauses)
+	for _, u := range q.Unions {
+		if u.All {
+			s += " UNION ALL "
+		} else {
+			s += " UNION "
+		}
+		s += joinClauses(u.Clauses)
+	}
+	return s
+}
+
+func joinClauses(cs []Clause) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
 		parts[i] = c.String()
 	}
 	return strings.Join(parts, " ")
@@ -447,6 +460,11 @@ func (e *StringOp) String() string {
 }
 
 // String prints the expression as Cypher.
+func (e *RegexMatch) String() string {
+	return operand(e.L, precPredicate) + " =~ " + operand(e.R, precPredicate+1)
+}
+
+// String prints the expression as Cypher.
 func (e *IsNull) String() string {
 	if e.Not {
 		return operand(e.X, precPredicate) + " IS NOT NULL"
@@ -489,6 +507,51 @@ func (e *Case) String() string {
 	return b.String()
 }
 
+// String prints the list comprehension as Cypher.
+func (e *ListComprehension) String() string {
+	s := "[" + varName(e.Var) + " IN " + e.List.String()
+	if e.Where != nil {
+		s += " WHERE " + e.Where.String()
+	}
+	if e.Map != nil {
+		s += " | " + e.Map.String()
+	}
+	return s + "]"
+}
+
+// String prints the list predicate as Cypher.
+func (e *ListPredicate) String() string {
+	return e.Quantifier.String() + "(" + varName(e.Var) + " IN " + e.List.String() + " WHERE " + e.Where.String() + ")"
+}
+
+// String prints the reduction as Cypher.
+func (e *Reduce) String() string {
+	return "reduce(" + varName(e.Acc) + " = " + e.Init.String() + ", " + varName(e.Var) + " IN " + e.List.String() +
+		" | " + e.Expr.String() + ")"
+}
+
+// String prints the map projection as Cypher.
+func (e *MapProjection) String() string {
+	parts := make([]string, len(e.Items))
+	for i, it := range e.Items {
+		switch it.Kind {
+		case ProjectProperty:
+			parts[i] = "." + name(it.Key)
+		case ProjectAll:
+			parts[i] = ".*"
+		case ProjectVariable:
+			parts[i] = varName(it.Key)
+		case ProjectEntry:
+			parts[i] = name(it.Key) + ": " + it.Value.String()
+		}
+	}
+	v := e.Var.String()
+	if asciiUpper(v) == "COUNT" {
+		v = backquote(v) // count {...} is a COUNT subquery
+	}
+	return v + " {" + strings.Join(parts, ", ") + "}"
+}
+
 // operand prints e, in parentheses if its precedence is below min.
 func operand(e Expr, min int) string {
 	if e.prec() < min {
@@ -506,8 +569,8 @@ func joinExprs(es []Expr) string {
 }
 
 // joinArgs prints list elements and function arguments. A first one that would print as
-// "x IN ..." is put in parentheses: [x IN l] and any(x IN l) read as the comprehensions
-// and list predicates Torua refuses.
+// "x IN ..." is put in parentheses: [x IN l] and any(x IN l) read as a list comprehension
+// and a list predicate.
 func joinArgs(es []Expr) string {
 	s := joinExprs(es)
 	if len(es) > 0 {

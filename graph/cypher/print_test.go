@@ -77,7 +77,7 @@ func (g exprGen) expr(depth int) Expr {
 		return g.leaf()
 	}
 	d := depth - 1
-	switch g.r.IntN(14) {
+	switch g.r.IntN(19) {
 	case 0, 1, 2:
 		return &Binary{Op: BinaryOp(1 + g.r.IntN(int(OpPow))), L: g.expr(d), R: g.expr(d)}
 	case 3:
@@ -123,6 +123,34 @@ func (g exprGen) expr(depth int) Expr {
 		m := &MapLit{}
 		for _, k := range []string{"k", "END", "a b"}[:g.r.IntN(4)] {
 			m.Items = append(m.Items, &MapItem{Key: k, Value: g.expr(d)})
+		}
+		return m
+	case 14:
+		return &RegexMatch{L: g.expr(d), R: g.expr(d)}
+	case 15:
+		return &ListComprehension{Var: g.name(), List: g.expr(d), Where: g.opt(d), Map: g.opt(d)}
+	case 16:
+		return &ListPredicate{Quantifier: Quantifier(1 + g.r.IntN(4)), Var: g.name(), List: g.expr(d), Where: g.expr(d)}
+	case 17:
+		r := &Reduce{Acc: g.name(), Init: g.expr(d), Var: g.name(), List: g.expr(d), Expr: g.expr(d)}
+		if r.Var == r.Acc {
+			r.Var += "2"
+		}
+		return r
+	case 18:
+		m := &MapProjection{Var: &Variable{Name: g.name()}}
+		for range g.r.IntN(4) {
+			it := &MapProjectionItem{Kind: MapProjectionKind(1 + g.r.IntN(4))}
+			switch it.Kind {
+			case ProjectProperty:
+				it.Key = g.name()
+			case ProjectVariable:
+				it.Key = g.name()
+				it.Value = &Variable{Name: it.Key}
+			case ProjectEntry:
+				it.Key, it.Value = g.name(), g.expr(d)
+			}
+			m.Items = append(m.Items, it)
 		}
 		return m
 	default:

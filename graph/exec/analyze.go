@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"slices"
+
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/shardapi"
 	"github.com/torua/torua/graph/value"
@@ -14,6 +16,17 @@ import (
 // known) and name IS [NOT] NULL. A node that no later
 // expression reads whole need not be loaded.
 func readsWhole(e cypher.Expr, name string) bool {
+	if outer, inner, names, ok := locals(e); ok {
+		if slices.Contains(names, name) {
+			inner = nil // name is the comprehension's own there
+		}
+		for _, x := range append(outer, inner...) {
+			if readsWhole(x, name) {
+				return true
+			}
+		}
+		return false
+	}
 	switch e := e.(type) {
 	case nil:
 		return false

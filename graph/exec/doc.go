@@ -7,11 +7,14 @@
 //
 // Files: row.go (rows and scopes), errors.go (query errors and limits), eval.go
 // (Env.Eval: every expression of graph/cypher's AST with openCypher 9's null, three-valued
-// logic and integer/float rules; References and HasAggregate for the planner), funcs.go
-// (the scalar functions, by name), project.go (WITH/RETURN: projection, aggregation and the
-// aggregate functions' states, DISTINCT, ORDER BY, SKIP, LIMIT, WITH's WHERE; UNWIND).
-// Their tests: eval_test.go (with the fixture row the others share), funcs_test.go,
-// project_test.go.
+// logic and integer/float rules; map projections; References and HasAggregate for the
+// planner), eval_lists.go (list comprehensions, all/any/none/single and reduce, whose
+// variables shadow the row's), eval_regex.go (=~ and the query's compiled patterns),
+// funcs.go (the scalar functions, by name), project.go (WITH/RETURN: projection,
+// aggregation and the aggregate functions' states, DISTINCT, ORDER BY, SKIP, LIMIT, WITH's
+// WHERE; UNWIND), union.go (UNION [ALL] of a query's parts). Their tests: eval_test.go (with
+// the fixture row the others share), eval_lists_test.go (also map projections, =~ and
+// UNION), funcs_test.go, project_test.go.
 //
 // Imports: graph/cypher, graph/value, graph/layout, graph/shardapi. It must not import node,
 // graph/store or router: the router gives it the cluster as an interface.

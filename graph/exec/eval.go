@@ -5,14 +5,16 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/value"
 )
 
 // Env is what expressions are evaluated against besides a row: the query's parameters and,
-// optionally, a way to fetch a vertex. An Env is only read while evaluating, so one Env may
-// serve concurrent evaluations.
+// optionally, a way to fetch a vertex. An Env is only read while evaluating (but for its
+// cache of compiled regular expressions, which is safe for concurrent use), so one Env may
+// serve concurrent evaluations. Env must not be copied after first use.
 type Env struct {
 	// Params are the query's parameters by name (without the $). Values are Normalized
 	// when read, so a Go client's int or []string is accepted.
@@ -21,6 +23,12 @@ type Env struct {
 	// node is not already in the row (as a node, in a path or in a list). Nil means such a
 	// call is a QueryError rather than a node without its labels and properties.
 	FetchNode func(id uint64) (*value.Node, error)
+
+	// regexps are the compiled constant patterns of =~, by expression (eval_regex.go).
+	regexps sync.Map
+	// scopes are the scopes of the bodies of list comprehensions, list predicates and
+	// reduces, by enclosing scope and expression (eval_lists.go): a few per clause.
+	scopes sync.Map
 }
 
 // Eval evaluates x over row r, whose columns s names, with openCypher 9's semantics: null
@@ -96,6 +104,8 @@ func (c *evalCtx) eval(x cypher.Expr) (any, error) {
 		return c.in(x)
 	case *cypher.StringOp:
 		return c.stringOp(x)
+	case *cypher.RegexMatch:
+		return c.regexMatch(x)
 	case *cypher.IsNull:
 		v, err := c.eval(x.X)
 		if err != nil {
@@ -108,6 +118,14 @@ func (c *evalCtx) eval(x cypher.Expr) (any, error) {
 		return c.call(x)
 	case *cypher.Case:
 		return c.caseExpr(x)
+	case *cypher.ListComprehension:
+		return c.comprehension(x)
+	case *cypher.ListPredicate:
+		return c.listPredicate(x)
+	case *cypher.Reduce:
+		return c.reduce(x)
+	case *cypher.MapProjection:
+		return c.mapProjection(x)
 	}
 	return nil, fmt.Errorf("exec: cannot evaluate an expression of type %T", x)
 }
@@ -149,6 +167,42 @@ func property(pos cypher.Pos, v any, key string) (any, error) {
 		return v[key], nil
 	}
 	return nil, errorf(pos, "type error: cannot read property %s of a %s", key, value.TypeName(v))
+}
+
+// mapProjection is v {.key, .*, var, key: expr}: a map of the properties of the node or
+// relationship v (or the entries of the map v), null for a null v. .* takes every
+// property, whatever its place among the items; the other items are then set in order,
+// a later one overwriting an earlier one of the same key; .key of a missing property is
+// null.
+func (c *evalCtx) mapProjection(x *cypher.MapProjection) (any, error) {
+	v, err := c.variable(x.Var)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	props, ok := propsOf(v)
+	if !ok {
+		return nil, errorf(x.Pos, "type error: a map projection needs a NODE, RELATIONSHIP or MAP, not a %s", value.TypeName(v))
+	}
+	out := make(map[string]any, len(x.Items))
+	for _, it := range x.Items {
+		if it.Kind == cypher.ProjectAll {
+			for k, pv := range props {
+				out[k] = pv
+			}
+			break
+		}
+	}
+	for _, it := range x.Items {
+		switch it.Kind {
+		case cypher.ProjectProperty:
+			out[it.Key] = props[it.Key]
+		case cypher.ProjectVariable, cypher.ProjectEntry:
+			if out[it.Key], err = c.eval(it.Value); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // index is list[i] (negative i counts from the end; out of range is null), map[key] and
@@ -565,17 +619,35 @@ func (c *evalCtx) caseExpr(x *cypher.Case) (any, error) {
 	return c.eval(x.Else)
 }
 
-// References returns the variables x reads, each once, in the order they first appear
-// (inside aggregate calls too): the planner pushes a predicate down to where they are all
-// bound.
+// References returns the variables x reads from its row, each once, in the order they
+// first appear (inside aggregate calls too, but not the variables a list comprehension,
+// list predicate or reduce binds, where they are bound): the planner pushes a predicate down
+// to where they are all bound.
 func References(x cypher.Expr) []string {
 	var names []string
-	walk(x, func(x cypher.Expr) bool {
-		if v, ok := x.(*cypher.Variable); ok && !slices.Contains(names, v.Name) {
-			names = append(names, v.Name)
+	var visit func(x cypher.Expr, bound []string)
+	visit = func(x cypher.Expr, bound []string) {
+		if v, ok := x.(*cypher.Variable); ok {
+			if !slices.Contains(bound, v.Name) && !slices.Contains(names, v.Name) {
+				names = append(names, v.Name)
+			}
+			return
 		}
-		return true
-	})
+		if outer, inner, locals, ok := locals(x); ok {
+			for _, o := range outer {
+				visit(o, bound)
+			}
+			inBound := append(slices.Clone(bound), locals...)
+			for _, in := range inner {
+				visit(in, inBound)
+			}
+			return
+		}
+		for _, ch := range children(x) {
+			visit(ch, bound)
+		}
+	}
+	visit(x, nil)
 	return names
 }
 
@@ -625,6 +697,8 @@ func children(x cypher.Expr) []cypher.Expr {
 		return []cypher.Expr{x.X, x.List}
 	case *cypher.StringOp:
 		return []cypher.Expr{x.L, x.R}
+	case *cypher.RegexMatch:
+		return []cypher.Expr{x.L, x.R}
 	case *cypher.IsNull:
 		return []cypher.Expr{x.X}
 	case *cypher.LabelTest:
@@ -637,6 +711,18 @@ func children(x cypher.Expr) []cypher.Expr {
 			out = append(out, w.Cond, w.Result)
 		}
 		return append(out, nonNil(x.Else)...)
+	case *cypher.ListComprehension:
+		return nonNil(x.List, x.Where, x.Map)
+	case *cypher.ListPredicate:
+		return []cypher.Expr{x.List, x.Where}
+	case *cypher.Reduce:
+		return []cypher.Expr{x.Init, x.List, x.Expr}
+	case *cypher.MapProjection:
+		out := []cypher.Expr{x.Var}
+		for _, it := range x.Items {
+			out = append(out, nonNil(it.Value)...)
+		}
+		return out
 	}
 	return nil // literals, parameters, variables
 }

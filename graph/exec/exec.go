@@ -184,10 +184,24 @@ func (r *run) query(q *cypher.Query) (*Result, error) {
 	if r.cat, err = r.x.catalog(r.ctx, r.graph, hasWrites(q)); err != nil {
 		return nil, err
 	}
-	r.clauses = q.Clauses
+	res, err := r.single(q.Clauses)
+	if err == nil && q.Unions != nil {
+		res, err = r.union(res, q.Unions)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Stats = r.stats
+	return res, nil
+}
+
+// single runs the clauses of one query (of a UNION's parts, one).
+func (r *run) single(clauses []cypher.Clause) (*Result, error) {
+	var err error
+	r.clauses = clauses
 	rows, scope := []Row{{}}, NewScope()
 	res := &Result{}
-	for i, c := range q.Clauses {
+	for i, c := range clauses {
 		r.at = i
 		switch c := c.(type) {
 		case *cypher.Match:
@@ -226,7 +240,6 @@ func (r *run) query(q *cypher.Query) (*Result, error) {
 		res.Columns = []string{}
 		res.Rows = []Row{}
 	}
-	res.Stats = r.stats
 	return res, nil
 }
 

@@ -271,20 +271,55 @@ func checkAggregateCalls(x cypher.Expr) error {
 		}
 		return false
 	})
+	if err != nil {
+		return err
+	}
+	// An aggregate is computed over a group's rows, not per element of a list.
+	walk(x, func(y cypher.Expr) bool {
+		if _, inner, _, ok := locals(y); ok && err == nil {
+			for _, in := range inner {
+				walk(in, func(z cypher.Expr) bool {
+					if err == nil && isAggregate(z) {
+						err = errorf(z.Position(), "aggregate function %s() cannot be used inside %s", z.(*cypher.FuncCall).Name, bindingName(y))
+					}
+					return err == nil
+				})
+			}
+		}
+		return err == nil
+	})
 	return err
 }
 
 // checkGrouped checks that an aggregating item reads rows only through aggregate calls and
-// the grouping keys' expressions (keys, by canonical text).
-func checkGrouped(x cypher.Expr, keys map[string]bool) error {
+// the grouping keys' expressions (keys, by canonical text). bound are the variables of the
+// enclosing list comprehensions, list predicates and reduces, which are not read from rows.
+func checkGrouped(x cypher.Expr, keys map[string]bool, bound ...string) error {
 	if isAggregate(x) || keys[x.String()] {
 		return nil
 	}
 	if v, ok := x.(*cypher.Variable); ok {
+		if slices.Contains(bound, v.Name) {
+			return nil
+		}
 		return errorf(v.Pos, "variable %s is used beside an aggregate function but is not a grouping key (project it as an item of its own)", v.Name)
 	}
+	if outer, inner, names, ok := locals(x); ok {
+		for _, o := range outer {
+			if err := checkGrouped(o, keys, bound...); err != nil {
+				return err
+			}
+		}
+		inBound := append(slices.Clone(bound), names...)
+		for _, in := range inner {
+			if err := checkGrouped(in, keys, inBound...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, ch := range children(x) {
-		if err := checkGrouped(ch, keys); err != nil {
+		if err := checkGrouped(ch, keys, bound...); err != nil {
 			return err
 		}
 	}

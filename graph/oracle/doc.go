@@ -14,14 +14,16 @@
 //     the schema's constraints), accessors in ascending id order (Vertices, Edges: what a
 //     loader of the distributed store reads).
 //   - schema.go: indexes (recorded only) and UNIQUE / NODE KEY constraints (enforced).
-//   - eval.go: Eval, Result, Canonical; the clause pipeline, rows and scope; entities in rows
-//     are ids, read from the graph when used and materialised for the result.
+//   - eval.go: Eval, Result, Canonical; the clause pipeline, rows and scope; UNION [ALL] of
+//     the parts' results; entities in rows are ids, read from the graph when used and
+//     materialised for the result.
 //   - match.go: MATCH and OPTIONAL MATCH by backtracking (relationship uniqueness per
 //     clause, variable length, undirected patterns); shortest.go: shortestPath and
 //     allShortestPaths by breadth-first search.
 //   - expr.go: expressions, three-valued logic, the static check of variables; arith.go:
 //     arithmetic (integer overflow and integer division by zero are errors); funcs.go: the
-//     scalar functions.
+//     scalar functions; lists.go: list comprehensions, all/any/none/single, reduce, map
+//     projections and =~.
 //   - project.go: WITH and RETURN (items, *, DISTINCT, grouping, ORDER BY, SKIP, LIMIT);
 //     aggregate.go: count, sum, avg, min, max, collect.
 //   - write.go: CREATE, MERGE, SET, REMOVE, DELETE and DETACH DELETE.
@@ -30,7 +32,7 @@
 //     graph as Cypher CREATE statements.
 //
 // Tests: helpers_test.go (the fixtures, the table runner, exact comparison of values);
-// eval_expr_test.go, eval_match_test.go, eval_write_test.go (tables of queries with answers
+// eval_expr_test.go, eval_lists_test.go, eval_match_test.go, eval_write_test.go (tables of queries with answers
 // worked out by hand, openCypher's corner cases among them); karate_test.go (published facts
 // and a plain BFS); property_test.go (generated graphs against direct computation);
 // gen_test.go and graph_test.go (generators, export round trip, mutators).
@@ -46,6 +48,11 @@
 //   - Reading a node or relationship the query deleted (a property, RETURN) is an error.
 //   - WITH's WHERE filters after its ORDER BY, SKIP and LIMIT.
 //   - String + number is a type error (openCypher concatenates strings and lists only).
+//   - all/any/none/single evaluate their predicate for every element (no short cut), so an
+//     error in any element is reported; WHERE is required in them, as in Neo4j.
+//   - =~ matches the whole string with Go's RE2 syntax (no backreferences or lookaround).
+//   - A map projection's .* is applied first wherever it is written; later items win.
+//   - UNION matches the parts' columns by name, in any order (the first part's order).
 //
 // It imports graph/cypher and graph/value, and must not import graph/exec, router, node or
 // anything of the distributed executor.

@@ -64,7 +64,7 @@ func Eval(g *Graph, q *cypher.Query, params map[string]any) (*Result, error) {
 		work = g.Clone()
 	}
 	ev := &evaluator{g: work, params: ps}
-	res, err := ev.run(q)
+	res, err := ev.query(q)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +128,53 @@ func (s scope) add(names ...string) scope {
 	return out
 }
 
-func (ev *evaluator) run(q *cypher.Query) (*Result, error) {
+// query runs q: its clauses and then, one after the other, the queries UNION combines with
+// them. Every part must name the same columns (in any order; rows are put in the first
+// part's); UNION without ALL keeps one of each set of equal rows (by value.Key).
+func (ev *evaluator) query(q *cypher.Query) (*Result, error) {
+	res, err := ev.run(q.Clauses)
+	if err != nil || q.Unions == nil {
+		return res, err
+	}
+	for _, u := range q.Unions {
+		part, err := ev.run(u.Clauses)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(res.Columns)), slices.Sorted(slices.Values(part.Columns))) {
+			return nil, errAt(u.Pos, "UNION of queries with columns %q and %q", res.Columns, part.Columns)
+		}
+		for _, prow := range part.Rows {
+			byName := make(map[string]any, len(prow))
+			for i, c := range part.Columns {
+				byName[c] = prow[i]
+			}
+			out := make([]any, len(res.Columns))
+			for i, c := range res.Columns {
+				out[i] = byName[c]
+			}
+			res.Rows = append(res.Rows, out)
+		}
+	}
+	if !q.Unions[0].All {
+		seen := map[string]bool{}
+		kept := [][]any{}
+		for _, r := range res.Rows {
+			if k := value.Key(r); !seen[k] {
+				seen[k] = true
+				kept = append(kept, r)
+			}
+		}
+		res.Rows = kept
+	}
+	return res, nil
+}
+
+func (ev *evaluator) run(clauses []cypher.Clause) (*Result, error) {
 	rows := []row{{}}
 	var sc scope
 	var err error
-	for _, c := range q.Clauses {
+	for _, c := range clauses {
 		switch c := c.(type) {
 		case *cypher.Match:
 			rows, sc, err = ev.match(c, rows, sc)

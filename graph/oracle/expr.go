@@ -83,6 +83,16 @@ func (ev *evaluator) eval(e cypher.Expr, r row) (any, error) {
 		return ev.call(e, r)
 	case *cypher.Case:
 		return ev.caseExpr(e, r)
+	case *cypher.ListComprehension:
+		return ev.comprehension(e, r)
+	case *cypher.ListPredicate:
+		return ev.listPredicate(e, r)
+	case *cypher.Reduce:
+		return ev.reduce(e, r)
+	case *cypher.MapProjection:
+		return ev.mapProjection(e, r)
+	case *cypher.RegexMatch:
+		return ev.regexMatch(e, r)
 	}
 	return nil, fmt.Errorf("unknown expression %T", e)
 }
@@ -462,7 +472,41 @@ func walk(e cypher.Expr, f func(cypher.Expr) bool) {
 			walk(w.Result, f)
 		}
 		walk(e.Else, f)
+	case *cypher.RegexMatch:
+		walk(e.L, f)
+		walk(e.R, f)
+	case *cypher.ListComprehension:
+		walk(e.List, f)
+		walk(e.Where, f)
+		walk(e.Map, f)
+	case *cypher.ListPredicate:
+		walk(e.List, f)
+		walk(e.Where, f)
+	case *cypher.Reduce:
+		walk(e.Init, f)
+		walk(e.List, f)
+		walk(e.Expr, f)
+	case *cypher.MapProjection:
+		walk(e.Var, f)
+		for _, it := range e.Items {
+			walk(it.Value, f)
+		}
 	}
+}
+
+// binder splits an expression that binds variables of its own (a list comprehension, a list
+// predicate, reduce) into what is evaluated in the enclosing row (outer), what sees the new
+// variables (inner), and their names; ok is false for other expressions.
+func binder(e cypher.Expr) (outer, inner []cypher.Expr, names []string, ok bool) {
+	switch e := e.(type) {
+	case *cypher.ListComprehension:
+		return []cypher.Expr{e.List}, []cypher.Expr{e.Where, e.Map}, []string{e.Var}, true
+	case *cypher.ListPredicate:
+		return []cypher.Expr{e.List}, []cypher.Expr{e.Where}, []string{e.Var}, true
+	case *cypher.Reduce:
+		return []cypher.Expr{e.Init, e.List}, []cypher.Expr{e.Expr}, []string{e.Acc, e.Var}, true
+	}
+	return nil, nil, nil, false
 }
 
 // checkVars fails on the first variable of e that is not in scope, and on an aggregate
@@ -475,6 +519,20 @@ func checkExpr(e cypher.Expr, sc scope, aggOK bool) error {
 	var err error
 	walk(e, func(x cypher.Expr) bool {
 		if err != nil {
+			return false
+		}
+		if outer, inner, names, ok := binder(x); ok {
+			// Its own variables are in scope in its body, where an aggregate is not allowed.
+			for _, o := range outer {
+				if err == nil {
+					err = checkExpr(o, sc, aggOK)
+				}
+			}
+			for _, in := range inner {
+				if err == nil && in != nil {
+					err = checkExpr(in, sc.add(names...), false)
+				}
+			}
 			return false
 		}
 		switch x := x.(type) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -132,6 +133,32 @@ var queries = []struct {
 	{q: `MATCH (n) WITH n ORDER BY n.id LIMIT 20 MATCH (n)-->(m) RETURN n.id, m.id`},
 	{q: `UNWIND [1, 2, 3, 2] AS i MATCH (n {id: i}) RETURN n.id, count(*) AS c`},
 	{q: `MATCH (n) UNWIND n.tags AS tag RETURN tag, count(*) AS c`},
+	// UNION and UNION ALL (columns by name, in any order).
+	{q: `MATCH (n:Person) RETURN n.name AS name UNION MATCH (n:City) RETURN n.name AS name`},
+	{q: `MATCH (a)-[:KNOWS]->(b) RETURN a.id AS x UNION ALL MATCH (a)-[:LIKES]->(b) RETURN b.id AS x`},
+	{q: `MATCH (n) WHERE n.age > 60 RETURN n.id AS id, n.name AS name UNION MATCH (n) WHERE n.score > 90 RETURN n.name AS name, n.id AS id`},
+	{q: `MATCH ({id: 1})-->(m) RETURN m.id AS id UNION MATCH ({id: 2})-->(m) RETURN m.id AS id UNION MATCH ({id: 3})<--(m) RETURN m.id AS id`},
+	{q: `MATCH (n:Person) RETURN 'person' AS kind, count(*) AS c UNION ALL MATCH (n:City) RETURN 'city' AS kind, count(*) AS c`},
+	{q: `MATCH ({id: 5})-->(b) RETURN b.id AS b UNION MATCH ({id: 5})<--(b) RETURN b.id AS b UNION MATCH (b {id: -1}) RETURN b.id AS b`},
+	// List comprehensions, list predicates, reduce; a comprehension's variable shadows n inside only.
+	{q: `MATCH (n) WHERE n.id <= 30 RETURN n.id, [t IN n.tags WHERE t STARTS WITH 'a' OR t = 'eve' | toUpper(t)] AS ts`},
+	{q: `MATCH (n) WHERE any(t IN n.tags WHERE t = 'bob') RETURN n.id`},
+	{q: `MATCH (n) RETURN n.id AS id, all(t IN n.tags WHERE t <> 'ann') AS a, none(t IN n.tags WHERE t = 'cid') AS b, single(t IN n.tags WHERE t = 'dee') AS c ORDER BY id`, ordered: true},
+	{q: `MATCH (a {id: 4})-[rs*1..2]->(b) RETURN b.id, reduce(w = 0, r IN rs | w + coalesce(r.weight, 0)) AS w, [r IN rs | type(r)] AS types`},
+	{q: `MATCH (n) WITH n.name AS name, collect(n.age) AS ages RETURN name, size([a IN ages WHERE a > 50]) AS olds, reduce(s = 0, a IN ages | s + a) AS total`},
+	{q: `MATCH p = (a {id: 3})-[*1..2]->(b) WHERE all(x IN nodes(p) WHERE x.age IS NULL OR x.age > 20) RETURN b.id, [x IN nodes(p) | x.id] AS ids`},
+	{q: `MATCH (n) WHERE n.id < 10 RETURN n.id, [n IN range(1, 3) | n * 2] AS l, n.name`},
+	{q: `MATCH (a)-[r]->(b) WHERE any(x IN [a.age, b.age] WHERE x > 70) AND single(x IN [a, b] WHERE x:City) RETURN a.id, b.id`},
+	// =~ (whole-string, Go syntax).
+	{q: `MATCH (n) WHERE n.name =~ '[a-d].*' RETURN n.id, n.name`},
+	{q: `MATCH (n) WHERE n.name =~ $re RETURN count(*) AS c`, params: map[string]any{"re": "(?i)E.E"}},
+	{q: `MATCH (n) RETURN n.name =~ 'e.e|b.b' AS m, count(*) AS c`},
+	{q: `MATCH (n:Person) WHERE toString(n.id) =~ '1[0-9]?' RETURN n.id`},
+	// Map projections of nodes, relationships and maps.
+	{q: `MATCH (n) WHERE n.id <= 20 RETURN n {.name, .age, id: n.id, .missing}`},
+	{q: `MATCH (a {id: 2})-[r]->(b) RETURN r {.*, t: type(r)} AS rel, b {.id, .name}`},
+	{q: `MATCH (n) WHERE n.id % 9 = 0 RETURN n {.*} AS props`},
+	{q: `MATCH (n) WHERE n.id < 5 WITH n, n.id * 2 AS d, {k: n.name} AS m RETURN n {.id, d}, m {.k, .*}`},
 	{q: `MATCH (n) RETURN n.active AS a, n.name AS name, count(*) AS c ORDER BY a, name, c`, ordered: true},
 	{q: `MATCH (n) RETURN n.id AS id ORDER BY n.score DESC, id SKIP 3 LIMIT 7`, ordered: true},
 	{q: `MATCH (a {id: 1}), (b {id: 9}) MATCH p = shortestPath((a)-[*..6]-(b)) RETURN length(p)`},
@@ -372,4 +399,35 @@ func TestClusterGraphLimitsAreConfigurable(t *testing.T) {
 	res, err := cl.Query(ctx, "l", `UNWIND range(1, 10) AS i RETURN count(i)`, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Rows).To(Equal([][]any{{int64(10)}}))
+}
+
+// TestQueryErrorsAgreeWithTheOracle: queries that are faults of the query fail on both, and
+// the cluster answers them 400 with a message naming the fault and where it is.
+func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
+	cl := startCluster(t)
+	g := oracle.Random(5, 20, 40, oracle.Options{})
+	load(t, cl, "e", g)
+	for _, tc := range []struct{ q, msg string }{
+		{`MATCH (n) WHERE n.name =~ 'a(' RETURN n`, "line 1, column 27: invalid regular expression 'a(': missing closing )"},
+		{`MATCH (n) WHERE n.name =~ $re RETURN n`, "line 1, column 27: invalid regular expression '(?=x)': invalid or unsupported Perl syntax"},
+		{`MATCH (n) RETURN * UNION MATCH (m) RETURN *`, "line 1, column 20: expected the same column names on both sides of UNION, found (n) before it and (m) after it"},
+		{`RETURN 1 AS a UNION RETURN 2 AS b`, "line 1, column 15: expected the same column names on both sides of UNION, found (a) before it and (b) after it"},
+		{`MATCH (n) RETURN n.id AS id UNION CREATE (m) RETURN m.id AS id`, "line 1, column 35: updating clauses (CREATE) in a query combined by UNION are not supported by Torua"},
+		{`MATCH (n) RETURN [x IN [1] | count(n)] AS c`, "line 1, column 30: aggregate function count() cannot be used inside a list comprehension"},
+		{`MATCH (n) RETURN [x IN n.name | x] AS c`, "line 1, column 25: type error: a list comprehension iterates over a LIST, not a STRING"},
+		{`MATCH (n) RETURN n.name {.x} AS c`, `line 1, column 25: expected ",", AS, ORDER BY, SKIP, LIMIT or end of query, found "{"`},
+		{`MATCH (n) WITH n.name AS s RETURN s {.x} AS c`, "line 1, column 37: type error: a map projection needs a NODE, RELATIONSHIP or MAP, not a STRING"},
+	} {
+		params := map[string]any{"re": "(?=x)"}
+		parsed, perr := cypher.Parse(tc.q)
+		if perr == nil {
+			if _, err := oracle.Eval(g.Clone(), parsed, params); err == nil {
+				t.Errorf("oracle: %s succeeded", tc.q)
+			}
+		}
+		_, err := cl.Query(context.Background(), "e", tc.q, params)
+		if !errors.Is(err, client.ErrBadRequest) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("cluster: %s: error %v, want 400 with %q", tc.q, err, tc.msg)
+		}
+	}
 }
