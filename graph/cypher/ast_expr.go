@@ -1,9 +1,9 @@
 package cypher
 
 // Expr is an expression: *Literal, *ListLit, *MapLit, *Parameter, *Variable, *Property,
-// *Index, *Slice, *Binary, *Unary, *In, *StringOp, *IsNull, *LabelTest, *FuncCall or
-// *Case. String prints it as canonical Cypher, with parentheses only where precedence
-// needs them.
+// *Index, *Slice, *Binary, *Unary, *In, *StringOp, *IsNull, *LabelTest, *FuncCall, *Case
+// or *PatternPredicate (ast_pattern_pred.go). String prints it as canonical Cypher, with
+// parentheses only where precedence needs them.
 type Expr interface {
 	Position() Pos
 	String() string

@@ -52,6 +52,9 @@ type parser struct {
 	quoted []bool // quoted[i]: toks[i] is an identifier written in backquotes
 	i      int
 	depth  int // nesting of expressions, see deeper
+	// loose are the patterns read as expressions not (yet) found in a predicate position
+	// (parse_pattern_pred.go).
+	loose []*PatternPredicate
 }
 
 // maxDepth bounds the nesting of expressions: a query nested deeper is refused, rather
@@ -263,6 +266,7 @@ func (p *parser) query() *Query {
 				clauseName(last), clauseStart(p))
 		}
 		c := p.clause()
+		p.checkLoose()
 		switch c.(type) {
 		case *With:
 			updating = false
