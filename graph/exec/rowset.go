@@ -144,10 +144,16 @@ func (mt *matcher) keyCols(extra ...int) []int {
 	return slices.Compact(cols)
 }
 
-// rowKey appends row's identity on cols (and its input row) to b.
+// rowKey appends row's identity on cols (and its input row) to b. A column past the row's
+// end is one the MATCH has not bound yet (the rows of a MATCH that starts from a bound
+// vertex are the previous clause's until its first hop): null.
 func rowKey(b []byte, row *mrow, cols []int) []byte {
 	b = binary.AppendUvarint(b, uint64(row.origin))
 	for _, c := range cols {
+		if c >= len(row.row) {
+			b = append(b, 0)
+			continue
+		}
 		switch v := row.row[c].(type) {
 		case *value.Node:
 			b = binary.BigEndian.AppendUint64(append(b, 'n'), v.ID)

@@ -158,6 +158,9 @@ var queries = []struct {
 	{q: `MATCH (a {id: 2})-->(b)-->(c) WITH DISTINCT c MATCH (c)-->(d) RETURN count(*) AS n`},
 	{q: `MATCH (a)-->(b)-->(a) RETURN DISTINCT a.id`},
 	{q: `MATCH (a)-[r1]-(b)-[r2]-(c) WHERE a.id = 6 AND c.age > 20 RETURN count(DISTINCT c) AS n, count(DISTINCT b) AS m`},
+	// A MATCH whose rows are merged, from a vertex the clause before bound.
+	{q: `MATCH (a) WHERE a.id < 5 MATCH (a)-->(b) RETURN count(DISTINCT b) AS n`},
+	{q: `MATCH (a) WITH a MATCH (a)-->(b)-->(c) RETURN DISTINCT c.id`},
 }
 
 // TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the
