@@ -9,9 +9,11 @@
 // (Env.Eval: every expression of graph/cypher's AST with openCypher 9's null, three-valued
 // logic and integer/float rules; References and HasAggregate for the planner), funcs.go
 // (the scalar functions, by name), project.go (WITH/RETURN: projection, aggregation and the
-// aggregate functions' states, DISTINCT, ORDER BY, SKIP, LIMIT, WITH's WHERE; UNWIND).
+// aggregate functions' states, DISTINCT, ORDER BY, SKIP, LIMIT, WITH's WHERE; UNWIND),
+// predicate.go (pattern predicates, EXISTS { } and COUNT { }: semi-joins computed for a
+// whole batch of rows by a matcher, into hidden columns that Eval reads).
 // Their tests: eval_test.go (with the fixture row the others share), funcs_test.go,
-// project_test.go.
+// project_test.go, predicate_test.go.
 //
 // Imports: graph/cypher, graph/value, graph/layout, graph/shardapi. It must not import node,
 // graph/store or router: the router gives it the cluster as an interface.
