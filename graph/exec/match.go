@@ -210,6 +210,11 @@ func (mt *matcher) plan(m *cypher.Match) error {
 			mt.scope, _ = mt.scope.With(p.PathVar)
 		}
 	}
+	// A property map that reads another variable (b {name: a.name}) joins the residual WHERE
+	// when its node is added: the nodes it reads, added before or after, are loaded too.
+	for _, spec := range mt.nodes {
+		spec.needed = spec.needed || mt.readsWhole(spec.name)
+	}
 	// Nodes on a path a later clause reads whole are loaded too.
 	for _, p := range m.Patterns {
 		if p.PathVar != "" && mt.readsWhole(p.PathVar) {

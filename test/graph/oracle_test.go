@@ -161,6 +161,9 @@ var queries = []struct {
 	// A MATCH whose rows are merged, from a vertex the clause before bound.
 	{q: `MATCH (a) WHERE a.id < 5 MATCH (a)-->(b) RETURN count(DISTINCT b) AS n`},
 	{q: `MATCH (a) WITH a MATCH (a)-->(b)-->(c) RETURN DISTINCT c.id`},
+	// A property map that reads another variable, of a named and of an anonymous node.
+	{q: `MATCH (a:Person)-[:LIKES]->(b {name: a.name}) RETURN a.id, b.id`},
+	{q: `MATCH (a)-[:KNOWS]-({age: a.age}) RETURN a.id`},
 	// Pattern predicates: semi-joins and anti-joins, computed for the whole batch of rows.
 	{q: `MATCH (a)-[:KNOWS]->(b) WHERE NOT (b)-[:KNOWS]->(a) RETURN a.id, b.id`},
 	{q: `MATCH (a)-[:KNOWS]->(b) WHERE (b)-[:KNOWS]->(a) RETURN a.id, b.id`},
