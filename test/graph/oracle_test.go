@@ -183,6 +183,9 @@ var queries = []struct {
 	{q: `MATCH (a) WHERE COUNT { (a)-[:KNOWS]-() } = 2 RETURN a.id`},
 	{q: `MATCH (n) WHERE n.id <= 20 OPTIONAL MATCH (n)-[:WORKS_AT]->(c) RETURN n.id, c.id, exists((c)<-[:WORKS_AT]-(:Person)) AS e`},
 	{q: `MATCH (n) WHERE n.id <= 30 OPTIONAL MATCH (n)-[:LIKES]->(m) WITH n, m WHERE NOT (m)-[:KNOWS]->(n) RETURN n.id, m.id`},
+	{q: `MATCH (a:Person) WHERE (a)-[:KNOWS]-(:Person {age: a.age}) OR (a)-[:LIKES]->({name: a.name}) RETURN a.id`},
+	{q: `MATCH (a) RETURN a.id AS id ORDER BY COUNT { (a)-[:KNOWS|LIKES]->() } DESC, id LIMIT 10`, ordered: true},
+	{q: `MATCH (a)-[r:LIKES]->(b) WHERE a.id < 60 AND EXISTS { MATCH (b)-[s:LIKES]->(c) WHERE s.weight > r.weight } WITH * RETURN a.id, b.id`},
 }
 
 // TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the
