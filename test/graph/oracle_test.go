@@ -186,6 +186,11 @@ var queries = []struct {
 	{q: `MATCH (a:Person) WHERE (a)-[:KNOWS]-(:Person {age: a.age}) OR (a)-[:LIKES]->({name: a.name}) RETURN a.id`},
 	{q: `MATCH (a) RETURN a.id AS id ORDER BY COUNT { (a)-[:KNOWS|LIKES]->() } DESC, id LIMIT 10`, ordered: true},
 	{q: `MATCH (a)-[r:LIKES]->(b) WHERE a.id < 60 AND EXISTS { MATCH (b)-[s:LIKES]->(c) WHERE s.weight > r.weight } WITH * RETURN a.id, b.id`},
+	{q: `MATCH (a) WHERE (:Person)-[:LIKES]->(a) RETURN a.id`},
+	{q: `MATCH (n) WHERE n.id <= 20 OPTIONAL MATCH (n)-[:KNOWS]->(m) WHERE (m)-[:LIKES]->() RETURN n.id, m.id`},
+	{q: `MATCH (a) WHERE COUNT { (a)--(a) } > 0 RETURN a.id, COUNT { (a)--(a) } AS loops, COUNT { (a)-->(a) } AS out`},
+	{q: `MATCH (a) WHERE EXISTS { MATCH p = (a)-[:KNOWS*1..2]->(b) WHERE length(p) = 2 AND b.id < a.id } RETURN a.id`},
+	{q: `MATCH (a) WITH a.id AS id, a WITH *, COUNT { (a)-->() } AS c RETURN id, c`},
 }
 
 // TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the
