@@ -1,9 +1,9 @@
 package exec
 
 import (
+	"encoding/binary"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/value"
@@ -116,17 +116,31 @@ func (r *run) withPredicates(rows []Row, s *Scope, exprs ...cypher.Expr) ([]Row,
 }
 
 // predicate computes x for each of rows (scope s): true when the row has a match (COUNT
-// { }: the number of matches), null when a vertex it starts from is null.
+// { }: the number of matches), null when a vertex it starts from is null. Rows that agree
+// on every entity x reads are matched once.
 func (r *run) predicate(x *cypher.PatternPredicate, rows []Row, s *Scope) ([]any, error) {
 	bound, err := anchors(x, s)
 	if err != nil {
 		return nil, err
 	}
+	var reads []int
+	names := map[string]bool{}
+	mentions(x, names)
+	for name := range names {
+		if col, ok := s.Index(name); ok {
+			reads = append(reads, col)
+		}
+	}
+	slices.Sort(reads)
 	mt := r.newMatcher(s)
 	mt.pred = x
 	out := make([]any, len(rows))
+	same := make([]int, len(rows)) // the row whose value row i takes
+	first := map[string]int{}
+	var key []byte
 rows:
 	for i, row := range rows {
+		same[i] = i
 		for _, name := range bound {
 			col, _ := s.Index(name)
 			switch v := row[col].(type) {
@@ -136,6 +150,14 @@ rows:
 			default:
 				return nil, errorf(x.Pos, "type error: %s starts from %s, which is a %s, not a NODE", predicateName(x), name, value.TypeName(v))
 			}
+		}
+		var ok bool
+		if key, ok = entityKey(key[:0], row, reads); ok {
+			if j, seen := first[string(key)]; seen {
+				same[i] = j
+				continue
+			}
+			first[string(key)] = i
 		}
 		out[i] = false
 		if x.Form == cypher.CountSubquery {
@@ -157,7 +179,29 @@ rows:
 			out[m.origin] = true
 		}
 	}
+	for i, j := range same {
+		out[i] = out[j]
+	}
 	return out, nil
+}
+
+// entityKey appends the identities of the row's values in cols to b, and reports whether
+// they all are nodes, relationships or null (other values are not keyed: 1 and 1.0 are
+// one key, yet toString tells them apart).
+func entityKey(b []byte, row Row, cols []int) ([]byte, bool) {
+	for _, c := range cols {
+		switch v := row[c].(type) {
+		case *value.Node:
+			b = binary.BigEndian.AppendUint64(append(b, 'n'), v.ID)
+		case *value.Relationship:
+			b = binary.BigEndian.AppendUint64(append(b, 'r'), v.ID)
+		case nil:
+			b = append(b, 0)
+		default:
+			return b, false
+		}
+	}
+	return b, true
 }
 
 // anchors returns the node variables of x that s binds, and refuses a pattern of x that
@@ -189,7 +233,7 @@ func anchors(x *cypher.PatternPredicate, s *Scope) ([]string, error) {
 			}
 		}
 		for _, rel := range p.Rels() {
-			if rel.Var != "" && s.Has(rel.Var) && !strings.HasPrefix(rel.Var, hidden) {
+			if rel.Var != "" && s.Has(rel.Var) {
 				return nil, errorf(rel.Pos, "relationship variable %s is bound outside %s: its relationships are its own", rel.Var, predicateName(x))
 			}
 		}

@@ -77,3 +77,23 @@ func TestPatternPredicateEval(t *testing.T) {
 	g.Expect(readsWhole(y, "b")).To(BeTrue(), "the WHERE reads b's properties")
 	g.Expect(constant(y)).To(BeFalse())
 }
+
+// TestPatternPredicateEntityKey: rows are matched once per identity of the entities a
+// predicate reads; a row that holds another kind of value there is never merged.
+func TestPatternPredicateEntityKey(t *testing.T) {
+	g := NewWithT(t)
+	key := func(row Row, cols ...int) (string, bool) {
+		b, ok := entityKey(nil, row, cols)
+		return string(b), ok
+	}
+	k1, ok1 := key(Row{alice, knows, int64(1)}, 0, 1)
+	k2, ok2 := key(Row{alice, knows, int64(2)}, 0, 1)
+	g.Expect(ok1 && ok2).To(BeTrue())
+	g.Expect(k1).To(Equal(k2), "column 2 is not read")
+	k3, _ := key(Row{bob, knows}, 0, 1)
+	g.Expect(k3).NotTo(Equal(k1))
+	k4, _ := key(Row{nil, knows}, 0, 1)
+	g.Expect(k4).NotTo(Equal(k1))
+	_, ok := key(Row{alice, int64(1)}, 0, 1)
+	g.Expect(ok).To(BeFalse())
+}
