@@ -2,8 +2,9 @@ package cypher
 
 // Expr is an expression: *Literal, *ListLit, *MapLit, *Parameter, *Variable, *Property,
 // *Index, *Slice, *Binary, *Unary, *In, *StringOp, *RegexMatch, *IsNull, *LabelTest,
-// *FuncCall, *Case, *ListComprehension, *ListPredicate, *Reduce or *MapProjection. String prints it as canonical Cypher, with parentheses only where precedence
-// needs them.
+// *FuncCall, *Case, *ListComprehension, *ListPredicate, *Reduce, *MapProjection or
+// *PatternPredicate (ast_pattern_pred.go). String prints it as canonical Cypher, with
+// parentheses only where precedence needs them.
 type Expr interface {
 	Position() Pos
 	String() string

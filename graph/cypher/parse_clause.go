@@ -25,7 +25,7 @@ func (p *parser) clause() Clause {
 		p.next()
 		w := &With{At: at, Projection: p.projection(true)}
 		if p.accept("WHERE") {
-			w.Where = p.expr()
+			w.Where = p.where()
 		}
 		return w
 	case p.at("RETURN"):
@@ -64,7 +64,7 @@ func (p *parser) clause() Clause {
 func (p *parser) match(at At, optional bool) *Match {
 	m := &Match{At: at, Optional: optional, Patterns: p.patterns()}
 	if p.accept("WHERE") {
-		m.Where = p.expr()
+		m.Where = p.where()
 	}
 	return m
 }

@@ -249,7 +249,7 @@ func (p *parser) atom() Expr {
 		switch t.Text {
 		case "(":
 			if p.looksLikePattern() {
-				p.unsupported(t.Pos, "pattern expressions (a pattern used as a value or predicate) are")
+				return p.patternPredicate()
 			}
 			p.next()
 			e := p.expr()
@@ -286,7 +286,9 @@ func (p *parser) identAtom() Expr {
 	case p.at("CASE"):
 		return p.caseExpr()
 	case (p.at("EXISTS") || p.at("COUNT")) && p.isSym(1, "{"):
-		p.unsupported(t.Pos, asciiUpper(t.Text)+" subqueries are")
+		return p.subquery()
+	case p.at("EXISTS") && p.isSym(1, "(") && p.patternAt(2):
+		return p.existsCall()
 	case p.isSym(1, "(") && (p.isVar(0) || p.at("EXISTS") || p.at("ALL")):
 		return p.call()
 	case p.isVar(0):

@@ -160,10 +160,13 @@ func (p *parser) boundOrFail(star Token, what string) {
 }
 
 // looksLikePattern reports whether the "(" at the current token starts a pattern
-// (a node followed by a relationship) rather than a parenthesised expression. Pattern
-// expressions and comprehensions are not supported; this lets them be refused by name.
-func (p *parser) looksLikePattern() bool {
-	k := 1
+// (a node followed by a relationship) rather than a parenthesised expression: a pattern
+// predicate, or a pattern comprehension, which is refused by name.
+func (p *parser) looksLikePattern() bool { return p.patternAt(0) }
+
+// patternAt is looksLikePattern for the "(" at tok(at).
+func (p *parser) patternAt(at int) bool {
+	k := at + 1
 	if p.isVar(k) {
 		k++
 	}

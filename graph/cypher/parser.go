@@ -53,6 +53,9 @@ type parser struct {
 	quoted []bool // quoted[i]: toks[i] is an identifier written in backquotes
 	i      int
 	depth  int // nesting of expressions, see deeper
+	// loose are the patterns read as expressions not (yet) found in a predicate position
+	// (parse_pattern_pred.go).
+	loose []*PatternPredicate
 }
 
 // maxDepth bounds the nesting of expressions: a query nested deeper is refused, rather
@@ -296,6 +299,7 @@ func (p *parser) single() []Clause {
 				clauseName(last), clauseStart(p))
 		}
 		c := p.clause()
+		p.checkLoose()
 		switch c.(type) {
 		case *With:
 			updating = false

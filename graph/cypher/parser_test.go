@@ -152,6 +152,21 @@ var validCases = []validCase{
 	{"RETURN all(x), exists(x), ALL(x)", "RETURN all(x), exists(x), all(x)"},
 	{"MATCH (`a\nb`) RETURN `a\nb`, 'é\\U0001F600'", "MATCH (`a\nb`) RETURN `a\nb`, 'é😀'"},
 	{"// a comment\nMATCH (n) /* and\nanother */ RETURN n", "MATCH (n) RETURN n"},
+
+	// Pattern predicates and EXISTS / COUNT subqueries.
+	{"MATCH (a) WHERE (a)-[:KNOWS]->(b) RETURN a", ""},
+	{"MATCH (a) WHERE NOT (a)-[:KNOWS]->(:Person {name: 'x'}) RETURN a", ""},
+	{"MATCH (a) WHERE (a)-->() AND (a)<-[:T|U*1..2 {w: 1}]-(b:B) OR NOT (a)--() XOR a.x RETURN a", ""},
+	{"MATCH (a) WHERE NOT ((a)-->()) RETURN a", "MATCH (a) WHERE NOT (a)-->() RETURN a"},
+	{"MATCH (a) WITH a WHERE (a)-->() RETURN a", ""},
+	{"MATCH (a) WHERE exists((a)-->()) RETURN exists((a)<-[:T]-(:L)) AS e", ""},
+	{"MATCH (a) WHERE EXISTS((a)-->()) RETURN a", "MATCH (a) WHERE exists((a)-->()) RETURN a"},
+	{"MATCH (a) WHERE EXISTS { (a)-->(b) } RETURN a", "MATCH (a) WHERE EXISTS { MATCH (a)-->(b) } RETURN a"},
+	{"MATCH (a) WHERE exists { match (a)-->(b) where b.age > 3 } RETURN a", "MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE b.age > 3 } RETURN a"},
+	{"MATCH (a) WHERE EXISTS { MATCH p = (a)-->(b), (b)-[*1..2]-(c) WHERE length(p) > 0 AND (c)-->(a) } RETURN a", ""},
+	{"MATCH (a) WHERE COUNT { (a)-->() } > 2 RETURN a, count{(a)--()} AS c", "MATCH (a) WHERE COUNT { MATCH (a)-->() } > 2 RETURN a, COUNT { MATCH (a)--() } AS c"},
+	{"MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE EXISTS { MATCH (b)-->(c) WHERE NOT (c)-->(a) } } RETURN a", ""},
+	{"MATCH (a) RETURN (a) - 1, (a)--1, (a)<-1", "MATCH (a) RETURN a - 1, a - -1, a < -1"},
 }
 
 func TestParseValid(t *testing.T) {
@@ -273,6 +288,22 @@ func TestParseStructure(t *testing.T) {
 		Whens: []*When{{Cond: &Literal{Value: int64(1)}, Result: &Literal{Value: "a"}}}, Else: &Literal{}}))
 	g.Expect(items[1].Expr).To(Equal(&Slice{Expr: &ListLit{Elems: []Expr{&Literal{Value: int64(1)}}}, From: &Literal{Value: int64(0)}}))
 	g.Expect(items[2].Expr).To(Equal(&IsNull{X: &Literal{Value: "x"}, Not: true}))
+
+	q, err = Parse("MATCH (a) WHERE NOT (a)-->() AND EXISTS { (a)-[:T]-(b) WHERE b.x } RETURN COUNT { (a)--() }")
+	g.Expect(err).NotTo(HaveOccurred())
+	where := q.Clauses[0].(*Match).Where.(*Binary)
+	g.Expect(where.L.(*Unary).X.Position()).To(Equal(Pos{1, 21}))
+	g.Expect(where.R.Position()).To(Equal(Pos{1, 34}))
+	g.Expect(q.Clauses[1].(*Return).Items[0].Expr.Position()).To(Equal(Pos{1, 75}))
+	zeroAt(reflect.ValueOf(q))
+	g.Expect(where.L).To(Equal(&Unary{Op: OpNot, X: &PatternPredicate{Form: PatternForm, Patterns: []*Pattern{{Elements: []Element{
+		&NodePattern{Var: "a"}, &RelPattern{Dir: DirOut}, &NodePattern{}}}}}}))
+	g.Expect(where.R).To(Equal(&PatternPredicate{Form: ExistsSubquery, Patterns: []*Pattern{{Elements: []Element{
+		&NodePattern{Var: "a"}, &RelPattern{Types: []string{"T"}}, &NodePattern{Var: "b"}}}},
+		Where: &Property{Expr: &Variable{Name: "b"}, Key: "x"}}))
+	g.Expect(q.Clauses[1].(*Return).Items[0].Expr).To(Equal(&PatternPredicate{Form: CountSubquery, Patterns: []*Pattern{{Elements: []Element{
+		&NodePattern{Var: "a"}, &RelPattern{}, &NodePattern{}}}}}))
+	g.Expect(q.Clauses[1].(*Return).Items[0].Name()).To(Equal("COUNT { MATCH (a)--() }"))
 }
 
 // FuzzParse: Parse never panics; what it accepts prints as Cypher that parses back to

@@ -223,6 +223,26 @@ func (p *Pattern) String() string {
 	return b.String()
 }
 
+// String prints the predicate as Cypher, in its form; the subqueries always with MATCH.
+func (e *PatternPredicate) String() string {
+	switch e.Form {
+	case PatternForm:
+		return e.Patterns[0].String()
+	case ExistsForm:
+		return "exists(" + e.Patterns[0].String() + ")"
+	}
+	var b strings.Builder
+	if e.Form == CountSubquery {
+		b.WriteString("COUNT { MATCH ")
+	} else {
+		b.WriteString("EXISTS { MATCH ")
+	}
+	writePatterns(&b, e.Patterns)
+	writeWhere(&b, e.Where)
+	b.WriteString(" }")
+	return b.String()
+}
+
 // String prints the node pattern as Cypher.
 func (n *NodePattern) String() string {
 	s := "(" + varName(n.Var) + labels(n.Labels)

@@ -154,10 +154,38 @@ func (g exprGen) expr(depth int) Expr {
 		}
 		return m
 	default:
+		if g.r.IntN(4) == 0 {
+			return g.patternPredicate(d)
+		}
 		c := &Case{Subject: g.opt(d), Else: g.opt(d)}
 		for range 1 + g.r.IntN(2) {
 			c.Whens = append(c.Whens, &When{Cond: g.expr(d), Result: g.expr(d)})
 		}
 		return c
 	}
+}
+
+// patternPredicate makes exists(pattern), EXISTS { } or COUNT { } (a bare pattern is a
+// value in RETURN, which the parser refuses), their WHERE a predicate or a bare pattern.
+func (g exprGen) patternPredicate(depth int) Expr {
+	some := func(names ...string) []string { // nil when empty, as the parser leaves it
+		if n := g.r.IntN(len(names) + 1); n > 0 {
+			return names[:n]
+		}
+		return nil
+	}
+	pat := func() *Pattern {
+		return &Pattern{Elements: []Element{&NodePattern{Var: g.name()},
+			&RelPattern{Types: some("T", "U"), Dir: Direction(g.r.IntN(3))}, &NodePattern{Labels: some("L")}}}
+	}
+	pp := &PatternPredicate{Form: PredicateForm(2 + g.r.IntN(3)), Patterns: []*Pattern{pat()}}
+	if pp.Form != ExistsForm {
+		switch g.r.IntN(3) {
+		case 0:
+			pp.Where = g.expr(depth)
+		case 1:
+			pp.Where = &Unary{Op: OpNot, X: &PatternPredicate{Form: PatternForm, Patterns: []*Pattern{pat()}}}
+		}
+	}
+	return pp
 }

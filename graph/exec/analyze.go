@@ -42,6 +42,9 @@ func readsWhole(e cypher.Expr, name string) bool {
 		if v, ok := e.X.(*cypher.Variable); ok && v.Name == name {
 			return false
 		}
+	case *cypher.PatternPredicate:
+		// Its patterns need their vertices' identities only.
+		return slices.ContainsFunc(predicateExprs(e), func(x cypher.Expr) bool { return readsWhole(x, name) })
 	}
 	for _, c := range children(e) {
 		if readsWhole(c, name) {
@@ -154,6 +157,9 @@ func constant(e cypher.Expr) bool {
 		return false
 	}
 	if f, ok := e.(*cypher.FuncCall); ok && (f.Name == "rand" || f.Name == "timestamp") {
+		return false
+	}
+	if _, ok := e.(*cypher.PatternPredicate); ok {
 		return false
 	}
 	for _, c := range children(e) {

@@ -86,6 +86,8 @@ func (c *evalCtx) eval(x cypher.Expr) (any, error) {
 		return c.env.param(x)
 	case *cypher.Variable:
 		return c.variable(x)
+	case *cypher.PatternPredicate:
+		return c.patternPredicate(x)
 	case *cypher.Property:
 		v, err := c.eval(x.Expr)
 		if err != nil {
@@ -685,6 +687,8 @@ func children(x cypher.Expr) []cypher.Expr {
 		return out
 	case *cypher.Property:
 		return []cypher.Expr{x.Expr}
+	case *cypher.PatternPredicate:
+		return predicateChildren(x)
 	case *cypher.Index:
 		return []cypher.Expr{x.Expr, x.Index}
 	case *cypher.Slice:

@@ -209,9 +209,9 @@ func (r *run) single(clauses []cypher.Clause) (*Result, error) {
 		case *cypher.Unwind:
 			rows, scope, err = r.env.Unwind(rows, scope, c, r.x.cfg.MaxRows)
 		case *cypher.With:
-			rows, scope, err = r.env.Project(rows, scope, &c.Projection, c.Where, r.x.cfg.MaxRows)
+			rows, scope, err = r.project(rows, scope, &c.Projection, c.Where)
 		case *cypher.Return:
-			rows, scope, err = r.env.Project(rows, scope, &c.Projection, nil, r.x.cfg.MaxRows)
+			rows, scope, err = r.project(rows, scope, &c.Projection, nil)
 			if err == nil {
 				res.Columns = scope.Names()
 				res.Rows = rows

@@ -56,6 +56,9 @@ func (mt *matcher) filter() ([]*mrow, error) {
 	if len(mt.residual) == 0 {
 		return mt.rows, nil
 	}
+	if err := mt.predicates(); err != nil {
+		return nil, err
+	}
 	out := mt.rows[:0]
 	for _, row := range mt.rows {
 		keep := true

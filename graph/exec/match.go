@@ -85,21 +85,41 @@ type matcher struct {
 	relPreds map[string][]shardapi.Pred
 	// set is non-nil when the clause after the MATCH does not count rows (rowset.go).
 	set *rowSet
+	// pred is the pattern predicate the matcher computes, nil for a MATCH clause
+	// (predicate.go): its variables are its own, and only its WHERE reads them.
+	pred *cypher.PatternPredicate
 }
 
 func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, error) {
-	mt := &matcher{r: r, scope: scope, input: scope, cols: map[int]*colState{}, nodes: map[string]*nodeSpec{},
-		pushed: map[string][]*pushed{}, prefetched: map[*nodeSpec][]*value.Node{}, onPath: map[string]bool{},
-		relPreds: map[string][]shardapi.Pred{}}
+	mt := r.newMatcher(scope)
 	for i, row := range rows {
 		mt.rows = append(mt.rows, &mrow{row: row, origin: i})
 	}
-	if err := mt.plan(m); err != nil {
+	out, err := mt.matchRows(m)
+	if err != nil {
 		return nil, nil, err
+	}
+	if m.Optional {
+		out = mt.optional(rows, out)
+	}
+	return mt.project(out)
+}
+
+// newMatcher returns a matcher of rows of scope, which the caller then gives it.
+func (r *run) newMatcher(scope *Scope) *matcher {
+	return &matcher{r: r, scope: scope, input: scope, cols: map[int]*colState{}, nodes: map[string]*nodeSpec{},
+		pushed: map[string][]*pushed{}, prefetched: map[*nodeSpec][]*value.Node{}, onPath: map[string]bool{},
+		relPreds: map[string][]shardapi.Pred{}}
+}
+
+// matchRows matches m's patterns in every row and returns the matches its WHERE is true of.
+func (mt *matcher) matchRows(m *cypher.Match) ([]*mrow, error) {
+	if err := mt.plan(m); err != nil {
+		return nil, err
 	}
 	mt.planRowSet(m)
 	if err := mt.prefetch(mt.loneNodes(m.Patterns)); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, p := range m.Patterns {
 		var err error
@@ -109,26 +129,23 @@ func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, e
 			err = mt.pattern(p)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if err := mt.settle(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := mt.paths(m.Patterns); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	out, err := mt.filter()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if mt.set != nil && !slices.Contains(mt.set.keep, mt.set.distinct) {
 		out = mergeRows(out, mt.set.keep, false)
 	}
-	if m.Optional {
-		out = mt.optional(rows, out)
-	}
-	return mt.project(out)
+	return out, nil
 }
 
 // loneNodes are the patterns of one unbound node named nowhere else in the clause: their
@@ -193,9 +210,14 @@ func (mt *matcher) plan(m *cypher.Match) error {
 			mt.scope, _ = mt.scope.With(p.PathVar)
 		}
 	}
+	// A property map that reads another variable (b {name: a.name}) joins the residual WHERE
+	// when its node is added: the nodes it reads, added before or after, are loaded too.
+	for _, spec := range mt.nodes {
+		spec.needed = spec.needed || mt.readsWhole(spec.name)
+	}
 	// Nodes on a path a later clause reads whole are loaded too.
 	for _, p := range m.Patterns {
-		if p.PathVar != "" && mt.r.laterReadsWhole(p.PathVar, mt.residual...) {
+		if p.PathVar != "" && mt.readsWhole(p.PathVar) {
 			for _, n := range p.Nodes() {
 				mt.nodes[mt.nodeVar(n)].needed = true
 			}
@@ -229,7 +251,7 @@ func (mt *matcher) addNode(n *cypher.NodePattern) error {
 		spec = &nodeSpec{col: col, name: name}
 		mt.nodes[name] = spec
 		if n.Var != "" {
-			spec.needed = mt.r.laterReadsWhole(name, mt.residual...)
+			spec.needed = mt.readsWhole(name)
 			for _, p := range mt.pushed[name] {
 				spec.filter.Labels = append(spec.filter.Labels, p.Labels...)
 				if p.Pred != nil {

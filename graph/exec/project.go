@@ -89,6 +89,9 @@ func projectionItems(s *Scope, p *cypher.Projection) []*cypher.ProjectionItem {
 	}
 	items := make([]*cypher.ProjectionItem, 0, s.Len()+len(p.Items))
 	for _, n := range s.Names() {
+		if strings.HasPrefix(n, hidden) {
+			continue // a pattern predicate's value (predicate.go)
+		}
 		items = append(items, &cypher.ProjectionItem{Expr: &cypher.Variable{Name: n}, Alias: n})
 	}
 	return append(items, p.Items...)

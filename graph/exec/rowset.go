@@ -60,6 +60,10 @@ func (mt *matcher) planRowSet(m *cypher.Match) {
 		}
 	}
 	names, ok := mt.r.nextIgnoresMultiplicity()
+	if mt.pred != nil {
+		// Only whether a row has a match counts, unless the predicate counts them.
+		names, ok = map[string]bool{}, mt.pred.Form != cypher.CountSubquery
+	}
 	if !ok {
 		return
 	}

@@ -20,6 +20,8 @@
 //   - match.go: MATCH and OPTIONAL MATCH by backtracking (relationship uniqueness per
 //     clause, variable length, undirected patterns); shortest.go: shortestPath and
 //     allShortestPaths by breadth-first search.
+//   - predicate.go: pattern predicates, exists(pattern), EXISTS { } and COUNT { }, by
+//     matching their patterns from the row.
 //   - expr.go: expressions, three-valued logic, the static check of variables; arith.go:
 //     arithmetic (integer overflow and integer division by zero are errors); funcs.go: the
 //     scalar functions; lists.go: list comprehensions, all/any/none/single, reduce, map
@@ -32,9 +34,10 @@
 //     graph as Cypher CREATE statements.
 //
 // Tests: helpers_test.go (the fixtures, the table runner, exact comparison of values);
-// eval_expr_test.go, eval_lists_test.go, eval_match_test.go, eval_write_test.go (tables of queries with answers
-// worked out by hand, openCypher's corner cases among them); karate_test.go (published facts
-// and a plain BFS); property_test.go (generated graphs against direct computation);
+// eval_expr_test.go, eval_lists_test.go, eval_match_test.go, eval_predicate_test.go,
+// eval_write_test.go (tables of queries with answers worked out by hand, openCypher's corner
+// cases among them); karate_test.go (published facts and a plain BFS); property_test.go
+// (generated graphs against direct computation);
 // gen_test.go and graph_test.go (generators, export round trip, mutators).
 //
 // Decisions where openCypher leaves room, or where the oracle is stricter than Neo4j:
@@ -53,6 +56,9 @@
 //   - =~ matches the whole string with Go's RE2 syntax (no backreferences or lookaround).
 //   - A map projection's .* is applied first wherever it is written; later items win.
 //   - UNION matches the parts' columns by name, in any order (the first part's order).
+//   - A pattern predicate (and EXISTS { }, COUNT { }) is null when a node it starts from is
+//     null, in every form (Neo4j's EXISTS { } would be false); each of its patterns must name
+//     a node bound before it, and none a relationship bound outside it, as Torua requires.
 //
 // It imports graph/cypher and graph/value, and must not import graph/exec, router, node or
 // anything of the distributed executor.

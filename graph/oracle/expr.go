@@ -47,6 +47,8 @@ func (ev *evaluator) eval(e cypher.Expr, r row) (any, error) {
 			return nil, errAt(e.Pos, "variable %s is not defined", e.Name)
 		}
 		return v, nil
+	case *cypher.PatternPredicate:
+		return ev.patternPredicate(e, r)
 	case *cypher.Property:
 		x, err := ev.eval(e.Expr, r)
 		if err != nil {
@@ -540,6 +542,8 @@ func checkExpr(e cypher.Expr, sc scope, aggOK bool) error {
 			if !sc.has(x.Name) {
 				err = errAt(x.Pos, "variable %s is not defined", x.Name)
 			}
+		case *cypher.PatternPredicate:
+			err = checkPredicate(x, sc)
 		case *cypher.FuncCall:
 			if !knownFunction(x.Name) {
 				err = errAt(x.Pos, "unknown function %s", x.Name)

@@ -188,6 +188,36 @@ var queries = []struct {
 	// A MATCH whose rows are merged, from a vertex the clause before bound.
 	{q: `MATCH (a) WHERE a.id < 5 MATCH (a)-->(b) RETURN count(DISTINCT b) AS n`},
 	{q: `MATCH (a) WITH a MATCH (a)-->(b)-->(c) RETURN DISTINCT c.id`},
+	// A property map that reads another variable, of a named and of an anonymous node.
+	{q: `MATCH (a:Person)-[:LIKES]->(b {name: a.name}) RETURN a.id, b.id`},
+	{q: `MATCH (a)-[:KNOWS]-({age: a.age}) RETURN a.id`},
+	// Pattern predicates: semi-joins and anti-joins, computed for the whole batch of rows.
+	{q: `MATCH (a)-[:KNOWS]->(b) WHERE NOT (b)-[:KNOWS]->(a) RETURN a.id, b.id`},
+	{q: `MATCH (a)-[:KNOWS]->(b) WHERE (b)-[:KNOWS]->(a) RETURN a.id, b.id`},
+	{q: `MATCH (a:Person) WHERE (a)-[:WORKS_AT]->(:Company) AND NOT (a)-[:LIKES]->() RETURN a.id`},
+	{q: `MATCH (a) WHERE (a)-->() RETURN count(a) AS n`},
+	{q: `MATCH (a) WHERE NOT (a)--() RETURN a.id`},
+	{q: `MATCH (a) WHERE (a)-[:KNOWS]->(a) RETURN a.id`},
+	{q: `MATCH (a) WHERE a.id < 40 AND ((a)-[:LIKES {weight: 3}]->() OR (a)<-[:KNOWS|LIKES*2]-(:Person)) RETURN a.id`},
+	{q: `MATCH (a) WHERE a.id <= 40 AND (a)-[:KNOWS*1..2]->({id: 1}) RETURN a.id`},
+	{q: `MATCH (a) WHERE exists((a)-[:KNOWS]-(:City)) XOR a.active RETURN a.id`},
+	{q: `MATCH (a:Person) WHERE EXISTS { MATCH (a)-[r:KNOWS]->(b) WHERE r.since > 2000 AND b.age > a.age } RETURN a.id`},
+	{q: `MATCH (a) WHERE EXISTS { (a)-[:KNOWS]->(b)-[:KNOWS]->(a) } RETURN a.id`},
+	{q: `MATCH (a)-[:KNOWS]->(b) WHERE EXISTS { MATCH (b)-[:LIKES]->(c) WHERE NOT (c)-[:KNOWS]->(a) } RETURN count(*) AS n`},
+	{q: `MATCH (a)-->(b) WHERE NOT (b)-->(a) RETURN DISTINCT a.id`},
+	{q: `MATCH (a) WHERE a.id <= 30 RETURN a.id, COUNT { (a)-->() } AS out, COUNT { MATCH (a)-[r]-(b) WHERE b.id > a.id } AS up`},
+	{q: `MATCH (a) WITH a, COUNT { (a)<--() } AS indeg WHERE indeg > 3 AND NOT (a)-[:LIKES]->() RETURN a.id, indeg`},
+	{q: `MATCH (a) WHERE COUNT { (a)-[:KNOWS]-() } = 2 RETURN a.id`},
+	{q: `MATCH (n) WHERE n.id <= 20 OPTIONAL MATCH (n)-[:WORKS_AT]->(c) RETURN n.id, c.id, exists((c)<-[:WORKS_AT]-(:Person)) AS e`},
+	{q: `MATCH (n) WHERE n.id <= 30 OPTIONAL MATCH (n)-[:LIKES]->(m) WITH n, m WHERE NOT (m)-[:KNOWS]->(n) RETURN n.id, m.id`},
+	{q: `MATCH (a:Person) WHERE (a)-[:KNOWS]-(:Person {age: a.age}) OR (a)-[:LIKES]->({name: a.name}) RETURN a.id`},
+	{q: `MATCH (a) RETURN a.id AS id ORDER BY COUNT { (a)-[:KNOWS|LIKES]->() } DESC, id LIMIT 10`, ordered: true},
+	{q: `MATCH (a)-[r:LIKES]->(b) WHERE a.id < 60 AND EXISTS { MATCH (b)-[s:LIKES]->(c) WHERE s.weight > r.weight } WITH * RETURN a.id, b.id`},
+	{q: `MATCH (a) WHERE (:Person)-[:LIKES]->(a) RETURN a.id`},
+	{q: `MATCH (n) WHERE n.id <= 20 OPTIONAL MATCH (n)-[:KNOWS]->(m) WHERE (m)-[:LIKES]->() RETURN n.id, m.id`},
+	{q: `MATCH (a) WHERE COUNT { (a)--(a) } > 0 RETURN a.id, COUNT { (a)--(a) } AS loops, COUNT { (a)-->(a) } AS out`},
+	{q: `MATCH (a) WHERE EXISTS { MATCH p = (a)-[:KNOWS*1..2]->(b) WHERE length(p) = 2 AND b.id < a.id } RETURN a.id`},
+	{q: `MATCH (a) WITH a.id AS id, a WITH *, COUNT { (a)-->() } AS c RETURN id, c`},
 }
 
 // TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the
@@ -429,5 +459,42 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 		if !errors.Is(err, client.ErrBadRequest) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("cluster: %s: error %v, want 400 with %q", tc.q, err, tc.msg)
 		}
+	}
+}
+
+// TestPatternPredicatesAreBatched: a pattern predicate costs one round per hop of its
+// pattern for all the rows of the MATCH together (at most one request per shard each),
+// whatever the number of rows, and the agreement with the oracle holds there too.
+func TestPatternPredicatesAreBatched(t *testing.T) {
+	g := NewWithT(t)
+	cl := startCluster(t)
+	pl := oracle.PowerLaw(3, 200, 800, oracle.Options{SelfLoops: true, Parallel: true})
+	load(t, cl, "p", pl)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		q         string
+		maxRounds int64 // the scan, the predicate's hops, the last round that loads what RETURN reads
+	}{
+		{`MATCH (a) WHERE (a)-[:KNOWS]->() RETURN count(*) AS n`, 2},
+		{`MATCH (a) WHERE NOT (a)-[:KNOWS]->()-[:KNOWS]->(a) RETURN a.id`, 4},
+		{`MATCH (a) WHERE EXISTS { MATCH (a)-[:LIKES]->(b) WHERE b.age > 30 } RETURN a.id`, 4},
+		{`MATCH (a) RETURN a.id, COUNT { (a)<--() } AS indegree`, 3},
+	} {
+		same(t, cl, "p", pl, tc.q, nil, false)
+		res, err := cl.Query(ctx, "p", tc.q, nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		rounds, requests := res.Stats["rounds"].(int64), res.Stats["requests"].(int64)
+		g.Expect(rounds).To(BeNumerically("<=", tc.maxRounds), tc.q)
+		g.Expect(requests).To(BeNumerically("<=", rounds*12), "%s: at most one request per shard and round", tc.q)
+	}
+	for q, msg := range map[string]string{
+		`MATCH (a) WHERE ()-[:KNOWS]->() RETURN a`:          "line 1, column 17: a pattern predicate must start from a node the row binds, and ()-[:KNOWS]->() names none",
+		`MATCH (a)-[r]->() WHERE (a)-[r]->() RETURN a`:      "line 1, column 28: relationship variable r is bound outside a pattern predicate",
+		`MATCH (a) UNWIND [exists((a)-->())] AS e RETURN e`: "line 1, column 19: a pattern predicate is evaluated in WHERE, WITH and RETURN only",
+		`MATCH (a) RETURN (a)-->()`:                         "line 1, column 18: a pattern used as a value is not supported by Torua",
+	} {
+		_, err := cl.Query(ctx, "p", q, nil)
+		g.Expect(errors.Is(err, client.ErrBadRequest)).To(BeTrue(), "%s: %v", q, err)
+		g.Expect(err).To(MatchError(ContainSubstring(msg)), q)
 	}
 }

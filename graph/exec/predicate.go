@@ -1,0 +1,307 @@
+package exec
+
+import (
+	"encoding/binary"
+	"slices"
+	"strconv"
+
+	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/value"
+)
+
+// Pattern predicates ((a)-->(b) in WHERE, exists(...), EXISTS { }, COUNT { }) are
+// semi-joins: before the expressions that hold them are evaluated over a batch of rows,
+// each predicate is computed for every row of the batch at once, into a hidden column of
+// the rows, which Eval then reads. A matcher (the one MATCH uses) expands the predicate's
+// patterns from the vertices the rows bind, hop by hop, one request per shard per hop for
+// the whole batch, and the rows that found a match (or how many) give each row's value.
+// The predicate's own variables stay in its matcher; its relationships are unique among
+// themselves only. A row whose bound vertex is null gets null, without a request.
+
+// predVar is the hidden column of predicate x.
+func predVar(x *cypher.PatternPredicate) string {
+	return hidden + "p" + strconv.Itoa(x.Pos.Line) + ":" + strconv.Itoa(x.Pos.Column)
+}
+
+// predicateExprs are the expressions of x's patterns and WHERE: its property maps and
+// its condition.
+func predicateExprs(x *cypher.PatternPredicate) []cypher.Expr {
+	var out []cypher.Expr
+	for _, p := range x.Patterns {
+		for _, n := range p.Nodes() {
+			out = append(out, nonNil(n.Props)...)
+		}
+		for _, rel := range p.Rels() {
+			out = append(out, nonNil(rel.Props)...)
+		}
+	}
+	return append(out, nonNil(x.Where)...)
+}
+
+// predicateChildren are x's subexpressions for the planner: the variables of its patterns
+// (as they read the row's), then predicateExprs.
+func predicateChildren(x *cypher.PatternPredicate) []cypher.Expr {
+	var out []cypher.Expr
+	for _, p := range x.Patterns {
+		for _, n := range p.Nodes() {
+			if n.Var != "" {
+				out = append(out, &cypher.Variable{At: n.At, Name: n.Var})
+			}
+		}
+	}
+	return append(out, predicateExprs(x)...)
+}
+
+// patternPredicates appends the predicates of e to out, outermost only: those inside one
+// are computed by its matcher.
+func patternPredicates(out []*cypher.PatternPredicate, e cypher.Expr) []*cypher.PatternPredicate {
+	walk(e, func(x cypher.Expr) bool {
+		if p, ok := x.(*cypher.PatternPredicate); ok {
+			out = append(out, p)
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// patternPredicate reads x's value, computed into its column beforehand.
+func (c *evalCtx) patternPredicate(x *cypher.PatternPredicate) (any, error) {
+	i, ok := c.s.Index(predVar(x))
+	if !ok || i >= len(c.r) {
+		return nil, errorf(x.Pos, "%s is evaluated in WHERE, WITH and RETURN only", predicateName(x))
+	}
+	return c.r[i], nil
+}
+
+func predicateName(x *cypher.PatternPredicate) string {
+	switch x.Form {
+	case cypher.ExistsSubquery:
+		return "EXISTS { }"
+	case cypher.CountSubquery:
+		return "COUNT { }"
+	}
+	return "a pattern predicate"
+}
+
+// withPredicates computes the pattern predicates of exprs over rows (scope s) and returns
+// the rows and the scope with a hidden column for each (the same when there are none).
+func (r *run) withPredicates(rows []Row, s *Scope, exprs ...cypher.Expr) ([]Row, *Scope, error) {
+	var preds []*cypher.PatternPredicate
+	for _, e := range exprs {
+		preds = patternPredicates(preds, e)
+	}
+	if len(preds) == 0 {
+		return rows, s, nil
+	}
+	out := s
+	cols := make([]int, len(preds))
+	for i, p := range preds {
+		out, cols[i] = out.With(predVar(p))
+	}
+	ext := make([]Row, len(rows))
+	for i, row := range rows {
+		ext[i] = row.Extend(out.Len())
+	}
+	for i, p := range preds {
+		vals, err := r.predicate(p, rows, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		for j, v := range vals {
+			ext[j][cols[i]] = v
+		}
+	}
+	return ext, out, nil
+}
+
+// predicate computes x for each of rows (scope s): true when the row has a match (COUNT
+// { }: the number of matches), null when a vertex it starts from is null. Rows that agree
+// on every entity x reads are matched once.
+func (r *run) predicate(x *cypher.PatternPredicate, rows []Row, s *Scope) ([]any, error) {
+	bound, err := anchors(x, s)
+	if err != nil {
+		return nil, err
+	}
+	var reads []int
+	names := map[string]bool{}
+	mentions(x, names)
+	for name := range names {
+		if col, ok := s.Index(name); ok {
+			reads = append(reads, col)
+		}
+	}
+	slices.Sort(reads)
+	mt := r.newMatcher(s)
+	mt.pred = x
+	out := make([]any, len(rows))
+	same := make([]int, len(rows)) // the row whose value row i takes
+	first := map[string]int{}
+	var key []byte
+rows:
+	for i, row := range rows {
+		same[i] = i
+		for _, name := range bound {
+			col, _ := s.Index(name)
+			switch v := row[col].(type) {
+			case nil:
+				continue rows
+			case *value.Node:
+			default:
+				return nil, errorf(x.Pos, "type error: %s starts from %s, which is a %s, not a NODE", predicateName(x), name, value.TypeName(v))
+			}
+		}
+		var ok bool
+		if key, ok = entityKey(key[:0], row, reads); ok {
+			if j, seen := first[string(key)]; seen {
+				same[i] = j
+				continue
+			}
+			first[string(key)] = i
+		}
+		out[i] = false
+		if x.Form == cypher.CountSubquery {
+			out[i] = int64(0)
+		}
+		mt.rows = append(mt.rows, &mrow{row: row, origin: i})
+	}
+	if len(mt.rows) == 0 {
+		return out, nil
+	}
+	matched, err := mt.matchRows(&cypher.Match{At: x.At, Patterns: x.Patterns, Where: x.Where})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range matched {
+		if n, ok := out[m.origin].(int64); ok {
+			out[m.origin] = n + 1
+		} else {
+			out[m.origin] = true
+		}
+	}
+	for i, j := range same {
+		out[i] = out[j]
+	}
+	return out, nil
+}
+
+// entityKey appends the identities of the row's values in cols to b, and reports whether
+// they all are nodes, relationships or null (other values are not keyed: 1 and 1.0 are
+// one key, yet toString tells them apart).
+func entityKey(b []byte, row Row, cols []int) ([]byte, bool) {
+	for _, c := range cols {
+		switch v := row[c].(type) {
+		case *value.Node:
+			b = binary.BigEndian.AppendUint64(append(b, 'n'), v.ID)
+		case *value.Relationship:
+			b = binary.BigEndian.AppendUint64(append(b, 'r'), v.ID)
+		case nil:
+			b = append(b, 0)
+		default:
+			return b, false
+		}
+	}
+	return b, true
+}
+
+// anchors returns the node variables of x that s binds, and refuses a pattern of x that
+// names none of them nor a node of an earlier pattern of x (it would scan the graph for
+// every batch), and a relationship variable s binds.
+func anchors(x *cypher.PatternPredicate, s *Scope) ([]string, error) {
+	var bound []string
+	local := map[string]bool{}
+	for _, p := range x.Patterns {
+		anchored := false
+		for _, n := range p.Nodes() {
+			switch {
+			case n.Var == "":
+			case s.Has(n.Var):
+				anchored = true
+				if !slices.Contains(bound, n.Var) {
+					bound = append(bound, n.Var)
+				}
+			case local[n.Var]:
+				anchored = true
+			}
+		}
+		if !anchored {
+			return nil, errorf(p.Pos, "%s must start from a node the row binds, and %s names none", predicateName(x), p)
+		}
+		for _, n := range p.Nodes() {
+			if n.Var != "" && !s.Has(n.Var) {
+				local[n.Var] = true
+			}
+		}
+		for _, rel := range p.Rels() {
+			if rel.Var != "" && s.Has(rel.Var) {
+				return nil, errorf(rel.Pos, "relationship variable %s is bound outside %s: its relationships are its own", rel.Var, predicateName(x))
+			}
+		}
+	}
+	return bound, nil
+}
+
+// predicates computes the pattern predicates of the residual WHERE in the rows.
+func (mt *matcher) predicates() error {
+	rows := make([]Row, len(mt.rows))
+	for i, m := range mt.rows {
+		rows[i] = m.row
+	}
+	ext, s, err := mt.r.withPredicates(rows, mt.scope, mt.residual...)
+	if err != nil || s == mt.scope {
+		return err
+	}
+	for i, m := range mt.rows {
+		m.row = ext[i]
+	}
+	mt.scope = s
+	return nil
+}
+
+// readsWhole reports whether the vertices of variable name must be loaded: a later clause
+// or the residual WHERE reads it whole; in a predicate's matcher, its WHERE only.
+func (mt *matcher) readsWhole(name string) bool {
+	if mt.pred == nil {
+		return mt.r.laterReadsWhole(name, mt.residual...)
+	}
+	for _, e := range mt.residual {
+		if readsWhole(e, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// project runs WITH or RETURN, with the pattern predicates of its items and ORDER BY
+// computed over the incoming rows and those of WITH's WHERE over the projected ones.
+func (r *run) project(rows []Row, s *Scope, p *cypher.Projection, where cypher.Expr) ([]Row, *Scope, error) {
+	exprs := make([]cypher.Expr, 0, len(p.Items)+len(p.OrderBy))
+	for _, it := range p.Items {
+		exprs = append(exprs, it.Expr)
+	}
+	for _, o := range p.OrderBy {
+		exprs = append(exprs, o.Expr)
+	}
+	rows, s, err := r.withPredicates(rows, s, exprs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(patternPredicates(nil, where)) == 0 {
+		return r.env.Project(rows, s, p, where, r.x.cfg.MaxRows)
+	}
+	rows, out, err := r.env.Project(rows, s, p, nil, r.x.cfg.MaxRows)
+	if err != nil {
+		return nil, nil, err
+	}
+	ext, ws, err := r.withPredicates(rows, out, where)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ext, err = r.env.filter(ext, ws, where); err != nil {
+		return nil, nil, err
+	}
+	for i, row := range ext {
+		ext[i] = row[:out.Len():out.Len()]
+	}
+	return ext, out, nil
+}

@@ -1,0 +1,56 @@
+package oracle
+
+import "testing"
+
+// bobKnowsAnn makes the social graph's Ann and Bob know each other.
+const bobKnowsAnn = `MATCH (a {name: 'Ann'}), (b {name: 'Bob'}) CREATE (b)-[:KNOWS]->(a)`
+
+// Pattern predicates, exists(), EXISTS { } and COUNT { } on the social graph
+// (helpers_test.go draws it), answers worked out by hand.
+func TestEvalPatternPredicates(t *testing.T) {
+	runCases(t, []evalCase{
+		{name: "a pattern as a predicate", graph: "social", q: `MATCH (a:Person) WHERE (a)-[:WORKS_AT]->() RETURN a.name AS a ORDER BY a`,
+			want: rows(r("Ann"), r("Cid"))},
+		{name: "NOT a pattern with a property map", graph: "social",
+			q: `MATCH (a:Person) WHERE NOT (a)-[:WORKS_AT]->(:Company {name: 'Acme'}) RETURN a.name AS a`, want: rows(r("Bob"))},
+		{name: "an anti-join", graph: "social", pre: []string{bobKnowsAnn},
+			q:    `MATCH (a)-[:KNOWS]->(b) WHERE NOT (b)-[:KNOWS]->(a) RETURN a.name AS a, b.name AS b`,
+			want: rows(r("Bob", "Cid"), r("Cid", "Ann"))},
+		{name: "both ends bound", graph: "social", q: `MATCH (a:Person), (b:Person) WHERE a.name < b.name AND (a)--(b) RETURN a.name AS a, b.name AS b`,
+			want: rows(r("Ann", "Bob"), r("Ann", "Cid"), r("Bob", "Cid"))},
+		{name: "with OR", graph: "social", q: `MATCH (a) WHERE (a)<-[:WORKS_AT]-() OR a.age < 26 RETURN a.name AS a`,
+			want: rows(r("Bob"), r("Acme"))},
+		{name: "exists()", graph: "social", q: `MATCH (a:Person) WHERE exists((a)<-[:KNOWS]-(:Admin)) RETURN a.name AS a`, want: rows(r("Ann"))},
+		{name: "EXISTS { } with WHERE", graph: "social",
+			q: `MATCH (a:Person) WHERE EXISTS { MATCH (a)-[:KNOWS]->(b) WHERE b.age > 30 } RETURN a.name AS a`, want: rows(r("Bob"))},
+		{name: "EXISTS { } without MATCH", graph: "social", q: `MATCH (a) WHERE EXISTS { (a)-[:KNOWS]->()-[:KNOWS]->(:Admin) } RETURN a.name AS a`,
+			want: rows(r("Ann"))},
+		{name: "EXISTS { } of two patterns", graph: "social",
+			q: `MATCH (a:Person) WHERE EXISTS { MATCH (a)-[:KNOWS]->(b), (b)-[:WORKS_AT]->(c) } RETURN a.name AS a`, want: rows(r("Bob"), r("Cid"))},
+		{name: "nested", graph: "social",
+			q:    `MATCH (a:Person) WHERE EXISTS { MATCH (a)-[:KNOWS]->(b) WHERE NOT (b)-[:WORKS_AT]->() } RETURN a.name AS a`,
+			want: rows(r("Ann"))},
+		{name: "variable length", graph: "social", q: `MATCH (a:Person) WHERE (a)-[:KNOWS*2]->(:Admin) RETURN a.name AS a`, want: rows(r("Ann"))},
+		{name: "COUNT { } counts matches", graph: "social", q: `MATCH (a) RETURN a.name AS a, COUNT { (a)--() } AS degree`,
+			want: rows(r("Ann", 3), r("Bob", 2), r("Cid", 3), r("Acme", 2))},
+		{name: "COUNT { } in WITH's WHERE", graph: "social", q: `MATCH (a) WITH a WHERE COUNT { (a)-->() } >= 2 RETURN a.name AS a`,
+			want: rows(r("Ann"), r("Cid"))},
+		{name: "a null start is null", graph: "social",
+			q:    `MATCH (n) OPTIONAL MATCH (n)-[:WORKS_AT]->(c) RETURN n.name AS n, exists((c)<--()) AS e, COUNT { (c)<--() } AS k`,
+			want: rows(r("Ann", true, 2), r("Bob", nil, nil), r("Cid", true, 2), r("Acme", nil, nil))},
+		{name: "NOT of null drops the row", graph: "social",
+			q: `MATCH (n) OPTIONAL MATCH (n)-[:WORKS_AT]->(c) WITH n, c WHERE NOT (c)<-[:KNOWS]-() RETURN n.name AS n`, want: rows(r("Ann"), r("Cid"))},
+		{name: "the row's relationships may be used again", graph: "social",
+			q: `MATCH (a {name: 'Ann'})-[r:KNOWS]->(b) WHERE (a)-[:KNOWS]->(b) RETURN b.name AS b`, want: rows(r("Bob"))},
+		{name: "relationships are unique within the predicate", graph: "social",
+			q: `MATCH (a {name: 'Ann'}) WHERE (a)-[:KNOWS]-()-[:KNOWS]-(a) RETURN a.name AS a`, want: nil},
+		{name: "two relationships make a round trip", graph: "social", pre: []string{bobKnowsAnn},
+			q: `MATCH (a {name: 'Ann'}) WHERE (a)-[:KNOWS]-()-[:KNOWS]-(a) RETURN a.name AS a`, want: rows(r("Ann"))},
+		{name: "the predicate's variables are its own", graph: "social", q: `MATCH (a) WHERE (a)-->(b) RETURN b`, err: "variable b is not defined"},
+		{name: "a predicate must start from the row", graph: "social", q: `MATCH (a) WHERE (a)-->() AND ()-->() RETURN a`,
+			err: "line 1, column 30: pattern ()-->() of a predicate names no node bound before it"},
+		{name: "nor take the row's relationships", graph: "social", q: `MATCH (a)-[r]->() WHERE (a)-[r]->() RETURN a`,
+			err: "relationship variable r is bound outside the predicate"},
+		{name: "a start that is not a node", graph: "social", q: `UNWIND [1] AS x MATCH (a) WHERE (x)-->(a) RETURN a`, err: "variable x is a INTEGER, not a node"},
+	})
+}
