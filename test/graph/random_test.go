@@ -17,8 +17,9 @@ import (
 
 // TestRandomQueriesAgreeWithTheOracle runs generated read queries (patterns of one to three
 // relationships in every direction, type alternatives, variable length, property maps,
-// WHERE trees, OPTIONAL MATCH, WITH with aggregation and WHERE, RETURN with DISTINCT,
-// aggregates, ORDER BY, SKIP and LIMIT) on the cluster and on the oracle, and requires the
+// WHERE trees with pattern predicates, =~ and list predicates, UNWIND, OPTIONAL MATCH, WITH
+// with aggregation and WHERE and a MATCH after it, RETURN with DISTINCT, aggregates, map
+// projections, COUNT { }, ORDER BY, SKIP and LIMIT) on the cluster and on the oracle, and requires the
 // same answer, or both refusing. The fixed list (oracle_test.go) covers each construct; the
 // generated queries cover their combinations, where a planner's special cases meet.
 // TORUA_RANDOM_QUERIES sets how many per graph (default 150) and TORUA_RANDOM_SEED the seed.
@@ -201,9 +202,9 @@ func (g *queryGen) pattern(first bool) string {
 		if g.chance(0.5) {
 			rel = g.fresh("r")
 		}
-		// One variable-length relationship per query: two on a power-law graph reach past
-		// the row limit.
-		varLen := hops <= 2 && !g.varLen && g.chance(0.2)
+		// One variable-length relationship per query, in its first pattern: more, on a
+		// power-law graph, reach past the row limit.
+		varLen := first && hops <= 2 && !g.varLen && g.chance(0.2)
 		g.varLen = g.varLen || varLen
 		b.WriteString(g.relationship(rel, varLen))
 		if rel != "" && !varLen {
@@ -290,7 +291,19 @@ func (g *queryGen) predicate(depth int) string {
 		)
 	case len(g.nodes) > 1 && g.chance(0.2):
 		a, c := g.pick(g.nodes...), g.pick(g.nodes...)
-		return g.pick(a+" <> "+c, a+".id < "+c+".id", a+".age = "+c+".age", a+" = "+c)
+		return g.pick(a+" <> "+c, a+".id < "+c+".id", a+".age = "+c+".age", a+" = "+c,
+			"("+a+")"+g.relationship("", false)+"("+c+")")
+	case g.chance(0.15):
+		// A pattern predicate from a bound node: a semi-join (or, under NOT, an anti-join).
+		a := g.pick(g.nodes...)
+		rel := g.relationship("", false)
+		return g.pick(
+			"("+a+")"+rel+"("+g.labels()+")",
+			"NOT ("+a+")"+rel+"()",
+			"exists(("+a+")"+rel+"({name: "+a+".name}))",
+			fmt.Sprintf("COUNT { (%s)%s() } > %d", a, rel, g.rng.IntN(3)),
+			fmt.Sprintf("EXISTS { MATCH (%s)%s(z) WHERE z.age > %s.age }", a, rel, a),
+		)
 	}
 	return g.nodePredicate(g.pick(g.nodes...))
 }
@@ -311,6 +324,9 @@ func (g *queryGen) nodePredicate(v string) string {
 		v+":"+g.pick("Person", "Company", "City"),
 		fmt.Sprintf("'%s' IN %s.tags", g.pick("ann", "gus"), v),
 		fmt.Sprintf("%s.id %% %d = 0", v, 2+g.rng.IntN(4)),
+		fmt.Sprintf("%s.name =~ '%s'", v, g.pick("[a-d].*", ".*e.*", "a|bob")),
+		fmt.Sprintf("any(t IN %s.tags WHERE t STARTS WITH '%s')", v, g.pick("a", "g")),
+		fmt.Sprintf("size([t IN coalesce(%s.tags, []) WHERE t > 'c']) >= 1", v),
 	)
 }
 
@@ -349,7 +365,8 @@ func (g *queryGen) returnItems() (string, []string) {
 			return g.pick(r+".weight", r+".since", "type("+r+")")
 		}
 		v := g.pick(g.nodes...)
-		return g.pick(v+".id", v+".name", v+".age", v+".score", v+".active", "labels("+v+")", v+".tags")
+		return g.pick(v+".id", v+".name", v+".age", v+".score", v+".active", "labels("+v+")", v+".tags",
+			v+" {.name, .age}", "COUNT { ("+v+")-->() }")
 	}
 	var items, cols []string
 	add := func(expr string) {
