@@ -222,7 +222,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("open shard replicas: %w", err)
 	}
 	n.wire = n.newWireServer()
-	srv, err := httpx.Start(n.cfg.Listen, n.metrics.Wrap(n.routes()), n.log, n.wire)
+	srv, err := httpx.Start(n.cfg.Listen, n.metrics.Wrap(n.routes(), n.log), n.log, n.wire)
 	if err != nil {
 		_ = n.closeGroups()
 		_ = host.Close()

@@ -130,7 +130,7 @@ func (rt *Router) Start(ctx context.Context) error {
 	ws := wire.NewServer(rt.serveWire, wire.ServerOptions{
 		MaxValueSize: int(rt.cfg.MaxValueSize), Logger: rt.log, Observe: rt.metrics.ObserveWire,
 	})
-	srv, err := httpx.Start(rt.cfg.Listen, rt.metrics.Wrap(rt.routes()), rt.log, ws)
+	srv, err := httpx.Start(rt.cfg.Listen, rt.metrics.Wrap(rt.routes(), rt.log), rt.log, ws)
 	if err != nil {
 		return err
 	}

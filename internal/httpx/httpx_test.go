@@ -170,3 +170,53 @@ func TestCheckWireRequest(t *testing.T) {
 		t.Errorf("WireError: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestWrapAnswersAPanic500: a handler that panics is answered 500 with a JSON body (not a
+// dropped connection), logged with its stack, and counted; one that panicked after answering
+// keeps its answer.
+func TestWrapAnswersAPanic500(t *testing.T) {
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("index out of range") })
+	mux.HandleFunc("GET /late", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
+		panic("after the answer")
+	})
+	m := NewMetrics("test")
+	h := m.Wrap(mux, log)
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/boom", nil))
+	if rec.Code != 500 || strings.TrimSpace(rec.Body.String()) != `{"error":"internal error"}` {
+		t.Fatalf("a panic answered %d %s, want 500 with a JSON error", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logged.String(), "index out of range") || !strings.Contains(logged.String(), "stack=") {
+		t.Fatalf("the panic was not logged with its stack: %s", logged.String())
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/late", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok":"yes"`) {
+		t.Fatalf("a panic after the answer changed it: %d %s", rec.Code, rec.Body)
+	}
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counted float64
+	for _, f := range families {
+		if f.GetName() != "torua_test_http_requests_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "code" && l.GetValue() == "500" {
+					counted += s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if counted != 2 {
+		t.Fatalf("%v requests counted with code 500, want both", counted)
+	}
+}

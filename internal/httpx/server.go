@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,14 +207,16 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Wrap serves mux through the metrics, and turns the mux's own plain-text 404 and 405 answers
-// into JSON error bodies (405 keeps its Allow header).
-func (m *Metrics) Wrap(mux *http.ServeMux) http.Handler {
+// into JSON error bodies (405 keeps its Allow header). A handler that panics is logged with
+// its stack and answered 500 with a JSON body (when it had not answered yet), where
+// net/http alone would drop the connection and log nothing through log.
+func (m *Metrics) Wrap(mux *http.ServeMux, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.inflight.Inc()
+		defer m.inflight.Dec()
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		mux.ServeHTTP(rw, r)
-		m.inflight.Dec()
+		serve(mux, rw, r, log)
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
@@ -223,6 +226,26 @@ func (m *Metrics) Wrap(mux *http.ServeMux) http.Handler {
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rw.status)).Inc()
 		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
 	})
+}
+
+// serve runs mux for r, recovering a panic of its handler (but http.ErrAbortHandler, which
+// net/http's own recovery handles quietly).
+func serve(mux *http.ServeMux, rw *statusWriter, r *http.Request, log *slog.Logger) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler { //nolint:errorlint // net/http compares it so too
+			panic(p)
+		}
+		log.Error("Request handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		if !rw.wrote {
+			WriteJSON(rw, http.StatusInternalServerError, ErrorBody{Error: "internal error"})
+		}
+		rw.status = http.StatusInternalServerError
+	}()
+	mux.ServeHTTP(rw, r)
 }
 
 // statusWriter records the status and rewrites the mux's plain-text 404/405 bodies as JSON.
