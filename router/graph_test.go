@@ -114,6 +114,10 @@ func TestGraphQueryLimits(t *testing.T) {
 	r := send(t, "POST", c.base+"/graph/big/query", body, nil)
 	g.Expect(r.code).To(Equal(503), r.body)
 	g.Expect(r.body).To(ContainSubstring("time limit of 1ms"))
+	// Expression work too: this reduce copies the list it builds at each of a million steps.
+	r = send(t, "POST", c.base+"/graph/big/query", `{"query": "RETURN size(reduce(s = [], x IN range(1, 1000000) | s + [x]))", "timeout": "50ms"}`, nil)
+	g.Expect(r.code).To(Equal(503), r.body)
+	g.Expect(r.body).To(ContainSubstring("time limit of 50ms"))
 	r = send(t, "POST", c.base+"/graph/big/query", `{"query": "RETURN 1", "timeout": "soon"}`, nil)
 	g.Expect(r.code).To(Equal(400), r.body)
 	cl, err := client.New(c.base)

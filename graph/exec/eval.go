@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -23,12 +24,23 @@ type Env struct {
 	// node is not already in the row (as a node, in a path or in a list). Nil means such a
 	// call is a QueryError rather than a node without its labels and properties.
 	FetchNode func(id uint64) (*value.Node, error)
+	// Ctx, when set, ends the loops of list comprehensions, list predicates and reduces once
+	// it is done (the query's time limit, or its client gone), with its cause.
+	Ctx context.Context
 
 	// regexps are the compiled constant patterns of =~, by expression (eval_regex.go).
 	regexps sync.Map
 	// scopes are the scopes of the bodies of list comprehensions, list predicates and
 	// reduces, by enclosing scope and expression (eval_lists.go): a few per clause.
 	scopes sync.Map
+}
+
+// interrupted is the cause of Ctx's end once it is done, checked every 64th step of a loop.
+func (e *Env) interrupted(step int) error {
+	if step&63 != 0 || e.Ctx == nil || e.Ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(e.Ctx)
 }
 
 // Eval evaluates x over row r, whose columns s names, with openCypher 9's semantics: null

@@ -100,7 +100,10 @@ func (c *evalCtx) comprehension(x *cypher.ListComprehension) (any, error) {
 	}
 	in, cols := c.bind(x, x.Var)
 	out := make([]any, 0, len(list))
-	for _, el := range list {
+	for i, el := range list {
+		if err := c.env.interrupted(i); err != nil {
+			return nil, err
+		}
 		in.r[cols[0]] = el
 		if x.Where != nil {
 			keep, err := in.condition(x, x.Where)
@@ -135,7 +138,10 @@ func (c *evalCtx) listPredicate(x *cypher.ListPredicate) (any, error) {
 	}
 	in, cols := c.bind(x, x.Var)
 	trues, nulls := 0, 0
-	for _, el := range list {
+	for i, el := range list {
+		if err := c.env.interrupted(i); err != nil {
+			return nil, err
+		}
 		in.r[cols[0]] = el
 		v, err := in.condition(x, x.Where)
 		if err != nil {
@@ -191,7 +197,10 @@ func (c *evalCtx) reduce(x *cypher.Reduce) (any, error) {
 		return nil, err
 	}
 	in, cols := c.bind(x, x.Acc, x.Var)
-	for _, el := range list {
+	for i, el := range list {
+		if err := c.env.interrupted(i); err != nil {
+			return nil, err
+		}
 		in.r[cols[0]], in.r[cols[1]] = acc, el
 		if acc, err = in.eval(x.Expr); err != nil {
 			return nil, err

@@ -286,3 +286,23 @@ func TestUnion(t *testing.T) {
 		}
 	}
 }
+
+// TestListLoopsStopAtTheTimeLimit: a reduce that would take hours (each step copies the list
+// built so far, a million steps) ends with the query's time-limit error once its context is
+// done; so do comprehensions and list predicates.
+func TestListLoopsStopAtTheTimeLimit(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("the query's time limit of 1ms")
+	cancel(cause)
+	env := &Env{Ctx: ctx}
+	for _, expr := range []string{
+		"reduce(s = [], x IN range(1, 1000000) | s + [x])",
+		"[x IN range(1, 1000000) | [y IN range(1, 1000000) | y]]",
+		"any(x IN range(1, 1000000) WHERE size([y IN range(1, 1000000) | y]) = 0)",
+	} {
+		_, err := env.Eval(parseExpr(t, expr), fixtureScope, fixtureRow)
+		if !errors.Is(err, cause) {
+			t.Errorf("Eval(%s) with its context done: %v, want the context's cause", expr, err)
+		}
+	}
+}

@@ -149,7 +149,7 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 
 // newRun starts the state of one query on graph.
 func (x *Executor) newRun(ctx context.Context, graph string, params map[string]any) *run {
-	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params}, nodes: map[layout.ID]*value.Node{},
+	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params, Ctx: ctx}, nodes: map[layout.ID]*value.Node{},
 		refs: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
 	r.env.FetchNode = r.fetchNode
 	return r
