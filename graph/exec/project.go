@@ -88,7 +88,8 @@ func projectionItems(s *Scope, p *cypher.Projection) []*cypher.ProjectionItem {
 		return p.Items
 	}
 	items := make([]*cypher.ProjectionItem, 0, s.Len()+len(p.Items))
-	for _, n := range s.Names() {
+	// By name, as Neo4j orders the columns of RETURN *.
+	for _, n := range slices.Sorted(slices.Values(s.Names())) {
 		if strings.HasPrefix(n, hidden) {
 			continue // a pattern predicate's value (predicate.go)
 		}

@@ -104,6 +104,7 @@ var queries = []struct {
 	ordered bool
 }{
 	{q: `MATCH (n) RETURN count(n) AS n`},
+	{q: `MATCH (b)-[:KNOWS]->(a) WHERE b.id < 30 WITH b.id AS zid, a.id AS aid, 1 AS m RETURN *`}, // columns by name
 	{q: `MATCH ()-[r]->() RETURN count(r) AS n`},
 	{q: `MATCH (n) RETURN n.id AS id, labels(n) AS labels ORDER BY id`, ordered: true},
 	{q: `MATCH (n:Person) RETURN count(*) AS n`},
