@@ -310,11 +310,12 @@ func readHalves(v store.Reader, graph string, ids []layout.ID, q *shardapi.Expan
 // readEnds answers an Expand with Ends: the distinct other ends of the edges of ids, in
 // ascending order.
 func readEnds(v store.Reader, graph string, ids []layout.ID, q *shardapi.ExpandRequest, out *shardapi.ReadResponse) error {
-	var ends []layout.ID
+	// A set, not a slice sorted at the end: from busy vertices a hop reaches millions of
+	// halves and tens of thousands of distinct ends.
+	var ends layout.IDSet
+	ends.Reserve(min(64*len(ids), 1<<15)) // a few dozen per vertex: growing costs more than filling
 	for _, dir := range q.Dirs {
-		var more bool
-		var err error
-		ends, more, err = store.ExpandEnds(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Exclude, ends, q.Limit)
+		more, err := store.ExpandEnds(v, graph, ids, dir, q.Types, q.EdgeFilter, q.Exclude, &ends, q.Limit)
 		if err != nil {
 			return err
 		}
@@ -323,7 +324,7 @@ func readEnds(v store.Reader, graph string, ids []layout.ID, q *shardapi.ExpandR
 			break
 		}
 	}
-	out.Ends = ends
+	out.Ends = ends.Sorted()
 	return nil
 }
 

@@ -218,3 +218,51 @@ func TestMergeIDsIsTheSortedUnion(t *testing.T) {
 		g.Expect(runs).To(Equal(before), "the runs are not changed")
 	}
 }
+
+// TestIDSetIsASet checks IDSet against a map through its growth, with ids that collide in
+// their low bits and random ones.
+func TestIDSetIsASet(t *testing.T) {
+	g := NewWithT(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	var s IDSet
+	want := map[ID]bool{}
+	for i := range 20000 {
+		id := ID(rng.Uint64N(5000) + 1)
+		if i%2 == 0 {
+			id = ID(rng.Uint64()&uint64(MaxID)) | 1<<40 // random, never 0
+		}
+		g.Expect(s.Add(id)).To(Equal(!want[id]), "Add(%d) after %d adds", id, i)
+		want[id] = true
+		g.Expect(s.Len()).To(Equal(len(want)))
+	}
+	sorted := s.Sorted()
+	g.Expect(sorted).To(HaveLen(len(want)))
+	g.Expect(slices.IsSorted(sorted)).To(BeTrue())
+	for _, id := range sorted {
+		g.Expect(want[id]).To(BeTrue())
+	}
+	var empty IDSet
+	g.Expect(empty.Sorted()).To(BeEmpty())
+	var reserved IDSet
+	reserved.Reserve(3000)
+	slots := len(reserved.slots)
+	for id := range ID(3000) {
+		reserved.Add(id + 1)
+	}
+	g.Expect(reserved.slots).To(HaveLen(slots), "no growth within what was reserved")
+	g.Expect(reserved.Sorted()).To(HaveLen(3000))
+}
+
+func BenchmarkIDSetRepeatedAdds(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]ID, 40000)
+	for i := range ids {
+		ids[i] = ID(rng.Uint64()&uint64(MaxID)) | 1
+	}
+	for b.Loop() {
+		var s IDSet
+		for j := range 2_000_000 {
+			s.Add(ids[j%len(ids)])
+		}
+	}
+}

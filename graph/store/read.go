@@ -135,31 +135,21 @@ func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types
 	return hs, more, err
 }
 
-// ExpandEnds appends to ends (sorted and distinct) the other ends of the halves Expand would
-// return, leaving out the halves of the edges exclude lists for their vertex, and returns them
-// sorted and distinct. It stops with more set when they would be more than limit.
-func ExpandEnds(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, exclude map[layout.ID][]layout.ID, ends []layout.ID, limit int) (_ []layout.ID, more bool, err error) {
-	// Compacted whenever it grows by limit: at most twice limit ids are held.
-	compactAt := len(ends) + limit
+// ExpandEnds adds to ends the other ends of the halves Expand would return, leaving out the
+// halves of the edges exclude lists for their vertex. It stops with more set when ends would
+// hold more than limit.
+func ExpandEnds(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, exclude map[layout.ID][]layout.ID, ends *layout.IDSet, limit int) (more bool, err error) {
 	err = eachHalf(r, graph, ids, dir, types, edgeFilter, func(h *shardapi.Half) bool {
 		if len(exclude) > 0 && slices.Contains(exclude[h.Vertex], h.Edge) {
 			return true
 		}
-		ends = append(ends, h.Other)
-		if len(ends) > compactAt {
-			ends = layout.SortedIDs(ends)
-			if more = len(ends) > limit; more {
-				return false
-			}
-			compactAt = len(ends) + limit
+		if ends.Add(h.Other) && ends.Len() > limit {
+			more = true
+			return false
 		}
 		return true
 	})
-	ends = layout.SortedIDs(ends)
-	if len(ends) > limit {
-		ends, more = ends[:limit], true
-	}
-	return ends, more, err
+	return more, err
 }
 
 // eachHalf calls fn with each half Expand returns, in its order, until fn returns false,
