@@ -27,16 +27,57 @@ type changes struct {
 	list []change
 }
 
+// vertex adds u, a change of n, and makes it in memory at once: openCypher applies SET and
+// REMOVE item by item and row by row, so the clause's later items and rows read it
+// (SET n.a = 1, n.b = n.a + 1). The shard applies the changes in the same order, and run
+// replaces the node with the shard's answer.
 func (c *changes) vertex(n *value.Node, u *shardapi.UpdateVertex) {
+	n.Props = changedProps(n.Props, u.Replace, u.Set, u.Remove)
+	for _, l := range u.AddLabels {
+		if !slices.Contains(n.Labels, l) {
+			n.Labels = append(slices.Clip(n.Labels), l)
+		}
+	}
+	if len(u.RemoveLabels) > 0 {
+		n.Labels = slices.DeleteFunc(slices.Clone(n.Labels), func(l string) bool { return slices.Contains(u.RemoveLabels, l) })
+	}
 	u.ID = layout.ID(n.ID)
 	c.list = append(c.list, change{node: n, m: &mutation{shard: c.r.x.c.ShardOf(c.r.graph, u.ID), out: &shardapi.Outcome{},
 		m: shardapi.Mutation{UpdateVertex: u}}})
 }
 
+// edge is vertex for a relationship.
 func (c *changes) edge(rel *value.Relationship, u *shardapi.UpdateEdge) {
+	rel.Props = changedProps(rel.Props, u.Replace, u.Set, u.Remove)
 	u.ID, u.Src, u.Dst, u.Type = layout.ID(rel.ID), layout.ID(rel.Start), layout.ID(rel.End), rel.Type
 	c.list = append(c.list, change{rel: rel, m: &mutation{shard: c.r.x.c.ShardOf(c.r.graph, u.Src), out: &shardapi.Outcome{},
 		m: shardapi.Mutation{UpdateEdge: u}}})
+}
+
+// changedProps returns a copy of props with a change applied: replaced by set, or set merged
+// in (a null value removes its key), then the keys of remove removed.
+func changedProps(props map[string]any, replace bool, set map[string]any, remove []string) map[string]any {
+	if !replace && len(set) == 0 && len(remove) == 0 {
+		return props
+	}
+	out := map[string]any{}
+	if !replace {
+		out = maps.Clone(props)
+		if out == nil {
+			out = map[string]any{}
+		}
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	for _, k := range remove {
+		delete(out, k)
+	}
+	return out
 }
 
 // run applies the changes and updates the entities the rows hold.

@@ -329,6 +329,11 @@ func TestWritesAgreeWithTheOracle(t *testing.T) {
 		`UNWIND range(1, 5) AS i CREATE (:U {i: i})-[:TO {i: i}]->(:U {i: i + 100})`,
 		`MATCH (n:U) WHERE n.i < 3 OR n.i > 104 DETACH DELETE n`,
 		`MATCH (n:U)-[r:TO]->(m) SET m.from = n.i RETURN m.i, m.from`,
+		// SET applies item by item and row by row: a later item, and a later row holding the
+		// same vertex, read what an earlier one set.
+		`MATCH (n) WHERE n.id <= 10 SET n.a = n.id * 10, n.b = n.a + 1 REMOVE n.a SET n.c = coalesce(n.a, -1) RETURN n.id, n.b, n.c`,
+		`MATCH (n {id: 5})--(m) SET n.visits = coalesce(n.visits, 0) + 1 RETURN count(*)`,
+		`MATCH (a {id: 6})-[r]-() SET r.seen = coalesce(r.seen, 0) + 1, r.twice = r.seen * 2 RETURN count(*)`,
 	}
 	for _, w := range writes {
 		same(t, cl, "w", g, w, nil, false)
@@ -440,6 +445,8 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 	load(t, cl, "e", g)
 	for _, tc := range []struct{ q, msg string }{
 		{`MATCH (n) WHERE n.name =~ 'a(' RETURN n`, "line 1, column 27: invalid regular expression 'a(': missing closing )"},
+		{`MATCH (n) WHERE n.name RETURN n`, "line 1, column 18: type error: WHERE expects a BOOLEAN, got a STRING"},
+		{`MATCH (n)-->(m) WHERE m.id > 0 AND n.age RETURN n`, "line 1, column 37: type error: WHERE expects a BOOLEAN, got a INTEGER"},
 		{`MATCH (n) WHERE n.name =~ $re RETURN n`, "line 1, column 27: invalid regular expression '(?=x)': invalid or unsupported Perl syntax"},
 		{`MATCH (n) RETURN * UNION MATCH (m) RETURN *`, "line 1, column 20: expected the same column names on both sides of UNION, found (n) before it and (m) after it"},
 		{`RETURN 1 AS a UNION RETURN 2 AS b`, "line 1, column 15: expected the same column names on both sides of UNION, found (a) before it and (b) after it"},

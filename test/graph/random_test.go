@@ -396,3 +396,123 @@ func (g *queryGen) returnItems() (string, []string) {
 	}
 	return s, slices.Clip(cols)
 }
+
+// TestRandomWritesAgreeWithTheOracle runs generated writes (SET of properties, maps and
+// labels, REMOVE, DELETE and DETACH DELETE, CREATE of vertices and relationships between bound
+// ones, MERGE of vertices and of relationships, UNWIND-driven writes), each on the cluster and
+// on the oracle, and after each compares their answers and the whole graphs. A write both
+// refuse must change nothing on either.
+func TestRandomWritesAgreeWithTheOracle(t *testing.T) {
+	n := 60
+	if s := os.Getenv("TORUA_RANDOM_QUERIES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			t.Fatalf("TORUA_RANDOM_QUERIES=%q: %v", s, err)
+		}
+		n /= 5
+	}
+	seed := uint64(1)
+	if s := os.Getenv("TORUA_RANDOM_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("TORUA_RANDOM_SEED=%q: %v", s, err)
+		}
+	}
+	cl := startCluster(t)
+	g := oracle.Random(31, 50, 180, oracle.Options{SelfLoops: true, Parallel: true})
+	load(t, cl, "rw", g)
+	gen := &queryGen{rng: rand.New(rand.NewPCG(seed, 91)), vertices: 50}
+	refused := 0
+	for i := range n {
+		w := gen.write(1000 + i)
+		parsed, err := cypher.Parse(w)
+		if err != nil {
+			t.Fatalf("generated an unparsable write: %s: %v", w, err)
+		}
+		want, oerr := oracle.Eval(g.Clone(), parsed, nil)
+		got, cerr := cl.Query(context.Background(), "rw", w, nil)
+		switch {
+		case oerr != nil && cerr != nil:
+			refused++
+		case oerr != nil:
+			t.Fatalf("%s: the oracle refused it (%v), the cluster answered %v", w, oerr, got.Rows)
+		case cerr != nil:
+			t.Fatalf("%s: the cluster refused it (%v), the oracle answered %v", w, cerr, want.Rows)
+		default:
+			if _, err := oracle.Eval(g, parsed, nil); err != nil {
+				t.Fatalf("oracle: %s: %v", w, err)
+			}
+			if gk, wk := canonical(got.Rows), canonical(want.Rows); len(gk) != len(wk) || key(flatten(gk)) != key(flatten(wk)) {
+				t.Fatalf("%s: the cluster answered %v, the oracle %v", w, head(gk), head(wk))
+			}
+		}
+		for _, d := range dumps {
+			same(t, cl, "rw", g, d, nil, false)
+		}
+	}
+	t.Logf("%d writes, %d refused by both", n, refused)
+	if refused > n/4 {
+		t.Fatalf("%d of %d writes refused: the generator is broken", refused, n)
+	}
+}
+
+func flatten(rows [][]any) []any {
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		out[i] = r
+	}
+	return out
+}
+
+// write is a generated writing query; fresh is an id no vertex has yet.
+func (g *queryGen) write(fresh int) string {
+	g.nodes, g.rels, g.varLen, g.next = []string{"n"}, nil, false, 0
+	id := func() int { return 1 + g.rng.IntN(g.vertices+20) } // some are created ones, some gone
+	val := func() string {
+		return g.pick("1", "-7", "2.5", "'x'", "true", "null", "[1, 'a']", "n.age + 1", "toUpper(n.name)", "size(labels(n))")
+	}
+	prop := func() string { return g.pick("name", "age", "score", "active", "tags", "other") }
+	match := func() string {
+		if g.chance(0.4) {
+			return fmt.Sprintf("MATCH (n {id: %d})", id())
+		}
+		return "MATCH (n" + g.labels() + ") WHERE " + g.nodePredicate("n")
+	}
+	ret := func() string {
+		if g.chance(0.5) {
+			return ""
+		}
+		return g.pick(" RETURN count(*) AS c", " RETURN n.id AS id", " RETURN n.id AS id, properties(n) AS p")
+	}
+	switch g.rng.IntN(12) {
+	case 0:
+		return match() + fmt.Sprintf(" SET n.%s = %s", prop(), val()) + ret()
+	case 1:
+		return match() + fmt.Sprintf(" SET n.%s = %s, n.%s = %s", prop(), val(), prop(), val()) + ret()
+	case 2:
+		return match() + " SET n" + g.pick(":Tagged", ":Person", ":City:Extra") + ret()
+	case 3:
+		return match() + " REMOVE n" + g.pick(".name", ".age", ":Person", ":City", ".tags") + ret()
+	case 4:
+		return match() + fmt.Sprintf(" SET n += {%s: %s, extra: %s}", prop(), val(), val()) + ret()
+	case 5:
+		return match() + fmt.Sprintf(" SET n = {id: n.id, %s: %s}", prop(), val()) + ret()
+	case 6:
+		rel := g.relationship("r", false)
+		act := g.pick(" DELETE r", fmt.Sprintf(" SET r.weight = %d.5", g.rng.IntN(9)), " SET r.seen = true REMOVE r.since", " SET r += {since: 2001}")
+		return fmt.Sprintf("MATCH (n {id: %d})%s(m)", id(), rel) + act + g.pick("", " RETURN count(*) AS c")
+	case 7:
+		return fmt.Sprintf("MATCH (n {id: %d}) DETACH DELETE n", id())
+	case 8:
+		return fmt.Sprintf("MATCH (n {id: %d}), (m {id: %d}) CREATE (n)-[r:%s {since: %d}]->(m)",
+			id(), id(), g.pick("KNOWS", "LIKES", "NEW"), 1990+g.rng.IntN(35)) + g.pick("", " RETURN type(r) AS t")
+	case 9:
+		return fmt.Sprintf("CREATE (n%s {id: %d, name: '%s', age: %d})", g.pick(":Person", ":City", ""), fresh,
+			g.pick("ann", "zed"), g.rng.IntN(100)) + g.pick("", fmt.Sprintf(" WITH n MATCH (m {id: %d}) CREATE (n)-[:KNOWS]->(m)", id()))
+	case 10:
+		return fmt.Sprintf("MERGE (n:Merged {k: %d}) ON CREATE SET n.id = %d, n.made = 1 ON MATCH SET n.hits = coalesce(n.hits, 0) + 1", g.rng.IntN(4), fresh) + ret()
+	default:
+		return fmt.Sprintf("UNWIND [%d, %d] AS i MATCH (n {id: i}) MERGE (n)-[:LINK]->(z:Zed {k: i %% 3}) ON CREATE SET z.id = %d + i",
+			id(), id(), 10*fresh)
+	}
+}
