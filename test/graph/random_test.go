@@ -434,6 +434,7 @@ func TestRandomWritesAgreeWithTheOracle(t *testing.T) {
 		switch {
 		case oerr != nil && cerr != nil:
 			refused++
+			t.Logf("both refused %s: %v", w, oerr)
 		case oerr != nil:
 			t.Fatalf("%s: the oracle refused it (%v), the cluster answered %v", w, oerr, got.Rows)
 		case cerr != nil:
@@ -484,7 +485,16 @@ func (g *queryGen) write(fresh int) string {
 		}
 		return g.pick(" RETURN count(*) AS c", " RETURN n.id AS id", " RETURN n.id AS id, properties(n) AS p")
 	}
-	switch g.rng.IntN(12) {
+	switch g.rng.IntN(16) {
+	case 12:
+		return fmt.Sprintf("MATCH (n {id: %d}), (m {id: %d}) SET n.copy = m.name, m.copy = n.age", id(), id()) + ret()
+	case 13:
+		return fmt.Sprintf("MATCH (n {id: %d}), (m {id: %d}) MERGE (n)-[r:PAIR]->(m) ON CREATE SET r.made = true ON MATCH SET r.hits = coalesce(r.hits, 0) + 1", id(), id()) +
+			g.pick("", " RETURN r.made AS made, r.hits AS hits")
+	case 14:
+		return fmt.Sprintf("MATCH p = (n {id: %d})%s(m) WHERE m.id > n.id DELETE %s", id(), g.relationship("", false), g.pick("relationships(p)[0]", "last(relationships(p))")) + ret()
+	case 15:
+		return fmt.Sprintf("MATCH (n) WHERE %s WITH n, COUNT { (n)-->() } AS d SET n.d = d", g.nodePredicate("n"))
 	case 0:
 		return match() + fmt.Sprintf(" SET n.%s = %s", prop(), val()) + ret()
 	case 1:
