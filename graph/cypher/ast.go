@@ -1,5 +1,7 @@
 package cypher
 
+import "math"
+
 // The AST of a query: clauses, patterns and schema commands (expressions are in
 // ast_expr.go). Every node embeds At, its position in the query. Names are as written
 // (backquotes removed), except function names, which are lower-cased. Anonymous nodes
@@ -293,6 +295,11 @@ type Range struct {
 	At
 	Min, Max int64
 }
+
+// Unbounded is the Max of a variable-length relationship written without an upper bound
+// (*, *0..), which Torua allows only in shortestPath and allShortestPaths: their
+// breadth-first search ends when a level reaches no vertex it has not seen.
+const Unbounded = int64(math.MaxInt64)
 
 func (*NodePattern) element() {}
 func (*RelPattern) element()  {}

@@ -29,7 +29,9 @@ func (p *parser) pattern() *Pattern {
 	}
 	fn := p.next()
 	p.next()
+	p.shortest = true
 	p.chain(pat)
+	p.shortest = false
 	p.expectSym(")", `")" after the pattern of `+fn.Text)
 	if len(pat.Elements) != 3 {
 		p.failAt(fn.Pos, "expected a pattern of exactly one relationship between two nodes in %s, found %d relationships", fn.Text, len(pat.Elements)/2)
@@ -125,7 +127,8 @@ func (p *parser) relDetail(r *RelPattern) {
 	p.expectSym("]", after)
 }
 
-// varLength reads *n, *m..n or *..n (the lower bound 1). Torua requires the upper bound.
+// varLength reads *n, *m..n or *..n (the lower bound 1). Torua requires the upper bound but
+// in a shortest path's pattern, where *, *m.. and *.. are Unbounded.
 func (p *parser) varLength() *Range {
 	star := p.next()
 	rg := &Range{At: At{star.Pos}, Min: 1}
@@ -138,9 +141,17 @@ func (p *parser) varLength() *Range {
 		}
 	case p.acceptSym(".."):
 	default:
+		if p.unbounded() {
+			rg.Max = Unbounded
+			return rg
+		}
 		p.boundOrFail(star, `an integer or ".." after "*"`)
 	}
 	if p.cur().Kind != Int {
+		if p.unbounded() {
+			rg.Max = Unbounded
+			return rg
+		}
 		p.boundOrFail(star, `an integer after ".."`)
 	}
 	rg.Max = p.intValue(p.next())
@@ -150,11 +161,17 @@ func (p *parser) varLength() *Range {
 	return rg
 }
 
+// unbounded reports whether a length without an upper bound ends here, in a shortest path's
+// pattern, where Torua allows it.
+func (p *parser) unbounded() bool {
+	return p.shortest && (p.atSym("]") || p.atSym("{"))
+}
+
 // boundOrFail fails where an upper bound is missing: a refusal when the relationship ends
 // there (*, *2..), else a syntax error.
 func (p *parser) boundOrFail(star Token, what string) {
 	if p.atSym("]") || p.atSym("{") || p.cur().Kind == Param {
-		p.failAt(star.Pos, "variable-length relationships without an upper bound are not supported by Torua: it requires one, as in *..5 or *2..5")
+		p.failAt(star.Pos, "variable-length relationships without an upper bound are not supported by Torua outside shortestPath and allShortestPaths: it requires one, as in *..5 or *2..5")
 	}
 	p.expected(what)
 }

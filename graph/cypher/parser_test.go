@@ -44,6 +44,10 @@ var validCases = []validCase{
 	{"MATCH (a), (b)-->(c), (d) RETURN a", ""},
 	{"MATCH p = (a)-[*..3]->(b) RETURN p", "MATCH p = (a)-[*1..3]->(b) RETURN p"},
 	{"MATCH p = shortestPath((a)-[:KNOWS*..6]->(b)) RETURN length(p)", "MATCH p = shortestPath((a)-[:KNOWS*1..6]->(b)) RETURN length(p)"},
+	// A shortest path's relationship may have no upper bound.
+	{"MATCH p = shortestPath((a)-[*]-(b)) RETURN p", "MATCH p = shortestPath((a)-[*1..]-(b)) RETURN p"},
+	{"MATCH p = allShortestPaths((a)-[:T*0..]->(b)) RETURN p", "MATCH p = allShortestPaths((a)-[:T*0..]->(b)) RETURN p"},
+	{"MATCH p = shortestPath((a)-[r:T* {w: 1}]->(b)) RETURN p", "MATCH p = shortestPath((a)-[r:T*1.. {w: 1}]->(b)) RETURN p"},
 	{"MATCH p = allShortestPaths((a:P {id: 1})-[*1..4]-(b:P {id: 2})) RETURN p", ""},
 	{"MATCH shortestpath((a)-[:T]->(b)) RETURN 1", "MATCH shortestPath((a)-[:T]->(b)) RETURN 1"},
 	{"MATCH (a) WHERE a.age > 30 RETURN a", ""},

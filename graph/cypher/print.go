@@ -277,7 +277,11 @@ func (r *RelPattern) String() string {
 	}
 	if v := r.VarLength; v != nil {
 		s += "*" + strconv.FormatInt(v.Min, 10)
-		if v.Max != v.Min {
+		switch v.Max {
+		case Unbounded:
+			s += ".."
+		case v.Min:
+		default:
 			s += ".." + strconv.FormatInt(v.Max, 10)
 		}
 	}

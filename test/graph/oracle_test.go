@@ -164,6 +164,10 @@ var queries = []struct {
 	{q: `MATCH (n) RETURN n.id AS id ORDER BY n.score DESC, id SKIP 3 LIMIT 7`, ordered: true},
 	{q: `MATCH (a {id: 1}), (b {id: 9}) MATCH p = shortestPath((a)-[*..6]-(b)) RETURN length(p)`},
 	{q: `MATCH (a {id: 4}), (b) WHERE b.id IN [8, 15, 16] MATCH p = shortestPath((a)-[:KNOWS|LIKES*..6]->(b)) RETURN b.id, length(p)`},
+	// Without an upper bound (shortest paths only), reachable or not.
+	{q: `MATCH (a {id: 1}), (b) WHERE b.id <= 40 MATCH p = shortestPath((a)-[*]-(b)) RETURN b.id, length(p)`},
+	{q: `MATCH (a {id: 2}), (b) WHERE b.id <= 40 MATCH p = shortestPath((a)-[:WORKS_AT*0..]->(b)) RETURN b.id, length(p)`},
+	{q: `MATCH (a {id: 3}), (b) WHERE b.id IN [5, 9, 77] MATCH p = allShortestPaths((a)-[:KNOWS*]->(b)) RETURN b.id, length(p), count(*)`},
 	{q: `MATCH (a)-[r]->(b) RETURN type(r) AS t, count(*) AS c, sum(r.weight) AS w, avg(r.since) AS s ORDER BY t`, ordered: true},
 	{q: `MATCH (a {id: 1}), (b {id: 9}) MATCH p = allShortestPaths((a)-[*..6]-(b)) RETURN length(p) AS len, count(*) AS paths`},
 	{q: `MATCH (a {id: 2}), (b) WHERE b.id IN [3, 4, 5] MATCH p = allShortestPaths((a)-[:KNOWS|LIKES*..5]->(b)) RETURN b.id, length(p), nodes(p)[1].id, relationships(p)[0].since`},
@@ -260,8 +264,9 @@ func TestKarateClub(t *testing.T) {
 	res, err = cl.Query(ctx, "karate", `MATCH (m:Member)-[:FRIEND]-(x) WHERE m.id IN [1, 34] RETURN m.id, count(x) ORDER BY m.id`, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Rows).To(Equal([][]any{{int64(1), int64(16)}, {int64(34), int64(17)}}))
+	// Without an upper bound: the search ends when it reaches no new member.
 	diameter := `MATCH (a:Member), (b:Member) WHERE a.id < b.id
-		MATCH p = shortestPath((a)-[:FRIEND*..10]-(b))
+		MATCH p = shortestPath((a)-[:FRIEND*]-(b))
 		RETURN length(p) AS d, count(*) AS pairs ORDER BY d`
 	same(t, cl, "karate", k, diameter, nil, true)
 	res, err = cl.Query(ctx, "karate", diameter, nil)
