@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/value"
@@ -24,6 +25,9 @@ type Env struct {
 	// node is not already in the row (as a node, in a path or in a list). Nil means such a
 	// call is a QueryError rather than a node without its labels and properties.
 	FetchNode func(id uint64) (*value.Node, error)
+	// Start is the query's start (timestamp()); zero means the time of the first call.
+	Start     time.Time
+	startOnce sync.Once
 	// Ctx, when set, ends the loops of list comprehensions, list predicates and reduces once
 	// it is done (the query's time limit, or its client gone), with its cause.
 	Ctx context.Context
@@ -33,6 +37,16 @@ type Env struct {
 	// scopes are the scopes of the bodies of list comprehensions, list predicates and
 	// reduces, by enclosing scope and expression (eval_lists.go): a few per clause.
 	scopes sync.Map
+}
+
+// start is the query's start time, fixed at the first call when Start is zero.
+func (e *Env) start() time.Time {
+	e.startOnce.Do(func() {
+		if e.Start.IsZero() {
+			e.Start = time.Now()
+		}
+	})
+	return e.Start
 }
 
 // interrupted is the cause of Ctx's end once it is done, checked every 64th step of a loop.

@@ -1,7 +1,10 @@
 package exec
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
@@ -64,10 +67,28 @@ var functions = map[string]function{
 	"left":          {2, 2, false, fnLeft},
 	"right":         {2, 2, false, fnRight},
 	"reverse":       {1, 1, true, fnReverse},
+	"e":             {0, 0, false, constFn(math.E)},
+	"pi":            {0, 0, false, constFn(math.Pi)},
+	"exp":           {1, 1, true, floatFn(math.Exp)},
+	"log":           {1, 1, true, floatFn(math.Log)},
+	"log10":         {1, 1, true, floatFn(math.Log10)},
+	"sin":           {1, 1, true, floatFn(math.Sin)},
+	"cos":           {1, 1, true, floatFn(math.Cos)},
+	"tan":           {1, 1, true, floatFn(math.Tan)},
+	"asin":          {1, 1, true, floatFn(math.Asin)},
+	"acos":          {1, 1, true, floatFn(math.Acos)},
+	"atan":          {1, 1, true, floatFn(math.Atan)},
+	"atan2":         {2, 2, true, fnAtan2},
+	"degrees":       {1, 1, true, floatFn(func(x float64) float64 { return x * 180 / math.Pi })},
+	"radians":       {1, 1, true, floatFn(func(x float64) float64 { return x * math.Pi / 180 })},
+	"rand":          {0, 0, false, fnRand},
+	"randomuuid":    {0, 0, false, fnRandomUUID},
+	"timestamp":     {0, 0, false, fnTimestamp},
 }
 
 // aggregates are the aggregate functions, which only Project evaluates.
-var aggregates = map[string]bool{"count": true, "sum": true, "avg": true, "min": true, "max": true, "collect": true}
+var aggregates = map[string]bool{"count": true, "sum": true, "avg": true, "min": true, "max": true, "collect": true,
+	"stdev": true, "stdevp": true, "percentilecont": true, "percentiledisc": true}
 
 // isAggregate reports whether x is a call of an aggregate function.
 func isAggregate(x cypher.Expr) bool {
@@ -540,6 +561,43 @@ func fnAbs(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
 }
 
 // floatFn is a numeric function that always answers a float (ceil, floor, round, sqrt).
+func constFn(x float64) func(*evalCtx, *cypher.FuncCall, []any) (any, error) {
+	return func(*evalCtx, *cypher.FuncCall, []any) (any, error) { return x, nil }
+}
+
+func fnAtan2(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
+	y, ok := toFloat(args[0])
+	if !ok {
+		return nil, argError(call, 0, "a number", args[0])
+	}
+	x, ok := toFloat(args[1])
+	if !ok {
+		return nil, argError(call, 1, "a number", args[1])
+	}
+	return math.Atan2(y, x), nil
+}
+
+// fnRand is a float in [0, 1), drawn anew at each call.
+func fnRand(*evalCtx, *cypher.FuncCall, []any) (any, error) { return rand.Float64(), nil }
+
+// fnRandomUUID is a random (version 4) UUID as a string.
+func fnRandomUUID(*evalCtx, *cypher.FuncCall, []any) (any, error) {
+	var b [16]byte
+	for i := range 2 {
+		binary.BigEndian.PutUint64(b[8*i:], rand.Uint64())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+}
+
+// fnTimestamp is the milliseconds since the Unix epoch at the query's start: the same value
+// at every call in one query, as Neo4j gives.
+func fnTimestamp(c *evalCtx, _ *cypher.FuncCall, _ []any) (any, error) {
+	return c.env.start().UnixMilli(), nil
+}
+
 func floatFn(f func(float64) float64) func(*evalCtx, *cypher.FuncCall, []any) (any, error) {
 	return func(_ *evalCtx, call *cypher.FuncCall, args []any) (any, error) {
 		x, ok := toFloat(args[0])

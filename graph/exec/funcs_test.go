@@ -3,7 +3,9 @@ package exec
 import (
 	"errors"
 	"math"
+	"regexp"
 	"testing"
+	"time"
 
 	"github.com/torua/torua/graph/value"
 )
@@ -194,7 +196,53 @@ func TestFuncMath(t *testing.T) {
 		{expr: "sign(0)", want: int64(0)},
 		{expr: "sign(2.5)", want: int64(1)},
 		{expr: "sign(nul)", want: nil},
+		{expr: "e()", want: math.E},
+		{expr: "pi()", want: math.Pi},
+		{expr: "exp(0)", want: 1.0},
+		{expr: "log(e())", want: 1.0},
+		{expr: "log10(1000)", want: 3.0},
+		{expr: "log(0)", want: math.Inf(-1)},
+		{expr: "sin(0)", want: 0.0},
+		{expr: "cos(0)", want: 1.0},
+		{expr: "atan2(1, 1) * 4", want: math.Pi},
+		{expr: "atan2(nul, 1)", want: nil},
+		{expr: "atan2(1, 'x')", err: "must be a number", col: 10},
+		{expr: "degrees(pi())", want: 180.0},
+		{expr: "radians(180)", want: math.Pi},
+		{expr: "pi(1)", err: "takes 0 argument(s), got 1", col: 1},
 	})
+}
+
+// TestFuncRandomAndTime: rand() is in [0, 1), randomUUID() a version 4 UUID (a new one each
+// call), timestamp() the query's start in milliseconds, the same at each call.
+func TestFuncRandomAndTime(t *testing.T) {
+	env := &Env{}
+	eval := func(expr string) any {
+		t.Helper()
+		v, err := env.Eval(parseExpr(t, expr), fixtureScope, fixtureRow)
+		if err != nil {
+			t.Fatalf("Eval(%s): %v", expr, err)
+		}
+		return v
+	}
+	for range 100 {
+		if r := eval("rand()").(float64); r < 0 || r >= 1 {
+			t.Fatalf("rand() = %v", r)
+		}
+	}
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	a, b := eval("randomUUID()").(string), eval("randomUUID()").(string)
+	if !uuid.MatchString(a) || a == b {
+		t.Fatalf("randomUUID() gave %q then %q", a, b)
+	}
+	before := time.Now().UnixMilli()
+	first := eval("timestamp()").(int64)
+	if first < before-1 || first > time.Now().UnixMilli() {
+		t.Fatalf("timestamp() = %d, not now (%d)", first, before)
+	}
+	if again := eval("timestamp()").(int64); again != first {
+		t.Fatalf("timestamp() changed within one query: %d then %d", first, again)
+	}
 }
 
 func TestFuncStrings(t *testing.T) {

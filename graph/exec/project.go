@@ -213,6 +213,11 @@ func (e *Env) aggregate(rows []Row, s *Scope, items []*cypher.ProjectionItem, ma
 					return nil, err
 				}
 			}
+			if p, ok := g.states[j].(*percentileAgg); ok && !p.set {
+				if err := p.setPercentile(c.eval(call.Args[1])); err != nil {
+					return nil, err
+				}
+			}
 			if err := g.states[j].add(v); err != nil {
 				return nil, err
 			}
@@ -262,7 +267,9 @@ func checkAggregateCalls(x cypher.Expr) error {
 		switch {
 		case f.Star && f.Name != "count":
 			err = errorf(f.Pos, "%s(*) is not allowed: only count takes *", f.Name)
-		case !f.Star && len(f.Args) != 1:
+		case strings.HasPrefix(f.Name, "percentile") && len(f.Args) != 2:
+			err = arityError(f, 2, 2)
+		case !f.Star && !strings.HasPrefix(f.Name, "percentile") && len(f.Args) != 1:
 			err = arityError(f, 1, 1)
 		}
 		for _, a := range f.Args {
@@ -552,6 +559,10 @@ func newAggState(call *cypher.FuncCall, maxRows, hint int) aggState {
 		st = &extremeAgg{max: call.Name == "max"}
 	case "collect":
 		st = &collectAgg{maxRows: maxRows, list: []any{}}
+	case "stdev", "stdevp":
+		st = &stdevAgg{call: call, population: call.Name == "stdevp"}
+	case "percentilecont", "percentiledisc":
+		st = &percentileAgg{call: call, cont: call.Name == "percentilecont"}
 	}
 	if call.Distinct {
 		st = &distinctAgg{aggState: st, hint: hint}
@@ -678,6 +689,102 @@ func (a *avgAgg) result() any {
 		return nil
 	}
 	return a.sum / float64(a.n)
+}
+
+// statName is the name the documentation gives each statistical aggregate (calls are read
+// case-insensitively, and named in lower case).
+var statName = map[string]string{"stdev": "stDev", "stdevp": "stDevP", "percentilecont": "percentileCont", "percentiledisc": "percentileDisc"}
+
+// stdevAgg is stDev (the sample's standard deviation, n-1) or stDevP (the population's, n)
+// of numbers: 0.0 of fewer than two values (stDev) or none (stDevP), as Neo4j gives. It uses
+// Welford's running mean, stable for values far from zero.
+type stdevAgg struct {
+	call       *cypher.FuncCall
+	population bool
+	n          int64
+	mean, m2   float64
+}
+
+func (a *stdevAgg) add(v any) error {
+	if v == nil {
+		return nil
+	}
+	f, ok := toFloat(v)
+	if !ok {
+		return errorf(a.call.Pos, "type error: %s() takes numbers, not a %s", statName[a.call.Name], value.TypeName(v))
+	}
+	a.n++
+	d := f - a.mean
+	a.mean += d / float64(a.n)
+	a.m2 += d * (f - a.mean)
+	return nil
+}
+
+func (a *stdevAgg) result() any {
+	div := a.n - 1
+	if a.population {
+		div = a.n
+	}
+	if div <= 0 {
+		return 0.0
+	}
+	return math.Sqrt(a.m2 / float64(div))
+}
+
+// percentileAgg is percentileDisc (the value at the percentile's rank among the sorted
+// values: the smallest whose rank reaches percentile × n) or percentileCont (interpolated
+// linearly between the two values around percentile × (n-1), a FLOAT), as Neo4j computes
+// them; null of no values. The percentile, between 0.0 and 1.0, is read from the group's
+// first row.
+type percentileAgg struct {
+	call *cypher.FuncCall
+	cont bool
+	set  bool
+	p    float64
+	vals []any
+}
+
+func (a *percentileAgg) setPercentile(v any, err error) error {
+	if err != nil {
+		return err
+	}
+	p, ok := toFloat(v)
+	if !ok || p < 0 || p > 1 || math.IsNaN(p) {
+		return errorf(a.call.Args[1].Position(), "%s() takes a percentile between 0.0 and 1.0, not %v (a %s)", statName[a.call.Name], v, value.TypeName(v))
+	}
+	a.p, a.set = p, true
+	return nil
+}
+
+func (a *percentileAgg) add(v any) error {
+	if v == nil {
+		return nil
+	}
+	if _, ok := toFloat(v); !ok {
+		return errorf(a.call.Pos, "type error: %s() takes numbers, not a %s", statName[a.call.Name], value.TypeName(v))
+	}
+	a.vals = append(a.vals, v)
+	return nil
+}
+
+func (a *percentileAgg) result() any {
+	n := len(a.vals)
+	if n == 0 {
+		return nil
+	}
+	slices.SortStableFunc(a.vals, func(x, y any) int { return value.Compare(x, y) })
+	if !a.cont {
+		i := int(math.Ceil(a.p*float64(n))) - 1
+		return a.vals[max(i, 0)]
+	}
+	at := a.p * float64(n-1)
+	lo, hi := int(math.Floor(at)), int(math.Ceil(at))
+	fl, _ := toFloat(a.vals[lo])
+	if lo == hi {
+		return fl
+	}
+	fh, _ := toFloat(a.vals[hi])
+	return fl*(float64(hi)-at) + fh*(at-float64(lo))
 }
 
 // extremeAgg is min or max in value.Compare's order (across types too); the first of

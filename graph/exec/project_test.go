@@ -2,6 +2,7 @@ package exec
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -169,6 +170,17 @@ func TestProjectAggregation(t *testing.T) {
 			rows: column(int64(1), nil, int64(2)), cols: []string{"l"}, want: column([]any{int64(1), int64(2)})},
 		{name: "collect distinct keeps the first", query: "RETURN collect(DISTINCT v) AS l", scope: []string{"v"},
 			rows: column(int64(1), 1.0, int64(2), int64(1)), cols: []string{"l"}, want: column([]any{int64(1), int64(2)})},
+		// Neo4j's documented examples: ages 13, 33, 44 (and null, skipped).
+		{name: "standard deviations", query: "RETURN stDev(v) AS s, stDevP(v) AS p", scope: []string{"v"},
+			rows: column(int64(2), int64(4), int64(4), int64(4), int64(5), int64(5), int64(7), int64(9), nil), cols: []string{"s", "p"},
+			want: rowsOf(2, math.Sqrt(32.0/7), 2.0)},
+		{name: "standard deviations of one value and of none", query: "RETURN stDev(v) AS s, stDevP(v) AS p", scope: []string{"v"},
+			rows: column(int64(3)), cols: []string{"s", "p"}, want: rowsOf(2, 0.0, 0.0)},
+		{name: "percentiles", query: "RETURN percentileDisc(v, 0.5) AS d, percentileCont(v, 0.4) AS c, percentileDisc(v, 0) AS lo, percentileCont(v, 1) AS hi", scope: []string{"v"},
+			rows: column(int64(44), int64(13), nil, int64(33)), cols: []string{"d", "c", "lo", "hi"},
+			want: rowsOf(4, int64(33), 29.0, int64(13), 44.0)},
+		{name: "percentiles of no values", query: "RETURN percentileDisc(v, 0.5) AS d, percentileCont(v, 0.5) AS c", scope: []string{"v"},
+			rows: column(nil), cols: []string{"d", "c"}, want: rowsOf(2, nil, nil)},
 		{name: "sum distinct", query: "RETURN sum(DISTINCT v) AS s", scope: []string{"v"},
 			rows: column(int64(1), int64(1), int64(2)), cols: []string{"s"}, want: column(int64(3))},
 		{name: "sum turns float at the first float", query: "RETURN sum(v) AS s", scope: []string{"v"},

@@ -2,7 +2,9 @@ package oracle
 
 import (
 	"fmt"
+	"math"
 	"math/big"
+	"sort"
 
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/value"
@@ -25,8 +27,9 @@ func (ev *evaluator) aggregate(fc *cypher.FuncCall, rows []row) (any, error) {
 		}
 		return int64(len(rows)), nil
 	}
-	if len(fc.Args) != 1 {
-		return nil, errAt(fc.Pos, "%s takes one argument", fc.Name)
+	percentile := fc.Name == "percentilecont" || fc.Name == "percentiledisc"
+	if want := map[bool]int{false: 1, true: 2}[percentile]; len(fc.Args) != want {
+		return nil, errAt(fc.Pos, "%s takes %d arguments", fc.Name, want)
 	}
 	var vals []any
 	seen := map[string]bool{}
@@ -46,6 +49,20 @@ func (ev *evaluator) aggregate(fc *cypher.FuncCall, rows []row) (any, error) {
 			seen[k] = true
 		}
 		vals = append(vals, v)
+	}
+	if percentile {
+		if len(rows) == 0 {
+			return nil, nil
+		}
+		pv, err := ev.eval(fc.Args[1], rows[0])
+		if err != nil {
+			return nil, err
+		}
+		v, err := percentileOf(fc.Name == "percentilecont", vals, pv)
+		if err != nil {
+			return nil, errAt(fc.Pos, "%s: %v", fc.Name, err)
+		}
+		return v, nil
 	}
 	v, err := aggregateValues(fc.Name, vals)
 	if err != nil {
@@ -71,6 +88,8 @@ func aggregateValues(name string, vals []any) (any, error) {
 		return best, nil
 	case "sum", "avg":
 		return sumAvg(name, vals)
+	case "stdev", "stdevp":
+		return stdev(name == "stdevp", vals)
 	}
 	return nil, fmt.Errorf("unknown aggregate")
 }
@@ -108,4 +127,89 @@ func sumAvg(name string, vals []any) (any, error) {
 	q := new(big.Float).SetPrec(53).Quo(new(big.Float).SetInt(exact), new(big.Float).SetInt64(int64(len(vals))))
 	f, _ := q.Float64()
 	return f, nil
+}
+
+// stdev is the standard deviation of numbers, two passes (the mean, then the squares of the
+// differences from it): of the sample (n-1) or the population (n); 0.0 when that divisor is
+// not positive.
+func stdev(population bool, vals []any) (any, error) {
+	fs := make([]float64, len(vals))
+	mean := 0.0
+	for i, v := range vals {
+		switch x := v.(type) {
+		case int64:
+			fs[i] = float64(x)
+		case float64:
+			fs[i] = x
+		default:
+			return nil, fmt.Errorf("expects numbers, found a %s", value.TypeName(v))
+		}
+		mean += fs[i]
+	}
+	div := len(fs) - 1
+	if population {
+		div = len(fs)
+	}
+	if div <= 0 {
+		return 0.0, nil
+	}
+	mean /= float64(len(fs))
+	sq := 0.0
+	for _, f := range fs {
+		sq += (f - mean) * (f - mean)
+	}
+	return math.Sqrt(sq / float64(div)), nil
+}
+
+// percentileOf is percentileDisc (cont false: the first value, in ascending order, whose
+// 1-based rank is at least p×n) or percentileCont (the value at position p×(n-1) of the
+// ascending values, counting from 0, interpolated linearly between its neighbours; a FLOAT);
+// null of no values. p must be a number from 0 to 1.
+func percentileOf(cont bool, vals []any, pv any) (any, error) {
+	var p float64
+	switch x := pv.(type) {
+	case int64:
+		p = float64(x)
+	case float64:
+		p = x
+	default:
+		return nil, fmt.Errorf("the percentile must be a number, found a %s", value.TypeName(pv))
+	}
+	if !(p >= 0 && p <= 1) {
+		return nil, fmt.Errorf("the percentile must be from 0.0 to 1.0, found %v", p)
+	}
+	fs := make([]float64, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case int64:
+			fs[i] = float64(x)
+		case float64:
+			fs[i] = x
+		default:
+			return nil, fmt.Errorf("expects numbers, found a %s", value.TypeName(v))
+		}
+	}
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	order := make([]int, len(vals))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return fs[order[a]] < fs[order[b]] })
+	n := len(vals)
+	if !cont {
+		rank := 1
+		for float64(rank) < p*float64(n) {
+			rank++
+		}
+		return vals[order[rank-1]], nil
+	}
+	pos := p * float64(n-1)
+	lo := int(pos)
+	if float64(lo) == pos || lo == n-1 {
+		return fs[order[lo]], nil
+	}
+	w := pos - float64(lo)
+	return fs[order[lo]]*(1-w) + fs[order[lo+1]]*w, nil
 }

@@ -15,7 +15,8 @@ import (
 )
 
 // aggregates are the aggregate functions; their evaluation is in aggregate.go.
-var aggregates = map[string]bool{"count": true, "sum": true, "min": true, "max": true, "avg": true, "collect": true}
+var aggregates = map[string]bool{"count": true, "sum": true, "min": true, "max": true, "avg": true, "collect": true,
+	"stdev": true, "stdevp": true, "percentilecont": true, "percentiledisc": true}
 
 // arity is each scalar function's number of arguments: [min, max].
 var arity = map[string][2]int{

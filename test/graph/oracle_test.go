@@ -117,6 +117,11 @@ var queries = []struct {
 	{q: `MATCH (n) WHERE NOT n.active RETURN n.id ORDER BY n.id DESC LIMIT 10`, ordered: true},
 	{q: `MATCH (n) RETURN n.name AS name, count(*) AS c, sum(n.age) AS s, min(n.score) AS lo, max(n.score) AS hi, avg(n.age) AS a`},
 	{q: `MATCH (n) RETURN count(DISTINCT n.name), count(n.score), collect(DISTINCT n.active) IS NOT NULL`},
+	// Statistics: the oracle computes the deviations in two passes, the router in one: compared
+	// to a millionth.
+	{q: `MATCH (n) RETURN n.name AS name, toInteger(stDev(n.age) * 1000000) AS sd, toInteger(stDevP(n.score) * 1000000) AS sdp,
+		percentileDisc(n.age, 0.5) AS med, percentileDisc(n.score, 0.9) AS p90, toInteger(percentileCont(n.age, 0.25) * 1000) AS q1`},
+	{q: `MATCH (a)-[r:KNOWS]->() RETURN a.id % 3 AS k, percentileCont(r.weight, 0.5) AS med, stDevP(r.since) >= 0 AS ok`},
 	{q: `MATCH (a)-[r:KNOWS]->(b) RETURN a.id, b.id, r.since`},
 	{q: `MATCH (a)-[r:KNOWS|LIKES]->(b) WHERE r.weight > 4 RETURN a.id, type(r), b.id`},
 	{q: `MATCH (a)<-[:WORKS_AT]-(b) RETURN a.id AS a, count(b) AS workers ORDER BY workers DESC, a LIMIT 5`, ordered: true},
@@ -450,6 +455,7 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 	load(t, cl, "e", g)
 	for _, tc := range []struct{ q, msg string }{
 		{`MATCH (n) WHERE n.name =~ 'a(' RETURN n`, "line 1, column 27: invalid regular expression 'a(': missing closing )"},
+		{`MATCH (n) RETURN percentileCont(n.age, 1.5) AS p`, "line 1, column 40: percentileCont() takes a percentile between 0.0 and 1.0, not 1.5 (a FLOAT)"},
 		{`MATCH (n) WHERE n.name RETURN n`, "line 1, column 18: type error: WHERE expects a BOOLEAN, got a STRING"},
 		{`MATCH (n)-->(m) WHERE m.id > 0 AND n.age RETURN n`, "line 1, column 37: type error: WHERE expects a BOOLEAN, got a INTEGER"},
 		{`MATCH (n) WHERE n.name =~ $re RETURN n`, "line 1, column 27: invalid regular expression '(?=x)': invalid or unsupported Perl syntax"},
