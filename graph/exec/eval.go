@@ -559,20 +559,27 @@ func (c *evalCtx) in(x *cypher.In) (any, error) {
 	return false, nil
 }
 
+// twoStrings evaluates l and r; ok is false unless both are strings (the operators over
+// strings are null then).
+func (c *evalCtx) twoStrings(l, r cypher.Expr) (ls, rs string, ok bool, err error) {
+	lv, err := c.eval(l)
+	if err != nil {
+		return "", "", false, err
+	}
+	rv, err := c.eval(r)
+	if err != nil {
+		return "", "", false, err
+	}
+	ls, lok := lv.(string)
+	rs, rok := rv.(string)
+	return ls, rs, lok && rok, nil
+}
+
 // stringOp is STARTS WITH, ENDS WITH and CONTAINS: null unless both sides are strings.
 func (c *evalCtx) stringOp(x *cypher.StringOp) (any, error) {
-	l, err := c.eval(x.L)
-	if err != nil {
+	ls, rs, ok, err := c.twoStrings(x.L, x.R)
+	if err != nil || !ok {
 		return nil, err
-	}
-	r, err := c.eval(x.R)
-	if err != nil {
-		return nil, err
-	}
-	ls, lok := l.(string)
-	rs, rok := r.(string)
-	if !lok || !rok {
-		return nil, nil
 	}
 	switch x.Op {
 	case cypher.OpStartsWith:

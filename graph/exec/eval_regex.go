@@ -12,18 +12,9 @@ import (
 // expression, as Cypher's (Java's) String.matches does; null unless both sides are strings.
 // An invalid pattern is a QueryError.
 func (c *evalCtx) regexMatch(x *cypher.RegexMatch) (any, error) {
-	l, err := c.eval(x.L)
-	if err != nil {
+	s, pattern, ok, err := c.twoStrings(x.L, x.R)
+	if err != nil || !ok {
 		return nil, err
-	}
-	r, err := c.eval(x.R)
-	if err != nil {
-		return nil, err
-	}
-	s, lok := l.(string)
-	pattern, rok := r.(string)
-	if !lok || !rok {
-		return nil, nil
 	}
 	re, err := c.env.regexp(x, pattern)
 	if err != nil {

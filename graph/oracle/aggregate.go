@@ -133,18 +133,13 @@ func sumAvg(name string, vals []any) (any, error) {
 // differences from it): of the sample (n-1) or the population (n); 0.0 when that divisor is
 // not positive.
 func stdev(population bool, vals []any) (any, error) {
-	fs := make([]float64, len(vals))
+	fs, err := numbers(vals)
+	if err != nil {
+		return nil, err
+	}
 	mean := 0.0
-	for i, v := range vals {
-		switch x := v.(type) {
-		case int64:
-			fs[i] = float64(x)
-		case float64:
-			fs[i] = x
-		default:
-			return nil, fmt.Errorf("expects numbers, found a %s", value.TypeName(v))
-		}
-		mean += fs[i]
+	for _, f := range fs {
+		mean += f
 	}
 	div := len(fs) - 1
 	if population {
@@ -178,16 +173,9 @@ func percentileOf(cont bool, vals []any, pv any) (any, error) {
 	if !(p >= 0 && p <= 1) {
 		return nil, fmt.Errorf("the percentile must be from 0.0 to 1.0, found %v", p)
 	}
-	fs := make([]float64, len(vals))
-	for i, v := range vals {
-		switch x := v.(type) {
-		case int64:
-			fs[i] = float64(x)
-		case float64:
-			fs[i] = x
-		default:
-			return nil, fmt.Errorf("expects numbers, found a %s", value.TypeName(v))
-		}
+	fs, err := numbers(vals)
+	if err != nil {
+		return nil, err
 	}
 	if len(vals) == 0 {
 		return nil, nil
@@ -212,4 +200,20 @@ func percentileOf(cont bool, vals []any, pv any) (any, error) {
 	}
 	w := pos - float64(lo)
 	return fs[order[lo]]*(1-w) + fs[order[lo+1]]*w, nil
+}
+
+// numbers are vals (INTEGERs and FLOATs) as FLOATs.
+func numbers(vals []any) ([]float64, error) {
+	fs := make([]float64, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case int64:
+			fs[i] = float64(x)
+		case float64:
+			fs[i] = x
+		default:
+			return nil, fmt.Errorf("expects numbers, found a %s", value.TypeName(v))
+		}
+	}
+	return fs, nil
 }

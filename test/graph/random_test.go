@@ -24,20 +24,7 @@ import (
 // generated queries cover their combinations, where a planner's special cases meet.
 // TORUA_RANDOM_QUERIES sets how many per graph (default 150) and TORUA_RANDOM_SEED the seed.
 func TestRandomQueriesAgreeWithTheOracle(t *testing.T) {
-	n := 150
-	if s := os.Getenv("TORUA_RANDOM_QUERIES"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			t.Fatalf("TORUA_RANDOM_QUERIES=%q: %v", s, err)
-		}
-	}
-	seed := uint64(1)
-	if s := os.Getenv("TORUA_RANDOM_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("TORUA_RANDOM_SEED=%q: %v", s, err)
-		}
-	}
+	n, seed := randomSettings(t, 150)
 	cl := startCluster(t)
 	opts := oracle.Options{SelfLoops: true, Parallel: true}
 	for _, tc := range []struct {
@@ -70,6 +57,26 @@ func TestRandomQueriesAgreeWithTheOracle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomSettings are how many queries to generate (TORUA_RANDOM_QUERIES, else n) and the
+// seed (TORUA_RANDOM_SEED, else 1).
+func randomSettings(t *testing.T, n int) (int, uint64) {
+	t.Helper()
+	if s := os.Getenv("TORUA_RANDOM_QUERIES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			t.Fatalf("TORUA_RANDOM_QUERIES=%q: %v", s, err)
+		}
+	}
+	seed := uint64(1)
+	if s := os.Getenv("TORUA_RANDOM_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("TORUA_RANDOM_SEED=%q: %v", s, err)
+		}
+	}
+	return n, seed
 }
 
 // agree is same (oracle_test.go) that also accepts both refusing the query. It returns the
@@ -403,21 +410,8 @@ func (g *queryGen) returnItems() (string, []string) {
 // on the oracle, and after each compares their answers and the whole graphs. A write both
 // refuse must change nothing on either.
 func TestRandomWritesAgreeWithTheOracle(t *testing.T) {
-	n := 60
-	if s := os.Getenv("TORUA_RANDOM_QUERIES"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			t.Fatalf("TORUA_RANDOM_QUERIES=%q: %v", s, err)
-		}
-		n /= 5
-	}
-	seed := uint64(1)
-	if s := os.Getenv("TORUA_RANDOM_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("TORUA_RANDOM_SEED=%q: %v", s, err)
-		}
-	}
+	n, seed := randomSettings(t, 300)
+	n /= 5 // each write is followed by two reads of the whole graph
 	cl := startCluster(t)
 	g := oracle.Random(31, 50, 180, oracle.Options{SelfLoops: true, Parallel: true})
 	load(t, cl, "rw", g)
