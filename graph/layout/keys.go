@@ -63,7 +63,9 @@ func (d Direction) Reverse() Direction {
 
 // GraphPrefix is the prefix of every key of graph: dropping a graph deletes it on every shard.
 func GraphPrefix(graph string) []byte {
-	b := make([]byte, 0, 4+len(graph))
+	// Room for what the keys built on it append (kind, ids, the routing tag with the graph's
+	// name again, a type): one allocation per key, where growing took three.
+	b := make([]byte, 0, 80+2*len(graph))
 	b = append(b, kv.ReservedPrefix...)
 	b = append(b, 'g', '/')
 	b = append(b, graph...)
