@@ -156,8 +156,8 @@ func constant(e cypher.Expr) bool {
 	if _, ok := e.(*cypher.Variable); ok {
 		return false
 	}
-	if f, ok := e.(*cypher.FuncCall); ok && (f.Name == "rand" || f.Name == "timestamp") {
-		return false
+	if f, ok := e.(*cypher.FuncCall); ok && (f.Name == "rand" || f.Name == "randomuuid" || f.Name == "timestamp") {
+		return false // evaluated per row (rand and randomUUID give a new value at each call)
 	}
 	if _, ok := e.(*cypher.PatternPredicate); ok {
 		return false
