@@ -36,7 +36,7 @@ type Union struct {
 }
 
 // Clause is one clause of a regular query: *Match, *Unwind, *With, *Return, *Create,
-// *Merge, *Set, *Remove or *Delete. Its At is its first keyword.
+// *Merge, *Set, *Remove, *Delete or *Foreach. Its At is its first keyword.
 type Clause interface {
 	Position() Pos
 	String() string
@@ -195,6 +195,19 @@ type Delete struct {
 	Detach bool
 	Exprs  []Expr
 }
+
+// Foreach is FOREACH (Var IN List | Body...): Body runs once for each element of List in
+// each row, with Var bound to it. The parser has checked that Body is one or more updating
+// clauses (CREATE, MERGE, SET, REMOVE, DELETE, FOREACH). Neither Var nor what Body binds is
+// visible after it, and it passes its rows on unchanged.
+type Foreach struct {
+	At
+	Var  string
+	List Expr
+	Body []Clause
+}
+
+func (*Foreach) clause() {}
 
 func (*Match) clause()  {}
 func (*Unwind) clause() {}

@@ -1,7 +1,7 @@
 // Package cypher reads the openCypher subset Torua's graph layer runs (issue 18) into a
 // typed AST that the planner and the tests' oracle evaluator walk: Parse(query) returns a
 // *Query, or an *Error that names the line, column, what was found and what was expected.
-// Constructs outside the subset (CALL, FOREACH, LOAD CSV, pattern comprehensions, patterns
+// Constructs outside the subset (CALL, LOAD CSV, pattern comprehensions, patterns
 // used as values, subqueries other than EXISTS/COUNT { MATCH ... WHERE ... }, unbounded
 // variable-length relationships, updating clauses in a UNION) are refused by name at their
 // position rather than misread.

@@ -53,12 +53,54 @@ func (p *parser) clause() Clause {
 	case p.at("CALL"):
 		p.unsupported(t.Pos, "CALL (procedures and subqueries) is")
 	case p.at("FOREACH"):
-		p.unsupported(t.Pos, "FOREACH is")
+		p.next()
+		return p.foreach(at)
 	case p.at("LOAD"):
 		p.unsupported(t.Pos, "LOAD CSV is")
 	}
 	p.expected(clauseList)
 	return nil
+}
+
+// foreach reads (x IN list | clause...) after FOREACH: its body is updating clauses only.
+func (p *parser) foreach(at At) *Foreach {
+	p.expectSym("(", `"(" after FOREACH`)
+	p.deeper()
+	defer func() { p.depth-- }()
+	f := &Foreach{At: at, Var: p.variable("a variable after FOREACH (").Text}
+	p.expect("IN", "IN after the FOREACH variable")
+	f.List = p.expr()
+	p.expectSym("|", `"|" after the FOREACH list`)
+	for {
+		t := p.cur()
+		if !p.atUpdating() {
+			if len(f.Body) > 0 && p.atSym(")") {
+				p.next()
+				return f
+			}
+			if p.atClause() {
+				p.failAt(t.Pos, "expected an updating clause (CREATE, MERGE, SET, REMOVE, DELETE, FOREACH) in FOREACH, found %s: FOREACH cannot read",
+					describe(t))
+			}
+			what := "an updating clause (CREATE, MERGE, SET, REMOVE, DELETE, FOREACH)"
+			if len(f.Body) > 0 {
+				what += ` or ")"`
+			}
+			p.expected(what)
+		}
+		f.Body = append(f.Body, p.clause())
+		p.checkLoose()
+	}
+}
+
+// atUpdating reports whether the current token starts an updating clause.
+func (p *parser) atUpdating() bool {
+	for _, kw := range []string{"CREATE", "MERGE", "SET", "REMOVE", "DELETE", "DETACH", "FOREACH"} {
+		if p.at(kw) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parser) match(at At, optional bool) *Match {

@@ -306,7 +306,7 @@ func (p *parser) single() []Clause {
 		switch c.(type) {
 		case *With:
 			updating = false
-		case *Create, *Merge, *Set, *Remove, *Delete:
+		case *Create, *Merge, *Set, *Remove, *Delete, *Foreach:
 			updating = true
 		}
 		clauses = append(clauses, c)
@@ -316,7 +316,7 @@ func (p *parser) single() []Clause {
 	case nil:
 		p.expected(clauseList)
 	case *Match, *Unwind, *With:
-		p.failAt(p.cur().Pos, "expected RETURN or an updating clause (CREATE, MERGE, SET, REMOVE, DELETE) to end the query after %s, found %s",
+		p.failAt(p.cur().Pos, "expected RETURN or an updating clause (CREATE, MERGE, SET, REMOVE, DELETE, FOREACH) to end the query after %s, found %s",
 			clauseName(last), describe(p.cur()))
 	}
 	return clauses
@@ -332,7 +332,7 @@ func (p *parser) checkUnion(q *Query) {
 	for _, part := range parts {
 		for _, c := range part {
 			switch c.(type) {
-			case *Create, *Merge, *Set, *Remove, *Delete:
+			case *Create, *Merge, *Set, *Remove, *Delete, *Foreach:
 				p.unsupported(c.Position(), "updating clauses ("+clauseName(c)+") in a query combined by UNION are")
 			}
 		}
@@ -455,6 +455,8 @@ func clauseName(c Clause) string {
 			return "DETACH DELETE"
 		}
 		return "DELETE"
+	case *Foreach:
+		return "FOREACH"
 	}
 	return "?"
 }

@@ -171,6 +171,13 @@ var validCases = []validCase{
 	{"MATCH (a) WHERE COUNT { (a)-->() } > 2 RETURN a, count{(a)--()} AS c", "MATCH (a) WHERE COUNT { MATCH (a)-->() } > 2 RETURN a, COUNT { MATCH (a)--() } AS c"},
 	{"MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE EXISTS { MATCH (b)-->(c) WHERE NOT (c)-->(a) } } RETURN a", ""},
 	{"MATCH (a) RETURN (a) - 1, (a)--1, (a)<-1", "MATCH (a) RETURN a - 1, a - -1, a < -1"},
+	// FOREACH.
+	{"FOREACH (x IN [1, 2] | CREATE (:A {x: x}))", ""},
+	{"foreach(x in range(1,2)|create(:A{x:x}) set x.y=1)", "FOREACH (x IN range(1, 2) | CREATE (:A {x: x}) SET x.y = 1)"},
+	{"MATCH p = (a)-->(b) FOREACH (n IN nodes(p) | SET n.seen = true REMOVE n:Old) RETURN a", ""},
+	{"MATCH (a) FOREACH (x IN a.list | MERGE (b:B {k: x}) ON CREATE SET b.new = true MERGE (a)-[:T]->(b) DETACH DELETE b) WITH a MATCH (a)-->(c) RETURN c", ""},
+	{"FOREACH (x IN [[1], [2, 3]] | FOREACH (y IN x | CREATE (:A {y: y})) DELETE x)", ""},
+	{"FOREACH (`match` IN null | CREATE ({v: `match`}))", ""},
 }
 
 func TestParseValid(t *testing.T) {
@@ -273,6 +280,12 @@ func TestParseStructure(t *testing.T) {
 		&Remove{Items: []RemoveItem{&RemoveProperty{Var: "a", Key: "y"}}},
 		&Delete{Detach: true, Exprs: []Expr{&Variable{Name: "b"}}},
 	}))
+
+	q, err = Parse("MATCH (a)\nFOREACH (x IN [1] |\n  FOREACH (y IN a.l | SET a.y = y))")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(q.Clauses[1]).To(Equal(&Foreach{At: at(2, 1), Var: "x", List: &ListLit{At: at(2, 15), Elems: []Expr{&Literal{At: at(2, 16), Value: int64(1)}}},
+		Body: []Clause{&Foreach{At: at(3, 3), Var: "y", List: &Property{At: at(3, 18), Expr: &Variable{At: at(3, 17), Name: "a"}, Key: "l"},
+			Body: []Clause{&Set{At: at(3, 23), Items: []SetItem{&SetProperty{At: at(3, 27), Var: "a", Key: "y", Value: &Variable{At: at(3, 33), Name: "y"}}}}}}}}))
 
 	q, err = Parse("CREATE CONSTRAINT pk IF NOT EXISTS FOR (p:Person) REQUIRE p.id IS NODE KEY")
 	g.Expect(err).NotTo(HaveOccurred())

@@ -187,6 +187,11 @@ func (c *Delete) String() string {
 	return s
 }
 
+// String prints the clause as Cypher.
+func (c *Foreach) String() string {
+	return "FOREACH (" + varName(c.Var) + " IN " + c.List.String() + " | " + joinClauses(c.Body) + ")"
+}
+
 func writeWhere(b *strings.Builder, where Expr) {
 	if where != nil {
 		b.WriteString(" WHERE " + where.String())

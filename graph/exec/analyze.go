@@ -55,7 +55,8 @@ func readsWhole(e cypher.Expr, name string) bool {
 }
 
 // laterReadsWhole reports whether any clause after the running one (or extra, the running
-// MATCH's own residual WHERE) reads name whole. Patterns of later clauses that name it need
+// MATCH's own residual WHERE) reads name whole; in a FOREACH's body, the clauses after the
+// FOREACH too. Patterns of later clauses that name it need
 // only its identity, except in CREATE/MERGE property maps, which are expressions.
 func (r *run) laterReadsWhole(name string, extra ...cypher.Expr) bool {
 	for _, e := range extra {
@@ -63,7 +64,11 @@ func (r *run) laterReadsWhole(name string, extra ...cypher.Expr) bool {
 			return true
 		}
 	}
-	for _, c := range r.clauses[r.at+1:] {
+	later := slices.Clone(r.clauses[r.at+1:])
+	for _, f := range r.outer {
+		later = append(later, f.clauses[f.at+1:]...)
+	}
+	for _, c := range later {
 		for _, e := range clauseExprs(c) {
 			if readsWhole(e, name) {
 				return true
@@ -136,6 +141,11 @@ func clauseExprs(c cypher.Clause) []cypher.Expr {
 		setItems(c.Items)
 	case *cypher.Delete:
 		// DELETE needs identities only (and a relationship's ends, which hops know).
+	case *cypher.Foreach:
+		out = append(out, c.List)
+		for _, b := range c.Body {
+			out = append(out, clauseExprs(b)...)
+		}
 	}
 	return out
 }

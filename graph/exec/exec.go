@@ -177,6 +177,15 @@ type run struct {
 	// of what later clauses read).
 	clauses []cypher.Clause
 	at      int
+	// outer are the clauses (and the index of the running one) of the FOREACHs whose bodies
+	// are running, outermost first: what follows them is read later too.
+	outer []frame
+}
+
+// frame is a list of clauses and the index of the one running.
+type frame struct {
+	clauses []cypher.Clause
+	at      int
 }
 
 func (r *run) query(q *cypher.Query) (*Result, error) {
@@ -216,18 +225,8 @@ func (r *run) single(clauses []cypher.Clause) (*Result, error) {
 				res.Columns = scope.Names()
 				res.Rows = rows
 			}
-		case *cypher.Create:
-			rows, scope, err = r.create(rows, scope, c.Patterns)
-		case *cypher.Merge:
-			rows, scope, err = r.merge(rows, scope, c)
-		case *cypher.Set:
-			err = r.set(rows, scope, c.Items)
-		case *cypher.Remove:
-			err = r.remove(rows, scope, c.Items)
-		case *cypher.Delete:
-			err = r.delete(rows, scope, c)
 		default:
-			err = errorf(c.Position(), "%T is not supported", c)
+			rows, scope, err = r.update(rows, scope, c)
 		}
 		if err == nil {
 			err = r.checkRows(len(rows))
@@ -241,6 +240,28 @@ func (r *run) single(clauses []cypher.Clause) (*Result, error) {
 		res.Rows = []Row{}
 	}
 	return res, nil
+}
+
+// update runs one updating clause (at the top of a query or in a FOREACH's body).
+func (r *run) update(rows []Row, scope *Scope, c cypher.Clause) ([]Row, *Scope, error) {
+	var err error
+	switch c := c.(type) {
+	case *cypher.Create:
+		return r.create(rows, scope, c.Patterns)
+	case *cypher.Merge:
+		return r.merge(rows, scope, c)
+	case *cypher.Set:
+		err = r.set(rows, scope, c.Items)
+	case *cypher.Remove:
+		err = r.remove(rows, scope, c.Items)
+	case *cypher.Delete:
+		err = r.delete(rows, scope, c)
+	case *cypher.Foreach:
+		err = r.foreach(rows, scope, c)
+	default:
+		err = errorf(c.Position(), "%T is not supported", c)
+	}
+	return rows, scope, err
 }
 
 // fetchNode loads one vertex for startNode() and endNode() when the row does not hold it (one
@@ -273,7 +294,7 @@ func (r *run) checkRows(n int) error {
 func hasWrites(q *cypher.Query) bool {
 	for _, c := range q.Clauses {
 		switch c.(type) {
-		case *cypher.Create, *cypher.Merge, *cypher.Set, *cypher.Remove, *cypher.Delete:
+		case *cypher.Create, *cypher.Merge, *cypher.Set, *cypher.Remove, *cypher.Delete, *cypher.Foreach:
 			return true
 		}
 	}

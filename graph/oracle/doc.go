@@ -28,7 +28,8 @@
 //     projections and =~.
 //   - project.go: WITH and RETURN (items, *, DISTINCT, grouping, ORDER BY, SKIP, LIMIT);
 //     aggregate.go: count, sum, avg, min, max, collect.
-//   - write.go: CREATE, MERGE, SET, REMOVE, DELETE and DETACH DELETE.
+//   - write.go: CREATE, MERGE, SET, REMOVE, DELETE and DETACH DELETE; foreach.go: FOREACH,
+//     its body run per row and element (not batched as graph/exec runs it).
 //   - gen.go: Random (G(n, m)) and PowerLaw (preferential attachment) generators, deterministic
 //     for a seed; karate.go: Zachary's karate club from testdata/karate.txt; export.go: a
 //     graph as Cypher CREATE statements.

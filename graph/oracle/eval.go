@@ -78,7 +78,7 @@ func Eval(g *Graph, q *cypher.Query, params map[string]any) (*Result, error) {
 func writes(q *cypher.Query) bool {
 	for _, c := range q.Clauses {
 		switch c.(type) {
-		case *cypher.Create, *cypher.Merge, *cypher.Set, *cypher.Remove, *cypher.Delete:
+		case *cypher.Create, *cypher.Merge, *cypher.Set, *cypher.Remove, *cypher.Delete, *cypher.Foreach:
 			return true
 		}
 	}
@@ -184,24 +184,36 @@ func (ev *evaluator) run(clauses []cypher.Clause) (*Result, error) {
 			rows, sc, err = ev.with(c, rows, sc)
 		case *cypher.Return:
 			return ev.ret(c, rows, sc)
-		case *cypher.Create:
-			rows, sc, err = ev.create(c, rows, sc)
-		case *cypher.Merge:
-			rows, sc, err = ev.merge(c, rows, sc)
-		case *cypher.Set:
-			err = ev.set(c, rows, sc)
-		case *cypher.Remove:
-			err = ev.remove(c, rows, sc)
-		case *cypher.Delete:
-			err = ev.delete(c, rows, sc)
 		default:
-			err = fmt.Errorf("unknown clause %T", c)
+			rows, sc, err = ev.update(c, rows, sc)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return &Result{Columns: []string{}, Rows: [][]any{}}, nil
+}
+
+// update runs one updating clause, of the query or of a FOREACH's body.
+func (ev *evaluator) update(c cypher.Clause, rows []row, sc scope) ([]row, scope, error) {
+	var err error
+	switch c := c.(type) {
+	case *cypher.Create:
+		return ev.create(c, rows, sc)
+	case *cypher.Merge:
+		return ev.merge(c, rows, sc)
+	case *cypher.Set:
+		err = ev.set(c, rows, sc)
+	case *cypher.Remove:
+		err = ev.remove(c, rows, sc)
+	case *cypher.Delete:
+		err = ev.delete(c, rows, sc)
+	case *cypher.Foreach:
+		err = ev.foreach(c, rows, sc)
+	default:
+		err = fmt.Errorf("unknown clause %T", c)
+	}
+	return rows, sc, err
 }
 
 func (ev *evaluator) unwind(c *cypher.Unwind, rows []row, sc scope) ([]row, scope, error) {

@@ -344,6 +344,17 @@ func TestWritesAgreeWithTheOracle(t *testing.T) {
 		`MATCH (n) WHERE n.id <= 10 SET n.a = n.id * 10, n.b = n.a + 1 REMOVE n.a SET n.c = coalesce(n.a, -1) RETURN n.id, n.b, n.c`,
 		`MATCH (n {id: 5})--(m) SET n.visits = coalesce(n.visits, 0) + 1 RETURN count(*)`,
 		`MATCH (a {id: 6})-[r]-() SET r.seen = coalesce(r.seen, 0) + 1, r.twice = r.seen * 2 RETURN count(*)`,
+		// FOREACH: its body runs per row and element; its rows pass on unchanged.
+		`MATCH (n) WHERE n.id <= 5 FOREACH (i IN range(1, 2) | CREATE (n)-[:F {i: i}]->(:Made {k: n.id * 10 + i})) RETURN n.id`,
+		`MATCH p = (a {id: 1})-[*..2]->(b) FOREACH (x IN nodes(p) | SET x.onPath = true) RETURN count(*)`,
+		`FOREACH (k IN [1, 2, 2] | MERGE (:M {k: k}))`,
+		`MATCH (a {id: 7})-->(b) FOREACH (x IN [b.id] | CREATE (:Copy {of: x, name: b.name}))`,
+		`MATCH (a {id: 8})-->(b) FOREACH (x IN [1] | FOREACH (y IN [2] | SET b.copied = b.name))`,
+		`MATCH (n:Made) FOREACH (a IN [1, 2] | FOREACH (b IN [a, a * 10] | SET n.sum = coalesce(n.sum, 0) + b)) RETURN n.k, n.sum`,
+		`MATCH (n) WHERE n.id <= 3 FOREACH (x IN null | SET n.never = true) FOREACH (x IN CASE WHEN n.id = 2 THEN [1] END | SET n.two = true) RETURN n.id, n.never, n.two`,
+		`MATCH (a {id: 4}) FOREACH (k IN [7, 8, 7] | MERGE (a)-[:HAS]->(:Key {k: k})) RETURN a.id`,
+		`MATCH (n) WHERE n.onPath FOREACH (x IN [1] | REMOVE n.onPath SET n:Visited) RETURN count(*)`,
+		`MATCH (n:Made) WHERE n.k % 2 = 0 WITH collect(n) AS ns FOREACH (m IN ns | DETACH DELETE m) RETURN size(ns)`,
 	}
 	for _, w := range writes {
 		same(t, cl, "w", g, w, nil, false)
