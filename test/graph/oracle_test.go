@@ -345,6 +345,9 @@ func TestWritesAgreeWithTheOracle(t *testing.T) {
 		`MATCH (n {id: 5})--(m) SET n.visits = coalesce(n.visits, 0) + 1 RETURN count(*)`,
 		`MATCH (a {id: 6})-[r]-() SET r.seen = coalesce(r.seen, 0) + 1, r.twice = r.seen * 2 RETURN count(*)`,
 		// FOREACH: its body runs per row and element; its rows pass on unchanged.
+		// A body's later clause reads what its earlier one wrote for the element before.
+		`MATCH (n) WHERE n.id IN [7, 8] FOREACH (x IN [1, 2, 3] | SET n.v = x CREATE (:Bv {k: n.id * 10 + n.v}))`,
+		`MATCH (n) WHERE n.id = 9 FOREACH (x IN range(1, 4) | SET n.acc = coalesce(n.acc, 0) + x SET n.last = n.acc)`,
 		`MATCH (n) WHERE n.id <= 5 FOREACH (i IN range(1, 2) | CREATE (n)-[:F {i: i}]->(:Made {k: n.id * 10 + i})) RETURN n.id`,
 		`MATCH p = (a {id: 1})-[*..2]->(b) FOREACH (x IN nodes(p) | SET x.onPath = true) RETURN count(*)`,
 		`FOREACH (k IN [1, 2, 2] | MERGE (:M {k: k}))`,

@@ -479,7 +479,11 @@ func (g *queryGen) write(fresh int) string {
 		}
 		return g.pick(" RETURN count(*) AS c", " RETURN n.id AS id", " RETURN n.id AS id, properties(n) AS p")
 	}
-	switch g.rng.IntN(16) {
+	switch g.rng.IntN(18) {
+	case 16:
+		return match() + fmt.Sprintf(" FOREACH (x IN %s | SET n.f = coalesce(n.f, 0) + x)", g.pick("[1, 2]", "range(1, 3)", "null", "[]"))
+	case 17:
+		return match() + fmt.Sprintf(" FOREACH (x IN [1, 2] | SET n.g = x CREATE (n)-[:FE {x: n.g}]->(:Fe {id: %d + x}))", fresh*10)
 	case 12:
 		return fmt.Sprintf("MATCH (n {id: %d}), (m {id: %d}) SET n.copy = m.name, m.copy = n.age", id(), id()) + ret()
 	case 13:
