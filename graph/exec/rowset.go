@@ -80,11 +80,16 @@ func (mt *matcher) planRowSet(m *cypher.Match) {
 	mt.set = set
 }
 
-// nextIgnoresMultiplicity reports whether the clause after the running one is a projection
-// whose result does not depend on how many times each input row occurs, and returns the
-// variables it mentions.
+// nextIgnoresMultiplicity reports whether the running clause is a MATCH and the clause after
+// it a projection whose result does not depend on how many times each input row occurs, and
+// returns the variables it mentions.
 func (r *run) nextIgnoresMultiplicity() (map[string]bool, bool) {
 	if r.at+1 >= len(r.clauses) {
+		return nil, false
+	}
+	if _, isMatch := r.clauses[r.at].(*cypher.Match); !isMatch {
+		// A MERGE's match: each row it finds runs ON MATCH SET once, however the clause
+		// after it counts.
 		return nil, false
 	}
 	var p *cypher.Projection

@@ -344,6 +344,10 @@ func TestWritesAgreeWithTheOracle(t *testing.T) {
 		`MATCH (n) WHERE n.id <= 10 SET n.a = n.id * 10, n.b = n.a + 1 REMOVE n.a SET n.c = coalesce(n.a, -1) RETURN n.id, n.b, n.c`,
 		`MATCH (n {id: 5})--(m) SET n.visits = coalesce(n.visits, 0) + 1 RETURN count(*)`,
 		`MATCH (a {id: 6})-[r]-() SET r.seen = coalesce(r.seen, 0) + 1, r.twice = r.seen * 2 RETURN count(*)`,
+		// A MERGE that matches two parallel relationships runs ON MATCH SET for each, even when
+		// the clause after it counts distinct rows only.
+		`MATCH (a {id: 11}), (b {id: 12}) CREATE (a)-[:PAR]->(b), (a)-[:PAR]->(b)`,
+		`MATCH (a {id: 11}), (b {id: 12}) MERGE (a)-[r:PAR]->(b) ON MATCH SET a.hits = coalesce(a.hits, 0) + 1 RETURN count(DISTINCT a) AS c`,
 		// FOREACH: its body runs per row and element; its rows pass on unchanged.
 		// A body's later clause reads what its earlier one wrote for the element before.
 		`MATCH (n) WHERE n.id IN [7, 8] FOREACH (x IN [1, 2, 3] | SET n.v = x CREATE (:Bv {k: n.id * 10 + n.v}))`,
