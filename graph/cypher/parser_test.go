@@ -171,6 +171,14 @@ var validCases = []validCase{
 	{"MATCH (a) WHERE COUNT { (a)-->() } > 2 RETURN a, count{(a)--()} AS c", "MATCH (a) WHERE COUNT { MATCH (a)-->() } > 2 RETURN a, COUNT { MATCH (a)--() } AS c"},
 	{"MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE EXISTS { MATCH (b)-->(c) WHERE NOT (c)-->(a) } } RETURN a", ""},
 	{"MATCH (a) RETURN (a) - 1, (a)--1, (a)<-1", "MATCH (a) RETURN a - 1, a - -1, a < -1"},
+	// Pattern comprehensions.
+	{"MATCH (a) RETURN [(a)-[:KNOWS]->(b) | b.name] AS names", ""},
+	{"MATCH (a) RETURN [(a)-->(b) where b.age > 30 | b.name]", "MATCH (a) RETURN [(a)-->(b) WHERE b.age > 30 | b.name]"},
+	{"MATCH (a) RETURN [p = (a)-[*1..2]->(b) | length(p)]", ""},
+	{"MATCH (a) WHERE size([(a)-->() | 1]) > 2 RETURN a ORDER BY size([(a)<--() | 1])", ""},
+	{"MATCH (a) RETURN [(a)-->(b) WHERE (b)-->(a) AND NOT exists((b)--(:L)) | [(b)-->(c) | c.x]]", ""},
+	{"MATCH (a) RETURN [(a)-->(b {k: a.k})<--(c:L) | [b, c]]", ""},
+	{"RETURN [(a)-->(b) | 1], [p = (a)--() | p], [(a)]", "RETURN [(a)-->(b) | 1], [p = (a)--() | p], [a]"},
 }
 
 func TestParseValid(t *testing.T) {
@@ -308,6 +316,14 @@ func TestParseStructure(t *testing.T) {
 	g.Expect(q.Clauses[1].(*Return).Items[0].Expr).To(Equal(&PatternPredicate{Form: CountSubquery, Patterns: []*Pattern{{Elements: []Element{
 		&NodePattern{Var: "a"}, &RelPattern{}, &NodePattern{}}}}}))
 	g.Expect(q.Clauses[1].(*Return).Items[0].Name()).To(Equal("COUNT { MATCH (a)--() }"))
+
+	q, err = Parse("RETURN [p = (a)-->(b) WHERE b.x | b.y]")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(q.Clauses[0].(*Return).Items[0].Expr.Position()).To(Equal(Pos{1, 8}))
+	zeroAt(reflect.ValueOf(q))
+	g.Expect(q.Clauses[0].(*Return).Items[0].Expr).To(Equal(&PatternPredicate{Form: Comprehension, Patterns: []*Pattern{{PathVar: "p",
+		Elements: []Element{&NodePattern{Var: "a"}, &RelPattern{Dir: DirOut}, &NodePattern{Var: "b"}}}},
+		Where: &Property{Expr: &Variable{Name: "b"}, Key: "x"}, Map: &Property{Expr: &Variable{Name: "b"}, Key: "y"}}))
 }
 
 // FuzzParse: Parse never panics; what it accepts prints as Cypher that parses back to
