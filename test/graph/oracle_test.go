@@ -228,6 +228,16 @@ var queries = []struct {
 	{q: `MATCH (a) WHERE COUNT { (a)--(a) } > 0 RETURN a.id, COUNT { (a)--(a) } AS loops, COUNT { (a)-->(a) } AS out`},
 	{q: `MATCH (a) WHERE EXISTS { MATCH p = (a)-[:KNOWS*1..2]->(b) WHERE length(p) = 2 AND b.id < a.id } RETURN a.id`},
 	{q: `MATCH (a) WITH a.id AS id, a WITH *, COUNT { (a)-->() } AS c RETURN id, c`},
+	// Pattern comprehensions, compared in forms their lists' order does not change.
+	{q: `MATCH (a) WHERE a.id <= 20 RETURN a.id, size([(a)-[:KNOWS]->(b) WHERE b.age > 30 | b.id]) AS n`},
+	{q: `MATCH (a) WHERE a.id <= 30 WITH a, [(a)-[:KNOWS|LIKES]-(b) | b.id] AS ids UNWIND ids AS bid RETURN a.id AS aid, bid ORDER BY aid, bid`, ordered: true},
+	{q: `MATCH (a) WHERE a.id <= 40 RETURN a.id, reduce(s = 0, x IN [p = (a)-[:KNOWS*1..2]->(b) | length(p)] | s + x) AS total, [(a)-->(b) WHERE b.id < 0 | b] IS NOT NULL AS e`},
+	{q: `MATCH (a) RETURN a.id AS id ORDER BY size([(a)--() | 1]) DESC, id LIMIT 10`, ordered: true},
+	{q: `MATCH (a:Person) WHERE size([(a)-[:LIKES]->(b) WHERE b.age > a.age | b.name]) >= 1 RETURN a.id`},
+	{q: `MATCH (n) WHERE n.id <= 20 OPTIONAL MATCH (n)-[:WORKS_AT]->(c) RETURN n.id, c.id, size([(c)<-[:WORKS_AT]-(p) | p.id]) AS workers`},
+	{q: `MATCH (a) WHERE a.id <= 15 RETURN a.id, reduce(s = 0, l IN [(a)-[:KNOWS]->(b) | [(b)-[:KNOWS]->(c) WHERE c <> a | c.id]] | s + size(l)) AS n`},
+	{q: `MATCH (a) WHERE a.id <= 30 RETURN a.id, size([(a)-[r]-(b)-[s]-(a) | [r, s]]) AS cycles`},
+	{q: `MATCH (a)-[:KNOWS]->(b) WHERE a.id < 20 WITH a, b, [(b)-[k:KNOWS]->(c) | coalesce(k.since, 0) - coalesce(a.age, 0)] AS xs RETURN a.id, b.id, size(xs) AS n, reduce(m = 0, x IN xs | m + x) AS s`},
 }
 
 // TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the
@@ -498,6 +508,8 @@ func TestPatternPredicatesAreBatched(t *testing.T) {
 		{`MATCH (a) WHERE NOT (a)-[:KNOWS]->()-[:KNOWS]->(a) RETURN a.id`, 4},
 		{`MATCH (a) WHERE EXISTS { MATCH (a)-[:LIKES]->(b) WHERE b.age > 30 } RETURN a.id`, 4},
 		{`MATCH (a) RETURN a.id, COUNT { (a)<--() } AS indegree`, 3},
+		{`MATCH (a) RETURN a.id, size([(a)<--() | 1]) AS indegree`, 3},
+		{`MATCH (a) RETURN a.id, [(a)-[:KNOWS]->(b) WHERE b.age > 30 | b.id] IS NULL AS none`, 4},
 	} {
 		same(t, cl, "p", pl, tc.q, nil, false)
 		res, err := cl.Query(ctx, "p", tc.q, nil)
@@ -511,6 +523,8 @@ func TestPatternPredicatesAreBatched(t *testing.T) {
 		`MATCH (a)-[r]->() WHERE (a)-[r]->() RETURN a`:      "line 1, column 28: relationship variable r is bound outside a pattern predicate",
 		`MATCH (a) UNWIND [exists((a)-->())] AS e RETURN e`: "line 1, column 19: a pattern predicate is evaluated in WHERE, WITH and RETURN only",
 		`MATCH (a) RETURN (a)-->()`:                         "line 1, column 18: a pattern used as a value is not supported by Torua",
+		`MATCH (a) UNWIND [(a)-->(b) | b] AS b RETURN b`:    "line 1, column 18: a pattern comprehension is evaluated in WHERE, WITH and RETURN only",
+		`MATCH (a) RETURN [(b)-->(c) | c] AS x`:             "line 1, column 19: a pattern comprehension must start from a node the row binds, and (b)-->(c) names none",
 	} {
 		_, err := cl.Query(ctx, "p", q, nil)
 		g.Expect(errors.Is(err, client.ErrBadRequest)).To(BeTrue(), "%s: %v", q, err)
