@@ -228,6 +228,9 @@ var queries = []struct {
 	{q: `MATCH (a) WHERE COUNT { (a)--(a) } > 0 RETURN a.id, COUNT { (a)--(a) } AS loops, COUNT { (a)-->(a) } AS out`},
 	{q: `MATCH (a) WHERE EXISTS { MATCH p = (a)-[:KNOWS*1..2]->(b) WHERE length(p) = 2 AND b.id < a.id } RETURN a.id`},
 	{q: `MATCH (a) WITH a.id AS id, a WITH *, COUNT { (a)-->() } AS c RETURN id, c`},
+	// A named variable-length path read whole: its inner nodes are loaded.
+	{q: `MATCH p = (a)-[:KNOWS*1..2]-(b) WHERE a.id <= 10 AND b.age > 20 RETURN a.id, [n IN nodes(p) | n.id] AS ids`},
+	{q: `MATCH (a) WHERE a.id <= 10 AND EXISTS { MATCH p = (a)-[:KNOWS*1..2]-(b) WHERE reduce(s = 0, n IN nodes(p) | s + n.age) > 100 } RETURN a.id`},
 	// Pattern comprehensions, compared in forms their lists' order does not change.
 	{q: `MATCH (a) WHERE a.id <= 20 RETURN a.id, size([(a)-[:KNOWS]->(b) WHERE b.age > 30 | b.id]) AS n`},
 	{q: `MATCH (a) WHERE a.id <= 30 WITH a, [(a)-[:KNOWS|LIKES]-(b) | b.id] AS ids UNWIND ids AS bid RETURN a.id AS aid, bid ORDER BY aid, bid`, ordered: true},
@@ -238,6 +241,8 @@ var queries = []struct {
 	{q: `MATCH (a) WHERE a.id <= 15 RETURN a.id, reduce(s = 0, l IN [(a)-[:KNOWS]->(b) | [(b)-[:KNOWS]->(c) WHERE c <> a | c.id]] | s + size(l)) AS n`},
 	{q: `MATCH (a) WHERE a.id <= 30 RETURN a.id, size([(a)-[r]-(b)-[s]-(a) | [r, s]]) AS cycles`},
 	{q: `MATCH (a)-[:KNOWS]->(b) WHERE a.id < 20 WITH a, b, [(b)-[k:KNOWS]->(c) | coalesce(k.since, 0) - coalesce(a.age, 0)] AS xs RETURN a.id, b.id, size(xs) AS n, reduce(m = 0, x IN xs | m + x) AS s`},
+	{q: `MATCH (a) WHERE a.id <= 10 RETURN a.id, reduce(s = 0, l IN [p = (a)-[:KNOWS*1..2]-(b) WHERE b.age > 20 | [n IN nodes(p) | n.id] + [r IN relationships(p) | coalesce(r.since, 1)]] | s + reduce(t = 0, i IN l | t + i)) AS s`},
+	{q: `MATCH (a) WHERE a.id <= 25 WITH a, sum(size([(a)-[:LIKES]->(b) | b])) AS likes WHERE likes > 0 RETURN a.id, likes, [(a)-[r:LIKES]->() WHERE r.weight > 2 | r] IS NULL AS none`},
 }
 
 // TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the
