@@ -481,6 +481,7 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 		{`MATCH (n) RETURN [x IN n.name | x] AS c`, "line 1, column 25: type error: a list comprehension iterates over a LIST, not a STRING"},
 		{`MATCH (n) RETURN n.name {.x} AS c`, `line 1, column 25: expected ",", AS, ORDER BY, SKIP, LIMIT or end of query, found "{"`},
 		{`MATCH (n) WITH n.name AS s RETURN s {.x} AS c`, "line 1, column 37: type error: a map projection needs a NODE, RELATIONSHIP or MAP, not a STRING"},
+		{`MATCH (n) RETURN [(n)-->(b) | count(b)] AS c`, "line 1, column 31: aggregate function count() is not allowed here"},
 	} {
 		params := map[string]any{"re": "(?=x)"}
 		parsed, perr := cypher.Parse(tc.q)
@@ -530,6 +531,8 @@ func TestPatternPredicatesAreBatched(t *testing.T) {
 		`MATCH (a) RETURN (a)-->()`:                         "line 1, column 18: a pattern used as a value is not supported by Torua",
 		`MATCH (a) UNWIND [(a)-->(b) | b] AS b RETURN b`:    "line 1, column 18: a pattern comprehension is evaluated in WHERE, WITH and RETURN only",
 		`MATCH (a) RETURN [(b)-->(c) | c] AS x`:             "line 1, column 19: a pattern comprehension must start from a node the row binds, and (b)-->(c) names none",
+		// Computed for the rows, not per element of a list comprehension (the oracle would).
+		`MATCH (a) RETURN [x IN [1] | [(a)-->(b) WHERE b.id = x | b]] AS c`: "line 1, column 54: variable x is not defined",
 	} {
 		_, err := cl.Query(ctx, "p", q, nil)
 		g.Expect(errors.Is(err, client.ErrBadRequest)).To(BeTrue(), "%s: %v", q, err)
