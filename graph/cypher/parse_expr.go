@@ -354,14 +354,14 @@ func (p *parser) caseExpr() Expr {
 	return c
 }
 
-// listLit reads [e, ...] and list comprehensions, refusing pattern comprehensions.
+// listLit reads [e, ...], list comprehensions and pattern comprehensions.
 func (p *parser) listLit() Expr {
 	open := p.next()
 	switch {
 	case p.isVar(0) && p.isKw(1, "IN"):
 		return p.listComprehension(open)
-	case p.atSym("(") && p.looksLikePattern():
-		p.unsupported(open.Pos, "pattern comprehensions ([(a)-->(b) | ...]) are")
+	case p.atSym("(") && p.looksLikePattern(), p.isVar(0) && p.isSym(1, "=") && p.isSym(2, "(") && p.patternAt(2):
+		return p.patternComprehension(open)
 	}
 	l := &ListLit{At: At{open.Pos}}
 	if !p.acceptSym("]") {

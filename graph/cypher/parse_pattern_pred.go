@@ -3,8 +3,8 @@ package cypher
 import "slices"
 
 // Pattern predicates: a pattern where a predicate may stand ((a)-->(b) in WHERE),
-// exists((a)-->(b)), and the subqueries EXISTS { [MATCH] patterns [WHERE cond] } and
-// COUNT { ... }. A pattern read as an expression is "loose" until the WHERE it belongs to
+// exists((a)-->(b)), the subqueries EXISTS { [MATCH] patterns [WHERE cond] } and
+// COUNT { ... }, and pattern comprehensions [(a)-->(b) WHERE cond | expr]. A pattern read as an expression is "loose" until the WHERE it belongs to
 // finds it in a predicate position (the condition itself, or an operand of AND, OR, XOR
 // or NOT there); one still loose when its clause ends is refused, as openCypher 9's
 // patterns as values (lists of paths) are not supported.
@@ -69,6 +69,21 @@ func (p *parser) subquery() Expr {
 	}
 	p.next()
 	return pp
+}
+
+// patternComprehension reads what follows "[" in [[p =] pattern [WHERE cond] | expr]
+// (the pattern has a relationship: looksLikePattern has seen it).
+func (p *parser) patternComprehension(open Token) Expr {
+	pc := &PatternPredicate{At: At{open.Pos}, Form: Comprehension, Patterns: []*Pattern{p.pattern()}}
+	what := `WHERE or "|" in the pattern comprehension`
+	if p.accept("WHERE") {
+		pc.Where = p.where()
+		what = `"|" in the pattern comprehension`
+	}
+	p.expectSym("|", what)
+	pc.Map = p.expr()
+	p.expectSym("]", `"]" to close the pattern comprehension`)
+	return pc
 }
 
 // where reads the condition of a WHERE, in which patterns are predicates.

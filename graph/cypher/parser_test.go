@@ -178,6 +178,14 @@ var validCases = []validCase{
 	{"MATCH (a) FOREACH (x IN a.list | MERGE (b:B {k: x}) ON CREATE SET b.new = true MERGE (a)-[:T]->(b) DETACH DELETE b) WITH a MATCH (a)-->(c) RETURN c", ""},
 	{"FOREACH (x IN [[1], [2, 3]] | FOREACH (y IN x | CREATE (:A {y: y})) DELETE x)", ""},
 	{"FOREACH (`match` IN null | CREATE ({v: `match`}))", ""},
+	// Pattern comprehensions.
+	{"MATCH (a) RETURN [(a)-[:KNOWS]->(b) | b.name] AS names", ""},
+	{"MATCH (a) RETURN [(a)-->(b) where b.age > 30 | b.name]", "MATCH (a) RETURN [(a)-->(b) WHERE b.age > 30 | b.name]"},
+	{"MATCH (a) RETURN [p = (a)-[*1..2]->(b) | length(p)]", ""},
+	{"MATCH (a) WHERE size([(a)-->() | 1]) > 2 RETURN a ORDER BY size([(a)<--() | 1])", ""},
+	{"MATCH (a) RETURN [(a)-->(b) WHERE (b)-->(a) AND NOT exists((b)--(:L)) | [(b)-->(c) | c.x]]", ""},
+	{"MATCH (a) RETURN [(a)-->(b {k: a.k})<--(c:L) | [b, c]]", ""},
+	{"RETURN [(a)-->(b) | 1], [p = (a)--() | p], [(a)]", "RETURN [(a)-->(b) | 1], [p = (a)--() | p], [a]"},
 }
 
 func TestParseValid(t *testing.T) {
@@ -321,6 +329,14 @@ func TestParseStructure(t *testing.T) {
 	g.Expect(q.Clauses[1].(*Return).Items[0].Expr).To(Equal(&PatternPredicate{Form: CountSubquery, Patterns: []*Pattern{{Elements: []Element{
 		&NodePattern{Var: "a"}, &RelPattern{}, &NodePattern{}}}}}))
 	g.Expect(q.Clauses[1].(*Return).Items[0].Name()).To(Equal("COUNT { MATCH (a)--() }"))
+
+	q, err = Parse("RETURN [p = (a)-->(b) WHERE b.x | b.y]")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(q.Clauses[0].(*Return).Items[0].Expr.Position()).To(Equal(Pos{1, 8}))
+	zeroAt(reflect.ValueOf(q))
+	g.Expect(q.Clauses[0].(*Return).Items[0].Expr).To(Equal(&PatternPredicate{Form: Comprehension, Patterns: []*Pattern{{PathVar: "p",
+		Elements: []Element{&NodePattern{Var: "a"}, &RelPattern{Dir: DirOut}, &NodePattern{Var: "b"}}}},
+		Where: &Property{Expr: &Variable{Name: "b"}, Key: "x"}, Map: &Property{Expr: &Variable{Name: "b"}, Key: "y"}}))
 }
 
 // FuzzParse: Parse never panics; what it accepts prints as Cypher that parses back to

@@ -235,6 +235,12 @@ func (e *PatternPredicate) String() string {
 		return e.Patterns[0].String()
 	case ExistsForm:
 		return "exists(" + e.Patterns[0].String() + ")"
+	case Comprehension:
+		s := "[" + e.Patterns[0].String()
+		if e.Where != nil {
+			s += " WHERE " + e.Where.String()
+		}
+		return s + " | " + e.Map.String() + "]"
 	}
 	var b strings.Builder
 	if e.Form == CountSubquery {

@@ -165,8 +165,9 @@ func (g exprGen) expr(depth int) Expr {
 	}
 }
 
-// patternPredicate makes exists(pattern), EXISTS { } or COUNT { } (a bare pattern is a
-// value in RETURN, which the parser refuses), their WHERE a predicate or a bare pattern.
+// patternPredicate makes exists(pattern), EXISTS { }, COUNT { } or a pattern
+// comprehension (a bare pattern is a value in RETURN, which the parser refuses), their
+// WHERE a predicate or a bare pattern.
 func (g exprGen) patternPredicate(depth int) Expr {
 	some := func(names ...string) []string { // nil when empty, as the parser leaves it
 		if n := g.r.IntN(len(names) + 1); n > 0 {
@@ -178,7 +179,13 @@ func (g exprGen) patternPredicate(depth int) Expr {
 		return &Pattern{Elements: []Element{&NodePattern{Var: g.name()},
 			&RelPattern{Types: some("T", "U"), Dir: Direction(g.r.IntN(3))}, &NodePattern{Labels: some("L")}}}
 	}
-	pp := &PatternPredicate{Form: PredicateForm(2 + g.r.IntN(3)), Patterns: []*Pattern{pat()}}
+	pp := &PatternPredicate{Form: PredicateForm(2 + g.r.IntN(4)), Patterns: []*Pattern{pat()}}
+	if pp.Form == Comprehension {
+		pp.Map = g.expr(depth)
+		if g.r.IntN(2) == 0 {
+			pp.Patterns[0].PathVar = g.name()
+		}
+	}
 	if pp.Form != ExistsForm {
 		switch g.r.IntN(3) {
 		case 0:

@@ -13,9 +13,9 @@
 // funcs.go (the scalar functions, by name), project.go (WITH/RETURN: projection,
 // aggregation and the aggregate functions' states, DISTINCT, ORDER BY, SKIP, LIMIT, WITH's
 // WHERE; UNWIND), union.go (UNION [ALL] of a query's parts), foreach.go (FOREACH: its
-// body's clauses run over every (row, element) pair at once), predicate.go (pattern
-// predicates, EXISTS { } and COUNT { }: semi-joins computed for a whole batch of rows by a
-// matcher, into hidden columns that Eval reads). Their tests: eval_test.go (with the
+// body's clauses over a batch of (row, element) pairs), predicate.go (pattern predicates,
+// EXISTS { }, COUNT { } and pattern comprehensions: semi-joins computed for a whole batch
+// of rows by a matcher, into hidden columns that Eval reads). Their tests: eval_test.go (with the
 // fixture row the others share), eval_lists_test.go (also map projections, =~ and UNION),
 // funcs_test.go, project_test.go, predicate_test.go.
 //

@@ -9,7 +9,8 @@ import (
 	"github.com/torua/torua/graph/value"
 )
 
-// paths binds the named paths of the patterns, from their nodes and relationships.
+// paths binds the named paths of the patterns, from their nodes and relationships, and
+// loads their inner nodes when a later clause reads the path whole.
 func (mt *matcher) paths(patterns []*cypher.Pattern) error {
 	for _, p := range patterns {
 		if p.PathVar == "" || p.Shortest != cypher.NotShortest {
@@ -46,6 +47,12 @@ func (mt *matcher) paths(patterns []*cypher.Pattern) error {
 				}
 			}
 			row.row[col] = path
+		}
+		if slices.ContainsFunc(rels, func(rel *cypher.RelPattern) bool { return rel.VarLength != nil }) {
+			// The inner nodes of a variable-length relationship are references.
+			if err := mt.loadPaths(p, col); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

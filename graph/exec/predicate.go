@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"slices"
 	"strconv"
@@ -9,12 +10,13 @@ import (
 	"github.com/torua/torua/graph/value"
 )
 
-// Pattern predicates ((a)-->(b) in WHERE, exists(...), EXISTS { }, COUNT { }) are
-// semi-joins: before the expressions that hold them are evaluated over a batch of rows,
+// Pattern predicates ((a)-->(b) in WHERE, exists(...), EXISTS { }, COUNT { }) and
+// pattern comprehensions ([(a)-->(b) WHERE ... | expr]) are semi-joins: before the expressions that hold them are evaluated over a batch of rows,
 // each predicate is computed for every row of the batch at once, into a hidden column of
 // the rows, which Eval then reads. A matcher (the one MATCH uses) expands the predicate's
 // patterns from the vertices the rows bind, hop by hop, one request per shard per hop for
-// the whole batch, and the rows that found a match (or how many) give each row's value.
+// the whole batch, and the rows that found a match (or how many, or the comprehension's
+// expression at each match) give each row's value.
 // The predicate's own variables stay in its matcher; its relationships are unique among
 // themselves only. A row whose bound vertex is null gets null, without a request.
 
@@ -23,8 +25,8 @@ func predVar(x *cypher.PatternPredicate) string {
 	return hidden + "p" + strconv.Itoa(x.Pos.Line) + ":" + strconv.Itoa(x.Pos.Column)
 }
 
-// predicateExprs are the expressions of x's patterns and WHERE: its property maps and
-// its condition.
+// predicateExprs are the expressions of x's patterns, WHERE and map: its property maps,
+// its condition and a comprehension's expression.
 func predicateExprs(x *cypher.PatternPredicate) []cypher.Expr {
 	var out []cypher.Expr
 	for _, p := range x.Patterns {
@@ -35,7 +37,7 @@ func predicateExprs(x *cypher.PatternPredicate) []cypher.Expr {
 			out = append(out, nonNil(rel.Props)...)
 		}
 	}
-	return append(out, nonNil(x.Where)...)
+	return append(out, nonNil(x.Where, x.Map)...)
 }
 
 // predicateChildren are x's subexpressions for the planner: the variables of its patterns
@@ -80,6 +82,8 @@ func predicateName(x *cypher.PatternPredicate) string {
 		return "EXISTS { }"
 	case cypher.CountSubquery:
 		return "COUNT { }"
+	case cypher.Comprehension:
+		return "a pattern comprehension"
 	}
 	return "a pattern predicate"
 }
@@ -116,8 +120,9 @@ func (r *run) withPredicates(rows []Row, s *Scope, exprs ...cypher.Expr) ([]Row,
 }
 
 // predicate computes x for each of rows (scope s): true when the row has a match (COUNT
-// { }: the number of matches), null when a vertex it starts from is null. Rows that agree
-// on every entity x reads are matched once.
+// { }: the number of matches; a comprehension: the list of its expression at each match),
+// null when a vertex it starts from is null. Rows that agree on every entity x reads are
+// matched once.
 func (r *run) predicate(x *cypher.PatternPredicate, rows []Row, s *Scope) ([]any, error) {
 	bound, err := anchors(x, s)
 	if err != nil {
@@ -159,9 +164,13 @@ rows:
 			}
 			first[string(key)] = i
 		}
-		out[i] = false
-		if x.Form == cypher.CountSubquery {
+		switch x.Form {
+		case cypher.CountSubquery:
 			out[i] = int64(0)
+		case cypher.Comprehension:
+			out[i] = []any{}
+		default:
+			out[i] = false
 		}
 		mt.rows = append(mt.rows, &mrow{row: row, origin: i})
 	}
@@ -172,17 +181,74 @@ rows:
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range matched {
-		if n, ok := out[m.origin].(int64); ok {
-			out[m.origin] = n + 1
-		} else {
-			out[m.origin] = true
+	if x.Form == cypher.Comprehension {
+		err = mt.collect(x, matched, out)
+	} else {
+		for _, m := range matched {
+			if n, ok := out[m.origin].(int64); ok {
+				out[m.origin] = n + 1
+			} else {
+				out[m.origin] = true
+			}
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	for i, j := range same {
 		out[i] = out[j]
 	}
 	return out, nil
+}
+
+// collect appends comprehension x's expression at each of its matches to the list of the
+// match's row in out, the matches of a row in the order of the ids of the nodes and
+// relationships they bind (a pattern's, then its relationships'). Pattern predicates in
+// the expression are computed over all the matches at once.
+func (mt *matcher) collect(x *cypher.PatternPredicate, matched []*mrow, out []any) error {
+	rows := make([]Row, len(matched))
+	keys := make([][]byte, len(matched))
+	for i, m := range matched {
+		rows[i] = m.row
+		if len(m.row) < mt.scope.Len() {
+			rows[i] = m.row.Extend(mt.scope.Len())
+		}
+		keys[i] = matchKey(binary.BigEndian.AppendUint64(nil, uint64(m.origin)), rows[i][mt.input.Len():])
+	}
+	order := make([]int, len(matched))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	rows, s, err := mt.r.withPredicates(rows, mt.scope, x.Map)
+	if err != nil {
+		return err
+	}
+	for _, i := range order {
+		v, err := mt.r.env.Eval(x.Map, s, rows[i])
+		if err != nil {
+			return err
+		}
+		o := matched[i].origin
+		out[o] = append(out[o].([]any), v)
+	}
+	return nil
+}
+
+// matchKey appends the identities of the nodes and relationships in vals (and in lists
+// of them) to b.
+func matchKey(b []byte, vals []any) []byte {
+	for _, v := range vals {
+		switch v := v.(type) {
+		case *value.Node:
+			b = binary.BigEndian.AppendUint64(append(b, 'n'), v.ID)
+		case *value.Relationship:
+			b = binary.BigEndian.AppendUint64(append(b, 'r'), v.ID)
+		case []any:
+			b = matchKey(append(b, 'l'), v)
+		}
+	}
+	return b
 }
 
 // entityKey appends the identities of the row's values in cols to b, and reports whether
@@ -259,12 +325,13 @@ func (mt *matcher) predicates() error {
 }
 
 // readsWhole reports whether the vertices of variable name must be loaded: a later clause
-// or the residual WHERE reads it whole; in a predicate's matcher, its WHERE only.
+// or the residual WHERE reads it whole; in a predicate's matcher, its WHERE (and a
+// comprehension's expression) only.
 func (mt *matcher) readsWhole(name string) bool {
 	if mt.pred == nil {
 		return mt.r.laterReadsWhole(name, mt.residual...)
 	}
-	for _, e := range mt.residual {
+	for _, e := range append(nonNil(mt.pred.Map), mt.residual...) {
 		if readsWhole(e, name) {
 			return true
 		}

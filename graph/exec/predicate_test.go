@@ -76,6 +76,23 @@ func TestPatternPredicateEval(t *testing.T) {
 	g.Expect(readsWhole(y, "a")).To(BeFalse(), "the pattern needs a's identity only")
 	g.Expect(readsWhole(y, "b")).To(BeTrue(), "the WHERE reads b's properties")
 	g.Expect(constant(y)).To(BeFalse())
+
+	// A comprehension's expression is read like its WHERE.
+	z := predicateOf(t, "size([(a)-->(c) WHERE c.x > 0 | b.name]) > i")
+	g.Expect(predicateName(z)).To(Equal("a pattern comprehension"))
+	g.Expect(z.EveryMatch()).To(BeTrue())
+	g.Expect(readsWhole(z, "a")).To(BeFalse(), "the pattern needs a's identity only")
+	g.Expect(readsWhole(z, "b")).To(BeTrue(), "the expression reads b's properties")
+}
+
+// TestMatchKey: a comprehension's matches are ordered by the ids of what they bind, lists
+// of relationships (variable length) element by element.
+func TestMatchKey(t *testing.T) {
+	g := NewWithT(t)
+	k := func(vals ...any) string { return string(matchKey(nil, vals)) }
+	g.Expect(k(alice, 1, nil) < k(bob)).To(Equal(alice.ID < bob.ID))
+	g.Expect(k([]any{alice}) < k([]any{alice, alice})).To(BeTrue())
+	g.Expect(k("x", 1.5)).To(BeEmpty(), "values other than entities do not order matches")
 }
 
 // TestPatternPredicateEntityKey: rows are matched once per identity of the entities a

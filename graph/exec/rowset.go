@@ -61,8 +61,9 @@ func (mt *matcher) planRowSet(m *cypher.Match) {
 	}
 	names, ok := mt.r.nextIgnoresMultiplicity()
 	if mt.pred != nil {
-		// Only whether a row has a match counts, unless the predicate counts them.
-		names, ok = map[string]bool{}, mt.pred.Form != cypher.CountSubquery
+		// Only whether a row has a match counts, unless the predicate counts them or
+		// collects a value from each.
+		names, ok = map[string]bool{}, !mt.pred.EveryMatch()
 	}
 	if !ok {
 		return

@@ -20,8 +20,8 @@
 //   - match.go: MATCH and OPTIONAL MATCH by backtracking (relationship uniqueness per
 //     clause, variable length, undirected patterns); shortest.go: shortestPath and
 //     allShortestPaths by breadth-first search.
-//   - predicate.go: pattern predicates, exists(pattern), EXISTS { } and COUNT { }, by
-//     matching their patterns from the row.
+//   - predicate.go: pattern predicates, exists(pattern), EXISTS { }, COUNT { } and pattern
+//     comprehensions, by matching their patterns from the row.
 //   - expr.go: expressions, three-valued logic, the static check of variables; arith.go:
 //     arithmetic (integer overflow and integer division by zero are errors); funcs.go: the
 //     scalar functions; lists.go: list comprehensions, all/any/none/single, reduce, map
@@ -60,6 +60,8 @@
 //   - A pattern predicate (and EXISTS { }, COUNT { }) is null when a node it starts from is
 //     null, in every form (Neo4j's EXISTS { } would be false); each of its patterns must name
 //     a node bound before it, and none a relationship bound outside it, as Torua requires.
+//     A pattern comprehension follows the same rules (its list is null then), and lists
+//     its matches in the matcher's order.
 //
 // It imports graph/cypher and graph/value, and must not import graph/exec, router, node or
 // anything of the distributed executor.

@@ -7,8 +7,10 @@ import (
 
 // patternPredicate evaluates a pattern predicate in row r: whether its patterns have a
 // match extending r (the variables r binds are fixed, the others are the predicate's own)
-// that its WHERE is true of; for COUNT { }, how many. Its relationships are unique among
-// its own patterns only. A node variable of the patterns that r binds to null makes it null.
+// that its WHERE is true of; for COUNT { }, how many; for a pattern comprehension, the list
+// of its expression at each such match, in the order matchPatterns finds them. Its
+// relationships are unique among its own patterns only. A node variable of the patterns
+// that r binds to null makes it null.
 func (ev *evaluator) patternPredicate(x *cypher.PatternPredicate, r row) (any, error) {
 	for _, p := range x.Patterns {
 		for _, n := range p.Nodes() {
@@ -25,6 +27,7 @@ func (ev *evaluator) patternPredicate(x *cypher.PatternPredicate, r row) (any, e
 		}
 	}
 	n := int64(0)
+	list := []any{}
 	err := ev.matchPatterns(x.Patterns, r, func(m row) error {
 		if x.Where != nil {
 			ok, err := ev.truth(x.Where, m)
@@ -33,13 +36,21 @@ func (ev *evaluator) patternPredicate(x *cypher.PatternPredicate, r row) (any, e
 			}
 		}
 		n++
-		return nil
+		if x.Form != cypher.Comprehension {
+			return nil
+		}
+		v, err := ev.eval(x.Map, m)
+		list = append(list, v)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if x.Form == cypher.CountSubquery {
+	switch x.Form {
+	case cypher.CountSubquery:
 		return n, nil
+	case cypher.Comprehension:
+		return list, nil
 	}
 	return n > 0, nil
 }
@@ -47,7 +58,7 @@ func (ev *evaluator) patternPredicate(x *cypher.PatternPredicate, r row) (any, e
 // checkPredicate checks a pattern predicate in scope sc: each of its patterns names a
 // node sc binds or one of an earlier pattern of it (Torua starts every pattern from the
 // row's vertices), it names no relationship sc binds, and its property maps and WHERE
-// read only sc's variables and its own.
+// (and a comprehension's expression) read only sc's variables and its own.
 func checkPredicate(x *cypher.PatternPredicate, sc scope) error {
 	vars, err := patternVars(x.Patterns, nil)
 	if err != nil {
@@ -77,5 +88,8 @@ func checkPredicate(x *cypher.PatternPredicate, sc scope) error {
 			return err
 		}
 	}
-	return checkVars(x.Where, inner)
+	if err := checkVars(x.Where, inner); err != nil {
+		return err
+	}
+	return checkVars(x.Map, inner)
 }
