@@ -373,7 +373,9 @@ func (g *queryGen) returnItems() (string, []string) {
 		}
 		v := g.pick(g.nodes...)
 		return g.pick(v+".id", v+".name", v+".age", v+".score", v+".active", "labels("+v+")", v+".tags",
-			v+" {.name, .age}", "COUNT { ("+v+")-->() }")
+			v+" {.name, .age}", "COUNT { ("+v+")-->() }",
+			"size([("+v+")"+g.relationship("", false)+"(z) WHERE z.age > 40 | z.id])",
+			"reduce(s = 0, x IN [("+v+")-->(z) | z.id] | s + x)")
 	}
 	var items, cols []string
 	add := func(expr string) {
