@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/torua/torua/graph/cypher"
@@ -25,6 +26,9 @@ var arity = map[string][2]int{
 	"startnode": {1, 1}, "endnode": {1, 1}, "nodes": {1, 1}, "relationships": {1, 1},
 	"head": {1, 1}, "last": {1, 1}, "tail": {1, 1}, "range": {2, 3}, "keys": {1, 1},
 	"properties": {1, 1}, "abs": {1, 1}, "tolower": {1, 1}, "toupper": {1, 1}, "exists": {1, 1},
+	"trim": {1, 1}, "ltrim": {1, 1}, "rtrim": {1, 1}, "reverse": {1, 1}, "replace": {3, 3},
+	"split": {2, 2}, "substring": {2, 3}, "left": {2, 2}, "right": {2, 2}, "toboolean": {1, 1},
+	"sqrt": {1, 1}, "sign": {1, 1}, "ceil": {1, 1}, "floor": {1, 1}, "round": {1, 1},
 }
 
 func knownFunction(name string) bool { return aggregates[name] || arity[name] != [2]int{} }
@@ -190,8 +194,164 @@ func (ev *evaluator) scalar(name string, args []any) (any, error) {
 			}
 			return strings.ToUpper(s), nil
 		}
+	case "trim", "ltrim", "rtrim", "reverse", "replace", "split", "substring", "left", "right":
+		return text(name, args)
+	case "toboolean":
+		switch b := x.(type) {
+		case bool:
+			return b, nil
+		case string:
+			switch strings.ToLower(b) {
+			case "true":
+				return true, nil
+			case "false":
+				return false, nil
+			}
+			return nil, nil
+		}
+	case "sqrt", "sign", "ceil", "floor", "round":
+		return numeric(name, x)
 	}
 	return nil, typeErr{x}
+}
+
+// text is the string functions, over characters (runes): trim and its sides remove
+// whitespace; reverse also reverses a list; replace replaces every occurrence; split cuts at
+// every occurrence; substring(s, start[, length]), left(s, n) and right(s, n) clip their
+// counts to the string, and refuse a negative one.
+func text(name string, args []any) (any, error) {
+	if l, ok := args[0].([]any); ok && name == "reverse" {
+		out := make([]any, len(l))
+		for i, v := range l {
+			out[len(l)-1-i] = v
+		}
+		return out, nil
+	}
+	s, ok := args[0].(string)
+	if !ok {
+		return nil, typeErr{args[0]}
+	}
+	strArg := func(i int) (string, error) {
+		if a, ok := args[i].(string); ok {
+			return a, nil
+		}
+		return "", typeErr{args[i]}
+	}
+	count := func(i int) (int, error) {
+		n, ok := args[i].(int64)
+		if !ok {
+			return 0, typeErr{args[i]}
+		}
+		if n < 0 {
+			return 0, fmt.Errorf("a negative count %d", n)
+		}
+		return int(min(n, math.MaxInt32)), nil
+	}
+	rs := []rune(s)
+	switch name {
+	case "trim":
+		return strings.TrimFunc(s, unicode.IsSpace), nil
+	case "ltrim":
+		return strings.TrimLeftFunc(s, unicode.IsSpace), nil
+	case "rtrim":
+		return strings.TrimRightFunc(s, unicode.IsSpace), nil
+	case "reverse":
+		out := make([]rune, len(rs))
+		for i, r := range rs {
+			out[len(rs)-1-i] = r
+		}
+		return string(out), nil
+	case "replace":
+		from, err := strArg(1)
+		if err != nil {
+			return nil, err
+		}
+		to, err := strArg(2)
+		if err != nil {
+			return nil, err
+		}
+		return strings.ReplaceAll(s, from, to), nil
+	case "split":
+		sep, err := strArg(1)
+		if err != nil {
+			return nil, err
+		}
+		return strList(strings.Split(s, sep)), nil
+	case "left", "right":
+		n, err := count(1)
+		if err != nil {
+			return nil, err
+		}
+		n = min(n, len(rs))
+		if name == "left" {
+			return string(rs[:n]), nil
+		}
+		return string(rs[len(rs)-n:]), nil
+	default: // substring
+		start, err := count(1)
+		if err != nil {
+			return nil, err
+		}
+		start = min(start, len(rs))
+		end := len(rs)
+		if len(args) == 3 {
+			n, err := count(2)
+			if err != nil {
+				return nil, err
+			}
+			end = min(end, start+min(n, len(rs)))
+		}
+		return string(rs[start:end]), nil
+	}
+}
+
+// numeric is sqrt, sign, ceil, floor and round (half away from -Inf: round(-2.5) is -2.0,
+// as openCypher's reference implementation, Java's Math.round, gives); all but sign give a
+// FLOAT.
+func numeric(name string, x any) (any, error) {
+	var f float64
+	switch n := x.(type) {
+	case int64:
+		if name == "sign" {
+			return int64(cmpSign(n)), nil
+		}
+		f = float64(n)
+	case float64:
+		f = n
+	default:
+		return nil, typeErr{x}
+	}
+	switch name {
+	case "sqrt":
+		return math.Sqrt(f), nil
+	case "sign":
+		switch {
+		case f > 0:
+			return int64(1), nil
+		case f < 0:
+			return int64(-1), nil
+		}
+		return int64(0), nil
+	case "ceil":
+		return math.Ceil(f), nil
+	case "floor":
+		return math.Floor(f), nil
+	}
+	r := math.Floor(f)
+	if f-r >= 0.5 {
+		r++
+	}
+	return r, nil
+}
+
+func cmpSign(n int64) int {
+	switch {
+	case n > 0:
+		return 1
+	case n < 0:
+		return -1
+	}
+	return 0
 }
 
 // propsOf returns the properties of a node or relationship, or a map itself (copied).

@@ -104,6 +104,10 @@ var queries = []struct {
 	ordered bool
 }{
 	{q: `MATCH (n) RETURN count(n) AS n`},
+	{q: `MATCH (n) WHERE n.id <= 40 RETURN n.id, trim('  ' + n.name + ' '), ltrim(' ' + n.name), rtrim(n.name + ' '), substring(n.name, 1),
+		substring(n.name, 1, 1), left(n.name, 2), right(n.name, 1), reverse(n.name), reverse(n.tags), replace(n.name, 'a', 'AA'),
+		split(coalesce(n.name, 'x-y'), 'e'), round(n.score), ceil(n.score), floor(n.score), sqrt(n.age), sign(n.age - 50),
+		sign(n.score - 40.5), toBoolean(toString(n.active))`},
 	{q: `MATCH (b)-[:KNOWS]->(a) WHERE b.id < 30 WITH b.id AS zid, a.id AS aid, 1 AS m RETURN *`}, // columns by name
 	{q: `MATCH ()-[r]->() RETURN count(r) AS n`},
 	{q: `MATCH (n) RETURN n.id AS id, labels(n) AS labels ORDER BY id`, ordered: true},

@@ -375,6 +375,7 @@ func (g *queryGen) returnItems() (string, []string) {
 		return g.pick(v+".id", v+".name", v+".age", v+".score", v+".active", "labels("+v+")", v+".tags",
 			v+" {.name, .age}", "COUNT { ("+v+")-->() }",
 			"size([("+v+")"+g.relationship("", false)+"(z) WHERE z.age > 40 | z.id])",
+			"left("+v+".name, 2) + right(toString("+v+".age), 1)", "round("+v+".score / 3)", "reverse(split("+v+".name, 'a'))",
 			"reduce(s = 0, x IN [("+v+")-->(z) | z.id] | s + x)")
 	}
 	var items, cols []string
