@@ -1,6 +1,9 @@
 package cypher
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // The AST of a query: clauses, patterns and schema commands (expressions are in
 // ast_expr.go). Every node embeds At, its position in the query. Names are as written
@@ -42,6 +45,20 @@ type Clause interface {
 	String() string
 	clause()
 }
+
+// Updating reports whether c is an updating clause: CREATE, MERGE, SET, REMOVE, DELETE or
+// FOREACH.
+func Updating(c Clause) bool {
+	switch c.(type) {
+	case *Create, *Merge, *Set, *Remove, *Delete, *Foreach:
+		return true
+	}
+	return false
+}
+
+// Writes reports whether q has an updating clause (a UNION's parts have none: the parser
+// refuses them there).
+func (q *Query) Writes() bool { return slices.ContainsFunc(q.Clauses, Updating) }
 
 // Match is MATCH or OPTIONAL MATCH: comma-separated patterns and an optional WHERE.
 type Match struct {

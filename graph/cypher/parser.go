@@ -303,11 +303,11 @@ func (p *parser) single() []Clause {
 		}
 		c := p.clause()
 		p.checkLoose()
-		switch c.(type) {
-		case *With:
-			updating = false
-		case *Create, *Merge, *Set, *Remove, *Delete, *Foreach:
+		switch {
+		case Updating(c):
 			updating = true
+		case isWith(c):
+			updating = false
 		}
 		clauses = append(clauses, c)
 		last = c
@@ -322,6 +322,11 @@ func (p *parser) single() []Clause {
 	return clauses
 }
 
+func isWith(c Clause) bool {
+	_, ok := c.(*With)
+	return ok
+}
+
 // checkUnion refuses updating clauses in a query combined by UNION (a part's writes would be
 // done before a later part could fail), and parts whose RETURNs name different columns.
 func (p *parser) checkUnion(q *Query) {
@@ -331,8 +336,7 @@ func (p *parser) checkUnion(q *Query) {
 	}
 	for _, part := range parts {
 		for _, c := range part {
-			switch c.(type) {
-			case *Create, *Merge, *Set, *Remove, *Delete, *Foreach:
+			if Updating(c) {
 				p.unsupported(c.Position(), "updating clauses ("+clauseName(c)+") in a query combined by UNION are")
 			}
 		}

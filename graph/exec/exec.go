@@ -190,7 +190,7 @@ type frame struct {
 
 func (r *run) query(q *cypher.Query) (*Result, error) {
 	var err error
-	if r.cat, err = r.x.catalog(r.ctx, r.graph, hasWrites(q)); err != nil {
+	if r.cat, err = r.x.catalog(r.ctx, r.graph, q.Writes()); err != nil {
 		return nil, err
 	}
 	res, err := r.single(q.Clauses)
@@ -289,16 +289,6 @@ func (r *run) checkRows(n int) error {
 		return err
 	}
 	return nil
-}
-
-func hasWrites(q *cypher.Query) bool {
-	for _, c := range q.Clauses {
-		switch c.(type) {
-		case *cypher.Create, *cypher.Merge, *cypher.Set, *cypher.Remove, *cypher.Delete, *cypher.Foreach:
-			return true
-		}
-	}
-	return false
 }
 
 // fanout calls fn for each shard of shards in parallel: one round of requests. It returns the

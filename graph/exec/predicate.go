@@ -239,13 +239,10 @@ func (mt *matcher) collect(x *cypher.PatternPredicate, matched []*mrow, out []an
 // of them) to b.
 func matchKey(b []byte, vals []any) []byte {
 	for _, v := range vals {
-		switch v := v.(type) {
-		case *value.Node:
-			b = binary.BigEndian.AppendUint64(append(b, 'n'), v.ID)
-		case *value.Relationship:
-			b = binary.BigEndian.AppendUint64(append(b, 'r'), v.ID)
-		case []any:
-			b = matchKey(append(b, 'l'), v)
+		if l, ok := v.([]any); ok {
+			b = matchKey(append(b, 'l'), l)
+		} else if v != nil {
+			b, _ = appendIdentity(b, v)
 		}
 	}
 	return b
@@ -256,14 +253,8 @@ func matchKey(b []byte, vals []any) []byte {
 // one key, yet toString tells them apart).
 func entityKey(b []byte, row Row, cols []int) ([]byte, bool) {
 	for _, c := range cols {
-		switch v := row[c].(type) {
-		case *value.Node:
-			b = binary.BigEndian.AppendUint64(append(b, 'n'), v.ID)
-		case *value.Relationship:
-			b = binary.BigEndian.AppendUint64(append(b, 'r'), v.ID)
-		case nil:
-			b = append(b, 0)
-		default:
+		var ok bool
+		if b, ok = appendIdentity(b, row[c]); !ok {
 			return b, false
 		}
 	}

@@ -170,13 +170,21 @@ func (e *Env) aggregate(rows []Row, s *Scope, items []*cypher.ProjectionItem, ma
 	if len(keyItems) == 0 {
 		distinctHint = min(len(rows), 1<<16)
 	}
+	// addGroup starts a group at its first row (nil: the group of no rows, which only an
+	// aggregation without grouping keys has).
 	addGroup := func(first Row, keys []any) (*group, error) {
 		if err := checkRows(len(groups)+1, maxRows); err != nil {
 			return nil, err
 		}
 		g := &group{first: first, keys: keys, states: make([]aggState, len(calls))}
+		if first == nil {
+			g.first = make(Row, s.Len())
+		}
 		for j, call := range calls {
-			g.states[j] = newAggState(call, maxRows, distinctHint)
+			var err error
+			if g.states[j], err = newAggState(call, maxRows, distinctHint, &evalCtx{env: e, s: s, r: first}); err != nil {
+				return nil, err
+			}
 		}
 		groups = append(groups, g)
 		return g, nil
@@ -213,18 +221,13 @@ func (e *Env) aggregate(rows []Row, s *Scope, items []*cypher.ProjectionItem, ma
 					return nil, err
 				}
 			}
-			if p, ok := g.states[j].(*percentileAgg); ok && !p.set {
-				if err := p.setPercentile(c.eval(call.Args[1])); err != nil {
-					return nil, err
-				}
-			}
 			if err := g.states[j].add(v); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if len(groups) == 0 && len(keyItems) == 0 {
-		if _, err := addGroup(make(Row, s.Len()), nil); err != nil {
+		if _, err := addGroup(nil, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -545,8 +548,9 @@ type aggState interface {
 }
 
 // newAggState returns the state of call, whose arguments checkAggregateCalls has checked;
-// with DISTINCT, its set is sized for about hint values.
-func newAggState(call *cypher.FuncCall, maxRows, hint int) aggState {
+// with DISTINCT, its set is sized for about hint values. A percentile is read from first,
+// the group's first row (no row: the group of no rows).
+func newAggState(call *cypher.FuncCall, maxRows, hint int, first *evalCtx) (aggState, error) {
 	var st aggState
 	switch call.Name {
 	case "count":
@@ -562,12 +566,18 @@ func newAggState(call *cypher.FuncCall, maxRows, hint int) aggState {
 	case "stdev", "stdevp":
 		st = &stdevAgg{call: call, population: call.Name == "stdevp"}
 	case "percentilecont", "percentiledisc":
-		st = &percentileAgg{call: call, cont: call.Name == "percentilecont"}
+		pa := &percentileAgg{call: call, cont: call.Name == "percentilecont"}
+		if first.r != nil { // a group of no rows has no values: its percentile is not read
+			if err := pa.setPercentile(first.eval(call.Args[1])); err != nil {
+				return nil, err
+			}
+		}
+		st = pa
 	}
 	if call.Distinct {
 		st = &distinctAgg{aggState: st, hint: hint}
 	}
-	return st
+	return st, nil
 }
 
 // distinctAgg passes on each value only the first time an equivalent one is seen.
@@ -739,7 +749,6 @@ func (a *stdevAgg) result() any {
 type percentileAgg struct {
 	call *cypher.FuncCall
 	cont bool
-	set  bool
 	p    float64
 	vals []any
 }
@@ -752,7 +761,7 @@ func (a *percentileAgg) setPercentile(v any, err error) error {
 	if !ok || p < 0 || p > 1 || math.IsNaN(p) {
 		return errorf(a.call.Args[1].Position(), "%s() takes a percentile between 0.0 and 1.0, not %v (a %s)", statName[a.call.Name], v, value.TypeName(v))
 	}
-	a.p, a.set = p, true
+	a.p = p
 	return nil
 }
 

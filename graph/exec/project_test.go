@@ -179,6 +179,8 @@ func TestProjectAggregation(t *testing.T) {
 		{name: "percentiles", query: "RETURN percentileDisc(v, 0.5) AS d, percentileCont(v, 0.4) AS c, percentileDisc(v, 0) AS lo, percentileCont(v, 1) AS hi", scope: []string{"v"},
 			rows: column(int64(44), int64(13), nil, int64(33)), cols: []string{"d", "c", "lo", "hi"},
 			want: rowsOf(4, int64(33), 29.0, int64(13), 44.0)},
+		{name: "percentile of distinct values", query: "RETURN percentileDisc(DISTINCT v, 0.5) AS d, percentileCont(DISTINCT v, 0.5) AS c", scope: []string{"v"},
+			rows: column(int64(1), int64(1), int64(1), int64(5), int64(9)), cols: []string{"d", "c"}, want: rowsOf(2, int64(5), 5.0)},
 		{name: "percentiles of no values", query: "RETURN percentileDisc(v, 0.5) AS d, percentileCont(v, 0.5) AS c", scope: []string{"v"},
 			rows: column(nil), cols: []string{"d", "c"}, want: rowsOf(2, nil, nil)},
 		{name: "sum distinct", query: "RETURN sum(DISTINCT v) AS s", scope: []string{"v"},

@@ -159,20 +159,27 @@ func (mt *matcher) keyCols(extra ...int) []int {
 func rowKey(b []byte, row *mrow, cols []int) []byte {
 	b = binary.AppendUvarint(b, uint64(row.origin))
 	for _, c := range cols {
-		if c >= len(row.row) {
-			b = append(b, 0)
-			continue
+		var v any
+		if c < len(row.row) {
+			v = row.row[c]
 		}
-		switch v := row.row[c].(type) {
-		case *value.Node:
-			b = binary.BigEndian.AppendUint64(append(b, 'n'), v.ID)
-		case *value.Relationship:
-			b = binary.BigEndian.AppendUint64(append(b, 'r'), v.ID)
-		default: // null (this MATCH binds only nodes and relationships)
-			b = append(b, 0)
-		}
+		b, _ = appendIdentity(b, v) // this MATCH binds only nodes and relationships (or null)
 	}
 	return b
+}
+
+// appendIdentity appends the identity of v to b when it is a node or relationship (its kind
+// and id) or null; ok is false for any other value, which appends nothing.
+func appendIdentity(b []byte, v any) (_ []byte, ok bool) {
+	switch v := v.(type) {
+	case *value.Node:
+		return binary.BigEndian.AppendUint64(append(b, 'n'), v.ID), true
+	case *value.Relationship:
+		return binary.BigEndian.AppendUint64(append(b, 'r'), v.ID), true
+	case nil:
+		return append(b, 0), true
+	}
+	return b, false
 }
 
 // mergeRows merges the rows that agree on cols, keeping the first of each; with intersect,

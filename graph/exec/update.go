@@ -54,30 +54,13 @@ func (c *changes) edge(rel *value.Relationship, u *shardapi.UpdateEdge) {
 		m: shardapi.Mutation{UpdateEdge: u}}})
 }
 
-// changedProps returns a copy of props with a change applied: replaced by set, or set merged
-// in (a null value removes its key), then the keys of remove removed.
+// changedProps is props with a change made (value.ChangeProps), or props itself when the
+// change holds none of its properties (a change of labels only).
 func changedProps(props map[string]any, replace bool, set map[string]any, remove []string) map[string]any {
 	if !replace && len(set) == 0 && len(remove) == 0 {
 		return props
 	}
-	out := map[string]any{}
-	if !replace {
-		out = maps.Clone(props)
-		if out == nil {
-			out = map[string]any{}
-		}
-	}
-	for k, v := range set {
-		if v == nil {
-			delete(out, k)
-		} else {
-			out[k] = v
-		}
-	}
-	for _, k := range remove {
-		delete(out, k)
-	}
-	return out
+	return value.ChangeProps(props, replace, set, remove)
 }
 
 // run applies the changes and updates the entities the rows hold.

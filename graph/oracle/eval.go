@@ -60,7 +60,7 @@ func Eval(g *Graph, q *cypher.Query, params map[string]any) (*Result, error) {
 		return &Result{Columns: []string{}, Rows: [][]any{}}, nil
 	}
 	work := g
-	if writes(q) {
+	if q.Writes() {
 		work = g.Clone()
 	}
 	ev := &evaluator{g: work, params: ps}
@@ -72,17 +72,6 @@ func Eval(g *Graph, q *cypher.Query, params map[string]any) (*Result, error) {
 		*g = *work
 	}
 	return res, nil
-}
-
-// writes reports whether q has an updating clause.
-func writes(q *cypher.Query) bool {
-	for _, c := range q.Clauses {
-		switch c.(type) {
-		case *cypher.Create, *cypher.Merge, *cypher.Set, *cypher.Remove, *cypher.Delete, *cypher.Foreach:
-			return true
-		}
-	}
-	return false
 }
 
 // evaluator runs one query.

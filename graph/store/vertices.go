@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/torua/torua/graph/layout"
@@ -229,26 +228,11 @@ func checkProps(props map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
-// changeProps returns props changed as SET and REMOVE say: without replace a copy of props,
-// with it an empty map; then set's values (a null removes) and remove's keys removed.
+// changeProps returns props changed as SET and REMOVE say (value.ChangeProps), once set's
+// values are checked.
 func changeProps(props map[string]any, replace bool, set map[string]any, remove []string) (map[string]any, error) {
-	checked, err := checkProps(set)
-	if err != nil {
+	if _, err := checkProps(set); err != nil {
 		return nil, err
 	}
-	out := map[string]any{}
-	if !replace {
-		maps.Copy(out, props)
-	}
-	for k, v := range set {
-		if v == nil {
-			delete(out, k)
-		} else {
-			out[k] = checked[k]
-		}
-	}
-	for _, k := range remove {
-		delete(out, k)
-	}
-	return out, nil
+	return value.ChangeProps(props, replace, set, remove), nil
 }

@@ -12,7 +12,9 @@
 //     (AppendKey, EqualityPrefix, DecodeKey) and the canonical key of equivalence for DISTINCT
 //     and grouping (Key), one layout documented there.
 //   - props.go: the versioned binary encoding of stored property maps (EncodeProps,
-//     DecodeProps) and of any value sent between router and nodes (EncodeValue, DecodeValue).
+//     DecodeProps) and of any value sent between router and nodes (EncodeValue, DecodeValue);
+//     ChangeProps, a property map changed as SET and REMOVE change it (the store's writes
+//     and the router's rows make the same change).
 //   - json.go: values in query results (ToJSON) and query parameters from JSON (FromJSON).
 //   - wire.go: Wire and WireMap, values carried exactly through encoding/json (the nodes'
 //     graph API).

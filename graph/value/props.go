@@ -3,6 +3,7 @@ package value
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 )
 
@@ -379,4 +380,25 @@ func (d *decoder) rel(depth int) *Relationship {
 	r := &Relationship{ID: d.uvarint(), Type: d.string(), Start: d.uvarint(), End: d.uvarint()}
 	r.Props = d.props(depth, false)
 	return r
+}
+
+// ChangeProps returns a new map: props changed as SET and REMOVE change them. Without
+// replace it starts as a copy of props, with it empty; then set's values are set (a null
+// value removes its key) and remove's keys removed.
+func ChangeProps(props map[string]any, replace bool, set map[string]any, remove []string) map[string]any {
+	out := make(map[string]any, len(props)+len(set))
+	if !replace {
+		maps.Copy(out, props)
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	for _, k := range remove {
+		delete(out, k)
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -211,5 +212,19 @@ func TestDecodeValueRefuses(t *testing.T) {
 		if v, err := DecodeValue(b); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: DecodeValue(%x) = %v, %v; want ErrCorrupt", name, b, v, err)
 		}
+	}
+}
+
+func TestChangeProps(t *testing.T) {
+	props := map[string]any{"a": int64(1), "b": "x", "c": true}
+	got := ChangeProps(props, false, map[string]any{"a": int64(2), "b": nil, "d": 1.5}, []string{"c"})
+	if !reflect.DeepEqual(got, map[string]any{"a": int64(2), "d": 1.5}) {
+		t.Errorf("merge: %v", got)
+	}
+	if got := ChangeProps(props, true, map[string]any{"z": "new", "y": nil}, nil); !reflect.DeepEqual(got, map[string]any{"z": "new"}) {
+		t.Errorf("replace: %v", got)
+	}
+	if !reflect.DeepEqual(props, map[string]any{"a": int64(1), "b": "x", "c": true}) {
+		t.Errorf("the map changed was not copied: %v", props)
 	}
 }
