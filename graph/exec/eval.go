@@ -559,6 +559,15 @@ func (c *evalCtx) in(x *cypher.In) (any, error) {
 	return false, nil
 }
 
+// truth checks the value v of condition x (of a WHERE, a WHEN, ... as what names it):
+// true, false or null, anything else a type error.
+func truth(x cypher.Expr, v any, what string) error {
+	if _, ok := v.(bool); !ok && v != nil {
+		return errorf(x.Position(), "type error: %s expects a BOOLEAN, got a %s", what, value.TypeName(v))
+	}
+	return nil
+}
+
 // twoStrings evaluates l and r; ok is false unless both are strings (the operators over
 // strings are null then).
 func (c *evalCtx) twoStrings(l, r cypher.Expr) (ls, rs string, ok bool, err error) {
@@ -638,11 +647,10 @@ func (c *evalCtx) caseExpr(x *cypher.Case) (any, error) {
 		if x.Subject != nil {
 			hit = value.Equal(subject, cond) == true
 		} else {
-			b, ok := cond.(bool)
-			if !ok && cond != nil {
-				return nil, errorf(w.Cond.Position(), "type error: WHEN expects a BOOLEAN, got a %s", value.TypeName(cond))
+			if err := truth(w.Cond, cond, "WHEN"); err != nil {
+				return nil, err
 			}
-			hit = b
+			hit = cond == true
 		}
 		if hit {
 			return c.eval(w.Result)

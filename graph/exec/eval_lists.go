@@ -85,8 +85,8 @@ func (c *evalCtx) condition(owner, x cypher.Expr) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := v.(bool); !ok && v != nil {
-		return nil, errorf(x.Position(), "type error: WHERE in %s expects a BOOLEAN, got a %s", bindingName(owner), value.TypeName(v))
+	if err := truth(x, v, "WHERE in "+bindingName(owner)); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

@@ -74,8 +74,8 @@ func (mt *matcher) filter() ([]*mrow, error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, ok := v.(bool); !ok && v != nil {
-				return nil, errorf(c.Position(), "type error: WHERE expects a BOOLEAN, got a %s", value.TypeName(v))
+			if err := truth(c, v, "WHERE"); err != nil {
+				return nil, err
 			}
 			if v != true {
 				keep = false

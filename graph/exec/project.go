@@ -490,8 +490,8 @@ func (e *Env) filter(rows []Row, s *Scope, where cypher.Expr) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := v.(bool); !ok && v != nil {
-			return nil, errorf(where.Position(), "type error: WHERE expects a BOOLEAN, got a %s", value.TypeName(v))
+		if err := truth(where, v, "WHERE"); err != nil {
+			return nil, err
 		}
 		if v == true {
 			out = append(out, r)
