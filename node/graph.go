@@ -337,7 +337,7 @@ func (n *Node) graphWrite(ctx context.Context, rep Replica, shard int, graph str
 		return nil, err
 	}
 	out := &shardapi.WriteResponse{Outcomes: res.Outcomes}
-	left, err := n.deliver(ctx, rep, shard, graph, res.Outbox)
+	left, err := n.deliver(ctx, rep, shard, graph, res.Outbox, nil)
 	if err != nil {
 		out.Pending = left
 		n.log.Debug("Outbox records left for the sweep", "graph", graph, "shard", shard, "records", left, "err", err)

@@ -42,10 +42,11 @@ const deliverBatch = 1000
 
 // deliver applies outbox records recs (held on shard, through rep) to the shards of their
 // other halves, one request per shard and batch, in parallel, then settles the delivered
-// ones on rep in one transaction: deleting them, or undoing the local halves whose other
-// vertex is gone. It returns how many were not delivered, and the first error.
-func (n *Node) deliver(ctx context.Context, rep Replica, shard int, graph string, recs []*shardapi.Outbox) (int, error) {
-	if len(recs) == 0 {
+// ones and the stale ones (no longer current: store.CurrentOutbox) on rep in one
+// transaction: deleting them, or undoing the local halves whose other vertex is gone. It
+// returns how many were not delivered, and the first error.
+func (n *Node) deliver(ctx context.Context, rep Replica, shard int, graph string, recs, stale []*shardapi.Outbox) (int, error) {
+	if len(recs)+len(stale) == 0 {
 		return 0, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, deliverTimeout)
@@ -76,8 +77,8 @@ func (n *Node) deliver(ctx context.Context, rep Replica, shard int, graph string
 			}()
 		}
 	}
-	var delivered []*shardapi.Outbox
-	var results []shardapi.ApplyResult
+	delivered := slices.Clone(stale)
+	results := make([]shardapi.ApplyResult, len(stale))
 	var firstErr error
 	for range calls {
 		d := <-out
@@ -90,10 +91,10 @@ func (n *Node) deliver(ctx context.Context, rep Replica, shard int, graph string
 	}
 	if len(delivered) > 0 {
 		if err := n.graph.Settle(ctx, rep, shard, graph, delivered, results); err != nil {
-			return len(recs), err
+			return len(recs) + len(stale), err
 		}
 	}
-	return len(recs) - len(delivered), firstErr
+	return len(recs) + len(stale) - len(delivered), firstErr
 }
 
 // applyRemote sends records, all of shard target, to its leader: on this node when this node
@@ -167,8 +168,8 @@ func (n *Node) sweepOutboxes(ctx context.Context) {
 
 func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int, collect bool) error {
 	type pending struct {
-		graph string
-		recs  []*shardapi.Outbox
+		graph       string
+		recs, stale []*shardapi.Outbox
 	}
 	var work []pending
 	var graphs []string
@@ -182,8 +183,20 @@ func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int, collect b
 			if err != nil {
 				return err
 			}
+			p := pending{graph: g}
+			for _, o := range recs {
+				current, err := store.CurrentOutbox(v, g, o)
+				if err != nil {
+					return err
+				}
+				if current {
+					p.recs = append(p.recs, o)
+				} else {
+					p.stale = append(p.stale, o)
+				}
+			}
 			if len(recs) > 0 {
-				work = append(work, pending{g, recs})
+				work = append(work, p)
 			}
 		}
 		return nil
@@ -194,8 +207,9 @@ func (n *Node) sweepShard(ctx context.Context, rep Replica, shard int, collect b
 	cutoff := time.Now().Add(-sweepAge).UnixNano()
 	var errs []error
 	for _, p := range work {
-		old := slices.DeleteFunc(p.recs, func(o *shardapi.Outbox) bool { return o.Created > cutoff })
-		if left, err := n.deliver(ctx, rep, shard, p.graph, old); err != nil {
+		young := func(o *shardapi.Outbox) bool { return o.Created > cutoff }
+		old, stale := slices.DeleteFunc(p.recs, young), slices.DeleteFunc(p.stale, young)
+		if left, err := n.deliver(ctx, rep, shard, p.graph, old, stale); err != nil {
 			errs = append(errs, fmt.Errorf("graph %s: %d records left: %w", p.graph, left, err))
 		}
 	}

@@ -15,6 +15,7 @@ const (
 	kindIn      = 'i'
 	kindIndex   = 'x'
 	kindOutbox  = 'q'
+	kindBundle  = 'b'
 	kindCatalog = 'c'
 	kindTomb    = 't'
 	kindAdj     = 'a'
@@ -168,6 +169,17 @@ func OutboxKey(graph string, e ID, side Direction, owner ID) []byte {
 
 // OutboxPrefix is the prefix of every outbox record of graph (on each shard, that shard's).
 func OutboxPrefix(graph string) []byte { return kindPrefix(graph, kindOutbox) }
+
+// BundleKey is an outbox bundle, on owner's shard: the outbox records of one write that
+// changed several edges across shards (owner is one of its vertices), seq a number that tells
+// the shard's bundles apart.
+func BundleKey(graph string, seq ID, owner ID) []byte {
+	b := appendID(kindPrefix(graph, kindBundle), seq)
+	return appendTag(b, graph, owner)
+}
+
+// BundlePrefix is the prefix of every outbox bundle of graph (on each shard, that shard's).
+func BundlePrefix(graph string) []byte { return kindPrefix(graph, kindBundle) }
 
 // TombstoneKey lists the tombstone of half h, deleted at deletedAt (Unix seconds), on h's
 // vertex's shard: tombstones sort by age, so removing the old ones reads only them.

@@ -45,6 +45,7 @@ func TestEveryVertexKeyCarriesTheVertexTag(t *testing.T) {
 		{EdgeKey(graph, Out, v, "{odd}", w, e), v},
 		{idx, v},
 		{OutboxKey(graph, e, In, v), v},
+		{BundleKey(graph, e, v), v},
 	} {
 		g.Expect(string(shardmap.HashTag(tc.key))).To(Equal(Tag(graph, tc.owner)), "%q", tc.key)
 		g.Expect(tc.key).To(HavePrefix(string(GraphPrefix(graph))))

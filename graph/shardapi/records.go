@@ -18,6 +18,10 @@ type Vertex struct {
 	Incarnation uint64 `json:"incarnation"`
 	// Revision is the engine revision of the record (not encoded).
 	Revision uint64 `json:"revision,omitempty"`
+	// Bundle, when set, is the key of the bundle that holds the record with the other records
+	// of its write (Revision is then the bundle's); else the record is stored alone at Key.
+	// Only the writing shard knows it.
+	Bundle []byte `json:"-"`
 }
 
 // HasLabel reports whether the vertex has label.
@@ -40,6 +44,10 @@ type Half struct {
 	DeletedAt int64 `json:"deletedAt,omitempty"`
 	// Revision is the engine revision of the record (not encoded).
 	Revision uint64 `json:"revision,omitempty"`
+	// Bundle, when set, is the key of the bundle that holds the record with the other records
+	// of its write (Revision is then the bundle's); else the record is stored alone at Key.
+	// Only the writing shard knows it.
+	Bundle []byte `json:"-"`
 }
 
 // Outbox is an outbox record: what the half of an edge on another shard must become. It is
@@ -60,6 +68,10 @@ type Outbox struct {
 	Created int64 `json:"created"`
 	// Revision is the engine revision of the record (not encoded).
 	Revision uint64 `json:"revision,omitempty"`
+	// Bundle, when set, is the key of the bundle that holds the record with the other records
+	// of its write (Revision is then the bundle's); else the record is stored alone at Key.
+	// Only the writing shard knows it.
+	Bundle []byte `json:"-"`
 }
 
 // Key is the record's key on the local vertex's shard.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,9 +48,8 @@ func (p *plan) delHalf(e layout.EdgeHalf) {
 // vertex must exist with incarnation inc (when not 0).
 func (s *Store) setRemote(p *plan, remote layout.EdgeHalf, present bool, props []byte, gen, inc uint64) error {
 	if !s.local(p.graph, p.shard, remote.Vertex) {
-		o := &shardapi.Outbox{Remote: remote, Present: present, Props: props, Gen: gen, TargetIncarnation: inc, Created: p.now.UnixNano()}
-		p.put(o.Key(p.graph), encodeOutbox(o))
-		p.outbox = append(p.outbox, o)
+		// Stored when the plan is finished (storeOutbox): alone, or with the write's others.
+		p.outbox = append(p.outbox, &shardapi.Outbox{Remote: remote, Present: present, Props: props, Gen: gen, TargetIncarnation: inc, Created: p.now.UnixNano()})
 		return nil
 	}
 	v, err := p.vertex(remote.Vertex)
@@ -235,40 +235,106 @@ func applyOne(p *plan, graph string, o *shardapi.Outbox) (shardapi.ApplyResult, 
 	return shardapi.ApplyResult{}, nil
 }
 
-// Settle finishes outbox records os after their shards answered res: it deletes each record,
-// and when the other vertex was gone it also undoes the local half (the edge never was). A
-// record that changed meanwhile (a newer change of the same edge) is kept, to be delivered in
-// its turn. The records are settled in one transaction.
+// Settle finishes outbox records os after their shards answered res: it removes each record
+// (a bundle once all of its records are settled), and when the other vertex was gone it also
+// undoes the local half (the edge never was) unless a newer change replaced it. A record that
+// changed meanwhile (a newer change of the same edge was stored at its key) is kept, to be
+// delivered in its turn. The records are settled in one transaction.
 func (s *Store) Settle(ctx context.Context, sh Shard, shard int, graph string, os []*shardapi.Outbox, res []shardapi.ApplyResult) error {
 	return s.writeLoop(ctx, sh, shard, graph, func(p *plan) error {
+		type stored struct {
+			rev           uint64
+			size, settled int // a bundle's records, and those settled now
+		}
+		seen := map[string]*stored{}
+		var bundles []string
 		for i, o := range os {
-			if err := settleOne(p, graph, o, res[i]); err != nil {
-				return err
+			key := o.Key(graph)
+			if o.Bundle != nil {
+				key = o.Bundle
+			}
+			st, ok := seen[string(key)]
+			if !ok {
+				rev, size, err := p.outboxAt(key, o.Bundle != nil)
+				if err != nil {
+					return err
+				}
+				st = &stored{rev: rev, size: size}
+				seen[string(key)] = st
+				if o.Bundle != nil {
+					bundles = append(bundles, string(key))
+				}
+			}
+			if st.rev == 0 || st.rev != o.Revision {
+				continue // settled before, or replaced by a newer record of its edge
+			}
+			if o.Bundle == nil {
+				p.del(key)
+			}
+			st.settled++
+			if res[i].Gone {
+				if err := p.undo(reverse(o.Remote), o.Gen); err != nil {
+					return err
+				}
+			}
+		}
+		for _, key := range bundles {
+			if st := seen[key]; st.rev != 0 && st.settled >= st.size {
+				p.del([]byte(key))
 			}
 		}
 		return nil
 	})
 }
 
-func settleOne(p *plan, graph string, o *shardapi.Outbox, res shardapi.ApplyResult) error {
-	key := o.Key(graph)
-	cur, err := getOutbox(p.r, key)
-	if err != nil || cur == nil || cur.Revision != o.Revision {
-		return err
+// outboxAt reads the outbox record or bundle at key and guards it: its revision (0: absent)
+// and, for a bundle, how many records it holds.
+func (p *plan) outboxAt(key []byte, bundle bool) (rev uint64, size int, err error) {
+	v, err := p.r.Get(key)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return 0, 0, nil
+	case err != nil:
+		return 0, 0, err
 	}
-	p.guard(key, cur.Revision)
-	p.del(key)
-	if !res.Gone {
-		return nil
+	p.guard(key, v.Revision)
+	if !bundle {
+		return v.Revision, 1, nil
 	}
-	local := reverse(o.Remote)
+	recs, err := decodeBundle(key, v.Data, v.Revision)
+	if err != nil {
+		return 0, 0, err
+	}
+	return v.Revision, len(recs), nil
+}
+
+// undo deletes local, the half of an edge whose other vertex was gone, if it still is the
+// change of generation gen.
+func (p *plan) undo(local layout.EdgeHalf, gen uint64) error {
 	h, err := p.half(local)
-	if err != nil || h == nil {
+	if err != nil || h == nil || h.Deleted || h.Gen != gen {
 		return err
 	}
 	p.delHalf(local)
 	p.touch(local.Vertex)
 	return nil
+}
+
+// CurrentOutbox reports whether outbox record o, read from r (a view of the shard that wrote
+// it), still says what its edge is: a record that creates or changes the remote half is
+// current while the local half has its generation. A record that is not must not be delivered
+// (the newer change has a record of its own): a bundle's record can outlive a newer change of
+// its edge, and once the other shard has removed that change's tombstone, delivering the older
+// record would bring the half back.
+func CurrentOutbox(r Reader, graph string, o *shardapi.Outbox) (bool, error) {
+	if !o.Present {
+		return true, nil
+	}
+	h, err := getHalf(r, graph, reverse(o.Remote))
+	if err != nil {
+		return false, err
+	}
+	return h != nil && !h.Deleted && h.Gen == o.Gen, nil
 }
 
 // writeLoop runs a plan built by build as one conditional transaction, building it again
@@ -306,9 +372,8 @@ func (s *Store) writeLoop(ctx context.Context, sh Shard, shard int, graph string
 	return fmt.Errorf("graph %q shard %d: %w (%d attempts)", graph, shard, ErrConflict, maxAttempts)
 }
 
-// committed gives the plan's outbox records the revisions its transaction (results res)
-// wrote them at, which settling them is conditional on, and keeps only the last record of
-// each key (a write that changed an edge twice wrote its second record over its first).
+// committed gives the plan's outbox records the revision its transaction (results res) wrote
+// them at, which settling them is conditional on.
 func (p *plan) committed(res []engine.Result) {
 	if len(p.outbox) == 0 {
 		return
@@ -319,25 +384,50 @@ func (p *plan) committed(res []engine.Result) {
 			rev[string(op.Key)] = res[i].Revision
 		}
 	}
+	for _, o := range p.outbox {
+		key := o.Bundle
+		if key == nil {
+			key = o.Key(p.graph)
+		}
+		o.Revision = rev[string(key)]
+	}
+}
+
+// storeOutbox writes the plan's outbox records, the last of each edge's: a lone record at its
+// edge's key (a newer change of the edge writes over it), several as one bundle, so that a
+// write of many edges across shards (an import's batch) stores and later removes one key
+// instead of one per edge.
+func (p *plan) storeOutbox() {
+	if len(p.outbox) == 0 {
+		return
+	}
 	last := make(map[string]int, len(p.outbox))
 	for i, o := range p.outbox {
 		last[string(o.Key(p.graph))] = i
 	}
 	kept := p.outbox[:0]
 	for i, o := range p.outbox {
-		k := o.Key(p.graph)
-		if r := rev[string(k)]; last[string(k)] == i && r != 0 {
-			o.Revision = r
+		if last[string(o.Key(p.graph))] == i {
 			kept = append(kept, o)
 		}
 	}
 	p.outbox = kept
+	if len(kept) == 1 {
+		p.put(kept[0].Key(p.graph), encodeOutbox(kept[0]))
+		return
+	}
+	key := layout.BundleKey(p.graph, p.seq, kept[0].Remote.Other)
+	for _, o := range kept {
+		o.Bundle = key
+	}
+	p.guard(key, 0)
+	p.put(key, encodeBundle(kept))
 }
 
 // newPlan starts a plan that does not depend on the catalog (edge halves carry no index
 // entries).
 func (s *Store) newPlan(r Reader, shard int, graph string) *plan {
-	return &plan{graph: graph, shard: shard, r: r, cat: &shardapi.Catalog{}, now: s.now(),
+	return &plan{graph: graph, shard: shard, r: r, cat: &shardapi.Catalog{}, now: s.now(), seq: layout.ID(s.rand() & uint64(layout.MaxID)),
 		vertices: map[layout.ID]*shardapi.Vertex{}, halves: map[string]*shardapi.Half{},
 		guards: map[string]kv.Precondition{}, writes: map[string]engine.Op{}}
 }

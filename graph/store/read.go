@@ -253,13 +253,24 @@ func getOutbox(r Reader, key []byte) (*shardapi.Outbox, error) {
 	return decodeOutbox(v.Data, v.Revision)
 }
 
-// PendingOutbox returns up to limit outbox records of graph on the shard.
+// PendingOutbox returns the outbox records of graph on the shard: those stored alone, then
+// those of bundles, whole bundles only, until limit is reached (a bundle may pass it).
 func PendingOutbox(r Reader, graph string, limit int) ([]*shardapi.Outbox, error) {
 	var out []*shardapi.Outbox
 	err := r.Scan(layout.OutboxPrefix(graph), nil, func(_ []byte, val engine.Value) (bool, error) {
 		o, err := decodeOutbox(bytes.Clone(val.Data), val.Revision)
 		if err == nil {
 			out = append(out, o)
+		}
+		return err == nil && len(out) < limit, err
+	})
+	if err != nil || len(out) >= limit {
+		return out, err
+	}
+	err = r.Scan(layout.BundlePrefix(graph), nil, func(k []byte, val engine.Value) (bool, error) {
+		recs, err := decodeBundle(bytes.Clone(k), bytes.Clone(val.Data), val.Revision)
+		if err == nil {
+			out = append(out, recs...)
 		}
 		return err == nil && len(out) < limit, err
 	})

@@ -133,6 +133,49 @@ func decodeOutbox(data []byte, rev uint64) (*shardapi.Outbox, error) {
 	return o, nil
 }
 
+// encodeBundle encodes the outbox records of one write as one value: recordVersion |
+// uvarint count | each record as encodeOutbox makes it, length-prefixed.
+func encodeBundle(os []*shardapi.Outbox) []byte {
+	b := make([]byte, 0, 16+len(os)*(64+len(os[0].Remote.Type)))
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, uint64(len(os)))
+	for _, o := range os {
+		b = appendBytes(b, encodeOutbox(o))
+	}
+	return b
+}
+
+// decodeBundle decodes the bundle stored at key, at revision rev: each record carries the
+// bundle's key and revision.
+func decodeBundle(key, data []byte, rev uint64) ([]*shardapi.Outbox, error) {
+	d := binenc.NewDecoder(data)
+	if ver := d.Byte(); d.Err() == nil && ver != recordVersion {
+		return nil, fmt.Errorf("outbox bundle version %d: %w", ver, ErrCorrupt)
+	}
+	n := d.Count(2) // a record takes at least its length and its version byte
+	if d.Err() == nil && n == 0 {
+		d.Fail("an empty outbox bundle")
+	}
+	out := make([]*shardapi.Outbox, 0, n)
+	for i := 0; d.Err() == nil && i < n; i++ {
+		raw := d.Bytes()
+		if d.Err() != nil {
+			break
+		}
+		o, err := decodeOutbox(raw, rev)
+		if err != nil {
+			return nil, fmt.Errorf("outbox bundle record %d: %w", i, err)
+		}
+		o.Bundle = key
+		out = append(out, o)
+	}
+	d.End()
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("outbox bundle: %v: %w", err, ErrCorrupt)
+	}
+	return out, nil
+}
+
 func appendBytes(b, p []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(p)))
 	return append(b, p...)

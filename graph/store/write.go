@@ -97,6 +97,7 @@ type plan struct {
 	writes   map[string]engine.Op
 	order    []string // keys of writes, in first-write order
 	now      time.Time
+	seq      layout.ID // the key of the plan's outbox bundle, if it has one (storeOutbox)
 }
 
 // planMutations adds muts to p, each seeing the ones before it.
@@ -145,6 +146,7 @@ func revisionOrAbsent(rev uint64) kv.Precondition {
 // finish builds the transaction: a check for every key read and not written, then every
 // write with its key's condition.
 func (p *plan) finish() {
+	p.storeOutbox()
 	if len(p.writes) == 0 {
 		return
 	}

@@ -44,7 +44,8 @@ func TestGraphEdgesConvergeAcrossKills(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 
 	// The workload: each client adds vertices (:W, keyed by a fresh id) and edges between
-	// random :V vertices, and deletes edges it made. Only what was acknowledged counts.
+	// random :V vertices (alone, or three from one vertex in one write), and deletes edges it
+	// made. Only what was acknowledged counts.
 	var (
 		mu             sync.Mutex
 		ackedVertices  []int64
@@ -75,6 +76,25 @@ func TestGraphEdgesConvergeAcrossKills(t *testing.T) {
 					if _, err := q(`CREATE (:W {id: $id})`, map[string]any{"id": id}); err == nil {
 						mu.Lock()
 						ackedVertices = append(ackedVertices, id)
+						mu.Unlock()
+						acks.Add(1)
+					} else {
+						failures.Add(1)
+					}
+				case op < 4:
+					// Several edges from one vertex: one write on its shard, whose records for
+					// the other shards are stored as one bundle.
+					a := 1 + rng.Int64N(vertices)
+					bs := []int64{1 + rng.Int64N(vertices), 1 + rng.Int64N(vertices), 1 + rng.Int64N(vertices)}
+					res, err := q(`MATCH (a:V {id: $a}) UNWIND $bs AS bid MATCH (b:V {id: bid}) CREATE (a)-[r:E {by: $c}]->(b) RETURN id(r)`,
+						map[string]any{"a": a, "bs": bs, "c": client})
+					if err == nil && len(res.Rows) == len(bs) {
+						mu.Lock()
+						for _, row := range res.Rows {
+							id := row[0].(int64)
+							mine = append(mine, made{id, a})
+							ackedEdges[id] = true
+						}
 						mu.Unlock()
 						acks.Add(1)
 					} else {
