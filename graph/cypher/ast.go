@@ -104,13 +104,22 @@ type ProjectionItem struct {
 	At
 	Expr  Expr
 	Alias string // "" without AS
+	// Text is the expression as the query wrote it ("" for an item not parsed from a query).
+	Text string
 }
 
-// Name is the column the item makes: its alias, or else its expression printed as
-// canonical Cypher (so "a.name" for a.name, "count(*)" for COUNT( * )).
+// Name is the column the item makes: its alias, a variable's name, or else its expression as
+// the query wrote it (as Neo4j names columns: "toUpper(p.name)", "count( * )"), or printed as
+// canonical Cypher for an item not parsed from a query.
 func (p *ProjectionItem) Name() string {
 	if p.Alias != "" {
 		return p.Alias
+	}
+	if v, ok := p.Expr.(*Variable); ok {
+		return v.Name
+	}
+	if p.Text != "" {
+		return p.Text
 	}
 	return p.Expr.String()
 }

@@ -54,6 +54,9 @@ type Token struct {
 	Kind Kind
 	Text string
 	Pos  Pos
+	// Off and End are the byte offsets of the token's first byte and of the byte after it
+	// in the query: query[Off:End] is the token as written.
+	Off, End int
 }
 
 // Error is a query that cannot be read, with where.
@@ -82,6 +85,7 @@ func Lex(query string) ([]Token, error) {
 		if err != nil {
 			return nil, err
 		}
+		t.Off, t.End = l.start, l.off
 		toks = append(toks, t)
 		if t.Kind == EOF {
 			return toks, nil
@@ -92,6 +96,7 @@ func Lex(query string) ([]Token, error) {
 type lexer struct {
 	src       string
 	off       int
+	start     int // offset of the token being read
 	line, col int
 }
 
@@ -151,6 +156,7 @@ func (l *lexer) next() (Token, error) {
 		return Token{}, err
 	}
 	p := l.pos()
+	l.start = l.off
 	if l.off >= len(l.src) {
 		return Token{Kind: EOF, Pos: p}, nil
 	}

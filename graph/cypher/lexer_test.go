@@ -47,6 +47,18 @@ func TestLexQueries(t *testing.T) {
 		g := NewWithT(t)
 		got, err := Lex(query)
 		g.Expect(err).NotTo(HaveOccurred(), query)
+		// Each token's offsets hold its text as written: read alone, it is the same token.
+		for i, tk := range got {
+			if tk.Kind == EOF {
+				g.Expect([]int{tk.Off, tk.End}).To(Equal([]int{len(query), len(query)}), query)
+			} else {
+				alone, err := Lex(query[tk.Off:tk.End])
+				g.Expect(err).NotTo(HaveOccurred(), "%q token %d", query, i)
+				g.Expect(alone[0].Kind).To(Equal(tk.Kind), "%q token %d", query, i)
+				g.Expect(alone[0].Text).To(Equal(tk.Text), "%q token %d", query, i)
+			}
+			got[i].Off, got[i].End = 0, 0
+		}
 		g.Expect(got).To(Equal(want), query)
 	}
 }

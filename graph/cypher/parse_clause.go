@@ -122,7 +122,11 @@ func (p *parser) projection(with bool) Projection {
 		}
 	}
 	for {
+		start := p.cur().Off
 		it := &ProjectionItem{At: At{p.cur().Pos}, Expr: p.expr()}
+		if p.i > 0 {
+			it.Text = p.src[start:max(start, p.toks[p.i-1].End)]
+		}
 		if p.accept("AS") {
 			it.Alias = p.variable("a name after AS").Text
 		} else if _, isVar := it.Expr.(*Variable); with && !isVar {

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Parse reads a query of Torua's openCypher subset into its AST. Every error is an *Error
@@ -16,7 +15,7 @@ func Parse(query string) (q *Query, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, quoted: quotedIdents(query, toks)}
+	p := &parser{src: query, toks: toks, quoted: quotedIdents(query, toks)}
 	// The parser stops at its first error by panicking with it (as text/template's parser
 	// does), which keeps the recursive descent free of error plumbing.
 	defer func() {
@@ -49,6 +48,7 @@ func init() {
 }
 
 type parser struct {
+	src    string // the query
 	toks   []Token
 	quoted []bool // quoted[i]: toks[i] is an identifier written in backquotes
 	i      int
@@ -73,25 +73,11 @@ func (p *parser) deeper() {
 }
 
 // quotedIdents marks the identifier tokens written in backquotes (the lexer removes
-// them): `match` is a name, never the keyword. It walks query as the lexer counts lines
-// and columns.
+// them): `match` is a name, never the keyword.
 func quotedIdents(query string, toks []Token) []bool {
 	quoted := make([]bool, len(toks))
-	line, col, off := 1, 1, 0
 	for i, t := range toks {
-		if t.Kind != Ident {
-			continue
-		}
-		for off < len(query) && (line < t.Pos.Line || line == t.Pos.Line && col < t.Pos.Column) {
-			r, n := utf8.DecodeRuneInString(query[off:])
-			off += n
-			if r == '\n' {
-				line, col = line+1, 1
-			} else {
-				col++
-			}
-		}
-		quoted[i] = off < len(query) && query[off] == '`'
+		quoted[i] = t.Kind == Ident && t.Off < len(query) && query[t.Off] == '`'
 	}
 	return quoted
 }

@@ -214,9 +214,9 @@ func expectRoundTrip(g Gomega, q *Query) {
 	g.Expect(again).To(Equal(q), s)
 }
 
-// zeroAt zeroes every position in the AST v points to, to compare ASTs read from
-// different text.
-var atType = reflect.TypeFor[At]()
+// zeroAt zeroes every position and every projection's source text in the AST v points to,
+// to compare ASTs read from different text.
+var atType, itemType = reflect.TypeFor[At](), reflect.TypeFor[ProjectionItem]()
 
 func zeroAt(v reflect.Value) {
 	switch v.Kind() {
@@ -232,6 +232,9 @@ func zeroAt(v reflect.Value) {
 		if v.Type() == atType {
 			v.Set(reflect.Zero(atType))
 			return
+		}
+		if v.Type() == itemType {
+			v.FieldByName("Text").SetString("")
 		}
 		for i := range v.NumField() {
 			if v.Type().Field(i).IsExported() {
@@ -260,8 +263,8 @@ func TestParseStructure(t *testing.T) {
 			R: &Literal{At: at(2, 16), Value: int64(-5)}}},
 		&Return{At: at(2, 19), Projection: Projection{
 			Items: []*ProjectionItem{
-				{At: at(2, 26), Expr: &Property{At: at(2, 27), Expr: &Variable{At: at(2, 26), Name: "a"}, Key: "name"}, Alias: "n"},
-				{At: at(2, 39), Expr: &FuncCall{At: at(2, 39), Name: "count", Distinct: true, Args: []Expr{&Variable{At: at(2, 54), Name: "r"}}}},
+				{At: at(2, 26), Expr: &Property{At: at(2, 27), Expr: &Variable{At: at(2, 26), Name: "a"}, Key: "name"}, Alias: "n", Text: "a.name"},
+				{At: at(2, 39), Expr: &FuncCall{At: at(2, 39), Name: "count", Distinct: true, Args: []Expr{&Variable{At: at(2, 54), Name: "r"}}}, Text: "count(DISTINCT r)"},
 			},
 			Limit: &Literal{At: at(2, 63), Value: int64(3)},
 		}},
@@ -269,6 +272,14 @@ func TestParseStructure(t *testing.T) {
 	g.Expect(q.Clauses[1].(*Return).Items[0].Name()).To(Equal("n"))
 	g.Expect(q.Clauses[1].(*Return).Items[1].Name()).To(Equal("count(DISTINCT r)"))
 	g.Expect(q.Clauses[1].Position()).To(Equal(Pos{2, 19}))
+	// A column without AS is named by its expression as written, as Neo4j names it.
+	q2, err := Parse("UNWIND [1] AS x RETURN toUpper('a'),  count( * ) , x+1, `x`, x AS `y`")
+	g.Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, it := range q2.Clauses[1].(*Return).Items {
+		names = append(names, it.Name())
+	}
+	g.Expect(names).To(Equal([]string{"toUpper('a')", "count( * )", "x+1", "x", "y"}))
 	g.Expect(q.Clauses[0].(*Match).Where.Position()).To(Equal(Pos{2, 13}))
 	g.Expect(q.Clauses[0].(*Match).Patterns[0].Nodes()).To(HaveLen(2))
 	g.Expect(q.Clauses[0].(*Match).Patterns[0].Rels()).To(ConsistOf(HaveField("Var", "r")))
