@@ -157,7 +157,24 @@ func (n *Node) handleReads(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	_ = g.Wait() // parts report their own errors
+	if shardapi.AcceptsReadsMedia(r.Header) {
+		n.writeReads(w, r, &out)
+		return
+	}
 	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// writeReads answers out in the binary reads answer (shardapi.ReadsMediaType).
+func (n *Node) writeReads(w http.ResponseWriter, r *http.Request, out *shardapi.ReadsResponse) {
+	b, err := shardapi.EncodeReads(out)
+	if err != nil {
+		n.writeError(w, r, fmt.Errorf("encode the reads answer: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", shardapi.ReadsMediaType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 func (n *Node) readPart(ctx context.Context, graph string, p shardapi.ReadPart) (*shardapi.ReadResponse, error) {

@@ -68,6 +68,28 @@ func TestGraphAPI(t *testing.T) {
 	g.Expect(scan.Scanned).To(HaveLen(1))
 	g.Expect(scan.Catalog.Version).To(Equal(uint64(1)))
 
+	// The reads of several shards in one request: the node answers in the binary encoding when
+	// asked (Reads asks), which carries what its JSON answer carries, a part's error included.
+	reads := &shardapi.ReadsRequest{Parts: []shardapi.ReadPart{
+		{Shard: sb, Read: &shardapi.ReadRequest{Expand: &shardapi.ExpandRequest{IDs: []layout.ID{b}, Sources: true,
+			Dirs: []layout.Direction{layout.In}, Limit: 10}}},
+		{Shard: sa, Read: &shardapi.ReadRequest{Catalog: true, Scan: &shardapi.ScanRequest{Label: "Person", Limit: 10},
+			Expand: &shardapi.ExpandRequest{IDs: []layout.ID{a}, Dirs: []layout.Direction{layout.Out}, Ends: true, Limit: 10}}},
+		{Shard: 99, Read: &shardapi.ReadRequest{}},
+	}}
+	bin, err := api.Reads(ctx, addr, graph, reads)
+	g.Expect(err).NotTo(HaveOccurred())
+	raw := nodeapi.New(nodeapi.Config{})
+	_, contentType, err := raw.PostJSONRaw(ctx, addr, shardapi.ReadsPath(graph), reads, shardapi.ReadsMediaType)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(contentType).To(Equal(shardapi.ReadsMediaType))
+	var js shardapi.ReadsResponse
+	g.Expect(raw.PostJSON(ctx, addr, shardapi.ReadsPath(graph), reads, &js)).To(Succeed())
+	g.Expect(bin).To(Equal(&js))
+	g.Expect(bin.Parts[0].Read.Halves).To(HaveLen(1))
+	g.Expect(bin.Parts[1].Read.Ends).To(Equal(shardapi.PackedIDs{b}))
+	g.Expect(bin.Parts[2].Status).To(Equal(http.StatusMisdirectedRequest))
+
 	graphs, err := api.Graphs(ctx, addr, 0)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(graphs).To(Equal([]string{graph}))

@@ -196,16 +196,22 @@ func (c *Client) Read(ctx context.Context, addr, graph string, shard int, r *Rea
 // ReadsPath is the path of a node's reads of several shards of graph.
 func ReadsPath(graph string) string { return "/internal/graph/" + url.PathEscape(graph) + "/reads" }
 
-// Reads sends a ReadsRequest to one node.
+// Reads sends a ReadsRequest to one node, asking for the binary answer (ReadsMediaType); it
+// reads the answer by its Content-Type, so a node that only writes JSON is read as well.
 func (c *Client) Reads(ctx context.Context, addr, graph string, r *ReadsRequest) (*ReadsResponse, error) {
-	var out ReadsResponse
-	if err := c.c.PostJSON(ctx, addr, ReadsPath(graph), r, &out); err != nil {
+	path := ReadsPath(graph)
+	body, contentType, err := c.c.PostJSONRaw(ctx, addr, path, r, ReadsMediaType)
+	if err != nil {
 		return nil, err
 	}
-	if len(out.Parts) != len(r.Parts) {
-		return nil, fmt.Errorf("reads: %d answers for %d parts: %w", len(out.Parts), len(r.Parts), nodeapi.ErrBadAnswer)
+	out, err := decodeReadsAnswer(body, contentType)
+	if err != nil {
+		return nil, fmt.Errorf("POST %s%s: %w", addr, path, err)
 	}
-	return &out, nil
+	if len(out.Parts) != len(r.Parts) {
+		return nil, fmt.Errorf("POST %s%s: %d answers for %d parts: %w", addr, path, len(out.Parts), len(r.Parts), nodeapi.ErrBadAnswer)
+	}
+	return out, nil
 }
 
 // Write sends a WriteRequest.
