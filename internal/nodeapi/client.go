@@ -173,7 +173,7 @@ func (c *Client) send(ctx context.Context, method, addr, path string, body []byt
 		return nil, "", err // a *url.Error naming the method and URL
 	}
 	defer func() { _ = resp.Body.Close() }()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	answer, err := readBody(resp, c.maxBody)
 	if err != nil {
 		return nil, "", fmt.Errorf("read the answer to %s %s%s: %w", method, addr, path, err)
 	}
@@ -190,6 +190,23 @@ func (c *Client) send(ctx context.Context, method, addr, path string, body []byt
 		return nil, "", fmt.Errorf("%s %s%s: %w: the body is over %d bytes", method, addr, path, ErrBadAnswer, c.maxBody)
 	}
 	return answer, resp.Header.Get("Content-Type"), nil
+}
+
+// readBody reads resp's body, up to max+1 bytes: into one buffer of the size its
+// Content-Length says when that is within max (a large answer is not copied as it grows),
+// else as it comes.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, max+1)
+	if n := resp.ContentLength; n > 0 && n <= max {
+		b := make([]byte, n)
+		// NB: net/http ends the body at its Content-Length and with the last bytes says EOF,
+		// so the connection is reused: a short body is io.ErrUnexpectedEOF.
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(r)
 }
 
 // getJSON sends GET path to the node at addr and decodes its 2xx JSON answer into v.

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -193,6 +195,34 @@ func TestBodyLimit(t *testing.T) {
 	_, err = c.Status(context.Background(), addr)
 	g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer))
 	g.Expect(err.Error()).To(ContainSubstring("over 64 bytes"))
+}
+
+// TestBodyOfDeclaredLength: an answer with a Content-Length is read whole, over one kept
+// connection; one cut short of it is an error.
+func TestBodyOfDeclaredLength(t *testing.T) {
+	g := NewWithT(t)
+	body := `{"node":"n0","mapVersion":3,"ready":true,"shards":[],"pad":"` + strings.Repeat("x", 1<<20) + `"}`
+	declared := len(body)
+	addr := standIn(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(declared))
+		_, _ = io.WriteString(w, body)
+	})
+	var conns atomic.Int32
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		conns.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}}}
+	c := nodeapi.New(nodeapi.Config{HTTP: hc})
+	for range 3 {
+		st, err := c.Status(context.Background(), addr)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(st.MapVersion).To(Equal(uint64(3)))
+	}
+	g.Expect(conns.Load()).To(Equal(int32(1)), "the body was read to its end: the connection was kept")
+
+	declared = len(body) + 10
+	_, err := c.Status(context.Background(), addr)
+	g.Expect(err).To(MatchError(io.ErrUnexpectedEOF))
 }
 
 func TestErrorBodies(t *testing.T) {
