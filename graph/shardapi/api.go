@@ -187,10 +187,19 @@ func Path(graph string, shard int, op string) string {
 	return "/internal/graph/" + url.PathEscape(graph) + "/" + strconv.Itoa(shard) + "/" + op
 }
 
-// Read sends a ReadRequest.
+// Read sends a ReadRequest, asking for the binary answer (ReadMediaType); it reads the answer
+// by its Content-Type, so a node that only writes JSON is read as well.
 func (c *Client) Read(ctx context.Context, addr, graph string, shard int, r *ReadRequest) (*ReadResponse, error) {
-	var out ReadResponse
-	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "read"), r, &out)
+	path := Path(graph, shard, "read")
+	body, contentType, err := c.c.PostJSONRaw(ctx, addr, path, r, ReadMediaType)
+	if err != nil {
+		return nil, err
+	}
+	out, err := decodeAnswer(body, contentType, ReadMediaType, DecodeRead)
+	if err != nil {
+		return nil, fmt.Errorf("POST %s%s: %w", addr, path, err)
+	}
+	return out, nil
 }
 
 // ReadsPath is the path of a node's reads of several shards of graph.
@@ -204,7 +213,7 @@ func (c *Client) Reads(ctx context.Context, addr, graph string, r *ReadsRequest)
 	if err != nil {
 		return nil, err
 	}
-	out, err := decodeReadsAnswer(body, contentType)
+	out, err := decodeAnswer(body, contentType, ReadsMediaType, DecodeReads)
 	if err != nil {
 		return nil, fmt.Errorf("POST %s%s: %w", addr, path, err)
 	}

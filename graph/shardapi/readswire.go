@@ -13,15 +13,17 @@ import (
 	"github.com/torua/torua/internal/nodeapi"
 )
 
-// ReadsMediaType is the media type of the binary reads answer: a router that reads it says so
-// in the Accept header of POST ReadsPath, and a node that writes it answers with it as the
-// Content-Type (a node that does not answers JSON, which the router reads as before).
+// ReadsMediaType and ReadMediaType are the media types of the binary reads answer and read
+// answer: a router that reads them says so in the Accept header of POST ReadsPath and of
+// POST Path(..., "read"), and a node that writes them answers with them as the Content-Type
+// (a node that does not answers JSON, which the router reads as before).
 //
-// The answer carries exactly what the JSON of ReadsResponse carries: encoding/json spent
-// most of a hop's CPU on the router and the nodes walking the base64 of thousands of ends and
-// property maps. Fixed-width integers are little-endian.
+// They carry exactly what the JSON of ReadsResponse and ReadResponse carries: encoding/json
+// spent much of a hop's CPU on the router and the nodes walking the base64 of thousands of
+// ends and property maps. Fixed-width integers are little-endian.
 //
-//	answer   = version (byte 1) | count part*
+//	answer   = version (byte 1) | count part*                   ReadsMediaType
+//	single   = version (byte 1) | read                          ReadMediaType
 //	part     = varint status | string error | string leader | byte 0 (no read) or 1 | [read]
 //	read     = byte flags (1: more, 2: catalog) | vertices | vertices (sources) | ids (passed) |
 //	           count half* | ids (ends) | vertices (scanned) | ids (ids) | [catalog, with flag 2]
@@ -40,10 +42,14 @@ import (
 //
 // Props are the property maps as the shard stores them (value.EncodeProps), passed through
 // undecoded. An empty list, string or props decodes as absent (nil), as the JSON's omitempty
-// fields do; the parts, which the JSON always carries, decode as a list, empty or not. NB: a node writes this only to a router that asked for ReadsMediaType, so a
-// later version byte needs a media type of its own: a router of this version reads any
-// other version as a bad answer.
-const ReadsMediaType = "application/x-torua-graph-reads"
+// fields do; the parts, which the JSON always carries, decode as a list, empty or not.
+// NB: a node writes these only to a router that asked for them, so a later version byte
+// needs a media type of its own: a router of this version reads any other version as a bad
+// answer.
+const (
+	ReadsMediaType = "application/x-torua-graph-reads"
+	ReadMediaType  = "application/x-torua-graph-read"
+)
 
 // readsVersion is the version byte of the binary reads answer.
 const readsVersion = 1
@@ -64,18 +70,23 @@ const (
 	minIndex  = 4  // name, label, property, state
 )
 
-// AcceptsReadsMedia reports whether a request's header h names ReadsMediaType among the
-// media ranges of its Accept header (their parameters are not read).
-func AcceptsReadsMedia(h http.Header) bool {
+// AcceptsMedia reports whether a request's header h names mediaType among the media ranges
+// of its Accept header (their parameters are not read).
+func AcceptsMedia(h http.Header, mediaType string) bool {
 	for _, v := range h.Values("Accept") {
 		for r := range strings.SplitSeq(v, ",") {
-			mt, _, _ := strings.Cut(r, ";")
-			if strings.EqualFold(strings.TrimSpace(mt), ReadsMediaType) {
+			if isMedia(r, mediaType) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// isMedia reports whether the media type (or range) mt, parameters and all, is mediaType.
+func isMedia(mt, mediaType string) bool {
+	mt, _, _ = strings.Cut(mt, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), mediaType)
 }
 
 // EncodeReads encodes r in the binary reads answer (ReadsMediaType). It refuses a nil
@@ -98,6 +109,17 @@ func EncodeReads(r *ReadsResponse) ([]byte, error) {
 		if b, err = appendRead(b, p.Read); err != nil {
 			return nil, fmt.Errorf("reads answer part %d: %w", i, err)
 		}
+	}
+	return b, nil
+}
+
+// EncodeRead encodes r in the binary read answer (ReadMediaType). It refuses a nil vertex or
+// half, which the encoding has no way to say.
+func EncodeRead(r *ReadResponse) ([]byte, error) {
+	b := make([]byte, 0, readSize(r))
+	b, err := appendRead(append(b, readsVersion), r)
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
 	}
 	return b, nil
 }
@@ -209,37 +231,41 @@ func boolByte(v bool) byte {
 // EncodeReads allocates once or twice.
 func readsSize(r *ReadsResponse) int {
 	n := 16
-	vertices := func(vs []*Vertex) {
+	for _, p := range r.Parts {
+		n += 8 + len(p.Error) + len(p.Leader)
+		if p.Read != nil {
+			n += readSize(p.Read)
+		}
+	}
+	return n
+}
+
+// readSize is about the size of r's encoding, as readsSize.
+func readSize(r *ReadResponse) int {
+	n := 16 + 8*(len(r.Passed)+len(r.Ends)+len(r.IDs))
+	for _, vs := range [][]*Vertex{r.Vertices, r.Sources, r.Scanned} {
 		for _, v := range vs {
 			if v != nil {
 				n += 32 + 8*len(v.Labels) + len(v.Props)
 			}
 		}
 	}
-	for _, p := range r.Parts {
-		n += 8 + len(p.Error) + len(p.Leader)
-		if rd := p.Read; rd != nil {
-			n += 16 + 8*(len(rd.Passed)+len(rd.Ends)+len(rd.IDs))
-			vertices(rd.Vertices)
-			vertices(rd.Sources)
-			vertices(rd.Scanned)
-			for _, h := range rd.Halves {
-				if h != nil {
-					n += 48 + len(h.Type) + len(h.Props)
-				}
-			}
+	for _, h := range r.Halves {
+		if h != nil {
+			n += 48 + len(h.Type) + len(h.Props)
 		}
 	}
 	return n
 }
 
-// decodeReadsAnswer decodes a reads answer by its Content-Type: the binary answer, or else
-// JSON (a node that does not write the binary one says application/json).
-func decodeReadsAnswer(body []byte, contentType string) (*ReadsResponse, error) {
-	if mt, _, _ := strings.Cut(contentType, ";"); strings.EqualFold(strings.TrimSpace(mt), ReadsMediaType) {
-		return DecodeReads(body)
+// decodeAnswer decodes an answer by its Content-Type: with decode when it is mediaType, else
+// as JSON (a node that does not write mediaType says application/json). Its errors wrap
+// nodeapi.ErrBadAnswer.
+func decodeAnswer[T any](body []byte, contentType, mediaType string, decode func([]byte) (*T, error)) (*T, error) {
+	if isMedia(contentType, mediaType) {
+		return decode(body)
 	}
-	var out ReadsResponse
+	var out T
 	if err := json.Unmarshal(body, &out); err != nil {
 		return nil, fmt.Errorf("%w: %v", nodeapi.ErrBadAnswer, err)
 	}
@@ -274,6 +300,21 @@ func DecodeReads(b []byte) (*ReadsResponse, error) {
 		return nil, fmt.Errorf("%w: reads answer: %w", nodeapi.ErrBadAnswer, err)
 	}
 	return out, nil
+}
+
+// DecodeRead decodes a binary read answer (ReadMediaType), as DecodeReads decodes a reads
+// answer.
+func DecodeRead(b []byte) (*ReadResponse, error) {
+	d := readsDecoder{Decoder: binenc.NewDecoder(b)}
+	if v := d.Byte(); d.Err() == nil && v != readsVersion {
+		return nil, fmt.Errorf("%w: read answer version %d", nodeapi.ErrBadAnswer, v)
+	}
+	r := d.read()
+	d.End()
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("%w: read answer: %w", nodeapi.ErrBadAnswer, err)
+	}
+	return r, nil
 }
 
 // readsDecoder reads the parts of a reads answer; its first failure sticks (binenc).

@@ -102,6 +102,18 @@ func TestReadsRoundTrip(t *testing.T) {
 			g.Expect(viaBinary).To(Equal(&viaJSON))
 			g.Expect(len(b)).To(BeNumerically("<=", len(js)))
 			g.Expect(cap(b)).To(BeNumerically("<=", 2*len(b)+64), "the size estimate is near")
+
+			// Each part's read alone, in the read answer.
+			for i, p := range r.Parts {
+				if p.Read == nil {
+					continue
+				}
+				b, err := EncodeRead(p.Read)
+				g.Expect(err).NotTo(HaveOccurred())
+				read, err := DecodeRead(b)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(read).To(Equal(viaJSON.Parts[i].Read), "part %d alone", i)
+			}
 		})
 	}
 }
@@ -172,6 +184,9 @@ func TestEncodeReadsRefusesNilEntries(t *testing.T) {
 		if !errors.Is(err, errNilEntry) || !strings.Contains(err.Error(), "part 1") {
 			t.Errorf("%s: %v", name, err)
 		}
+		if _, err := EncodeRead(rd); !errors.Is(err, errNilEntry) {
+			t.Errorf("%s alone: %v", name, err)
+		}
 	}
 }
 
@@ -186,6 +201,16 @@ func TestDecodeReadsRefuses(t *testing.T) {
 		_, err := DecodeReads(full[:n])
 		g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer), "cut at %d of %d bytes", n, len(full))
 	}
+	single, err := EncodeRead(readsCases(t)["full"].Parts[0].Read)
+	g.Expect(err).NotTo(HaveOccurred())
+	for n := range len(single) {
+		_, err := DecodeRead(single[:n])
+		g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer), "read answer cut at %d of %d bytes", n, len(single))
+	}
+	_, err = DecodeRead(append(single, 0))
+	g.Expect(err).To(MatchError(ContainSubstring("1 trailing bytes")))
+	_, err = DecodeRead(append([]byte{2}, single[1:]...))
+	g.Expect(err).To(MatchError(ContainSubstring("read answer version 2")))
 	uv := func(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 	// One part, answered: status 0, no error, no leader, a read.
 	part := []byte{readsVersion, 1, 0, 0, 0, 1}
@@ -220,7 +245,7 @@ func TestDecodeReadsRefuses(t *testing.T) {
 	}
 }
 
-func TestAcceptsReadsMedia(t *testing.T) {
+func TestAcceptsMedia(t *testing.T) {
 	for _, tc := range []struct {
 		accept []string
 		want   bool
@@ -230,13 +255,14 @@ func TestAcceptsReadsMedia(t *testing.T) {
 		{[]string{ReadsMediaType}, true},
 		{[]string{"application/json, " + ReadsMediaType + ";q=0.9"}, true},
 		{[]string{"application/json", " Application/X-Torua-Graph-Reads "}, true},
+		{[]string{ReadMediaType}, false},
 		{[]string{ReadsMediaType + "-v2"}, false},
 	} {
 		h := http.Header{}
 		for _, a := range tc.accept {
 			h.Add("Accept", a)
 		}
-		if got := AcceptsReadsMedia(h); got != tc.want {
+		if got := AcceptsMedia(h, ReadsMediaType); got != tc.want {
 			t.Errorf("Accept %q: %v, want %v", tc.accept, got, tc.want)
 		}
 	}
@@ -296,6 +322,56 @@ func TestClientReadsEitherAnswer(t *testing.T) {
 	}
 }
 
+// TestClientReadEitherAnswer: Read asks for the binary answer and reads the answer by its
+// Content-Type, as Reads does.
+func TestClientReadEitherAnswer(t *testing.T) {
+	want := readsCases(t)["full"].Parts[0].Read
+	js, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := EncodeRead(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var viaJSON ReadResponse
+	if err := json.Unmarshal(js, &viaJSON); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		contentType string
+		body        []byte
+		err         error
+	}{
+		"json":        {"application/json", js, nil},
+		"binary":      {ReadMediaType, bin, nil},
+		"binary, cut": {ReadMediaType, bin[:len(bin)-1], nodeapi.ErrBadAnswer},
+		"reads media": {ReadsMediaType, bin, nodeapi.ErrBadAnswer}, // read as JSON, which it is not
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			accept := make(chan string, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				accept <- r.Header.Get("Accept")
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", tc.contentType)
+				_, _ = w.Write(tc.body)
+			}))
+			t.Cleanup(srv.Close)
+			c := NewClient(nodeapi.New(nodeapi.Config{}))
+			got, err := c.Read(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "g", 3, &ReadRequest{})
+			g.Expect(<-accept).To(Equal(ReadMediaType))
+			if tc.err != nil {
+				g.Expect(err).To(MatchError(tc.err))
+				g.Expect(err).To(MatchError(ContainSubstring("g/3/read")), "the error names the call")
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(got).To(Equal(&viaJSON))
+		})
+	}
+}
+
 // FuzzDecodeReads: DecodeReads never panics, refuses with nodeapi.ErrBadAnswer, and what it
 // decodes encodes to an answer that decodes to the same. The seeds are the round-trip cases
 // but the large one (its mutations are slow to run and to minimize).
@@ -325,6 +401,41 @@ func FuzzDecodeReads(f *testing.F) {
 		r2, err := DecodeReads(again)
 		if err != nil || !reflect.DeepEqual(r, r2) {
 			t.Fatalf("DecodeReads(%x) re-encodes to %x, which decodes to %+v, %v", b, again, r2, err)
+		}
+	})
+}
+
+// FuzzDecodeRead: DecodeRead never panics, refuses with nodeapi.ErrBadAnswer, and what it
+// decodes encodes to an answer that decodes to the same. The seeds are the reads of the
+// round-trip cases but the large one.
+func FuzzDecodeRead(f *testing.F) {
+	for name, r := range readsCases(f) {
+		for _, p := range r.Parts {
+			if p.Read == nil || name == "many ends" {
+				continue
+			}
+			b, err := EncodeRead(p.Read)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeRead(b)
+		if err != nil {
+			if !errors.Is(err, nodeapi.ErrBadAnswer) {
+				t.Fatalf("DecodeRead(%x): %v, not a bad answer", b, err)
+			}
+			return
+		}
+		again, err := EncodeRead(r)
+		if err != nil {
+			t.Fatalf("DecodeRead(%x) gave an answer EncodeRead refuses: %v", b, err)
+		}
+		r2, err := DecodeRead(again)
+		if err != nil || !reflect.DeepEqual(r, r2) {
+			t.Fatalf("DecodeRead(%x) re-encodes to %x, which decodes to %+v, %v", b, again, r2, err)
 		}
 	})
 }
