@@ -439,3 +439,66 @@ func FuzzDecodeRead(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadsAnswer measures what an answer costs the node to encode and the router to
+// decode, as JSON and in the binary encoding: a hub's distinct ends (a two-hop query's second
+// hop, 6 of 16 shards on one node), a one-hop's vertices with their properties, and halves.
+func BenchmarkReadsAnswer(b *testing.B) {
+	props, err := value.EncodeProps(map[string]any{"id": int64(123456), "name": "vertex 123456"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	answers := map[string]*ReadsResponse{}
+	ends := &ReadsResponse{}
+	for p := range 6 {
+		ids := make(PackedIDs, 43000)
+		for i := range ids {
+			ids[i] = layout.ID((uint64(p*43000+i) * 0x9e3779b97f4a7c15) >> 1)
+		}
+		ends.Parts = append(ends.Parts, ReadPartResult{Read: &ReadResponse{Ends: layout.SortedIDs(ids)}})
+	}
+	answers["ends"] = ends
+	vertices := &ReadsResponse{}
+	for p := range 6 {
+		vertices.Parts = append(vertices.Parts, ReadPartResult{Read: &ReadResponse{Vertices: []*Vertex{
+			{ID: layout.ID(p + 1<<60), Labels: []string{"V"}, Props: props, Incarnation: 1<<63 + uint64(p)},
+			{ID: layout.ID(p + 1<<61), Labels: []string{"V"}, Props: props, Incarnation: 1<<62 + uint64(p)},
+		}}})
+	}
+	answers["vertices"] = vertices
+	halves := &ReadsResponse{Parts: []ReadPartResult{{Read: &ReadResponse{}}}}
+	for i := range 2000 {
+		halves.Parts[0].Read.Halves = append(halves.Parts[0].Read.Halves, &Half{EdgeHalf: layout.EdgeHalf{
+			Dir: layout.Out, Vertex: 1 << 60, Other: layout.ID(uint64(i) * 0x9e3779b97f4a7c15 >> 1), Type: "E",
+			Edge: layout.ID(uint64(i+7) * 0x9e3779b97f4a7c15 >> 1)}, Props: props[:1]})
+	}
+	answers["halves"] = halves
+	for _, name := range []string{"ends", "vertices", "halves"} {
+		r := answers[name]
+		b.Run(name+"/json", func(b *testing.B) {
+			for b.Loop() {
+				js, err := json.Marshal(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var out ReadsResponse
+				if err := json.Unmarshal(js, &out); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(js)))
+			}
+		})
+		b.Run(name+"/binary", func(b *testing.B) {
+			for b.Loop() {
+				bin, err := EncodeReads(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := DecodeReads(bin); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(bin)))
+			}
+		})
+	}
+}
