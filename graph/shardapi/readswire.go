@@ -51,7 +51,7 @@ const (
 	ReadMediaType  = "application/x-torua-graph-read"
 )
 
-// readsVersion is the version byte of the binary reads answer.
+// readsVersion is the version byte of the binary read and reads answers.
 const readsVersion = 1
 
 // The read's flags byte.
@@ -89,8 +89,8 @@ func isMedia(mt, mediaType string) bool {
 	return strings.EqualFold(strings.TrimSpace(mt), mediaType)
 }
 
-// EncodeReads encodes r in the binary reads answer (ReadsMediaType). It refuses a nil
-// vertex, half or part's read list entry, which the encoding has no way to say.
+// EncodeReads encodes r in the binary reads answer (ReadsMediaType). It refuses a nil entry in
+// a list of vertices or halves, which the encoding has no way to say.
 func EncodeReads(r *ReadsResponse) ([]byte, error) {
 	b := make([]byte, 0, readsSize(r))
 	b = append(b, readsVersion)
@@ -227,8 +227,7 @@ func boolByte(v bool) byte {
 	return 0
 }
 
-// readsSize is about the size of r's encoding (never less than a tenth of it), so that
-// EncodeReads allocates once or twice.
+// readsSize estimates the size of r's encoding, so that EncodeReads seldom grows its buffer.
 func readsSize(r *ReadsResponse) int {
 	n := 16
 	for _, p := range r.Parts {
@@ -240,7 +239,7 @@ func readsSize(r *ReadsResponse) int {
 	return n
 }
 
-// readSize is about the size of r's encoding, as readsSize.
+// readSize estimates the size of r's encoding, as readsSize does.
 func readSize(r *ReadResponse) int {
 	n := 16 + 8*(len(r.Passed)+len(r.Ends)+len(r.IDs))
 	for _, vs := range [][]*Vertex{r.Vertices, r.Sources, r.Scanned} {
@@ -274,8 +273,9 @@ func decodeAnswer[T any](body []byte, contentType, mediaType string, decode func
 
 // DecodeReads decodes a binary reads answer (ReadsMediaType). Bytes EncodeReads cannot have
 // written (another version, a cut or trailing byte, a count larger than the bytes left, a
-// flag it does not set) give an error wrapping nodeapi.ErrBadAnswer, never a panic or an
-// allocation much larger than b. NB: the props of the answer's vertices and halves alias b.
+// flag it does not set) give an error wrapping nodeapi.ErrBadAnswer, never a panic; what it
+// allocates is in proportion to len(b), whatever the counts say. NB: the props of the
+// answer's vertices and halves alias b.
 func DecodeReads(b []byte) (*ReadsResponse, error) {
 	d := readsDecoder{Decoder: binenc.NewDecoder(b)}
 	if v := d.Byte(); d.Err() == nil && v != readsVersion {
@@ -317,7 +317,7 @@ func DecodeRead(b []byte) (*ReadResponse, error) {
 	return r, nil
 }
 
-// readsDecoder reads the parts of a reads answer; its first failure sticks (binenc).
+// readsDecoder reads the read and reads answers; its first failure sticks (binenc).
 type readsDecoder struct {
 	*binenc.Decoder
 	// strs interns the labels and edge types, which repeat through an answer.
