@@ -70,9 +70,16 @@ func (n *Node) handleGraph(w http.ResponseWriter, r *http.Request) {
 		switch op := r.PathValue("op"); op {
 		case "read":
 			var req shardapi.ReadRequest
+			var res *shardapi.ReadResponse
 			if err = decodeGraphBody(r, &req); err == nil {
-				out, err = n.graphRead(ctx, rep, shard, graph, &req)
+				res, err = n.graphRead(ctx, rep, shard, graph, &req)
 			}
+			if err == nil && shardapi.AcceptsMedia(r.Header, shardapi.ReadMediaType) {
+				b, err := shardapi.EncodeRead(res)
+				n.writeEncoded(w, r, shardapi.ReadMediaType, b, err)
+				return
+			}
+			out = res
 		case "write":
 			var req shardapi.WriteRequest
 			if err = decodeGraphBody(r, &req); err == nil {
@@ -157,7 +164,24 @@ func (n *Node) handleReads(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	_ = g.Wait() // parts report their own errors
+	if shardapi.AcceptsMedia(r.Header, shardapi.ReadsMediaType) {
+		b, err := shardapi.EncodeReads(&out)
+		n.writeEncoded(w, r, shardapi.ReadsMediaType, b, err)
+		return
+	}
 	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// writeEncoded answers b, an answer encoded as mediaType, or the error of its encoding.
+func (n *Node) writeEncoded(w http.ResponseWriter, r *http.Request, mediaType string, b []byte, err error) {
+	if err != nil {
+		n.writeError(w, r, fmt.Errorf("encode the answer as %s: %w", mediaType, err))
+		return
+	}
+	w.Header().Set("Content-Type", mediaType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 func (n *Node) readPart(ctx context.Context, graph string, p shardapi.ReadPart) (*shardapi.ReadResponse, error) {

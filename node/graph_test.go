@@ -68,6 +68,42 @@ func TestGraphAPI(t *testing.T) {
 	g.Expect(scan.Scanned).To(HaveLen(1))
 	g.Expect(scan.Catalog.Version).To(Equal(uint64(1)))
 
+	// The node answers in the binary encodings when asked (Read and Reads ask), which carry
+	// what its JSON answers carry: a read, and the reads of several shards in one request, a
+	// part's error included.
+	raw := nodeapi.New(nodeapi.Config{})
+	one := &shardapi.ReadRequest{Catalog: true, Vertices: &shardapi.VerticesRequest{IDs: []layout.ID{a}},
+		Expand: &shardapi.ExpandRequest{IDs: []layout.ID{a}, Dirs: []layout.Direction{layout.Out}, Limit: 10}}
+	read, err := api.Read(ctx, addr, graph, sa, one)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, contentType, err := raw.PostJSONRaw(ctx, addr, shardapi.Path(graph, sa, "read"), one, shardapi.ReadMediaType)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(contentType).To(Equal(shardapi.ReadMediaType))
+	var readJSON shardapi.ReadResponse
+	g.Expect(raw.PostJSON(ctx, addr, shardapi.Path(graph, sa, "read"), one, &readJSON)).To(Succeed())
+	g.Expect(read).To(Equal(&readJSON))
+	g.Expect(read.Vertices).To(HaveLen(1))
+	g.Expect(read.Halves).To(HaveLen(1))
+
+	reads := &shardapi.ReadsRequest{Parts: []shardapi.ReadPart{
+		{Shard: sb, Read: &shardapi.ReadRequest{Expand: &shardapi.ExpandRequest{IDs: []layout.ID{b}, Sources: true,
+			Dirs: []layout.Direction{layout.In}, Limit: 10}}},
+		{Shard: sa, Read: &shardapi.ReadRequest{Catalog: true, Scan: &shardapi.ScanRequest{Label: "Person", Limit: 10},
+			Expand: &shardapi.ExpandRequest{IDs: []layout.ID{a}, Dirs: []layout.Direction{layout.Out}, Ends: true, Limit: 10}}},
+		{Shard: 99, Read: &shardapi.ReadRequest{}},
+	}}
+	bin, err := api.Reads(ctx, addr, graph, reads)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, contentType, err = raw.PostJSONRaw(ctx, addr, shardapi.ReadsPath(graph), reads, shardapi.ReadsMediaType)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(contentType).To(Equal(shardapi.ReadsMediaType))
+	var js shardapi.ReadsResponse
+	g.Expect(raw.PostJSON(ctx, addr, shardapi.ReadsPath(graph), reads, &js)).To(Succeed())
+	g.Expect(bin).To(Equal(&js))
+	g.Expect(bin.Parts[0].Read.Halves).To(HaveLen(1))
+	g.Expect(bin.Parts[1].Read.Ends).To(Equal(shardapi.PackedIDs{b}))
+	g.Expect(bin.Parts[2].Status).To(Equal(http.StatusMisdirectedRequest))
+
 	graphs, err := api.Graphs(ctx, addr, 0)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(graphs).To(Equal([]string{graph}))

@@ -187,25 +187,40 @@ func Path(graph string, shard int, op string) string {
 	return "/internal/graph/" + url.PathEscape(graph) + "/" + strconv.Itoa(shard) + "/" + op
 }
 
-// Read sends a ReadRequest.
+// Read sends a ReadRequest, asking for the binary answer (ReadMediaType); it reads the answer
+// by its Content-Type, so a node that only writes JSON is read as well.
 func (c *Client) Read(ctx context.Context, addr, graph string, shard int, r *ReadRequest) (*ReadResponse, error) {
-	var out ReadResponse
-	return &out, c.c.PostJSON(ctx, addr, Path(graph, shard, "read"), r, &out)
+	path := Path(graph, shard, "read")
+	body, contentType, err := c.c.PostJSONRaw(ctx, addr, path, r, ReadMediaType)
+	if err != nil {
+		return nil, err
+	}
+	out, err := decodeAnswer(body, contentType, ReadMediaType, DecodeRead)
+	if err != nil {
+		return nil, fmt.Errorf("POST %s%s: %w", addr, path, err)
+	}
+	return out, nil
 }
 
 // ReadsPath is the path of a node's reads of several shards of graph.
 func ReadsPath(graph string) string { return "/internal/graph/" + url.PathEscape(graph) + "/reads" }
 
-// Reads sends a ReadsRequest to one node.
+// Reads sends a ReadsRequest to one node, asking for the binary answer (ReadsMediaType); it
+// reads the answer by its Content-Type, so a node that only writes JSON is read as well.
 func (c *Client) Reads(ctx context.Context, addr, graph string, r *ReadsRequest) (*ReadsResponse, error) {
-	var out ReadsResponse
-	if err := c.c.PostJSON(ctx, addr, ReadsPath(graph), r, &out); err != nil {
+	path := ReadsPath(graph)
+	body, contentType, err := c.c.PostJSONRaw(ctx, addr, path, r, ReadsMediaType)
+	if err != nil {
 		return nil, err
 	}
-	if len(out.Parts) != len(r.Parts) {
-		return nil, fmt.Errorf("reads: %d answers for %d parts: %w", len(out.Parts), len(r.Parts), nodeapi.ErrBadAnswer)
+	out, err := decodeAnswer(body, contentType, ReadsMediaType, DecodeReads)
+	if err != nil {
+		return nil, fmt.Errorf("POST %s%s: %w", addr, path, err)
 	}
-	return &out, nil
+	if len(out.Parts) != len(r.Parts) {
+		return nil, fmt.Errorf("POST %s%s: %d answers for %d parts: %w", addr, path, len(out.Parts), len(r.Parts), nodeapi.ErrBadAnswer)
+	}
+	return out, nil
 }
 
 // Write sends a WriteRequest.

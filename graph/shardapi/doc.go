@@ -8,8 +8,11 @@
 //
 // Files: records.go (Vertex, Half, Outbox), catalog.go (primary keys and indexes), filter.go
 // (predicates and their openCypher semantics), mutations.go (the writes), api.go (requests,
-// answers, paths and the Client).
+// answers, paths and the Client), ids.go (PackedIDs, ids in JSON), readswire.go (the binary
+// encodings of the read and reads answers, ReadMediaType and ReadsMediaType, which the Client
+// asks for and the node writes when asked).
 //
-// Imports: graph/layout, graph/value and internal/nodeapi (the HTTP client policy). It must not
+// Imports: graph/layout, graph/value, internal/binenc and internal/nodeapi (the HTTP client
+// policy). It must not
 // import node, router or graph/store.
 package shardapi

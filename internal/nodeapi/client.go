@@ -118,18 +118,15 @@ func StatusCode(err error) int {
 // do sends method path (with its query) to the node at addr and returns the 2xx answer's
 // body, under the Client's policy.
 func (c *Client) do(ctx context.Context, method, addr, path string) ([]byte, error) {
-	return c.send(ctx, method, addr, path, nil)
+	answer, _, err := c.send(ctx, method, addr, path, nil, "")
+	return answer, err
 }
 
 // PostJSON sends in as the JSON body of POST path to the node at addr and decodes its 2xx
 // JSON answer into out (unless out is nil). Other APIs of the node (the graph store's,
 // graph/shardapi) build their typed calls on it.
 func (c *Client) PostJSON(ctx context.Context, addr, path string, in, out any) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("POST %s%s: encode the request: %w", addr, path, err)
-	}
-	answer, err := c.send(ctx, http.MethodPost, addr, path, body)
+	answer, _, err := c.PostJSONRaw(ctx, addr, path, in, "")
 	if err != nil || out == nil {
 		return err
 	}
@@ -139,9 +136,22 @@ func (c *Client) PostJSON(ctx context.Context, addr, path string, in, out any) e
 	return nil
 }
 
-// send sends method path with body (none if nil) to the node at addr and returns the 2xx
-// answer's body, under the Client's policy.
-func (c *Client) send(ctx context.Context, method, addr, path string, body []byte) ([]byte, error) {
+// PostJSONRaw sends in as PostJSON does, with accept as the Accept header (none when empty),
+// and returns the 2xx answer's body and Content-Type as they came, for a caller that reads an
+// answer format of its own (graph/shardapi's binary reads answer). A body such a caller
+// cannot decode is its ErrBadAnswer to report.
+func (c *Client) PostJSONRaw(ctx context.Context, addr, path string, in any, accept string) (body []byte, contentType string, err error) {
+	req, err := json.Marshal(in)
+	if err != nil {
+		return nil, "", fmt.Errorf("POST %s%s: encode the request: %w", addr, path, err)
+	}
+	return c.send(ctx, http.MethodPost, addr, path, req, accept)
+}
+
+// send sends method path with body (none if nil) and accept (no Accept header if empty) to
+// the node at addr and returns the 2xx answer's body and Content-Type, under the Client's
+// policy.
+func (c *Client) send(ctx context.Context, method, addr, path string, body []byte, accept string) ([]byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -150,19 +160,22 @@ func (c *Client) send(ctx context.Context, method, addr, path string, body []byt
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, rd)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err // a *url.Error naming the method and URL
+		return nil, "", err // a *url.Error naming the method and URL
 	}
 	defer func() { _ = resp.Body.Close() }()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	answer, err := readBody(resp, c.maxBody)
 	if err != nil {
-		return nil, fmt.Errorf("read the answer to %s %s%s: %w", method, addr, path, err)
+		return nil, "", fmt.Errorf("read the answer to %s %s%s: %w", method, addr, path, err)
 	}
 	over := int64(len(answer)) > c.maxBody
 	if over {
@@ -171,12 +184,29 @@ func (c *Client) send(ctx context.Context, method, addr, path string, body []byt
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &Error{Method: method, Addr: addr, Path: path, StatusCode: resp.StatusCode}
 		_ = json.Unmarshal(answer, &e.Body) // a body in another format leaves it empty
-		return nil, e
+		return nil, "", e
 	}
 	if over {
-		return nil, fmt.Errorf("%s %s%s: %w: the body is over %d bytes", method, addr, path, ErrBadAnswer, c.maxBody)
+		return nil, "", fmt.Errorf("%s %s%s: %w: the body is over %d bytes", method, addr, path, ErrBadAnswer, c.maxBody)
 	}
-	return answer, nil
+	return answer, resp.Header.Get("Content-Type"), nil
+}
+
+// readBody reads resp's body, up to max+1 bytes: into one buffer of the size its
+// Content-Length says when that is within max (a large answer is not copied as it grows),
+// else as it comes.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, max+1)
+	if n := resp.ContentLength; n > 0 && n <= max {
+		b := make([]byte, n)
+		// NB: net/http ends the body at its Content-Length and with the last bytes says EOF,
+		// so the connection is reused: a short body is io.ErrUnexpectedEOF.
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(r)
 }
 
 // getJSON sends GET path to the node at addr and decodes its 2xx JSON answer into v.

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -195,6 +197,34 @@ func TestBodyLimit(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("over 64 bytes"))
 }
 
+// TestBodyOfDeclaredLength: an answer with a Content-Length is read whole, over one kept
+// connection; one cut short of it is an error.
+func TestBodyOfDeclaredLength(t *testing.T) {
+	g := NewWithT(t)
+	body := `{"node":"n0","mapVersion":3,"ready":true,"shards":[],"pad":"` + strings.Repeat("x", 1<<20) + `"}`
+	declared := len(body)
+	addr := standIn(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(declared))
+		_, _ = io.WriteString(w, body)
+	})
+	var conns atomic.Int32
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		conns.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}}}
+	c := nodeapi.New(nodeapi.Config{HTTP: hc})
+	for range 3 {
+		st, err := c.Status(context.Background(), addr)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(st.MapVersion).To(Equal(uint64(3)))
+	}
+	g.Expect(conns.Load()).To(Equal(int32(1)), "the body was read to its end: the connection was kept")
+
+	declared = len(body) + 10
+	_, err := c.Status(context.Background(), addr)
+	g.Expect(err).To(MatchError(io.ErrUnexpectedEOF))
+}
+
 func TestErrorBodies(t *testing.T) {
 	g := NewWithT(t)
 	var status int
@@ -338,4 +368,37 @@ func TestPostJSON(t *testing.T) {
 	g.Expect(nodeapi.StatusCode(err)).To(Equal(http.StatusConflict))
 	g.Expect(err.Error()).To(HaveSuffix("node answered 409: vertex 3 still has 2 relationships"))
 	g.Expect(c.PostJSON(ctx, addr, "/p", make(chan int), nil)).To(MatchError(ContainSubstring("encode the request")))
+}
+
+// TestPostJSONRaw: the request is PostJSON's plus the Accept header asked for, and the answer
+// comes back undecoded with its Content-Type; a non-2xx answer is still an *Error.
+func TestPostJSONRaw(t *testing.T) {
+	g := NewWithT(t)
+	var accept []string
+	status, contentType, answer := http.StatusOK, "application/x-test", "\x01\x02not json"
+	addr := standIn(t, func(w http.ResponseWriter, r *http.Request) {
+		accept = r.Header.Values("Accept")
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, answer)
+	})
+	c := nodeapi.New(nodeapi.Config{})
+	ctx := context.Background()
+	body, ct, err := c.PostJSONRaw(ctx, addr, "/p", map[string]int{"n": 1}, "application/x-test")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(body)).To(Equal(answer))
+	g.Expect(ct).To(Equal("application/x-test"))
+	g.Expect(accept).To(Equal([]string{"application/x-test"}))
+
+	_, _, err = c.PostJSONRaw(ctx, addr, "/p", 1, "")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(accept).To(BeEmpty(), "no Accept header unless asked")
+
+	status, contentType, answer = http.StatusMisdirectedRequest, "application/json", `{"error":"not the leader","leader":"n2"}`
+	_, _, err = c.PostJSONRaw(ctx, addr, "/p", 1, "application/x-test")
+	var ae *nodeapi.Error
+	g.Expect(errors.As(err, &ae)).To(BeTrue(), "%v", err)
+	g.Expect(ae.Body).To(Equal(httpx.ErrorBody{Error: "not the leader", Leader: "n2"}))
+	_, _, err = c.PostJSONRaw(ctx, addr, "/p", make(chan int), "")
+	g.Expect(err).To(MatchError(ContainSubstring("encode the request")))
 }

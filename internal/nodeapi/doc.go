@@ -6,7 +6,9 @@
 // the answer read; a non-2xx answer is an *Error carrying the status code and the node's JSON
 // error body (httpx.ErrorBody: message, leader hint, map version); a 2xx answer that is over
 // the limit or does not decode is ErrBadAnswer; a request that failed in transit returns the
-// transport's error (wrapping the *net.OpError of a refused dial).
+// transport's error (wrapping the *net.OpError of a refused dial). PostJSON and PostJSONRaw
+// carry the calls of the node's other APIs (graph/shardapi's); PostJSONRaw returns the
+// answer undecoded with its Content-Type, for a caller that asked for a format of its own.
 //
 // Files: client.go (Config, Client, the request policy, Error and the sentinels), api.go (one
 // method per endpoint and their request and response types).
