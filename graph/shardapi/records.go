@@ -18,10 +18,6 @@ type Vertex struct {
 	Incarnation uint64 `json:"incarnation"`
 	// Revision is the engine revision of the record (not encoded).
 	Revision uint64 `json:"revision,omitempty"`
-	// Bundle, when set, is the key of the bundle that holds the record with the other records
-	// of its write (Revision is then the bundle's); else the record is stored alone at Key.
-	// Only the writing shard knows it.
-	Bundle []byte `json:"-"`
 }
 
 // HasLabel reports whether the vertex has label.
@@ -44,10 +40,6 @@ type Half struct {
 	DeletedAt int64 `json:"deletedAt,omitempty"`
 	// Revision is the engine revision of the record (not encoded).
 	Revision uint64 `json:"revision,omitempty"`
-	// Bundle, when set, is the key of the bundle that holds the record with the other records
-	// of its write (Revision is then the bundle's); else the record is stored alone at Key.
-	// Only the writing shard knows it.
-	Bundle []byte `json:"-"`
 }
 
 // Outbox is an outbox record: what the half of an edge on another shard must become. It is
