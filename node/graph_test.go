@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -125,6 +127,46 @@ func TestGraphAPI(t *testing.T) {
 	g.Expect(nodeapi.StatusCode(err)).To(Equal(http.StatusNotFound))
 	err = nodeapi.New(nodeapi.Config{}).PostJSON(ctx, addr, shardapi.Path(graph, 0, "write"), "a string", nil)
 	g.Expect(nodeapi.StatusCode(err)).To(Equal(http.StatusBadRequest))
+
+	// The read requests come in JSON (with no Content-Type too) or in their binary encodings
+	// (Read and Reads send those); any other Content-Type is refused with 415, which tells a
+	// client to send JSON, and a bad binary request with 400.
+	oneBin, err := shardapi.EncodeReadRequest(one)
+	g.Expect(err).NotTo(HaveOccurred())
+	readsBin, err := shardapi.EncodeReadsRequest(reads)
+	g.Expect(err).NotTo(HaveOccurred())
+	oneJSON, err := json.Marshal(one)
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, tc := range []struct {
+		path, contentType string
+		body              []byte
+		status            int
+		msg               string
+	}{
+		{shardapi.Path(graph, sa, "read"), "", oneJSON, http.StatusOK, ""},
+		{shardapi.Path(graph, sa, "read"), "application/json; charset=utf-8", oneJSON, http.StatusOK, ""},
+		{shardapi.Path(graph, sa, "read"), shardapi.ReadRequestMediaType, oneBin, http.StatusOK, ""},
+		{shardapi.ReadsPath(graph), shardapi.ReadsRequestMediaType, readsBin, http.StatusOK, ""},
+		{shardapi.Path(graph, sa, "read"), shardapi.ReadsRequestMediaType, readsBin, http.StatusUnsupportedMediaType,
+			"this operation reads application/json or " + shardapi.ReadRequestMediaType},
+		{shardapi.ReadsPath(graph), "text/plain", oneJSON, http.StatusUnsupportedMediaType, `Content-Type "text/plain"`},
+		{shardapi.Path(graph, sa, "write"), shardapi.ReadRequestMediaType, oneBin, http.StatusUnsupportedMediaType,
+			"this operation reads application/json"},
+		{shardapi.Path(graph, sa, "read"), shardapi.ReadRequestMediaType, oneBin[:len(oneBin)-1], http.StatusBadRequest,
+			"read request: malformed encoding"},
+		{shardapi.ReadsPath(graph), shardapi.ReadsRequestMediaType, append([]byte{9}, readsBin[1:]...), http.StatusBadRequest,
+			"reads request: malformed encoding: version 9"},
+	} {
+		_, _, err := raw.PostRaw(ctx, addr, tc.path, tc.body, tc.contentType, "")
+		if tc.status == http.StatusOK {
+			g.Expect(err).NotTo(HaveOccurred(), "%s as %q", tc.path, tc.contentType)
+			continue
+		}
+		var e *nodeapi.Error
+		g.Expect(errors.As(err, &e)).To(BeTrue(), "%s as %q: %v", tc.path, tc.contentType, err)
+		g.Expect(e.StatusCode).To(Equal(tc.status), "%s as %q", tc.path, tc.contentType)
+		g.Expect(e.Body.Error).To(ContainSubstring(tc.msg), "a JSON error body")
+	}
 
 	// DETACH DELETE removes both halves.
 	_, err = api.Write(ctx, addr, graph, sa, &shardapi.WriteRequest{Mutations: []shardapi.Mutation{{DeleteVertex: &shardapi.DeleteVertex{ID: a, Detach: true}}}})

@@ -2,9 +2,13 @@ package shardapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/torua/torua/graph/layout"
@@ -177,21 +181,35 @@ type GraphsResponse struct {
 
 // Client calls the graph API of nodes, shard by shard. It does not find leaders: a node that
 // does not lead the shard answers 421 (nodeapi.Error), and the caller picks another replica.
-type Client struct{ c *nodeapi.Client }
+type Client struct {
+	c *nodeapi.Client
+	// jsonSince holds, by node address, when the node last refused a binary read request
+	// (a string to a time.Time): until jsonFor has passed, its read requests go as JSON.
+	jsonSince sync.Map
+	now       func() time.Time
+}
+
+// jsonFor is how long the Client sends JSON read requests to a node that refused a binary
+// one: one refused request in that time is what a node of an earlier version costs, and a
+// node upgraded in place is sent binary again after it.
+const jsonFor = time.Minute
 
 // NewClient returns a Client over c.
-func NewClient(c *nodeapi.Client) *Client { return &Client{c: c} }
+func NewClient(c *nodeapi.Client) *Client { return &Client{c: c, now: time.Now} }
 
 // Path is the path of op for graph's shard on a node.
 func Path(graph string, shard int, op string) string {
 	return "/internal/graph/" + url.PathEscape(graph) + "/" + strconv.Itoa(shard) + "/" + op
 }
 
-// Read sends a ReadRequest, asking for the binary answer (ReadMediaType); it reads the answer
-// by its Content-Type, so a node that only writes JSON is read as well.
+// Read sends a ReadRequest in the binary encoding (ReadRequestMediaType), asking for the
+// binary answer (ReadMediaType); it reads the answer by its Content-Type, so a node that only
+// writes JSON is read as well. A node that refuses the binary request (a node of an earlier
+// version) is sent it again as JSON, and is sent JSON for a while (jsonFor).
 func (c *Client) Read(ctx context.Context, addr, graph string, shard int, r *ReadRequest) (*ReadResponse, error) {
 	path := Path(graph, shard, "read")
-	body, contentType, err := c.c.PostJSONRaw(ctx, addr, path, r, ReadMediaType)
+	encode := func() ([]byte, error) { return EncodeReadRequest(r) }
+	body, contentType, err := c.postRead(ctx, addr, path, r, ReadRequestMediaType, encode, ReadMediaType)
 	if err != nil {
 		return nil, err
 	}
@@ -205,11 +223,12 @@ func (c *Client) Read(ctx context.Context, addr, graph string, shard int, r *Rea
 // ReadsPath is the path of a node's reads of several shards of graph.
 func ReadsPath(graph string) string { return "/internal/graph/" + url.PathEscape(graph) + "/reads" }
 
-// Reads sends a ReadsRequest to one node, asking for the binary answer (ReadsMediaType); it
-// reads the answer by its Content-Type, so a node that only writes JSON is read as well.
+// Reads sends a ReadsRequest to one node, in the binary encoding (ReadsRequestMediaType) and
+// asking for the binary answer (ReadsMediaType), as Read sends a ReadRequest.
 func (c *Client) Reads(ctx context.Context, addr, graph string, r *ReadsRequest) (*ReadsResponse, error) {
 	path := ReadsPath(graph)
-	body, contentType, err := c.c.PostJSONRaw(ctx, addr, path, r, ReadsMediaType)
+	encode := func() ([]byte, error) { return EncodeReadsRequest(r) }
+	body, contentType, err := c.postRead(ctx, addr, path, r, ReadsRequestMediaType, encode, ReadsMediaType)
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +240,41 @@ func (c *Client) Reads(ctx context.Context, addr, graph string, r *ReadsRequest)
 		return nil, fmt.Errorf("POST %s%s: %d answers for %d parts: %w", addr, path, len(out.Parts), len(r.Parts), nodeapi.ErrBadAnswer)
 	}
 	return out, nil
+}
+
+// postRead sends a read request to the node at addr, encoded by encode as mediaType, or as the
+// JSON of in when the node refused mediaType within jsonFor; it asks for accept, and returns
+// the answer as nodeapi's PostRaw does.
+func (c *Client) postRead(ctx context.Context, addr, path string, in any, mediaType string, encode func() ([]byte, error), accept string) ([]byte, string, error) {
+	if since, ok := c.jsonSince.Load(addr); !ok || c.now().Sub(since.(time.Time)) >= jsonFor {
+		b, err := encode()
+		if err != nil {
+			return nil, "", fmt.Errorf("POST %s%s: encode the request: %w", addr, path, err)
+		}
+		body, contentType, err := c.c.PostRaw(ctx, addr, path, b, mediaType, accept)
+		if !refusedMedia(err) {
+			if ok && err == nil {
+				c.jsonSince.Delete(addr)
+			}
+			return body, contentType, err
+		}
+		c.jsonSince.Store(addr, c.now())
+	}
+	return c.c.PostJSONRaw(ctx, addr, path, in, accept)
+}
+
+// refusedMedia reports whether err is a node's refusal of a request's Content-Type: 415, or
+// the 400 of a node from before the binary read requests, which read every body as JSON (and
+// said so); a node that reads the binary request never answers that to it.
+func refusedMedia(err error) bool {
+	switch nodeapi.StatusCode(err) {
+	case http.StatusUnsupportedMediaType:
+		return true
+	case http.StatusBadRequest:
+		var e *nodeapi.Error
+		return errors.As(err, &e) && strings.Contains(e.Body.Error, "not valid JSON")
+	}
+	return false
 }
 
 // Write sends a WriteRequest.

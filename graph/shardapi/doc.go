@@ -10,7 +10,9 @@
 // (predicates and their openCypher semantics), mutations.go (the writes), api.go (requests,
 // answers, paths and the Client), ids.go (PackedIDs, ids in JSON), readswire.go (the binary
 // encodings of the read and reads answers, ReadMediaType and ReadsMediaType, which the Client
-// asks for and the node writes when asked).
+// asks for and the node writes when asked), readreqwire.go (the binary encodings of the read
+// and reads requests, ReadRequestMediaType and ReadsRequestMediaType, which the Client sends,
+// in JSON to a node that refuses them).
 //
 // Imports: graph/layout, graph/value, internal/binenc and internal/nodeapi (the HTTP client
 // policy). It must not

@@ -75,7 +75,7 @@ const (
 func AcceptsMedia(h http.Header, mediaType string) bool {
 	for _, v := range h.Values("Accept") {
 		for r := range strings.SplitSeq(v, ",") {
-			if isMedia(r, mediaType) {
+			if IsMedia(r, mediaType) {
 				return true
 			}
 		}
@@ -83,8 +83,9 @@ func AcceptsMedia(h http.Header, mediaType string) bool {
 	return false
 }
 
-// isMedia reports whether the media type (or range) mt, parameters and all, is mediaType.
-func isMedia(mt, mediaType string) bool {
+// IsMedia reports whether the media type (or range) mt, as a Content-Type or Accept header
+// says it, parameters and all, is mediaType.
+func IsMedia(mt, mediaType string) bool {
 	mt, _, _ = strings.Cut(mt, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), mediaType)
 }
@@ -261,7 +262,7 @@ func readSize(r *ReadResponse) int {
 // as JSON (a node that does not write mediaType says application/json). Its errors wrap
 // nodeapi.ErrBadAnswer.
 func decodeAnswer[T any](body []byte, contentType, mediaType string, decode func([]byte) (*T, error)) (*T, error) {
-	if isMedia(contentType, mediaType) {
+	if IsMedia(contentType, mediaType) {
 		return decode(body)
 	}
 	var out T

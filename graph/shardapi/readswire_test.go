@@ -285,6 +285,9 @@ func TestClientReadsEitherAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &ReadsRequest{Parts: make([]ReadPart, len(want.Parts))}
+	for i := range req.Parts {
+		req.Parts[i].Read = &ReadRequest{}
+	}
 	for name, tc := range map[string]struct {
 		contentType string
 		body        []byte

@@ -24,6 +24,8 @@ var (
 	ErrPreconditionFailed = errors.New("precondition failed")
 	// ErrTooLarge is a value over the size limit, or a transaction over its op or size limit.
 	ErrTooLarge = errors.New("value too large")
+	// ErrUnsupportedMediaType is a request body of a Content-Type the server does not read.
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
 	// ErrMisdirected is a key whose shard this node does not host under its map.
 	ErrMisdirected = errors.New("misdirected request")
 	// ErrOverloaded is a server at its in-flight request limit.
@@ -44,6 +46,7 @@ var statusOf = []struct {
 	{ErrConflict, http.StatusConflict},
 	{ErrPreconditionFailed, http.StatusPreconditionFailed},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType},
 	{ErrMisdirected, http.StatusMisdirectedRequest},
 	{ErrOverloaded, http.StatusTooManyRequests},
 	{ErrBadGateway, http.StatusBadGateway},

@@ -97,6 +97,9 @@ func TestStatus(t *testing.T) {
 	if got := Status(fmt.Errorf("x: %w", ErrPreconditionFailed)); got != 412 {
 		t.Errorf("wrapped ErrPreconditionFailed -> %d", got)
 	}
+	if got := Status(fmt.Errorf("x: %w", ErrUnsupportedMediaType)); got != 415 {
+		t.Errorf("wrapped ErrUnsupportedMediaType -> %d", got)
+	}
 	if got := Status(errors.New("disk on fire")); got != 500 {
 		t.Errorf("unknown error -> %d", got)
 	}

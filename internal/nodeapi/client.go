@@ -118,7 +118,7 @@ func StatusCode(err error) int {
 // do sends method path (with its query) to the node at addr and returns the 2xx answer's
 // body, under the Client's policy.
 func (c *Client) do(ctx context.Context, method, addr, path string) ([]byte, error) {
-	answer, _, err := c.send(ctx, method, addr, path, nil, "")
+	answer, _, err := c.send(ctx, method, addr, path, nil, "", "")
 	return answer, err
 }
 
@@ -145,13 +145,24 @@ func (c *Client) PostJSONRaw(ctx context.Context, addr, path string, in any, acc
 	if err != nil {
 		return nil, "", fmt.Errorf("POST %s%s: encode the request: %w", addr, path, err)
 	}
-	return c.send(ctx, http.MethodPost, addr, path, req, accept)
+	return c.send(ctx, http.MethodPost, addr, path, req, "application/json", accept)
 }
 
-// send sends method path with body (none if nil) and accept (no Accept header if empty) to
-// the node at addr and returns the 2xx answer's body and Content-Type, under the Client's
-// policy.
-func (c *Client) send(ctx context.Context, method, addr, path string, body []byte, accept string) ([]byte, string, error) {
+// PostRaw sends body, encoded as contentType, as the body of POST path to the node at addr,
+// with accept as PostJSONRaw does, and returns the 2xx answer as PostJSONRaw does: for a
+// caller that writes a request format of its own (graph/shardapi's binary read requests).
+// A node that does not read contentType answers 415 (an *Error).
+func (c *Client) PostRaw(ctx context.Context, addr, path string, body []byte, contentType, accept string) (answer []byte, answerType string, err error) {
+	if body == nil {
+		body = []byte{}
+	}
+	return c.send(ctx, http.MethodPost, addr, path, body, contentType, accept)
+}
+
+// send sends method path with body (none if nil) of contentType, and accept (no Accept
+// header if empty), to the node at addr and returns the 2xx answer's body and Content-Type,
+// under the Client's policy.
+func (c *Client) send(ctx context.Context, method, addr, path string, body []byte, contentType, accept string) ([]byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -163,7 +174,7 @@ func (c *Client) send(ctx context.Context, method, addr, path string, body []byt
 		return nil, "", err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)

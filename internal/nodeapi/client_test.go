@@ -402,3 +402,35 @@ func TestPostJSONRaw(t *testing.T) {
 	_, _, err = c.PostJSONRaw(ctx, addr, "/p", make(chan int), "")
 	g.Expect(err).To(MatchError(ContainSubstring("encode the request")))
 }
+
+// TestPostRaw: the body goes as it is, with the Content-Type and Accept headers asked for; the
+// answer comes back as PostJSONRaw's does, and a refusal of the Content-Type is an *Error.
+func TestPostRaw(t *testing.T) {
+	g := NewWithT(t)
+	var got struct {
+		contentType, accept string
+		body                []byte
+	}
+	status := http.StatusOK
+	addr := standIn(t, func(w http.ResponseWriter, r *http.Request) {
+		got.contentType, got.accept = r.Header.Get("Content-Type"), r.Header.Get("Accept")
+		got.body, _ = io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/x-answer")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, `{"error":"unsupported media type"}`)
+	})
+	c := nodeapi.New(nodeapi.Config{})
+	ctx := context.Background()
+	body, ct, err := c.PostRaw(ctx, addr, "/p", []byte{1, 0, 2}, "application/x-request", "application/x-answer")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got.body).To(Equal([]byte{1, 0, 2}))
+	g.Expect([]string{got.contentType, got.accept, ct, string(body)}).To(Equal([]string{
+		"application/x-request", "application/x-answer", "application/x-answer", `{"error":"unsupported media type"}`}))
+
+	status = http.StatusUnsupportedMediaType
+	_, _, err = c.PostRaw(ctx, addr, "/p", nil, "application/x-request", "")
+	g.Expect(nodeapi.StatusCode(err)).To(Equal(http.StatusUnsupportedMediaType))
+	g.Expect(err.Error()).To(HaveSuffix("node answered 415: unsupported media type"))
+	g.Expect(got.body).To(BeEmpty())
+	g.Expect(got.contentType).To(Equal("application/x-request"), "an empty body has its Content-Type too")
+}
