@@ -95,7 +95,7 @@ func (s *Store) createEdge(p *plan, c *shardapi.CreateEdge) (shardapi.Outcome, e
 		return shardapi.Outcome{}, fmt.Errorf("%w: %v", ErrSemantic, err)
 	}
 	out := layout.EdgeHalf{Dir: layout.Out, Vertex: c.Src, Other: c.Dst, Type: c.Type, Edge: c.ID}
-	cur, err := p.half(out)
+	cur, err := p.expectAbsent(out)
 	if err != nil {
 		return shardapi.Outcome{}, err
 	}
@@ -193,7 +193,11 @@ func applyOne(p *plan, graph string, o *shardapi.Outbox) (shardapi.ApplyResult, 
 	if err != nil {
 		return shardapi.ApplyResult{}, err
 	}
-	cur, err := p.half(o.Remote)
+	half := p.half
+	if o.Present && o.Remote.Dir == layout.In {
+		half = p.expectAbsent // the in-half of an edge being made, most often
+	}
+	cur, err := half(o.Remote)
 	if err != nil {
 		return shardapi.ApplyResult{}, err
 	}
@@ -348,6 +352,7 @@ func (s *Store) writeLoop(ctx context.Context, sh Shard, shard int, graph string
 		// catch it.
 		err := sh.Read(ctx, false, func(v *engine.View) error {
 			p = s.newPlan(v, shard, graph)
+			p.first = attempt == 0
 			if err := build(p); err != nil {
 				return err
 			}

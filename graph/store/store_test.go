@@ -396,6 +396,38 @@ func TestAWriteThatLostARaceIsComputedAgain(t *testing.T) {
 	g.Expect(w.props(w.vertex(2))).To(Equal(map[string]any{"n": int64(1), "other": true}))
 }
 
+// A write that makes edges takes their halves as absent without reading them; an edge that
+// exists after all (an import run again) fails that transaction, and the write, computed
+// again from what it reads, finds the edge and changes nothing.
+func TestAnEdgeMadeAgainIsFound(t *testing.T) {
+	w := newWorld(t)
+	g := w.g
+	for _, id := range []layout.ID{2, 3, 4} {
+		w.mustWrite(id, vtx(id, nil, nil))
+	}
+	sh := w.on(2)
+	txns := sh.txns
+	first := w.mustWrite(2, edge(60, 2, 4, "T"), edge(61, 2, 3, "T"))
+	g.Expect(sh.txns-txns).To(Equal(1), "new edges: one transaction, no read of their halves")
+	g.Expect(first.Outcomes[0].Found || first.Outcomes[1].Found).To(BeFalse())
+	w.deliver()
+
+	txns = sh.txns
+	again := w.mustWrite(2, edge(60, 2, 4, "T"), edge(61, 2, 3, "T"))
+	g.Expect(sh.txns-txns).To(Equal(1), "the failed first attempt; the second writes nothing")
+	g.Expect(again.Outcomes[0].Found && again.Outcomes[1].Found).To(BeTrue())
+	g.Expect(again.Outbox).To(BeEmpty())
+	g.Expect(again.Outcomes[1].Half.Gen).To(Equal(first.Outcomes[1].Half.Gen), "the edge is unchanged")
+	g.Expect(w.edges(2, layout.Out)).To(ConsistOf("2-T->3", "2-T->4"))
+	g.Expect(w.edges(3, layout.In)).To(Equal([]string{"2-T->3"}))
+
+	// Delivered again, a record whose half is there already changes nothing either.
+	res, err := w.st.Apply(context.Background(), w.on(3), 1, graph, first.Outbox, w.clock.Add(RequestTTL))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res).To(HaveLen(1))
+	g.Expect(w.edges(3, layout.In)).To(Equal([]string{"2-T->3"}))
+}
+
 // Edge writes on one vertex never conflict with each other (they write its adjacency version
 // without a condition); a delete of the vertex that raced an edge is computed again and sees it.
 func TestEdgeWritesDoNotConflictButDeletesSeeThem(t *testing.T) {

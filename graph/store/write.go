@@ -98,6 +98,7 @@ type plan struct {
 	order    []string // keys of writes, in first-write order
 	now      time.Time
 	seq      layout.ID // the key of the plan's outbox bundle, if it has one (storeOutbox)
+	first    bool      // the plan is its write's first attempt (expectAbsent)
 }
 
 // planMutations adds muts to p, each seeing the ones before it.
@@ -228,6 +229,24 @@ func (p *plan) half(e layout.EdgeHalf) (*shardapi.Half, error) {
 	p.guard([]byte(key), rev)
 	p.halves[key] = h
 	return h, nil
+}
+
+// expectAbsent returns the half at e as half does, for a half the write expects not to exist
+// (the halves of an edge being made): on the write's first attempt it takes the half as
+// absent without reading it, which the transaction's condition on the key then asserts.
+// When the half exists after all (an import run again), the transaction fails and the next
+// attempt reads it. A write of thousands of new edges reads none of their keys.
+func (p *plan) expectAbsent(e layout.EdgeHalf) (*shardapi.Half, error) {
+	if !p.first {
+		return p.half(e)
+	}
+	key := e.Key(p.graph)
+	if h, ok := p.halves[string(key)]; ok {
+		return h, nil
+	}
+	p.guard(key, 0)
+	p.halves[string(key)] = nil
+	return nil, nil
 }
 
 // setVertex writes v (nil: deletes vertex id) with its label keys and index entries, from
