@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -502,24 +501,7 @@ func readReqSeeds(f *testing.F, reads bool) {
 func FuzzDecodeReadsRequest(f *testing.F) {
 	readReqSeeds(f, true)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := DecodeReadsRequest(b)
-		if err != nil {
-			if !errors.Is(err, binenc.ErrMalformed) {
-				t.Fatalf("DecodeReadsRequest(%x): %v, not malformed", b, err)
-			}
-			return
-		}
-		again, err := EncodeReadsRequest(r)
-		if err != nil {
-			t.Fatalf("DecodeReadsRequest(%x) gave a request EncodeReadsRequest refuses: %v", b, err)
-		}
-		r2, err := DecodeReadsRequest(again)
-		if err != nil {
-			t.Fatalf("DecodeReadsRequest(%x) re-encodes to %x, which does not decode: %v", b, again, err)
-		}
-		if third, err := EncodeReadsRequest(r2); err != nil || !bytes.Equal(third, again) {
-			t.Fatalf("DecodeReadsRequest(%x) re-encodes to %x, then to %x, %v", b, again, third, err)
-		}
+		fuzzReencode(t, b, "DecodeReadsRequest", DecodeReadsRequest, EncodeReadsRequest, binenc.ErrMalformed)
 	})
 }
 
@@ -528,24 +510,7 @@ func FuzzDecodeReadsRequest(f *testing.F) {
 func FuzzDecodeReadRequest(f *testing.F) {
 	readReqSeeds(f, false)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := DecodeReadRequest(b)
-		if err != nil {
-			if !errors.Is(err, binenc.ErrMalformed) {
-				t.Fatalf("DecodeReadRequest(%x): %v, not malformed", b, err)
-			}
-			return
-		}
-		again, err := EncodeReadRequest(r)
-		if err != nil {
-			t.Fatalf("DecodeReadRequest(%x) gave a request EncodeReadRequest refuses: %v", b, err)
-		}
-		r2, err := DecodeReadRequest(again)
-		if err != nil {
-			t.Fatalf("DecodeReadRequest(%x) re-encodes to %x, which does not decode: %v", b, again, err)
-		}
-		if third, err := EncodeReadRequest(r2); err != nil || !bytes.Equal(third, again) {
-			t.Fatalf("DecodeReadRequest(%x) re-encodes to %x, then to %x, %v", b, again, third, err)
-		}
+		fuzzReencode(t, b, "DecodeReadRequest", DecodeReadRequest, EncodeReadRequest, binenc.ErrMalformed)
 	})
 }
 
