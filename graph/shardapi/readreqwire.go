@@ -138,7 +138,7 @@ func appendReadReq(b []byte, r *ReadRequest) ([]byte, error) {
 		}
 	}
 	if q := r.Scan; q != nil {
-		b = appendString(b, q.Label)
+		b = binenc.AppendString(b, q.Label)
 		b = binary.AppendUvarint(b, uint64(q.After))
 		b = binary.AppendVarint(b, int64(q.Limit))
 		if b, err = appendFilter(b, q.Filter); err != nil {
@@ -168,7 +168,7 @@ func appendExpand(b []byte, q *ExpandRequest) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(q.Types)))
 	for _, t := range q.Types {
-		b = appendString(b, t)
+		b = binenc.AppendString(b, t)
 	}
 	if q.EdgeFilter == nil {
 		b = append(b, 0)
@@ -186,8 +186,8 @@ func appendExpand(b []byte, q *ExpandRequest) ([]byte, error) {
 func appendIndex(b []byte, q *IndexRequest) ([]byte, error) {
 	b = append(b, flag(q.Fetch, indexFetch)|flag(q.Range.LowerInclusive, indexLowerInclusive)|
 		flag(q.Range.UpperInclusive, indexUpperInclusive))
-	b = appendString(b, q.Label)
-	b = appendString(b, q.Property)
+	b = binenc.AppendString(b, q.Label)
+	b = binenc.AppendString(b, q.Property)
 	for _, v := range []struct {
 		name string
 		w    value.Wire
@@ -207,7 +207,7 @@ func appendFilter(b []byte, f *VertexFilter) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(append(b, 1), uint64(len(f.Labels)))
 	for _, l := range f.Labels {
-		b = appendString(b, l)
+		b = binenc.AppendString(b, l)
 	}
 	return appendPreds(b, f.Props.Preds)
 }
@@ -219,7 +219,7 @@ func appendPreds(b []byte, preds []Pred) ([]byte, error) {
 		if op < 1 {
 			return nil, fmt.Errorf("%w %q", errUnknownOp, p.Op)
 		}
-		b = append(appendString(b, p.Key), byte(op))
+		b = append(binenc.AppendString(b, p.Key), byte(op))
 		var err error
 		if b, err = appendWire(b, p.Value); err != nil {
 			return nil, fmt.Errorf("predicate on %q: %w", p.Key, err)
@@ -241,7 +241,7 @@ func appendWire(b []byte, w value.Wire) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendBytes(b, v), nil
+	return binenc.AppendBytes(b, v), nil
 }
 
 // readsReqSize estimates the size of r's encoding, so that EncodeReadsRequest seldom grows

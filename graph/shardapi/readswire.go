@@ -99,8 +99,8 @@ func EncodeReads(r *ReadsResponse) ([]byte, error) {
 	for i := range r.Parts {
 		p := &r.Parts[i]
 		b = binary.AppendVarint(b, int64(p.Status))
-		b = appendString(b, p.Error)
-		b = appendString(b, p.Leader)
+		b = binenc.AppendString(b, p.Error)
+		b = binenc.AppendString(b, p.Leader)
 		if p.Read == nil {
 			b = append(b, 0)
 			continue
@@ -153,11 +153,11 @@ func appendRead(b []byte, r *ReadResponse) ([]byte, error) {
 		b = append(b, byte(h.Dir))
 		b = binary.AppendUvarint(b, uint64(h.Vertex))
 		b = binary.AppendUvarint(b, uint64(h.Other))
-		b = appendString(b, h.Type)
+		b = binenc.AppendString(b, h.Type)
 		b = binary.AppendUvarint(b, uint64(h.Edge))
-		b = appendBytes(b, h.Props)
+		b = binenc.AppendBytes(b, h.Props)
 		b = binary.AppendUvarint(b, h.Gen)
-		b = append(b, boolByte(h.Deleted))
+		b = append(b, binenc.Bool(h.Deleted))
 		b = binary.AppendVarint(b, h.DeletedAt)
 		b = binary.AppendUvarint(b, h.Revision)
 	}
@@ -170,16 +170,16 @@ func appendRead(b []byte, r *ReadResponse) ([]byte, error) {
 		b = binary.AppendUvarint(b, c.Version)
 		b = binary.AppendUvarint(b, uint64(len(c.PrimaryKeys)))
 		for _, pk := range c.PrimaryKeys {
-			b = appendString(b, pk.Name)
-			b = appendString(b, pk.Label)
-			b = appendString(b, pk.Property)
+			b = binenc.AppendString(b, pk.Name)
+			b = binenc.AppendString(b, pk.Label)
+			b = binenc.AppendString(b, pk.Property)
 		}
 		b = binary.AppendUvarint(b, uint64(len(c.Indexes)))
 		for _, x := range c.Indexes {
-			b = appendString(b, x.Name)
-			b = appendString(b, x.Label)
-			b = appendString(b, x.Property)
-			b = appendString(b, string(x.State))
+			b = binenc.AppendString(b, x.Name)
+			b = binenc.AppendString(b, x.Label)
+			b = binenc.AppendString(b, x.Property)
+			b = binenc.AppendString(b, string(x.State))
 		}
 	}
 	return b, nil
@@ -196,9 +196,9 @@ func appendVertices(b []byte, vs []*Vertex) ([]byte, error) {
 		b = binary.AppendUvarint(b, v.Revision)
 		b = binary.AppendUvarint(b, uint64(len(v.Labels)))
 		for _, l := range v.Labels {
-			b = appendString(b, l)
+			b = binenc.AppendString(b, l)
 		}
-		b = appendBytes(b, v.Props)
+		b = binenc.AppendBytes(b, v.Props)
 	}
 	return b, nil
 }
@@ -209,23 +209,6 @@ func appendIDs(b []byte, ids []layout.ID) []byte {
 		b = binary.LittleEndian.AppendUint64(b, uint64(id))
 	}
 	return b
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBytes(b, p []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(p)))
-	return append(b, p...)
-}
-
-func boolByte(v bool) byte {
-	if v {
-		return 1
-	}
-	return 0
 }
 
 // readsSize estimates the size of r's encoding, so that EncodeReads seldom grows its buffer.

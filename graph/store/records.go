@@ -28,9 +28,9 @@ func encodeVertex(v *shardapi.Vertex) []byte {
 	b = binary.AppendUvarint(b, v.Incarnation)
 	b = binary.AppendUvarint(b, uint64(len(v.Labels)))
 	for _, l := range v.Labels {
-		b = appendBytes(b, []byte(l))
+		b = binenc.AppendBytes(b, []byte(l))
 	}
-	return appendBytes(b, v.Props)
+	return binenc.AppendBytes(b, v.Props)
 }
 
 func decodeVertex(id layout.ID, data []byte, rev uint64) (*shardapi.Vertex, error) {
@@ -61,7 +61,7 @@ func encodeHalf(h *shardapi.Half) []byte {
 	} else {
 		b = append(b, 0)
 	}
-	return appendBytes(b, h.Props)
+	return binenc.AppendBytes(b, h.Props)
 }
 
 func decodeHalf(e layout.EdgeHalf, data []byte, rev uint64) (*shardapi.Half, error) {
@@ -89,16 +89,16 @@ func decodeHalf(e layout.EdgeHalf, data []byte, rev uint64) (*shardapi.Half, err
 func encodeOutbox(o *shardapi.Outbox) []byte {
 	r := o.Remote
 	b := make([]byte, 0, 64+len(r.Type)+len(o.Props))
-	b = append(b, recordVersion, boolByte(o.Present))
+	b = append(b, recordVersion, binenc.Bool(o.Present))
 	b = binary.AppendUvarint(b, o.Gen)
 	b = binary.AppendUvarint(b, o.TargetIncarnation)
 	b = binary.AppendUvarint(b, uint64(o.Created))
 	b = append(b, byte(r.Dir))
 	b = binary.AppendUvarint(b, uint64(r.Vertex))
 	b = binary.AppendUvarint(b, uint64(r.Other))
-	b = appendBytes(b, []byte(r.Type))
+	b = binenc.AppendBytes(b, []byte(r.Type))
 	b = binary.AppendUvarint(b, uint64(r.Edge))
-	return appendBytes(b, o.Props)
+	return binenc.AppendBytes(b, o.Props)
 }
 
 func decodeOutbox(data []byte, rev uint64) (*shardapi.Outbox, error) {
@@ -140,7 +140,7 @@ func encodeBundle(os []*shardapi.Outbox) []byte {
 	b = append(b, recordVersion)
 	b = binary.AppendUvarint(b, uint64(len(os)))
 	for _, o := range os {
-		b = appendBytes(b, encodeOutbox(o))
+		b = binenc.AppendBytes(b, encodeOutbox(o))
 	}
 	return b
 }
@@ -174,16 +174,4 @@ func decodeBundle(key, data []byte, rev uint64) ([]*shardapi.Outbox, error) {
 		return nil, fmt.Errorf("outbox bundle: %v: %w", err, ErrCorrupt)
 	}
 	return out, nil
-}
-
-func appendBytes(b, p []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(p)))
-	return append(b, p...)
-}
-
-func boolByte(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
 }

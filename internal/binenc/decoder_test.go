@@ -58,3 +58,21 @@ func TestDecoderFailureSticks(t *testing.T) {
 		})
 	}
 }
+
+func TestAppendedBytesAndStringsReadBack(t *testing.T) {
+	b := AppendString(AppendBytes([]byte{Bool(true), Bool(false)}, []byte{1, 2, 3}), "héllo")
+	d := NewDecoder(b)
+	if d.Byte() != 1 || d.Byte() != 0 {
+		t.Fatalf("flags of %x", b)
+	}
+	if got := d.Bytes(); string(got) != "\x01\x02\x03" {
+		t.Fatalf("bytes %x", got)
+	}
+	if got := string(d.Bytes()); got != "héllo" {
+		t.Fatalf("string %q", got)
+	}
+	d.End()
+	if d.Err() != nil {
+		t.Fatal(d.Err())
+	}
+}

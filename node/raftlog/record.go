@@ -88,10 +88,6 @@ func readFrame(b []byte) (payload []byte, size int, ok bool) {
 	return payload, frameHeaderSize + int(n), true
 }
 
-func appendBytes(b, v []byte) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
-}
-
 // appendBatch appends one batch record holding writes, framed.
 func appendBatch(b []byte, writes []Write) []byte {
 	b, start := beginRecord(b)
@@ -105,7 +101,7 @@ func appendBatch(b []byte, writes []Write) []byte {
 		if len(w.Entries) > 0 {
 			b = binary.AppendUvarint(b, w.Entries[0].Index)
 			for _, e := range w.Entries {
-				b = appendBytes(b, e.Data)
+				b = binenc.AppendBytes(b, e.Data)
 			}
 		}
 		b = appendStable(b, w.Stable)
@@ -117,7 +113,7 @@ func appendBatch(b []byte, writes []Write) []byte {
 func appendStable(b []byte, vs []StableValue) []byte {
 	b = binary.AppendUvarint(b, uint64(len(vs)))
 	for _, v := range vs {
-		b = appendBytes(appendBytes(b, v.Name), v.Value)
+		b = binenc.AppendBytes(binenc.AppendBytes(b, v.Name), v.Value)
 	}
 	return b
 }
