@@ -231,16 +231,10 @@ func TestDecodeReadReqRefuses(t *testing.T) {
 	g := NewWithT(t)
 	full, err := EncodeReadsRequest(readReqCases()["full"])
 	g.Expect(err).NotTo(HaveOccurred())
-	for n := range len(full) {
-		_, err := DecodeReadsRequest(full[:n])
-		g.Expect(err).To(MatchError(binenc.ErrMalformed), "cut at %d of %d bytes", n, len(full))
-	}
+	expectEveryCutRefused(g, full, DecodeReadsRequest, binenc.ErrMalformed)
 	single, err := EncodeReadRequest(readReqCases()["full"].Parts[0].Read)
 	g.Expect(err).NotTo(HaveOccurred())
-	for n := range len(single) {
-		_, err := DecodeReadRequest(single[:n])
-		g.Expect(err).To(MatchError(binenc.ErrMalformed), "read request cut at %d of %d bytes", n, len(single))
-	}
+	expectEveryCutRefused(g, single, DecodeReadRequest, binenc.ErrMalformed)
 	_, err = DecodeReadRequest(append(single, 0))
 	g.Expect(err).To(MatchError(ContainSubstring("read request: malformed encoding: 1 trailing bytes")))
 	_, err = DecodeReadRequest(append([]byte{2}, single[1:]...))

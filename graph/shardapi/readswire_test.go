@@ -198,16 +198,10 @@ func TestDecodeReadsRefuses(t *testing.T) {
 	g := NewWithT(t)
 	full, err := EncodeReads(readsCases(t)["full"])
 	g.Expect(err).NotTo(HaveOccurred())
-	for n := range len(full) {
-		_, err := DecodeReads(full[:n])
-		g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer), "cut at %d of %d bytes", n, len(full))
-	}
+	expectEveryCutRefused(g, full, DecodeReads, nodeapi.ErrBadAnswer)
 	single, err := EncodeRead(readsCases(t)["full"].Parts[0].Read)
 	g.Expect(err).NotTo(HaveOccurred())
-	for n := range len(single) {
-		_, err := DecodeRead(single[:n])
-		g.Expect(err).To(MatchError(nodeapi.ErrBadAnswer), "read answer cut at %d of %d bytes", n, len(single))
-	}
+	expectEveryCutRefused(g, single, DecodeRead, nodeapi.ErrBadAnswer)
 	_, err = DecodeRead(append(single, 0))
 	g.Expect(err).To(MatchError(ContainSubstring("1 trailing bytes")))
 	_, err = DecodeRead(append([]byte{2}, single[1:]...))
@@ -304,16 +298,9 @@ func TestClientReadsEitherAnswer(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
-			accept := make(chan string, 1)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				accept <- r.Header.Get("Accept")
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.Header()["Content-Type"] = []string{tc.contentType}
-				_, _ = w.Write(tc.body)
-			}))
-			t.Cleanup(srv.Close)
+			addr, accept := answeringNode(t, tc.contentType, tc.body)
 			c := NewClient(nodeapi.New(nodeapi.Config{}))
-			got, err := c.Reads(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "g", req)
+			got, err := c.Reads(context.Background(), addr, "g", req)
 			g.Expect(<-accept).To(Equal(ReadsMediaType))
 			if tc.err != nil {
 				g.Expect(err).To(MatchError(tc.err))
@@ -324,6 +311,22 @@ func TestClientReadsEitherAnswer(t *testing.T) {
 			g.Expect(got).To(Equal(&viaJSON))
 		})
 	}
+}
+
+// answeringNode is a stand-in node on loopback that answers every request with body as
+// contentType (set as written, parameters or odd case included); accept gets each request's
+// Accept header.
+func answeringNode(t *testing.T, contentType string, body []byte) (addr string, accept <-chan string) {
+	t.Helper()
+	ch := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ch <- r.Header.Get("Accept")
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header()["Content-Type"] = []string{contentType}
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), ch
 }
 
 // TestClientReadEitherAnswer: Read asks for the binary answer and reads the answer by its
@@ -354,16 +357,9 @@ func TestClientReadEitherAnswer(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
-			accept := make(chan string, 1)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				accept <- r.Header.Get("Accept")
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", tc.contentType)
-				_, _ = w.Write(tc.body)
-			}))
-			t.Cleanup(srv.Close)
+			addr, accept := answeringNode(t, tc.contentType, tc.body)
 			c := NewClient(nodeapi.New(nodeapi.Config{}))
-			got, err := c.Read(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "g", 3, &ReadRequest{})
+			got, err := c.Read(context.Background(), addr, "g", 3, &ReadRequest{})
 			g.Expect(<-accept).To(Equal(ReadMediaType))
 			if tc.err != nil {
 				g.Expect(err).To(MatchError(tc.err))
@@ -393,6 +389,15 @@ func FuzzDecodeReads(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fuzzReencode(t, b, "DecodeReads", DecodeReads, EncodeReads, nodeapi.ErrBadAnswer)
 	})
+}
+
+// expectEveryCutRefused checks that decode refuses with refusal every prefix of b, a whole
+// encoding, shorter than b.
+func expectEveryCutRefused[T any](g *WithT, b []byte, decode func([]byte) (T, error), refusal error) {
+	for n := range len(b) {
+		_, err := decode(b[:n])
+		g.Expect(err).To(MatchError(refusal), "cut at %d of %d bytes", n, len(b))
+	}
 }
 
 // fuzzReencode is the body of the binary codecs' fuzz targets: decode (called name) never
