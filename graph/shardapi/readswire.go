@@ -330,12 +330,7 @@ func (d *readsDecoder) read() *ReadResponse {
 			h.Edge = layout.ID(d.Uvarint())
 			h.Props = d.bytes()
 			h.Gen = d.Uvarint()
-			switch del := d.Byte(); {
-			case del > 1:
-				d.Fail("half deleted byte %d", del)
-			default:
-				h.Deleted = del == 1
-			}
+			h.Deleted = d.Bool("half deleted")
 			h.DeletedAt = d.varint()
 			h.Revision = d.Uvarint()
 			r.Halves[i] = h

@@ -107,13 +107,7 @@ func decodeOutbox(data []byte, rev uint64) (*shardapi.Outbox, error) {
 		return nil, fmt.Errorf("outbox record version %d: %w", ver, ErrCorrupt)
 	}
 	o := &shardapi.Outbox{Revision: rev}
-	switch p := d.Byte(); {
-	case d.Err() != nil:
-	case p > 1:
-		d.Fail("outbox flags %d", p)
-	default:
-		o.Present = p == 1
-	}
+	o.Present = d.Bool("outbox flags")
 	o.Gen = d.Uvarint()
 	o.TargetIncarnation = d.Uvarint()
 	o.Created = int64(d.Uvarint())

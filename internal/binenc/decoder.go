@@ -47,6 +47,16 @@ func (d *Decoder) Byte() byte {
 	return c
 }
 
+// Bool reads a flag byte as Bool writes it, refusing any byte but 0 and 1; what names the
+// flag in that failure.
+func (d *Decoder) Bool(what string) bool {
+	c := d.Byte()
+	if c > 1 {
+		d.Fail("%s byte %d", what, c)
+	}
+	return c == 1
+}
+
 // Uvarint reads an unsigned varint.
 func (d *Decoder) Uvarint() uint64 {
 	if d.err != nil {

@@ -3,6 +3,7 @@ package binenc
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -62,7 +63,7 @@ func TestDecoderFailureSticks(t *testing.T) {
 func TestAppendedBytesAndStringsReadBack(t *testing.T) {
 	b := AppendString(AppendBytes([]byte{Bool(true), Bool(false)}, []byte{1, 2, 3}), "héllo")
 	d := NewDecoder(b)
-	if d.Byte() != 1 || d.Byte() != 0 {
+	if !d.Bool("first") || d.Bool("second") {
 		t.Fatalf("flags of %x", b)
 	}
 	if got := d.Bytes(); string(got) != "\x01\x02\x03" {
@@ -74,5 +75,13 @@ func TestAppendedBytesAndStringsReadBack(t *testing.T) {
 	d.End()
 	if d.Err() != nil {
 		t.Fatal(d.Err())
+	}
+}
+
+func TestBoolRefusesOtherBytes(t *testing.T) {
+	d := NewDecoder([]byte{2})
+	d.Bool("deleted")
+	if err := d.Err(); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "deleted byte 2") {
+		t.Fatalf("got %v", err)
 	}
 }
