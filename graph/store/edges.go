@@ -406,13 +406,15 @@ func (p *plan) storeOutbox() {
 	if len(p.outbox) == 0 {
 		return
 	}
+	keys := make([]string, len(p.outbox))
 	last := make(map[string]int, len(p.outbox))
 	for i, o := range p.outbox {
-		last[string(o.Key(p.graph))] = i
+		keys[i] = string(o.Key(p.graph))
+		last[keys[i]] = i
 	}
 	kept := p.outbox[:0]
 	for i, o := range p.outbox {
-		if last[string(o.Key(p.graph))] == i {
+		if last[keys[i]] == i {
 			kept = append(kept, o)
 		}
 	}
