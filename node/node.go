@@ -142,7 +142,8 @@ func New(cfg Config) (*Node, error) {
 	if cfg.UnsafeNoFsync {
 		log.Warn("UNSAFE: fsync is off (--unsafe-no-fsync); acknowledged writes can be lost to a crash. Use it only to measure.")
 	}
-	eng, err := engine.Open(cfg.DataDir, engine.Options{Logger: log, NoSync: cfg.UnsafeNoFsync, CacheSize: cfg.BlockCacheBytes})
+	eng, err := engine.Open(cfg.DataDir, engine.Options{Logger: log, NoSync: cfg.UnsafeNoFsync, CacheSize: cfg.BlockCacheBytes,
+		Remember: layout.Recurring})
 	if err != nil {
 		return nil, err
 	}

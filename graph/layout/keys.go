@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/torua/torua/graph/value"
@@ -20,6 +21,30 @@ const (
 	kindTomb    = 't'
 	kindAdj     = 'a'
 )
+
+// Recurring reports whether key is one that a shard's writes come back to: a vertex, its
+// adjacency version, a graph's catalog, and every key that is not a graph's. An edge's
+// half, a label or index entry, an outbox record or bundle and a tombstone are written
+// once and then mostly left alone (an import writes millions): a node's write cache keeps
+// only recurring keys (engine.Options.Remember), which the others would crowd out.
+func Recurring(key []byte) bool {
+	rest, ok := bytes.CutPrefix(key, graphsPrefix)
+	if !ok {
+		return true
+	}
+	i := bytes.IndexByte(rest, '/')
+	if i < 0 || i+1 >= len(rest) {
+		return true
+	}
+	switch rest[i+1] {
+	case kindOut, kindIn, kindLabel, kindIndex, kindOutbox, kindBundle, kindTomb:
+		return false
+	}
+	return true
+}
+
+// graphsPrefix is GraphsPrefix, not to be changed.
+var graphsPrefix = GraphsPrefix()
 
 // Direction selects a vertex's out-adjacency or in-adjacency.
 type Direction byte

@@ -267,3 +267,26 @@ func BenchmarkIDSetRepeatedAdds(b *testing.B) {
 		}
 	}
 }
+
+// The write cache keeps a graph's vertices, adjacency versions and catalog, and every key
+// that is not a graph's; a graph's halves, label and index entries, outbox records and
+// bundles, and tombstones it leaves out.
+func TestRecurringKeys(t *testing.T) {
+	g := NewWithT(t)
+	const graph = "o" // a graph named as a kind must not confuse the parse
+	h := EdgeHalf{Dir: Out, Vertex: 7, Other: 9, Type: "T", Edge: 11}
+	idx, err := IndexKey(graph, "P", "name", "x", 7)
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, k := range [][]byte{VertexKey(graph, 7), AdjacencyVersionKey(graph, 7), CatalogKey(graph),
+		[]byte("user-key"), []byte("o/x"), []byte("\x00other"), []byte("\x00g/"), []byte("\x00g/name")} {
+		g.Expect(Recurring(k)).To(BeTrue(), "%q", k)
+	}
+	for _, k := range [][]byte{h.Key(graph), reverseHalf(h).Key(graph), LabelKey(graph, "P", 7), idx,
+		OutboxKey(graph, 11, In, 9), BundleKey(graph, 3, 7), TombstoneKey(graph, 1, h)} {
+		g.Expect(Recurring(k)).To(BeFalse(), "%q", k)
+	}
+}
+
+func reverseHalf(h EdgeHalf) EdgeHalf {
+	return EdgeHalf{Dir: h.Dir.Reverse(), Vertex: h.Other, Other: h.Vertex, Type: h.Type, Edge: h.Edge}
+}

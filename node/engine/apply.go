@@ -322,7 +322,8 @@ const indexFrom = 32
 
 // learn records key's state after the ops so far.
 func (a *applier) learn(key []byte, st keyState) {
-	a.learned = append(a.learned, cachedKey{key: string(key), state: st})
+	skip := a.e.remember != nil && !a.e.remember(key)
+	a.learned = append(a.learned, cachedKey{key: string(key), state: st, skip: skip})
 	if a.index != nil {
 		a.index[string(key)] = len(a.learned) - 1
 	}

@@ -14,6 +14,10 @@ import "sync"
 // list was a sixth of a node's CPU under write load. Only that PUT's key and byte counts
 // depend on it; conditions and deletes still read Pebble for a key the cache does not hold.
 //
+// Options.Remember keeps keys that are written once out of it: a graph import writes
+// millions of edge halves, which made the cache start over every few batches and lose the
+// vertices' keys that every batch writes again.
+//
 // NB: only the writes of a shard (Apply, RestoreShard, DeleteShard) fill or change it, after
 // their commit; the engine's contract serialises them per shard, so what the cache holds
 // is what Pebble holds. A reader must never fill it: it could put back a value older than
@@ -70,19 +74,31 @@ func (c *writeCache) key(k []byte) (st keyState, ok, complete bool) {
 	return st, ok, c.complete
 }
 
-// remember records states read from Pebble or written by a committed batch, and the
-// shard's metadata after that batch.
+// remember records states read from Pebble or written by a committed batch (but not those
+// marked skip), and the shard's metadata after that batch. A key skipped that exists makes
+// the cache incomplete; one that does not exist may be skipped by a complete cache, which
+// takes a key it does not hold for absent anyway.
 func (c *writeCache) remember(m meta, keys []cachedKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.meta, c.metaOK = m, true
-	if len(c.keys)+len(keys) > maxCachedKeys {
+	kept := 0
+	for _, k := range keys {
+		if !k.skip {
+			kept++
+		}
+	}
+	if len(c.keys)+kept > maxCachedKeys {
 		c.keys, c.complete = nil, false
 	}
-	if c.keys == nil && len(keys) > 0 {
-		c.keys = make(map[string]keyState, len(keys))
+	if c.keys == nil && kept > 0 {
+		c.keys = make(map[string]keyState, kept)
 	}
 	for _, k := range keys {
+		if k.skip {
+			c.complete = c.complete && !k.state.exists
+			continue
+		}
 		c.keys[k.key] = k.state
 	}
 }
@@ -100,4 +116,6 @@ func (c *writeCache) reset(m meta, ok bool) {
 type cachedKey struct {
 	key   string
 	state keyState
+	// skip keeps the key out of the cache (Options.Remember).
+	skip bool
 }

@@ -76,19 +76,26 @@ func (m *modelShard) stats() (keys, size int64) {
 // results, values and statistics of a plain model: the cache never answers for a key with
 // a state Pebble does not hold.
 func TestApplyMatchesModelThroughCacheResets(t *testing.T) {
+	oddKeys := func(key []byte) bool { return key[len(key)-1]%2 == 1 }
 	for _, size := range []int{8, 64} {
-		t.Run(fmt.Sprintf("cache of %d keys", size), func(t *testing.T) {
-			defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
-			maxCachedKeys = size
-			testApplyMatchesModel(t)
-		})
+		for _, remember := range []func([]byte) bool{nil, oddKeys} {
+			name := fmt.Sprintf("cache of %d keys", size)
+			if remember != nil {
+				name += ", odd keys only"
+			}
+			t.Run(name, func(t *testing.T) {
+				defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
+				maxCachedKeys = size
+				testApplyMatchesModel(t, Options{NoSync: true, Remember: remember})
+			})
+		}
 	}
 }
 
-func testApplyMatchesModel(t *testing.T) {
+func testApplyMatchesModel(t *testing.T, opts Options) {
 	g := NewWithT(t)
 	dir := t.TempDir()
-	e, err := Open(dir, Options{NoSync: true})
+	e, err := Open(dir, opts)
 	g.Expect(err).NotTo(HaveOccurred())
 	defer func() { g.Expect(e.Close()).To(Succeed()) }()
 	const shard = 4
@@ -134,7 +141,7 @@ func testApplyMatchesModel(t *testing.T) {
 			model = &modelShard{keys: map[string]modelKey{}}
 		case 3:
 			g.Expect(e.Close()).To(Succeed())
-			e, err = Open(dir, Options{NoSync: true})
+			e, err = Open(dir, opts)
 			g.Expect(err).NotTo(HaveOccurred())
 		}
 		ops := make([]Op, 1+r.IntN(4))
@@ -237,4 +244,58 @@ func TestCompleteCacheSkipsReadsOfNewKeys(t *testing.T) {
 	putKeys(0, 50)
 	g.Expect(reads - before).To(Equal(0))
 	expectStats(50)
+}
+
+// With Options.Remember, the cache holds only the keys it accepts: writes of many other keys
+// neither crowd them out nor are remembered (a condition on one reads Pebble), and a shard
+// the cache saw empty stays complete only until a key it skipped exists.
+func TestCacheRemembersOnlyRecurringKeys(t *testing.T) {
+	g := NewWithT(t)
+	defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
+	maxCachedKeys = 100
+	var reads int
+	lookupHook = func() { reads++ }
+	defer func() { lookupHook = nil }()
+	hot := func(key []byte) bool { return bytes.HasPrefix(key, []byte("hot")) }
+	e, err := Open(t.TempDir(), Options{NoSync: true, Remember: hot})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = e.Close() }()
+	const shard = 3
+	apply := func(ops ...Op) []Result {
+		res, err := e.Apply(shard, ops, ApplyOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, r := range res {
+			g.Expect(r.Err).NotTo(HaveOccurred())
+		}
+		return res
+	}
+	ifAt := func(op Op, rev uint64) Op {
+		op.Cond = kv.Precondition{Kind: kv.CondRevision, Revision: rev}
+		return op
+	}
+
+	apply(put("hot1", "v"), put("hot2", "v"))
+	g.Expect(reads).To(Equal(0), "new keys of an empty shard")
+	apply(put("cold0", "v"))
+	g.Expect(reads).To(Equal(0), "a new key of a complete cache, not kept")
+	apply(put("cold1", "v"))
+	g.Expect(reads).To(Equal(1), "the cache is no longer complete: cold0 exists and it does not hold it")
+
+	// Far more cold writes than the cache holds, each in a unit of its own and all in one call.
+	var cold []Op
+	for i := range 3 * maxCachedKeys {
+		cold = append(cold, Op{Kind: OpPut, Key: fmt.Appendf(nil, "cold-%d", i), Value: []byte("v"),
+			Cond: kv.Precondition{Kind: kv.CondAbsent}})
+	}
+	apply(cold...)
+	before := reads
+	res := apply(ifAt(put("hot1", "w"), 1), ifAt(put("hot2", "w"), 2))
+	g.Expect(reads-before).To(Equal(0), "the hot keys are still cached")
+	g.Expect(res[1].Revision).To(Equal(uint64(6 + 3*maxCachedKeys)))
+	before = reads
+	apply(ifAt(put("cold1", "w"), 4))
+	g.Expect(reads-before).To(Equal(1), "a cold key is read from Pebble")
+	st, err := e.ShardStats(shard)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(st.Keys).To(Equal(int64(4 + 3*maxCachedKeys)))
 }

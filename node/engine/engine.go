@@ -53,6 +53,11 @@ type Options struct {
 	// NoSync makes Apply never fsync, whatever ApplyOptions.Sync says. For
 	// tests and benchmarks only: acknowledged writes may be lost on a crash.
 	NoSync bool
+	// Remember reports whether a shard's write cache (cache.go) should hold the state of
+	// key once a write has read or written it: worth it for keys written again and again
+	// (a vertex, its adjacency version), a waste for keys written once (an edge's half),
+	// which evict the others. It must depend on the key alone. Nil: every key.
+	Remember func(key []byte) bool
 }
 
 // Engine is a node's storage engine: one Pebble database holding every local
@@ -64,6 +69,8 @@ type Engine struct {
 	log    *slog.Logger
 	noSync bool
 	stalls *atomic.Int64 // write stalls seen by the event listener
+	// remember is Options.Remember.
+	remember func(key []byte) bool
 
 	// mu guards closed and db's lifetime: every operation holds it shared,
 	// Close holds it exclusively.
@@ -96,7 +103,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("open engine %q: %w", dir, err)
 	}
-	e := &Engine{dir: dir, log: log, noSync: opts.NoSync, stalls: stalls, db: db}
+	e := &Engine{dir: dir, log: log, noSync: opts.NoSync, stalls: stalls, db: db, remember: opts.Remember}
 	if err := e.checkFormat(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open engine %q: %w", dir, err)
