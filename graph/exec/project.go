@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/torua/torua/graph/cypher"
+	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/value"
 )
 
@@ -587,11 +588,11 @@ type distinctAgg struct {
 	hint int // the size the sets are made with
 	// nodes and rels are the ids of the nodes and relationships seen: count(DISTINCT n) over
 	// many rows need not encode each node's key (and a set of integers is the fastest kind).
-	nodes, rels map[uint64]struct{}
+	nodes, rels layout.IDSet
 }
 
 func (d *distinctAgg) add(v any) error {
-	var set *map[uint64]struct{}
+	var set *layout.IDSet
 	var id uint64
 	switch x := v.(type) {
 	case nil:
@@ -600,7 +601,8 @@ func (d *distinctAgg) add(v any) error {
 		set, id = &d.nodes, x.ID
 	case *value.Relationship:
 		set, id = &d.rels, x.ID
-	default:
+	}
+	if set == nil || id == 0 { // not a graph element, or one that has no id yet
 		k := value.Key(v)
 		if d.seen[k] {
 			return nil
@@ -611,13 +613,12 @@ func (d *distinctAgg) add(v any) error {
 		d.seen[k] = true
 		return d.aggState.add(v)
 	}
-	if _, seen := (*set)[id]; seen {
+	if set.Len() == 0 {
+		set.Reserve(d.hint)
+	}
+	if !set.Add(layout.ID(id)) {
 		return nil
 	}
-	if *set == nil {
-		*set = make(map[uint64]struct{}, d.hint)
-	}
-	(*set)[id] = struct{}{}
 	return d.aggState.add(v)
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/torua/torua/graph/layout"
@@ -46,6 +47,41 @@ type adjKey struct {
 type adjEntry struct {
 	version uint64 // the revision of the vertex's adjacency version key
 	halves  []shardapi.Half
+	// others holds each half's other end, in the order of halves, and typ the type every
+	// half has ("" when they differ): a hop that wants only the vertices reached reads
+	// eight bytes a half instead of a hundred (endsOf).
+	others []layout.ID
+	typ    string
+}
+
+// newAdjEntry returns the entry of halves at version.
+func newAdjEntry(version uint64, halves []shardapi.Half) *adjEntry {
+	e := &adjEntry{version: version, halves: halves, others: make([]layout.ID, len(halves))}
+	for i := range halves {
+		e.others[i] = halves[i].Other
+	}
+	if len(halves) > 0 {
+		e.typ = halves[0].Type
+		for i := range halves {
+			if halves[i].Type != e.typ {
+				e.typ = ""
+				break
+			}
+		}
+	}
+	return e
+}
+
+// endsOf returns the other ends of the entry's halves when they are exactly the halves a hop
+// of types (sorted; [""] is any type) without an edge filter passes, else ok false.
+func (e *adjEntry) endsOf(types []string, edgeFilter *shardapi.PropFilter) (others []layout.ID, ok bool) {
+	if edgeFilter != nil && len(edgeFilter.Preds) > 0 {
+		return nil, false
+	}
+	if (len(types) == 1 && types[0] == "") || (e.typ != "" && slices.Contains(types, e.typ)) {
+		return e.others, true
+	}
+	return nil, false
 }
 
 // NewAdjacencyCache returns a cache that holds at most budget halves (0: caches nothing).
@@ -124,8 +160,9 @@ func adjacencyVersion(r Reader, graph string, id layout.ID) (uint64, error) {
 // cachedHalves calls fn with each live half of vertex id in direction dir whose type is one
 // of types (any when types holds only "") and whose properties pass edgeFilter, from the
 // cache when it holds the vertex at the view's version, else from a scan that fills it. It
-// reports whether fn stopped it.
-func (cr *cachedReader) cachedHalves(graph string, id layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, fn func(h *shardapi.Half) bool) (bool, error) {
+// reports whether fn stopped it. With ends, a cached vertex all of whose halves pass is
+// given to ends instead, as their other ends: if it handles them, fn is not called.
+func (cr *cachedReader) cachedHalves(graph string, id layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, fn func(h *shardapi.Half) bool, ends endsFunc) (bool, error) {
 	k := adjKey{graph: graph, shard: cr.shard, vertex: id, dir: dir}
 	var version uint64
 	if e := cr.c.get(k); e != nil {
@@ -136,6 +173,11 @@ func (cr *cachedReader) cachedHalves(graph string, id layout.ID, dir layout.Dire
 		hit := version != 0 && e.version == version
 		cr.c.count(hit)
 		if hit {
+			if others, ok := e.endsOf(types, edgeFilter); ok && ends != nil {
+				if handled, stop := ends(id, others); handled {
+					return stop, nil
+				}
+			}
 			for i := range e.halves {
 				h := &e.halves[i]
 				if !typeOK(types, h.Type) {
@@ -180,7 +222,7 @@ func (cr *cachedReader) cachedHalves(graph string, id layout.ID, dir layout.Dire
 			}
 		}
 		if version != 0 {
-			cr.c.put(k, &adjEntry{version: version, halves: all})
+			cr.c.put(k, newAdjEntry(version, all))
 		}
 	}
 	return stopped, nil

@@ -131,7 +131,7 @@ func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types
 		c.Props = bytes.Clone(h.Props)
 		hs = append(hs, &c)
 		return true
-	})
+	}, nil)
 	return hs, more, err
 }
 
@@ -139,23 +139,42 @@ func Expand(r Reader, graph string, ids []layout.ID, dir layout.Direction, types
 // halves of the edges exclude lists for their vertex. It stops with more set when ends would
 // hold more than limit.
 func ExpandEnds(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, exclude map[layout.ID][]layout.ID, ends *layout.IDSet, limit int) (more bool, err error) {
-	err = eachHalf(r, graph, ids, dir, types, edgeFilter, func(h *shardapi.Half) bool {
-		if len(exclude) > 0 && slices.Contains(exclude[h.Vertex], h.Edge) {
-			return true
-		}
-		if ends.Add(h.Other) && ends.Len() > limit {
+	add := func(id layout.ID) bool {
+		if ends.Add(id) && ends.Len() > limit {
 			more = true
 			return false
 		}
 		return true
+	}
+	err = eachHalf(r, graph, ids, dir, types, edgeFilter, func(h *shardapi.Half) bool {
+		if len(exclude) > 0 && slices.Contains(exclude[h.Vertex], h.Edge) {
+			return true
+		}
+		return add(h.Other)
+	}, func(id layout.ID, others []layout.ID) (handled, stop bool) {
+		if len(exclude[id]) > 0 {
+			return false, false
+		}
+		for _, o := range others {
+			if !add(o) {
+				return true, true
+			}
+		}
+		return true, false
 	})
 	return more, err
 }
 
+// endsFunc takes the other ends of every half of vertex id a hop passes, from the adjacency
+// cache, and reports whether it handled them (if not, the halves are given one by one) and
+// whether the hop stops.
+type endsFunc func(id layout.ID, others []layout.ID) (handled, stop bool)
+
 // eachHalf calls fn with each half Expand returns, in its order, until fn returns false,
 // through r's adjacency cache when it has one (AdjacencyCache.Cached). fn must not keep or
-// change the half.
-func eachHalf(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, fn func(h *shardapi.Half) bool) error {
+// change the half. With ends, the halves of a cached vertex may go to ends instead
+// (cachedHalves).
+func eachHalf(r Reader, graph string, ids []layout.ID, dir layout.Direction, types []string, edgeFilter *shardapi.PropFilter, fn func(h *shardapi.Half) bool, ends endsFunc) error {
 	if len(types) == 0 {
 		types = []string{""}
 	} else {
@@ -166,7 +185,7 @@ func eachHalf(r Reader, graph string, ids []layout.ID, dir layout.Direction, typ
 	cr, cached := r.(*cachedReader)
 	for _, id := range ids {
 		if cached {
-			stopped, err := cr.cachedHalves(graph, id, dir, types, edgeFilter, fn)
+			stopped, err := cr.cachedHalves(graph, id, dir, types, edgeFilter, fn, ends)
 			if err != nil || stopped {
 				return err
 			}
