@@ -399,7 +399,7 @@ func readEnds(v store.Reader, graph string, ids []layout.ID, q *shardapi.ExpandR
 			break
 		}
 	}
-	out.Ends = ends.Sorted()
+	out.Ends = ends.TakeSorted()
 	return nil
 }
 

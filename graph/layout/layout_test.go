@@ -236,14 +236,16 @@ func TestIDSetIsASet(t *testing.T) {
 		want[id] = true
 		g.Expect(s.Len()).To(Equal(len(want)))
 	}
-	sorted := s.Sorted()
+	sorted := s.TakeSorted()
 	g.Expect(sorted).To(HaveLen(len(want)))
 	g.Expect(slices.IsSorted(sorted)).To(BeTrue())
 	for _, id := range sorted {
 		g.Expect(want[id]).To(BeTrue())
 	}
+	g.Expect(s.Len()).To(BeZero(), "the set is empty after")
+	g.Expect(s.Add(5)).To(BeTrue())
 	var empty IDSet
-	g.Expect(empty.Sorted()).To(BeEmpty())
+	g.Expect(empty.TakeSorted()).To(BeEmpty())
 	var reserved IDSet
 	reserved.Reserve(3000)
 	slots := len(reserved.slots)
@@ -251,7 +253,7 @@ func TestIDSetIsASet(t *testing.T) {
 		reserved.Add(id + 1)
 	}
 	g.Expect(reserved.slots).To(HaveLen(slots), "no growth within what was reserved")
-	g.Expect(reserved.Sorted()).To(HaveLen(3000))
+	g.Expect(reserved.TakeSorted()).To(HaveLen(3000))
 }
 
 func BenchmarkIDSetRepeatedAdds(b *testing.B) {

@@ -473,7 +473,7 @@ func TestExpandEndsGivesDistinctEndsWithoutExcludedEdges(t *testing.T) {
 			more, err = ExpandEnds(r, graph, []layout.ID{2, 4}, layout.Out, nil, nil, exclude, &set, limit)
 			return err
 		})).To(Succeed())
-		return set.Sorted(), more
+		return set.TakeSorted(), more
 	}
 	got, more := ends(nil, 10)
 	g.Expect(got).To(Equal([]layout.ID{4, 6}), "6 is reached twice and counted once")
