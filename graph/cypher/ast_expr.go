@@ -195,13 +195,23 @@ type LabelTest struct {
 }
 
 // FuncCall is Name(Args), Name(DISTINCT Args) or count(*) (Star, no Args). Name is
-// lower-cased; the parser does not check it. At is its name.
+// lower-cased, Written is as the query spells it (for messages); the parser does not check
+// it. At is its name.
 type FuncCall struct {
 	At
 	Name     string
+	Written  string
 	Distinct bool
 	Star     bool
 	Args     []Expr
+}
+
+// Shown is the function's name as the query wrote it, for messages (Name if unknown).
+func (f *FuncCall) Shown() string {
+	if f.Written != "" {
+		return f.Written
+	}
+	return f.Name
 }
 
 // Case is CASE [Subject] WHEN ... THEN ... [ELSE Else] END: with a Subject, the first When

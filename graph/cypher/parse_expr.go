@@ -302,7 +302,7 @@ func (p *parser) identAtom() Expr {
 // call reads name(args), name(DISTINCT args) or count(*).
 func (p *parser) call() Expr {
 	t := p.next()
-	f := &FuncCall{At: At{t.Pos}, Name: asciiLower(t.Text)}
+	f := &FuncCall{At: At{t.Pos}, Name: asciiLower(t.Text), Written: t.Text}
 	p.next() // "("
 	switch f.Name {
 	case "all", "any", "none", "single":

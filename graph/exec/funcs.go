@@ -101,20 +101,20 @@ func (c *evalCtx) call(x *cypher.FuncCall) (any, error) {
 		if v, ok := c.aggs[x]; ok {
 			return v, nil
 		}
-		return nil, errorf(x.Pos, "aggregate function %s() is not allowed here", x.Name)
+		return nil, errorf(x.Pos, "aggregate function %s() is not allowed here", x.Shown())
 	}
 	if x.Name == "exists" {
 		return c.exists(x)
 	}
 	f, ok := functions[x.Name]
 	if !ok {
-		return nil, errorf(x.Pos, "unknown function %s", x.Name)
+		return nil, errorf(x.Pos, "unknown function %s", x.Shown())
 	}
 	switch {
 	case x.Star:
-		return nil, errorf(x.Pos, "%s(*) is not allowed: only count takes *", x.Name)
+		return nil, errorf(x.Pos, "%s(*) is not allowed: only count takes *", x.Shown())
 	case x.Distinct:
-		return nil, errorf(x.Pos, "DISTINCT is only allowed in aggregate functions, not in %s()", x.Name)
+		return nil, errorf(x.Pos, "DISTINCT is only allowed in aggregate functions, not in %s()", x.Shown())
 	case len(x.Args) < f.minArgs || len(x.Args) > f.maxArgs:
 		return nil, arityError(x, f.minArgs, f.maxArgs)
 	}
@@ -137,16 +137,16 @@ func (c *evalCtx) call(x *cypher.FuncCall) (any, error) {
 func arityError(x *cypher.FuncCall, minArgs, maxArgs int) error {
 	switch {
 	case minArgs == maxArgs:
-		return errorf(x.Pos, "function %s() takes %d argument(s), got %d", x.Name, minArgs, len(x.Args))
+		return errorf(x.Pos, "function %s() takes %d argument(s), got %d", x.Shown(), minArgs, len(x.Args))
 	case maxArgs == math.MaxInt:
-		return errorf(x.Pos, "function %s() takes at least %d argument(s), got %d", x.Name, minArgs, len(x.Args))
+		return errorf(x.Pos, "function %s() takes at least %d argument(s), got %d", x.Shown(), minArgs, len(x.Args))
 	}
-	return errorf(x.Pos, "function %s() takes %d to %d arguments, got %d", x.Name, minArgs, maxArgs, len(x.Args))
+	return errorf(x.Pos, "function %s() takes %d to %d arguments, got %d", x.Shown(), minArgs, maxArgs, len(x.Args))
 }
 
 // argError is a type error in argument i (from 0) of call.
 func argError(call *cypher.FuncCall, i int, want string, got any) error {
-	return errorf(call.Args[i].Position(), "type error: argument %d of %s() must be %s, not a %s", i+1, call.Name, want, value.TypeName(got))
+	return errorf(call.Args[i].Position(), "type error: argument %d of %s() must be %s, not a %s", i+1, call.Shown(), want, value.TypeName(got))
 }
 
 // exists(x.key) is whether the property is set: null for a null x.
@@ -267,7 +267,7 @@ func (c *evalCtx) node(call *cypher.FuncCall, id uint64) (any, error) {
 		}
 	}
 	if c.env.FetchNode == nil {
-		return nil, errorf(call.Pos, "%s(): node %d is not bound in this row and cannot be fetched here", call.Name, id)
+		return nil, errorf(call.Pos, "%s(): node %d is not bound in this row and cannot be fetched here", call.Shown(), id)
 	}
 	n, err := c.env.FetchNode(id)
 	if err != nil {
@@ -681,7 +681,7 @@ func countArg(call *cypher.FuncCall, args []any, i int) (int64, error) {
 		return 0, argError(call, i, "an INTEGER", args[i])
 	}
 	if n < 0 {
-		return 0, errorf(call.Args[i].Position(), "argument %d of %s() must not be negative, got %d", i+1, call.Name, n)
+		return 0, errorf(call.Args[i].Position(), "argument %d of %s() must not be negative, got %d", i+1, call.Shown(), n)
 	}
 	return n, nil
 }

@@ -250,7 +250,7 @@ func TestFuncStrings(t *testing.T) {
 		{expr: "toLower('HeLLo')", want: "hello"},
 		{expr: "toUpper(s)", want: "HELLO"},
 		{expr: "toUpper(nul)", want: nil},
-		{expr: "toUpper(1)", err: "argument 1 of toupper() must be a STRING, not a INTEGER", col: 9},
+		{expr: "toUpper(1)", err: "argument 1 of toUpper() must be a STRING, not a INTEGER", col: 9},
 		{expr: "trim('  x y  ')", want: "x y"},
 		{expr: "ltrim('  x  ')", want: "x  "},
 		{expr: "rtrim('  x  ')", want: "  x"},
@@ -284,10 +284,10 @@ func TestFuncStrings(t *testing.T) {
 func TestFuncCallErrors(t *testing.T) {
 	runExprCases(t, []exprCase{
 		{expr: "nosuch(1)", err: "unknown function nosuch", col: 1},
-		{expr: "1 + Frobnicate()", err: "unknown function frobnicate", col: 5},
-		{expr: "toUpper('a', 'b')", err: "function toupper() takes 1 argument(s), got 2", col: 1},
+		{expr: "1 + Frobnicate()", err: "unknown function Frobnicate", col: 5},
+		{expr: "toUpper('a', 'b')", err: "function toUpper() takes 1 argument(s), got 2", col: 1},
 		{expr: "id()", err: "takes 1 argument(s), got 0", col: 1},
-		{expr: "toUpper(DISTINCT 'a')", err: "DISTINCT is only allowed in aggregate functions", col: 1},
+		{expr: "toUpper(DISTINCT 'a')", err: "DISTINCT is only allowed in aggregate functions, not in toUpper()", col: 1},
 		{expr: "size(nosuch(1))", err: "unknown function nosuch", col: 6},
 	})
 }

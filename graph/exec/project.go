@@ -270,7 +270,7 @@ func checkAggregateCalls(x cypher.Expr) error {
 		f := x.(*cypher.FuncCall)
 		switch {
 		case f.Star && f.Name != "count":
-			err = errorf(f.Pos, "%s(*) is not allowed: only count takes *", f.Name)
+			err = errorf(f.Pos, "%s(*) is not allowed: only count takes *", f.Shown())
 		case strings.HasPrefix(f.Name, "percentile") && len(f.Args) != 2:
 			err = arityError(f, 2, 2)
 		case !f.Star && !strings.HasPrefix(f.Name, "percentile") && len(f.Args) != 1:
@@ -279,7 +279,7 @@ func checkAggregateCalls(x cypher.Expr) error {
 		for _, a := range f.Args {
 			walk(a, func(y cypher.Expr) bool {
 				if err == nil && isAggregate(y) {
-					err = errorf(y.Position(), "aggregate function %s() cannot be used inside another aggregate function", y.(*cypher.FuncCall).Name)
+					err = errorf(y.Position(), "aggregate function %s() cannot be used inside another aggregate function", y.(*cypher.FuncCall).Shown())
 				}
 				return err == nil
 			})
@@ -295,7 +295,7 @@ func checkAggregateCalls(x cypher.Expr) error {
 			for _, in := range inner {
 				walk(in, func(z cypher.Expr) bool {
 					if err == nil && isAggregate(z) {
-						err = errorf(z.Position(), "aggregate function %s() cannot be used inside %s", z.(*cypher.FuncCall).Name, bindingName(y))
+						err = errorf(z.Position(), "aggregate function %s() cannot be used inside %s", z.(*cypher.FuncCall).Shown(), bindingName(y))
 					}
 					return err == nil
 				})
@@ -702,9 +702,6 @@ func (a *avgAgg) result() any {
 	return a.sum / float64(a.n)
 }
 
-// statName is the name the documentation gives each statistical aggregate (calls are read
-// case-insensitively, and named in lower case).
-var statName = map[string]string{"stdev": "stDev", "stdevp": "stDevP", "percentilecont": "percentileCont", "percentiledisc": "percentileDisc"}
 
 // stdevAgg is stDev (the sample's standard deviation, n-1) or stDevP (the population's, n)
 // of numbers: 0.0 of fewer than two values (stDev) or none (stDevP), as Neo4j gives. It uses
@@ -722,7 +719,7 @@ func (a *stdevAgg) add(v any) error {
 	}
 	f, ok := toFloat(v)
 	if !ok {
-		return errorf(a.call.Pos, "type error: %s() takes numbers, not a %s", statName[a.call.Name], value.TypeName(v))
+		return errorf(a.call.Pos, "type error: %s() takes numbers, not a %s", a.call.Shown(), value.TypeName(v))
 	}
 	a.n++
 	d := f - a.mean
@@ -760,7 +757,7 @@ func (a *percentileAgg) setPercentile(v any, err error) error {
 	}
 	p, ok := toFloat(v)
 	if !ok || p < 0 || p > 1 || math.IsNaN(p) {
-		return errorf(a.call.Args[1].Position(), "%s() takes a percentile between 0.0 and 1.0, not %v (a %s)", statName[a.call.Name], v, value.TypeName(v))
+		return errorf(a.call.Args[1].Position(), "%s() takes a percentile between 0.0 and 1.0, not %v (a %s)", a.call.Shown(), v, value.TypeName(v))
 	}
 	a.p = p
 	return nil
@@ -771,7 +768,7 @@ func (a *percentileAgg) add(v any) error {
 		return nil
 	}
 	if _, ok := toFloat(v); !ok {
-		return errorf(a.call.Pos, "type error: %s() takes numbers, not a %s", statName[a.call.Name], value.TypeName(v))
+		return errorf(a.call.Pos, "type error: %s() takes numbers, not a %s", a.call.Shown(), value.TypeName(v))
 	}
 	a.vals = append(a.vals, v)
 	return nil
