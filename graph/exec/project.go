@@ -702,7 +702,6 @@ func (a *avgAgg) result() any {
 	return a.sum / float64(a.n)
 }
 
-
 // stdevAgg is stDev (the sample's standard deviation, n-1) or stDevP (the population's, n)
 // of numbers: 0.0 of fewer than two values (stDev) or none (stDevP), as Neo4j gives. It uses
 // Welford's running mean, stable for values far from zero.

@@ -290,4 +290,3 @@ func (s *IDSet) TakeSorted() []ID {
 	*s = IDSet{}
 	return out
 }
-

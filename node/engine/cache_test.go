@@ -178,11 +178,7 @@ func testApplyMatchesModel(t *testing.T, opts Options) {
 // incomplete, and a whole-shard delete makes it complete again.
 func TestCompleteCacheSkipsReadsOfNewKeys(t *testing.T) {
 	g := NewWithT(t)
-	defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
-	maxCachedKeys = 100
-	var reads int
-	lookupHook = func() { reads++ }
-	defer func() { lookupHook = nil }()
+	reads := countLookups(t)
 	dir := t.TempDir()
 	e, err := Open(dir, Options{NoSync: true})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -206,43 +202,43 @@ func TestCompleteCacheSkipsReadsOfNewKeys(t *testing.T) {
 	}
 
 	putKeys(0, 60)
-	g.Expect(reads).To(Equal(0), "new keys of an empty shard")
+	g.Expect(*reads).To(Equal(0), "new keys of an empty shard")
 	putKeys(0, 60)
-	g.Expect(reads).To(Equal(0), "overwrites of cached keys")
+	g.Expect(*reads).To(Equal(0), "overwrites of cached keys")
 	expectStats(60)
 
 	res := apply(del("gone"), Op{Kind: OpPut, Key: []byte("new"), Value: []byte("v"), Cond: kv.Precondition{Kind: kv.CondAbsent}})
 	g.Expect(res[0].Err).To(MatchError(ErrNotFound))
 	g.Expect(res[1].Err).NotTo(HaveOccurred())
-	g.Expect(reads).To(Equal(2), "a delete and a condition read Pebble for keys the cache does not hold")
+	g.Expect(*reads).To(Equal(2), "a delete and a condition read Pebble for keys the cache does not hold")
 	apply(del("new"))
 
 	putKeys(60, 120) // the cache starts over past 100 keys
-	before := reads
+	before := *reads
 	putKeys(120, 130)
-	g.Expect(reads-before).To(Equal(10), "an incomplete cache reads each new key")
+	g.Expect(*reads-before).To(Equal(10), "an incomplete cache reads each new key")
 	expectStats(130)
 
 	// A restart with data: incomplete.
 	g.Expect(e.Close()).To(Succeed())
 	e, err = Open(dir, Options{NoSync: true})
 	g.Expect(err).NotTo(HaveOccurred())
-	before = reads
+	before = *reads
 	putKeys(0, 10)
-	g.Expect(reads - before).To(Equal(10))
+	g.Expect(*reads - before).To(Equal(10))
 	expectStats(130)
 
 	// A restore of a shard with keys: incomplete; a whole-shard delete: complete again.
 	var snap bytes.Buffer
 	g.Expect(e.SnapshotShard(shard, &snap)).To(Succeed())
 	g.Expect(e.RestoreShard(shard, &snap)).To(Succeed())
-	before = reads
+	before = *reads
 	putKeys(200, 205)
-	g.Expect(reads - before).To(Equal(5))
+	g.Expect(*reads - before).To(Equal(5))
 	g.Expect(e.DeleteShard(shard)).To(Succeed())
-	before = reads
+	before = *reads
 	putKeys(0, 50)
-	g.Expect(reads - before).To(Equal(0))
+	g.Expect(*reads - before).To(Equal(0))
 	expectStats(50)
 }
 
@@ -251,11 +247,7 @@ func TestCompleteCacheSkipsReadsOfNewKeys(t *testing.T) {
 // the cache saw empty stays complete only until a key it skipped exists.
 func TestCacheRemembersOnlyRecurringKeys(t *testing.T) {
 	g := NewWithT(t)
-	defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
-	maxCachedKeys = 100
-	var reads int
-	lookupHook = func() { reads++ }
-	defer func() { lookupHook = nil }()
+	reads := countLookups(t)
 	hot := func(key []byte) bool { return bytes.HasPrefix(key, []byte("hot")) }
 	e, err := Open(t.TempDir(), Options{NoSync: true, Remember: hot})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -275,11 +267,11 @@ func TestCacheRemembersOnlyRecurringKeys(t *testing.T) {
 	}
 
 	apply(put("hot1", "v"), put("hot2", "v"))
-	g.Expect(reads).To(Equal(0), "new keys of an empty shard")
+	g.Expect(*reads).To(Equal(0), "new keys of an empty shard")
 	apply(put("cold0", "v"))
-	g.Expect(reads).To(Equal(0), "a new key of a complete cache, not kept")
+	g.Expect(*reads).To(Equal(0), "a new key of a complete cache, not kept")
 	apply(put("cold1", "v"))
-	g.Expect(reads).To(Equal(1), "the cache is no longer complete: cold0 exists and it does not hold it")
+	g.Expect(*reads).To(Equal(1), "the cache is no longer complete: cold0 exists and it does not hold it")
 
 	// Far more cold writes than the cache holds, each in a unit of its own and all in one call.
 	var cold []Op
@@ -288,14 +280,25 @@ func TestCacheRemembersOnlyRecurringKeys(t *testing.T) {
 			Cond: kv.Precondition{Kind: kv.CondAbsent}})
 	}
 	apply(cold...)
-	before := reads
+	before := *reads
 	res := apply(ifAt(put("hot1", "w"), 1), ifAt(put("hot2", "w"), 2))
-	g.Expect(reads-before).To(Equal(0), "the hot keys are still cached")
+	g.Expect(*reads-before).To(Equal(0), "the hot keys are still cached")
 	g.Expect(res[1].Revision).To(Equal(uint64(6 + 3*maxCachedKeys)))
-	before = reads
+	before = *reads
 	apply(ifAt(put("cold1", "w"), 4))
-	g.Expect(reads-before).To(Equal(1), "a cold key is read from Pebble")
+	g.Expect(*reads-before).To(Equal(1), "a cold key is read from Pebble")
 	st, err := e.ShardStats(shard)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(st.Keys).To(Equal(int64(4 + 3*maxCachedKeys)))
+}
+
+// countLookups makes the write cache hold at most 100 keys and counts the engine's reads of a
+// key's state from Pebble, until the test ends.
+func countLookups(t *testing.T) *int {
+	keys := maxCachedKeys
+	maxCachedKeys = 100
+	reads := new(int)
+	lookupHook = func() { *reads++ }
+	t.Cleanup(func() { maxCachedKeys, lookupHook = keys, nil })
+	return reads
 }
