@@ -424,7 +424,7 @@ func (n *Node) graphWrite(ctx context.Context, rep Replica, shard int, graph str
 func (n *Node) graphError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrSemantic):
-		return fmt.Errorf("%w: %v", httpx.ErrConflict, err)
+		return fmt.Errorf("%w: %s", httpx.ErrConflict, store.Reason(err))
 	case errors.Is(err, store.ErrConflict):
 		return fmt.Errorf("%w: %v; nothing was written, retry", httpx.ErrUnavailable, err)
 	case errors.Is(err, store.ErrExpired):

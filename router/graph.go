@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -226,6 +227,11 @@ func (c graphCluster) call(ctx context.Context, read bool, shard int, send func(
 	if rep.status != http.StatusOK {
 		var e httpx.ErrorBody
 		_ = json.Unmarshal(rep.body, &e)
+		if rep.status == http.StatusConflict {
+			// A refusal on the query's own terms ("cannot delete vertex 7: it still has
+			// relationships"): the shard it came from means nothing to the query's author.
+			return fmt.Errorf("%w: %s", httpx.ErrConflict, strings.TrimPrefix(e.Error, httpx.ErrConflict.Error()+": "))
+		}
 		return fmt.Errorf("%w: shard %d: %s", sentinelOf(rep.status), shard, e.Error)
 	}
 	if last != nil {

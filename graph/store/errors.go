@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Errors of the store. The node maps them to HTTP statuses (internal/httpx's table) through
 // the sentinels they wrap there; here they name the outcome.
@@ -17,3 +20,15 @@ var (
 	// that a delayed request can never undo a newer one.
 	ErrExpired = errors.New("request expired")
 )
+
+// Reason is the text of the refusal err wraps (ErrSemantic), as a person reads it: without the
+// sentinel's word and without where in the write it arose ("mutation 3: "), which means nothing
+// to whoever wrote the query. An error that is not a refusal gives its whole text.
+func Reason(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if errors.Unwrap(e) == ErrSemantic {
+			return strings.TrimPrefix(e.Error(), ErrSemantic.Error()+": ")
+		}
+	}
+	return err.Error()
+}

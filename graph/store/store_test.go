@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -360,7 +361,7 @@ func TestDeleteAndDetachDelete(t *testing.T) {
 	g.Expect(w.edges(2, layout.In)).To(ConsistOf("1-C->2", "2-SELF->2"))
 
 	_, err := w.write(2, shardapi.Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 2}})
-	g.Expect(err).To(MatchError(ContainSubstring("still has 4 relationships")))
+	g.Expect(err).To(MatchError(ContainSubstring("it still has 4 relationship(s)")))
 	g.Expect(errors.Is(err, ErrSemantic)).To(BeTrue())
 
 	w.mustWrite(2, shardapi.Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 2, Detach: true}})
@@ -454,7 +455,7 @@ func TestEdgeWritesDoNotConflictButDeletesSeeThem(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 	}
 	_, err := w.write(6, Mutation{DeleteVertex: &shardapi.DeleteVertex{ID: 6}})
-	g.Expect(err).To(MatchError(ContainSubstring("still has 1 relationships")))
+	g.Expect(err).To(MatchError(ContainSubstring("it still has 1 relationship(s)")))
 	g.Expect(w.vertex(6)).NotTo(BeNil())
 }
 
@@ -485,4 +486,13 @@ func TestExpandEndsGivesDistinctEndsWithoutExcludedEdges(t *testing.T) {
 	got, more = ends(nil, 1)
 	g.Expect(more).To(BeTrue())
 	g.Expect(got).To(HaveLen(2), "it stops at the first end past the limit")
+}
+
+// Reason gives a refusal's own text, whatever wraps it, and any other error whole.
+func TestReason(t *testing.T) {
+	g := NewWithT(t)
+	refusal := fmt.Errorf("mutation 3: %w", fmt.Errorf("%w: cannot delete vertex 7: it still has 1 relationship(s)", ErrSemantic))
+	g.Expect(Reason(refusal)).To(Equal("cannot delete vertex 7: it still has 1 relationship(s)"))
+	g.Expect(Reason(fmt.Errorf("shard 2: %w", ErrVertexExists))).To(Equal("the vertex exists"))
+	g.Expect(Reason(fmt.Errorf("mutation 0: %w", ErrCorrupt))).To(Equal("mutation 0: corrupt graph record"))
 }

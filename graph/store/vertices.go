@@ -131,7 +131,7 @@ func (s *Store) deleteVertex(p *plan, d *shardapi.DeleteVertex) (shardapi.Outcom
 		}
 	}
 	if len(live) > 0 && !d.Detach {
-		return shardapi.Outcome{}, fmt.Errorf("%w: vertex %d still has %d relationships: delete them first, or use DETACH DELETE", ErrSemantic, d.ID, len(live))
+		return shardapi.Outcome{}, fmt.Errorf("%w: cannot delete vertex %d: it still has %d relationship(s); delete them first, or use DETACH DELETE", ErrSemantic, d.ID, len(live))
 	}
 	for _, h := range hs {
 		cur, err := p.half(h.EdgeHalf)
