@@ -194,7 +194,7 @@ func property(pos cypher.Pos, v any, key string) (any, error) {
 	case map[string]any:
 		return v[key], nil
 	}
-	return nil, errorf(pos, "type error: cannot read property %s of a %s", key, value.TypeName(v))
+	return nil, errorf(pos, "type error: cannot read property %s of %s", key, value.WithArticle(v))
 }
 
 // mapProjection is v {.key, .*, var, key: expr}: a map of the properties of the node or
@@ -209,7 +209,7 @@ func (c *evalCtx) mapProjection(x *cypher.MapProjection) (any, error) {
 	}
 	props, ok := propsOf(v)
 	if !ok {
-		return nil, errorf(x.Pos, "type error: a map projection needs a NODE, RELATIONSHIP or MAP, not a %s", value.TypeName(v))
+		return nil, errorf(x.Pos, "type error: a map projection needs a NODE, RELATIONSHIP or MAP, not %s", value.WithArticle(v))
 	}
 	out := make(map[string]any, len(x.Items))
 	for _, it := range x.Items {
@@ -251,7 +251,7 @@ func (c *evalCtx) index(x *cypher.Index) (any, error) {
 	case []any:
 		n, ok := i.(int64)
 		if !ok {
-			return nil, errorf(x.Index.Position(), "type error: a list index must be an INTEGER, not a %s", value.TypeName(i))
+			return nil, errorf(x.Index.Position(), "type error: a list index must be an INTEGER, not %s", value.WithArticle(i))
 		}
 		if n < 0 {
 			n += int64(len(v))
@@ -263,11 +263,11 @@ func (c *evalCtx) index(x *cypher.Index) (any, error) {
 	case map[string]any, *value.Node, *value.Relationship:
 		k, ok := i.(string)
 		if !ok {
-			return nil, errorf(x.Index.Position(), "type error: a %s is indexed by a STRING, not a %s", value.TypeName(v), value.TypeName(i))
+			return nil, errorf(x.Index.Position(), "type error: %s is indexed by a STRING, not %s", value.WithArticle(v), value.WithArticle(i))
 		}
 		return property(x.Pos, v, k)
 	}
-	return nil, errorf(x.Pos, "type error: cannot index a %s", value.TypeName(v))
+	return nil, errorf(x.Pos, "type error: cannot index %s", value.WithArticle(v))
 }
 
 // slice is list[from..to]: bounds count from the end when negative, are clamped to the list,
@@ -287,7 +287,7 @@ func (c *evalCtx) slice(x *cypher.Slice) (any, error) {
 		}
 		n, ok := bv.(int64)
 		if !ok {
-			return 0, false, errorf(b.Position(), "type error: a slice bound must be an INTEGER, not a %s", value.TypeName(bv))
+			return 0, false, errorf(b.Position(), "type error: a slice bound must be an INTEGER, not %s", value.WithArticle(bv))
 		}
 		return n, false, nil
 	}
@@ -304,7 +304,7 @@ func (c *evalCtx) slice(x *cypher.Slice) (any, error) {
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return nil, errorf(x.Pos, "type error: cannot slice a %s", value.TypeName(v))
+		return nil, errorf(x.Pos, "type error: cannot slice %s", value.WithArticle(v))
 	}
 	n := int64(len(list))
 	if x.To == nil {
@@ -366,7 +366,7 @@ func not(v any) any {
 func logic(x *cypher.Binary, l, r any) (any, error) {
 	for _, v := range [2]any{l, r} {
 		if _, ok := v.(bool); !ok && v != nil {
-			return nil, errorf(x.Pos, "type error: %s expects BOOLEAN operands, got a %s", x.Op, value.TypeName(v))
+			return nil, errorf(x.Pos, "type error: %s expects BOOLEAN operands, got %s", x.Op, value.WithArticle(v))
 		}
 	}
 	lb, lok := l.(bool)
@@ -427,7 +427,7 @@ func arith(pos cypher.Pos, op cypher.BinaryOp, l, r any) (any, error) {
 	lf, lok := toFloat(l)
 	rf, rok := toFloat(r)
 	if !lok || !rok {
-		return nil, errorf(pos, "type error: cannot apply %s to a %s and a %s", op, value.TypeName(l), value.TypeName(r))
+		return nil, errorf(pos, "type error: cannot apply %s to %s and %s", op, value.WithArticle(l), value.WithArticle(r))
 	}
 	switch op {
 	case cypher.OpAdd:
@@ -526,7 +526,7 @@ func (c *evalCtx) unary(x *cypher.Unary) (any, error) {
 			return v, nil
 		}
 	}
-	return nil, errorf(x.Pos, "type error: cannot apply %s to a %s", x.Op, value.TypeName(v))
+	return nil, errorf(x.Pos, "type error: cannot apply %s to %s", x.Op, value.WithArticle(v))
 }
 
 // in is x IN list, three-valued: true if an element equals x, else null if an element's
@@ -542,7 +542,7 @@ func (c *evalCtx) in(x *cypher.In) (any, error) {
 	}
 	list, ok := lv.([]any)
 	if !ok {
-		return nil, errorf(x.Pos, "type error: IN expects a LIST on its right, got a %s", value.TypeName(lv))
+		return nil, errorf(x.Pos, "type error: IN expects a LIST on its right, got %s", value.WithArticle(lv))
 	}
 	unknown := false
 	for _, el := range list {
@@ -563,7 +563,7 @@ func (c *evalCtx) in(x *cypher.In) (any, error) {
 // true, false or null, anything else a type error.
 func truth(x cypher.Expr, v any, what string) error {
 	if _, ok := v.(bool); !ok && v != nil {
-		return errorf(x.Position(), "type error: %s expects a BOOLEAN, got a %s", what, value.TypeName(v))
+		return errorf(x.Position(), "type error: %s expects a BOOLEAN, got %s", what, value.WithArticle(v))
 	}
 	return nil
 }
@@ -608,7 +608,7 @@ func (c *evalCtx) labelTest(x *cypher.LabelTest) (any, error) {
 	}
 	n, ok := v.(*value.Node)
 	if !ok {
-		return nil, errorf(x.Pos, "type error: a label test needs a NODE, got a %s", value.TypeName(v))
+		return nil, errorf(x.Pos, "type error: a label test needs a NODE, got %s", value.WithArticle(v))
 	}
 	for _, want := range x.Labels {
 		if !hasLabel(n, want) {

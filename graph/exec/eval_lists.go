@@ -74,7 +74,7 @@ func (c *evalCtx) iterated(owner, list cypher.Expr) ([]any, bool, error) {
 	}
 	l, ok := v.([]any)
 	if !ok {
-		return nil, false, errorf(list.Position(), "type error: %s iterates over a LIST, not a %s", bindingName(owner), value.TypeName(v))
+		return nil, false, errorf(list.Position(), "type error: %s iterates over a LIST, not %s", bindingName(owner), value.WithArticle(v))
 	}
 	return l, false, nil
 }

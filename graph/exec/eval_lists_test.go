@@ -25,8 +25,8 @@ func TestEvalListComprehension(t *testing.T) {
 		{expr: "[x IN [[1, 2], [3]] | [y IN x | y * 2]]", want: []any{[]any{int64(2), int64(4)}, []any{int64(6)}}},
 		{expr: "[x IN [1, 2] | [x IN [x, 10] | x + 1]]", want: []any{[]any{int64(2), int64(11)}, []any{int64(3), int64(11)}}},
 		{expr: "size([x IN range(1, 10) WHERE x % 3 = 0])", want: int64(3)},
-		{expr: "[x IN 5 | x]", err: "type error: a list comprehension iterates over a LIST, not a INTEGER", col: 7},
-		{expr: "[x IN lst WHERE x | x]", err: "type error: WHERE in a list comprehension expects a BOOLEAN, got a INTEGER", col: 17},
+		{expr: "[x IN 5 | x]", err: "type error: a list comprehension iterates over a LIST, not an INTEGER", col: 7},
+		{expr: "[x IN lst WHERE x | x]", err: "type error: WHERE in a list comprehension expects a BOOLEAN, got an INTEGER", col: 17},
 		{expr: "[x IN lst | y]", err: "variable y is not defined", col: 13},
 		{expr: "[x IN lst | count(*)]", err: "aggregate function count() is not allowed here", col: 13},
 	})
@@ -68,7 +68,7 @@ func TestEvalListPredicates(t *testing.T) {
 		exprCase{expr: "none(x IN a.tags WHERE x STARTS WITH 'z')", want: true},
 		exprCase{expr: "any(x IN [1, 2] WHERE x = 1) AND all(x IN [1] WHERE x = 1)", want: true},
 		exprCase{expr: "all(x IN 'abc' WHERE true)", err: "type error: all() iterates over a LIST, not a STRING", col: 10},
-		exprCase{expr: "any(x IN lst WHERE x + 1)", err: "type error: WHERE in any() expects a BOOLEAN, got a INTEGER", col: 22},
+		exprCase{expr: "any(x IN lst WHERE x + 1)", err: "type error: WHERE in any() expects a BOOLEAN, got an INTEGER", col: 22},
 		// Every element is evaluated: the error in the last is reported though the first decides.
 		exprCase{expr: "any(x IN [1, 0] WHERE 1 / x = 1)", err: "division by zero", col: 25},
 	)
@@ -88,7 +88,7 @@ func TestEvalReduce(t *testing.T) {
 		{expr: "reduce(i = 0, s IN lst | i + s) + i", want: int64(48)},
 		{expr: "reduce(acc = 0, x IN lst | acc + reduce(b = 0, y IN range(1, x) | b + y))", want: int64(10)},
 		{expr: "reduce(acc = 0, x IN s | acc)", err: "type error: reduce() iterates over a LIST, not a STRING", col: 22},
-		{expr: "reduce(acc = 0, x IN ['a'] | acc + x)", err: "type error: cannot apply + to a INTEGER and a STRING", col: 34},
+		{expr: "reduce(acc = 0, x IN ['a'] | acc + x)", err: "type error: cannot apply + to an INTEGER and a STRING", col: 34},
 	})
 }
 

@@ -139,7 +139,7 @@ func TestEvalPropertyIndexSlice(t *testing.T) {
 		{expr: "lst[1.0]", err: "list index must be an INTEGER, not a FLOAT", col: 5},
 		{expr: "mp['k']", want: int64(1)},
 		{expr: "mp['nope']", want: nil},
-		{expr: "mp[1]", err: "MAP is indexed by a STRING, not a INTEGER", col: 4},
+		{expr: "mp[1]", err: "MAP is indexed by a STRING, not an INTEGER", col: 4},
 		{expr: "a['name']", want: "Alice"},
 		{expr: "r['since']", want: int64(2020)},
 		{expr: "s[0]", err: "cannot index a STRING", col: 2},
@@ -175,8 +175,8 @@ func TestEvalLogic(t *testing.T) {
 		{expr: "true XOR null", want: nil},
 		{expr: "NOT true", want: false},
 		{expr: "NOT null", want: nil},
-		{expr: "NOT 1", err: "cannot apply NOT to a INTEGER", col: 1},
-		{expr: "1 AND true", err: "AND expects BOOLEAN operands, got a INTEGER", col: 3},
+		{expr: "NOT 1", err: "cannot apply NOT to an INTEGER", col: 1},
+		{expr: "1 AND true", err: "AND expects BOOLEAN operands, got an INTEGER", col: 3},
 		// Both operands are evaluated: a decisive left side does not hide a type error.
 		{expr: "false AND 'x'", err: "AND expects BOOLEAN operands, got a STRING", col: 7},
 		{expr: "true OR 1 / 0 = 1", err: "division by zero", col: 11},
@@ -253,8 +253,8 @@ func TestEvalArithmetic(t *testing.T) {
 		{expr: "-s", err: "cannot apply - to a STRING", col: 1},
 		{expr: "+t", err: "cannot apply + to a BOOLEAN", col: 1},
 		{expr: "'a' + 'b'", want: "ab"},
-		{expr: "'a' + 1", err: "cannot apply + to a STRING and a INTEGER", col: 5},
-		{expr: "true + 1", err: "cannot apply + to a BOOLEAN and a INTEGER", col: 6},
+		{expr: "'a' + 1", err: "cannot apply + to a STRING and an INTEGER", col: 5},
+		{expr: "true + 1", err: "cannot apply + to a BOOLEAN and an INTEGER", col: 6},
 		{expr: "'a' - 'b'", err: "cannot apply - to a STRING and a STRING", col: 5},
 		{expr: "[1] + [2, 3]", want: []any{int64(1), int64(2), int64(3)}},
 		{expr: "[1] + 2", want: []any{int64(1), int64(2)}},
@@ -276,7 +276,7 @@ func TestEvalPredicates(t *testing.T) {
 		{expr: "null IN [1]", want: nil},
 		{expr: "1 IN null", want: nil},
 		{expr: "[1] IN [[1], [2]]", want: true},
-		{expr: "1 IN 1", err: "IN expects a LIST on its right, got a INTEGER", col: 3},
+		{expr: "1 IN 1", err: "IN expects a LIST on its right, got an INTEGER", col: 3},
 		{expr: "s STARTS WITH 'he'", want: true},
 		{expr: "s STARTS WITH 'lo'", want: false},
 		{expr: "s ENDS WITH 'lo'", want: true},
@@ -311,7 +311,7 @@ func TestEvalCase(t *testing.T) {
 		{expr: "CASE WHEN false THEN 1 END", want: nil},
 		// Only the chosen branch is evaluated.
 		{expr: "CASE WHEN true THEN 1 ELSE 1 / 0 END", want: int64(1)},
-		{expr: "CASE WHEN 1 THEN 1 END", err: "WHEN expects a BOOLEAN, got a INTEGER", col: 11},
+		{expr: "CASE WHEN 1 THEN 1 END", err: "WHEN expects a BOOLEAN, got an INTEGER", col: 11},
 		{expr: "CASE WHEN false THEN 1 ELSE nope END", err: "variable nope is not defined", col: 29},
 	})
 }

@@ -36,7 +36,7 @@ func (r *run) foreach(rows []Row, s *Scope, f *cypher.Foreach) error {
 				return err
 			}
 		default:
-			return errorf(f.List.Position(), "type error: FOREACH needs a LIST, not a %s", value.TypeName(v))
+			return errorf(f.List.Position(), "type error: FOREACH needs a LIST, not %s", value.WithArticle(v))
 		}
 	}
 	bind := func(i int, el any) Row {

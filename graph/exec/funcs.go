@@ -146,7 +146,7 @@ func arityError(x *cypher.FuncCall, minArgs, maxArgs int) error {
 
 // argError is a type error in argument i (from 0) of call.
 func argError(call *cypher.FuncCall, i int, want string, got any) error {
-	return errorf(call.Args[i].Position(), "type error: argument %d of %s() must be %s, not a %s", i+1, call.Shown(), want, value.TypeName(got))
+	return errorf(call.Args[i].Position(), "type error: argument %d of %s() must be %s, not %s", i+1, call.Shown(), want, value.WithArticle(got))
 }
 
 // exists(x.key) is whether the property is set: null for a null x.

@@ -167,7 +167,7 @@ func TestFuncConversions(t *testing.T) {
 		{expr: "toBoolean(' tru ')", want: nil},
 		{expr: "toBoolean(false)", want: false},
 		{expr: "toBoolean(nul)", want: nil},
-		{expr: "toBoolean(1)", err: "must be a STRING or BOOLEAN, not a INTEGER", col: 11},
+		{expr: "toBoolean(1)", err: "must be a STRING or BOOLEAN, not an INTEGER", col: 11},
 	})
 }
 
@@ -250,7 +250,7 @@ func TestFuncStrings(t *testing.T) {
 		{expr: "toLower('HeLLo')", want: "hello"},
 		{expr: "toUpper(s)", want: "HELLO"},
 		{expr: "toUpper(nul)", want: nil},
-		{expr: "toUpper(1)", err: "argument 1 of toUpper() must be a STRING, not a INTEGER", col: 9},
+		{expr: "toUpper(1)", err: "argument 1 of toUpper() must be a STRING, not an INTEGER", col: 9},
 		{expr: "trim('  x y  ')", want: "x y"},
 		{expr: "ltrim('  x  ')", want: "x  "},
 		{expr: "rtrim('  x  ')", want: "  x"},

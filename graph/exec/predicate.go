@@ -153,7 +153,7 @@ rows:
 				continue rows
 			case *value.Node:
 			default:
-				return nil, errorf(x.Pos, "type error: %s starts from %s, which is a %s, not a NODE", predicateName(x), name, value.TypeName(v))
+				return nil, errorf(x.Pos, "type error: %s starts from %s, which is %s, not a NODE", predicateName(x), name, value.WithArticle(v))
 			}
 		}
 		var ok bool

@@ -475,7 +475,7 @@ func (e *Env) count(x cypher.Expr, clause string) (int, error) {
 	}
 	n, ok := v.(int64)
 	if !ok {
-		return 0, errorf(x.Position(), "%s takes a non-negative INTEGER, not a %s", clause, value.TypeName(v))
+		return 0, errorf(x.Position(), "%s takes a non-negative INTEGER, not %s", clause, value.WithArticle(v))
 	}
 	if n < 0 {
 		return 0, errorf(x.Position(), "%s takes a non-negative INTEGER, not %d", clause, n)
@@ -663,7 +663,7 @@ func (a *sumAgg) add(v any) error {
 		}
 		a.f += v
 	default:
-		return errorf(a.call.Pos, "type error: sum() adds numbers, not a %s", value.TypeName(v))
+		return errorf(a.call.Pos, "type error: sum() adds numbers, not %s", value.WithArticle(v))
 	}
 	return nil
 }
@@ -688,7 +688,7 @@ func (a *avgAgg) add(v any) error {
 	}
 	f, ok := toFloat(v)
 	if !ok {
-		return errorf(a.call.Pos, "type error: avg() averages numbers, not a %s", value.TypeName(v))
+		return errorf(a.call.Pos, "type error: avg() averages numbers, not %s", value.WithArticle(v))
 	}
 	a.n++
 	a.sum += f
@@ -718,7 +718,7 @@ func (a *stdevAgg) add(v any) error {
 	}
 	f, ok := toFloat(v)
 	if !ok {
-		return errorf(a.call.Pos, "type error: %s() takes numbers, not a %s", a.call.Shown(), value.TypeName(v))
+		return errorf(a.call.Pos, "type error: %s() takes numbers, not %s", a.call.Shown(), value.WithArticle(v))
 	}
 	a.n++
 	d := f - a.mean
@@ -756,7 +756,7 @@ func (a *percentileAgg) setPercentile(v any, err error) error {
 	}
 	p, ok := toFloat(v)
 	if !ok || p < 0 || p > 1 || math.IsNaN(p) {
-		return errorf(a.call.Args[1].Position(), "%s() takes a percentile between 0.0 and 1.0, not %v (a %s)", a.call.Shown(), v, value.TypeName(v))
+		return errorf(a.call.Args[1].Position(), "%s() takes a percentile between 0.0 and 1.0, not %v (%s)", a.call.Shown(), v, value.WithArticle(v))
 	}
 	a.p = p
 	return nil
@@ -767,7 +767,7 @@ func (a *percentileAgg) add(v any) error {
 		return nil
 	}
 	if _, ok := toFloat(v); !ok {
-		return errorf(a.call.Pos, "type error: %s() takes numbers, not a %s", a.call.Shown(), value.TypeName(v))
+		return errorf(a.call.Pos, "type error: %s() takes numbers, not %s", a.call.Shown(), value.WithArticle(v))
 	}
 	a.vals = append(a.vals, v)
 	return nil

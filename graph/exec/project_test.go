@@ -284,7 +284,7 @@ func TestProjectWhere(t *testing.T) {
 			cols: []string{"city"}, want: column("Oslo", "Oslo")},
 		{name: "where after aggregation", query: "WITH n.city AS city, count(*) AS c WHERE c > 1", rows: people,
 			cols: []string{"city", "c"}, want: rowsOf(2, "Oslo", int64(2))},
-		{name: "where not boolean", query: "WITH n.age AS age WHERE age", rows: people, err: "WHERE expects a BOOLEAN, got a INTEGER"},
+		{name: "where not boolean", query: "WITH n.age AS age WHERE age", rows: people, err: "WHERE expects a BOOLEAN, got an INTEGER"},
 		{name: "where on a variable not projected", query: "WITH n.age AS age WHERE n.name = 'Ann'", rows: people, err: "variable n is not defined"},
 		{name: "where with an aggregate", query: "WITH n.age AS age WHERE count(*) > 1", rows: people, err: "aggregate function count() is not allowed here"},
 	})

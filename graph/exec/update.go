@@ -109,7 +109,7 @@ func entity(pos cypher.Pos, name string, s *Scope, row Row) (*value.Node, *value
 	case *value.Relationship:
 		return nil, v, nil
 	}
-	return nil, nil, errorf(pos, "%s is a %s, not a node or relationship", name, value.TypeName(row[col]))
+	return nil, nil, errorf(pos, "%s is %s, not a node or relationship", name, value.WithArticle(row[col]))
 }
 
 func (r *run) set(rows []Row, s *Scope, items []cypher.SetItem) error {
@@ -261,7 +261,7 @@ func (r *run) delete(rows []Row, s *Scope, d *cypher.Delete) error {
 					addNode(n)
 				}
 			default:
-				return errorf(e.Position(), "DELETE deletes nodes, relationships and paths, not a %s", value.TypeName(v))
+				return errorf(e.Position(), "DELETE deletes nodes, relationships and paths, not %s", value.WithArticle(v))
 			}
 		}
 	}

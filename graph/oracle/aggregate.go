@@ -106,7 +106,7 @@ func sumAvg(name string, vals []any) (any, error) {
 			floats = true
 			fsum += x
 		default:
-			return nil, fmt.Errorf("expects numbers, found a %s", value.TypeName(v))
+			return nil, fmt.Errorf("expects numbers, found %s", value.WithArticle(v))
 		}
 	}
 	if name == "sum" {
@@ -168,7 +168,7 @@ func percentileOf(cont bool, vals []any, pv any) (any, error) {
 	case float64:
 		p = x
 	default:
-		return nil, fmt.Errorf("the percentile must be a number, found a %s", value.TypeName(pv))
+		return nil, fmt.Errorf("the percentile must be a number, found %s", value.WithArticle(pv))
 	}
 	if !(p >= 0 && p <= 1) {
 		return nil, fmt.Errorf("the percentile must be from 0.0 to 1.0, found %v", p)
@@ -212,7 +212,7 @@ func numbers(vals []any) ([]float64, error) {
 		case float64:
 			fs[i] = x
 		default:
-			return nil, fmt.Errorf("expects numbers, found a %s", value.TypeName(v))
+			return nil, fmt.Errorf("expects numbers, found %s", value.WithArticle(v))
 		}
 	}
 	return fs, nil

@@ -75,7 +75,7 @@ func TestEvalExpressions(t *testing.T) {
 			want: rows(r(3, 2.5, "abc", "ABC"))},
 		{name: "keys and properties of a map", q: `RETURN keys({b: 1, a: 2}) AS k, properties({a: 1}) AS p`,
 			want: rows(r([]any{"a", "b"}, map[string]any{"a": 1}))},
-		{name: "function of the wrong type", q: `RETURN toUpper(1) AS x`, err: "does not take a INTEGER"},
+		{name: "function of the wrong type", q: `RETURN toUpper(1) AS x`, err: "does not take an INTEGER"},
 		{name: "unknown function", q: `RETURN foo(1) AS x`, err: "unknown function foo"},
 		{name: "undefined variable", q: `RETURN x`, err: "variable x is not defined"},
 		{name: "NOT of a non-boolean", q: `RETURN NOT 1 AS x`, err: "BOOLEAN"},

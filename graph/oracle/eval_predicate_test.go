@@ -51,7 +51,7 @@ func TestEvalPatternPredicates(t *testing.T) {
 			err: "line 1, column 30: pattern ()-->() of a predicate names no node bound before it"},
 		{name: "nor take the row's relationships", graph: "social", q: `MATCH (a)-[r]->() WHERE (a)-[r]->() RETURN a`,
 			err: "relationship variable r is bound outside the predicate"},
-		{name: "a start that is not a node", graph: "social", q: `UNWIND [1] AS x MATCH (a) WHERE (x)-->(a) RETURN a`, err: "variable x is a INTEGER, not a node"},
+		{name: "a start that is not a node", graph: "social", q: `UNWIND [1] AS x MATCH (a) WHERE (x)-->(a) RETURN a`, err: "variable x is an INTEGER, not a node"},
 	})
 }
 

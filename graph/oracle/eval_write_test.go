@@ -64,7 +64,7 @@ func TestEvalWrites(t *testing.T) {
 			q: `MATCH ()-[r:KNOWS]->() RETURN r.since AS s`, want: rows(r(2011), r(2015), r(nil))},
 		{name: "SET a map property", graph: "social", q: `MATCH (n) SET n.x = {a: 1}`, err: "not a property value"},
 		{name: "SET on null does nothing", graph: "social", q: `OPTIONAL MATCH (n:Nope) SET n.x = 1, n:L REMOVE n.y RETURN n`, want: rows(r(nil))},
-		{name: "SET a property of an integer", q: `UNWIND [1] AS x SET x.a = 1`, err: "cannot set a property of a INTEGER"},
+		{name: "SET a property of an integer", q: `UNWIND [1] AS x SET x.a = 1`, err: "cannot set a property of an INTEGER"},
 		{name: "DELETE a node with relationships", graph: "social", q: `MATCH (n {name: 'Bob'}) DELETE n`, err: "DETACH DELETE"},
 		{name: "DETACH DELETE", graph: "social", pre: []string{`MATCH (n {name: 'Bob'}) DETACH DELETE n`},
 			q: `MATCH (n) OPTIONAL MATCH (n)-[r]->() RETURN count(DISTINCT n) AS v, count(r) AS e`, want: rows(r(3, 3))},
@@ -83,7 +83,7 @@ func TestEvalWrites(t *testing.T) {
 		{name: "returning a deleted node", graph: "social", q: `MATCH (n {name: 'Bob'}) DETACH DELETE n RETURN n`, err: "was deleted"},
 		{name: "reading a deleted node", graph: "social", q: `MATCH (n {name: 'Bob'}) DETACH DELETE n RETURN n.name`, err: "was deleted"},
 		{name: "counting deleted nodes", graph: "social", q: `MATCH (n:Person) DETACH DELETE n RETURN count(n) AS n`, want: rows(r(3))},
-		{name: "DELETE of an integer", q: `UNWIND [1] AS x DELETE x`, err: "cannot delete a INTEGER"},
+		{name: "DELETE of an integer", q: `UNWIND [1] AS x DELETE x`, err: "cannot delete an INTEGER"},
 	})
 }
 

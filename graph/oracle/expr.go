@@ -119,7 +119,7 @@ func (ev *evaluator) property(pos cypher.Pos, x any, key string) (any, error) {
 		}
 		return e.Props[key], nil
 	}
-	return nil, errAt(pos, "cannot read property %s of a %s", key, value.TypeName(x))
+	return nil, errAt(pos, "cannot read property %s of %s", key, value.WithArticle(x))
 }
 
 func (ev *evaluator) index(e *cypher.Index, r row) (any, error) {
@@ -135,7 +135,7 @@ func (ev *evaluator) index(e *cypher.Index, r row) (any, error) {
 	case []any:
 		n, ok := i.(int64)
 		if !ok {
-			return nil, errAt(e.Pos, "a list index must be an INTEGER, not a %s", value.TypeName(i))
+			return nil, errAt(e.Pos, "a list index must be an INTEGER, not %s", value.WithArticle(i))
 		}
 		if n < 0 {
 			n += int64(len(x))
@@ -147,11 +147,11 @@ func (ev *evaluator) index(e *cypher.Index, r row) (any, error) {
 	case map[string]any, *value.Node, *value.Relationship:
 		k, ok := i.(string)
 		if !ok {
-			return nil, errAt(e.Pos, "a %s is indexed by a STRING, not a %s", value.TypeName(x), value.TypeName(i))
+			return nil, errAt(e.Pos, "%s is indexed by a STRING, not %s", value.WithArticle(x), value.WithArticle(i))
 		}
 		return ev.property(e.Pos, x, k)
 	}
-	return nil, errAt(e.Pos, "cannot index a %s", value.TypeName(x))
+	return nil, errAt(e.Pos, "cannot index %s", value.WithArticle(x))
 }
 
 func (ev *evaluator) slice(e *cypher.Slice, r row) (any, error) {
@@ -164,7 +164,7 @@ func (ev *evaluator) slice(e *cypher.Slice, r row) (any, error) {
 	}
 	l, ok := x.([]any)
 	if !ok {
-		return nil, errAt(e.Pos, "cannot slice a %s", value.TypeName(x))
+		return nil, errAt(e.Pos, "cannot slice %s", value.WithArticle(x))
 	}
 	n := int64(len(l))
 	// bound evaluates one end: absent is def; null makes the whole slice null.
@@ -178,7 +178,7 @@ func (ev *evaluator) slice(e *cypher.Slice, r row) (any, error) {
 		}
 		i, ok := v.(int64)
 		if !ok {
-			return 0, false, errAt(e.Pos, "a slice bound must be an INTEGER, not a %s", value.TypeName(v))
+			return 0, false, errAt(e.Pos, "a slice bound must be an INTEGER, not %s", value.WithArticle(v))
 		}
 		if i < 0 {
 			i += n
@@ -281,7 +281,7 @@ func (ev *evaluator) boolean(x cypher.Expr, r row, op string) (any, error) {
 	case nil, bool:
 		return v, nil
 	}
-	return nil, errAt(x.Position(), "%s expects BOOLEAN operands, found a %s", op, value.TypeName(v))
+	return nil, errAt(x.Position(), "%s expects BOOLEAN operands, found %s", op, value.WithArticle(v))
 }
 
 // not is ternary NOT.
@@ -321,7 +321,7 @@ func (ev *evaluator) unary(e *cypher.Unary, r row) (any, error) {
 		}
 		return -x, nil
 	}
-	return nil, errAt(e.Pos, "unary %s expects a number, found a %s", e.Op, value.TypeName(v))
+	return nil, errAt(e.Pos, "unary %s expects a number, found %s", e.Op, value.WithArticle(v))
 }
 
 // in is X IN List: true if an element equals X, else null if some comparison was null,
@@ -337,7 +337,7 @@ func (ev *evaluator) in(e *cypher.In, r row) (any, error) {
 	}
 	l, ok := lv.([]any)
 	if !ok {
-		return nil, errAt(e.Pos, "IN expects a LIST on its right, found a %s", value.TypeName(lv))
+		return nil, errAt(e.Pos, "IN expects a LIST on its right, found %s", value.WithArticle(lv))
 	}
 	unknown := false
 	for _, el := range l {
@@ -398,7 +398,7 @@ func (ev *evaluator) labelTest(e *cypher.LabelTest, r row) (any, error) {
 		}
 		return true, nil
 	}
-	return nil, errAt(e.Pos, "a label test needs a NODE, found a %s", value.TypeName(x))
+	return nil, errAt(e.Pos, "a label test needs a NODE, found %s", value.WithArticle(x))
 }
 
 func (ev *evaluator) caseExpr(e *cypher.Case, r row) (any, error) {

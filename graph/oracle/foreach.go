@@ -35,7 +35,7 @@ func (ev *evaluator) foreach(c *cypher.Foreach, rows []row, sc scope) error {
 				}
 			}
 		default:
-			return errAt(c.List.Position(), "FOREACH over a %s, which is not a list", value.TypeName(v))
+			return errAt(c.List.Position(), "FOREACH over %s, which is not a list", value.WithArticle(v))
 		}
 	}
 	return nil

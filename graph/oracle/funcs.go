@@ -79,7 +79,7 @@ func (ev *evaluator) call(fc *cypher.FuncCall, r row) (any, error) {
 // typeErr is a function's complaint about an argument's type.
 type typeErr struct{ arg any }
 
-func (e typeErr) Error() string { return "does not take a " + value.TypeName(e.arg) }
+func (e typeErr) Error() string { return "does not take " + value.WithArticle(e.arg) }
 
 func (ev *evaluator) scalar(name string, args []any) (any, error) {
 	x := args[0]

@@ -21,7 +21,7 @@ func (ev *evaluator) elements(what string, e cypher.Expr, r row) ([]any, bool, e
 	}
 	l, ok := v.([]any)
 	if !ok {
-		return nil, false, errAt(e.Position(), "%s needs a LIST, found a %s", what, value.TypeName(v))
+		return nil, false, errAt(e.Position(), "%s needs a LIST, found %s", what, value.WithArticle(v))
 	}
 	return l, false, nil
 }
@@ -146,7 +146,7 @@ func (ev *evaluator) mapProjection(e *cypher.MapProjection, r row) (any, error) 
 		}
 		props = ex.Props
 	default:
-		return nil, errAt(e.Pos, "a map projection needs a NODE, RELATIONSHIP or MAP, found a %s", value.TypeName(v))
+		return nil, errAt(e.Pos, "a map projection needs a NODE, RELATIONSHIP or MAP, found %s", value.WithArticle(v))
 	}
 	out := map[string]any{}
 	for _, it := range e.Items {

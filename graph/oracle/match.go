@@ -268,7 +268,7 @@ func (m *matcher) candidates(np *cypher.NodePattern) ([]int64, error) {
 		case *value.Node:
 			return []int64{int64(n.ID)}, nil
 		}
-		return nil, errAt(np.Pos, "variable %s is a %s, not a node", np.Var, value.TypeName(v))
+		return nil, errAt(np.Pos, "variable %s is %s, not a node", np.Var, value.WithArticle(v))
 	}
 	return m.ev.g.vertexIDs(), nil
 }
@@ -303,7 +303,7 @@ func (m *matcher) props(e cypher.Expr) (map[string]any, error) {
 	}
 	pm, ok := v.(map[string]any)
 	if !ok {
-		return nil, errAt(e.Position(), "a pattern's properties must be a MAP, found a %s", value.TypeName(v))
+		return nil, errAt(e.Position(), "a pattern's properties must be a MAP, found %s", value.WithArticle(v))
 	}
 	return pm, nil
 }

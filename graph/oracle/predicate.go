@@ -22,7 +22,7 @@ func (ev *evaluator) patternPredicate(x *cypher.PatternPredicate, r row) (any, e
 				}
 			case *value.Node:
 			default:
-				return nil, errAt(n.Pos, "variable %s is a %s, not a node", n.Var, value.TypeName(v))
+				return nil, errAt(n.Pos, "variable %s is %s, not a node", n.Var, value.WithArticle(v))
 			}
 		}
 	}

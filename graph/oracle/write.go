@@ -94,7 +94,7 @@ func (ev *evaluator) createNode(np *cypher.NodePattern, r row) (int64, error) {
 		n, ok := v.(*value.Node)
 		switch {
 		case !ok:
-			return 0, errAt(np.Pos, "variable %s is a %s, not a node", np.Var, value.TypeName(v))
+			return 0, errAt(np.Pos, "variable %s is %s, not a node", np.Var, value.WithArticle(v))
 		case len(np.Labels) > 0 || np.Props != nil:
 			return 0, errAt(np.Pos, "variable %s is already declared: it cannot take labels or properties here", np.Var)
 		}
@@ -129,7 +129,7 @@ func (ev *evaluator) propMap(e cypher.Expr, r row, merge bool) (map[string]any, 
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errAt(e.Position(), "properties must be a MAP, found a %s", value.TypeName(v))
+		return nil, errAt(e.Position(), "properties must be a MAP, found %s", value.WithArticle(v))
 	}
 	for k, x := range m {
 		if x == nil && merge {
@@ -274,7 +274,7 @@ func (ev *evaluator) setItem(it cypher.SetItem, r row) error {
 	case *cypher.SetLabels:
 		n, ok := target.(*value.Node)
 		if !ok {
-			return errAt(it.Pos, "cannot set labels on a %s", value.TypeName(target))
+			return errAt(it.Pos, "cannot set labels on %s", value.WithArticle(target))
 		}
 		err = ev.g.SetLabels(int64(n.ID), it.Labels, false)
 	}
@@ -291,7 +291,7 @@ func (ev *evaluator) writeProp(target any, key string, val any) error {
 	case *value.Relationship:
 		return ev.g.SetEdgeProp(int64(t.ID), key, val)
 	}
-	return fmt.Errorf("cannot set a property of a %s", value.TypeName(target))
+	return fmt.Errorf("cannot set a property of %s", value.WithArticle(target))
 }
 
 func (ev *evaluator) replaceProps(target any, props map[string]any) error {
@@ -301,7 +301,7 @@ func (ev *evaluator) replaceProps(target any, props map[string]any) error {
 	case *value.Relationship:
 		return ev.g.ReplaceEdgeProps(int64(t.ID), props)
 	}
-	return fmt.Errorf("cannot set the properties of a %s", value.TypeName(target))
+	return fmt.Errorf("cannot set the properties of %s", value.WithArticle(target))
 }
 
 // remove runs REMOVE over every row (on null it does nothing).
@@ -332,7 +332,7 @@ func (ev *evaluator) remove(c *cypher.Remove, rows []row, sc scope) error {
 				case *value.Node:
 					err = ev.g.SetLabels(int64(n.ID), it.Labels, true)
 				default:
-					err = fmt.Errorf("cannot remove labels from a %s", value.TypeName(n))
+					err = fmt.Errorf("cannot remove labels from %s", value.WithArticle(n))
 				}
 			}
 			if err != nil {
@@ -374,7 +374,7 @@ func (ev *evaluator) delete(c *cypher.Delete, rows []row, sc scope) error {
 					rels = append(rels, int64(rel.ID))
 				}
 			default:
-				return errAt(e.Position(), "cannot delete a %s", value.TypeName(v))
+				return errAt(e.Position(), "cannot delete %s", value.WithArticle(v))
 			}
 		}
 	}

@@ -29,7 +29,7 @@ func indexBounds(rg shardapi.Range, graph, label, prop string) (prefix, start, s
 		case nil:
 			return prefix, nil, nil, nil
 		default:
-			return nil, nil, nil, fmt.Errorf("an index range cannot be bounded by a %s", value.TypeName(rg.Upper.V))
+			return nil, nil, nil, fmt.Errorf("an index range cannot be bounded by %s", value.WithArticle(rg.Upper.V))
 		}
 	}
 	start, err = value.AppendKey(append([]byte(nil), prefix...), from)

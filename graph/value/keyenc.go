@@ -104,7 +104,7 @@ func appendScalar(dst []byte, v any, canonical bool) ([]byte, error) {
 	case int64, float64:
 		return appendNumber(dst, x, canonical), nil
 	}
-	return dst, fmt.Errorf("%w: a %s has no key encoding (only booleans, integers, floats and strings)", ErrUnsupported, TypeName(v))
+	return dst, fmt.Errorf("%w: %s has no key encoding (only booleans, integers, floats and strings)", ErrUnsupported, WithArticle(v))
 }
 
 // DecodeKey decodes the AppendKey encoding at the start of b and returns the value and the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 )
 
 // Node is a vertex as a query sees it. ID is the vertex's internal id, unique in its graph and
@@ -40,6 +41,16 @@ var (
 	// ErrCorrupt: bytes that no encoder of this package wrote.
 	ErrCorrupt = errors.New("corrupt encoding")
 )
+
+// WithArticle returns TypeName(v) after its indefinite article, for messages: "an INTEGER",
+// "a STRING".
+func WithArticle(v any) string {
+	name := TypeName(v)
+	if strings.ContainsRune("AEIOU", rune(name[0])) {
+		return "an " + name
+	}
+	return "a " + name
+}
 
 // TypeName returns the openCypher name of v's type: NULL, BOOLEAN, INTEGER, FLOAT, STRING,
 // LIST, MAP, NODE, RELATIONSHIP or PATH. A Go value outside the model is named by its Go type
@@ -199,13 +210,13 @@ func CheckProperty(v any) error {
 				return fmt.Errorf("%w: a list property cannot hold null (element %d)", ErrNotProperty, i)
 			case bool, int64, float64, string:
 			default:
-				return fmt.Errorf("%w: a list property holds only booleans, integers, floats or strings; element %d is a %s", ErrNotProperty, i, TypeName(e))
+				return fmt.Errorf("%w: a list property holds only booleans, integers, floats or strings; element %d is %s", ErrNotProperty, i, WithArticle(e))
 			}
 			if TypeName(e) != TypeName(x[0]) {
-				return fmt.Errorf("%w: a list property holds one type; element 0 is a %s and element %d a %s", ErrNotProperty, TypeName(x[0]), i, TypeName(e))
+				return fmt.Errorf("%w: a list property holds one type; element 0 is %s and element %d %s", ErrNotProperty, WithArticle(x[0]), i, WithArticle(e))
 			}
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: a %s cannot be stored as a property", ErrNotProperty, TypeName(v))
+	return fmt.Errorf("%w: %s cannot be stored as a property", ErrNotProperty, WithArticle(v))
 }

@@ -83,7 +83,7 @@ func TestCheckProperty(t *testing.T) {
 	}{
 		{nil, "null is never stored"},
 		{l(int64(1), nil), "cannot hold null (element 1)"},
-		{l(int64(1), 2.0), "element 0 is a INTEGER and element 1 a FLOAT"},
+		{l(int64(1), 2.0), "element 0 is an INTEGER and element 1 a FLOAT"},
 		{l("a", true), "element 0 is a STRING and element 1 a BOOLEAN"},
 		{l(l()), "element 0 is a LIST"},
 		{l(map[string]any{}), "element 0 is a MAP"},

@@ -51,7 +51,7 @@ func (m *WireMap) UnmarshalJSON(data []byte) error {
 	}
 	mm, ok := w.V.(map[string]any)
 	if !ok {
-		return fmt.Errorf("%w: wire map: got a %s", ErrCorrupt, TypeName(w.V))
+		return fmt.Errorf("%w: wire map: got %s", ErrCorrupt, WithArticle(w.V))
 	}
 	*m = mm
 	return nil

@@ -494,7 +494,7 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 		{`MATCH (n) WHERE n.name =~ 'a(' RETURN n`, "line 1, column 27: invalid regular expression 'a(': missing closing )"},
 		{`MATCH (n) RETURN percentileCont(n.age, 1.5) AS p`, "line 1, column 40: percentileCont() takes a percentile between 0.0 and 1.0, not 1.5 (a FLOAT)"},
 		{`MATCH (n) WHERE n.name RETURN n`, "line 1, column 18: type error: WHERE expects a BOOLEAN, got a STRING"},
-		{`MATCH (n)-->(m) WHERE m.id > 0 AND n.age RETURN n`, "line 1, column 37: type error: WHERE expects a BOOLEAN, got a INTEGER"},
+		{`MATCH (n)-->(m) WHERE m.id > 0 AND n.age RETURN n`, "line 1, column 37: type error: WHERE expects a BOOLEAN, got an INTEGER"},
 		{`MATCH (n) WHERE n.name =~ $re RETURN n`, "line 1, column 27: invalid regular expression '(?=x)': invalid or unsupported Perl syntax"},
 		{`MATCH (n) RETURN * UNION MATCH (m) RETURN *`, "line 1, column 20: expected the same column names on both sides of UNION, found (n) before it and (m) after it"},
 		{`RETURN 1 AS a UNION RETURN 2 AS b`, "line 1, column 15: expected the same column names on both sides of UNION, found (a) before it and (b) after it"},
