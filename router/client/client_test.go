@@ -245,6 +245,7 @@ func TestErrorMapping(t *testing.T) {
 		{502, "upstream died\n", nil, "upstream died", "502 Bad Gateway: upstream died"},
 		{429, ``, nil, "", "429 Too Many Requests"},
 		{409, `{"error":"conflict"}`, nil, "conflict", "409 Conflict: conflict"},
+		{409, `{"error":"conflict: cannot delete vertex 7"}`, nil, "conflict: cannot delete vertex 7", "409 Conflict: cannot delete vertex 7"},
 		{421, `{"error":"misdirected"}`, nil, "misdirected", "421 Misdirected Request: misdirected"},
 		{599, `{"error":"odd"}`, nil, "odd", "HTTP 599: odd"},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 )
 
@@ -46,7 +47,8 @@ type Error struct {
 }
 
 // Error returns the status code, its text and the message, e.g.
-// "412 Precondition Failed: revision is 7, not 5".
+// "412 Precondition Failed: revision is 7, not 5". A message that starts with the status's
+// text ("conflict: cannot delete vertex 7 ...", as servers phrase errors) does not say it twice.
 func (e *Error) Error() string {
 	text := http.StatusText(e.Status)
 	switch {
@@ -55,7 +57,11 @@ func (e *Error) Error() string {
 	case text == "":
 		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
 	default:
-		return fmt.Sprintf("%d %s: %s", e.Status, text, e.Message)
+		msg := e.Message
+		if len(msg) > len(text)+2 && strings.EqualFold(msg[:len(text)], text) && msg[len(text):len(text)+2] == ": " {
+			msg = msg[len(text)+2:]
+		}
+		return fmt.Sprintf("%d %s: %s", e.Status, text, msg)
 	}
 }
 
