@@ -498,29 +498,5 @@ func BenchmarkReadsRequest(b *testing.B) {
 		r.Parts = append(r.Parts, ReadPart{Shard: p, Read: &ReadRequest{Expand: &ExpandRequest{IDs: ids,
 			Dirs: []layout.Direction{layout.Out}, Types: []string{"E"}, Limit: 100000, Ends: true}}})
 	}
-	b.Run("json", func(b *testing.B) {
-		for b.Loop() {
-			js, err := json.Marshal(r)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var out ReadsRequest
-			if err := json.Unmarshal(js, &out); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(js)))
-		}
-	})
-	b.Run("binary", func(b *testing.B) {
-		for b.Loop() {
-			bin, err := EncodeReadsRequest(r)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := DecodeReadsRequest(bin); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(bin)))
-		}
-	})
+	benchCodecs(b, "", r, EncodeReadsRequest, DecodeReadsRequest)
 }

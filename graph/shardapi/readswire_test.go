@@ -507,30 +507,35 @@ func BenchmarkReadsAnswer(b *testing.B) {
 	answers["halves"] = halves
 	for _, name := range []string{"ends", "vertices", "halves"} {
 		r := answers[name]
-		b.Run(name+"/json", func(b *testing.B) {
-			for b.Loop() {
-				js, err := json.Marshal(r)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var out ReadsResponse
-				if err := json.Unmarshal(js, &out); err != nil {
-					b.Fatal(err)
-				}
-				b.SetBytes(int64(len(js)))
-			}
-		})
-		b.Run(name+"/binary", func(b *testing.B) {
-			for b.Loop() {
-				bin, err := EncodeReads(r)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := DecodeReads(bin); err != nil {
-					b.Fatal(err)
-				}
-				b.SetBytes(int64(len(bin)))
-			}
-		})
+		benchCodecs(b, name+"/", r, EncodeReads, DecodeReads)
 	}
+}
+
+// benchCodecs runs a round trip of v through JSON (name+"json") and through enc and dec
+// (name+"binary"), bytes counted as encoded.
+func benchCodecs[T any](b *testing.B, name string, v *T, enc func(*T) ([]byte, error), dec func([]byte) (*T, error)) {
+	b.Run(name+"json", func(b *testing.B) {
+		for b.Loop() {
+			js, err := json.Marshal(v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := json.Unmarshal(js, new(T)); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(js)))
+		}
+	})
+	b.Run(name+"binary", func(b *testing.B) {
+		for b.Loop() {
+			bin, err := enc(v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := dec(bin); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(bin)))
+		}
+	})
 }
