@@ -222,16 +222,8 @@ func TestEncodeReadsRefusesNilEntries(t *testing.T) {
 // refused before anything is allocated for it.
 func TestDecodeReadsRefuses(t *testing.T) {
 	g := NewWithT(t)
-	full, err := EncodeReads(readsCases(t)["full"])
-	g.Expect(err).NotTo(HaveOccurred())
-	expectEveryCutRefused(g, full, DecodeReads, nodeapi.ErrBadAnswer)
-	single, err := EncodeRead(readsCases(t)["full"].Parts[0].Read)
-	g.Expect(err).NotTo(HaveOccurred())
-	expectEveryCutRefused(g, single, DecodeRead, nodeapi.ErrBadAnswer)
-	_, err = DecodeRead(append(single, 0))
-	g.Expect(err).To(MatchError(ContainSubstring("1 trailing bytes")))
-	_, err = DecodeRead(append([]byte{2}, single[1:]...))
-	g.Expect(err).To(MatchError(ContainSubstring("read answer version 2")))
+	full := readsCases(t)["full"]
+	expectCutsRefused(g, full, EncodeReads, DecodeReads, full.Parts[0].Read, EncodeRead, DecodeRead, nodeapi.ErrBadAnswer, "read answer", "read answer version 2")
 	uv := func(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 	// One part, answered: status 0, no error, no leader, a read.
 	part := []byte{readsVersion, 1, 0, 0, 0, 1}
@@ -424,6 +416,23 @@ func expectEveryCutRefused[T any](g *WithT, b []byte, decode func([]byte) (T, er
 		_, err := decode(b[:n])
 		g.Expect(err).To(MatchError(refusal), "cut at %d of %d bytes", n, len(b))
 	}
+}
+
+// expectCutsRefused checks a codec of a whole (W) and of one part alone (P): every cut of
+// whole's and of part's encodings is refused with refusal, and so are a part with a trailing
+// byte (named as what) and one of version 2 (with the message version).
+func expectCutsRefused[W, P any](g *WithT, whole *W, encW func(*W) ([]byte, error), decW func([]byte) (*W, error),
+	part *P, encP func(*P) ([]byte, error), decP func([]byte) (*P, error), refusal error, what, version string) {
+	b, err := encW(whole)
+	g.Expect(err).NotTo(HaveOccurred())
+	expectEveryCutRefused(g, b, decW, refusal)
+	single, err := encP(part)
+	g.Expect(err).NotTo(HaveOccurred())
+	expectEveryCutRefused(g, single, decP, refusal)
+	_, err = decP(append(single, 0))
+	g.Expect(err).To(MatchError(ContainSubstring(what + ": malformed encoding: 1 trailing bytes")))
+	_, err = decP(append([]byte{2}, single[1:]...))
+	g.Expect(err).To(MatchError(ContainSubstring(version)))
 }
 
 // fuzzReencode is the body of the binary codecs' fuzz targets: decode (called name) never
