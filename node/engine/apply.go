@@ -148,6 +148,7 @@ func (e *Engine) applyTo(b *pebble.Batch, shard int, ops []Op, atomic []Span, ap
 	}
 	a := &applier{e: e, shard: shard, wc: wc, m: m,
 		learned: make([]cachedKey, 0, len(ops)), results: make([]Result, len(ops))}
+	defer a.close()
 	for i := 0; i < len(ops); {
 		end, isAtomic := i+1, false
 		if len(atomic) > 0 && atomic[0].Start == i {
@@ -217,6 +218,9 @@ type applier struct {
 	pending []pendingWrite
 	// wrote reports that the batch holds a write of an op.
 	wrote bool
+	// iter reads keys the call needs the state of (lookup), once it has read a few.
+	iter    *pebble.Iterator
+	lookups int
 }
 
 // pendingWrite is a put (value set) or a delete (del) of the data key k.
@@ -266,19 +270,21 @@ func (a *applier) unit(b *pebble.Batch, ops []Op, first, end int, atomic bool) e
 // queues its write; ok reports that it did not fail.
 func (a *applier) eval(i int, op Op) (ok bool, err error) {
 	cur, known := a.last(op.Key)
+	// A key the cache does not keep (Options.Remember) is not looked for in it.
+	skip := a.e.remember != nil && !a.e.remember(op.Key)
 	if !known {
 		var complete bool
-		cur, known, complete = a.wc.key(op.Key)
+		cur, known, complete = a.wc.key(op.Key, skip)
 		// A complete cache not holding the key: it does not exist. Only a PUT without
 		// a condition trusts that (its counts depend on it, nothing else does).
 		known = known || (complete && op.Kind == OpPut && op.Cond.Kind == kv.CondNone)
 	}
 	k := dataKey(a.shard, op.Key)
 	if !known {
-		if cur, err = a.e.lookup(k); err != nil {
+		if cur, err = a.lookup(k); err != nil {
 			return false, fmt.Errorf("apply shard %d op %d: %w", a.shard, i, err)
 		}
-		a.learn(op.Key, cur)
+		a.learn(op.Key, cur, skip)
 	}
 	if !condHolds(op.Cond, cur) {
 		a.results[i].Err = ErrConditionFailed
@@ -312,7 +318,7 @@ func (a *applier) eval(i int, op Op) (ok bool, err error) {
 		a.m.Bytes -= int64(len(op.Key) + cur.dataLen)
 	}
 	a.results[i].Revision = a.m.Revision
-	a.learn(op.Key, next)
+	a.learn(op.Key, next, skip)
 	return true, nil
 }
 
@@ -320,9 +326,8 @@ func (a *applier) eval(i int, op Op) (ok bool, err error) {
 // holds a few ops, a graph write thousands.
 const indexFrom = 32
 
-// learn records key's state after the ops so far.
-func (a *applier) learn(key []byte, st keyState) {
-	skip := a.e.remember != nil && !a.e.remember(key)
+// learn records key's state after the ops so far; skip keeps it out of the cache.
+func (a *applier) learn(key []byte, st keyState, skip bool) {
 	a.learned = append(a.learned, cachedKey{key: string(key), state: st, skip: skip})
 	if a.index != nil {
 		a.index[string(key)] = len(a.learned) - 1
@@ -350,6 +355,52 @@ func (a *applier) last(key []byte) (keyState, bool) {
 		}
 	}
 	return keyState{}, false
+}
+
+// iterFrom is the number of lookups of one call after which it reads through an iterator.
+var iterFrom = 4 // a variable for tests
+
+// lookup reads the state of the data key k from the store: with Get for the first few keys
+// of the call, then through one iterator that consults the bloom filters of every level
+// (Pebble skips them in the last level by default): most keys a large write reads are new
+// (the halves of edges being made), and without the filter each costs a data block read.
+func (a *applier) lookup(k []byte) (keyState, error) {
+	a.lookups++
+	if a.lookups <= iterFrom {
+		return a.e.lookup(k)
+	}
+	if lookupHook != nil {
+		lookupHook()
+	}
+	if a.iter == nil {
+		var err error
+		if a.iter, err = a.e.db.NewIter(&pebble.IterOptions{UseL6Filters: true}); err != nil {
+			return keyState{}, fmt.Errorf("read key: %w", markCorrupt(err))
+		}
+	}
+	if !a.iter.SeekPrefixGE(k) {
+		if err := a.iter.Error(); err != nil {
+			return keyState{}, fmt.Errorf("read key: %w", markCorrupt(err))
+		}
+		return keyState{}, nil
+	}
+	raw, err := a.iter.ValueAndErr()
+	if err != nil {
+		return keyState{}, fmt.Errorf("read key: %w", markCorrupt(err))
+	}
+	rev, data, err := decodeValue(raw)
+	if err != nil {
+		return keyState{}, fmt.Errorf("read key: %w", err)
+	}
+	return keyState{exists: true, rev: rev, dataLen: len(data), rawLen: len(raw)}, nil
+}
+
+// close releases the call's iterator.
+func (a *applier) close() {
+	if a.iter != nil {
+		_ = a.iter.Close()
+		a.iter = nil
+	}
 }
 
 // lookupHook, if set (tests only), is called by each lookup.

@@ -66,11 +66,13 @@ func (c *writeCache) learnMeta(m meta) {
 }
 
 // key returns the state of user key k, if known, and whether the cache is complete (a key
-// it does not know does not exist).
-func (c *writeCache) key(k []byte) (st keyState, ok, complete bool) {
+// it does not know does not exist). A key the cache does not keep (skip) is not looked for.
+func (c *writeCache) key(k []byte, skip bool) (st keyState, ok, complete bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st, ok = c.keys[string(k)]
+	if !skip {
+		st, ok = c.keys[string(k)]
+	}
 	return st, ok, c.complete
 }
 

@@ -74,20 +74,29 @@ func (m *modelShard) stats() (keys, size int64) {
 // restored over newer data, whole-shard deletes, restarts, and a write cache far smaller
 // than the key set or larger than it (complete for long stretches), give exactly the
 // results, values and statistics of a plain model: the cache never answers for a key with
-// a state Pebble does not hold.
+// a state Pebble does not hold. Keys are read with Get, or all through a call's iterator
+// (which large calls use), with keys that are prefixes of others ("k1", "k10").
 func TestApplyMatchesModelThroughCacheResets(t *testing.T) {
 	oddKeys := func(key []byte) bool { return key[len(key)-1]%2 == 1 }
 	for _, size := range []int{8, 64} {
 		for _, remember := range []func([]byte) bool{nil, oddKeys} {
-			name := fmt.Sprintf("cache of %d keys", size)
-			if remember != nil {
-				name += ", odd keys only"
+			for _, iterate := range []bool{false, true} {
+				name := fmt.Sprintf("cache of %d keys", size)
+				if remember != nil {
+					name += ", odd keys only"
+				}
+				if iterate {
+					name += ", reads through an iterator"
+				}
+				t.Run(name, func(t *testing.T) {
+					defer func(n, from int) { maxCachedKeys, iterFrom = n, from }(maxCachedKeys, iterFrom)
+					maxCachedKeys = size
+					if iterate {
+						iterFrom = 0
+					}
+					testApplyMatchesModel(t, Options{NoSync: true, Remember: remember})
+				})
 			}
-			t.Run(name, func(t *testing.T) {
-				defer func(n int) { maxCachedKeys = n }(maxCachedKeys)
-				maxCachedKeys = size
-				testApplyMatchesModel(t, Options{NoSync: true, Remember: remember})
-			})
 		}
 	}
 }
