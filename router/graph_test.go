@@ -90,8 +90,9 @@ func TestGraphQueriesThroughTheRouter(t *testing.T) {
 	g.Expect(send(t, "DELETE", c.base+"/graph/social", "", nil).code).To(Equal(404))
 }
 
-// TestGraphQueryLimits: the row limit answers 413 naming it, the time limit 503, a client
-// that goes away ends its query, and the cluster serves the next one.
+// TestGraphQueryLimits: the row limit answers 413 naming it (also to a variable length without
+// an upper bound), the time limit 503, a client that goes away ends its query, and the
+// cluster serves the next one.
 func TestGraphQueryLimits(t *testing.T) {
 	g := NewWithT(t)
 	c := startCluster(t, 2, 1, nil)
@@ -105,12 +106,23 @@ func TestGraphQueryLimits(t *testing.T) {
 	code, _, qe = query(t, c.base, "big", `MATCH (a:N), (b:N) RETURN count(*)`, nil)
 	g.Expect(code).To(Equal(413), "%+v", qe)
 	g.Expect(qe.Error).To(ContainSubstring("more than 1000 rows"))
+	// A variable length without an upper bound is bounded by the row limit too: the chain
+	// of 300 has 44,850 paths.
+	unbounded := `MATCH (a:N)-[:NEXT*]->(b) RETURN count(*)`
+	code, _, qe = query(t, c.base, "big", unbounded, nil)
+	g.Expect(code).To(Equal(413), "%+v", qe)
+	g.Expect(qe.Error).To(ContainSubstring("more than 1000 rows"))
 	code, res, _ := query(t, c.base, "big", `MATCH (a:N) RETURN count(*)`, nil)
 	g.Expect(code).To(Equal(200))
 	g.Expect(res.Rows).To(Equal([][]any{{float64(300)}}))
 
-	// The time limit, asked for by the query.
+	// Under the default limit, every path.
 	c.router.graph = exec.New(graphCluster{rt: c.router, api: shardapi.NewClient(c.router.nodes)}, exec.Config{})
+	code, res, qe = query(t, c.base, "big", unbounded, nil)
+	g.Expect(code).To(Equal(200), "%+v", qe)
+	g.Expect(res.Rows).To(Equal([][]any{{float64(300 * 299 / 2)}}))
+
+	// The time limit, asked for by the query.
 	body := `{"query": "MATCH (a:N)-[:NEXT*1..300]->(b) RETURN count(*)", "timeout": "1ms"}`
 	r := send(t, "POST", c.base+"/graph/big/query", body, nil)
 	g.Expect(r.code).To(Equal(503), r.body)

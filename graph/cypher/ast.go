@@ -329,15 +329,16 @@ type RelPattern struct {
 }
 
 // Range is the length of a variable-length relationship, Min to Max hops inclusive
-// (0 <= Min <= Max; Torua requires Max). At is its "*".
+// (0 <= Min <= Max). At is its "*".
 type Range struct {
 	At
 	Min, Max int64
 }
 
 // Unbounded is the Max of a variable-length relationship written without an upper bound
-// (*, *0..), which Torua allows only in shortestPath and allShortestPaths: their
-// breadth-first search ends when a level reaches no vertex it has not seen.
+// (*, *0..). A match of it ends because a path never uses a relationship twice (it is a
+// trail), so it stops where no trail goes further; shortestPath and allShortestPaths end
+// when a level of their breadth-first search reaches no vertex it has not seen.
 const Unbounded = int64(math.MaxInt64)
 
 func (*NodePattern) element() {}

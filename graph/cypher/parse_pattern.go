@@ -29,9 +29,7 @@ func (p *parser) pattern() *Pattern {
 	}
 	fn := p.next()
 	p.next()
-	p.shortest = true
 	p.chain(pat)
-	p.shortest = false
 	p.expectSym(")", `")" after the pattern of `+fn.Text)
 	if len(pat.Elements) != 3 {
 		p.failAt(fn.Pos, "expected a pattern of exactly one relationship between two nodes in %s, found %d relationships", fn.Text, len(pat.Elements)/2)
@@ -127,11 +125,11 @@ func (p *parser) relDetail(r *RelPattern) {
 	p.expectSym("]", after)
 }
 
-// varLength reads *n, *m..n or *..n (the lower bound 1). Torua requires the upper bound but
-// in a shortest path's pattern, where *, *m.. and *.. are Unbounded.
+// varLength reads *, *n, *m.., *m..n, *..n and *..: the lower bound is 1 when not written,
+// and a length without an upper bound is Unbounded.
 func (p *parser) varLength() *Range {
 	star := p.next()
-	rg := &Range{At: At{star.Pos}, Min: 1}
+	rg := &Range{At: At{star.Pos}, Min: 1, Max: Unbounded}
 	switch {
 	case p.cur().Kind == Int:
 		rg.Min = p.intValue(p.next())
@@ -140,41 +138,25 @@ func (p *parser) varLength() *Range {
 			return rg
 		}
 	case p.acceptSym(".."):
+	case p.lengthEnds():
+		return rg
 	default:
-		if p.unbounded() {
-			rg.Max = Unbounded
-			return rg
-		}
-		p.boundOrFail(star, `an integer or ".." after "*"`)
+		p.expected(`an integer or ".." after "*"`)
 	}
-	if p.cur().Kind != Int {
-		if p.unbounded() {
-			rg.Max = Unbounded
-			return rg
-		}
-		p.boundOrFail(star, `an integer after ".."`)
+	switch {
+	case p.cur().Kind == Int:
+		rg.Max = p.intValue(p.next())
+	case !p.lengthEnds():
+		p.expected(`an integer after ".."`)
 	}
-	rg.Max = p.intValue(p.next())
 	if rg.Min > rg.Max {
 		p.failAt(star.Pos, "expected a lower bound no greater than the upper bound, found *%d..%d", rg.Min, rg.Max)
 	}
 	return rg
 }
 
-// unbounded reports whether a length without an upper bound ends here, in a shortest path's
-// pattern, where Torua allows it.
-func (p *parser) unbounded() bool {
-	return p.shortest && (p.atSym("]") || p.atSym("{"))
-}
-
-// boundOrFail fails where an upper bound is missing: a refusal when the relationship ends
-// there (*, *2..), else a syntax error.
-func (p *parser) boundOrFail(star Token, what string) {
-	if p.atSym("]") || p.atSym("{") || p.cur().Kind == Param {
-		p.failAt(star.Pos, "variable-length relationships without an upper bound are not supported by Torua outside shortestPath and allShortestPaths: it requires one, as in *..5 or *2..5")
-	}
-	p.expected(what)
-}
+// lengthEnds reports whether a relationship's length ends here: at its property map or "]".
+func (p *parser) lengthEnds() bool { return p.atSym("]") || p.atSym("{") }
 
 // looksLikePattern reports whether the "(" at the current token starts a pattern
 // (a node followed by a relationship) rather than a parenthesised expression: a pattern

@@ -56,9 +56,6 @@ type parser struct {
 	// loose are the patterns read as expressions not (yet) found in a predicate position
 	// (parse_pattern_pred.go).
 	loose []*PatternPredicate
-	// shortest is set while the pattern of a shortestPath or allShortestPaths is read: its
-	// relationship may have no upper bound.
-	shortest bool
 }
 
 // maxDepth bounds the nesting of expressions: a query nested deeper is refused, rather

@@ -44,7 +44,12 @@ var validCases = []validCase{
 	{"MATCH (a), (b)-->(c), (d) RETURN a", ""},
 	{"MATCH p = (a)-[*..3]->(b) RETURN p", "MATCH p = (a)-[*1..3]->(b) RETURN p"},
 	{"MATCH p = shortestPath((a)-[:KNOWS*..6]->(b)) RETURN length(p)", "MATCH p = shortestPath((a)-[:KNOWS*1..6]->(b)) RETURN length(p)"},
-	// A shortest path's relationship may have no upper bound.
+	// A relationship's length may have no upper bound, in any pattern.
+	{"MATCH (a)-[*]->(b) RETURN a", "MATCH (a)-[*1..]->(b) RETURN a"},
+	{"MATCH (a)-[:T*2..]->(b) RETURN a", "MATCH (a)-[:T*2..]->(b) RETURN a"},
+	{"MATCH (a)-[r*.. {w: 1}]-(b) RETURN r", "MATCH (a)-[r*1.. {w: 1}]-(b) RETURN r"},
+	{"MATCH (a) WHERE (a)-[:T*0..]->(:Admin) RETURN a", ""},
+	{"RETURN [p = (a)-[*]->(b) | p]", "RETURN [p = (a)-[*1..]->(b) | p]"},
 	{"MATCH p = shortestPath((a)-[*]-(b)) RETURN p", "MATCH p = shortestPath((a)-[*1..]-(b)) RETURN p"},
 	{"MATCH p = allShortestPaths((a)-[:T*0..]->(b)) RETURN p", "MATCH p = allShortestPaths((a)-[:T*0..]->(b)) RETURN p"},
 	{"MATCH p = shortestPath((a)-[r:T* {w: 1}]->(b)) RETURN p", "MATCH p = shortestPath((a)-[r:T*1.. {w: 1}]->(b)) RETURN p"},

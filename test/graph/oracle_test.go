@@ -247,6 +247,11 @@ var queries = []struct {
 	{q: `MATCH (a)-[:KNOWS]->(b) WHERE a.id < 20 WITH a, b, [(b)-[k:KNOWS]->(c) | coalesce(k.since, 0) - coalesce(a.age, 0)] AS xs RETURN a.id, b.id, size(xs) AS n, reduce(m = 0, x IN xs | m + x) AS s`},
 	{q: `MATCH (a) WHERE a.id <= 10 RETURN a.id, reduce(s = 0, l IN [p = (a)-[:KNOWS*1..2]-(b) WHERE b.age > 20 | [n IN nodes(p) | n.id] + [r IN relationships(p) | coalesce(r.since, 1)]] | s + reduce(t = 0, i IN l | t + i)) AS s`},
 	{q: `MATCH (a) WHERE a.id <= 25 WITH a, sum(size([(a)-[:LIKES]->(b) | b])) AS likes WHERE likes > 0 RETURN a.id, likes, [(a)-[r:LIKES]->() WHERE r.weight > 2 | r] IS NULL AS none`},
+	// Without an upper bound: every trail (no relationship twice), over the relationships of
+	// one year (a few dozen, so that the trails stay few).
+	{q: `MATCH (a)-[rs* {since: 2020}]->(b) RETURN a.id, b.id, size(rs) AS n`},
+	{q: `MATCH (a)-[rs*0.. {since: 2001}]-(b) WHERE a.id <= 40 RETURN a.id, b.id, [r IN rs | r.weight] AS ws`},
+	{q: `MATCH p = (a)-[:KNOWS|LIKES*2.. {since: 2010}]->(b) RETURN [x IN nodes(p) | x.id] AS ids`},
 }
 
 // TestQueriesAgreeWithTheOracle loads each graph into the cluster and the oracle and runs the
