@@ -28,6 +28,10 @@ type PatternPredicate struct {
 	Patterns []*Pattern
 	Where    Expr // nil without WHERE
 	Map      Expr // Comprehension only
+	// Value marks a Comprehension written as a bare pattern where a value stands
+	// (size((a)-->())): its path variable and Map were made by the parser, and it prints as
+	// the pattern.
+	Value bool
 }
 
 // EveryMatch reports whether x's value depends on each of its matches (COUNT { } and a

@@ -1,13 +1,17 @@
 package cypher
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // Pattern predicates: a pattern where a predicate may stand ((a)-->(b) in WHERE),
 // exists((a)-->(b)), the subqueries EXISTS { [MATCH] patterns [WHERE cond] } and
-// COUNT { ... }, and pattern comprehensions [(a)-->(b) WHERE cond | expr]. A pattern read as an expression is "loose" until the WHERE it belongs to
-// finds it in a predicate position (the condition itself, or an operand of AND, OR, XOR
-// or NOT there); one still loose when its clause ends is refused, as openCypher 9's
-// patterns as values (lists of paths) are not supported.
+// COUNT { ... }, and pattern comprehensions [(a)-->(b) WHERE cond | expr]. A pattern read
+// as an expression is "loose" until the WHERE it belongs to finds it in a predicate position
+// (the condition itself, or an operand of AND, OR, XOR or NOT there); one still loose when
+// its clause ends is a value, as in openCypher 9: the list of its paths, as the pattern
+// comprehension [p = pattern | p] has it (size((a)-->()) counts a's relationships).
 
 // patternPredicate reads the pattern at the current "(" (looksLikePattern has seen a
 // node and a relationship) as a predicate.
@@ -111,10 +115,15 @@ func (p *parser) allowPredicates(e Expr) {
 	}
 }
 
-// checkLoose fails at the first pattern still loose at the end of a clause.
+// checkLoose makes the patterns still loose at the end of a clause values: comprehensions of
+// their paths, named by a variable no query can write.
 func (p *parser) checkLoose() {
-	if len(p.loose) > 0 {
-		p.failAt(p.loose[0].Pos, "a pattern used as a value is not supported by Torua: a pattern is a predicate in WHERE "+
-			"(use exists(...) or COUNT { ... } elsewhere)")
+	for _, pp := range p.loose {
+		p.values++
+		name := fmt.Sprintf(" path %d", p.values)
+		pp.Form, pp.Value = Comprehension, true
+		pp.Patterns[0].PathVar = name
+		pp.Map = &Variable{At: pp.At, Name: name}
 	}
+	p.loose = p.loose[:0]
 }

@@ -56,6 +56,8 @@ type parser struct {
 	// loose are the patterns read as expressions not (yet) found in a predicate position
 	// (parse_pattern_pred.go).
 	loose []*PatternPredicate
+	// values counts the loose patterns made values, which names their paths.
+	values int
 }
 
 // maxDepth bounds the nesting of expressions: a query nested deeper is refused, rather

@@ -44,6 +44,12 @@ var validCases = []validCase{
 	{"MATCH (a), (b)-->(c), (d) RETURN a", ""},
 	{"MATCH p = (a)-[*..3]->(b) RETURN p", "MATCH p = (a)-[*1..3]->(b) RETURN p"},
 	{"MATCH p = shortestPath((a)-[:KNOWS*..6]->(b)) RETURN length(p)", "MATCH p = shortestPath((a)-[:KNOWS*1..6]->(b)) RETURN length(p)"},
+	// A pattern where a value stands is the list of its paths.
+	{"MATCH (a) RETURN (a)-[:T]->()", ""},
+	{"MATCH (a) WHERE a.x AND size((a)-->()) > 0 RETURN a", ""},
+	{"MATCH (a) WITH a, (a)<-[:T*2]-(:L) AS x RETURN a, size(x)", ""},
+	{"RETURN [(a)-->(b) | (b)-->()]", ""},
+	{"MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE b.x = (b)--() } RETURN a", ""},
 	// A relationship's length may have no upper bound, in any pattern.
 	{"MATCH (a)-[*]->(b) RETURN a", "MATCH (a)-[*1..]->(b) RETURN a"},
 	{"MATCH (a)-[:T*2..]->(b) RETURN a", "MATCH (a)-[:T*2..]->(b) RETURN a"},

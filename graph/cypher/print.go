@@ -236,6 +236,11 @@ func (e *PatternPredicate) String() string {
 	case ExistsForm:
 		return "exists(" + e.Patterns[0].String() + ")"
 	case Comprehension:
+		if e.Value {
+			pat := *e.Patterns[0]
+			pat.PathVar = ""
+			return pat.String()
+		}
 		s := "[" + e.Patterns[0].String()
 		if e.Where != nil {
 			s += " WHERE " + e.Where.String()

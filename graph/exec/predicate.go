@@ -83,6 +83,9 @@ func predicateName(x *cypher.PatternPredicate) string {
 	case cypher.CountSubquery:
 		return "COUNT { }"
 	case cypher.Comprehension:
+		if x.Value {
+			return "a pattern used as a value"
+		}
 		return "a pattern comprehension"
 	}
 	return "a pattern predicate"
@@ -282,7 +285,11 @@ func anchors(x *cypher.PatternPredicate, s *Scope) ([]string, error) {
 			}
 		}
 		if !anchored {
-			return nil, errorf(p.Pos, "%s must start from a node the row binds, and %s names none", predicateName(x), p)
+			shown := p.String()
+			if x.Value {
+				shown = x.String() // without the path variable the parser named
+			}
+			return nil, errorf(p.Pos, "%s must start from a node the row binds, and %s names none", predicateName(x), shown)
 		}
 		for _, n := range p.Nodes() {
 			if n.Var != "" && !s.Has(n.Var) {

@@ -247,6 +247,9 @@ var queries = []struct {
 	{q: `MATCH (a)-[:KNOWS]->(b) WHERE a.id < 20 WITH a, b, [(b)-[k:KNOWS]->(c) | coalesce(k.since, 0) - coalesce(a.age, 0)] AS xs RETURN a.id, b.id, size(xs) AS n, reduce(m = 0, x IN xs | m + x) AS s`},
 	{q: `MATCH (a) WHERE a.id <= 10 RETURN a.id, reduce(s = 0, l IN [p = (a)-[:KNOWS*1..2]-(b) WHERE b.age > 20 | [n IN nodes(p) | n.id] + [r IN relationships(p) | coalesce(r.since, 1)]] | s + reduce(t = 0, i IN l | t + i)) AS s`},
 	{q: `MATCH (a) WHERE a.id <= 25 WITH a, sum(size([(a)-[:LIKES]->(b) | b])) AS likes WHERE likes > 0 RETURN a.id, likes, [(a)-[r:LIKES]->() WHERE r.weight > 2 | r] IS NULL AS none`},
+	// A pattern where a value stands: the list of its paths.
+	{q: `MATCH (a) WHERE a.id <= 40 RETURN a.id, size((a)-[:KNOWS]-()) AS k, size((a)-->()) AS out, size((a)<-[:LIKES*1..2]-()) AS likes`},
+	{q: `MATCH (a) WHERE size((a)-->()) > 6 RETURN a.id, reduce(s = 0, p IN (a)-[:WORKS_AT]->() | s + last(nodes(p)).id) AS w ORDER BY a.id`, ordered: true},
 	// Without an upper bound: every trail (no relationship twice), over the relationships of
 	// one year (a few dozen, so that the trails stay few).
 	{q: `MATCH (a)-[rs* {since: 2020}]->(b) RETURN a.id, b.id, size(rs) AS n`},
@@ -542,6 +545,7 @@ func TestPatternPredicatesAreBatched(t *testing.T) {
 		{`MATCH (a) WHERE EXISTS { MATCH (a)-[:LIKES]->(b) WHERE b.age > 30 } RETURN a.id`, 4},
 		{`MATCH (a) RETURN a.id, COUNT { (a)<--() } AS indegree`, 3},
 		{`MATCH (a) RETURN a.id, size([(a)<--() | 1]) AS indegree`, 3},
+		{`MATCH (a) RETURN a.id, size((a)<--()) AS indegree`, 3},
 		{`MATCH (a) RETURN a.id, [(a)-[:KNOWS]->(b) WHERE b.age > 30 | b.id] IS NULL AS none`, 4},
 	} {
 		same(t, cl, "p", pl, tc.q, nil, false)
@@ -555,7 +559,8 @@ func TestPatternPredicatesAreBatched(t *testing.T) {
 		`MATCH (a) WHERE ()-[:KNOWS]->() RETURN a`:          "line 1, column 17: a pattern predicate must start from a node the row binds, and ()-[:KNOWS]->() names none",
 		`MATCH (a)-[r]->() WHERE (a)-[r]->() RETURN a`:      "line 1, column 28: relationship variable r is bound outside a pattern predicate",
 		`MATCH (a) UNWIND [exists((a)-->())] AS e RETURN e`: "line 1, column 19: a pattern predicate is evaluated in WHERE, WITH and RETURN only",
-		`MATCH (a) RETURN (a)-->()`:                         "line 1, column 18: a pattern used as a value is not supported by Torua",
+		`MATCH (a) UNWIND (a)-->() AS p RETURN p`:           "line 1, column 18: a pattern used as a value is evaluated in WHERE, WITH and RETURN only",
+		`MATCH (a) RETURN size((b)-->(c)) AS n`:             "line 1, column 23: a pattern used as a value must start from a node the row binds, and (b)-->(c) names none",
 		`MATCH (a) UNWIND [(a)-->(b) | b] AS b RETURN b`:    "line 1, column 18: a pattern comprehension is evaluated in WHERE, WITH and RETURN only",
 		`MATCH (a) RETURN [(b)-->(c) | c] AS x`:             "line 1, column 19: a pattern comprehension must start from a node the row binds, and (b)-->(c) names none",
 		// Computed for the rows, not per element of a list comprehension (the oracle would).
