@@ -388,11 +388,7 @@ func (a *applier) lookup(k []byte) (keyState, error) {
 	if err != nil {
 		return keyState{}, fmt.Errorf("read key: %w", markCorrupt(err))
 	}
-	rev, data, err := decodeValue(raw)
-	if err != nil {
-		return keyState{}, fmt.Errorf("read key: %w", err)
-	}
-	return keyState{exists: true, rev: rev, dataLen: len(data), rawLen: len(raw)}, nil
+	return stateOf(raw)
 }
 
 // close releases the call's iterator.
@@ -419,6 +415,11 @@ func (e *Engine) lookup(k []byte) (keyState, error) {
 		return keyState{}, fmt.Errorf("read key: %w", markCorrupt(err))
 	}
 	defer closer.Close()
+	return stateOf(raw)
+}
+
+// stateOf is the state of a key whose stored value is raw.
+func stateOf(raw []byte) (keyState, error) {
 	rev, data, err := decodeValue(raw)
 	if err != nil {
 		return keyState{}, fmt.Errorf("read key: %w", err)
