@@ -353,6 +353,8 @@ const (
 	DropIndex
 	CreateConstraint
 	DropConstraint
+	ShowIndexes     // lists the indexes: secondary ones and primary keys
+	ShowConstraints // lists the constraints: primary keys
 )
 
 // ConstraintKind is what a constraint requires of its property.
@@ -372,6 +374,8 @@ const (
 //	DROP INDEX ON :Label(Property)                  (the old form: Name is "")
 //	CREATE CONSTRAINT [Name] [IF NOT EXISTS] FOR (Var:Label) REQUIRE Var.Property IS UNIQUE | IS NODE KEY
 //	DROP CONSTRAINT Name [IF EXISTS]
+//	SHOW [ALL] INDEX | INDEXES
+//	SHOW [ALL] CONSTRAINT | CONSTRAINTS
 //
 // At is its first keyword.
 type Schema struct {

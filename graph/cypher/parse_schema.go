@@ -1,11 +1,12 @@
 package cypher
 
-// Schema commands: CREATE/DROP INDEX and CREATE/DROP CONSTRAINT (the primary key).
+// Schema commands: CREATE/DROP INDEX and CREATE/DROP CONSTRAINT (the primary key), and
+// SHOW INDEXES and SHOW CONSTRAINTS.
 
 // atSchema reports whether a schema command starts at the current token. CREATE INDEX
 // = ... would name a path "INDEX", so it is not one.
 func (p *parser) atSchema() bool {
-	if p.at("DROP") {
+	if p.at("DROP") || p.at("SHOW") {
 		return true
 	}
 	return p.at("CREATE") && (p.isKw(1, "INDEX") || p.isKw(1, "CONSTRAINT")) && !p.isSym(2, "=")
@@ -14,6 +15,10 @@ func (p *parser) atSchema() bool {
 func (p *parser) schema() *Schema {
 	first := p.next()
 	s := &Schema{At: At{first.Pos}}
+	if asciiUpper(first.Text) == "SHOW" {
+		p.show(s)
+		return s
+	}
 	switch {
 	case asciiUpper(first.Text) == "DROP" && p.accept("INDEX"):
 		s.Kind = DropIndex
@@ -70,6 +75,27 @@ func (p *parser) schema() *Schema {
 		}
 	}
 	return s
+}
+
+// show reads what follows SHOW: [ALL] INDEX[ES] or [ALL] CONSTRAINT[S]. Torua's indexes are
+// all of one type, its constraints all primary keys: the other types Neo4j lists are refused.
+func (p *parser) show(s *Schema) {
+	if p.isKw(1, "INDEX") || p.isKw(1, "INDEXES") || p.isKw(1, "CONSTRAINT") || p.isKw(1, "CONSTRAINTS") {
+		if typ := p.next(); asciiUpper(typ.Text) != "ALL" {
+			p.unsupported(typ.Pos, "SHOW "+asciiUpper(typ.Text)+" "+asciiUpper(p.cur().Text)+" is")
+		}
+	}
+	switch {
+	case p.accept("INDEX") || p.accept("INDEXES"):
+		s.Kind = ShowIndexes
+	case p.accept("CONSTRAINT") || p.accept("CONSTRAINTS"):
+		s.Kind = ShowConstraints
+	default:
+		p.expected("INDEXES or CONSTRAINTS after SHOW")
+	}
+	if p.at("YIELD") || p.at("WHERE") {
+		p.unsupported(p.cur().Pos, "SHOW ... "+asciiUpper(p.cur().Text)+" is")
+	}
 }
 
 // createName reads the optional name and IF NOT EXISTS of CREATE INDEX/CONSTRAINT.

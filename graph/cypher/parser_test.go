@@ -44,6 +44,10 @@ var validCases = []validCase{
 	{"MATCH (a), (b)-->(c), (d) RETURN a", ""},
 	{"MATCH p = (a)-[*..3]->(b) RETURN p", "MATCH p = (a)-[*1..3]->(b) RETURN p"},
 	{"MATCH p = shortestPath((a)-[:KNOWS*..6]->(b)) RETURN length(p)", "MATCH p = shortestPath((a)-[:KNOWS*1..6]->(b)) RETURN length(p)"},
+	{"SHOW INDEXES", ""},
+	{"show all index", "SHOW INDEXES"},
+	{"SHOW CONSTRAINT", "SHOW CONSTRAINTS"},
+	{"SHOW ALL CONSTRAINTS;", "SHOW CONSTRAINTS"},
 	// A pattern where a value stands is the list of its paths.
 	{"MATCH (a) RETURN (a)-[:T]->()", ""},
 	{"MATCH (a) WHERE a.x AND size((a)-->()) > 0 RETURN a", ""},

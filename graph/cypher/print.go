@@ -350,6 +350,10 @@ func (s *Schema) String() string {
 		}
 	case DropConstraint:
 		named("DROP CONSTRAINT")
+	case ShowIndexes:
+		return "SHOW INDEXES"
+	case ShowConstraints:
+		return "SHOW CONSTRAINTS"
 	}
 	return b.String()
 }

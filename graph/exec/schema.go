@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,6 +85,13 @@ func (r *run) setCatalog(c *shardapi.Catalog) error {
 // one graph's schema at once may overwrite each other's change (the version decides): change
 // a graph's schema from one client at a time.
 func (r *run) schema(s *cypher.Schema) (*Result, error) {
+	if s.Kind == cypher.ShowIndexes || s.Kind == cypher.ShowConstraints {
+		cat, err := r.x.catalog(r.ctx, r.graph, true)
+		if err != nil {
+			return nil, err
+		}
+		return showSchema(s.Kind, cat), nil
+	}
 	schemaMu.Lock()
 	defer schemaMu.Unlock()
 	cat, err := r.x.catalog(r.ctx, r.graph, true)
@@ -163,6 +171,39 @@ func (r *run) schema(s *cypher.Schema) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// Columns of SHOW INDEXES and SHOW CONSTRAINTS, named as Neo4j names them.
+var (
+	indexColumns      = []string{"name", "state", "type", "entityType", "labelsOrTypes", "properties", "owningConstraint"}
+	constraintColumns = []string{"name", "type", "entityType", "labelsOrTypes", "properties"}
+)
+
+// showSchema lists cat's indexes (kind ShowIndexes) or constraints, by name. A primary key is
+// both: a constraint (NODE_KEY: every vertex of the label has the property, and no two the same
+// value) and the index that finds a vertex by it (one read on one shard). A secondary index is
+// POPULATING while it is built, then ONLINE.
+func showSchema(kind cypher.SchemaKind, cat *shardapi.Catalog) *Result {
+	res := &Result{Columns: constraintColumns, Rows: []Row{}}
+	if kind == cypher.ShowIndexes {
+		res.Columns = indexColumns
+		for _, x := range cat.Indexes {
+			state := "ONLINE"
+			if x.State != shardapi.IndexReady {
+				state = "POPULATING"
+			}
+			res.Rows = append(res.Rows, Row{x.Name, state, "RANGE", "NODE", []any{x.Label}, []any{x.Property}, nil})
+		}
+	}
+	for _, pk := range cat.PrimaryKeys {
+		if kind == cypher.ShowIndexes {
+			res.Rows = append(res.Rows, Row{pk.Name, "ONLINE", "PRIMARY KEY", "NODE", []any{pk.Label}, []any{pk.Property}, pk.Name})
+		} else {
+			res.Rows = append(res.Rows, Row{pk.Name, "NODE_KEY", "NODE", []any{pk.Label}, []any{pk.Property}})
+		}
+	}
+	slices.SortFunc(res.Rows, func(a, b Row) int { return strings.Compare(a[0].(string), b[0].(string)) })
+	return res
 }
 
 // schemaMu serializes schema changes made through this process.

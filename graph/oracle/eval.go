@@ -53,6 +53,9 @@ func Eval(g *Graph, q *cypher.Query, params map[string]any) (*Result, error) {
 		}
 		ps[k] = nv
 	}
+	if q.Schema != nil && (q.Schema.Kind == cypher.ShowIndexes || q.Schema.Kind == cypher.ShowConstraints) {
+		return g.showSchema(q.Schema.Kind), nil
+	}
 	if q.Schema != nil {
 		if err := g.runSchema(q.Schema); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package oracle
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/value"
@@ -42,7 +43,7 @@ func (g *Graph) Indexes() []Index { return slices.Clone(g.schema.indexes) }
 func (g *Graph) Constraints() []Constraint { return slices.Clone(g.schema.constraints) }
 
 // runSchema applies a schema command to g. Unnamed indexes and constraints are named
-// index_<label>_<property> and constraint_<label>_<property>.
+// index_<label>_<property> and pk_<label>_<property>, as the store names them.
 func (g *Graph) runSchema(s *cypher.Schema) error {
 	switch s.Kind {
 	case cypher.CreateIndex:
@@ -55,6 +56,28 @@ func (g *Graph) runSchema(s *cypher.Schema) error {
 		return g.dropConstraint(s)
 	}
 	return fmt.Errorf("unknown schema command %d", s.Kind)
+}
+
+// showSchema answers SHOW INDEXES (kind) or SHOW CONSTRAINTS as the store does: a primary key
+// is a constraint of type NODE_KEY and an index of type PRIMARY KEY, a secondary index one of
+// type RANGE (always ONLINE here: the oracle has no index to build); rows by name.
+func (g *Graph) showSchema(kind cypher.SchemaKind) *Result {
+	res := &Result{Columns: []string{"name", "type", "entityType", "labelsOrTypes", "properties"}, Rows: [][]any{}}
+	if kind == cypher.ShowIndexes {
+		res.Columns = []string{"name", "state", "type", "entityType", "labelsOrTypes", "properties", "owningConstraint"}
+		for _, x := range g.schema.indexes {
+			res.Rows = append(res.Rows, []any{x.Name, "ONLINE", "RANGE", "NODE", []any{x.Label}, []any{x.Property}, nil})
+		}
+	}
+	for _, c := range g.schema.constraints {
+		if kind == cypher.ShowIndexes {
+			res.Rows = append(res.Rows, []any{c.Name, "ONLINE", "PRIMARY KEY", "NODE", []any{c.Label}, []any{c.Property}, c.Name})
+		} else {
+			res.Rows = append(res.Rows, []any{c.Name, "NODE_KEY", "NODE", []any{c.Label}, []any{c.Property}})
+		}
+	}
+	slices.SortFunc(res.Rows, func(a, b []any) int { return strings.Compare(a[0].(string), b[0].(string)) })
+	return res
 }
 
 func (g *Graph) createIndex(s *cypher.Schema) error {
@@ -99,7 +122,7 @@ func (g *Graph) dropIndex(s *cypher.Schema) error {
 func (g *Graph) createConstraint(s *cypher.Schema) error {
 	c := Constraint{Name: s.Name, Label: s.Label, Property: s.Property, NodeKey: s.Constraint == cypher.NodeKey}
 	if c.Name == "" {
-		c.Name = "constraint_" + s.Label + "_" + s.Property
+		c.Name = "pk_" + s.Label + "_" + s.Property
 	}
 	for _, have := range g.schema.constraints {
 		if have.Name == c.Name || have.Label == c.Label {

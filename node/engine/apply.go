@@ -388,7 +388,7 @@ func (a *applier) lookup(k []byte) (keyState, error) {
 	if err != nil {
 		return keyState{}, fmt.Errorf("read key: %w", markCorrupt(err))
 	}
-	return stateOf(raw)
+	return storedState(raw)
 }
 
 // close releases the call's iterator.
@@ -415,11 +415,11 @@ func (e *Engine) lookup(k []byte) (keyState, error) {
 		return keyState{}, fmt.Errorf("read key: %w", markCorrupt(err))
 	}
 	defer closer.Close()
-	return stateOf(raw)
+	return storedState(raw)
 }
 
-// stateOf is the state of a key whose stored value is raw.
-func stateOf(raw []byte) (keyState, error) {
+// storedState is the state of a key whose stored value is raw.
+func storedState(raw []byte) (keyState, error) {
 	rev, data, err := decodeValue(raw)
 	if err != nil {
 		return keyState{}, fmt.Errorf("read key: %w", err)

@@ -467,6 +467,21 @@ func TestKeysAndIndexesAgreeWithTheOracle(t *testing.T) {
 	for _, q := range queries {
 		same(t, cl, "k", g, q.q, q.params, q.ordered)
 	}
+
+	// The schema as SHOW lists it: the oracle learns the primary key now (the graph meets it).
+	parsed, err := cypher.Parse(`CREATE CONSTRAINT person_id FOR (p:Person) REQUIRE p.id IS UNIQUE`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oracle.Eval(g, parsed, nil); err != nil {
+		t.Fatal(err)
+	}
+	same(t, cl, "k", g, `SHOW INDEXES`, nil, true)
+	same(t, cl, "k", g, `SHOW ALL CONSTRAINTS`, nil, true)
+	res, err = cl.Query(ctx, "k", `SHOW INDEXES`, nil)
+	if err != nil || len(res.Rows) != 3 || res.Rows[0][0] != "city_age" || res.Rows[2][2] != "PRIMARY KEY" {
+		t.Fatalf("SHOW INDEXES: %v, %v", res, err)
+	}
 }
 
 func firstWithLabel(g *oracle.Graph, label string) int64 {
