@@ -174,7 +174,11 @@ func writeAgreement(b *strings.Builder, reps []namedReport) {
 				if j < len(got) && got[j] == p {
 					same++
 				} else if first == "" && j < len(got) {
-					first = fmt.Sprintf("; first difference: %s from %d to %d: %d (%s), want %d", q, p.From, p.To, got[j].Value, got[j].Error, p.Value)
+					why := got[j].Error
+					if got[j].Detail != "" {
+						why += ": " + got[j].Detail
+					}
+					first = fmt.Sprintf("; first difference: %s from %d to %d: %d (%s), want %d", q, p.From, p.To, got[j].Value, why, p.Value)
 				}
 			}
 		}

@@ -36,7 +36,7 @@ func TestCompare(t *testing.T) {
 		write("torua", &bench.GraphReport{Store: "torua", Probes: probes, Load: &bench.LoadResult{EdgesPerSec: 2500},
 			Results: []*bench.GraphResult{result(bench.OneHop, 1, 900, 800), result(bench.TwoHop, 8, 300, 5000)}}),
 		write("postgres", &bench.GraphReport{Store: "postgres", Probes: map[bench.GraphQuery][]bench.ProbeAnswer{
-			bench.TwoHop: {{From: 3, Value: 12}, {From: 5, Value: 1}}},
+			bench.TwoHop: {{From: 3, Value: 12}, {From: 5, Error: "transport", Detail: "EOF"}}},
 			Results: []*bench.GraphResult{result(bench.TwoHop, 8, 100, 20000)}}),
 		write("memory", &bench.GraphReport{Store: "memory", Probes: probes,
 			Results: []*bench.GraphResult{result(bench.OneHop, 1, 1e6, 1), result(bench.TwoHop, 8, 1e5, 20)}}),
@@ -49,7 +49,7 @@ func TestCompare(t *testing.T) {
 		"| query | clients | torua q/s | p50 | p99 | postgres q/s | p50 | p99 | memory q/s | p50 | p99 | mean answer |",
 		"| one-hop | 1 | 900 | 800µs | 1.60ms | – | – | – | 1000000 | 1µs | 2µs | 7.0 |",
 		"| two-hop | 8 | 300 | 5.00ms | 10.0ms | 100 | 20.0ms | 40.0ms |",
-		"torua 2/2; postgres 1/2; first difference: two-hop from 5 to 0: 1 (), want 0;",
+		"torua 2/2; postgres 1/2; first difference: two-hop from 5 to 0: 0 (transport: EOF), want 0;",
 		"| import ≥ 100,000 edges/s | 2500 edges/s | **not met** |",
 		"| one-hop p50 ≤ 1 ms, 1 clients | 800µs | met |",
 		"| two-hop ≥ 2× PostgreSQL, 8 clients | 3.00× the queries/s (p50 4.00× as fast) | met |",

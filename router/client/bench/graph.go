@@ -202,7 +202,7 @@ func (r *GraphRunner) Probe(ctx context.Context, q GraphQuery) []ProbeAnswer {
 		cancel()
 		out[i] = ProbeAnswer{From: p[0], To: p[1], Value: a.Value}
 		if err != nil {
-			out[i] = ProbeAnswer{From: p[0], To: p[1], Error: r.store.ErrorKind(err)}
+			out[i] = ProbeAnswer{From: p[0], To: p[1], Error: r.store.ErrorKind(err), Detail: err.Error()}
 		}
 		if q != Shortest {
 			out[i].To = 0

@@ -32,6 +32,9 @@ type ProbeAnswer struct {
 	To    int64  `json:"to,omitempty"`
 	Value int64  `json:"value"`
 	Error string `json:"error,omitempty"`
+	// Detail is the failed query's error message: Error alone ("transport") does not say
+	// what happened.
+	Detail string `json:"detail,omitempty"`
 }
 
 // LoadResult is a bulk load's outcome: vertices first, then edges.
