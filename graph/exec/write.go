@@ -202,6 +202,9 @@ func (r *run) createIn(rows []Row, scope *Scope, patterns []*cypher.Pattern) err
 				ids[nodeAt{i, n}] = id
 				if n.Var != "" {
 					named[i][n.Var] = id
+					// The patterns after it may read it: CREATE (a {id: 0}), (b {n: a.id}).
+					col, _ := scope.Index(n.Var)
+					row[col] = &value.Node{ID: uint64(id), Labels: n.Labels, Props: props}
 				}
 				r.stats.NodesCreated++
 				r.stats.LabelsAdded += len(n.Labels)
@@ -245,6 +248,11 @@ func (r *run) createIn(rows []Row, scope *Scope, patterns []*cypher.Pattern) err
 					m: shardapi.Mutation{CreateEdge: &shardapi.CreateEdge{ID: newID(), Src: src, Dst: dst, Type: rel.Types[0],
 						Props: props, DstIncarnation: r.inc[dst]}}}
 				muts = append(muts, m)
+				if rel.Var != "" {
+					col, _ := scope.Index(rel.Var)
+					row[col] = &value.Relationship{ID: uint64(m.m.CreateEdge.ID), Type: rel.Types[0],
+						Start: uint64(src), End: uint64(dst), Props: props}
+				}
 				edges[relAt{i, rel}] = m
 				r.stats.RelationshipsCreated++
 				r.stats.PropertiesSet += countSet(props)

@@ -359,6 +359,8 @@ func TestWritesAgreeWithTheOracle(t *testing.T) {
 		`MATCH (a)-[r:WORKS_AT]->(b) WHERE r.since < 2000 DELETE r RETURN count(*)`,
 		`MATCH (n) WHERE n.id > 72 DETACH DELETE n`,
 		`MATCH (a {id: 1}), (b {id: 2}) CREATE (a)-[r:NEW {x: 1}]->(b), (b)-[:NEW {x: 2}]->(:Fresh {id: 1000}) RETURN type(r)`,
+		// A CREATE's later patterns read what its earlier ones made.
+		`UNWIND [1, 2] AS i CREATE (a:Chain {i: i}), (b:Chain {i: a.i * 10}), (a)-[r:C {w: b.i + 1}]->(b), (b)-[:C {w: r.w * 2}]->(a) RETURN a.i, b.i, r.w`,
 		`MERGE (m:Merged {name: 'x'}) ON CREATE SET m.created = true ON MATCH SET m.matched = true RETURN m.name, m.created, m.matched`,
 		`MERGE (m:Merged {name: 'x'}) ON CREATE SET m.created = true ON MATCH SET m.matched = true RETURN m.name, m.created, m.matched`,
 		`MATCH (a {id: 3}) MERGE (a)-[:LINK]->(z:Zed {k: 1}) RETURN a.id, z.k`,
