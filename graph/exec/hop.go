@@ -294,6 +294,9 @@ func (mt *matcher) varHop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 		}
 		nr := s.row.row.Extend(mt.scope.Len())
 		nr[rel.col] = slices.Clone(s.path)
+		if rel.reverse {
+			slices.Reverse(nr[rel.col].([]any)) // in the pattern's order, from its left node
+		}
 		if !toBound {
 			nr[to.col] = r.ref(s.at)
 		}

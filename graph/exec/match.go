@@ -53,6 +53,9 @@ type relSpec struct {
 	// keep is true when the relationship's value is bound (a named variable, or part of a
 	// named path); an anonymous one only takes part in relationship uniqueness.
 	keep bool
+	// reverse is set when the relationship is traversed from its right node: a variable
+	// length's list is then built from its end, and is reversed to the pattern's order.
+	reverse bool
 }
 
 // colState is what a MATCH knows of a node column's values in every row.
@@ -336,7 +339,7 @@ func (mt *matcher) inlineProps(name string, props cypher.Expr) ([]shardapi.Pred,
 func (mt *matcher) relSpecOf(rel *cypher.RelPattern, reverse bool) *relSpec {
 	name := relVar(rel)
 	col, _ := mt.scope.Index(name)
-	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength, keep: rel.Var != "" || mt.onPath[name]}
+	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength, keep: rel.Var != "" || mt.onPath[name], reverse: reverse}
 	if reverse {
 		switch rel.Dir {
 		case cypher.DirOut:

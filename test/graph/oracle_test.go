@@ -247,6 +247,10 @@ var queries = []struct {
 	{q: `MATCH (a)-[:KNOWS]->(b) WHERE a.id < 20 WITH a, b, [(b)-[k:KNOWS]->(c) | coalesce(k.since, 0) - coalesce(a.age, 0)] AS xs RETURN a.id, b.id, size(xs) AS n, reduce(m = 0, x IN xs | m + x) AS s`},
 	{q: `MATCH (a) WHERE a.id <= 10 RETURN a.id, reduce(s = 0, l IN [p = (a)-[:KNOWS*1..2]-(b) WHERE b.age > 20 | [n IN nodes(p) | n.id] + [r IN relationships(p) | coalesce(r.since, 1)]] | s + reduce(t = 0, i IN l | t + i)) AS s`},
 	{q: `MATCH (a) WHERE a.id <= 25 WITH a, sum(size([(a)-[:LIKES]->(b) | b])) AS likes WHERE likes > 0 RETURN a.id, likes, [(a)-[r:LIKES]->() WHERE r.weight > 2 | r] IS NULL AS none`},
+	// A variable length matched from its right end (the labelled node): its list and its path
+	// are still in the pattern's order.
+	{q: `MATCH p = (a)-[rs*2]->(b:City) WHERE b.id < 30 RETURN [r IN rs | [type(r), r.since, startNode(r).id]] AS rels, [n IN nodes(p) | n.id] AS ids`},
+	{q: `MATCH p = (a)-[rs:KNOWS|LIKES*1..2]-(b:Company) WHERE b.id < 40 RETURN [r IN rs | startNode(r).id] AS froms, [n IN nodes(p) | n.id] AS ids`},
 	// A pattern where a value stands: the list of its paths.
 	{q: `MATCH (a) WHERE a.id <= 40 RETURN a.id, size((a)-[:KNOWS]-()) AS k, size((a)-->()) AS out, size((a)<-[:LIKES*1..2]-()) AS likes`},
 	{q: `MATCH (a) WHERE size((a)-->()) > 6 RETURN a.id, reduce(s = 0, p IN (a)-[:WORKS_AT]->() | s + last(nodes(p)).id) AS w ORDER BY a.id`, ordered: true},
