@@ -328,8 +328,8 @@ type RelPattern struct {
 	VarLength *Range // nil for a single relationship
 }
 
-// Range is the length of a variable-length relationship, Min to Max hops inclusive
-// (0 <= Min <= Max). At is its "*".
+// Range is the length of a variable-length relationship, Min to Max hops inclusive (0 <=
+// Min; a Max below Min matches nothing). At is its "*".
 type Range struct {
 	At
 	Min, Max int64

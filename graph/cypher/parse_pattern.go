@@ -77,7 +77,7 @@ func (p *parser) props() Expr {
 	return nil
 }
 
-// rel reads a relationship: -[...]->, <-[...]-, -[...]-, -->, <--, --.
+// rel reads a relationship: -[...]->, <-[...]-, -[...]-, <-[...]->, -->, <--, --, <-->.
 func (p *parser) rel() *RelPattern {
 	r := &RelPattern{At: At{p.cur().Pos}}
 	left := p.acceptSym("<")
@@ -91,7 +91,7 @@ func (p *parser) rel() *RelPattern {
 	right := p.acceptSym(">")
 	switch {
 	case left && right:
-		p.failAt(r.Pos, "a relationship pointing both ways (<-->) is not supported by Torua: write -- for either direction")
+		// <--> and <-[...]-> match either direction, as -- does (openCypher).
 	case left:
 		r.Dir = DirIn
 	case right:
@@ -149,10 +149,7 @@ func (p *parser) varLength() *Range {
 	case !p.lengthEnds():
 		p.expected(`an integer after ".."`)
 	}
-	if rg.Min > rg.Max {
-		p.failAt(star.Pos, "expected a lower bound no greater than the upper bound, found *%d..%d", rg.Min, rg.Max)
-	}
-	return rg
+	return rg // a lower bound above the upper one matches nothing, as in openCypher
 }
 
 // lengthEnds reports whether a relationship's length ends here: at its property map or "]".

@@ -54,6 +54,11 @@ var validCases = []validCase{
 	{"MATCH (a) WITH a, (a)<-[:T*2]-(:L) AS x RETURN a, size(x)", ""},
 	{"RETURN [(a)-->(b) | (b)-->()]", ""},
 	{"MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE b.x = (b)--() } RETURN a", ""},
+	// A lower bound above the upper one matches nothing.
+	{"MATCH (a)-[*3..1]->(b) RETURN a", ""},
+	{"MATCH (a)-[*..0]->(b) RETURN a", "MATCH (a)-[*1..0]->(b) RETURN a"},
+	// A relationship pointing both ways matches either direction, as -- does.
+	{"MATCH (a)<-->(b)<-[r:T*2]->(c) RETURN a", "MATCH (a)--(b)-[r:T*2]-(c) RETURN a"},
 	// A relationship's length may have no upper bound, in any pattern.
 	{"MATCH (a)-[*]->(b) RETURN a", "MATCH (a)-[*1..]->(b) RETURN a"},
 	{"MATCH (a)-[:T*2..]->(b) RETURN a", "MATCH (a)-[:T*2..]->(b) RETURN a"},
