@@ -166,19 +166,13 @@ func (p *parser) projectionTail(pr Projection) Projection {
 	return pr
 }
 
-// count reads the argument of SKIP or LIMIT: a non-negative integer or a parameter.
+// count reads the argument of SKIP or LIMIT: an expression that reads no variable (a
+// non-negative integer, a parameter, toInteger(ceil($n / 2)), ...), evaluated once.
 func (p *parser) count(clause string) Expr {
-	t := p.cur()
-	switch t.Kind {
-	case Int:
-		p.next()
-		return &Literal{At: At{t.Pos}, Value: p.intValue(t)}
-	case Param:
-		p.next()
-		return &Parameter{At: At{t.Pos}, Name: t.Text}
+	if p.atClause() || p.cur().Kind == EOF {
+		p.expected("an expression after " + clause)
 	}
-	p.expected("a non-negative integer or a $parameter after " + clause)
-	return nil
+	return p.expr()
 }
 
 func (p *parser) exprList() []Expr {

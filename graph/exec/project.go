@@ -471,6 +471,16 @@ func (e *Env) skipLimit(rows []Row, p *cypher.Projection) ([]Row, error) {
 func (e *Env) count(x cypher.Expr, clause string) (int, error) {
 	v, err := e.Eval(x, NewScope(), nil)
 	if err != nil {
+		var read *cypher.Variable
+		walk(x, func(y cypher.Expr) bool {
+			if v, ok := y.(*cypher.Variable); ok && read == nil {
+				read = v
+			}
+			return read == nil
+		})
+		if read != nil {
+			return 0, errorf(read.Pos, "%s is evaluated once, before any row: it cannot read variable %s", clause, read.Name)
+		}
 		return 0, err
 	}
 	n, ok := v.(int64)

@@ -269,6 +269,11 @@ func TestProjectDistinctOrderSkipLimit(t *testing.T) {
 		{name: "float skip", query: "RETURN n SKIP $s", rows: people, params: map[string]any{"s": 1.0}, err: "SKIP takes a non-negative INTEGER, not a FLOAT"},
 		{name: "null limit", query: "RETURN n LIMIT $l", rows: people, params: map[string]any{"l": nil}, err: "LIMIT takes a non-negative INTEGER, not a NULL"},
 		{name: "missing limit parameter", query: "RETURN n LIMIT $l", rows: people, err: "missing parameter $l"},
+		{name: "skip and limit expressions", query: "RETURN n.name AS name SKIP toInteger(ceil(0.5)) LIMIT $l - 1", rows: people,
+			params: map[string]any{"l": 3}, cols: []string{"name"}, want: column("Bo", "Cy")},
+		{name: "a limit that reads a variable", query: "RETURN n LIMIT size(n.name)", rows: people,
+			err: "LIMIT is evaluated once, before any row: it cannot read variable n"},
+		{name: "a negative limit written", query: "RETURN n LIMIT -1", rows: people, err: "LIMIT takes a non-negative INTEGER, not -1"},
 		{name: "distinct then order then limit", query: "RETURN DISTINCT n.city AS c ORDER BY c DESC LIMIT 2", rows: people,
 			cols: []string{"c"}, want: column(nil, "Rome")},
 	})
