@@ -278,18 +278,43 @@ func (l *lexer) str(p Pos) (Token, error) {
 	}
 }
 
-// number reads an integer (decimal, 0x hexadecimal) or a float (a fraction, an exponent).
+// intMagnitude is the value of an integer literal's text (decimal, 0x hexadecimal or 0o
+// octal), at most 2^63.
+func intMagnitude(text string) (uint64, error) {
+	base, digits := 10, text
+	if len(text) > 1 && text[0] == '0' {
+		switch text[1] {
+		case 'x', 'X':
+			base, digits = 16, text[2:]
+		case 'o', 'O':
+			base, digits = 8, text[2:]
+		}
+	}
+	v, err := strconv.ParseUint(digits, base, 64)
+	if err == nil && v > 1<<63 {
+		err = strconv.ErrRange
+	}
+	return v, err
+}
+
+// number reads an integer (decimal, 0x hexadecimal, 0o octal) or a float (a fraction, an
+// exponent). An integer's magnitude may be up to 2^63, which only -9223372036854775808 uses
+// (the parser refuses it unsigned).
 func (l *lexer) number(p Pos) (Token, error) {
 	start := l.off
-	if strings.HasPrefix(l.src[l.off:], "0x") || strings.HasPrefix(l.src[l.off:], "0X") {
+	if rest := l.src[l.off:]; len(rest) > 1 && rest[0] == '0' && strings.ContainsRune("xXoO", rune(rest[1])) {
 		l.advance()
 		l.advance()
 		for l.off < len(l.src) && isIdentPart(l.peek()) {
 			l.advance()
 		}
 		text := l.src[start:l.off]
-		if _, err := strconv.ParseInt(text[2:], 16, 64); err != nil {
-			return Token{}, l.errorf(p, "invalid hexadecimal integer %s", text)
+		if _, err := intMagnitude(text); err != nil {
+			base := "hexadecimal"
+			if text[1] == 'o' || text[1] == 'O' {
+				base = "octal"
+			}
+			return Token{}, l.errorf(p, "invalid %s integer %s", base, text)
 		}
 		return Token{Kind: Int, Text: text, Pos: p}, nil
 	}
@@ -323,7 +348,7 @@ func (l *lexer) number(p Pos) (Token, error) {
 	text := l.src[start:l.off]
 	var err error
 	if kind == Int {
-		_, err = strconv.ParseInt(text, 10, 64)
+		_, err = intMagnitude(text)
 	} else {
 		_, err = strconv.ParseFloat(text, 64)
 	}

@@ -1,6 +1,7 @@
 package cypher
 
 import (
+	"math"
 	"strconv"
 )
 
@@ -160,6 +161,12 @@ func (p *parser) unary() Expr {
 		return p.postfix()
 	}
 	op := p.next()
+	if t := p.cur(); op.Text == "-" && t.Kind == Int {
+		if v, err := intMagnitude(t.Text); err == nil && v == 1<<63 {
+			p.next()
+			return &Literal{At: At{op.Pos}, Value: int64(math.MinInt64)}
+		}
+	}
 	p.deeper()
 	x := p.unary()
 	p.depth--
@@ -169,7 +176,9 @@ func (p *parser) unary() Expr {
 	if l, ok := x.(*Literal); ok {
 		switch v := l.Value.(type) {
 		case int64:
-			return &Literal{At: At{op.Pos}, Value: -v}
+			if v != math.MinInt64 { // -(-2^63) overflows: left to the evaluator, which says so
+				return &Literal{At: At{op.Pos}, Value: -v}
+			}
 		case float64:
 			return &Literal{At: At{op.Pos}, Value: -v}
 		}

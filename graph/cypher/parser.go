@@ -2,8 +2,8 @@ package cypher
 
 import (
 	"fmt"
+	"math"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -218,17 +218,11 @@ func describe(t Token) string {
 }
 
 func (p *parser) intValue(t Token) int64 {
-	var v int64
-	var err error
-	if strings.HasPrefix(t.Text, "0x") || strings.HasPrefix(t.Text, "0X") {
-		v, err = strconv.ParseInt(t.Text[2:], 16, 64)
-	} else {
-		v, err = strconv.ParseInt(t.Text, 10, 64)
+	v, err := intMagnitude(t.Text)
+	if err != nil || v > math.MaxInt64 { // 2^63 only as -9223372036854775808 (unary)
+		p.failAt(t.Pos, "number %s out of range", t.Text)
 	}
-	if err != nil { // the lexer has checked the range; this is a lexer bug
-		p.failAt(t.Pos, "integer %s out of range", t.Text)
-	}
-	return v
+	return int64(v)
 }
 
 // query reads a whole query: one schema command, or clauses in openCypher's order,
