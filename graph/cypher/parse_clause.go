@@ -191,9 +191,16 @@ func (p *parser) setItems() []SetItem {
 	return items
 }
 
-// setItem reads n.p = e, n = e, n += e or n:Label.
+// setItem reads n.p = e, n = e, n += e or n:Label; (n).p = e too.
 func (p *parser) setItem() SetItem {
+	paren := p.atSym("(") && p.isVar(1) && p.isSym(2, ")") && p.isSym(3, ".")
+	if paren {
+		p.next()
+	}
 	v := p.variable("a variable to set")
+	if paren {
+		p.next() // ")"
+	}
 	at := At{v.Pos}
 	switch {
 	case p.acceptSym("."):

@@ -54,6 +54,7 @@ var validCases = []validCase{
 	{"MATCH (a) WITH a, (a)<-[:T*2]-(:L) AS x RETURN a, size(x)", ""},
 	{"RETURN [(a)-->(b) | (b)-->()]", ""},
 	{"MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE b.x = (b)--() } RETURN a", ""},
+	{"MATCH (n) SET (n).name = 'x', (n).age = 1", "MATCH (n) SET n.name = 'x', n.age = 1"},
 	// Octal integers, and the least integer written in decimal or hexadecimal.
 	{"RETURN 0o17, 0O7, -0o1", "RETURN 15, 7, -1"},
 	{"RETURN -9223372036854775808, -0x8000000000000000", "RETURN -9223372036854775808, -9223372036854775808"},

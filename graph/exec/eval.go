@@ -606,9 +606,18 @@ func (c *evalCtx) labelTest(x *cypher.LabelTest) (any, error) {
 	if err != nil || v == nil {
 		return nil, err
 	}
+	if r, ok := v.(*value.Relationship); ok {
+		// A relationship's one type is its label: r:T tests it (openCypher).
+		for _, want := range x.Labels {
+			if r.Type != want {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
 	n, ok := v.(*value.Node)
 	if !ok {
-		return nil, errorf(x.Pos, "type error: a label test needs a NODE, got %s", value.WithArticle(v))
+		return nil, errorf(x.Pos, "type error: a label test needs a NODE or a RELATIONSHIP, got %s", value.WithArticle(v))
 	}
 	for _, want := range x.Labels {
 		if !hasLabel(n, want) {

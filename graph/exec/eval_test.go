@@ -295,7 +295,11 @@ func TestEvalPredicates(t *testing.T) {
 		{expr: "b:Person:Admin", want: false},
 		{expr: "b:Robot", want: false},
 		{expr: "nul:Person", want: nil},
-		{expr: "r:KNOWS", err: "label test needs a NODE, got a RELATIONSHIP", col: 2},
+		// A relationship's type is its label.
+		{expr: "r:KNOWS", want: true},
+		{expr: "r:LIKES", want: false},
+		{expr: "r:KNOWS:LIKES", want: false},
+		{expr: "i:Person", err: "label test needs a NODE or a RELATIONSHIP, got an INTEGER", col: 2},
 	})
 }
 

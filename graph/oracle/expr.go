@@ -397,8 +397,19 @@ func (ev *evaluator) labelTest(e *cypher.LabelTest, r row) (any, error) {
 			}
 		}
 		return true, nil
+	case *value.Relationship:
+		ed, err := ev.edgeOf(n)
+		if err != nil {
+			return nil, errAt(e.Pos, "%v", err)
+		}
+		for _, l := range e.Labels {
+			if ed.Type != l {
+				return false, nil
+			}
+		}
+		return true, nil
 	}
-	return nil, errAt(e.Pos, "a label test needs a NODE, found %s", value.WithArticle(x))
+	return nil, errAt(e.Pos, "a label test needs a NODE or a RELATIONSHIP, found %s", value.WithArticle(x))
 }
 
 func (ev *evaluator) caseExpr(e *cypher.Case, r row) (any, error) {

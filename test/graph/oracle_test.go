@@ -253,6 +253,7 @@ var queries = []struct {
 	{q: `MATCH p = (a)-[rs:KNOWS|LIKES*1..2]-(b:Company) WHERE b.id < 40 RETURN [r IN rs | startNode(r).id] AS froms, [n IN nodes(p) | n.id] AS ids`},
 	{q: `MATCH (a {id: 3})-[rs*3..2]-(b) RETURN count(*) AS none`},
 	{q: `MATCH (a)<-[r:KNOWS]->(b) WHERE a.id < 10 RETURN a.id, b.id, r.since`},
+	{q: `MATCH (a)-[r]->(b) WHERE a.id <= 20 RETURN a.id, b.id, r:KNOWS AS k, r:LIKES:KNOWS AS x`},
 	// A pattern where a value stands: the list of its paths.
 	{q: `MATCH (a) WHERE a.id <= 40 RETURN a.id, size((a)-[:KNOWS]-()) AS k, size((a)-->()) AS out, size((a)<-[:LIKES*1..2]-()) AS likes`},
 	{q: `MATCH (a) WHERE size((a)-->()) > 6 RETURN a.id, reduce(s = 0, p IN (a)-[:WORKS_AT]->() | s + last(nodes(p)).id) AS w ORDER BY a.id`, ordered: true},
