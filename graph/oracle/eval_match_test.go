@@ -34,7 +34,7 @@ func TestEvalMatch(t *testing.T) {
 		{name: "WHERE NOT of null drops the row too", graph: "social", q: `MATCH (n) WHERE NOT n.age < 100 RETURN count(*) AS c`, want: rows(r(0))},
 		{name: "label test", graph: "social", q: `MATCH (n) WHERE n:Person:Admin RETURN n.name AS n`, want: rows(r("Cid"))},
 		{name: "a label test of a relationship tests its type", graph: "social",
-			q: `MATCH ({name: 'Cid'})-[r]->(b) RETURN b.name AS b, r:KNOWS AS k, r:KNOWS:WORKS_AT AS both`,
+			q:    `MATCH ({name: 'Cid'})-[r]->(b) RETURN b.name AS b, r:KNOWS AS k, r:KNOWS:WORKS_AT AS both`,
 			want: rows(r("Ann", true, false), r("Acme", false, false))},
 		{name: "WHERE of a non-boolean", graph: "social", q: `MATCH (n) WHERE n.age RETURN n`, err: "BOOLEAN"},
 		{name: "id", graph: "social", q: `MATCH (n {name: 'Bob'}) RETURN id(n) AS id`, want: rows(r(2))},
