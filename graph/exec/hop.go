@@ -182,6 +182,11 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 			if slices.Contains(row.used, h.Edge) {
 				continue
 			}
+			if rel.bound {
+				if want, ok := row.row[rel.col].(*value.Relationship); !ok || want.ID != uint64(h.Edge) {
+					continue
+				}
+			}
 			if toBound {
 				if other, ok := nodeID(row.row[to.col]); !ok || other != h.Other {
 					continue

@@ -56,6 +56,9 @@ type relSpec struct {
 	// reverse is set when the relationship is traversed from its right node: a variable
 	// length's list is then built from its end, and is reversed to the pattern's order.
 	reverse bool
+	// bound is set when an earlier clause bound the relationship's variable: the hop takes
+	// that relationship only.
+	bound bool
 }
 
 // colState is what a MATCH knows of a node column's values in every row.
@@ -86,6 +89,8 @@ type matcher struct {
 	// relPreds are each relationship's predicates the nodes check (its property map and its
 	// pushed WHERE conjuncts), worked out once by plan.
 	relPreds map[string][]shardapi.Pred
+	// boundRels are the relationship variables an earlier clause bound (relSpec.bound).
+	boundRels map[string]bool
 	// set is non-nil when the clause after the MATCH does not count rows (rowset.go).
 	set *rowSet
 	// pred is the pattern predicate the matcher computes, nil for a MATCH clause
@@ -112,7 +117,7 @@ func (r *run) match(rows []Row, scope *Scope, m *cypher.Match) ([]Row, *Scope, e
 func (r *run) newMatcher(scope *Scope) *matcher {
 	return &matcher{r: r, scope: scope, input: scope, cols: map[int]*colState{}, nodes: map[string]*nodeSpec{},
 		pushed: map[string][]*pushed{}, prefetched: map[*nodeSpec][]*value.Node{}, onPath: map[string]bool{},
-		relPreds: map[string][]shardapi.Pred{}}
+		relPreds: map[string][]shardapi.Pred{}, boundRels: map[string]bool{}}
 }
 
 // matchRows matches m's patterns in every row and returns the matches its WHERE is true of.
@@ -274,10 +279,17 @@ func (mt *matcher) addNode(n *cypher.NodePattern) error {
 
 func (mt *matcher) addRel(rel *cypher.RelPattern) error {
 	name := relVar(rel)
-	if mt.scope.Has(name) {
+	switch {
+	case mt.input.Has(name) && rel.VarLength != nil:
+		return errorf(rel.Pos, "variable-length relationship %s is bound before this MATCH: matching a bound list of relationships is not supported by Torua", name)
+	case mt.input.Has(name) && !mt.boundRels[name]:
+		// Bound by an earlier clause: the pattern matches that relationship (the hop checks it).
+		mt.boundRels[name] = true
+	case mt.scope.Has(name):
 		return errorf(rel.Pos, "relationship variable %s is already bound: a relationship appears once in a MATCH", name)
+	default:
+		mt.scope, _ = mt.scope.With(name)
 	}
-	mt.scope, _ = mt.scope.With(name)
 	preds, err := mt.inlineProps(name, rel.Props)
 	if err != nil {
 		return err
@@ -339,7 +351,8 @@ func (mt *matcher) inlineProps(name string, props cypher.Expr) ([]shardapi.Pred,
 func (mt *matcher) relSpecOf(rel *cypher.RelPattern, reverse bool) *relSpec {
 	name := relVar(rel)
 	col, _ := mt.scope.Index(name)
-	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength, keep: rel.Var != "" || mt.onPath[name], reverse: reverse}
+	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength, keep: rel.Var != "" || mt.onPath[name],
+		reverse: reverse, bound: mt.boundRels[name]}
 	if reverse {
 		switch rel.Dir {
 		case cypher.DirOut:

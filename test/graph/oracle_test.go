@@ -254,6 +254,11 @@ var queries = []struct {
 	{q: `MATCH (a {id: 3})-[rs*3..2]-(b) RETURN count(*) AS none`},
 	{q: `MATCH (a)<-[r:KNOWS]->(b) WHERE a.id < 10 RETURN a.id, b.id, r.since`},
 	{q: `MATCH (a)-[r]->(b) WHERE a.id <= 20 RETURN a.id, b.id, r:KNOWS AS k, r:LIKES:KNOWS AS x`},
+	// A relationship bound by an earlier clause: MATCH takes that relationship only.
+	{q: `MATCH (a)-[r:KNOWS]->(b) WHERE a.id <= 15 WITH r, a MATCH (a)-[r]->(c) RETURN a.id, c.id, r.since`},
+	{q: `MATCH ()-[r:LIKES]->(z) WHERE z.id <= 30 WITH r MATCH (x)-[r]-(y) RETURN x.id, y.id`},
+	{q: `MATCH (a)-[r]->() WHERE a.id <= 12 WITH r, a OPTIONAL MATCH (a)<-[r]-(b) RETURN a.id, b.id, type(r)`},
+	{q: `MATCH (a)-[r]->(b) WHERE a.id <= 12 WITH r, b MATCH (b)<-[r:WORKS_AT|KNOWS]-(c:Person) RETURN b.id, c.id`},
 	// A pattern where a value stands: the list of its paths.
 	{q: `MATCH (a) WHERE a.id <= 40 RETURN a.id, size((a)-[:KNOWS]-()) AS k, size((a)-->()) AS out, size((a)<-[:LIKES*1..2]-()) AS likes`},
 	{q: `MATCH (a) WHERE size((a)-->()) > 6 RETURN a.id, reduce(s = 0, p IN (a)-[:WORKS_AT]->() | s + last(nodes(p)).id) AS w ORDER BY a.id`, ordered: true},
