@@ -82,9 +82,18 @@ type evalCtx struct {
 	s    *Scope
 	r    Row
 	aggs map[*cypher.FuncCall]any // nil except in an aggregating projection's items
+	// known maps the text of a projection's items to their columns in r: an ORDER BY or
+	// WHERE of WITH or RETURN reads an item's value where it writes the item's expression
+	// (ORDER BY a.name + 'C' after WITH a.name AS name, count(*) AS c). nil elsewhere.
+	known map[string]int
 }
 
 func (c *evalCtx) eval(x cypher.Expr) (any, error) {
+	if c.known != nil {
+		if col, ok := c.known[x.String()]; ok {
+			return c.r[col], nil
+		}
+	}
 	switch x := x.(type) {
 	case *cypher.Literal:
 		return x.Value, nil

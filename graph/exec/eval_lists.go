@@ -62,7 +62,7 @@ func (c *evalCtx) bind(owner cypher.Expr, names ...string) (*evalCtx, []int) {
 		}
 		c.env.scopes.Store(key{c.s, owner}, b)
 	}
-	return &evalCtx{env: c.env, s: b.s, r: c.r.Extend(b.s.Len()), aggs: c.aggs}, b.cols
+	return &evalCtx{env: c.env, s: b.s, r: c.r.Extend(b.s.Len()), aggs: c.aggs, known: c.known}, b.cols
 }
 
 // iterated evaluates the list a comprehension, list predicate or reduce iterates over: null

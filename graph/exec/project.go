@@ -66,20 +66,100 @@ func (e *Env) Project(rows []Row, s *Scope, p *cypher.Projection, where cypher.E
 	if p.Distinct {
 		projected, incoming = distinctRows(projected), nil
 	}
+	if len(p.OrderBy) == 0 && where == nil {
+		if projected, err = e.skipLimit(projected, p); err != nil {
+			return nil, nil, err
+		}
+		return projected, out, nil
+	}
+	// ORDER BY and WHERE see the items, the incoming variables when each row comes from one
+	// incoming row (no aggregate, no DISTINCT), and an item's value where they write its
+	// expression.
+	wide, ws := widen(projected, incoming, out, s)
+	known := make(map[string]int, len(items))
+	for j, it := range items {
+		if _, dup := known[it.Expr.String()]; !dup {
+			known[it.Expr.String()] = j
+		}
+	}
 	if len(p.OrderBy) > 0 {
-		if err := e.orderBy(projected, incoming, out, s, items, p.OrderBy); err != nil {
+		if err := e.orderBy(wide, ws, known, p.OrderBy); err != nil {
 			return nil, nil, err
 		}
 	}
-	if projected, err = e.skipLimit(projected, p); err != nil {
+	if wide, err = e.skipLimit(wide, p); err != nil {
 		return nil, nil, err
 	}
 	if where != nil {
-		if projected, err = e.filter(projected, out, where); err != nil {
+		if wide, err = e.filterKnown(wide, ws, known, where); err != nil {
 			return nil, nil, err
 		}
 	}
-	return projected, out, nil
+	for i, r := range wide {
+		wide[i] = r[:out.Len():out.Len()]
+	}
+	return wide, out, nil
+}
+
+// widen returns the projected rows with the incoming variables that out does not hold after
+// their columns, and their scope: projected as they are when incoming is nil.
+func widen(projected, incoming []Row, out, in *Scope) ([]Row, *Scope) {
+	if incoming == nil {
+		return projected, out
+	}
+	names := slices.Clone(out.Names())
+	var extra []int
+	for i, n := range in.Names() {
+		if !out.Has(n) {
+			names = append(names, n)
+			extra = append(extra, i)
+		}
+	}
+	if len(extra) == 0 {
+		return projected, out
+	}
+	wide := make([]Row, len(projected))
+	for i, r := range projected {
+		w := r.Extend(len(names))
+		for j, col := range extra {
+			w[len(r)+j] = incoming[i][col]
+		}
+		wide[i] = w
+	}
+	return wide, NewScope(names...)
+}
+
+// needsKnown reports whether x must read items' values by their text: it holds an aggregate
+// or a variable outside s.
+func needsKnown(x cypher.Expr, s *Scope) bool {
+	if HasAggregate(x) {
+		return true
+	}
+	for _, v := range References(x) {
+		if !s.Has(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// aggregateOutside returns the first aggregate call in x that is not inside a
+// subexpression written as one of the items (known), or nil.
+func aggregateOutside(x cypher.Expr, known map[string]int) cypher.Expr {
+	var found cypher.Expr
+	walk(x, func(y cypher.Expr) bool {
+		if found != nil {
+			return false
+		}
+		if _, ok := known[y.String()]; ok {
+			return false
+		}
+		if isAggregate(y) {
+			found = y
+		}
+		return found == nil
+	})
+	return found
 }
 
 // projectionItems returns the items of p with * expanded into the variables of s, each
@@ -355,45 +435,24 @@ func distinctRows(rows []Row) []Row {
 	return out
 }
 
-// orderBy sorts rows (the projected ones, scope out) in place. incoming, when not nil, holds
-// each row's input row (scope in), whose variables ORDER BY may also read.
-func (e *Env) orderBy(rows, incoming []Row, out, in *Scope, items []*cypher.ProjectionItem, sortItems []*cypher.SortItem) error {
-	sortScope := out
-	var extra []int // columns of in that ORDER BY sees beside out's
-	if incoming != nil {
-		names := slices.Clone(out.Names())
-		for i, n := range in.Names() {
-			if !out.Has(n) {
-				names = append(names, n)
-				extra = append(extra, i)
-			}
-		}
-		sortScope = NewScope(names...)
-	}
-	cols := make([]int, len(sortItems)) // the column an item reads, or -1 to evaluate it
+// orderBy sorts rows (scope s; the items' values readable by their text, known) by the
+// sort items, stably.
+func (e *Env) orderBy(rows []Row, s *Scope, known map[string]int, sortItems []*cypher.SortItem) error {
+	ctxs := make([]map[string]int, len(sortItems)) // known for an item that needs it
 	for i, si := range sortItems {
-		col, err := sortColumn(si.Expr, sortScope, items)
-		if err != nil {
-			return err
+		if !needsKnown(si.Expr, s) {
+			continue
 		}
-		cols[i] = col
+		if agg := aggregateOutside(si.Expr, known); agg != nil {
+			return errorf(si.Expr.Position(), "ORDER BY can use an aggregate function only in one of the projected expressions: %s is not one", agg)
+		}
+		ctxs[i] = known
 	}
 	keys := make([][]any, len(rows))
 	for i, r := range rows {
-		sr := r
-		if incoming != nil {
-			sr = r.Extend(sortScope.Len())
-			for j, col := range extra {
-				sr[len(r)+j] = incoming[i][col]
-			}
-		}
-		c := evalCtx{env: e, s: sortScope, r: sr}
 		keys[i] = make([]any, len(sortItems))
 		for j, si := range sortItems {
-			if cols[j] >= 0 {
-				keys[i][j] = r[cols[j]]
-				continue
-			}
+			c := evalCtx{env: e, s: s, r: r, known: ctxs[j]}
 			v, err := c.eval(si.Expr)
 			if err != nil {
 				return err
@@ -423,30 +482,6 @@ func (e *Env) orderBy(rows, incoming []Row, out, in *Scope, items []*cypher.Proj
 	}
 	copy(rows, sorted)
 	return nil
-}
-
-// sortColumn returns the column an ORDER BY expression reads when it cannot be evaluated in
-// sortScope (it holds an aggregate or a variable out of scope) but is written as one of the
-// items' expressions; -1 to evaluate it (which reports an unknown variable).
-func sortColumn(x cypher.Expr, sortScope *Scope, items []*cypher.ProjectionItem) (int, error) {
-	agg := HasAggregate(x)
-	inScope := !agg
-	for _, v := range References(x) {
-		inScope = inScope && sortScope.Has(v)
-	}
-	if inScope {
-		return -1, nil
-	}
-	text := x.String()
-	for j, it := range items {
-		if it.Expr.String() == text {
-			return j, nil
-		}
-	}
-	if agg {
-		return 0, errorf(x.Position(), "ORDER BY can use an aggregate function only in one of the projected expressions: %s is not one", text)
-	}
-	return -1, nil
 }
 
 func (e *Env) skipLimit(rows []Row, p *cypher.Projection) ([]Row, error) {
@@ -498,6 +533,30 @@ func (e *Env) filter(rows []Row, s *Scope, where cypher.Expr) ([]Row, error) {
 	out := rows[:0:0]
 	for _, r := range rows {
 		v, err := e.Eval(where, s, r)
+		if err != nil {
+			return nil, err
+		}
+		if err := truth(where, v, "WHERE"); err != nil {
+			return nil, err
+		}
+		if v == true {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// filterKnown is filter for the WHERE of a projection: the items' values are readable by
+// their text (known) where where needs them (an aggregate outside them is refused as in
+// any WHERE).
+func (e *Env) filterKnown(rows []Row, s *Scope, known map[string]int, where cypher.Expr) ([]Row, error) {
+	if !needsKnown(where, s) {
+		return e.filter(rows, s, where)
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		c := evalCtx{env: e, s: s, r: r, known: known}
+		v, err := c.eval(where)
 		if err != nil {
 			return nil, err
 		}

@@ -253,6 +253,12 @@ func TestProjectDistinctOrderSkipLimit(t *testing.T) {
 			cols: []string{"n.city", "c"}, want: rowsOf(2, nil, int64(1), "Rome", int64(1), "Oslo", int64(2))},
 		{name: "order by an aggregate not projected", query: "RETURN n.city AS city ORDER BY count(*)", rows: people,
 			err: "ORDER BY can use an aggregate function only in one of the projected expressions"},
+		{name: "order by an expression of projected aggregates and keys", query: "RETURN n.city AS city, count(*) AS c ORDER BY -count(*) + 0, n.city + '' DESC",
+			rows: people, cols: []string{"city", "c"}, want: rowsOf(2, "Oslo", int64(2), nil, int64(1), "Rome", int64(1))}, // null + '' is null, first when descending
+		{name: "order by a parameter and a projected aggregate", query: "RETURN avg(n.age) AS a ORDER BY $p + avg(n.age) - 1", rows: people,
+			params: map[string]any{"p": 1}, cols: []string{"a"}, want: column(32.5)},
+		{name: "order by an expression with an aggregate not projected", query: "RETURN n.city AS city, count(*) AS c ORDER BY c + sum(n.age)",
+			rows: people, err: "ORDER BY can use an aggregate function only in one of the projected expressions: sum(n.age) is not one"},
 		{name: "order by an incoming variable after aggregation", query: "RETURN n.city AS city, count(*) AS c ORDER BY n.age", rows: people,
 			err: "variable n is not defined"},
 		{name: "order by an incoming variable after DISTINCT", query: "RETURN DISTINCT n.city AS city ORDER BY n.age", rows: people,
@@ -290,7 +296,16 @@ func TestProjectWhere(t *testing.T) {
 		{name: "where after aggregation", query: "WITH n.city AS city, count(*) AS c WHERE c > 1", rows: people,
 			cols: []string{"city", "c"}, want: rowsOf(2, "Oslo", int64(2))},
 		{name: "where not boolean", query: "WITH n.age AS age WHERE age", rows: people, err: "WHERE expects a BOOLEAN, got an INTEGER"},
-		{name: "where on a variable not projected", query: "WITH n.age AS age WHERE n.name = 'Ann'", rows: people, err: "variable n is not defined"},
+		// WHERE sees the variables before WITH when each row comes from one (openCypher), and
+		// reads an item's value where it writes the item's expression.
+		{name: "where on a variable not projected", query: "WITH n.age AS age WHERE n.name = 'Ann'", rows: people,
+			cols: []string{"age"}, want: column(int64(30))},
+		{name: "where on a projected expression after DISTINCT", query: "WITH DISTINCT n.city AS city WHERE n.city STARTS WITH 'R'", rows: people,
+			cols: []string{"city"}, want: column("Rome")},
+		{name: "where on a grouping key after aggregation", query: "WITH n.city AS city, count(*) AS c WHERE n.city + '!' = 'Oslo!' AND count(*) = 2", rows: people,
+			cols: []string{"city", "c"}, want: rowsOf(2, "Oslo", int64(2))},
+		{name: "where on a variable not projected after DISTINCT", query: "WITH DISTINCT n.city AS city WHERE n.age > 1", rows: people,
+			err: "variable n is not defined"},
 		{name: "where with an aggregate", query: "WITH n.age AS age WHERE count(*) > 1", rows: people, err: "aggregate function count() is not allowed here"},
 	})
 }

@@ -84,6 +84,12 @@ type evaluator struct {
 	// aggs holds the aggregates' values for the group whose projection is being evaluated
 	// (project.go); nil otherwise, and then an aggregate call is an error.
 	aggs map[*cypher.FuncCall]any
+	// last are the rows of the last projection, with the rows they came from (WITH's WHERE
+	// reads them).
+	last []projected
+	// known holds a projection's item values by their expressions' text while its ORDER BY or
+	// WHERE is evaluated (project.go); nil otherwise.
+	known map[string]any
 }
 
 // row binds variables to values. Entities in rows are *value.Node, *value.Relationship and

@@ -150,7 +150,15 @@ func TestEvalProjections(t *testing.T) {
 		{name: "ORDER BY across types", q: `UNWIND [1, 'a', null, [1], true, {k: 1}] AS x RETURN x ORDER BY x`,
 			want: rows(r(map[string]any{"k": 1}), r([]any{1}), r("a"), r(true), r(1), r(nil))},
 		{name: "RETURN DISTINCT ORDER BY", q: `UNWIND [2, 1, 2] AS x RETURN DISTINCT x ORDER BY x`, want: rows(r(1), r(2))},
-		{name: "ORDER BY after DISTINCT reads only columns", q: `UNWIND [2, 1] AS x RETURN DISTINCT x AS y ORDER BY x`,
+		{name: "ORDER BY after DISTINCT reads an item by its expression", q: `UNWIND [2, 1] AS x RETURN DISTINCT x AS y ORDER BY x`,
+			want: rows(r(1), r(2))},
+		{name: "ORDER BY after DISTINCT reads only items", q: `UNWIND [2, 1] AS x RETURN DISTINCT x + 1 AS y ORDER BY x`,
 			err: "variable x is not defined"},
+		{name: "ORDER BY an expression of aggregate items", q: `UNWIND [1, 2, 2] AS x RETURN x AS k, count(*) AS n ORDER BY -count(*) * 10 + x`,
+			want: rows(r(2, 2), r(1, 1))},
+		{name: "WITH WHERE sees the variables before it", q: `UNWIND [1, 2, 3] AS x WITH x * 10 AS y WHERE x > 1 RETURN y`,
+			want: rows(r(20), r(30))},
+		{name: "WITH DISTINCT WHERE reads an item by its expression", q: `UNWIND [1, 2, 2] AS x WITH DISTINCT x % 2 AS y WHERE x % 2 = 0 RETURN y`,
+			want: rows(r(0))},
 	})
 }

@@ -12,6 +12,11 @@ import (
 // operators and functions of a null are null; a type error (a property of an integer, NOT
 // of a string) is an error, not null.
 func (ev *evaluator) eval(e cypher.Expr, r row) (any, error) {
+	if ev.known != nil {
+		if v, ok := ev.known[e.String()]; ok {
+			return v, nil
+		}
+	}
 	switch e := e.(type) {
 	case *cypher.Literal:
 		return e.Value, nil
@@ -528,22 +533,30 @@ func checkVars(e cypher.Expr, sc scope) error {
 	return checkExpr(e, sc, false)
 }
 
-func checkExpr(e cypher.Expr, sc scope, aggOK bool) error {
+// checkExpr checks that e reads only variables of sc, calls known functions, and has
+// aggregates only where aggOK; a subexpression whose text is in known (a projection's item,
+// for its ORDER BY and WHERE) is a value, whatever it reads.
+func checkExpr(e cypher.Expr, sc scope, aggOK bool, known ...map[string]any) error {
 	var err error
 	walk(e, func(x cypher.Expr) bool {
 		if err != nil {
 			return false
 		}
+		if len(known) > 0 {
+			if _, ok := known[0][x.String()]; ok {
+				return false
+			}
+		}
 		if outer, inner, names, ok := binder(x); ok {
 			// Its own variables are in scope in its body, where an aggregate is not allowed.
 			for _, o := range outer {
 				if err == nil {
-					err = checkExpr(o, sc, aggOK)
+					err = checkExpr(o, sc, aggOK, known...)
 				}
 			}
 			for _, in := range inner {
 				if err == nil && in != nil {
-					err = checkExpr(in, sc.add(names...), false)
+					err = checkExpr(in, sc.add(names...), false, known...)
 				}
 			}
 			return false

@@ -37,12 +37,21 @@ func (ev *evaluator) with(c *cypher.With, rows []row, sc scope) ([]row, scope, e
 	if c.Where == nil {
 		return out, nsc, nil
 	}
-	if err := checkVars(c.Where, nsc); err != nil {
+	// The WHERE sees what ORDER BY sees: the incoming variables when each row comes from
+	// one, and the items by their expressions.
+	items, _ := projectionItems(&c.Projection, sc)
+	whereScope := nsc
+	if !c.Distinct && !slices.ContainsFunc(items, func(it item) bool { return hasAggregate(it.expr) }) {
+		whereScope = sc.add(cols...)
+	}
+	if err := checkExpr(c.Where, whereScope, false, itemTexts(items)); err != nil {
 		return nil, nil, err
 	}
 	kept := out[:0]
-	for _, r := range out {
-		ok, err := ev.truth(c.Where, r)
+	for i, r := range out {
+		ev.known = knownValues(items, ev.last[i].cols)
+		ok, err := ev.truth(c.Where, ev.envOf(ev.last[i], whereScope))
+		ev.known = nil
 		if err != nil {
 			return nil, nil, err
 		}
@@ -51,6 +60,41 @@ func (ev *evaluator) with(c *cypher.With, rows []row, sc scope) ([]row, scope, e
 		}
 	}
 	return kept, nsc, nil
+}
+
+// itemTexts are the texts of the items' expressions (for checkExpr).
+func itemTexts(items []item) map[string]any {
+	m := make(map[string]any, len(items))
+	for _, it := range items {
+		m[it.expr.String()] = nil
+	}
+	return m
+}
+
+// knownValues are the items' values of a projected row by their expressions' text.
+func knownValues(items []item, cols row) map[string]any {
+	m := make(map[string]any, len(items))
+	for _, it := range items {
+		if _, dup := m[it.expr.String()]; !dup {
+			m[it.expr.String()] = cols[it.name]
+		}
+	}
+	return m
+}
+
+// envOf is the environment of an ORDER BY or WHERE over projected row p: its columns, and the
+// incoming row's variables when sc has them, the columns shadowing them.
+func (ev *evaluator) envOf(p projected, sc scope) row {
+	env := row{}
+	for k, v := range p.src {
+		if sc.has(k) {
+			env[k] = v
+		}
+	}
+	for k, v := range p.cols {
+		env[k] = v
+	}
+	return env
 }
 
 // project computes a WITH or RETURN projection: its items (grouping and aggregating when an
@@ -96,6 +140,7 @@ func (ev *evaluator) project(p *cypher.Projection, rows []row, sc scope) ([]stri
 	if out, err = ev.skipLimit(p, out); err != nil {
 		return nil, nil, err
 	}
+	ev.last = out
 	res := make([]row, len(out))
 	for i, pr := range out {
 		res[i] = pr.cols
@@ -238,33 +283,29 @@ func distinct(in []projected, cols []string) []projected {
 	return out
 }
 
-// order sorts stably by the sort items. A sort expression written as one of the items (say
+// order sorts stably by the sort items. A subexpression written as one of the items (say
 // count(*), or n.name after grouping by it) reads that item's column.
 func (ev *evaluator) order(sorts []*cypher.SortItem, items []item, in []projected, sc scope) ([]projected, error) {
+	texts := itemTexts(items)
+	for _, s := range sorts {
+		if err := checkExpr(s.Expr, sc, false, texts); err != nil {
+			return nil, err
+		}
+	}
 	keys := make([][]any, len(in))
 	for i, p := range in {
-		env := row{}
-		for k, v := range p.src {
-			env[k] = v
-		}
-		for k, v := range p.cols {
-			env[k] = v
-		}
+		env := ev.envOf(p, sc)
+		ev.known = knownValues(items, p.cols)
 		keys[i] = make([]any, len(sorts))
 		for j, s := range sorts {
-			if name, ok := itemFor(s.Expr, items); ok {
-				keys[i][j] = p.cols[name]
-				continue
-			}
-			if err := checkVars(s.Expr, sc); err != nil {
-				return nil, err
-			}
 			v, err := ev.eval(s.Expr, env)
 			if err != nil {
+				ev.known = nil
 				return nil, err
 			}
 			keys[i][j] = v
 		}
+		ev.known = nil
 	}
 	idx := make([]int, len(in))
 	for i := range idx {

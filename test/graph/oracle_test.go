@@ -259,6 +259,12 @@ var queries = []struct {
 	{q: `MATCH ()-[r:LIKES]->(z) WHERE z.id <= 30 WITH r MATCH (x)-[r]-(y) RETURN x.id, y.id`},
 	{q: `MATCH (a)-[r]->() WHERE a.id <= 12 WITH r, a OPTIONAL MATCH (a)<-[r]-(b) RETURN a.id, b.id, type(r)`},
 	{q: `MATCH (a)-[r]->(b) WHERE a.id <= 12 WITH r, b MATCH (b)<-[r:WORKS_AT|KNOWS]-(c:Person) RETURN b.id, c.id`},
+	// WITH's WHERE and ORDER BY see the variables before it (one row each) and the items by
+	// their expressions.
+	{q: `MATCH (a) WITH a.name AS name WHERE a.id <= 10 RETURN name`},
+	{q: `MATCH (a) WITH DISTINCT a.name AS name WHERE a.name STARTS WITH 'a' RETURN name`},
+	{q: `MATCH (me)--(you) WHERE me.id <= 20 RETURN me.id AS id, count(you.age) AS c ORDER BY me.id + count(you.age), id`, ordered: true},
+	{q: `MATCH (me)--(you) WHERE me.id <= 20 WITH me.id AS id, avg(you.age) AS a ORDER BY $k + avg(you.age) DESC, id LIMIT 5 RETURN id`, params: map[string]any{"k": 3}, ordered: true},
 	// A pattern where a value stands: the list of its paths.
 	{q: `MATCH (a) WHERE a.id <= 40 RETURN a.id, size((a)-[:KNOWS]-()) AS k, size((a)-->()) AS out, size((a)<-[:LIKES*1..2]-()) AS likes`},
 	{q: `MATCH (a) WHERE size((a)-->()) > 6 RETURN a.id, reduce(s = 0, p IN (a)-[:WORKS_AT]->() | s + last(nodes(p)).id) AS w ORDER BY a.id`, ordered: true},
