@@ -143,14 +143,13 @@ func (p *parser) multiplicative() Expr {
 	}
 }
 
-// power reads a ^ b ^ c as a ^ (b ^ c).
+// power reads a ^ b ^ c as (a ^ b) ^ c: openCypher's ^ groups to the left, like its other
+// binary operators.
 func (p *parser) power() Expr {
 	l := p.unary()
-	if p.atSym("^") {
+	for p.atSym("^") {
 		op := p.next()
-		p.deeper()
-		defer func() { p.depth-- }()
-		return &Binary{At: At{op.Pos}, Op: OpPow, L: l, R: p.power()}
+		l = &Binary{At: At{op.Pos}, Op: OpPow, L: l, R: p.unary()}
 	}
 	return l
 }

@@ -475,11 +475,8 @@ func (e *Slice) String() string {
 // String prints the expression as Cypher.
 func (e *Binary) String() string {
 	p := e.prec()
-	lmin, rmin := p, p+1 // left-associative
-	switch {
-	case e.Op == OpPow: // right-associative
-		lmin, rmin = p+1, p
-	case e.Op.IsComparison(): // a < b < c is a chain, so a comparison operand needs parentheses
+	lmin, rmin := p, p+1 // left-associative, ^ too
+	if e.Op.IsComparison() { // a < b < c is a chain, so a comparison operand needs parentheses
 		lmin = p + 1
 	}
 	return operand(e.L, lmin) + " " + e.Op.String() + " " + operand(e.R, rmin)

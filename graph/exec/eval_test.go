@@ -230,7 +230,8 @@ func TestEvalArithmetic(t *testing.T) {
 		{expr: "7.5 % 2", want: 1.5},
 		{expr: "2 ^ 3", want: 8.0},
 		{expr: "2 ^ -1", want: 0.5},
-		{expr: "2 ^ 3 ^ 2", want: 512.0},
+		{expr: "2 ^ 3 ^ 2", want: 64.0}, // left to right, as openCypher groups it
+		{expr: "2 ^ (3 ^ 2)", want: 512.0},
 		{expr: "1 / 0", err: "division by zero", col: 3},
 		{expr: "1 % 0", err: "modulo by zero", col: 3},
 		{expr: "1 / 0.0", want: math.Inf(1)},
