@@ -184,12 +184,25 @@ func (mt *matcher) loneNodes(patterns []*cypher.Pattern) []*nodeSpec {
 // plan names the columns of the clause's variables, splits WHERE into what the nodes check
 // and what the router does, and works out which nodes must be loaded.
 func (mt *matcher) plan(m *cypher.Match) error {
+	// A conjunct is pushed down to a node or relationship of the patterns only: one on a
+	// path, or on a variable the query never binds, is evaluated (and refused) as written.
+	named := map[string]bool{}
+	for _, p := range m.Patterns {
+		for _, el := range p.Elements {
+			switch el := el.(type) {
+			case *cypher.NodePattern:
+				named[el.Var] = el.Var != ""
+			case *cypher.RelPattern:
+				named[el.Var] = el.Var != ""
+			}
+		}
+	}
 	for _, c := range conjuncts(m.Where) {
 		p, ok, err := mt.r.pushable(c)
 		if err != nil {
 			return err
 		}
-		if ok && !mt.input.Has(p.Var) {
+		if ok && !mt.input.Has(p.Var) && named[p.Var] {
 			mt.pushed[p.Var] = append(mt.pushed[p.Var], p)
 		} else {
 			mt.residual = append(mt.residual, c)
