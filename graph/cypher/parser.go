@@ -258,6 +258,7 @@ func (p *parser) single() []Clause {
 	var clauses []Clause
 	var last Clause
 	updating := false // the current part has updated: reading clauses need a WITH first
+	ks := kinds{}     // the variables in scope and what they hold (kinds.go)
 	for p.cur().Kind != EOF && !p.atSym(";") {
 		t := p.cur()
 		if r, ok := last.(*Return); ok {
@@ -282,6 +283,7 @@ func (p *parser) single() []Clause {
 		}
 		c := p.clause()
 		p.checkLoose()
+		ks = p.kindsAfter(ks, c)
 		switch {
 		case Updating(c):
 			updating = true

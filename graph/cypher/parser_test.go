@@ -48,6 +48,11 @@ var validCases = []validCase{
 	{"show all index", "SHOW INDEXES"},
 	{"SHOW CONSTRAINT", "SHOW CONSTRAINTS"},
 	{"SHOW ALL CONSTRAINTS;", "SHOW CONSTRAINTS"},
+	// A variable bound before keeps its kind through WITH; an expression may hold anything.
+	{"MATCH ()-[r]->() WITH r AS r2 MATCH ()-[r2]->() RETURN r2", ""},
+	{"MATCH (a) WITH collect(a)[0] AS b MATCH (b)-->() RETURN b", ""},
+	{"MATCH (a) WITH * MATCH (a)-->(b) RETURN b", ""},
+	{"MATCH (a) RETURN a UNION MATCH ()-[a]->() RETURN a", ""},
 	// A pattern where a value stands is the list of its paths.
 	{"MATCH (a) RETURN (a)-[:T]->()", ""},
 	{"MATCH (a) WHERE a.x AND size((a)-->()) > 0 RETURN a", ""},

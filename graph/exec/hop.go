@@ -183,7 +183,12 @@ func (mt *matcher) hop(from *nodeSpec, rel *relSpec, to *nodeSpec) error {
 				continue
 			}
 			if rel.bound {
-				if want, ok := row.row[rel.col].(*value.Relationship); !ok || want.ID != uint64(h.Edge) {
+				v := row.row[rel.col]
+				want, ok := v.(*value.Relationship)
+				if !ok && v != nil {
+					return errorf(rel.at, "variable %s is %s, not a relationship", rel.name, value.WithArticle(v))
+				}
+				if !ok || want.ID != uint64(h.Edge) {
 					continue
 				}
 			}

@@ -56,9 +56,11 @@ type relSpec struct {
 	// reverse is set when the relationship is traversed from its right node: a variable
 	// length's list is then built from its end, and is reversed to the pattern's order.
 	reverse bool
-	// bound is set when an earlier clause bound the relationship's variable: the hop takes
-	// that relationship only.
+	// bound is set when an earlier clause bound the relationship's variable (name): the hop
+	// takes that relationship only.
 	bound bool
+	name  string
+	at    cypher.Pos
 }
 
 // colState is what a MATCH knows of a node column's values in every row.
@@ -365,7 +367,7 @@ func (mt *matcher) relSpecOf(rel *cypher.RelPattern, reverse bool) *relSpec {
 	name := relVar(rel)
 	col, _ := mt.scope.Index(name)
 	s := &relSpec{col: col, types: rel.Types, dir: rel.Dir, varLen: rel.VarLength, keep: rel.Var != "" || mt.onPath[name],
-		reverse: reverse, bound: mt.boundRels[name]}
+		reverse: reverse, bound: mt.boundRels[name], name: name, at: rel.Pos}
 	if reverse {
 		switch rel.Dir {
 		case cypher.DirOut:
