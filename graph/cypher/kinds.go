@@ -88,8 +88,7 @@ func (p *parser) patternKinds(ks kinds, pat *Pattern) {
 	}
 }
 
-// projectionKinds are the kinds after WITH pr: an item that is a variable keeps its kind, a
-// literal, property or arithmetic is a value, anything else may be anything.
+// projectionKinds are the kinds after WITH pr (exprKind of each item).
 func projectionKinds(ks kinds, pr *Projection) kinds {
 	out := kinds{}
 	if pr.Star {
@@ -98,14 +97,36 @@ func projectionKinds(ks kinds, pr *Projection) kinds {
 		}
 	}
 	for _, it := range pr.Items {
-		k := kindAny
-		switch x := it.Expr.(type) {
-		case *Variable:
-			k = ks[x.Name]
-		case *Literal, *ListLit, *MapLit, *Property, *Binary, *Unary, *StringOp, *IsNull, *In, *RegexMatch, *LabelTest:
-			k = kindValue
-		}
-		out[it.Name()] = k
+		out[it.Name()] = exprKind(ks, it.Expr)
 	}
 	return out
+}
+
+// exprKind is what x holds: a variable's kind; a list of relationship variables is a list of
+// relationships; null may stand for anything (a missing node); another literal, a property or
+// an operator's result is a value; anything else (a function's result, an index) may be
+// anything.
+func exprKind(ks kinds, x Expr) varKind {
+	switch x := x.(type) {
+	case *Variable:
+		return ks[x.Name]
+	case *Literal:
+		if x.Value == nil {
+			return kindAny
+		}
+		return kindValue
+	case *ListLit:
+		for _, el := range x.Elems {
+			if exprKind(ks, el) != kindRel {
+				return kindValue
+			}
+		}
+		if len(x.Elems) > 0 {
+			return kindRels
+		}
+		return kindValue
+	case *MapLit, *Property, *Binary, *Unary, *StringOp, *IsNull, *In, *RegexMatch, *LabelTest:
+		return kindValue
+	}
+	return kindAny
 }

@@ -52,6 +52,8 @@ var validCases = []validCase{
 	{"MATCH ()-[r]->() WITH r AS r2 MATCH ()-[r2]->() RETURN r2", ""},
 	{"MATCH (a) WITH collect(a)[0] AS b MATCH (b)-->() RETURN b", ""},
 	{"MATCH (a) WITH * MATCH (a)-->(b) RETURN b", ""},
+	{"WITH null AS a OPTIONAL MATCH p = (a)-[r]->() RETURN p", ""},
+	{"MATCH ()-[r1]->()-[r2]->() WITH [r1, r2] AS rs MATCH ()-[rs*1..]->() RETURN rs", ""},
 	{"MATCH (a) RETURN a UNION MATCH ()-[a]->() RETURN a", ""},
 	// A pattern where a value stands is the list of its paths.
 	{"MATCH (a) RETURN (a)-[:T]->()", ""},
