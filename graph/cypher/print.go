@@ -475,7 +475,7 @@ func (e *Slice) String() string {
 // String prints the expression as Cypher.
 func (e *Binary) String() string {
 	p := e.prec()
-	lmin, rmin := p, p+1 // left-associative, ^ too
+	lmin, rmin := p, p+1     // left-associative, ^ too
 	if e.Op.IsComparison() { // a < b < c is a chain, so a comparison operand needs parentheses
 		lmin = p + 1
 	}

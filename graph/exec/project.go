@@ -530,20 +530,7 @@ func (e *Env) count(x cypher.Expr, clause string) (int, error) {
 
 // filter keeps the rows for which where is true.
 func (e *Env) filter(rows []Row, s *Scope, where cypher.Expr) ([]Row, error) {
-	out := rows[:0:0]
-	for _, r := range rows {
-		v, err := e.Eval(where, s, r)
-		if err != nil {
-			return nil, err
-		}
-		if err := truth(where, v, "WHERE"); err != nil {
-			return nil, err
-		}
-		if v == true {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return e.filterKnown(rows, s, nil, where)
 }
 
 // filterKnown is filter for the WHERE of a projection: the items' values are readable by
@@ -551,7 +538,7 @@ func (e *Env) filter(rows []Row, s *Scope, where cypher.Expr) ([]Row, error) {
 // any WHERE).
 func (e *Env) filterKnown(rows []Row, s *Scope, known map[string]int, where cypher.Expr) ([]Row, error) {
 	if !needsKnown(where, s) {
-		return e.filter(rows, s, where)
+		known = nil
 	}
 	out := rows[:0:0]
 	for _, r := range rows {

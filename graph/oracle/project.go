@@ -330,20 +330,6 @@ func (ev *evaluator) order(sorts []*cypher.SortItem, items []item, in []projecte
 	return out, nil
 }
 
-// itemFor finds the item whose expression is written as e, other than a bare variable
-// (which the environment resolves by itself).
-func itemFor(e cypher.Expr, items []item) (string, bool) {
-	if _, ok := e.(*cypher.Variable); ok {
-		return "", false
-	}
-	for _, it := range items {
-		if it.expr.String() == e.String() {
-			return it.name, true
-		}
-	}
-	return "", false
-}
-
 func (ev *evaluator) skipLimit(p *cypher.Projection, in []projected) ([]projected, error) {
 	for _, b := range []struct {
 		kw string
