@@ -334,7 +334,7 @@ func (r *run) merge(rows []Row, s *Scope, m *cypher.Merge) ([]Row, *Scope, error
 func (r *run) mergeRow(row Row, s *Scope, p *cypher.Pattern) ([]Row, *Scope, bool, error) {
 	if nodes := p.Nodes(); len(nodes) == 1 && (nodes[0].Var == "" || !s.Has(nodes[0].Var)) {
 		n := nodes[0]
-		props, err := r.props(n.Props, s, row)
+		props, err := r.mergeProps(n.Props, s, row)
 		if err != nil {
 			return nil, nil, false, err
 		}
@@ -412,6 +412,18 @@ func (r *run) mergeKeyed(row Row, s *Scope, p *cypher.Pattern, n *cypher.NodePat
 	return []Row{out}, scope, !m.out.Found, nil
 }
 
+// mergeProps is props for a MERGE pattern, which refuses a null value: {num: null} can
+// never match (null equals nothing), so a MERGE would create a vertex at every run.
+func (r *run) mergeProps(e cypher.Expr, s *Scope, row Row) (map[string]any, error) {
+	props, err := r.props(e, s, row)
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		if err == nil && props[k] == nil {
+			err = errorf(e.Position(), "cannot MERGE with a null property value (%s)", k)
+		}
+	}
+	return props, err
+}
+
 // literalPattern copies p with its property maps evaluated in row.
 func (r *run) literalPattern(p *cypher.Pattern, s *Scope, row Row) (*cypher.Pattern, error) {
 	out := *p
@@ -420,7 +432,7 @@ func (r *run) literalPattern(p *cypher.Pattern, s *Scope, row Row) (*cypher.Patt
 		if e == nil {
 			return nil, nil
 		}
-		props, err := r.props(e, s, row)
+		props, err := r.mergeProps(e, s, row)
 		if err != nil {
 			return nil, err
 		}

@@ -547,6 +547,9 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 		{`MATCH (n) RETURN n.name {.x} AS c`, `line 1, column 25: expected ",", AS, ORDER BY, SKIP, LIMIT or end of query, found "{"`},
 		{`MATCH (n) WITH n.name AS s RETURN s {.x} AS c`, "line 1, column 37: type error: a map projection needs a NODE, RELATIONSHIP or MAP, not a STRING"},
 		{`MATCH (n) RETURN [(n)-->(b) | count(b)] AS c`, "line 1, column 31: aggregate function count() is not allowed here"},
+		// A MERGE with a null property would never match, and create at every run.
+		{`MERGE ({num: null})`, "line 1, column 8: cannot MERGE with a null property value (num)"},
+		{`MATCH (a), (b) WHERE a.id = 1 AND b.id = 2 MERGE (a)-[r:X {num: null, w: 1}]->(b)`, "line 1, column 59: cannot MERGE with a null property value (num)"},
 		// A WHERE conjunct on no node or relationship of the patterns is not lost.
 		{`MATCH (n) WHERE zz.name = 'a' RETURN count(*)`, "line 1, column 17: variable zz is not defined"},
 		{`MATCH p = (n)-[*]->() WHERE p.name = 'a' AND n.id > 0 RETURN count(*)`, "line 1, column 30: type error: cannot read property name of a PATH"},
