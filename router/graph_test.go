@@ -79,8 +79,14 @@ func TestGraphQueriesThroughTheRouter(t *testing.T) {
 		"the refusal as its author reads it: no shard, no mutation index")
 	res = must("MATCH (n:Person {name: 'Bob'}) DETACH DELETE n", nil)
 	g.Expect(res.Stats.NodesDeleted).To(Equal(1))
+	g.Expect(res.Stats.RelationshipsDeleted).To(Equal(2), "the relationships DETACH DELETE removed")
 	res = must("MATCH (n:Person)-[r]->() RETURN count(r)", nil)
 	g.Expect(res.Rows).To(Equal([][]any{{float64(1)}}))
+	// Two vertices detached together: the relationship between them counts once, a loop once.
+	must("MATCH (a:Person {name: 'Ada'}) CREATE (a)-[:SELF]->(a)", nil)
+	res = must("MATCH (n:Person) DETACH DELETE n", nil)
+	g.Expect(res.Stats.NodesDeleted).To(Equal(2))
+	g.Expect(res.Stats.RelationshipsDeleted).To(Equal(2))
 
 	r := get(t, c.base+"/graph")
 	g.Expect(r.code).To(Equal(200))

@@ -276,11 +276,17 @@ func (r *run) delete(rows []Row, s *Scope, d *cypher.Delete) error {
 	if err := r.apply(verts); err != nil {
 		return err
 	}
+	// A relationship between two vertices both detached is removed once.
+	detached := map[layout.ID]bool{}
 	for _, m := range verts {
 		if m.out.Found {
 			r.stats.NodesDeleted++
 		}
+		for _, e := range m.out.Detached {
+			detached[e] = true
+		}
 	}
+	r.stats.RelationshipsDeleted += len(detached)
 	return nil
 }
 

@@ -82,6 +82,8 @@ type Outcome struct {
 	Found bool `json:"found,omitempty"`
 	// Half is the out-half after an edge mutation.
 	Half *Half `json:"half,omitempty"`
+	// Detached are the relationships a DETACH DELETE of a vertex removed with it, by id.
+	Detached []layout.ID `json:"detached,omitempty"`
 }
 
 // ApplyResult is what the receiving shard did with an outbox record.

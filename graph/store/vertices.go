@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/torua/torua/graph/layout"
@@ -154,7 +155,7 @@ func (s *Store) deleteVertex(p *plan, d *shardapi.DeleteVertex) (shardapi.Outcom
 	if err := p.setVertex(d.ID, nil); err != nil {
 		return shardapi.Outcome{}, err
 	}
-	return shardapi.Outcome{Found: true}, nil
+	return shardapi.Outcome{Found: true, Detached: slices.Sorted(maps.Keys(live))}, nil
 }
 
 // checkPrimaryKey checks that a vertex with labels and props may have id: a label that
