@@ -24,7 +24,7 @@ func (k varKind) String() string {
 // kinds are the variables in scope and their kinds.
 type kinds map[string]varKind
 
-// clause checks the patterns of c against ks and returns the kinds after it.
+// kindsAfter checks the patterns of c against ks and returns the kinds after it.
 func (p *parser) kindsAfter(ks kinds, c Clause) kinds {
 	switch c := c.(type) {
 	case *Match:
