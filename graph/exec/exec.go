@@ -122,6 +122,9 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFunctions(q); err != nil {
+		return nil, err
+	}
 	timeout := x.cfg.Timeout
 	if opts.Timeout > 0 && opts.Timeout < timeout {
 		timeout = opts.Timeout
@@ -145,6 +148,32 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	res.Stats.Requests = r.requests.Load()
 	res.Stats.ElapsedMicros = time.Since(start).Microseconds()
 	return res, nil
+}
+
+// checkFunctions refuses a call of a function Torua does not have, wherever q makes it,
+// before anything runs: a query whose rows are all filtered out would never say so.
+func checkFunctions(q *cypher.Query) error {
+	parts := [][]cypher.Clause{q.Clauses}
+	for _, u := range q.Unions {
+		parts = append(parts, u.Clauses)
+	}
+	var err error
+	for _, clauses := range parts {
+		for _, c := range clauses {
+			for _, x := range clauseExprs(c) {
+				walk(x, func(y cypher.Expr) bool {
+					f, ok := y.(*cypher.FuncCall)
+					if ok && err == nil && !aggregates[f.Name] && f.Name != "exists" {
+						if _, known := functions[f.Name]; !known {
+							err = errorf(f.Pos, "unknown function %s", f.Shown())
+						}
+					}
+					return err == nil
+				})
+			}
+		}
+	}
+	return err
 }
 
 // newRun starts the state of one query on graph.
