@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,6 +152,15 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	return res, nil
 }
 
+// starNeedsVariables refuses WITH * or RETURN * (clause, at pos) with no variable in scope
+// (openCypher's NoVariablesInScope), whatever the rows.
+func starNeedsVariables(s *Scope, p *cypher.Projection, pos cypher.Pos, clause string) error {
+	if !p.Star || slices.ContainsFunc(s.Names(), func(n string) bool { return !strings.HasPrefix(n, hidden) }) {
+		return nil
+	}
+	return errorf(pos, "%s * needs a variable in scope, and there is none", clause)
+}
+
 // checkFunctions refuses a call of a function Torua does not have, wherever q makes it,
 // before anything runs: a query whose rows are all filtered out would never say so.
 func checkFunctions(q *cypher.Query) error {
@@ -247,9 +258,13 @@ func (r *run) single(clauses []cypher.Clause) (*Result, error) {
 		case *cypher.Unwind:
 			rows, scope, err = r.env.Unwind(rows, scope, c, r.x.cfg.MaxRows)
 		case *cypher.With:
-			rows, scope, err = r.project(rows, scope, &c.Projection, c.Where)
+			if err = starNeedsVariables(scope, &c.Projection, c.Pos, "WITH"); err == nil {
+				rows, scope, err = r.project(rows, scope, &c.Projection, c.Where)
+			}
 		case *cypher.Return:
-			rows, scope, err = r.project(rows, scope, &c.Projection, nil)
+			if err = starNeedsVariables(scope, &c.Projection, c.Pos, "RETURN"); err == nil {
+				rows, scope, err = r.project(rows, scope, &c.Projection, nil)
+			}
 			if err == nil {
 				res.Columns = scope.Names()
 				res.Rows = rows

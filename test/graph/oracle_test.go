@@ -547,6 +547,7 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 		{`MATCH (n) RETURN n.name {.x} AS c`, `line 1, column 25: expected ",", AS, ORDER BY, SKIP, LIMIT or end of query, found "{"`},
 		{`MATCH (n) WITH n.name AS s RETURN s {.x} AS c`, "line 1, column 37: type error: a map projection needs a NODE, RELATIONSHIP or MAP, not a STRING"},
 		{`MATCH (n) RETURN [(n)-->(b) | count(b)] AS c`, "line 1, column 31: aggregate function count() is not allowed here"},
+		{`MATCH () RETURN *`, "line 1, column 10: RETURN * needs a variable in scope, and there is none"},
 		// An unknown function is refused even where no row would reach it.
 		{`MATCH (n) WHERE n.id < 0 RETURN toUpperr(n.name)`, "line 1, column 33: unknown function toUpperr"},
 		{`MATCH (n) WHERE false WITH n ORDER BY nosuch(n) RETURN 1 AS x UNION RETURN 2 AS x`, "line 1, column 39: unknown function nosuch"},
