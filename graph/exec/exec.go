@@ -152,13 +152,14 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	return res, nil
 }
 
-// starNeedsVariables refuses WITH * or RETURN * (clause, at pos) with no variable in scope
-// (openCypher's NoVariablesInScope), whatever the rows.
-func starNeedsVariables(s *Scope, p *cypher.Projection, pos cypher.Pos, clause string) error {
+// starNeedsVariables refuses RETURN * (at pos) with no variable in scope (openCypher's
+// NoVariablesInScope), whatever the rows. WITH * may pass no variable on (MATCH () CREATE ()
+// WITH * CREATE ()).
+func starNeedsVariables(s *Scope, p *cypher.Projection, pos cypher.Pos) error {
 	if !p.Star || slices.ContainsFunc(s.Names(), func(n string) bool { return !strings.HasPrefix(n, hidden) }) {
 		return nil
 	}
-	return errorf(pos, "%s * needs a variable in scope, and there is none", clause)
+	return errorf(pos, "RETURN * needs a variable in scope, and there is none")
 }
 
 // checkFunctions refuses a call of a function Torua does not have, wherever q makes it,
@@ -258,11 +259,9 @@ func (r *run) single(clauses []cypher.Clause) (*Result, error) {
 		case *cypher.Unwind:
 			rows, scope, err = r.env.Unwind(rows, scope, c, r.x.cfg.MaxRows)
 		case *cypher.With:
-			if err = starNeedsVariables(scope, &c.Projection, c.Pos, "WITH"); err == nil {
-				rows, scope, err = r.project(rows, scope, &c.Projection, c.Where)
-			}
+			rows, scope, err = r.project(rows, scope, &c.Projection, c.Where)
 		case *cypher.Return:
-			if err = starNeedsVariables(scope, &c.Projection, c.Pos, "RETURN"); err == nil {
+			if err = starNeedsVariables(scope, &c.Projection, c.Pos); err == nil {
 				rows, scope, err = r.project(rows, scope, &c.Projection, nil)
 			}
 			if err == nil {
