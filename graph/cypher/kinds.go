@@ -24,22 +24,44 @@ func (k varKind) String() string {
 // kinds are the variables in scope and their kinds.
 type kinds map[string]varKind
 
-// kindsAfter checks the patterns of c against ks and returns the kinds after it.
+// kindsAfter checks the patterns of c against ks, and that c reads no variable ks does not
+// hold (defined), and returns the kinds after it.
 func (p *parser) kindsAfter(ks kinds, c Clause) kinds {
 	switch c := c.(type) {
 	case *Match:
 		for _, pat := range c.Patterns {
 			p.patternKinds(ks, pat)
 		}
+		p.defined(ks, patternExprs(c.Patterns...)...)
+		p.defined(ks, c.Where)
 	case *Create:
 		for _, pat := range c.Patterns {
 			p.patternKinds(ks, pat)
 		}
+		p.defined(ks, patternExprs(c.Patterns...)...)
 	case *Merge:
 		p.patternKinds(ks, c.Pattern)
+		p.defined(ks, patternExprs(c.Pattern)...)
+		p.setDefined(ks, c.OnCreate)
+		p.setDefined(ks, c.OnMatch)
 	case *Unwind:
+		p.defined(ks, c.Expr)
 		ks[c.Var] = kindAny
+	case *Set:
+		p.setDefined(ks, c.Items)
+	case *Remove:
+		for _, it := range c.Items {
+			switch it := it.(type) {
+			case *RemoveProperty:
+				p.definedName(ks, it.Var, it.Pos)
+			case *RemoveLabels:
+				p.definedName(ks, it.Var, it.Pos)
+			}
+		}
+	case *Delete:
+		p.defined(ks, c.Exprs...)
 	case *Foreach:
+		p.defined(ks, c.List)
 		inner := kinds{}
 		for k, v := range ks {
 			inner[k] = v
@@ -49,9 +71,118 @@ func (p *parser) kindsAfter(ks kinds, c Clause) kinds {
 			inner = p.kindsAfter(inner, b)
 		}
 	case *With:
+		// Its WHERE and ORDER BY may read the variables before it and the items by their
+		// expressions (the executor checks those).
+		p.projectionDefined(ks, &c.Projection)
 		return projectionKinds(ks, &c.Projection)
+	case *Return:
+		p.projectionDefined(ks, &c.Projection)
 	}
 	return ks
+}
+
+// projectionDefined checks a projection's items (ks defined).
+func (p *parser) projectionDefined(ks kinds, pr *Projection) {
+	for _, it := range pr.Items {
+		p.defined(ks, it.Expr)
+	}
+}
+
+// setDefined checks SET items (ks defined).
+func (p *parser) setDefined(ks kinds, items []SetItem) {
+	for _, it := range items {
+		switch it := it.(type) {
+		case *SetProperty:
+			p.definedName(ks, it.Var, it.Pos)
+			p.defined(ks, it.Value)
+		case *SetProperties:
+			p.definedName(ks, it.Var, it.Pos)
+			p.defined(ks, it.Value)
+		case *SetLabels:
+			p.definedName(ks, it.Var, it.Pos)
+		}
+	}
+}
+
+// definedName refuses name, read at pos, when ks does not hold it (ParseChecked only).
+func (p *parser) definedName(ks kinds, name string, pos Pos) {
+	if _, ok := ks[name]; !ok && p.checked {
+		p.failAt(pos, "variable %s is not defined", name)
+	}
+}
+
+// defined refuses the first variable the expressions read that ks does not hold. It looks
+// only where no variable of the expression's own is bound: not into the bodies of list
+// comprehensions, list predicates and reduce, nor into pattern predicates and
+// comprehensions (whose new variables are their own); the executor checks those.
+func (p *parser) defined(ks kinds, xs ...Expr) {
+	for _, x := range xs {
+		switch x := x.(type) {
+		case nil:
+		case *Variable:
+			p.definedName(ks, x.Name, x.Pos)
+		case *ListLit:
+			p.defined(ks, x.Elems...)
+		case *MapLit:
+			for _, it := range x.Items {
+				p.defined(ks, it.Value)
+			}
+		case *Property:
+			p.defined(ks, x.Expr)
+		case *Index:
+			p.defined(ks, x.Expr, x.Index)
+		case *Slice:
+			p.defined(ks, x.Expr, x.From, x.To)
+		case *Binary:
+			p.defined(ks, x.L, x.R)
+		case *Unary:
+			p.defined(ks, x.X)
+		case *In:
+			p.defined(ks, x.X, x.List)
+		case *StringOp:
+			p.defined(ks, x.L, x.R)
+		case *RegexMatch:
+			p.defined(ks, x.L, x.R)
+		case *IsNull:
+			p.defined(ks, x.X)
+		case *LabelTest:
+			p.defined(ks, x.X)
+		case *FuncCall:
+			p.defined(ks, x.Args...)
+		case *Case:
+			p.defined(ks, x.Subject, x.Else)
+			for _, w := range x.Whens {
+				p.defined(ks, w.Cond, w.Result)
+			}
+		case *ListComprehension:
+			p.defined(ks, x.List)
+		case *ListPredicate:
+			p.defined(ks, x.List)
+		case *Reduce:
+			p.defined(ks, x.Init, x.List)
+		case *MapProjection:
+			p.defined(ks, x.Var)
+			for _, it := range x.Items {
+				p.defined(ks, it.Value)
+			}
+		}
+	}
+}
+
+// patternExprs are the property maps of the patterns.
+func patternExprs(pats ...*Pattern) []Expr {
+	var out []Expr
+	for _, pat := range pats {
+		for _, el := range pat.Elements {
+			switch el := el.(type) {
+			case *NodePattern:
+				out = append(out, el.Props)
+			case *RelPattern:
+				out = append(out, el.Props)
+			}
+		}
+	}
+	return out
 }
 
 // patternKinds binds the variables of pat, refusing one bound before as another kind.

@@ -11,11 +11,22 @@ import (
 // at the offending token, saying what was found and what was expected; constructs outside
 // the subset are refused by name ("... is not supported by Torua") at their position.
 func Parse(query string) (q *Query, err error) {
+	return parse(query, false)
+}
+
+// ParseChecked is Parse that also refuses a variable read where no clause before bound it
+// (in the places kinds.go's defined looks), as a query to run must: Parse alone accepts
+// fragments such as RETURN a + b, whose variables a caller binds.
+func ParseChecked(query string) (*Query, error) {
+	return parse(query, true)
+}
+
+func parse(query string, checked bool) (q *Query, err error) {
 	toks, err := Lex(query)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: query, toks: toks, quoted: quotedIdents(query, toks)}
+	p := &parser{src: query, toks: toks, quoted: quotedIdents(query, toks), checked: checked}
 	// The parser stops at its first error by panicking with it (as text/template's parser
 	// does), which keeps the recursive descent free of error plumbing.
 	defer func() {
@@ -58,6 +69,8 @@ type parser struct {
 	loose []*PatternPredicate
 	// values counts the loose patterns made values, which names their paths.
 	values int
+	// checked makes the parser refuse variables read where none is bound (ParseChecked).
+	checked bool
 }
 
 // maxDepth bounds the nesting of expressions: a query nested deeper is refused, rather

@@ -223,3 +223,48 @@ func TestParseErrors(t *testing.T) {
 		g.Expect(err.Error()).To(Equal(c.want), c.query)
 	}
 }
+
+// ParseChecked refuses a variable read where no clause before bound it, and accepts the
+// variables a query binds for itself: a comprehension's, a pattern predicate's new ones, the
+// ones before a WITH in its WHERE and ORDER BY.
+func TestParseCheckedVariables(t *testing.T) {
+	for q, want := range map[string]string{
+		"MATCH () RETURN foo":                                 "line 1, column 17: variable foo is not defined",
+		"MATCH (a) SET a.name = missing RETURN a":             "line 1, column 24: variable missing is not defined",
+		"MATCH (a) SET x.name = 1":                            "line 1, column 15: variable x is not defined",
+		"MERGE (n) ON MATCH SET x.num = 1":                    "line 1, column 24: variable x is not defined",
+		"MATCH (a) DELETE x":                                  "line 1, column 18: variable x is not defined",
+		"MATCH (a) REMOVE b.x":                                "line 1, column 18: variable b is not defined",
+		"MATCH (s) WHERE s.name = undefined RETURN s":         "line 1, column 26: variable undefined is not defined",
+		"MATCH (a) CREATE (a)-[:T]->(b {name: missing})":      "line 1, column 38: variable missing is not defined",
+		"UNWIND xs AS x RETURN x":                             "line 1, column 8: variable xs is not defined",
+		"MATCH (a) WITH a.x AS y RETURN a":                    "line 1, column 32: variable a is not defined",
+		"MATCH (a) FOREACH (x IN [1] | SET a.v = x) RETURN x": "line 1, column 51: variable x is not defined",
+	} {
+		_, err := ParseChecked(q)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %q", q, err, want)
+		}
+		if _, err := Parse(q); err != nil {
+			t.Errorf("Parse(%s): %v, want no error", q, err)
+		}
+	}
+	for _, q := range []string{
+		"MATCH (a) RETURN [x IN a.l WHERE x > 1 | x * 2], all(y IN a.l WHERE y > 0), reduce(s = 0, z IN a.l | s + z)",
+		"MATCH (a) WHERE (a)-[r]->(b) AND exists((a)-->(c)) RETURN a, COUNT { (a)-->(d) } AS n, [(a)-->(e) | e.x] AS xs",
+		"MATCH (a) WITH a.name AS name WHERE a.x > 1 RETURN name",
+		"MATCH (a) WITH DISTINCT a.name AS name ORDER BY a.name RETURN name",
+		"MATCH (a {k: b.k}), (b) RETURN a",
+		"CREATE (a {id: 1}), (b {id: a.id + 1}) RETURN b",
+		"MERGE (a:A {id: 1}) ON CREATE SET a.new = true ON MATCH SET a.seen = a.seen + 1",
+		"UNWIND [1, 2] AS x FOREACH (y IN [x] | CREATE ({v: y + x}))",
+		"MATCH p = (a)-->(b) RETURN p, a {.name, b, k: b.x}",
+		"MATCH (a) RETURN CASE WHEN a.x > 1 THEN a.y ELSE $p END, a.l[0..a.n]",
+		"MATCH (a) RETURN a UNION MATCH (b) RETURN b AS a",
+		"MATCH (n) RETURN size((n)-->())",
+	} {
+		if _, err := ParseChecked(q); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+}

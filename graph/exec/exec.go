@@ -120,7 +120,7 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	if err := layout.CheckGraphName(graph); err != nil {
 		return nil, &QueryError{Msg: err.Error()}
 	}
-	q, err := cypher.Parse(query)
+	q, err := cypher.ParseChecked(query)
 	if err != nil {
 		return nil, err
 	}

@@ -548,6 +548,9 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 		{`MATCH (n) WITH n.name AS s RETURN s {.x} AS c`, "line 1, column 37: type error: a map projection needs a NODE, RELATIONSHIP or MAP, not a STRING"},
 		{`MATCH (n) RETURN [(n)-->(b) | count(b)] AS c`, "line 1, column 31: aggregate function count() is not allowed here"},
 		{`MATCH () RETURN *`, "line 1, column 10: RETURN * needs a variable in scope, and there is none"},
+		// So is an undefined variable.
+		{`MATCH (n) WHERE n.id < 0 SET n.x = missing`, "line 1, column 36: variable missing is not defined"},
+		{`MATCH (n) WHERE n.id < 0 RETURN foo`, "line 1, column 33: variable foo is not defined"},
 		// An unknown function is refused even where no row would reach it.
 		{`MATCH (n) WHERE n.id < 0 RETURN toUpperr(n.name)`, "line 1, column 33: unknown function toUpperr"},
 		{`MATCH (n) WHERE false WITH n ORDER BY nosuch(n) RETURN 1 AS x UNION RETURN 2 AS x`, "line 1, column 39: unknown function nosuch"},
