@@ -117,55 +117,15 @@ func (p *parser) definedName(ks kinds, name string, pos Pos) {
 // comprehensions (whose new variables are their own); the executor checks those.
 func (p *parser) defined(ks kinds, xs ...Expr) {
 	for _, x := range xs {
-		switch x := x.(type) {
-		case nil:
-		case *Variable:
-			p.definedName(ks, x.Name, x.Pos)
-		case *ListLit:
-			p.defined(ks, x.Elems...)
-		case *MapLit:
-			for _, it := range x.Items {
-				p.defined(ks, it.Value)
-			}
-		case *Property:
-			p.defined(ks, x.Expr)
-		case *Index:
-			p.defined(ks, x.Expr, x.Index)
-		case *Slice:
-			p.defined(ks, x.Expr, x.From, x.To)
-		case *Binary:
-			p.defined(ks, x.L, x.R)
-		case *Unary:
-			p.defined(ks, x.X)
-		case *In:
-			p.defined(ks, x.X, x.List)
-		case *StringOp:
-			p.defined(ks, x.L, x.R)
-		case *RegexMatch:
-			p.defined(ks, x.L, x.R)
-		case *IsNull:
-			p.defined(ks, x.X)
-		case *LabelTest:
-			p.defined(ks, x.X)
-		case *FuncCall:
-			p.defined(ks, x.Args...)
-		case *Case:
-			p.defined(ks, x.Subject, x.Else)
-			for _, w := range x.Whens {
-				p.defined(ks, w.Cond, w.Result)
-			}
-		case *ListComprehension:
-			p.defined(ks, x.List)
-		case *ListPredicate:
-			p.defined(ks, x.List)
-		case *Reduce:
-			p.defined(ks, x.Init, x.List)
-		case *MapProjection:
-			p.defined(ks, x.Var)
-			for _, it := range x.Items {
-				p.defined(ks, it.Value)
-			}
+		if v, ok := x.(*Variable); ok {
+			p.definedName(ks, v.Name, v.Pos)
+			continue
 		}
+		if outer, _, _, ok := Binds(x); ok {
+			p.defined(ks, outer...)
+			continue
+		}
+		p.defined(ks, Children(x)...)
 	}
 }
 

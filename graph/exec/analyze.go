@@ -16,7 +16,7 @@ import (
 // known) and name IS [NOT] NULL. A node that no later
 // expression reads whole need not be loaded.
 func readsWhole(e cypher.Expr, name string) bool {
-	if outer, inner, names, ok := locals(e); ok {
+	if outer, inner, names, ok := cypher.Binds(e); ok {
 		if slices.Contains(names, name) {
 			inner = nil // name is the comprehension's own there
 		}

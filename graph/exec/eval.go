@@ -82,17 +82,15 @@ type evalCtx struct {
 	s    *Scope
 	r    Row
 	aggs map[*cypher.FuncCall]any // nil except in an aggregating projection's items
-	// known maps the text of a projection's items to their columns in r: an ORDER BY or
-	// WHERE of WITH or RETURN reads an item's value where it writes the item's expression
+	// known maps the subexpressions of an ORDER BY or WHERE of WITH or RETURN that are
+	// written as one of the items to the item's column in r: there they read the item's value
 	// (ORDER BY a.name + 'C' after WITH a.name AS name, count(*) AS c). nil elsewhere.
-	known map[string]int
+	known map[cypher.Expr]int
 }
 
 func (c *evalCtx) eval(x cypher.Expr) (any, error) {
-	if c.known != nil {
-		if col, ok := c.known[x.String()]; ok {
-			return c.r[col], nil
-		}
+	if col, ok := c.known[x]; ok {
+		return c.r[col], nil
 	}
 	switch x := x.(type) {
 	case *cypher.Literal:
@@ -694,7 +692,7 @@ func References(x cypher.Expr) []string {
 			}
 			return
 		}
-		if outer, inner, locals, ok := locals(x); ok {
+		if outer, inner, locals, ok := cypher.Binds(x); ok {
 			for _, o := range outer {
 				visit(o, bound)
 			}
@@ -733,61 +731,13 @@ func walk(x cypher.Expr, f func(cypher.Expr) bool) {
 	}
 }
 
-// children returns x's direct subexpressions in the order written.
+// children returns x's direct subexpressions in the order written; a pattern predicate's
+// are predicateChildren.
 func children(x cypher.Expr) []cypher.Expr {
-	switch x := x.(type) {
-	case *cypher.ListLit:
-		return x.Elems
-	case *cypher.MapLit:
-		out := make([]cypher.Expr, len(x.Items))
-		for i, it := range x.Items {
-			out[i] = it.Value
-		}
-		return out
-	case *cypher.Property:
-		return []cypher.Expr{x.Expr}
-	case *cypher.PatternPredicate:
-		return predicateChildren(x)
-	case *cypher.Index:
-		return []cypher.Expr{x.Expr, x.Index}
-	case *cypher.Slice:
-		return nonNil(x.Expr, x.From, x.To)
-	case *cypher.Binary:
-		return []cypher.Expr{x.L, x.R}
-	case *cypher.Unary:
-		return []cypher.Expr{x.X}
-	case *cypher.In:
-		return []cypher.Expr{x.X, x.List}
-	case *cypher.StringOp:
-		return []cypher.Expr{x.L, x.R}
-	case *cypher.RegexMatch:
-		return []cypher.Expr{x.L, x.R}
-	case *cypher.IsNull:
-		return []cypher.Expr{x.X}
-	case *cypher.LabelTest:
-		return []cypher.Expr{x.X}
-	case *cypher.FuncCall:
-		return x.Args
-	case *cypher.Case:
-		out := nonNil(x.Subject)
-		for _, w := range x.Whens {
-			out = append(out, w.Cond, w.Result)
-		}
-		return append(out, nonNil(x.Else)...)
-	case *cypher.ListComprehension:
-		return nonNil(x.List, x.Where, x.Map)
-	case *cypher.ListPredicate:
-		return []cypher.Expr{x.List, x.Where}
-	case *cypher.Reduce:
-		return []cypher.Expr{x.Init, x.List, x.Expr}
-	case *cypher.MapProjection:
-		out := []cypher.Expr{x.Var}
-		for _, it := range x.Items {
-			out = append(out, nonNil(it.Value)...)
-		}
-		return out
+	if p, ok := x.(*cypher.PatternPredicate); ok {
+		return predicateChildren(p)
 	}
-	return nil // literals, parameters, variables
+	return cypher.Children(x)
 }
 
 func nonNil(xs ...cypher.Expr) []cypher.Expr {

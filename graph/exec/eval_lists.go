@@ -8,22 +8,8 @@ import (
 // The expressions that bind variables of their own: list comprehensions, the list
 // predicates all, any, none and single, and reduce. Each evaluates its list (and reduce its
 // initial value) in the enclosing row, then its body once per element in that row extended
-// with its variables, which shadow columns of the same name there only.
-
-// locals splits x, when it binds variables of its own, into the expressions evaluated in
-// the enclosing scope (outer), those that see its variables too (inner), and the variables'
-// names; ok is false for any other expression.
-func locals(x cypher.Expr) (outer, inner []cypher.Expr, names []string, ok bool) {
-	switch x := x.(type) {
-	case *cypher.ListComprehension:
-		return []cypher.Expr{x.List}, nonNil(x.Where, x.Map), []string{x.Var}, true
-	case *cypher.ListPredicate:
-		return []cypher.Expr{x.List}, []cypher.Expr{x.Where}, []string{x.Var}, true
-	case *cypher.Reduce:
-		return []cypher.Expr{x.Init, x.List}, []cypher.Expr{x.Expr}, []string{x.Acc, x.Var}, true
-	}
-	return nil, nil, nil, false
-}
+// with its variables, which shadow columns of the same name there only (cypher.Binds splits
+// them into the two).
 
 // bindingName names x, an expression that binds variables, in errors.
 func bindingName(x cypher.Expr) string {

@@ -76,7 +76,7 @@ func (e *Env) Project(rows []Row, s *Scope, p *cypher.Projection, where cypher.E
 	// incoming row (no aggregate, no DISTINCT), and an item's value where they write its
 	// expression.
 	wide, ws := widen(projected, incoming, out, s)
-	known := make(map[string]int, len(items))
+	known := make(map[string]int, len(items)) // the items' columns by their expressions' text
 	for j, it := range items {
 		if _, dup := known[it.Expr.String()]; !dup {
 			known[it.Expr.String()] = j
@@ -143,23 +143,34 @@ func needsKnown(x cypher.Expr, s *Scope) bool {
 	return false
 }
 
-// aggregateOutside returns the first aggregate call in x that is not inside a
-// subexpression written as one of the items (known), or nil.
-func aggregateOutside(x cypher.Expr, known map[string]int) cypher.Expr {
-	var found cypher.Expr
+// knownIn finds the subexpressions of x written as one of the items (known: their columns
+// by text), outermost only, once per expression rather than per row.
+func knownIn(x cypher.Expr, known map[string]int) map[cypher.Expr]int {
+	found := map[cypher.Expr]int{}
 	walk(x, func(y cypher.Expr) bool {
-		if found != nil {
+		if col, ok := known[y.String()]; ok {
+			found[y] = col
 			return false
 		}
-		if _, ok := known[y.String()]; ok {
+		return true
+	})
+	return found
+}
+
+// aggregateOutside returns the first aggregate call in x that is not inside one of its
+// subexpressions written as an item (found by knownIn), or nil.
+func aggregateOutside(x cypher.Expr, items map[cypher.Expr]int) cypher.Expr {
+	var agg cypher.Expr
+	walk(x, func(y cypher.Expr) bool {
+		if _, ok := items[y]; ok || agg != nil {
 			return false
 		}
 		if isAggregate(y) {
-			found = y
+			agg = y
 		}
-		return found == nil
+		return agg == nil
 	})
-	return found
+	return agg
 }
 
 // projectionItems returns the items of p with * expanded into the variables of s, each
@@ -371,7 +382,7 @@ func checkAggregateCalls(x cypher.Expr) error {
 	}
 	// An aggregate is computed over a group's rows, not per element of a list.
 	walk(x, func(y cypher.Expr) bool {
-		if _, inner, _, ok := locals(y); ok && err == nil {
+		if _, inner, _, ok := cypher.Binds(y); ok && err == nil {
 			for _, in := range inner {
 				walk(in, func(z cypher.Expr) bool {
 					if err == nil && isAggregate(z) {
@@ -399,7 +410,7 @@ func checkGrouped(x cypher.Expr, keys map[string]bool, bound ...string) error {
 		}
 		return errorf(v.Pos, "variable %s is used beside an aggregate function but is not a grouping key (project it as an item of its own)", v.Name)
 	}
-	if outer, inner, names, ok := locals(x); ok {
+	if outer, inner, names, ok := cypher.Binds(x); ok {
 		for _, o := range outer {
 			if err := checkGrouped(o, keys, bound...); err != nil {
 				return err
@@ -438,15 +449,15 @@ func distinctRows(rows []Row) []Row {
 // orderBy sorts rows (scope s; the items' values readable by their text, known) by the
 // sort items, stably.
 func (e *Env) orderBy(rows []Row, s *Scope, known map[string]int, sortItems []*cypher.SortItem) error {
-	ctxs := make([]map[string]int, len(sortItems)) // known for an item that needs it
+	ctxs := make([]map[cypher.Expr]int, len(sortItems)) // knownIn, for an item that needs it
 	for i, si := range sortItems {
 		if !needsKnown(si.Expr, s) {
 			continue
 		}
-		if agg := aggregateOutside(si.Expr, known); agg != nil {
+		ctxs[i] = knownIn(si.Expr, known)
+		if agg := aggregateOutside(si.Expr, ctxs[i]); agg != nil {
 			return errorf(si.Expr.Position(), "ORDER BY can use an aggregate function only in one of the projected expressions: %s is not one", agg)
 		}
-		ctxs[i] = known
 	}
 	keys := make([][]any, len(rows))
 	for i, r := range rows {
@@ -537,12 +548,13 @@ func (e *Env) filter(rows []Row, s *Scope, where cypher.Expr) ([]Row, error) {
 // their text (known) where where needs them (an aggregate outside them is refused as in
 // any WHERE).
 func (e *Env) filterKnown(rows []Row, s *Scope, known map[string]int, where cypher.Expr) ([]Row, error) {
-	if !needsKnown(where, s) {
-		known = nil
+	var items map[cypher.Expr]int
+	if needsKnown(where, s) {
+		items = knownIn(where, known)
 	}
 	out := rows[:0:0]
 	for _, r := range rows {
-		c := evalCtx{env: e, s: s, r: r, known: known}
+		c := evalCtx{env: e, s: s, r: r, known: items}
 		v, err := c.eval(where)
 		if err != nil {
 			return nil, err
