@@ -422,12 +422,19 @@ func (r *run) mergeKeyed(row Row, s *Scope, p *cypher.Pattern, n *cypher.NodePat
 // never match (null equals nothing), so a MERGE would create a vertex at every run.
 func (r *run) mergeProps(e cypher.Expr, s *Scope, row Row) (map[string]any, error) {
 	props, err := r.props(e, s, row)
-	for _, k := range slices.Sorted(maps.Keys(props)) {
-		if err == nil && props[k] == nil {
-			err = errorf(e.Position(), "cannot MERGE with a null property value (%s)", k)
+	if err != nil {
+		return nil, err
+	}
+	null, found := "", false // the first key with a null value, for a message that does not vary
+	for k, v := range props {
+		if v == nil && (!found || k < null) {
+			null, found = k, true
 		}
 	}
-	return props, err
+	if found {
+		return nil, errorf(e.Position(), "cannot MERGE with a null property value (%s)", null)
+	}
+	return props, nil
 }
 
 // literalPattern copies p with its property maps evaluated in row.
