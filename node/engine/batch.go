@@ -42,7 +42,17 @@ func (b *Batch) apply(s ShardApply) ([]Result, error) {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	defer b.e.mu.RUnlock()
-	results, done, err := b.e.applyTo(b.b, s.Shard, s.Ops, s.Atomic, s.AppliedIndex)
+	var results []Result
+	var done func(bool)
+	var err error
+	if s.Load != nil {
+		if len(s.Ops) > 0 {
+			return nil, fmt.Errorf("apply shard %d: a load and ops together: %w", s.Shard, ErrInvalidArgument)
+		}
+		results, done, err = b.e.loadTo(b.b, s.Shard, s.Load, s.AppliedIndex)
+	} else {
+		results, done, err = b.e.applyTo(b.b, s.Shard, s.Ops, s.Atomic, s.AppliedIndex)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +103,11 @@ type ShardApply struct {
 	// Atomic are the atomic units among Ops (Span), ascending and disjoint; ops outside
 	// them apply independently.
 	Atomic []Span
+	// Load, when not nil, is a bulk load of new keys (load.go), sorted by key, strictly
+	// ascending, with no Ops: each pair is a put without a condition. Its table is ingested
+	// before the batch commits (a crash between them is replayed alike) and its one result
+	// holds the last revision it took.
+	Load []Pair
 }
 
 // ApplyShards applies every shard's ops, each recording its AppliedIndex, in one atomic

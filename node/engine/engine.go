@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
 // Errors returned by the engine. Callers test them with errors.Is; the engine
@@ -78,6 +80,10 @@ type Engine struct {
 	closed bool
 	db     *pebble.DB
 
+	// writerOpts builds the tables of bulk loads (load.go) as Pebble builds those of the
+	// last level.
+	writerOpts sstable.WriterOptions
+
 	// caches holds each shard's writeCache (cache.go).
 	cachesMu sync.Mutex
 	caches   map[int]*writeCache
@@ -96,7 +102,11 @@ func Open(dir string, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("open engine %q: %w", dir, err)
 	}
 	stalls := new(atomic.Int64)
-	db, err := pebble.Open(dir, pebbleOptions(opts, log, stalls))
+	po := pebbleOptions(opts, log, stalls)
+	if err := os.RemoveAll(filepath.Join(dir, loadDir)); err != nil {
+		return nil, fmt.Errorf("open engine %q: remove an interrupted load's tables: %w", dir, err)
+	}
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		if pebble.IsCorruptionError(err) {
 			return nil, fmt.Errorf("open engine %q: store is corrupt, refusing to open it: %w", dir, markCorrupt(err))
@@ -104,6 +114,8 @@ func Open(dir string, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("open engine %q: %w", dir, err)
 	}
 	e := &Engine{dir: dir, log: log, noSync: opts.NoSync, stalls: stalls, db: db, remember: opts.Remember}
+	po.EnsureDefaults()
+	e.writerOpts = po.MakeWriterOptions(len(po.Levels)-1, db.TableFormat())
 	if err := e.checkFormat(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open engine %q: %w", dir, err)
@@ -451,6 +463,9 @@ func (e *Engine) DeleteShard(shard int) error {
 func deleteShardOps(b *pebble.Batch, shard int) error {
 	start, end := dataSpan(shard)
 	if err := b.DeleteRange(start, end, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(pendingLoadKey(shard), nil); err != nil {
 		return err
 	}
 	return b.Delete(metaKey(shard), nil)
