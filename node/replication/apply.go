@@ -15,9 +15,12 @@ import (
 // apply applies committed entries in a write of their own; the loop instead writes every
 // group of a round at once (Host.applyAll). Loop only.
 func (g *Group) apply(entries []*pb.Entry) {
-	a := g.prepareApply(entries)
-	g.h.applyAll([]*applying{a})
-	a.finish()
+	for len(entries) > 0 {
+		a := g.prepareApply(entries)
+		g.h.applyAll([]*applying{a})
+		a.finish()
+		entries = a.rest
+	}
 }
 
 // applying is a group's committed entries on their way to the storage: their write joins
@@ -33,6 +36,9 @@ type applying struct {
 	results []engine.Result
 	// dataApplied is the storage's applied index once the write is done.
 	dataApplied uint64
+	// rest are the entries after a load (cmdLoad), which has a storage write of its own:
+	// the caller applies them once this write is done (Group.apply).
+	rest []*pb.Entry
 }
 
 // span is one proposal among the entries: its results are results[first:first+n].
@@ -44,7 +50,9 @@ type span struct {
 
 // prepareApply decodes committed entries into the write that applies them, each
 // transaction (cmdTxn) an atomic unit of it. Entries at or below the storage's applied
-// index (a replay after a restart) are skipped. Loop only.
+// index (a replay after a restart) are skipped. A load (cmdLoad) is a write of its own: the
+// write ends before it, or with it when no data entry comes before it, and the entries after
+// that are left in rest. Loop only.
 //
 // An entry it cannot decode panics: a replica that goes on would diverge from the others.
 func (g *Group) prepareApply(entries []*pb.Entry) *applying {
@@ -55,7 +63,8 @@ func (g *Group) prepareApply(entries []*pb.Entry) *applying {
 	var ops []engine.Op
 	var atomic []engine.Span // the transactions among ops
 	var lastData uint64
-	for _, e := range entries {
+entries:
+	for i, e := range entries {
 		idx := e.GetIndex()
 		g.appliedBytes += uint64(len(e.GetData()))
 		switch e.GetType() {
@@ -73,6 +82,19 @@ func (g *Group) prepareApply(entries []*pb.Entry) *applying {
 				if err != nil {
 					panic(fmt.Sprintf("replication: shard %d: log entry %d (term %d): %v; refusing to apply it and diverge from the other replicas", g.shard, idx, e.GetTerm(), err))
 				}
+				if cmd.typ == cmdLoad {
+					if lastData > 0 {
+						g.appliedBytes -= uint64(len(data)) // counted when rest is applied
+						a.rest = entries[i:]
+						break entries
+					}
+					s.n = 1
+					a.spans = append(a.spans, s)
+					a.rest = entries[i+1:]
+					a.last = e
+					a.write = &engine.ShardApply{Shard: g.shard, Load: cmd.load, AppliedIndex: idx}
+					return a
+				}
 				s.n = len(cmd.ops)
 				if cmd.typ == cmdTxn {
 					atomic = append(atomic, engine.Span{Start: len(ops), End: len(ops) + s.n})
@@ -87,7 +109,7 @@ func (g *Group) prepareApply(entries []*pb.Entry) *applying {
 			panic(fmt.Sprintf("replication: shard %d: log entry %d has unknown type %v", g.shard, idx, e.GetType()))
 		}
 	}
-	a.last = entries[len(entries)-1]
+	a.last = entries[len(entries)-len(a.rest)-1]
 	if lastData > 0 || a.last.GetIndex() > a.dataApplied {
 		// The applied index moves with every entry, empty ones included, so that replay
 		// after a restart starts behind the last one.

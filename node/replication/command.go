@@ -30,6 +30,14 @@ const (
 	// NB: a binary older than cmdTxn stops at such an entry (an unknown type); during a
 	// rolling upgrade, transactions must wait until every replica runs a binary that knows it.
 	cmdTxn commandType = 2
+	// cmdLoad is a bulk load of one shard (engine.ShardApply.Load): new keys, sorted,
+	// strictly ascending, ingested as one table. Layout after the type byte:
+	//	version byte 1 | uvarint pair count | pairs
+	//	pair: uvarint len(key) | key | uvarint len(value) | value
+	// It is applied in a storage write of its own (prepareApply).
+	//
+	// NB: as for cmdTxn, a binary older than cmdLoad stops at such an entry.
+	cmdLoad commandType = 3
 )
 
 // String names the type in errors: "ops", "txn".
@@ -39,6 +47,8 @@ func (t commandType) String() string {
 		return "ops"
 	case cmdTxn:
 		return "txn"
+	case cmdLoad:
+		return "load"
 	}
 	return fmt.Sprintf("command type %d", uint8(t))
 }
@@ -53,17 +63,24 @@ const maxOpsPerCommand = 1 << 16
 // errDecode marks a command that cannot be decoded. The FSM panics on it.
 var errDecode = errors.New("undecodable command")
 
-// command is a decoded log command.
+// maxLoadPairs bounds the pairs a load command's decoder accepts (a corrupt count must not
+// allocate without bound); a load's proposer stays far below it (the command's bytes are
+// bounded by the group's uncommitted size).
+const maxLoadPairs = 1 << 24
+
+// command is a decoded log command: ops, or a load's pairs.
 type command struct {
-	typ commandType
-	ops []engine.Op
+	typ  commandType
+	ops  []engine.Op
+	load []engine.Pair
 }
 
 // commandTable maps each known command type to its decoder. An entry whose type is missing
 // here is unknown to this binary and stops the replica (see prepareApply).
 var commandTable = map[commandType]func(payload []byte) (command, error){
 	cmdOps: func(payload []byte) (command, error) { return decodeOps(cmdOps, payload) },
-	cmdTxn: func(payload []byte) (command, error) { return decodeOps(cmdTxn, payload) },
+	cmdTxn:  func(payload []byte) (command, error) { return decodeOps(cmdTxn, payload) },
+	cmdLoad: decodeLoad,
 }
 
 // encodeOps encodes ops as a cmdOps command. It refuses ops the engine would refuse, so
@@ -167,4 +184,50 @@ func decodeOps(typ commandType, data []byte) (command, error) {
 		return command{}, fmt.Errorf("%s command: %v: %w", typ, err, errDecode)
 	}
 	return command{typ: typ, ops: ops}, nil
+}
+
+// encodeLoad encodes pairs as a cmdLoad command, refusing what the engine would refuse of a
+// load (none, or keys not strictly ascending).
+func encodeLoad(pairs []engine.Pair) ([]byte, error) {
+	if len(pairs) == 0 || len(pairs) > maxLoadPairs {
+		return nil, fmt.Errorf("encode load: %d keys: %w", len(pairs), engine.ErrInvalidArgument)
+	}
+	n := 2 + binary.MaxVarintLen64
+	for i, p := range pairs {
+		if i > 0 && string(pairs[i-1].Key) >= string(p.Key) {
+			return nil, fmt.Errorf("encode load: key %d (%q) does not sort after the one before it: %w", i, p.Key, engine.ErrInvalidArgument)
+		}
+		n += 2*binary.MaxVarintLen64 + len(p.Key) + len(p.Value)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, byte(cmdLoad), opsVersion)
+	b = binary.AppendUvarint(b, uint64(len(pairs)))
+	for _, p := range pairs {
+		b = binary.AppendUvarint(b, uint64(len(p.Key)))
+		b = append(b, p.Key...)
+		b = binary.AppendUvarint(b, uint64(len(p.Value)))
+		b = append(b, p.Value...)
+	}
+	return b, nil
+}
+
+// decodeLoad decodes the payload of a cmdLoad command. The pairs alias data.
+func decodeLoad(data []byte) (command, error) {
+	d := binenc.NewDecoder(data)
+	if v := d.Byte(); d.Err() == nil && v != opsVersion {
+		return command{}, fmt.Errorf("load command version %d: %w", v, errDecode)
+	}
+	n := d.Uvarint()
+	if d.Err() == nil && (n == 0 || n > maxLoadPairs) {
+		return command{}, fmt.Errorf("load command with %d keys: %w", n, errDecode)
+	}
+	pairs := make([]engine.Pair, 0, min(n, 1<<16))
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		pairs = append(pairs, engine.Pair{Key: d.Bytes(), Value: d.Bytes()})
+	}
+	d.End()
+	if err := d.Err(); err != nil {
+		return command{}, fmt.Errorf("load command: %v: %w", err, errDecode)
+	}
+	return command{typ: cmdLoad, load: pairs}, nil
 }

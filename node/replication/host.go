@@ -352,6 +352,9 @@ func (h *Host) round(groups []*Group) bool {
 	var points []raftlog.Write
 	for i, a := range applies {
 		prepared[i].finish()
+		if rest := prepared[i].rest; len(rest) > 0 {
+			a.g.apply(rest) // after a load (prepareApply)
+		}
 		h.deliver(a.g, a.m.GetResponses())
 		points = a.g.takePoints(points)
 		if rw, ok := a.g.maybeCompact(false); ok {

@@ -62,6 +62,23 @@ func (g *Group) Txn(ctx context.Context, ops []engine.Op) ([]engine.Result, erro
 	return g.propose(ctx, cmd)
 }
 
+// Load replicates a bulk load of the group's shard (engine.ShardApply.Load: new keys,
+// sorted, strictly ascending) and returns once it is committed and applied on this (leader)
+// replica: every replica builds the same table from the log entry and ingests it. Its one
+// Result holds the last revision the keys took. The pairs' bytes must stay well below the
+// group's uncommitted limit (64 MiB): a caller splits a large run into consecutive loads.
+func (g *Group) Load(ctx context.Context, pairs []engine.Pair) (engine.Result, error) {
+	cmd, err := encodeLoad(pairs)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	res, err := g.propose(ctx, cmd)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	return res[0], nil
+}
+
 // propose proposes cmd and waits until it is applied, for its results.
 func (g *Group) propose(ctx context.Context, cmd []byte) ([]engine.Result, error) {
 	if err := ctx.Err(); err != nil {

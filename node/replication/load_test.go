@@ -1,0 +1,159 @@
+package replication
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/torua/torua/node/engine"
+	"github.com/torua/torua/node/raftlog"
+)
+
+// loadPairs returns n pairs "<prefix>00000".. with values "v<i>".
+func loadPairs(prefix string, n int) []engine.Pair {
+	ps := make([]engine.Pair, n)
+	for i := range ps {
+		ps[i] = engine.Pair{Key: fmt.Appendf(nil, "%s%05d", prefix, i), Value: fmt.Appendf(nil, "v%d", i)}
+	}
+	return ps
+}
+
+// loadEntry is the log entry of proposal id carrying a load of pairs.
+func loadEntry(t testing.TB, index, id uint64, pairs []engine.Pair) *pb.Entry {
+	t.Helper()
+	cmd, err := encodeLoad(pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pb.Entry{Index: new(index), Term: new(uint64(1)), Type: pb.EntryNormal.Enum(),
+		Data: append(binary.BigEndian.AppendUint64(nil, id), cmd...)}
+}
+
+// TestApplyLoadsInLogOrder: a load among ordinary entries applies in log order (a put before
+// it is replaced by it, a put after it replaces what it wrote), answers its proposal with
+// its last revision, and a replica that restarts and is handed the log again holds the same
+// shard.
+func TestApplyLoadsInLogOrder(t *testing.T) {
+	g := NewWithT(t)
+	hs, err := proto.Marshal(&pb.HardState{Term: new(uint64(1))})
+	g.Expect(err).NotTo(HaveOccurred())
+	entries := []*pb.Entry{
+		proposalEntry(t, 1, 1, putOp("k00001", "before")),
+		loadEntry(t, 2, 2, loadPairs("k", 3)),
+		proposalEntry(t, 3, 3, putOp("k00002", "after")),
+		loadEntry(t, 4, 4, loadPairs("m", 2)),
+		loadEntry(t, 5, 5, loadPairs("n", 2)),
+	}
+	want := map[uint64]proposal{
+		1: {results: []engine.Result{{Revision: 1}}},
+		2: {results: []engine.Result{{Revision: 4}}},
+		3: {results: []engine.Result{{Revision: 5}}},
+		4: {results: []engine.Result{{Revision: 7}}},
+		5: {results: []engine.Result{{Revision: 9}}},
+	}
+	var shards [][]byte
+	for replica := range 2 {
+		eng := openEngine(t)
+		logDir := t.TempDir()
+		writeLog(t, logDir, raftlog.Write{Shard: 3, Stable: []raftlog.StableValue{{Name: keyHardState, Value: hs}}})
+		h := testHostIn(t, eng, logDir)
+		grp := idleGroup(t, h, 3)
+		if replica == 1 {
+			grp.apply(entries[:2])
+			g.Expect(grp.Close()).To(Succeed())
+			g.Expect(h.Close()).To(Succeed())
+			grp = idleGroup(t, testHostIn(t, eng, logDir), 3)
+			g.Expect(grp.AppliedIndex()).To(Equal(uint64(2)))
+		}
+		waits := map[uint64]chan proposal{}
+		for id := range want {
+			waits[id] = wait(grp, id)
+		}
+		grp.apply(entries)
+		for id, w := range want {
+			if replica == 1 && id <= 2 {
+				g.Expect((<-waits[id]).err).To(MatchError(ErrUnknownOutcome), "entry %d was applied before the restart", id)
+				continue
+			}
+			g.Expect(<-waits[id]).To(Equal(w), "replica %d proposal %d", replica, id)
+		}
+		for key, value := range map[string]string{"k00000": "v0", "k00001": "v1", "k00002": "after", "m00001": "v1", "n00000": "v0"} {
+			v, err := eng.Get(3, []byte(key))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(string(v.Data)).To(Equal(value), "replica %d key %s", replica, key)
+		}
+		st, err := eng.ShardStats(3)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect([]any{st.Keys, st.Revision, st.AppliedIndex}).To(Equal([]any{int64(7), uint64(9), uint64(5)}))
+		shards = append(shards, snapshotOf(g, eng, 3))
+	}
+	g.Expect(shards[1]).To(Equal(shards[0]), "a replica that replayed its log holds what the other does")
+}
+
+func TestEncodeLoadRefusesBadRuns(t *testing.T) {
+	g := NewWithT(t)
+	for name, ps := range map[string][]engine.Pair{
+		"none":         nil,
+		"out of order": {{Key: []byte("b")}, {Key: []byte("a")}},
+		"repeated":     {{Key: []byte("a")}, {Key: []byte("a")}},
+	} {
+		_, err := encodeLoad(ps)
+		g.Expect(errors.Is(err, engine.ErrInvalidArgument)).To(BeTrue(), "%s: %v", name, err)
+	}
+	cmd, err := encodeLoad(loadPairs("k", 3))
+	g.Expect(err).NotTo(HaveOccurred())
+	got, err := decodeCommand(cmd)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got.load).To(Equal(loadPairs("k", 3)))
+	for cut := 1; cut < len(cmd); cut++ {
+		_, err := decodeCommand(cmd[:cut])
+		g.Expect(errors.Is(err, errDecode)).To(BeTrue(), "cut at %d", cut)
+	}
+}
+
+func TestLoadReachesEveryReplica(t *testing.T) {
+	onEachTransport(t, loadReachesEveryReplica)
+}
+
+// loadReachesEveryReplica: a load proposed on a shard's leader is on every replica, and a
+// follower that was down during it catches up from the log.
+func loadReachesEveryReplica(t *testing.T, c *testCluster) {
+	g := NewWithT(t)
+	const shard = 6
+	c.startGroup(nodes3, shard)
+	l := waitLeader(g, c, shard)
+	f := otherThan(nodes3, l.id)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	g.Expect(c.put(ctx, shard, "a", "1")).To(Succeed())
+	c.stop(f)
+	ps := loadPairs("k", 20000)
+	var res engine.Result
+	eventually(g, func(g Gomega) {
+		l := c.leader(shard)
+		g.Expect(l).NotTo(BeNil())
+		var err error
+		res, err = l.groups[shard].Load(ctx, ps)
+		g.Expect(err).NotTo(HaveOccurred())
+	}).Should(Succeed())
+	g.Expect(res.Revision).To(Equal(uint64(20001)))
+	c.start(f, shard)
+	eventually(g, func(g Gomega) {
+		l := c.leader(shard)
+		g.Expect(l).NotTo(BeNil())
+		want := snapshotOf(g, l.eng, shard)
+		for _, id := range nodes3 {
+			g.Expect(snapshotOf(g, c.node(id).eng, shard)).To(Equal(want), "node %s", id)
+		}
+	}).Should(Succeed())
+	for _, id := range nodes3 {
+		g.Expect(get(c.node(id), shard, "k19999", true)).To(Equal("v19999"), "node %s", id)
+	}
+}
