@@ -78,7 +78,7 @@ type command struct {
 // commandTable maps each known command type to its decoder. An entry whose type is missing
 // here is unknown to this binary and stops the replica (see prepareApply).
 var commandTable = map[commandType]func(payload []byte) (command, error){
-	cmdOps: func(payload []byte) (command, error) { return decodeOps(cmdOps, payload) },
+	cmdOps:  func(payload []byte) (command, error) { return decodeOps(cmdOps, payload) },
 	cmdTxn:  func(payload []byte) (command, error) { return decodeOps(cmdTxn, payload) },
 	cmdLoad: decodeLoad,
 }
