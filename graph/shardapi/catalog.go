@@ -1,6 +1,12 @@
 package shardapi
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+
+	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/value"
+)
 
 // Catalog is a graph's schema: its primary keys and indexes. Every shard holds its own copy
 // (layout.CatalogKey); a vertex write on a shard computes its index entries from that shard's
@@ -73,4 +79,44 @@ func (c *Catalog) Maintained(labels []string) []Index {
 		}
 	}
 	return out
+}
+
+// Entries are the keys that list vertex v of graph under this catalog: a label key for each of
+// its labels, and an entry in each index kept (Maintained) of its labels whose property it has
+// with a value an index holds (a scalar: a lookup of a list value scans). Their values are
+// empty. An error means v's properties cannot be decoded.
+func (c *Catalog) Entries(graph string, v *Vertex) ([][]byte, error) {
+	keys := make([][]byte, 0, len(v.Labels))
+	for _, l := range v.Labels {
+		keys = append(keys, layout.LabelKey(graph, l, v.ID))
+	}
+	idx := c.Maintained(v.Labels)
+	if len(idx) == 0 {
+		return keys, nil
+	}
+	props, err := value.DecodeProps(v.Props)
+	if err != nil {
+		return nil, fmt.Errorf("vertex %d: %v", v.ID, err)
+	}
+	for _, x := range idx {
+		val, ok := props[x.Property]
+		if !ok || !indexable(val) {
+			continue
+		}
+		k, err := layout.IndexKey(graph, x.Label, x.Property, val, v.ID)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// indexable reports whether an index holds entries for val: scalars.
+func indexable(val any) bool {
+	switch val.(type) {
+	case bool, int64, float64, string:
+		return true
+	}
+	return false
 }

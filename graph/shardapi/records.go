@@ -1,9 +1,12 @@
 package shardapi
 
 import (
+	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/internal/binenc"
 )
 
 // Vertex is a vertex record.
@@ -69,4 +72,82 @@ type Outbox struct {
 // Key is the record's key on the local vertex's shard.
 func (o *Outbox) Key(graph string) []byte {
 	return layout.OutboxKey(graph, o.Remote.Edge, o.Remote.Dir, o.Remote.Other)
+}
+
+// The records of vertices and edge halves, as the store keeps them (graph/store keeps the
+// others' formats). Each begins with a format version byte; a record of an unknown version is
+// refused, never guessed at.
+//
+//	vertex:  1 | uvarint incarnation | uvarint label count | labels (uvarint len | bytes) |
+//	         uvarint len | properties (value.EncodeProps)
+//	half:    1 | uvarint generation | flags byte (1: tombstone) |
+//	         [uvarint deleted-at, Unix seconds, if tombstone] | uvarint len | properties
+const recordVersion = 1
+
+// EncodeVertex encodes a vertex record, as the store keeps it under layout.VertexKey.
+func EncodeVertex(v *Vertex) []byte {
+	b := make([]byte, 0, 16+len(v.Props)+8*len(v.Labels))
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, v.Incarnation)
+	b = binary.AppendUvarint(b, uint64(len(v.Labels)))
+	for _, l := range v.Labels {
+		b = binenc.AppendBytes(b, []byte(l))
+	}
+	return binenc.AppendBytes(b, v.Props)
+}
+
+// DecodeVertex decodes the record of vertex id stored at revision rev.
+func DecodeVertex(id layout.ID, data []byte, rev uint64) (*Vertex, error) {
+	d := binenc.NewDecoder(data)
+	if ver := d.Byte(); d.Err() == nil && ver != recordVersion {
+		return nil, fmt.Errorf("vertex %d: record version %d: unknown version", id, ver)
+	}
+	v := &Vertex{ID: id, Incarnation: d.Uvarint(), Revision: rev}
+	n := d.Count(1)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		v.Labels = append(v.Labels, string(d.Bytes()))
+	}
+	v.Props = d.Bytes()
+	d.End()
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("vertex %d: %w", id, err)
+	}
+	return v, nil
+}
+
+// EncodeHalf encodes a half record, as the store keeps it under its key (layout.EdgeKey).
+func EncodeHalf(h *Half) []byte {
+	b := make([]byte, 0, 16+len(h.Props))
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, h.Gen)
+	if h.Deleted {
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(h.DeletedAt))
+	} else {
+		b = append(b, 0)
+	}
+	return binenc.AppendBytes(b, h.Props)
+}
+
+// DecodeHalf decodes the record of half e stored at revision rev.
+func DecodeHalf(e layout.EdgeHalf, data []byte, rev uint64) (*Half, error) {
+	d := binenc.NewDecoder(data)
+	if ver := d.Byte(); d.Err() == nil && ver != recordVersion {
+		return nil, fmt.Errorf("edge %d: record version %d: unknown version", e.Edge, ver)
+	}
+	h := &Half{EdgeHalf: e, Gen: d.Uvarint(), Revision: rev}
+	switch flags := d.Byte(); {
+	case d.Err() != nil:
+	case flags == 1:
+		h.Deleted = true
+		h.DeletedAt = int64(d.Uvarint())
+	case flags != 0:
+		d.Fail("half flags %d", flags)
+	}
+	h.Props = d.Bytes()
+	d.End()
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("edge %d: %w", e.Edge, err)
+	}
+	return h, nil
 }

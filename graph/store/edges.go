@@ -33,7 +33,7 @@ func (p *plan) gen(cur uint64) uint64 {
 }
 
 func (p *plan) putHalf(h *shardapi.Half) {
-	p.put(h.Key(p.graph), encodeHalf(h))
+	p.put(h.Key(p.graph), shardapi.EncodeHalf(h))
 	p.halves[string(h.Key(p.graph))] = h
 }
 

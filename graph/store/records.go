@@ -10,78 +10,29 @@ import (
 )
 
 // The values stored under graph keys. Each begins with a format version byte; a record of an
-// unknown version is refused as corrupt, never guessed at.
+// unknown version is refused as corrupt, never guessed at. Vertices and halves are encoded by
+// graph/shardapi (records.go), which a bulk load builds too; the others here.
 //
-//	vertex:  1 | uvarint incarnation | uvarint label count | labels (uvarint len | bytes) |
-//	         uvarint len | properties (value.EncodeProps)
-//	half:    1 | uvarint generation | flags byte (1: tombstone) |
-//	         [uvarint deleted-at, Unix seconds, if tombstone] | uvarint len | properties
 //	outbox:  1 | flags byte (1: present) | uvarint generation | uvarint target incarnation |
 //	         uvarint created, Unix nanoseconds | half: dir byte | uvarint vertex |
 //	         uvarint other | uvarint len | type | uvarint edge | uvarint len | properties
 //	label, index entries: empty
 const recordVersion = 1
 
-func encodeVertex(v *shardapi.Vertex) []byte {
-	b := make([]byte, 0, 16+len(v.Props)+8*len(v.Labels))
-	b = append(b, recordVersion)
-	b = binary.AppendUvarint(b, v.Incarnation)
-	b = binary.AppendUvarint(b, uint64(len(v.Labels)))
-	for _, l := range v.Labels {
-		b = binenc.AppendBytes(b, []byte(l))
-	}
-	return binenc.AppendBytes(b, v.Props)
-}
-
+// decodeVertex decodes vertex id's record (shardapi.DecodeVertex), refusing it as corrupt.
 func decodeVertex(id layout.ID, data []byte, rev uint64) (*shardapi.Vertex, error) {
-	d := binenc.NewDecoder(data)
-	if ver := d.Byte(); d.Err() == nil && ver != recordVersion {
-		return nil, fmt.Errorf("vertex %d: record version %d: %w", id, ver, ErrCorrupt)
-	}
-	v := &shardapi.Vertex{ID: id, Incarnation: d.Uvarint(), Revision: rev}
-	n := d.Count(1)
-	for i := 0; i < n && d.Err() == nil; i++ {
-		v.Labels = append(v.Labels, string(d.Bytes()))
-	}
-	v.Props = d.Bytes()
-	d.End()
-	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("vertex %d: %v: %w", id, err, ErrCorrupt)
+	v, err := shardapi.DecodeVertex(id, data, rev)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, ErrCorrupt)
 	}
 	return v, nil
 }
 
-func encodeHalf(h *shardapi.Half) []byte {
-	b := make([]byte, 0, 16+len(h.Props))
-	b = append(b, recordVersion)
-	b = binary.AppendUvarint(b, h.Gen)
-	if h.Deleted {
-		b = append(b, 1)
-		b = binary.AppendUvarint(b, uint64(h.DeletedAt))
-	} else {
-		b = append(b, 0)
-	}
-	return binenc.AppendBytes(b, h.Props)
-}
-
+// decodeHalf decodes the record of half e (shardapi.DecodeHalf), refusing it as corrupt.
 func decodeHalf(e layout.EdgeHalf, data []byte, rev uint64) (*shardapi.Half, error) {
-	d := binenc.NewDecoder(data)
-	if ver := d.Byte(); d.Err() == nil && ver != recordVersion {
-		return nil, fmt.Errorf("edge %d: record version %d: %w", e.Edge, ver, ErrCorrupt)
-	}
-	h := &shardapi.Half{EdgeHalf: e, Gen: d.Uvarint(), Revision: rev}
-	switch flags := d.Byte(); {
-	case d.Err() != nil:
-	case flags == 1:
-		h.Deleted = true
-		h.DeletedAt = int64(d.Uvarint())
-	case flags != 0:
-		d.Fail("half flags %d", flags)
-	}
-	h.Props = d.Bytes()
-	d.End()
-	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("edge %d: %v: %w", e.Edge, err, ErrCorrupt)
+	h, err := shardapi.DecodeHalf(e, data, rev)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, ErrCorrupt)
 	}
 	return h, nil
 }

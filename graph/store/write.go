@@ -11,7 +11,6 @@ import (
 
 	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/shardapi"
-	"github.com/torua/torua/graph/value"
 	"github.com/torua/torua/internal/kv"
 	"github.com/torua/torua/node/engine"
 )
@@ -277,7 +276,7 @@ func (p *plan) setVertex(id layout.ID, v *shardapi.Vertex) error {
 	if v == nil {
 		p.del(layout.VertexKey(p.graph, id))
 	} else {
-		p.put(layout.VertexKey(p.graph, id), encodeVertex(v))
+		p.put(layout.VertexKey(p.graph, id), shardapi.EncodeVertex(v))
 	}
 	p.vertices[id] = v
 	return nil
@@ -310,43 +309,19 @@ func (p *plan) adjacency(id layout.ID) error {
 	return nil
 }
 
-// entries are the label keys and index entry keys of v (none for nil).
+// entries are the label keys and index entry keys of v (none for nil), under the plan's
+// catalog.
 func (p *plan) entries(v *shardapi.Vertex) (map[string]bool, error) {
 	out := map[string]bool{}
 	if v == nil {
 		return out, nil
 	}
-	for _, l := range v.Labels {
-		out[string(layout.LabelKey(p.graph, l, v.ID))] = true
-	}
-	idx := p.cat.Maintained(v.Labels)
-	if len(idx) == 0 {
-		return out, nil
-	}
-	props, err := value.DecodeProps(v.Props)
+	keys, err := p.cat.Entries(p.graph, v)
 	if err != nil {
-		return nil, fmt.Errorf("vertex %d: %v: %w", v.ID, err, ErrCorrupt)
+		return nil, fmt.Errorf("%w: %w", err, ErrCorrupt)
 	}
-	for _, x := range idx {
-		val, ok := props[x.Property]
-		if !ok || !indexable(val) {
-			continue
-		}
-		k, err := layout.IndexKey(p.graph, x.Label, x.Property, val, v.ID)
-		if err != nil {
-			return nil, err
-		}
+	for _, k := range keys {
 		out[string(k)] = true
 	}
 	return out, nil
-}
-
-// indexable reports whether an index holds entries for val: scalars (lists are not indexed;
-// a lookup of a list value scans).
-func indexable(val any) bool {
-	switch val.(type) {
-	case bool, int64, float64, string:
-		return true
-	}
-	return false
 }
