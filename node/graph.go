@@ -108,6 +108,13 @@ func (n *Node) handleGraph(w http.ResponseWriter, r *http.Request) {
 				res.Next, err = n.graph.BackfillIndex(ctx, rep, shard, graph, req.Label, req.Property, req.After, backfillBatch)
 				out = res
 			}
+		case "load":
+			var req *shardapi.LoadRequest
+			if req, err = decodeGraphBodyAs(r, shardapi.LoadMediaType, shardapi.DecodeLoadRequest); err == nil {
+				var res shardapi.LoadResponse
+				res.Revision, err = store.Load(ctx, rep, graph, req.Pairs)
+				out = res
+			}
 		case "drop":
 			var res shardapi.DropResponse
 			res.Deleted, res.More, err = store.Drop(ctx, rep, graph, 1000)
@@ -427,6 +434,8 @@ func (n *Node) graphError(err error) error {
 		return fmt.Errorf("%w: %s", httpx.ErrConflict, store.Reason(err))
 	case errors.Is(err, store.ErrConflict):
 		return fmt.Errorf("%w: %v; nothing was written, retry", httpx.ErrUnavailable, err)
+	case errors.Is(err, store.ErrNotLoading):
+		return fmt.Errorf("%w: %v", httpx.ErrConflict, err)
 	case errors.Is(err, store.ErrExpired):
 		return fmt.Errorf("%w: %v", httpx.ErrBadRequest, err)
 	}

@@ -21,6 +21,9 @@ type Replica interface {
 	// only once the transaction is durable and applied. An aborted transaction is in the
 	// Results (the failed op's error, engine.ErrAborted for the others), not the error.
 	Txn(ctx context.Context, ops []engine.Op) ([]engine.Result, error)
+	// Load replicates a sorted run of new keys (engine.ShardApply.Load) as one log entry,
+	// ingested by every replica as one table, and returns once it is durable and applied.
+	Load(ctx context.Context, pairs []engine.Pair) (engine.Result, error)
 	// List returns up to limit keys with prefix, strictly after after, ascending.
 	List(ctx context.Context, prefix, after []byte, limit int, stale bool) (keys [][]byte, more bool, err error)
 	// Read calls fn with a consistent view of the replica's data, with Get's consistency.

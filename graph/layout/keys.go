@@ -43,6 +43,21 @@ func Recurring(key []byte) bool {
 	return true
 }
 
+// Loadable reports whether key is one of graph's data keys that a bulk load writes: a vertex
+// record, a label or index entry, an edge half or an adjacency version (not the catalog, an
+// outbox record or bundle, or a tombstone, which only the store's writes make).
+func Loadable(graph string, key []byte) bool {
+	p := GraphPrefix(graph)
+	if !bytes.HasPrefix(key, p) || len(key) < len(p)+2 || key[len(p)+1] != '/' {
+		return false
+	}
+	switch key[len(p)] {
+	case kindVertex, kindLabel, kindIndex, kindOut, kindIn, kindAdj:
+		return true
+	}
+	return false
+}
+
 // graphsPrefix is GraphsPrefix, not to be changed.
 var graphsPrefix = GraphsPrefix()
 

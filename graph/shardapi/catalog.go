@@ -3,6 +3,7 @@ package shardapi
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/value"
@@ -19,6 +20,17 @@ type Catalog struct {
 	PrimaryKeys []PrimaryKey `json:"primaryKeys,omitempty"`
 	// Indexes are the secondary indexes.
 	Indexes []Index `json:"indexes,omitempty"`
+	// Loading, when not 0, is when a bulk load of the graph began (Unix nanoseconds): until
+	// the load ends, the graph takes no write but the load's and answers no query.
+	Loading int64 `json:"loading,omitempty"`
+}
+
+// LoadingError is the refusal of a query or write of a graph whose catalog says a bulk load is
+// running (Loading), or never finished.
+func (c *Catalog) LoadingError(graph string) string {
+	return fmt.Sprintf("graph %q is being bulk-loaded (since %s): it answers once the load ends; "+
+		"if the load was interrupted, drop the graph (DELETE /graph/%s) and load it again",
+		graph, time.Unix(0, c.Loading).UTC().Format(time.RFC3339), graph)
 }
 
 // PrimaryKey says that vertices with Label are identified by their Property: the vertex id is
@@ -119,4 +131,33 @@ func indexable(val any) bool {
 		return true
 	}
 	return false
+}
+
+// CheckPrimaryKey checks that a vertex of graph with labels and props may have id: a vertex
+// has at most one label that declares a primary key, needs that key's property, and then its
+// id is the key's hash (layout.PrimaryKeyID).
+func (c *Catalog) CheckPrimaryKey(graph string, id layout.ID, labels []string, props map[string]any) error {
+	keyed := ""
+	for _, l := range labels {
+		pk, ok := c.PrimaryKeyOf(l)
+		if !ok {
+			continue
+		}
+		if keyed != "" {
+			return fmt.Errorf("a vertex may have one label with a primary key, not :%s and :%s", keyed, l)
+		}
+		keyed = l
+		val, ok := props[pk]
+		if !ok {
+			return fmt.Errorf("a :%s vertex needs its primary key %s", l, pk)
+		}
+		want, err := layout.PrimaryKeyID(graph, l, val)
+		if err != nil {
+			return err
+		}
+		if want != id {
+			return fmt.Errorf("vertex %d is not the id of :%s {%s: %v} (%d)", id, l, pk, val, want)
+		}
+	}
+	return nil
 }

@@ -25,8 +25,9 @@ import (
 //	answer   = version (byte 1) | count part*                   ReadsMediaType
 //	single   = version (byte 1) | read                          ReadMediaType
 //	part     = varint status | string error | string leader | byte 0 (no read) or 1 | [read]
-//	read     = byte flags (1: more, 2: catalog) | vertices | vertices (sources) | ids (passed) |
-//	           count half* | ids (ends) | vertices (scanned) | ids (ids) | [catalog, with flag 2]
+//	read     = byte flags (1: more, 2: catalog, 4: loading) | vertices | vertices (sources) |
+//	           ids (passed) | count half* | ids (ends) | vertices (scanned) | ids (ids) |
+//	           [catalog, with flag 2] | [varint loading (Catalog.Loading), with flag 4]
 //	vertices = count vertex*
 //	vertex   = uvarint id | uvarint incarnation | uvarint revision | count string* (labels) |
 //	           bytes (props)
@@ -58,6 +59,9 @@ const readsVersion = 1
 const (
 	readMore    = 1 << 0
 	readCatalog = 1 << 1
+	// readLoading is set only for a catalog that says a bulk load is running, which a router
+	// from before bulk loads could not have started.
+	readLoading = 1 << 2
 )
 
 // The smallest encodings, in bytes, that decoding's counts are checked against.
@@ -135,6 +139,9 @@ func appendRead(b []byte, r *ReadResponse) ([]byte, error) {
 	}
 	if r.Catalog != nil {
 		flags |= readCatalog
+		if r.Catalog.Loading != 0 {
+			flags |= readLoading
+		}
 	}
 	b = append(b, flags)
 	var err error
@@ -180,6 +187,9 @@ func appendRead(b []byte, r *ReadResponse) ([]byte, error) {
 			b = binenc.AppendString(b, x.Label)
 			b = binenc.AppendString(b, x.Property)
 			b = binenc.AppendString(b, string(x.State))
+		}
+		if c.Loading != 0 {
+			b = binary.AppendVarint(b, c.Loading)
 		}
 	}
 	return b, nil
@@ -311,7 +321,7 @@ type readsDecoder struct {
 func (d *readsDecoder) read() *ReadResponse {
 	r := &ReadResponse{}
 	flags := d.Byte()
-	if flags&^(readMore|readCatalog) != 0 {
+	if flags&^(readMore|readCatalog|readLoading) != 0 || (flags&readLoading != 0 && flags&readCatalog == 0) {
 		d.Fail("read flags %#x", flags)
 	}
 	r.More = flags&readMore != 0
@@ -352,6 +362,9 @@ func (d *readsDecoder) read() *ReadResponse {
 			for i := 0; i < n && d.Err() == nil; i++ {
 				c.Indexes[i] = Index{Name: d.string(), Label: d.string(), Property: d.string(), State: IndexState(d.string())}
 			}
+		}
+		if flags&readLoading != 0 {
+			c.Loading = d.varint()
 		}
 		r.Catalog = c
 	}

@@ -82,6 +82,7 @@ func readsCases(t testing.TB) map[string]*ReadsResponse {
 			}},
 			{Status: http.StatusMisdirectedRequest, Error: "not the leader", Leader: "n1"},
 			{Read: &ReadResponse{Catalog: &Catalog{Version: 1}}},
+			{Read: &ReadResponse{Catalog: &Catalog{Version: 2, Loading: 1765000000123456789}}},
 		}},
 		"many ends": {Parts: []ReadPartResult{{Read: &ReadResponse{Ends: many, More: true}}, {Read: &ReadResponse{Ends: many[:1]}}}},
 	}

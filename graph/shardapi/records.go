@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/torua/torua/graph/layout"
+	"github.com/torua/torua/graph/value"
 	"github.com/torua/torua/internal/binenc"
 )
 
@@ -72,6 +73,35 @@ type Outbox struct {
 // Key is the record's key on the local vertex's shard.
 func (o *Outbox) Key(graph string) []byte {
 	return layout.OutboxKey(graph, o.Remote.Edge, o.Remote.Dir, o.Remote.Other)
+}
+
+// CheckLabels returns a vertex's labels as its record keeps them, sorted and distinct,
+// refusing an empty one.
+func CheckLabels(labels []string) ([]string, error) {
+	for _, l := range labels {
+		if l == "" {
+			return nil, fmt.Errorf("a label must not be empty")
+		}
+	}
+	out := slices.Clone(labels)
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// CheckProps returns props without its null values (setting a property to null removes it),
+// refusing values that cannot be properties.
+func CheckProps(props map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(props))
+	for k, v := range props {
+		if v == nil {
+			continue
+		}
+		if err := value.CheckProperty(v); err != nil {
+			return nil, fmt.Errorf("property %s: %v", k, err)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // The records of vertices and edge halves, as the store keeps them (graph/store keeps the

@@ -158,30 +158,11 @@ func (s *Store) deleteVertex(p *plan, d *shardapi.DeleteVertex) (shardapi.Outcom
 	return shardapi.Outcome{Found: true, Detached: slices.Sorted(maps.Keys(live))}, nil
 }
 
-// checkPrimaryKey checks that a vertex with labels and props may have id: a label that
-// declares a primary key needs its property, and then the id is the key's hash.
+// checkPrimaryKey checks that a vertex with labels and props may have id (under the plan's
+// catalog: Catalog.CheckPrimaryKey).
 func (p *plan) checkPrimaryKey(id layout.ID, labels []string, props map[string]any) error {
-	keyed := ""
-	for _, l := range labels {
-		pk, ok := p.cat.PrimaryKeyOf(l)
-		if !ok {
-			continue
-		}
-		if keyed != "" {
-			return fmt.Errorf("%w: a vertex may have one label with a primary key, not :%s and :%s", ErrSemantic, keyed, l)
-		}
-		keyed = l
-		val, ok := props[pk]
-		if !ok {
-			return fmt.Errorf("%w: a :%s vertex needs its primary key %s", ErrSemantic, l, pk)
-		}
-		want, err := layout.PrimaryKeyID(p.graph, l, val)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrSemantic, err)
-		}
-		if want != id {
-			return fmt.Errorf("%w: vertex %d is not the id of :%s {%s: %v} (%d)", ErrSemantic, id, l, pk, val, want)
-		}
+	if err := p.cat.CheckPrimaryKey(p.graph, id, labels, props); err != nil {
+		return fmt.Errorf("%w: %v", ErrSemantic, err)
 	}
 	return nil
 }
@@ -202,29 +183,20 @@ func (p *plan) sameKey(old *shardapi.Vertex, labels []string, props map[string]a
 	return true // no primary key: the caller chose the id, and found it
 }
 
+// checkLabels is shardapi.CheckLabels, refusing on the query's terms.
 func checkLabels(labels []string) ([]string, error) {
-	for _, l := range labels {
-		if l == "" {
-			return nil, fmt.Errorf("%w: a label must not be empty", ErrSemantic)
-		}
+	out, err := shardapi.CheckLabels(labels)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSemantic, err)
 	}
-	out := slices.Clone(labels)
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return out, nil
 }
 
-// checkProps returns props without its null values (setting a property to null removes it),
-// refusing values that cannot be properties.
+// checkProps is shardapi.CheckProps, refusing on the query's terms.
 func checkProps(props map[string]any) (map[string]any, error) {
-	out := make(map[string]any, len(props))
-	for k, v := range props {
-		if v == nil {
-			continue
-		}
-		if err := value.CheckProperty(v); err != nil {
-			return nil, fmt.Errorf("%w: property %s: %v", ErrSemantic, k, err)
-		}
-		out[k] = v
+	out, err := shardapi.CheckProps(props)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSemantic, err)
 	}
 	return out, nil
 }

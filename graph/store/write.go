@@ -106,6 +106,9 @@ func (s *Store) planMutations(p *plan, muts []shardapi.Mutation) error {
 	if err != nil {
 		return err
 	}
+	if cat.Loading != 0 {
+		return fmt.Errorf("%w: %s", ErrSemantic, cat.LoadingError(p.graph))
+	}
 	// Every write depends on the shard's catalog copy: its index entries were computed from it.
 	p.cat = cat
 	p.guard(layout.CatalogKey(p.graph), catRev)
