@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -142,6 +143,8 @@ func (rt *Router) writeQueryError(w http.ResponseWriter, r *http.Request, err er
 		status, body.Line, body.Column = http.StatusBadRequest, ce.Pos.Line, ce.Pos.Column
 	case errors.As(err, &qe):
 		status, body.Line, body.Column = http.StatusBadRequest, qe.Pos.Line, qe.Pos.Column
+	case errors.As(err, new(*exec.ConflictError)):
+		status = http.StatusConflict
 	case errors.Is(err, exec.ErrTooManyRows):
 		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, exec.ErrTimeLimit):
@@ -351,6 +354,12 @@ func (c graphCluster) Write(ctx context.Context, graph string, shard int, r *sha
 	})
 }
 
+func (c graphCluster) Load(ctx context.Context, graph string, shard int, r *shardapi.LoadRequest) (*shardapi.LoadResponse, error) {
+	return callFor(ctx, c, false, shard, func(ctx context.Context, addr string) (*shardapi.LoadResponse, error) {
+		return c.api.Load(ctx, addr, graph, shard, r)
+	})
+}
+
 func (c graphCluster) SetCatalog(ctx context.Context, graph string, shard int, cat *shardapi.Catalog) (*shardapi.Catalog, error) {
 	return callFor(ctx, c, false, shard, func(ctx context.Context, addr string) (*shardapi.Catalog, error) {
 		return c.api.SetCatalog(ctx, addr, graph, shard, &shardapi.CatalogRequest{Catalog: *cat})
@@ -383,8 +392,18 @@ func (c graphCluster) Graphs(ctx context.Context, shard int) ([]string, error) {
 const maxImportBody = 64 << 20
 
 // handleImport loads one batch of vertices and edges (graph/exec.ImportBatch as JSON; numbers
-// keep their kind: 1 is an integer, 1.0 a float).
+// keep their kind: 1 is an integer, 1.0 a float); with ?bulk=true, the body is the whole
+// load of a new graph, batch after batch (graph/exec.BulkLoad).
 func (rt *Router) handleImport(w http.ResponseWriter, r *http.Request) {
+	if bulk := r.URL.Query().Get("bulk"); bulk != "" {
+		if on, err := strconv.ParseBool(bulk); err != nil {
+			httpx.WriteError(w, r, rt.log, fmt.Errorf("%w: bulk=%q is not true or false", httpx.ErrBadRequest, bulk))
+			return
+		} else if on {
+			rt.handleBulkLoad(w, r)
+			return
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxImportBody+1))
 	if err == nil && len(body) > maxImportBody {
 		err = fmt.Errorf("%w: an import batch is at most %d bytes: send several", httpx.ErrTooLarge, maxImportBody)
@@ -409,8 +428,43 @@ func (rt *Router) handleImport(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
 
+// handleBulkLoad loads a new graph from the request's body: import batches one after the
+// other (a JSON stream), read as they arrive.
+func (rt *Router) handleBulkLoad(w http.ResponseWriter, r *http.Request) {
+	if rt.holder.Current() == nil {
+		httpx.WriteError(w, r, rt.log, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable))
+		return
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	next := func() (*exec.ImportBatch, error) {
+		if !dec.More() {
+			return nil, io.EOF
+		}
+		return decodeBatch(dec)
+	}
+	graph := r.PathValue("graph")
+	rt.log.Info("Bulk load started", "graph", graph)
+	res, err := rt.graph.BulkLoad(r.Context(), graph, next)
+	if err != nil {
+		rt.log.Warn("Bulk load failed", "graph", graph, "err", err)
+		rt.writeQueryError(w, r, err)
+		return
+	}
+	rt.log.Info("Bulk load done", "graph", graph, "vertices", res.Vertices, "edges", res.Edges,
+		"keys", res.Keys, "bytes", res.Bytes, "requests", res.Requests, "spooled", res.Spooled, "loaded", res.Loaded)
+	httpx.WriteJSON(w, http.StatusOK, res)
+}
+
 // decodeImport decodes a batch, turning its JSON values into graph values exactly.
 func decodeImport(body []byte) (*exec.ImportBatch, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return decodeBatch(dec)
+}
+
+// decodeBatch decodes the next batch of dec.
+func decodeBatch(dec *json.Decoder) (*exec.ImportBatch, error) {
 	var raw struct {
 		Keys     map[string]string `json:"keys"`
 		Vertices []struct {
@@ -431,8 +485,6 @@ func decodeImport(body []byte) (*exec.ImportBatch, error) {
 			Props json.RawMessage `json:"properties"`
 		} `json:"edges"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%w: the batch must be JSON {\"keys\", \"vertices\", \"edges\"}: %v", httpx.ErrBadRequest, err)
 	}

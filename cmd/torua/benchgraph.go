@@ -27,6 +27,7 @@ type graphBenchFlags struct {
 	spec     bench.GraphSpec
 	name     string
 	load     bool
+	bulk     bool
 	clients  string
 	queries  string
 	batch    int
@@ -38,7 +39,7 @@ type graphBenchFlags struct {
 // kvOnlyFlags and graphOnlyFlags are the flags that make sense with one kind of bench only.
 var (
 	kvOnlyFlags    = []string{"mode", "read-ratio", "concurrency", "keys", "value-size", "prefix", "consistency", "preload", "protocol"}
-	graphOnlyFlags = []string{"vertices", "edges", "seed", "load", "clients", "queries", "graph-name", "batch", "in-flight", "probes", "warmup"}
+	graphOnlyFlags = []string{"vertices", "edges", "seed", "load", "clients", "queries", "graph-name", "batch", "in-flight", "bulk", "probes", "warmup"}
 )
 
 func (g *graphBenchFlags) register(f *pflag.FlagSet) {
@@ -52,6 +53,7 @@ func (g *graphBenchFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&g.name, "graph-name", "bench", "graph: name of the graph")
 	f.IntVar(&g.batch, "batch", 10_000, "graph: vertices or edges per import batch")
 	f.IntVar(&g.inflight, "in-flight", 4, "graph: import batches in flight")
+	f.BoolVar(&g.bulk, "bulk", false, "graph: with --load, load the graph as one bulk load (POST /graph/{graph}/import?bulk=true)")
 	f.IntVar(&g.probes, "probes", 20, "graph: fixed queries of each kind answered first, to check answers against other stores")
 	f.DurationVar(&g.warmup, "warmup", 0, "graph: run each kind this long at the largest client count before its cases, unrecorded")
 }
@@ -87,6 +89,9 @@ func (g *graphBenchFlags) config(count int64, duration, timeout time.Duration) (
 	}
 	if g.batch < 1 || g.inflight < 1 {
 		return cfg, fmt.Errorf("--batch %d, --in-flight %d: want at least 1", g.batch, g.inflight)
+	}
+	if g.bulk && !g.load {
+		return cfg, errors.New("--bulk is a way to --load: give both")
 	}
 	return cfg, cfg.Validate()
 }
@@ -166,7 +171,12 @@ func loadGraph(ctx context.Context, w io.Writer, c *client.Client, s *benchstore
 	stop := bench.ReportEvery(w, 2*time.Second, func(elapsed time.Duration) string {
 		return fmt.Sprintf("load: %d/%d vertices and edges (%.0fs)", done.Load(), g.spec.Vertices+g.spec.Edges, elapsed.Seconds())
 	})
-	res, err := bench.LoadGraph(ctx, graph, s, g.batch, g.inflight, &done)
+	var res *bench.LoadResult
+	if g.bulk {
+		res, err = s.BulkLoad(ctx, graph, g.batch, &done)
+	} else {
+		res, err = bench.LoadGraph(ctx, graph, s, g.batch, g.inflight, &done)
+	}
 	stop()
 	if err != nil {
 		return nil, err

@@ -34,6 +34,7 @@ func newImportCmd() *cobra.Command {
 		opts     rowOptions
 		batch    int
 		parallel int
+		bulk     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import --vertices FILE ... --edges FILE ...",
@@ -53,8 +54,15 @@ between the elements; an empty cell is no property.
 
 A re-run loads nothing twice: what a batch finds already there is counted as found. A bad row
 (a wrong number of fields, a cell not of its column's type) stops the import, naming the file,
-line and column; the batches sent before it stay loaded.`,
+line and column; the batches sent before it stay loaded.
+
+--bulk loads a new (or empty) graph many times faster, in one request: the router reads the
+whole load, sorts each shard's keys, and the shards take them as ready-made tables. The graph
+answers no query until the load ends; a load that fails (a bad row, a lost connection) leaves
+nothing usable: drop the graph (DELETE /graph/{graph}) and run it again. --timeout does not
+bound it.`,
 		Example: `  torua import --graph social --label Person --vertices people.csv --type KNOWS --edges knows.csv
+  torua import --bulk --graph social --label Person --vertices people.csv --type KNOWS --edges knows.csv
   torua import --graph shop --vertices customers.csv --vertices products.csv \
       --edges orders.csv --start-label Customer --end-label Product --key-type string`,
 		Args: cobra.NoArgs,
@@ -81,13 +89,24 @@ line and column; the batches sent before it stay loaded.`,
 			if opts.keyType, err = parseCellType(keyType); err != nil || opts.keyType.list {
 				return fmt.Errorf("--key-type %q: want int, float, bool or string", keyType)
 			}
-			c, err := gf.client(client.WithMaxConnsPerHost(parallel))
+			copts := []client.Option{client.WithMaxConnsPerHost(parallel)}
+			if bulk {
+				copts = append(copts, client.WithTimeout(0)) // one request for the whole load
+			}
+			c, err := gf.client(copts...)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			im := &importer{c: c, graph: gf.graph, opts: &opts, batch: batch, parallel: parallel,
 				keyTypeSet: cmd.Flags().Changed("key-type"), log: cmd.ErrOrStderr()}
+			if bulk {
+				if err := im.runBulk(cmd.Context(), vertices, edges); err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), im.bulkSummary())
+				return err
+			}
 			if err := im.run(cmd.Context(), vertices, edges); err != nil {
 				return err
 			}
@@ -107,6 +126,7 @@ line and column; the batches sent before it stay loaded.`,
 	f.StringVar(&opts.endLabel, "end-label", "", "the label whose key :END holds (default --label)")
 	f.IntVar(&batch, "batch", 5000, "rows per request")
 	f.IntVar(&parallel, "parallel", 4, "requests in flight")
+	f.BoolVar(&bulk, "bulk", false, "load a new or empty graph in one request, as tables (offline until done)")
 	return cmd
 }
 
@@ -130,6 +150,10 @@ type importer struct {
 	mu      sync.Mutex // guards res and batches
 	res     client.ImportResult
 	batches int
+
+	// bulk, for --bulk, is the body of the one request: the batches go there.
+	bulk    *io.PipeWriter
+	bulkRes *client.BulkResult
 }
 
 // importJob is one batch on its way: its body and what it covers.
@@ -177,7 +201,14 @@ func (im *importer) phase(ctx context.Context, what string, files []string, edge
 				if ctx.Err() != nil {
 					continue // the phase failed: drop what is queued
 				}
-				res, err := im.c.Import(ctx, im.graph, j.body)
+				var res *client.ImportResult
+				var err error
+				if im.bulk != nil {
+					res = &client.ImportResult{}
+					_, err = im.bulk.Write(j.body)
+				} else {
+					res, err = im.c.Import(ctx, im.graph, j.body)
+				}
 				if err != nil {
 					cancel(fmt.Errorf("%s lines %d-%d: %w", j.file, j.first, j.last, err))
 					continue
@@ -373,4 +404,65 @@ func (im *importer) startProgress() (stop func()) {
 		}
 	})
 	return func() { close(done); wg.Wait() }
+}
+
+// runBulk sends the vertex files, then the edge files, as one bulk load (--bulk): the batches
+// go one after the other into the request's body as they are read, and the router answers once
+// the shards hold them.
+func (im *importer) runBulk(ctx context.Context, vertices, edges []string) error {
+	im.parallel = 1 // one body: batches in the files' order
+	pr, pw := io.Pipe()
+	im.bulk = pw
+	type answer struct {
+		res *client.BulkResult
+		err error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		res, err := im.c.BulkLoad(ctx, im.graph, pr)
+		_ = pr.CloseWithError(errors.New("the router answered")) // stops a sender still writing
+		answered <- answer{res, err}
+	}()
+	err := im.run(ctx, vertices, edges)
+	if err != nil {
+		_ = pw.CloseWithError(err) // the router refuses a body cut short
+	} else {
+		_ = pw.Close()
+		if !isTerminalWriter(im.log) {
+			fmt.Fprintf(im.log, "import: %d rows sent, %s; the router is loading them into the shards\n", im.doneRows.Load(), im.rate())
+		}
+	}
+	a := <-answered
+	if a.err != nil {
+		// The router's answer says why when it refused the load; a read error here only
+		// that the body was cut short.
+		return fmt.Errorf("bulk load of graph %s failed: %w", im.graph, a.err)
+	}
+	if err != nil {
+		return err
+	}
+	im.bulkRes = a.res
+	return nil
+}
+
+// bulkSummary says what a bulk load did.
+func (im *importer) bulkSummary() string {
+	r := im.bulkRes
+	return fmt.Sprintf("bulk-loaded graph %s: %d vertices and %d edges, %d keys (%s) in %d parts; %d rows in %s (read and sorted in %s, written in %s), %s",
+		im.graph, r.Vertices, r.Edges, r.Keys, humanBytes(r.Bytes), r.Requests, im.doneRows.Load(),
+		time.Since(im.start).Round(time.Millisecond), r.Spooled, r.Loaded, im.rate())
+}
+
+// humanBytes writes n bytes for a person: 1.5 MiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -34,6 +34,8 @@ type Cluster interface {
 	// after, and returns where the next batch starts (0: done).
 	Backfill(ctx context.Context, graph string, shard int, label, prop string, after layout.ID) (layout.ID, error)
 	Drop(ctx context.Context, graph string, shard int) (*shardapi.DropResponse, error)
+	// Load sends a part of a bulk load's run to the shard (BulkLoad).
+	Load(ctx context.Context, graph string, shard int, r *shardapi.LoadRequest) (*shardapi.LoadResponse, error)
 	Graphs(ctx context.Context, shard int) ([]string, error)
 }
 
@@ -45,6 +47,9 @@ type Config struct {
 	Timeout time.Duration
 	// Stale reads each shard's replica state instead of linearizably (for benchmarks).
 	Stale bool
+	// SpoolDir holds bulk loads' spool files while they run (os.TempDir() when empty): about
+	// the size of the load's keys and values.
+	SpoolDir string
 }
 
 // Defaults of Config.
@@ -233,6 +238,9 @@ func (r *run) query(q *cypher.Query) (*Result, error) {
 	var err error
 	if r.cat, err = r.x.catalog(r.ctx, r.graph, q.Writes()); err != nil {
 		return nil, err
+	}
+	if r.cat.Loading != 0 {
+		return nil, &ConflictError{Msg: r.cat.LoadingError(r.graph)}
 	}
 	res, err := r.single(q.Clauses)
 	if err == nil && q.Unions != nil {

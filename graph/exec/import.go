@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -89,20 +87,8 @@ func (x *Executor) Import(ctx context.Context, graph string, b *ImportBatch) (*I
 	if r.cat, err = x.catalog(ctx, graph, true); err != nil {
 		return nil, err
 	}
-	for _, label := range slices.Sorted(maps.Keys(b.Keys)) {
-		prop := b.Keys[label]
-		if p, ok := r.cat.PrimaryKeyOf(label); ok {
-			if p != prop {
-				return nil, &QueryError{Msg: fmt.Sprintf("label :%s has the primary key %s, not %s", label, p, prop)}
-			}
-			continue
-		}
-		if _, err := r.schema(&cypher.Schema{Kind: cypher.CreateConstraint, Label: label, Property: prop}); err != nil {
-			return nil, err
-		}
-		if r.cat, err = x.catalog(ctx, graph, true); err != nil {
-			return nil, err
-		}
+	if err := r.declareKeys(b.Keys); err != nil {
+		return nil, err
 	}
 	if err := r.ensureGraph(); err != nil {
 		return nil, err

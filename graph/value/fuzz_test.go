@@ -2,6 +2,8 @@ package value
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"math"
 	"testing"
 )
@@ -67,6 +69,37 @@ func FuzzDecodeValue(f *testing.F) {
 		again, err := EncodeValue(v)
 		if err != nil || !bytes.Equal(again, b) {
 			t.Fatalf("DecodeValue(%x) = %s, which encodes to %x, %v", b, show(v), again, err)
+		}
+	})
+}
+
+// FuzzPlainJSON: the decoder-free reading of plain integers and strings (plainJSON) gives what
+// the decoder gives, whenever it reads the input at all.
+func FuzzPlainJSON(f *testing.F) {
+	for _, s := range []string{`0`, `-0`, `7`, `-42`, `999999999999999999`, `-999999999999999999`, `01`, `-`, `1.5`, `1e3`,
+		`""`, `"abc"`, `"é"`, `"a\"b"`, `"a\\nb"`, "\"\xff\"", "\"\x01\"", `"`, `true`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		v, ok := plainJSON(raw)
+		if !ok {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var x any
+		if err := dec.Decode(&x); err != nil {
+			t.Fatalf("plainJSON(%q) = %#v, but it is not JSON: %v", raw, v, err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			t.Fatalf("plainJSON(%q) = %#v, but it is more than one value", raw, v)
+		}
+		want, err := fromJSON(x, "")
+		if err != nil {
+			t.Fatalf("plainJSON(%q) = %#v, but the decoder refuses it: %v", raw, v, err)
+		}
+		if want != v {
+			t.Fatalf("plainJSON(%q) = %#v, the decoder %#v", raw, v, want)
 		}
 	})
 }

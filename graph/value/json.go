@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ToJSON returns what encoding/json marshals for v in a query's results:
@@ -106,6 +107,9 @@ func FromJSON(x any) (any, error) {
 }
 
 func fromRawJSON(raw []byte) (any, error) {
+	if v, ok := plainJSON(raw); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -116,6 +120,45 @@ func fromRawJSON(raw []byte) (any, error) {
 		return nil, errors.New("read JSON: more than one value")
 	}
 	return fromJSON(v, "")
+}
+
+// plainJSON reads raw when it is an integer literal in INTEGER's range or a string without
+// escapes, as the decoder would, without one: an import's keys are such values, millions of
+// them.
+func plainJSON(raw []byte) (any, bool) {
+	n := len(raw)
+	switch {
+	case n >= 2 && raw[0] == '"' && raw[n-1] == '"':
+		for _, c := range raw[1 : n-1] {
+			if c < 0x20 || c == '"' || c == '\\' {
+				return nil, false
+			}
+		}
+		if !utf8.Valid(raw[1 : n-1]) {
+			return nil, false
+		}
+		return string(raw[1 : n-1]), true
+	case n > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9'):
+		digits := raw
+		if raw[0] == '-' {
+			digits = raw[1:]
+		}
+		if len(digits) == 0 || len(digits) > 18 || (digits[0] == '0' && len(digits) > 1) {
+			return nil, false // none, a leading zero (not JSON), or perhaps out of range
+		}
+		var v int64
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				return nil, false
+			}
+			v = v*10 + int64(c-'0')
+		}
+		if raw[0] == '-' {
+			v = -v
+		}
+		return v, true
+	}
+	return nil, false
 }
 
 func fromJSON(x any, at string) (any, error) {

@@ -151,6 +151,38 @@ type ImportResult struct {
 	Pending       int `json:"pending"`
 }
 
+// BulkResult is what a bulk load did (POST /graph/{graph}/import?bulk=true, docs/graph.md).
+type BulkResult struct {
+	Vertices int    `json:"vertices"`
+	Edges    int    `json:"edges"`
+	Keys     int64  `json:"keys"`
+	Bytes    int64  `json:"bytes"`
+	Requests int64  `json:"requests"`
+	Spooled  string `json:"spooled"`
+	Loaded   string `json:"loaded"`
+}
+
+// BulkLoad loads a new or empty graph from body: import batches (Import's JSON), one after the
+// other, read by the router as they come. It returns once every key is on the shards. The
+// graph answers no query while it runs; if it fails, drop the graph and load it again.
+// NB: it is one request for the whole load: use a client without a timeout (WithTimeout(0)).
+func (c *Client) BulkLoad(ctx context.Context, graph string, body io.Reader) (*BulkResult, error) {
+	u := c.base + "/graph/" + url.PathEscape(graph) + "/import?bulk=true"
+	resp, err := c.do(ctx, http.MethodPost, u, http.Header{"Content-Type": {"application/json"}}, body)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	var out BulkResult
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxQueryAnswer)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("POST %s: %w", u, err)
+	}
+	return &out, nil
+}
+
 // Import loads one batch (the JSON body of POST /graph/{graph}/import: {"keys", "vertices",
 // "edges"}, docs/graph.md) into graph.
 func (c *Client) Import(ctx context.Context, graph string, batch []byte) (*ImportResult, error) {

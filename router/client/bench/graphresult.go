@@ -49,6 +49,9 @@ type LoadResult struct {
 	// transient failure.
 	Batches int `json:"batches"`
 	Retries int `json:"retries,omitempty"`
+	// Bulk is a bulk load (one request: Batches 1, VertexSeconds 0, EdgeSeconds and both rates
+	// over the whole load).
+	Bulk bool `json:"bulk,omitempty"`
 	// SettleSeconds is how long the store went on compacting after the load, before the
 	// queries ran (0: not measured).
 	SettleSeconds float64 `json:"settleSeconds,omitempty"`
@@ -138,7 +141,9 @@ func (r *GraphRunner) graphResult(q GraphQuery, clients int, workers []*graphWor
 func (rep *GraphReport) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph %d vertices, %d edges, seed %d\n", rep.Graph.Vertices, rep.Graph.Edges, rep.Graph.Seed)
-	if l := rep.Load; l != nil {
+	if l := rep.Load; l != nil && l.Bulk {
+		fmt.Fprintf(&b, "bulk load: %d vertices and %d edges in %.2fs (%.0f edges/s)\n", l.Vertices, l.Edges, l.EdgeSeconds, l.EdgesPerSec)
+	} else if l != nil {
 		fmt.Fprintf(&b, "load: %d vertices in %.2fs (%.0f/s), %d edges in %.2fs (%.0f edges/s), %d batches",
 			l.Vertices, l.VertexSeconds, l.VerticesPerSec, l.Edges, l.EdgeSeconds, l.EdgesPerSec, l.Batches)
 		if l.Retries > 0 {
