@@ -516,6 +516,7 @@ func runOf(graph string, data []byte) ([]shardapi.Pair, error) {
 	}
 	return out, nil
 }
+
 // declareKeys declares the primary keys keys names (label -> property) that the graph does not
 // have yet, refusing a label whose key is another property. A label gets its key only while
 // it has no vertices.
