@@ -93,6 +93,7 @@ entries:
 					a.rest = entries[i+1:]
 					a.last = e
 					a.write = &engine.ShardApply{Shard: g.shard, Load: cmd.load, AppliedIndex: idx}
+					g.loadApplied = idx // the log keeps no copy of it (maybeCompact)
 					return a
 				}
 				s.n = len(cmd.ops)

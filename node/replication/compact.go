@@ -8,12 +8,16 @@ import (
 )
 
 // maybeCompact cuts the in-memory and stored log back once enough entries, or bytes of
-// entries, are applied since the last compaction point, or now if force. Loop only (or with
-// the host's round lock).
+// entries, are applied since the last compaction point, or a load (cmdLoad) was, or now if
+// force. Loop only (or with the host's round lock).
+//
+// A load's entry is never among the trailing entries kept: it is megabytes, which every
+// replica would otherwise hold in memory until the group's later writes pushed it out (a
+// bulk-loaded graph's shards may take none for long). A replica behind it gets a snapshot.
 func (g *Group) maybeCompact(force bool) (raftlog.Write, bool) {
 	applied := g.applied.Load()
 	point := g.snapPoint
-	due := applied >= point+g.h.cfg.SnapshotThreshold || g.appliedBytes >= g.h.cfg.SnapshotBytes
+	due := applied >= point+g.h.cfg.SnapshotThreshold || g.appliedBytes >= g.h.cfg.SnapshotBytes || g.loadApplied > point
 	if applied <= point || (!force && !due) {
 		return raftlog.Write{}, false
 	}
@@ -31,6 +35,9 @@ func (g *Group) maybeCompact(force bool) (raftlog.Write, bool) {
 		keep = max(first, applied-g.h.cfg.TrailingLogs)
 	}
 	keep = g.trailingBytesFrom(keep, applied)
+	if g.loadApplied >= keep && g.loadApplied <= applied {
+		keep = g.loadApplied + 1
+	}
 	if keep > first {
 		if err := g.ms.Compact(keep - 1); err != nil {
 			return raftlog.Write{}, false

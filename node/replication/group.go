@@ -39,6 +39,9 @@ type Group struct {
 	lastStored, snapPoint uint64
 	// appliedBytes is the data of the entries applied since snapPoint. Loop only.
 	appliedBytes uint64
+	// loadApplied is the index of the last load entry applied (cmdLoad), which the next
+	// compaction drops from the log. Loop only.
+	loadApplied uint64
 	// points are snapshot points recorded by membership changes, for the loop to write
 	// once the engine holds what they cover (Host.writePoints). Loop only.
 	points []raftlog.Write
