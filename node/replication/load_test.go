@@ -122,8 +122,8 @@ func TestLoadReachesEveryReplica(t *testing.T) {
 	onEachTransport(t, loadReachesEveryReplica)
 }
 
-// loadReachesEveryReplica: a load proposed on a shard's leader is on every replica, and a
-// follower that was down during it catches up from the log.
+// loadReachesEveryReplica: a load proposed on a shard's leader is on every replica, a follower
+// that was down during it catches up, and no replica keeps the load's entry in memory.
 func loadReachesEveryReplica(t *testing.T, c *testCluster) {
 	g := NewWithT(t)
 	const shard = 6
@@ -144,6 +144,7 @@ func loadReachesEveryReplica(t *testing.T, c *testCluster) {
 		g.Expect(err).NotTo(HaveOccurred())
 	}).Should(Succeed())
 	g.Expect(res.Revision).To(Equal(uint64(20001)))
+	loaded := c.leader(shard).groups[shard].AppliedIndex()
 	c.start(f, shard)
 	eventually(g, func(g Gomega) {
 		l := c.leader(shard)
@@ -156,4 +157,12 @@ func loadReachesEveryReplica(t *testing.T, c *testCluster) {
 	for _, id := range nodes3 {
 		g.Expect(get(c.node(id), shard, "k19999", true)).To(Equal("v19999"), "node %s", id)
 	}
+	// No replica keeps the load's entry in memory once it is applied.
+	eventually(g, func(g Gomega) {
+		for _, id := range nodes3 {
+			first, err := c.node(id).groups[shard].ms.FirstIndex()
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(first).To(BeNumerically(">", loaded), "node %s", id)
+		}
+	}).Should(Succeed())
 }
