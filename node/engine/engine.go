@@ -84,6 +84,9 @@ type Engine struct {
 	// last level.
 	writerOpts sstable.WriterOptions
 
+	// loads counts the bulk loads applied (load.go), for metrics.
+	loads struct{ count, bytes, l0Bytes atomic.Int64 }
+
 	// caches holds each shard's writeCache (cache.go).
 	cachesMu sync.Mutex
 	caches   map[int]*writeCache

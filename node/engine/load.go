@@ -102,6 +102,9 @@ func (e *Engine) loadTo(b *pebble.Batch, shard int, pairs []Pair, appliedIndex u
 		return nil, nil, fmt.Errorf("load shard %d: ingest: %w", shard, markCorrupt(err))
 	}
 	st.Bytes, st.L0Bytes = ing.Bytes, ing.ApproxIngestedIntoL0Bytes
+	e.loads.count.Add(1)
+	e.loads.bytes.Add(int64(st.Bytes))
+	e.loads.l0Bytes.Add(int64(st.L0Bytes))
 	if err := b.Set(metaKey(shard), encodeMeta(p.next), nil); err != nil {
 		return nil, nil, fmt.Errorf("load shard %d: batch: %w", shard, err)
 	}

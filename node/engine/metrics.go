@@ -27,11 +27,12 @@ type collector struct {
 	levelTables, levelBytes                        *prometheus.Desc
 	diskUsage, cacheSize, cacheHits, cacheMisses   *prometheus.Desc
 	snapshots, tableIters                          *prometheus.Desc
+	loads, loadBytes, loadL0Bytes                  *prometheus.Desc
 }
 
 // Collector returns a Prometheus collector of the engine's metrics (names
 // prefixed torua_engine_): per-shard live keys, live bytes and revision
-// (label shard), and Pebble's WAL, fsync latency, flush, compaction,
+// (label shard), bulk loads, and Pebble's WAL, fsync latency, flush, compaction,
 // memtable, read amplification, per-level, block cache and disk usage
 // figures. It collects nothing once the engine is closed.
 func (e *Engine) Collector() prometheus.Collector {
@@ -66,6 +67,9 @@ func (e *Engine) Collector() prometheus.Collector {
 		cacheMisses:           d("block_cache_misses_total", "Block cache misses."),
 		snapshots:             d("open_snapshots", "Open Pebble snapshots."),
 		tableIters:            d("table_iterators", "Open sstable iterators."),
+		loads:                 d("loads_total", "Bulk loads applied (each one table ingested)."),
+		loadBytes:             d("load_bytes_total", "Bytes of the tables bulk loads ingested."),
+		loadL0Bytes:           d("load_level0_bytes_total", "Bytes of the tables bulk loads ingested into level 0 (they overlapped the shard's keys)."),
 	}
 }
 
@@ -77,7 +81,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.flushes, c.compactions, c.compactionDebt, c.compactionsInProgress, c.writeStalls,
 		c.memtableSize, c.memtableCount, c.readAmp, c.l0Sublevels, c.l0Files,
 		c.levelTables, c.levelBytes, c.diskUsage, c.cacheSize, c.cacheHits, c.cacheMisses,
-		c.snapshots, c.tableIters,
+		c.snapshots, c.tableIters, c.loads, c.loadBytes, c.loadL0Bytes,
 	} {
 		ch <- d
 	}
@@ -130,6 +134,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.cacheMisses, float64(m.BlockCache.Misses))
 	gauge(c.snapshots, float64(m.Snapshots.Count))
 	gauge(c.tableIters, float64(m.TableIters))
+	counter(c.loads, float64(e.loads.count.Load()))
+	counter(c.loadBytes, float64(e.loads.bytes.Load()))
+	counter(c.loadL0Bytes, float64(e.loads.l0Bytes.Load()))
 }
 
 // collectShards emits the per-shard gauges from one scan of the metadata keys.

@@ -134,6 +134,7 @@ func TestCollector(t *testing.T) {
 	e := openEngine(t, "", false)
 	fillShard(t, e, 3, 20, "x")
 	apply1(t, e, 4, put("k", "v"))
+	load(t, e, 5, pairs("l", 0, 10), 1)
 	reg := prometheus.NewPedanticRegistry()
 	g.Expect(reg.Register(e.Collector())).To(Succeed())
 
@@ -171,6 +172,9 @@ func TestCollector(t *testing.T) {
 		g.Expect(byName).To(HaveKey(name))
 	}
 	g.Expect(byName["torua_engine_wal_physical_bytes_total"].GetMetric()[0].GetCounter().GetValue()).To(BeNumerically(">", 0))
+	g.Expect(byName["torua_engine_loads_total"].GetMetric()[0].GetCounter().GetValue()).To(Equal(1.0))
+	g.Expect(byName["torua_engine_load_bytes_total"].GetMetric()[0].GetCounter().GetValue()).To(BeNumerically(">", 0))
+	g.Expect(byName["torua_engine_load_level0_bytes_total"].GetMetric()[0].GetCounter().GetValue()).To(BeZero())
 
 	// A closed engine collects nothing and does not fail the scrape.
 	g.Expect(e.Close()).To(Succeed())
