@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -215,4 +216,139 @@ func TestGraphEdgesConvergeAcrossKills(t *testing.T) {
 	if len(ackedEdges) == 0 || len(ackedVertices) == 0 {
 		t.Fatal(errors.New("the workload acknowledged no edge or no vertex"))
 	}
+}
+
+// TestGraphBulkLoadAcrossKills: a bulk load (POST /graph/{graph}/import?bulk=true) whose
+// tables are going into the shards when the node that leads the most shards is SIGKILLed
+// either finishes, or fails and leaves the graph offline, saying so (409), until it is dropped
+// and loaded again. Either way, once loaded, the graph holds every vertex and edge with both
+// halves of each, the replicas of every shard agree (keys and bytes too: a replica killed
+// between a table and its metadata replays the load exactly once), and the load survives the
+// SIGKILL of every node.
+func TestGraphBulkLoadAcrossKills(t *testing.T) {
+	g := NewWithT(t)
+	c := newRCluster(t, rconfig{nodes: 3, shards: 8})
+	cl, err := client.New(c.routerURL, client.WithTimeout(0))
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(cl.Close)
+	ctx := context.Background()
+	const graph, vertices, edges = "bulk", 3000, 30000
+
+	// The load: :V {id} vertices, then edges between distinct random pairs, in batches.
+	var body bytes.Buffer
+	rng := rand.New(rand.NewPCG(7, 7))
+	body.WriteString(`{"keys": {"V": "id"}, "vertices": [`)
+	for v := range vertices {
+		if v > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"labels": ["V"], "properties": {"id": %d}}`, v)
+	}
+	body.WriteString("]}\n")
+	pairs := map[[2]int]bool{}
+	for len(pairs) < edges {
+		pairs[[2]int{rng.IntN(vertices), rng.IntN(vertices)}] = true
+	}
+	i := 0
+	for p := range pairs {
+		if i%1000 == 0 {
+			if i > 0 {
+				body.WriteString("]}\n")
+			}
+			body.WriteString(`{"edges": [`)
+		} else {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"type": "E", "from": {"label": "V", "key": %d}, "to": {"label": "V", "key": %d}}`, p[0], p[1])
+		i++
+	}
+	body.WriteString("]}\n")
+
+	victim, led := c.mostLeading(c.waitLeaders(c.nodes, failoverTimeout))
+	type answer struct {
+		res *client.BulkResult
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := cl.BulkLoad(ctx, graph, bytes.NewReader(body.Bytes()))
+		done <- answer{res, err}
+	}()
+	waitFor(t, 60*time.Second, "the victim's first table of the load", func() bool {
+		n, err := metric("http://"+victim.addr+"/metrics", "torua_engine_loads_total")
+		return err == nil && n >= 1
+	})
+	t.Logf("killing %s, leader of shards %v, during the load", victim.id, led)
+	victim.p.kill()
+	a := <-done
+	c.waitLeaders(c.others(victim), failoverTimeout)
+	c.restartNode(victim, c.m.Version)
+	c.waitCaughtUp(victim, convergeTimeout)
+	if a.err != nil {
+		t.Logf("the load failed: %v", a.err)
+		_, err := cl.Query(ctx, graph, `MATCH (n) RETURN count(n)`, nil)
+		var ce *client.Error
+		g.Expect(errors.As(err, &ce)).To(BeTrue(), "a query of the graph after the failed load: %v", err)
+		g.Expect(ce.Status).To(Equal(409))
+		g.Expect(err.Error()).To(ContainSubstring("is being bulk-loaded"))
+		g.Expect(cl.DropGraph(ctx, graph)).To(Succeed())
+		a.res, a.err = cl.BulkLoad(ctx, graph, bytes.NewReader(body.Bytes()))
+	}
+	g.Expect(a.err).NotTo(HaveOccurred())
+	g.Expect([]int{a.res.Vertices, a.res.Edges}).To(Equal([]int{vertices, edges}))
+
+	check := func() {
+		t.Helper()
+		count := func(q string) int64 {
+			res, err := cl.Query(ctx, graph, q, nil)
+			g.Expect(err).NotTo(HaveOccurred(), q)
+			return res.Rows[0][0].(int64)
+		}
+		g.Expect(count(`MATCH (n:V) RETURN count(n)`)).To(Equal(int64(vertices)))
+		g.Expect(count(`MATCH (:V)-[r:E]->(:V) RETURN count(r)`)).To(Equal(int64(edges)), "out-halves")
+		g.Expect(count(`MATCH (:V)<-[r:E]-(:V) RETURN count(r)`)).To(Equal(int64(edges)), "in-halves")
+		for _, q := range []string{`MATCH (a:V)-[:E]->(b:V) RETURN a.id, b.id`, `MATCH (b:V)<-[:E]-(a:V) RETURN a.id, b.id`} {
+			res, err := cl.Query(ctx, graph, q, nil)
+			g.Expect(err).NotTo(HaveOccurred())
+			seen := map[[2]int]bool{}
+			for _, row := range res.Rows {
+				p := [2]int{int(row[0].(int64)), int(row[1].(int64))}
+				if !pairs[p] || seen[p] {
+					t.Fatalf("%s: edge %v was not loaded, or came twice", q, p)
+				}
+				seen[p] = true
+			}
+			g.Expect(seen).To(HaveLen(edges), q)
+		}
+		g.Eventually(func(g Gomega) {
+			c.replicasAgree(g)
+			sts, err := statuses(c.nodes)
+			g.Expect(err).NotTo(HaveOccurred())
+			sizes := map[int]map[string][2]int64{}
+			for id, st := range sts {
+				for _, s := range st.Shards {
+					if sizes[s.Shard] == nil {
+						sizes[s.Shard] = map[string][2]int64{}
+					}
+					sizes[s.Shard][id] = [2]int64{s.Keys, s.Bytes}
+				}
+			}
+			for shard, by := range sizes {
+				for id, kb := range by {
+					g.Expect(kb).To(Equal(by[c.m.Replicas(shard)[0]]), "shard %d: keys and bytes on %s vs the others: %v", shard, id, by)
+				}
+			}
+		}).WithTimeout(convergeTimeout).WithPolling(200 * time.Millisecond).Should(Succeed())
+	}
+	check()
+
+	// An acknowledged load survives the SIGKILL of every node.
+	for _, n := range c.nodes {
+		n.p.kill()
+	}
+	for _, n := range c.nodes {
+		c.restartNode(n, c.m.Version)
+	}
+	c.waitLeaders(c.nodes, failoverTimeout)
+	check()
 }
