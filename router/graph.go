@@ -436,12 +436,16 @@ func (rt *Router) handleBulkLoad(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	next := func() (*exec.ImportBatch, error) {
-		if !dec.More() {
+		// io.EOF only at the body's clean end: a body cut short (the client went away) is an
+		// error, never a load that ends early.
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
 			return nil, io.EOF
+		} else if err != nil {
+			return nil, fmt.Errorf("%w: the load must be import batches, JSON {\"keys\", \"vertices\", \"edges\"} one after another: %v", httpx.ErrBadRequest, err)
 		}
-		return decodeBatch(dec)
+		return decodeImport(raw)
 	}
 	graph := r.PathValue("graph")
 	rt.log.Info("Bulk load started", "graph", graph)

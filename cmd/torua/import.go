@@ -231,6 +231,10 @@ func (im *importer) phase(ctx context.Context, what string, files []string, edge
 		plural(int64(im.batches), "batch", "batches"), plural(im.doneRows.Load(), "row", "rows"))
 	im.mu.Unlock()
 	switch {
+	case im.bulk != nil && readErr != nil && !errors.Is(readErr, errImportStopped):
+		return readErr // runBulk says what became of the load
+	case im.bulk != nil && sendErr != nil:
+		return sendErr
 	case readErr != nil && !errors.Is(readErr, errImportStopped):
 		return fmt.Errorf("%w; nothing after it was loaded: %s", readErr, loaded)
 	case sendErr != nil:
@@ -406,6 +410,9 @@ func (im *importer) startProgress() (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
+// errBulkAnswered stops the reading of a bulk load's files once the router has answered.
+var errBulkAnswered = errors.New("the router answered")
+
 // runBulk sends the vertex files, then the edge files, as one bulk load (--bulk): the batches
 // go one after the other into the request's body as they are read, and the router answers once
 // the shards hold them.
@@ -420,7 +427,7 @@ func (im *importer) runBulk(ctx context.Context, vertices, edges []string) error
 	answered := make(chan answer, 1)
 	go func() {
 		res, err := im.c.BulkLoad(ctx, im.graph, pr)
-		_ = pr.CloseWithError(errors.New("the router answered")) // stops a sender still writing
+		_ = pr.CloseWithError(errBulkAnswered) // stops a sender still writing
 		answered <- answer{res, err}
 	}()
 	err := im.run(ctx, vertices, edges)
@@ -433,13 +440,13 @@ func (im *importer) runBulk(ctx context.Context, vertices, edges []string) error
 		}
 	}
 	a := <-answered
-	if a.err != nil {
-		// The router's answer says why when it refused the load; a read error here only
-		// that the body was cut short.
-		return fmt.Errorf("bulk load of graph %s failed: %w", im.graph, a.err)
+	if err != nil && !errors.Is(err, errBulkAnswered) {
+		// The files stopped the load (a bad row): the router saw the body cut short and
+		// loaded nothing.
+		return fmt.Errorf("%w; nothing was loaded", err)
 	}
-	if err != nil {
-		return err
+	if a.err != nil {
+		return fmt.Errorf("bulk load of graph %s failed: %w", im.graph, a.err)
 	}
 	im.bulkRes = a.res
 	return nil

@@ -99,6 +99,57 @@ func TestImportLoadsCSV(t *testing.T) {
 	check()
 }
 
+// TestImportBulkLoadsCSV: --bulk loads the same files as one bulk load, with the same result
+// as the online import (types, lists, labels, ranks, --type); its summary and progress say
+// what it did; a second --bulk into the loaded graph is refused and changes nothing; a bad row
+// stops a bulk load with nothing loaded.
+func TestImportBulkLoadsCSV(t *testing.T) {
+	u := "--url=" + startGraphCluster(t)
+	f := writeFiles(t, map[string]string{"people.csv": peopleCSV, "knows.csv": knowsCSV,
+		"bad.csv": "id:int,name\n7,Ann\n8,Bob,extra\n"})
+	args := []string{"import", u, "--bulk", "--graph", "b", "--vertices", f["people.csv"], "--edges", f["knows.csv"],
+		"--start-label", "Person", "--end-label", "Person", "--type", "LIKES", "--batch", "2"}
+	out, errOut, err := runCLI(t, "", args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	summary := regexp.MustCompile(`^bulk-loaded graph b: 3 vertices and 3 edges, [0-9]+ keys \([0-9.]+ [KM]?i?B\) in [0-9]+ parts; 6 rows in [0-9.]+[mµ]?s \(read and sorted in [0-9.]+[mµ]?s, written in [0-9.]+[mµ]?s\), [0-9]+ rows/s\n$`)
+	if !summary.MatchString(out) {
+		t.Errorf("summary %q, want it to match %s", out, summary)
+	}
+	if !strings.Contains(errOut, "import: 6 rows sent") || !strings.Contains(errOut, "the router is loading them into the shards") {
+		t.Errorf("progress on stderr %q, want the rows sent and the loading said", errOut)
+	}
+	wantVertices := `[[1,"Ann",42,1.5,true,["an","annie"],[1,2,3],["Admin","Person"]],` +
+		`[2,"Bob",null,2.0,false,null,null,["Person"]],` +
+		`[3,"Cy, \"Jr\"",7,null,null,["bo"],null,["Person"]]]`
+	wantEdges := `[[1,"KNOWS",2020,0.5,2],[1,"KNOWS",2021,null,2],[2,"LIKES",null,null,3]]`
+	check := func() {
+		t.Helper()
+		if got := queryJSON(t, u, "b", `MATCH (p:Person) RETURN p.id, p.name, p.age, p.score, p.active, p.nicks, p.nums, labels(p) ORDER BY p.id`); got != wantVertices {
+			t.Errorf("vertices\n got %s\nwant %s", got, wantVertices)
+		}
+		if got := queryJSON(t, u, "b", `MATCH (a)-[r]->(b) RETURN a.id, type(r), r.since, r.w, b.id ORDER BY a.id, r.since`); got != wantEdges {
+			t.Errorf("edges\n got %s\nwant %s", got, wantEdges)
+		}
+	}
+	check()
+
+	_, _, err = runCLI(t, "", args...)
+	if err == nil || !strings.Contains(err.Error(), `409 Conflict: graph "b" has vertices: a bulk load is into a new or empty graph`) {
+		t.Errorf("a second bulk load: %v, want it refused: the graph has vertices", err)
+	}
+	check()
+
+	_, _, err = runCLI(t, "", "import", u, "--bulk", "--graph", "c", "--label", "P", "--vertices", f["bad.csv"])
+	if err == nil || !strings.Contains(err.Error(), `bad.csv:3:3: 3 fields, the header has 2; nothing was loaded`) {
+		t.Errorf("a bad row: %v, want it named", err)
+	}
+	if got := queryJSON(t, u, "c", `MATCH (n) RETURN count(n)`); got != "[[0]]" {
+		t.Errorf("a bulk load stopped by a bad row loaded %s", got)
+	}
+}
+
 // TestImportStopsAtABadRow: a cell not of its column's type or a row with the wrong number of
 // fields stops the import with the file, line and column; the batch sent before it stays
 // loaded and nothing after it is.

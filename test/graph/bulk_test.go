@@ -184,9 +184,10 @@ func TestBulkLoadKeepsTheGraphOffline(t *testing.T) {
 	}
 }
 
-// TestBulkLoadRefusesBadInput: a load whose edge names a vertex not loaded before it, or that
-// gives a vertex twice with different properties, is refused with 400 saying so; nothing is
-// loaded and the graph answers queries again; a good load then succeeds.
+// TestBulkLoadRefusesBadInput: a load whose edge names a vertex not loaded before it, that
+// gives a vertex or an edge twice with different properties, that is not JSON, or whose body
+// is cut short, is refused (400 saying why); nothing is loaded and the graph answers queries
+// again; a good load then succeeds.
 func TestBulkLoadRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
 	cl := startCluster(t)
@@ -204,7 +205,7 @@ func TestBulkLoadRefusesBadInput(t *testing.T) {
 		  {"edges": [{"type": "T", "from": {"label": "P", "key": 1}, "to": {"label": "P", "key": 1}, "properties": {"w": 1}},
 		             {"type": "T", "from": {"label": "P", "key": 1}, "to": {"label": "P", "key": 1}, "properties": {"w": 2}}]}`,
 			`batch 2, edge 1: the edge (:P {id: 1})-[:T]->(:P {id: 1}) of rank 0 is given twice, with different properties`},
-		{`{"vertices": [}`, `the batch must be JSON`},
+		{`{"vertices": [}`, `the load must be import batches, JSON {"keys", "vertices", "edges"} one after another: invalid character`},
 	} {
 		_, err := cl.BulkLoad(ctx, "bad", strings.NewReader(tc.body))
 		var ce *client.Error
@@ -216,6 +217,31 @@ func TestBulkLoadRefusesBadInput(t *testing.T) {
 			t.Fatalf("after the refused load %.60s: %v %v, want the graph online and empty", tc.body, res, err)
 		}
 	}
+	// A body cut short (the client went away) is not a load that ended early: nothing is
+	// loaded, and the graph comes back online.
+	pr, pw := io.Pipe()
+	failed := make(chan error, 1)
+	go func() {
+		_, err := cl.BulkLoad(ctx, "bad", pr)
+		failed <- err
+	}()
+	if _, err := pw.Write([]byte(`{"keys": {"P": "id"}, "vertices": [{"labels": ["P"], "properties": {"id": 1}}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	NewWithT(t).Eventually(func(g Gomega) {
+		_, err := cl.Query(ctx, "bad", `MATCH (n) RETURN count(n)`, nil)
+		g.Expect(err).To(MatchError(ContainSubstring("is being bulk-loaded")))
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	pw.CloseWithError(errors.New("the client went away"))
+	if err := <-failed; err == nil {
+		t.Fatal("a load whose body was cut short succeeded")
+	}
+	NewWithT(t).Eventually(func(g Gomega) {
+		res, err := cl.Query(ctx, "bad", `MATCH (n) RETURN count(n)`, nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(res.Rows).To(Equal([][]any{{int64(0)}}))
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+
 	res, err := cl.BulkLoad(ctx, "bad", strings.NewReader(`{"keys": {"P": "id"}, "vertices": [{"labels": ["P"], "properties": {"id": 1}}, {"labels": ["P"], "properties": {"id": 2}}]}
 		{"edges": [{"type": "T", "from": {"label": "P", "key": 1}, "to": {"label": "P", "key": 2}}, {"type": "T", "from": {"label": "P", "key": 1}, "to": {"label": "P", "key": 2}}]}`))
 	if err != nil {
