@@ -327,6 +327,12 @@ func desiredStatefulSet(tc *toruav1alpha1.ToruaCluster, replicas, partition int3
 	}
 }
 
+// The router's spool directory for bulk loads (an emptyDir volume).
+const (
+	routerSpoolVolume = "spool"
+	routerSpoolPath   = "/var/lib/torua/spool"
+)
+
 func desiredRouterDeployment(tc *toruav1alpha1.ToruaCluster) *appsv1.Deployment {
 	container := corev1.Container{
 		Name:            "router",
@@ -336,8 +342,10 @@ func desiredRouterDeployment(tc *toruav1alpha1.ToruaCluster) *appsv1.Deployment 
 			"router",
 			fmt.Sprintf("--listen=:%d", RouterPort),
 			"--shardmap-configmap=" + tc.Namespace + "/" + shardMapName(tc),
+			"--spool-dir=" + routerSpoolPath,
 		},
 		Ports:                    []corev1.ContainerPort{{Name: "http", ContainerPort: RouterPort, Protocol: corev1.ProtocolTCP}},
+		VolumeMounts:             []corev1.VolumeMount{{Name: routerSpoolVolume, MountPath: routerSpoolPath}},
 		ReadinessProbe:           httpProbe("/readyz", "http", 5, 3),
 		LivenessProbe:            httpProbe("/healthz", "http", 10, 6),
 		Resources:                tc.Spec.Router.Resources,
@@ -359,6 +367,9 @@ func desiredRouterDeployment(tc *toruav1alpha1.ToruaCluster) *appsv1.Deployment 
 					ServiceAccountName: dataPlaneName(tc),
 					SecurityContext:    podSecurityContext(),
 					Containers:         []corev1.Container{container},
+					// The root filesystem is read-only: bulk loads spool here, on the node's
+					// ephemeral storage.
+					Volumes: []corev1.Volume{{Name: routerSpoolVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 				},
 			},
 		},

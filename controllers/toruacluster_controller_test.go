@@ -115,7 +115,11 @@ var _ = Describe("ToruaCluster controller", func() {
 		Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1))
 		dep := &appsv1.Deployment{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "demo-router"}, dep)).To(Succeed())
-		Expect(dep.Spec.Template.Spec.Containers[0].Args).To(ContainElements("router", "--shardmap-configmap="+ns+"/demo-shardmap"))
+		Expect(dep.Spec.Template.Spec.Containers[0].Args).To(ContainElements("router", "--shardmap-configmap="+ns+"/demo-shardmap", "--spool-dir=/var/lib/torua/spool"))
+		Expect(dep.Spec.Template.Spec.Containers[0].VolumeMounts).To(ConsistOf(corev1.VolumeMount{Name: "spool", MountPath: "/var/lib/torua/spool"}))
+		Expect(dep.Spec.Template.Spec.Volumes).To(HaveLen(1))
+		Expect(dep.Spec.Template.Spec.Volumes[0].Name).To(Equal("spool"))
+		Expect(dep.Spec.Template.Spec.Volumes[0].EmptyDir).NotTo(BeNil(), "bulk loads spool on the node's ephemeral storage: the root filesystem is read-only")
 		Expect(dep.Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
 
 		By("publishing no shard map before any pod has an address")

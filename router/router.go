@@ -47,6 +47,9 @@ type Config struct {
 	// exec.DefaultMaxRows), and GraphTimeout its run (default exec.DefaultTimeout).
 	GraphMaxRows int
 	GraphTimeout time.Duration
+	// SpoolDir holds bulk loads' spool files while they run (os.TempDir() when empty):
+	// about the size of the load's keys and values.
+	SpoolDir string
 	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on the router's port:
 	// for finding where a query's time goes (with torua local, the nodes' too, as they run
 	// in the same process). Off by default: a profile costs CPU and shows internals.
@@ -120,7 +123,7 @@ func New(cfg Config) (*Router, error) {
 	}
 	rt.holder = shardmap.NewHolder(rt.log, metrics.Registry())
 	rt.graph = exec.New(graphCluster{rt: rt, api: shardapi.NewClient(rt.nodes)},
-		exec.Config{MaxRows: cfg.GraphMaxRows, Timeout: cfg.GraphTimeout})
+		exec.Config{MaxRows: cfg.GraphMaxRows, Timeout: cfg.GraphTimeout, SpoolDir: cfg.SpoolDir})
 	metrics.Registry().MustRegister(rt.retries)
 	return rt, nil
 }

@@ -43,6 +43,7 @@ graph queries over the shards (docs/graph.md).`,
 	f.DurationVar(&cfg.PingTimeout, "node-ping-timeout", 1500*time.Millisecond, "how long a ping may go unanswered before the node is skipped as down until it answers again")
 	f.DurationVar(&cfg.GraphTimeout, "graph-timeout", exec.DefaultTimeout, "time limit of a graph query (a query may ask for less)")
 	f.IntVar(&cfg.GraphMaxRows, "graph-max-rows", exec.DefaultMaxRows, "largest intermediate result of a graph query, in rows (413 beyond)")
+	f.StringVar(&cfg.SpoolDir, "spool-dir", "", "directory for bulk loads' spool files, about the size of a load (default: the system's temporary directory)")
 	addPprofFlag(f, &cfg.Pprof)
 	f.DurationVar(&grace, "shutdown-grace", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	maps.addFlags(f)

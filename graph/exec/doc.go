@@ -15,7 +15,9 @@
 // WHERE; UNWIND), union.go (UNION [ALL] of a query's parts), foreach.go (FOREACH: its
 // body's clauses over a batch of (row, element) pairs), predicate.go (pattern predicates,
 // EXISTS { }, COUNT { } and pattern comprehensions: semi-joins computed for a whole batch
-// of rows by a matcher, into hidden columns that Eval reads). Their tests: eval_test.go (with the
+// of rows by a matcher, into hidden columns that Eval reads), import.go (a batch of the
+// online import), bulk.go (bulk loads: the spool, each shard's sorted run sent as loads, the
+// catalog's loading mark). Their tests: eval_test.go (with the
 // fixture row the others share), eval_lists_test.go (also map projections, =~ and UNION),
 // funcs_test.go, project_test.go, predicate_test.go.
 //

@@ -6,7 +6,9 @@
 //
 // Values inside requests travel as value.Wire, so integers stay integers and floats floats.
 //
-// Files: records.go (Vertex, Half, Outbox), catalog.go (primary keys and indexes), filter.go
+// Files: records.go (Vertex, Half, Outbox; the stored encoding of vertices and halves, and
+// their checks), catalog.go (primary keys and indexes, a vertex's label and index entries, the
+// loading mark), load.go (a bulk load's parts, LoadMediaType), filter.go
 // (predicates and their openCypher semantics), mutations.go (the writes), api.go (requests,
 // answers, paths and the Client), ids.go (PackedIDs, ids in JSON), readswire.go (the binary
 // encodings of the read and reads answers, ReadMediaType and ReadsMediaType, which the Client

@@ -18,7 +18,8 @@
 // Files: records.go (the stored values and their encodings), catalog.go (primary keys and
 // indexes), read.go (reads: vertices, scans, expansion, index lookups, outbox), filter.go
 // (the predicates a node evaluates), write.go (mutations, plans and the write loop),
-// vertices.go and edges.go (each mutation; Apply and Settle).
+// vertices.go and edges.go (each mutation; Apply and Settle), load.go (a bulk load's parts:
+// checked and proposed as one load entry).
 //
 // Imports: graph/layout, graph/value, internal/binenc, internal/kv, and node/engine for its
 // View, Op and Result types (the engine's contract; Pebble stays behind it). It must not import

@@ -1,7 +1,8 @@
 // Package engine is the storage engine of a Torua node: one Pebble database
 // (github.com/cockroachdb/pebble/v2) per node, holding the data and metadata of
 // every shard replica the node hosts, with per-shard revisions, conditional
-// writes, listing, statistics, snapshots and Prometheus metrics.
+// writes, bulk loads (a sorted run written as one table and ingested, load.go),
+// listing, statistics, snapshots and Prometheus metrics.
 //
 // NB: this is the only package in Torua that may import Pebble. Everything else
 // talks to storage through Engine (or a small interface over it declared where
@@ -15,6 +16,7 @@
 //
 //	'd' | shard (uint16 big-endian) | user key   a data record
 //	'm' | shard (uint16 big-endian)              the shard's metadata
+//	'm' | shard (uint16 big-endian) | 'l'        a bulk load's pending metadata (load.go)
 //	'l', 's' | shard (uint16 big-endian) | ...   Raft state of earlier versions (legacy.go)
 //	'f'                                          the engine's format marker
 //

@@ -484,7 +484,29 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		Expect(err).NotTo(HaveOccurred())
 		_, err = c.Query(ctx, graphName, `MATCH (a:Person), (b:Person) WHERE b.id = a.id % 100 + 1 CREATE (a)-[:NEXT]->(b)`, nil)
 		Expect(err).NotTo(HaveOccurred())
-		expectGraph(ctx, c)
+		expectGraph(ctx, c, graphName)
+
+		By("bulk-loading the same ring into a new graph through the router (its spool is an emptyDir: the root filesystem is read-only)")
+		var body strings.Builder
+		body.WriteString(`{"keys": {"Person": "id"}, "vertices": [`)
+		for i := 1; i <= 100; i++ {
+			if i > 1 {
+				body.WriteByte(',')
+			}
+			fmt.Fprintf(&body, `{"labels": ["Person"], "properties": {"id": %d}}`, i)
+		}
+		body.WriteString("]}\n{\"edges\": [")
+		for i := 1; i <= 100; i++ {
+			if i > 1 {
+				body.WriteByte(',')
+			}
+			fmt.Fprintf(&body, `{"type": "NEXT", "from": {"label": "Person", "key": %d}, "to": {"label": "Person", "key": %d}}`, i, i%100+1)
+		}
+		body.WriteString("]}")
+		res, err := c.BulkLoad(ctx, bulkGraphName, strings.NewReader(body.String()))
+		Expect(err).NotTo(HaveOccurred())
+		Expect([]int{res.Vertices, res.Edges}).To(Equal([]int{100, 100}))
+		expectGraph(ctx, c, bulkGraphName)
 	}, SpecTimeout(8*time.Minute))
 
 	It("shows its printer columns to `kubectl get toruacluster` (a Table request)", func(ctx SpecContext) {
@@ -915,7 +937,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		By("reading the graph built at the start: every vertex and both halves of every edge are back")
 		c, err := routers.pick(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		expectGraph(ctx, c)
+		expectGraph(ctx, c, graphName)
 	}, SpecTimeout(10*time.Minute))
 
 	It("rebuilds a node whose volume was lost (claim and pod deleted) under load: it rejoins empty, catches up, nothing acknowledged is lost", Label("lost-volume"), func(ctx SpecContext) {
@@ -1162,11 +1184,12 @@ func first(s []string, n int) []string {
 
 // graphName is the graph the first scenario builds and a later one reads back: a ring of 100
 // :Person vertices, each with a NEXT edge to the next.
-const graphName = "e2e"
+// graphName is the graph built by queries, bulkGraphName the one bulk-loaded.
+const graphName, bulkGraphName = "e2e", "e2e-bulk"
 
-// expectGraph checks the ring: 100 vertices, 100 edges seen from both ends, and a path of 99
-// hops around it.
-func expectGraph(ctx context.Context, c *routercl.Client) {
+// expectGraph checks graph, a ring: 100 vertices, 100 edges seen from both ends, and a path of
+// 99 hops around it.
+func expectGraph(ctx context.Context, c *routercl.Client, graph string) {
 	GinkgoHelper()
 	for q, want := range map[string]int64{
 		`MATCH (p:Person) RETURN count(p)`:               100,
@@ -1174,7 +1197,7 @@ func expectGraph(ctx context.Context, c *routercl.Client) {
 		`MATCH (b:Person)<-[r:NEXT]-(a) RETURN count(r)`: 100,
 		`MATCH (a:Person {id: 1}), (b:Person {id: 100}) MATCH p = shortestPath((a)-[:NEXT*..100]->(b)) RETURN length(p)`: 99,
 	} {
-		res, err := c.Query(ctx, graphName, q, nil)
+		res, err := c.Query(ctx, graph, q, nil)
 		Expect(err).NotTo(HaveOccurred(), q)
 		Expect(res.Rows).To(Equal([][]any{{want}}), q)
 	}

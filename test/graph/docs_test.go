@@ -33,7 +33,7 @@ func codeBlocks(t *testing.T, path, lang string) []string {
 }
 
 // TestGraphDocExamplesRun runs the examples of docs/graph.md as a user would: the quick
-// start's curl commands against a router, and each Cypher example (blocks split at blank
+// start's curl commands against a router, the bulk load's, and each Cypher example (blocks split at blank
 // lines and comments), so the page never shows a query that does not run.
 func TestGraphDocExamplesRun(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
@@ -53,6 +53,24 @@ func TestGraphDocExamplesRun(t *testing.T) {
 	}
 	if !strings.Contains(string(out), `"rows":[["Ada",1833,"Charles"]]`) || !strings.Contains(string(out), `{"graphs":["social"]}`) {
 		t.Fatalf("the quick start's answers are not what the page shows:\n%s", out)
+	}
+
+	// The bulk load's example.
+	var bulk string
+	for _, b := range blocks {
+		if strings.Contains(b, "bulk=true") {
+			bulk = b
+		}
+	}
+	if bulk == "" {
+		t.Fatal("no sh block with a bulk load in docs/graph.md")
+	}
+	out, err = exec.CommandContext(ctx, "sh", "-ec", strings.ReplaceAll(strings.ReplaceAll(bulk, "127.0.0.1:8080", addr), "curl -s", "curl -sf")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `{"vertices":2,"edges":1,"keys":8,`) {
+		t.Fatalf("the bulk load's example: %v\n%s", err, out)
+	}
+	if res, err := cl.Query(ctx, "pioneers", `MATCH (a:Person)-[:KNOWS]->(b) RETURN a.name, b.name`, nil); err != nil || len(res.Rows) != 1 {
+		t.Fatalf("the bulk-loaded example graph: %v %v", res, err)
 	}
 
 	// The Cypher examples, on a small graph of :Person vertices with ids.
