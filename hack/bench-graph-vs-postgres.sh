@@ -2,8 +2,8 @@
 # Compares Torua's graph store with PostgreSQL 15 and an in-memory BFS on this machine, in one
 # run (issue 18 §5): the same generated power-law graph (router/client/bench's R-MAT generator,
 # same size and seed) is loaded into
-#   - `torua local` (3 nodes, replication factor 3, default fsync) through the import API by
-#     `torua bench --graph --load`;
+#   - `torua local` (3 nodes, replication factor 3, default fsync) by a bulk load, `torua bench
+#     --graph --load --bulk` (BULK=0: through the online import, batch by batch);
 #   - a private PostgreSQL 15 (its own data directory, port and socket directory, listening on
 #     127.0.0.1 only; a system cluster is never touched) as tables vertex(id) and edge(src, dst)
 #     with a primary key on (src, dst), an index on (dst, src) and foreign keys, by COPY
@@ -12,7 +12,8 @@
 # then each runs the same query kinds (one-hop, two-hop, three-hop distinct counts, shortest
 # path of at most 6 edges) from random start vertices at each client count, one system at a
 # time. A last Torua run with --unsafe-no-fsync (fresh data) loads the graph again and runs
-# one-hop only: what the disk costs the import. Prints one Markdown table (queries/s, p50, p99
+# one-hop only: what the disk costs the import; with ONLINE=1, one more loads it through the
+# online import (fsync on) beside the bulk load. Prints one Markdown table (queries/s, p50, p99
 # of each system per case), the load rates, whether every system's probe answers agree with
 # the in-memory floor's, and the issue's goals.
 #
@@ -32,6 +33,8 @@
 #                           request when the cores are busy, and is sent again)
 #   WARMUP                  each system runs each query kind this long, unrecorded, before
 #                           its cases (5s): caches fill before anything is timed
+#   BULK                    0 loads torua through the online import instead of a bulk load (1)
+#   ONLINE                  1 adds a torua run that loads through the online import (0)
 #   NOFSYNC                 0 skips the --unsafe-no-fsync import run (1)
 #   PG_BIN                  PostgreSQL's bin directory (/usr/lib/postgresql/15/bin)
 #   PG_PORT                 PostgreSQL's port (25432)
@@ -47,6 +50,9 @@ seed=${SEED:-1}
 clients=${CLIENTS:-1,8}
 queries=${QUERIES:-one-hop,two-hop,three-hop,shortest}
 nofsync=${NOFSYNC:-1}
+online=${ONLINE:-0}
+torua_load=(--load --batch "${BATCH:-2000}" --in-flight "${INFLIGHT:-4}")
+[[ ${BULK:-1} == 1 ]] && torua_load+=(--bulk)
 warmup=${WARMUP:-5s}
 batch=${BATCH:-2000}
 inflight=${INFLIGHT:-4}
@@ -130,7 +136,7 @@ start_torua() {
 }
 start_torua torua
 log "torua: load and queries"
-attempt torua bin/torua bench --graph --url "http://127.0.0.1:$torua_port" --load --batch "$batch" --in-flight "$inflight" \
+attempt torua bin/torua bench --graph --url "http://127.0.0.1:$torua_port" "${torua_load[@]}" \
 	--json "${graph[@]}" "${load[@]}"
 stop_torua
 files=("$res/torua.json")
@@ -166,10 +172,20 @@ attempt memory bin/graphbench memory --json "${graph[@]}" "${load[@]}"
 if [[ $nofsync == 1 ]]; then
 	start_torua torua-nofsync --unsafe-no-fsync
 	log "torua --unsafe-no-fsync: load"
-	attempt torua-nofsync bin/torua bench --graph --url "http://127.0.0.1:$torua_port" --load --batch "$batch" \
-		--in-flight "$inflight" --json "${graph[@]}" --clients 1 --queries one-hop --duration "$dur"
+	attempt torua-nofsync bin/torua bench --graph --url "http://127.0.0.1:$torua_port" "${torua_load[@]}" \
+		--json "${graph[@]}" --clients 1 --queries one-hop --duration "$dur"
 	stop_torua
 	[[ -f $res/torua-nofsync.json ]] && files+=("$res/torua-nofsync.json")
+fi
+
+# --- the online import (fsync on, fresh data), beside the bulk load.
+if [[ $online == 1 ]]; then
+	start_torua torua-online
+	log "torua, online import: load"
+	attempt torua-online bin/torua bench --graph --url "http://127.0.0.1:$torua_port" --load --batch "$batch" \
+		--in-flight "$inflight" --json "${graph[@]}" --clients 1 --queries one-hop --duration "$dur"
+	stop_torua
+	[[ -f $res/torua-online.json ]] && files+=("$res/torua-online.json")
 fi
 
 echo

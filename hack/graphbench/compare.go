@@ -148,7 +148,11 @@ func writeLoads(b *strings.Builder, reps []namedReport) {
 			if l.SettleSeconds > 0 {
 				settle = fmt.Sprintf("%.1f", l.SettleSeconds)
 			}
-			fmt.Fprintf(b, "| %s | %s | %.0f | %.2f | %s |\n", r.name, vps, l.EdgesPerSec, l.EdgeSeconds, settle)
+			name := r.name
+			if l.Bulk {
+				name += " (bulk load: its rate is over vertices and edges together)"
+			}
+			fmt.Fprintf(b, "| %s | %s | %.0f | %.2f | %s |\n", name, vps, l.EdgesPerSec, l.EdgeSeconds, settle)
 		}
 	}
 }
