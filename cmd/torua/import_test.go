@@ -50,6 +50,21 @@ const (
 `
 )
 
+// checkPeople checks that graph holds what peopleCSV and knowsCSV load (with --type LIKES).
+func checkPeople(t *testing.T, u, graph string) {
+	t.Helper()
+	wantVertices := `[[1,"Ann",42,1.5,true,["an","annie"],[1,2,3],["Admin","Person"]],` +
+		`[2,"Bob",null,2.0,false,null,null,["Person"]],` +
+		`[3,"Cy, \"Jr\"",7,null,null,["bo"],null,["Person"]]]`
+	wantEdges := `[[1,"KNOWS",2020,0.5,2],[1,"KNOWS",2021,null,2],[2,"LIKES",null,null,3]]`
+	if got := queryJSON(t, u, graph, `MATCH (p:Person) RETURN p.id, p.name, p.age, p.score, p.active, p.nicks, p.nums, labels(p) ORDER BY p.id`); got != wantVertices {
+		t.Errorf("vertices\n got %s\nwant %s", got, wantVertices)
+	}
+	if got := queryJSON(t, u, graph, `MATCH (a)-[r]->(b) RETURN a.id, type(r), r.since, r.w, b.id ORDER BY a.id, r.since`); got != wantEdges {
+		t.Errorf("edges\n got %s\nwant %s", got, wantEdges)
+	}
+}
+
 // TestImportLoadsCSV: vertices with two labels, typed columns and lists, empty cells as no
 // property; edges with types from a column or --type, ranks (two KNOWS between the same two
 // vertices) and properties; sent in batches of two, two in flight; a re-run finds everything
@@ -73,19 +88,7 @@ func TestImportLoadsCSV(t *testing.T) {
 		t.Errorf("progress on stderr %q, want it to match %s", errOut, progress)
 	}
 
-	wantVertices := `[[1,"Ann",42,1.5,true,["an","annie"],[1,2,3],["Admin","Person"]],` +
-		`[2,"Bob",null,2.0,false,null,null,["Person"]],` +
-		`[3,"Cy, \"Jr\"",7,null,null,["bo"],null,["Person"]]]`
-	wantEdges := `[[1,"KNOWS",2020,0.5,2],[1,"KNOWS",2021,null,2],[2,"LIKES",null,null,3]]`
-	check := func() {
-		t.Helper()
-		if got := queryJSON(t, u, "g", `MATCH (p:Person) RETURN p.id, p.name, p.age, p.score, p.active, p.nicks, p.nums, labels(p) ORDER BY p.id`); got != wantVertices {
-			t.Errorf("vertices\n got %s\nwant %s", got, wantVertices)
-		}
-		if got := queryJSON(t, u, "g", `MATCH (a)-[r]->(b) RETURN a.id, type(r), r.since, r.w, b.id ORDER BY a.id, r.since`); got != wantEdges {
-			t.Errorf("edges\n got %s\nwant %s", got, wantEdges)
-		}
-	}
+	check := func() { checkPeople(t, u, "g") }
 	check()
 
 	out, errOut, err = runCLI(t, "", args...)
@@ -120,19 +123,7 @@ func TestImportBulkLoadsCSV(t *testing.T) {
 	if !strings.Contains(errOut, "import: 6 rows sent") || !strings.Contains(errOut, "the router is loading them into the shards") {
 		t.Errorf("progress on stderr %q, want the rows sent and the loading said", errOut)
 	}
-	wantVertices := `[[1,"Ann",42,1.5,true,["an","annie"],[1,2,3],["Admin","Person"]],` +
-		`[2,"Bob",null,2.0,false,null,null,["Person"]],` +
-		`[3,"Cy, \"Jr\"",7,null,null,["bo"],null,["Person"]]]`
-	wantEdges := `[[1,"KNOWS",2020,0.5,2],[1,"KNOWS",2021,null,2],[2,"LIKES",null,null,3]]`
-	check := func() {
-		t.Helper()
-		if got := queryJSON(t, u, "b", `MATCH (p:Person) RETURN p.id, p.name, p.age, p.score, p.active, p.nicks, p.nums, labels(p) ORDER BY p.id`); got != wantVertices {
-			t.Errorf("vertices\n got %s\nwant %s", got, wantVertices)
-		}
-		if got := queryJSON(t, u, "b", `MATCH (a)-[r]->(b) RETURN a.id, type(r), r.since, r.w, b.id ORDER BY a.id, r.since`); got != wantEdges {
-			t.Errorf("edges\n got %s\nwant %s", got, wantEdges)
-		}
-	}
+	check := func() { checkPeople(t, u, "b") }
 	check()
 
 	_, _, err = runCLI(t, "", args...)

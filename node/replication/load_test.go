@@ -10,10 +10,8 @@ import (
 
 	. "github.com/onsi/gomega"
 	pb "go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/torua/torua/node/engine"
-	"github.com/torua/torua/node/raftlog"
 )
 
 // loadPairs returns n pairs "<prefix>00000".. with values "v<i>".
@@ -42,8 +40,6 @@ func loadEntry(t testing.TB, index, id uint64, pairs []engine.Pair) *pb.Entry {
 // shard.
 func TestApplyLoadsInLogOrder(t *testing.T) {
 	g := NewWithT(t)
-	hs, err := proto.Marshal(&pb.HardState{Term: new(uint64(1))})
-	g.Expect(err).NotTo(HaveOccurred())
 	entries := []*pb.Entry{
 		proposalEntry(t, 1, 1, putOp("k00001", "before")),
 		loadEntry(t, 2, 2, loadPairs("k", 3)),
@@ -58,32 +54,7 @@ func TestApplyLoadsInLogOrder(t *testing.T) {
 		4: {results: []engine.Result{{Revision: 7}}},
 		5: {results: []engine.Result{{Revision: 9}}},
 	}
-	var shards [][]byte
-	for replica := range 2 {
-		eng := openEngine(t)
-		logDir := t.TempDir()
-		writeLog(t, logDir, raftlog.Write{Shard: 3, Stable: []raftlog.StableValue{{Name: keyHardState, Value: hs}}})
-		h := testHostIn(t, eng, logDir)
-		grp := idleGroup(t, h, 3)
-		if replica == 1 {
-			grp.apply(entries[:2])
-			g.Expect(grp.Close()).To(Succeed())
-			g.Expect(h.Close()).To(Succeed())
-			grp = idleGroup(t, testHostIn(t, eng, logDir), 3)
-			g.Expect(grp.AppliedIndex()).To(Equal(uint64(2)))
-		}
-		waits := map[uint64]chan proposal{}
-		for id := range want {
-			waits[id] = wait(grp, id)
-		}
-		grp.apply(entries)
-		for id, w := range want {
-			if replica == 1 && id <= 2 {
-				g.Expect((<-waits[id]).err).To(MatchError(ErrUnknownOutcome), "entry %d was applied before the restart", id)
-				continue
-			}
-			g.Expect(<-waits[id]).To(Equal(w), "replica %d proposal %d", replica, id)
-		}
+	for replica, eng := range applyOnTwoReplicas(t, entries, want, 2) {
 		for key, value := range map[string]string{"k00000": "v0", "k00001": "v1", "k00002": "after", "m00001": "v1", "n00000": "v0"} {
 			v, err := eng.Get(3, []byte(key))
 			g.Expect(err).NotTo(HaveOccurred())
@@ -92,9 +63,7 @@ func TestApplyLoadsInLogOrder(t *testing.T) {
 		st, err := eng.ShardStats(3)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect([]any{st.Keys, st.Revision, st.AppliedIndex}).To(Equal([]any{int64(7), uint64(9), uint64(5)}))
-		shards = append(shards, snapshotOf(g, eng, 3))
 	}
-	g.Expect(shards[1]).To(Equal(shards[0]), "a replica that replayed its log holds what the other does")
 }
 
 func TestEncodeLoadRefusesBadRuns(t *testing.T) {

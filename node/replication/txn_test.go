@@ -52,8 +52,6 @@ func snapshotOf(g Gomega, eng *engine.Engine, shard int) []byte {
 // them after a restart that replays the log) end with identical shards.
 func TestApplyTransactions(t *testing.T) {
 	g := NewWithT(t)
-	hs, err := proto.Marshal(&pb.HardState{Term: new(uint64(1))})
-	g.Expect(err).NotTo(HaveOccurred())
 	entries := []*pb.Entry{
 		proposalEntry(t, 1, 1, putOp("a", "1")),
 		txnEntry(t, 2, 2, checkKey("a", kv.CondRevision, 1), putOp("b", "1"), ifAbsent(putOp("c", "1"))),
@@ -68,6 +66,24 @@ func TestApplyTransactions(t *testing.T) {
 		4: {results: []engine.Result{{Revision: 4}, {Revision: 5}}},
 		5: {results: []engine.Result{{Err: engine.ErrAborted}, {Err: engine.ErrNotFound}}},
 	}
+	for _, eng := range applyOnTwoReplicas(t, entries, want, 3) {
+		st, err := eng.ShardStats(3)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(st).To(Equal(engine.ShardStats{Keys: 4, Bytes: 8, Revision: 5, AppliedIndex: 5}))
+	}
+}
+
+// applyOnTwoReplicas applies entries to two new replicas of shard 3 (with Raft state, in no
+// configuration yet) and checks each proposal's answer against want. The second replica
+// applies the first restartAfter entries, restarts, and is handed them all again, as Raft
+// hands over the log after the compaction point: the proposals it applied before answer
+// ErrUnknownOutcome, and its shard ends as the first replica's. It returns their engines.
+func applyOnTwoReplicas(t *testing.T, entries []*pb.Entry, want map[uint64]proposal, restartAfter int) []*engine.Engine {
+	t.Helper()
+	g := NewWithT(t)
+	hs, err := proto.Marshal(&pb.HardState{Term: new(uint64(1))})
+	g.Expect(err).NotTo(HaveOccurred())
+	var engines []*engine.Engine
 	var shards [][]byte
 	for replica := range 2 {
 		eng := openEngine(t)
@@ -75,33 +91,37 @@ func TestApplyTransactions(t *testing.T) {
 		writeLog(t, logDir, raftlog.Write{Shard: 3, Stable: []raftlog.StableValue{{Name: keyHardState, Value: hs}}})
 		h := testHostIn(t, eng, logDir)
 		grp := idleGroup(t, h, 3)
+		before := uint64(0)
 		if replica == 1 {
-			// This replica applies the first three entries, restarts, and is handed all five
-			// again, as Raft hands over the log after the compaction point.
-			grp.apply(entries[:3])
+			grp.apply(entries[:restartAfter])
 			g.Expect(grp.Close()).To(Succeed())
 			g.Expect(h.Close()).To(Succeed())
 			grp = idleGroup(t, testHostIn(t, eng, logDir), 3)
-			g.Expect(grp.AppliedIndex()).To(Equal(uint64(3)))
+			before = entries[restartAfter-1].GetIndex()
+			g.Expect(grp.AppliedIndex()).To(Equal(before))
 		}
 		waits := map[uint64]chan proposal{}
 		for id := range want {
 			waits[id] = wait(grp, id)
 		}
 		grp.apply(entries)
-		for id, w := range want {
-			if replica == 1 && id <= 3 {
+		for _, e := range entries {
+			id := binary.BigEndian.Uint64(e.GetData())
+			w, ok := want[id]
+			if !ok {
+				continue
+			}
+			if e.GetIndex() <= before {
 				g.Expect((<-waits[id]).err).To(MatchError(ErrUnknownOutcome), "entry %d was applied before the restart", id)
 				continue
 			}
 			g.Expect(<-waits[id]).To(Equal(w), "replica %d proposal %d", replica, id)
 		}
-		st, err := eng.ShardStats(3)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(st).To(Equal(engine.ShardStats{Keys: 4, Bytes: 8, Revision: 5, AppliedIndex: 5}))
+		engines = append(engines, eng)
 		shards = append(shards, snapshotOf(g, eng, 3))
 	}
 	g.Expect(shards[1]).To(Equal(shards[0]), "a replica that replayed its log holds what the other does")
+	return engines
 }
 
 // txn runs ops as a transaction on the shard's current leader, asking again only while
