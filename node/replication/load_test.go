@@ -115,14 +115,7 @@ func loadReachesEveryReplica(t *testing.T, c *testCluster) {
 	g.Expect(res.Revision).To(Equal(uint64(20001)))
 	loaded := c.leader(shard).groups[shard].AppliedIndex()
 	c.start(f, shard)
-	eventually(g, func(g Gomega) {
-		l := c.leader(shard)
-		g.Expect(l).NotTo(BeNil())
-		want := snapshotOf(g, l.eng, shard)
-		for _, id := range nodes3 {
-			g.Expect(snapshotOf(g, c.node(id).eng, shard)).To(Equal(want), "node %s", id)
-		}
-	}).Should(Succeed())
+	c.converged(g, shard)
 	for _, id := range nodes3 {
 		g.Expect(get(c.node(id), shard, "k19999", true)).To(Equal("v19999"), "node %s", id)
 	}

@@ -143,6 +143,18 @@ func (c *testCluster) txn(ctx context.Context, shard int, ops ...engine.Op) ([]e
 	}
 }
 
+// converged waits until every replica's copy of shard equals its leader's.
+func (c *testCluster) converged(g *WithT, shard int) {
+	eventually(g, func(g Gomega) {
+		l := c.leader(shard)
+		g.Expect(l).NotTo(BeNil())
+		want := snapshotOf(g, l.eng, shard)
+		for _, id := range nodes3 {
+			g.Expect(snapshotOf(g, c.node(id).eng, shard)).To(Equal(want), "node %s", id)
+		}
+	}).Should(Succeed())
+}
+
 func TestTxnIsAtomicOnEveryReplica(t *testing.T) {
 	onEachTransport(t, txnIsAtomicOnEveryReplica)
 }
@@ -160,18 +172,7 @@ func txnIsAtomicOnEveryReplica(t *testing.T, c *testCluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	g.Expect(c.put(ctx, shard, "vertex", "v1")).To(Succeed())
-	// Every replica identical: each one's shard equals the leader's.
-	converged := func() {
-		t.Helper()
-		eventually(g, func(g Gomega) {
-			l := c.leader(shard)
-			g.Expect(l).NotTo(BeNil())
-			want := snapshotOf(g, l.eng, shard)
-			for _, id := range nodes3 {
-				g.Expect(snapshotOf(g, c.node(id).eng, shard)).To(Equal(want), "node %s", id)
-			}
-		}).Should(Succeed())
-	}
+	converged := func() { t.Helper(); c.converged(g, shard) }
 	converged()
 	early := snapshotOf(g, c.node(f).eng, shard)
 
