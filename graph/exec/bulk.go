@@ -136,6 +136,10 @@ func (x *Executor) BulkLoad(ctx context.Context, graph string, next func() (*Imp
 	if err != nil {
 		return nil, fmt.Errorf("bulk load of graph %q: %w; the graph stays offline: drop it and load it again", graph, err)
 	}
+	// Every key is in: the graph goes online even if the client has gone meanwhile.
+	var cancel context.CancelFunc
+	r.ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), x.cfg.Timeout)
+	defer cancel()
 	if err := r.setLoading(0); err != nil {
 		return nil, fmt.Errorf("bulk load of graph %q: every key is in, but marking the load done failed: %w; run the load again after dropping the graph", graph, err)
 	}
@@ -166,7 +170,8 @@ func (r *run) spoolLoad(next func() (*ImportBatch, error)) (*BulkResult, *spool,
 }
 
 // setLoading sets the graph's catalog's Loading (0: no load) on every shard, keeping the rest
-// of it as it is now.
+// of it as it is now. Shard 0's copy decides between two loads marking the graph at once (a
+// copy takes only a higher version): the one whose mark it does not take is refused.
 func (r *run) setLoading(since int64) error {
 	cat, err := r.x.catalog(r.ctx, r.graph, true)
 	if err != nil {
@@ -175,6 +180,14 @@ func (r *run) setLoading(since int64) error {
 	next := *cat
 	next.Version++
 	next.Loading = since
+	got, err := r.x.c.SetCatalog(r.ctx, r.graph, 0, &next)
+	r.x.forget(r.graph)
+	if err != nil {
+		return err
+	}
+	if got.Version != next.Version || got.Loading != since {
+		return &ConflictError{Msg: fmt.Sprintf("graph %q changed while this bulk load began (another load or schema change): nothing was loaded", r.graph)}
+	}
 	if err := r.setCatalog(&next); err != nil {
 		return err
 	}

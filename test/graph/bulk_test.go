@@ -255,3 +255,55 @@ func TestBulkLoadRefusesBadInput(t *testing.T) {
 		t.Fatalf("the loaded graph: %v %v, want the one edge from 1 to 2", got, err)
 	}
 }
+
+// TestConcurrentBulkLoadsOneWins: two bulk loads of one new graph at once: one loads, the
+// other is refused (409) and loads nothing; the graph holds exactly the winner's vertices.
+func TestConcurrentBulkLoadsOneWins(t *testing.T) {
+	ctx := context.Background()
+	cl := startCluster(t)
+	body := func(from int) string {
+		var b strings.Builder
+		b.WriteString(`{"keys": {"P": "id"}, "vertices": [`)
+		for i := from; i < from+50; i++ {
+			if i > from {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"labels": ["P"], "properties": {"id": %d}}`, i)
+		}
+		return b.String() + "]}"
+	}
+	type answer struct {
+		from int
+		err  error
+	}
+	answers := make(chan answer, 2)
+	for _, from := range []int{0, 1000} {
+		go func() {
+			_, err := cl.BulkLoad(ctx, "race", strings.NewReader(body(from)))
+			answers <- answer{from, err}
+		}()
+	}
+	winner, refused := -1, 0
+	for range 2 {
+		a := <-answers
+		var ce *client.Error
+		switch {
+		case a.err == nil:
+			winner = a.from
+		case errors.As(a.err, &ce) && ce.Status == 409:
+			refused++
+		default:
+			t.Fatalf("load from %d: %v, want it done or refused with 409", a.from, a.err)
+		}
+	}
+	if winner < 0 || refused != 1 {
+		t.Fatalf("winner %d, %d refused: want one load done and the other refused", winner, refused)
+	}
+	res, err := cl.Query(ctx, "race", `MATCH (p:P) RETURN min(p.id), max(p.id), count(p)`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint([][]any{{int64(winner), int64(winner + 49), int64(50)}}); fmt.Sprint(res.Rows) != want {
+		t.Fatalf("the graph holds %v, want the winner's vertices %s", res.Rows, want)
+	}
+}
