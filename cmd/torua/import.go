@@ -435,9 +435,8 @@ func (im *importer) runBulk(ctx context.Context, vertices, edges []string) error
 		_ = pw.CloseWithError(err) // the router refuses a body cut short
 	} else {
 		_ = pw.Close()
-		if !isTerminalWriter(im.log) {
-			fmt.Fprintf(im.log, "import: %d rows sent, %s; the router is loading them into the shards\n", im.doneRows.Load(), im.rate())
-		}
+		// The bar (on a terminal) is gone: say what the wait is for.
+		fmt.Fprintf(im.log, "import: %d rows sent, %s; the router is loading them into the shards\n", im.doneRows.Load(), im.rate())
 	}
 	a := <-answered
 	if err != nil && !errors.Is(err, errBulkAnswered) {
