@@ -436,16 +436,11 @@ func (rt *Router) handleBulkLoad(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	// io.EOF only at the body's clean end: a body cut short (the client went away) is an
+	// error, never a load that ends early.
 	next := func() (*exec.ImportBatch, error) {
-		// io.EOF only at the body's clean end: a body cut short (the client went away) is an
-		// error, never a load that ends early.
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
-			return nil, io.EOF
-		} else if err != nil {
-			return nil, fmt.Errorf("%w: the load must be import batches, JSON {\"keys\", \"vertices\", \"edges\"} one after another: %v", httpx.ErrBadRequest, err)
-		}
-		return decodeImport(raw)
+		return decodeBatch(dec, "the load must be import batches, JSON {\"keys\", \"vertices\", \"edges\"} one after another")
 	}
 	graph := r.PathValue("graph")
 	rt.log.Info("Bulk load started", "graph", graph)
@@ -464,11 +459,17 @@ func (rt *Router) handleBulkLoad(w http.ResponseWriter, r *http.Request) {
 func decodeImport(body []byte) (*exec.ImportBatch, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	return decodeBatch(dec)
+	const what = "the batch must be JSON {\"keys\", \"vertices\", \"edges\"}"
+	b, err := decodeBatch(dec, what)
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %s: the body is empty", httpx.ErrBadRequest, what)
+	}
+	return b, err
 }
 
-// decodeBatch decodes the next batch of dec.
-func decodeBatch(dec *json.Decoder) (*exec.ImportBatch, error) {
+// decodeBatch decodes the next batch of dec, or returns io.EOF at the input's clean end;
+// what says what the input must be, in its errors.
+func decodeBatch(dec *json.Decoder, what string) (*exec.ImportBatch, error) {
 	var raw struct {
 		Keys     map[string]string `json:"keys"`
 		Vertices []struct {
@@ -489,8 +490,10 @@ func decodeBatch(dec *json.Decoder) (*exec.ImportBatch, error) {
 			Props json.RawMessage `json:"properties"`
 		} `json:"edges"`
 	}
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%w: the batch must be JSON {\"keys\", \"vertices\", \"edges\"}: %v", httpx.ErrBadRequest, err)
+	if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
+		return nil, io.EOF
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", httpx.ErrBadRequest, what, err)
 	}
 	props := func(raw json.RawMessage, what string) (map[string]any, error) {
 		if len(raw) == 0 || string(raw) == "null" {

@@ -169,13 +169,18 @@ func (r *run) spoolLoad(next func() (*ImportBatch, error)) (*BulkResult, *spool,
 	return &BulkResult{Vertices: len(sp.vertices), Edges: len(sp.edges), Spooled: time.Since(start).Round(time.Millisecond).String()}, sp, nil
 }
 
-// setLoading sets the graph's catalog's Loading (0: no load) on every shard, keeping the rest
-// of it as it is now. Shard 0's copy decides between two loads marking the graph at once (a
-// copy takes only a higher version): the one whose mark it does not take is refused.
+// setLoading marks the graph's catalog on every shard as loading since since (a load's mark,
+// set once), or clears the mark it set (since 0), keeping the rest of the catalog as it is
+// now. A graph marked by another load is refused; shard 0's copy decides between two loads
+// marking it at once (a copy takes only a higher version): the one whose mark it does not
+// take is refused.
 func (r *run) setLoading(since int64) error {
 	cat, err := r.x.catalog(r.ctx, r.graph, true)
 	if err != nil {
 		return err
+	}
+	if mine := r.cat.Loading; (since != 0 && cat.Loading != 0) || (since == 0 && cat.Loading != mine) {
+		return &ConflictError{Msg: cat.LoadingError(r.graph)}
 	}
 	next := *cat
 	next.Version++
@@ -236,10 +241,32 @@ type spoolFile struct {
 	w *bufio.Writer
 }
 
-// read reads every batch into the spool.
+// read reads every batch into the spool. The batches are read (decoded from the request's
+// body) by a goroutine of their own, a few ahead of the spooling: the two take about as long.
 func (sp *spool) read(next func() (*ImportBatch, error)) error {
+	type read struct {
+		b   *ImportBatch
+		err error
+	}
+	ahead := make(chan read, 4)
+	done := make(chan struct{})
+	defer close(done) // a reader blocked on a batch nobody takes stops
+	go func() {
+		for {
+			b, err := next()
+			select {
+			case ahead <- read{b, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for batch := 1; ; batch++ {
-		b, err := next()
+		rd := <-ahead
+		b, err := rd.b, rd.err
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
