@@ -68,8 +68,9 @@ const loadConcurrency = 3
 // BulkLoad loads graph, which must be new or have no vertex, from the batches next returns
 // (io.EOF after the last): each batch's vertices before any edge that uses them, as the
 // online import takes them (Import). A vertex given twice must be the same; an edge given
-// twice (its ends, type and rank) is loaded once, and must be the same too. Nothing is written to the shards until every
-// batch has been read and checked, except the primary keys the batches declare.
+// twice (its ends, type and rank) is loaded once, and must be the same too. Nothing is
+// written to the shards until every batch has been read and checked, except the primary
+// keys the batches declare.
 func (x *Executor) BulkLoad(ctx context.Context, graph string, next func() (*ImportBatch, error)) (*BulkResult, error) {
 	if err := layout.CheckGraphName(graph); err != nil {
 		return nil, &QueryError{Msg: err.Error()}
@@ -99,6 +100,15 @@ func (x *Executor) BulkLoad(ctx context.Context, graph string, next func() (*Imp
 	if sp != nil {
 		defer sp.close()
 	}
+	if err == nil {
+		// Each router reads a catalog again at most catalogTTL after it read it: no query
+		// runs on a copy from before the mark once that long has passed.
+		select {
+		case <-time.After(catalogTTL - time.Since(offline)):
+		case <-ctx.Done():
+			err = fmt.Errorf("bulk load of graph %q: %w", graph, context.Cause(ctx))
+		}
+	}
 	if err != nil {
 		// Nothing was sent: the graph goes back online as it was (even when the client went
 		// away, which is why the spool stopped).
@@ -109,13 +119,6 @@ func (x *Executor) BulkLoad(ctx context.Context, graph string, next func() (*Imp
 			return nil, fmt.Errorf("%w (and taking the graph back online failed, %v: drop it)", err, clearErr)
 		}
 		return nil, err
-	}
-	// Each router reads a catalog again at most catalogTTL after it read it: no query runs on
-	// a copy from before the mark once that long has passed.
-	select {
-	case <-time.After(catalogTTL - time.Since(offline)):
-	case <-ctx.Done():
-		return nil, fmt.Errorf("bulk load of graph %q: %w; the graph stays offline: drop it and load it again", graph, context.Cause(ctx))
 	}
 	loadStart := time.Now()
 	var keys, bytes, requests atomic.Int64
