@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -34,6 +35,8 @@ func TestBenchGraphArguments(t *testing.T) {
 		{[]string{"--graph", "--vertices", "10", "--edges", "100"}, "at most 22"},
 		{[]string{"--graph", "--batch", "0"}, "--batch 0"},
 		{[]string{"--graph", "--in-flight", "0"}, "--in-flight 0"},
+		{[]string{"--graph", "--bulk"}, "--bulk is a way to --load: give both"},
+		{[]string{"--bulk"}, "--bulk applies to --graph only"},
 		{[]string{"--graph", "--probes", "-1"}, "must not be negative"},
 		{[]string{"--graph", "--duration", "0s"}, "bounded"},
 	} {
@@ -117,5 +120,20 @@ func TestBenchGraphAgainstACluster(t *testing.T) {
 	_, _, err = runCLI(t, "", "bench", url, "--graph", "--graph-name", "nothing", "--count", "1")
 	if err == nil || !strings.Contains(err.Error(), `graph "nothing" does not exist: load it with --load`) {
 		t.Errorf("bench --graph on a missing graph: %v", err)
+	}
+
+	// --bulk replaces the graph by one bulk load, whose probes answer the same.
+	out, errOut, err = runCLI(t, "", "bench", url, "--graph", "--load", "--bulk", "--vertices", "300", "--edges", "2000", "--seed", "3",
+		"--batch", "500", "--queries", "two-hop", "--clients", "1", "--count", "10", "--probes", "10")
+	if err != nil {
+		t.Fatalf("bench --graph --load --bulk: %v\nstderr: %s", err, errOut)
+	}
+	if !regexp.MustCompile(`(?m)^bulk load: 300 vertices and 2000 edges in [0-9.]+s \([0-9]+ edges/s\)$`).MatchString(out) {
+		t.Errorf("the table does not report the bulk load:\n%s", out)
+	}
+	for _, want := range []string{"two-hop, 1 clients", "queries 10,"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
 	}
 }
