@@ -206,6 +206,16 @@ type FuncCall struct {
 	Args     []Expr
 }
 
+// aggregates are openCypher's aggregate functions, by lower-case name.
+var aggregates = map[string]bool{"count": true, "sum": true, "avg": true, "min": true, "max": true, "collect": true,
+	"stdev": true, "stdevp": true, "percentilecont": true, "percentiledisc": true}
+
+// IsAggregate reports whether x is a call of an aggregate function.
+func IsAggregate(x Expr) bool {
+	f, ok := x.(*FuncCall)
+	return ok && aggregates[f.Name]
+}
+
 // Shown is the function's name as the query wrote it, for messages (Name if unknown).
 func (f *FuncCall) Shown() string {
 	if f.Written != "" {

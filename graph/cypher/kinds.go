@@ -34,6 +34,7 @@ func (p *parser) kindsAfter(ks kinds, c Clause) kinds {
 		}
 		p.defined(ks, patternExprs(c.Patterns...)...)
 		p.defined(ks, c.Where)
+		p.noAggregate(c.Where)
 	case *Create:
 		for _, pat := range c.Patterns {
 			p.patternKinds(ks, pat)
@@ -74,6 +75,7 @@ func (p *parser) kindsAfter(ks kinds, c Clause) kinds {
 		// Its WHERE and ORDER BY may read the variables before it and the items by their
 		// expressions (the executor checks those).
 		p.projectionDefined(ks, &c.Projection)
+		p.noAggregate(c.Where)
 		return projectionKinds(ks, &c.Projection)
 	case *Return:
 		p.projectionDefined(ks, &c.Projection)
@@ -111,21 +113,71 @@ func (p *parser) definedName(ks kinds, name string, pos Pos) {
 	}
 }
 
-// defined refuses the first variable the expressions read that ks does not hold. It looks
-// only where no variable of the expression's own is bound: not into the bodies of list
-// comprehensions, list predicates and reduce, nor into pattern predicates and
-// comprehensions (whose new variables are their own); the executor checks those.
+// defined refuses the first variable the expressions read that ks does not hold, and a
+// function given a variable of a kind it never takes (argKinds). It looks only where no
+// variable of the expression's own is bound: not into the bodies of list comprehensions, list
+// predicates and reduce, nor into pattern predicates and comprehensions (whose new variables
+// are their own); the executor checks those.
 func (p *parser) defined(ks kinds, xs ...Expr) {
 	for _, x := range xs {
 		if v, ok := x.(*Variable); ok {
 			p.definedName(ks, v.Name, v.Pos)
 			continue
 		}
+		if f, ok := x.(*FuncCall); ok {
+			p.argKinds(ks, f)
+		}
 		if outer, _, _, ok := Binds(x); ok {
 			p.defined(ks, outer...)
 			continue
 		}
 		p.defined(ks, Children(x)...)
+	}
+}
+
+// noAggregate refuses an aggregate function in a WHERE (ParseChecked only): WHERE filters
+// rows one by one, before any grouping (openCypher's InvalidAggregation).
+func (p *parser) noAggregate(where Expr) {
+	if where == nil || !p.checked {
+		return
+	}
+	var visit func(x Expr)
+	visit = func(x Expr) {
+		if IsAggregate(x) {
+			f := x.(*FuncCall)
+			p.failAt(f.Pos, "aggregate function %s() cannot be used in WHERE: aggregate in a WITH, then filter with its WHERE", f.Shown())
+		}
+		for _, ch := range Children(x) {
+			visit(ch)
+		}
+	}
+	visit(where)
+}
+
+// argKinds refuses a function given a variable the clauses before bound to a kind it never
+// takes (ParseChecked only): type() of anything but a relationship, length() of a node or a
+// relationship, size() of a path (openCypher's InvalidArgumentType, found before anything
+// runs, as an empty graph would never find it).
+func (p *parser) argKinds(ks kinds, f *FuncCall) {
+	if !p.checked || len(f.Args) != 1 {
+		return
+	}
+	v, ok := f.Args[0].(*Variable)
+	if !ok {
+		return
+	}
+	k := ks[v.Name]
+	var wrong bool
+	switch f.Name {
+	case "type":
+		wrong = k == kindNode || k == kindPath || k == kindRels
+	case "length":
+		wrong = k == kindNode || k == kindRel
+	case "size":
+		wrong = k == kindPath
+	}
+	if wrong {
+		p.failAt(v.Pos, "%s() cannot take %s, which %s is", f.Shown(), k, v.Name)
 	}
 }
 

@@ -224,6 +224,40 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// ParseChecked refuses what no row can make valid: an aggregate in a WHERE, and a function
+// given a variable of a kind it never takes; it accepts the kinds those functions take, and
+// variables of unknown kind.
+func TestParseCheckedAggregatesAndArgumentKinds(t *testing.T) {
+	for q, want := range map[string]string{
+		"MATCH (a) WHERE count(a) > 10 RETURN a":       "line 1, column 17: aggregate function count() cannot be used in WHERE: aggregate in a WITH, then filter with its WHERE",
+		"MATCH (a) WITH a WHERE 1 < max(a.x) RETURN a": "line 1, column 28: aggregate function max() cannot be used in WHERE: aggregate in a WITH, then filter with its WHERE",
+		"MATCH (r) RETURN type(r)":                     "line 1, column 23: type() cannot take a node, which r is",
+		"MATCH p = ()-->() RETURN type(p)":             "line 1, column 31: type() cannot take a path, which p is",
+		"MATCH (n) RETURN length(n)":                   "line 1, column 25: length() cannot take a node, which n is",
+		"MATCH ()-[r]->() RETURN length(r)":            "line 1, column 32: length() cannot take a relationship, which r is",
+		"MATCH p = (a)-->(b) RETURN size(p)":           "line 1, column 33: size() cannot take a path, which p is",
+	} {
+		_, err := ParseChecked(q)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %q", q, err, want)
+		}
+	}
+	for _, q := range []string{
+		"MATCH ()-[r]->() RETURN type(r)",
+		"MATCH p = ()-->() RETURN length(p), nodes(p)",
+		"MATCH ()-[r*]->() RETURN size(r), length('abc')",
+		"MATCH (n) WITH collect(n) AS ns RETURN size(ns), type(ns[0])",
+		"UNWIND [1] AS x RETURN type(x)",
+		"MATCH (n) WITH count(n) AS c WHERE c > 1 RETURN c",
+		"MATCH (n) WHERE COUNT { (n)-->() } > 1 RETURN n",
+		"MATCH (n) RETURN [n IN [1] | size(n)]",
+	} {
+		if _, err := ParseChecked(q); err != nil {
+			t.Errorf("%s: %v, want no error", q, err)
+		}
+	}
+}
+
 // ParseChecked refuses a variable read where no clause before bound it, and accepts the
 // variables a query binds for itself: a comprehension's, a pattern predicate's new ones, the
 // ones before a WITH in its WHERE and ORDER BY.

@@ -180,7 +180,7 @@ func checkFunctions(q *cypher.Query) error {
 			for _, x := range clauseExprs(c) {
 				walk(x, func(y cypher.Expr) bool {
 					f, ok := y.(*cypher.FuncCall)
-					if ok && err == nil && !aggregates[f.Name] && f.Name != "exists" {
+					if ok && err == nil && !cypher.IsAggregate(f) && f.Name != "exists" {
 						if _, known := functions[f.Name]; !known {
 							err = errorf(f.Pos, "unknown function %s", f.Shown())
 						}

@@ -86,18 +86,12 @@ var functions = map[string]function{
 	"timestamp":     {0, 0, false, fnTimestamp},
 }
 
-// aggregates are the aggregate functions, which only Project evaluates.
-var aggregates = map[string]bool{"count": true, "sum": true, "avg": true, "min": true, "max": true, "collect": true,
-	"stdev": true, "stdevp": true, "percentilecont": true, "percentiledisc": true}
-
-// isAggregate reports whether x is a call of an aggregate function.
-func isAggregate(x cypher.Expr) bool {
-	f, ok := x.(*cypher.FuncCall)
-	return ok && aggregates[f.Name]
-}
+// isAggregate reports whether x is a call of an aggregate function, which only Project
+// evaluates.
+func isAggregate(x cypher.Expr) bool { return cypher.IsAggregate(x) }
 
 func (c *evalCtx) call(x *cypher.FuncCall) (any, error) {
-	if aggregates[x.Name] {
+	if cypher.IsAggregate(x) {
 		if v, ok := c.aggs[x]; ok {
 			return v, nil
 		}

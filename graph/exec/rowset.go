@@ -109,7 +109,7 @@ func (r *run) nextIgnoresMultiplicity() (map[string]bool, bool) {
 	aggregated, ok := false, true
 	var walk func(e cypher.Expr)
 	walk = func(e cypher.Expr) {
-		if f, isCall := e.(*cypher.FuncCall); isCall && aggregates[f.Name] {
+		if f, isCall := e.(*cypher.FuncCall); isCall && cypher.IsAggregate(f) {
 			aggregated = true
 			ok = ok && (f.Distinct || f.Name == "min" || f.Name == "max")
 		}
