@@ -295,6 +295,11 @@ func (r *run) delete(rows []Row, s *Scope, d *cypher.Delete) error {
 // on its shard; any other pattern is matched, and created whole when it is not found (not
 // atomic against a concurrent MERGE of the same pattern: give its label a primary key).
 func (r *run) merge(rows []Row, s *Scope, m *cypher.Merge) ([]Row, *Scope, error) {
+	if els := m.Pattern.Elements; len(els) == 1 {
+		if n, ok := els[0].(*cypher.NodePattern); ok && n.Var != "" && s.Has(n.Var) {
+			return nil, nil, errorf(n.Pos, "variable %s is already bound: MERGE (%s) alone would only find it", n.Var, n.Var)
+		}
+	}
 	var out []Row
 	var outScope *Scope
 	for _, row := range rows {

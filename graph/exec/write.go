@@ -125,13 +125,16 @@ func (r *run) vertexID(pos cypher.Pos, labels []string, props map[string]any) (l
 // create runs CREATE: the new vertices of every row in one round, then the new edges in one
 // more.
 func (r *run) create(rows []Row, scope *Scope, patterns []*cypher.Pattern) ([]Row, *Scope, error) {
-	in := scope
 	for _, p := range patterns {
 		for _, el := range p.Elements {
 			switch el := el.(type) {
 			case *cypher.NodePattern:
-				if el.Var != "" && in.Has(el.Var) && (len(el.Labels) > 0 || el.Props != nil) {
+				// A node bound before, or earlier in this CREATE, is reused as it is.
+				if el.Var != "" && scope.Has(el.Var) && (len(el.Labels) > 0 || el.Props != nil) {
 					return nil, nil, errorf(el.Pos, "variable %s is already bound: CREATE cannot add labels or properties to it (use SET)", el.Var)
+				}
+				if el.Var != "" && scope.Has(el.Var) && len(p.Elements) == 1 {
+					return nil, nil, errorf(el.Pos, "variable %s is already bound: CREATE (%s) alone would create nothing", el.Var, el.Var)
 				}
 				if el.Var != "" {
 					scope, _ = scope.With(el.Var)

@@ -20,6 +20,21 @@ func (ev *evaluator) create(c *cypher.Create, rows []row, sc scope) ([]row, scop
 		if err := checkPatternExprs(p, nsc.add(patternNames(p)...)); err != nil {
 			return nil, nil, err
 		}
+		// Refused whatever the rows: a bound node given labels or properties, or alone.
+		seen := nsc
+		for _, el := range p.Elements {
+			if np, ok := el.(*cypher.NodePattern); ok && np.Var != "" && seen.has(np.Var) {
+				if len(np.Labels) > 0 || np.Props != nil {
+					return nil, nil, errAt(np.Pos, "variable %s is already declared: it cannot take labels or properties here", np.Var)
+				}
+				if len(p.Elements) == 1 {
+					return nil, nil, errAt(np.Pos, "variable %s is already declared: CREATE of it alone makes nothing", np.Var)
+				}
+			}
+			if np, ok := el.(*cypher.NodePattern); ok {
+				seen = seen.add(np.Var)
+			}
+		}
 		nsc = nsc.add(patternNames(p)...)
 	}
 	out := make([]row, len(rows))
@@ -143,6 +158,11 @@ func (ev *evaluator) propMap(e cypher.Expr, r row, merge bool) (map[string]any, 
 // if there is none the pattern created as CREATE would (then ON CREATE SET). An undirected
 // relationship matches either way and is created left to right.
 func (ev *evaluator) merge(c *cypher.Merge, rows []row, sc scope) ([]row, scope, error) {
+	if els := c.Pattern.Elements; len(els) == 1 {
+		if np, ok := els[0].(*cypher.NodePattern); ok && np.Var != "" && sc.has(np.Var) {
+			return nil, nil, errAt(np.Pos, "variable %s is already declared: MERGE of it alone finds only it", np.Var)
+		}
+	}
 	nsc := sc.add(patternNames(c.Pattern)...)
 	if err := checkPatternExprs(c.Pattern, nsc); err != nil {
 		return nil, nil, err

@@ -560,6 +560,13 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 		// A WHERE conjunct on no node or relationship of the patterns is not lost.
 		{`MATCH (n) WHERE zz.name = 'a' RETURN count(*)`, "line 1, column 17: variable zz is not defined"},
 		{`MATCH p = (n)-[*]->() WHERE p.name = 'a' AND n.id > 0 RETURN count(*)`, "line 1, column 30: type error: cannot read property name of a PATH"},
+		// Refused whatever the rows: an aggregate in WHERE, a function given a kind it never
+		// takes, a bound node created or merged alone or given labels.
+		{`MATCH (a) WHERE count(a) > 10 RETURN a`, "line 1, column 17: aggregate function count() cannot be used in WHERE"},
+		{`MATCH (r) RETURN type(r)`, "line 1, column 23: type() cannot take a node, which r is"},
+		{`MATCH (a) CREATE (a)`, "line 1, column 18: variable a is already bound: CREATE (a) alone would create nothing"},
+		{`CREATE (n:Foo)-[:T1]->(), (n:Bar)-[:T2]->()`, "line 1, column 27: variable n is already bound: CREATE cannot add labels or properties to it (use SET)"},
+		{`MATCH (a) MERGE (a)`, "line 1, column 17: variable a is already bound: MERGE (a) alone would only find it"},
 	} {
 		params := map[string]any{"re": "(?=x)"}
 		parsed, perr := cypher.Parse(tc.q)
