@@ -61,6 +61,11 @@ func (p *parser) kindsAfter(ks kinds, c Clause) kinds {
 		}
 	case *Delete:
 		p.defined(ks, c.Exprs...)
+		for _, x := range c.Exprs {
+			if p.checked && exprKind(ks, x) == kindValue {
+				p.failAt(x.Position(), "DELETE takes nodes, relationships and paths, and this is a value of another kind")
+			}
+		}
 	case *Foreach:
 		p.defined(ks, c.List)
 		inner := kinds{}
@@ -126,6 +131,11 @@ func (p *parser) defined(ks kinds, xs ...Expr) {
 		}
 		if f, ok := x.(*FuncCall); ok {
 			p.argKinds(ks, f)
+		}
+		if pr, ok := x.(*Property); ok && p.checked {
+			if v, ok := pr.Expr.(*Variable); ok && ks[v.Name] == kindPath {
+				p.failAt(pr.Pos, "%s is a path, which has no properties", v.Name)
+			}
 		}
 		if outer, _, _, ok := Binds(x); ok {
 			p.defined(ks, outer...)
@@ -246,9 +256,9 @@ func projectionKinds(ks kinds, pr *Projection) kinds {
 }
 
 // exprKind is what x holds: a variable's kind; a list of relationship variables is a list of
-// relationships; null may stand for anything (a missing node); another literal, a property or
-// an operator's result is a value; anything else (a function's result, an index) may be
-// anything.
+// relationships; null may stand for anything (a missing node); another literal, a node's or
+// relationship's property or an operator's result is a value; anything else (a function's
+// result, an index, a map's value) may be anything.
 func exprKind(ks kinds, x Expr) varKind {
 	switch x := x.(type) {
 	case *Variable:
@@ -268,7 +278,13 @@ func exprKind(ks kinds, x Expr) varKind {
 			return kindRels
 		}
 		return kindValue
-	case *MapLit, *Property, *Binary, *Unary, *StringOp, *IsNull, *In, *RegexMatch, *LabelTest:
+	case *Property:
+		// A node's or relationship's property is a value; a map's may be a node.
+		if v, ok := x.Expr.(*Variable); ok && (ks[v.Name] == kindNode || ks[v.Name] == kindRel) {
+			return kindValue
+		}
+		return kindAny
+	case *MapLit, *Binary, *Unary, *StringOp, *IsNull, *In, *RegexMatch, *LabelTest:
 		return kindValue
 	}
 	return kindAny

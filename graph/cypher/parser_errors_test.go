@@ -229,13 +229,16 @@ func TestParseErrors(t *testing.T) {
 // variables of unknown kind.
 func TestParseCheckedAggregatesAndArgumentKinds(t *testing.T) {
 	for q, want := range map[string]string{
-		"MATCH (a) WHERE count(a) > 10 RETURN a":       "line 1, column 17: aggregate function count() cannot be used in WHERE: aggregate in a WITH, then filter with its WHERE",
-		"MATCH (a) WITH a WHERE 1 < max(a.x) RETURN a": "line 1, column 28: aggregate function max() cannot be used in WHERE: aggregate in a WITH, then filter with its WHERE",
-		"MATCH (r) RETURN type(r)":                     "line 1, column 23: type() cannot take a node, which r is",
-		"MATCH p = ()-->() RETURN type(p)":             "line 1, column 31: type() cannot take a path, which p is",
-		"MATCH (n) RETURN length(n)":                   "line 1, column 25: length() cannot take a node, which n is",
-		"MATCH ()-[r]->() RETURN length(r)":            "line 1, column 32: length() cannot take a relationship, which r is",
-		"MATCH p = (a)-->(b) RETURN size(p)":           "line 1, column 33: size() cannot take a path, which p is",
+		"MATCH (a) WHERE count(a) > 10 RETURN a":            "line 1, column 17: aggregate function count() cannot be used in WHERE: aggregate in a WITH, then filter with its WHERE",
+		"MATCH (a) WITH a WHERE 1 < max(a.x) RETURN a":      "line 1, column 28: aggregate function max() cannot be used in WHERE: aggregate in a WITH, then filter with its WHERE",
+		"MATCH (r) RETURN type(r)":                          "line 1, column 23: type() cannot take a node, which r is",
+		"MATCH p = ()-->() RETURN type(p)":                  "line 1, column 31: type() cannot take a path, which p is",
+		"MATCH (n) RETURN length(n)":                        "line 1, column 25: length() cannot take a node, which n is",
+		"MATCH ()-[r]->() RETURN length(r)":                 "line 1, column 32: length() cannot take a relationship, which r is",
+		"MATCH p = (a)-->(b) RETURN size(p)":                "line 1, column 33: size() cannot take a path, which p is",
+		"MATCH (n) DELETE n:Person":                         "line 1, column 19: DELETE takes nodes, relationships and paths, and this is a value of another kind",
+		"MATCH () DELETE 1 + 1":                             "line 1, column 19: DELETE takes nodes, relationships and paths, and this is a value of another kind",
+		"MATCH r = (n)-[*]->() WHERE r.name = 'x' RETURN r": "line 1, column 30: r is a path, which has no properties",
 	} {
 		_, err := ParseChecked(q)
 		if err == nil || err.Error() != want {
@@ -251,6 +254,11 @@ func TestParseCheckedAggregatesAndArgumentKinds(t *testing.T) {
 		"MATCH (n) WITH count(n) AS c WHERE c > 1 RETURN c",
 		"MATCH (n) WHERE COUNT { (n)-->() } > 1 RETURN n",
 		"MATCH (n) RETURN [n IN [1] | size(n)]",
+		"MATCH p = (a)-->(b) DELETE p",
+		"MATCH (a) WITH collect(a) AS xs DELETE xs[0]",
+		"MATCH p = (a)-->(b) RETURN nodes(p)[0].name",
+		"MATCH (a) WITH {key: a} AS m DELETE m.key",
+		"MATCH (a) WITH {key: a} AS m WITH m.key AS b MATCH (b)-->() RETURN b",
 	} {
 		if _, err := ParseChecked(q); err != nil {
 			t.Errorf("%s: %v, want no error", q, err)

@@ -559,7 +559,7 @@ func TestQueryErrorsAgreeWithTheOracle(t *testing.T) {
 		{`MATCH (a), (b) WHERE a.id = 1 AND b.id = 2 MERGE (a)-[r:X {num: null, w: 1}]->(b)`, "line 1, column 59: cannot MERGE with a null property value (num)"},
 		// A WHERE conjunct on no node or relationship of the patterns is not lost.
 		{`MATCH (n) WHERE zz.name = 'a' RETURN count(*)`, "line 1, column 17: variable zz is not defined"},
-		{`MATCH p = (n)-[*]->() WHERE p.name = 'a' AND n.id > 0 RETURN count(*)`, "line 1, column 30: type error: cannot read property name of a PATH"},
+		{`MATCH p = (n)-[*]->() WHERE p.name = 'a' AND n.id > 0 RETURN count(*)`, "line 1, column 30: p is a path, which has no properties"},
 		// Refused whatever the rows: an aggregate in WHERE, a function given a kind it never
 		// takes, a bound node created or merged alone or given labels.
 		{`MATCH (a) WHERE count(a) > 10 RETURN a`, "line 1, column 17: aggregate function count() cannot be used in WHERE"},
