@@ -31,6 +31,9 @@ type Env struct {
 	// Ctx, when set, ends the loops of list comprehensions, list predicates and reduces once
 	// it is done (the query's time limit, or its client gone), with its cause.
 	Ctx context.Context
+	// Deleted, when set, reports a node or relationship the query deleted: reading its
+	// properties or labels is an error (openCypher's DeletedEntityAccess).
+	Deleted func(v any) bool
 
 	// regexps are the compiled constant patterns of =~, by expression (eval_regex.go).
 	regexps sync.Map
@@ -126,6 +129,9 @@ func (c *evalCtx) eval(x cypher.Expr) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := c.readable(x.Pos, v); err != nil {
+			return nil, err
+		}
 		return property(x.Pos, v, x.Key)
 	case *cypher.Index:
 		return c.index(x)
@@ -190,6 +196,17 @@ func (c *evalCtx) variable(x *cypher.Variable) (any, error) {
 
 // property reads key of v: a node's or relationship's property, a map's entry; null for a
 // missing key or a null v.
+// readable refuses to read a node or relationship the query deleted (Env.Deleted).
+func (c *evalCtx) readable(pos cypher.Pos, v any) error {
+	if c.env.Deleted == nil || !c.env.Deleted(v) {
+		return nil
+	}
+	if n, ok := v.(*value.Node); ok {
+		return errorf(pos, "node %d was deleted by this query: its properties and labels cannot be read", n.ID)
+	}
+	return errorf(pos, "relationship %d was deleted by this query: its properties cannot be read", v.(*value.Relationship).ID)
+}
+
 func property(pos cypher.Pos, v any, key string) (any, error) {
 	switch v := v.(type) {
 	case nil:

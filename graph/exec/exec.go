@@ -198,6 +198,8 @@ func (x *Executor) newRun(ctx context.Context, graph string, params map[string]a
 	r := &run{x: x, ctx: ctx, graph: graph, env: &Env{Params: params, Ctx: ctx}, nodes: map[layout.ID]*value.Node{},
 		refs: map[layout.ID]*value.Node{}, rels: map[layout.ID]*value.Relationship{}, inc: map[layout.ID]uint64{}}
 	r.env.FetchNode = r.fetchNode
+	r.deleted = map[deletedKey]bool{}
+	r.env.Deleted = r.wasDeleted
 	return r
 }
 
@@ -219,6 +221,8 @@ type run struct {
 	// inc are the incarnations of the vertices loaded or created, for the edges made to them.
 	inc              map[layout.ID]uint64
 	rounds, requests atomic.Int64
+	// deleted are the vertices and edges the query's DELETEs removed (wasDeleted).
+	deleted map[deletedKey]bool
 	// clauses are the query's clauses and at the index of the one running (for the analysis
 	// of what later clauses read).
 	clauses []cypher.Clause

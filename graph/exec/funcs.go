@@ -125,6 +125,12 @@ func (c *evalCtx) call(x *cypher.FuncCall) (any, error) {
 	if f.nullIn && null {
 		return nil, nil
 	}
+	switch x.Name {
+	case "labels", "keys", "properties":
+		if err := c.readable(x.Pos, args[0]); err != nil {
+			return nil, err
+		}
+	}
 	return f.fn(c, x, args)
 }
 

@@ -287,7 +287,34 @@ func (r *run) delete(rows []Row, s *Scope, d *cypher.Delete) error {
 		}
 	}
 	r.stats.RelationshipsDeleted += len(detached)
+	// What the query deleted has no properties or labels for its later clauses.
+	for id := range seenV {
+		r.deleted[deletedKey{id: id}] = true
+	}
+	for id := range seenE {
+		r.deleted[deletedKey{id: id, rel: true}] = true
+	}
+	for id := range detached {
+		r.deleted[deletedKey{id: uint64(id), rel: true}] = true
+	}
 	return nil
+}
+
+// deletedKey names a vertex (rel false) or an edge the query deleted.
+type deletedKey struct {
+	id  uint64
+	rel bool
+}
+
+// wasDeleted reports whether v is a node or relationship the query deleted (Env.Deleted).
+func (r *run) wasDeleted(v any) bool {
+	switch v := v.(type) {
+	case *value.Node:
+		return r.deleted[deletedKey{id: v.ID}]
+	case *value.Relationship:
+		return r.deleted[deletedKey{id: v.ID, rel: true}]
+	}
+	return false
 }
 
 // merge runs MERGE row by row (each row sees what the earlier ones created, as openCypher

@@ -47,6 +47,15 @@ func (r *run) apply(muts []*mutation) error {
 		groups[m.shard] = append(groups[m.shard], m)
 	}
 	var mu sync.Mutex
+	defer func() {
+		// A vertex made again with the id of one the query deleted (the same primary key)
+		// is readable.
+		for _, m := range muts {
+			if c := m.m.CreateVertex; c != nil && m.out.Vertex != nil {
+				delete(r.deleted, deletedKey{id: uint64(c.ID)})
+			}
+		}
+	}()
 	return r.fanout(slices.Collect(maps.Keys(groups)), func(ctx context.Context, shard int) error {
 		g := groups[shard]
 		for i := 0; i < len(g); i += batchSize {
