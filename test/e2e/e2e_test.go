@@ -297,6 +297,33 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}
 	}
 
+	// assignedNotVoter finds a shard being moved onto node as the map sees it: the map gives
+	// node a replica of a shard whose leader does not count node as a voter yet (not added, or
+	// a learner). It lasts from the map's publication to the last promotion, where a learner
+	// alone may last only the few milliseconds a small shard's snapshot takes.
+	assignedNotVoter := func(ctx context.Context, node string) func(g Gomega) string {
+		return func(g Gomega) string {
+			m, err := readShardMap(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			sts := allStatuses(ctx, m)
+			for shard := range m.Shards {
+				if !slices.Contains(m.Replicas(shard), node) {
+					continue
+				}
+				for id, st := range sts {
+					for _, s := range st.Shards {
+						if s.Shard == shard && s.Role == "leader" && !slices.Contains(s.Voters, node) {
+							return fmt.Sprintf("map v%d gives %s a replica of shard %d, whose leader %s counts it as no voter yet (voters %v, learners %v)",
+								m.Version, node, shard, id, s.Voters, s.Learners)
+						}
+					}
+				}
+			}
+			g.Expect(node).To(BeEmpty(), "no shard assigned to %s is without it as a voter (map v%d)", node, m.Version)
+			return ""
+		}
+	}
+
 	// movingOff finds a shard being moved off node: the map marks node draining and a shard's
 	// leader still counts it as a member of its group.
 	movingOff := func(ctx context.Context, node string) func(g Gomega) string {
@@ -859,7 +886,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 
 		By("setting spec.replicas to 4")
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 4 })
-		moment := waitForMoment(ctx, "a shard is moving onto "+added, learnerOn(ctx, added))
+		moment := waitForMoment(ctx, "a shard is moving onto "+added, assignedNotVoter(ctx, added))
 		placed, err := readShardMap(ctx, name)
 		Expect(err).NotTo(HaveOccurred())
 		By("killing the operator (" + moment + ") and starting a new one")
