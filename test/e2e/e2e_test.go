@@ -297,19 +297,24 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 		}
 	}
 
-	// assignedNotVoter finds a shard being moved onto node as the map sees it: the map gives
-	// node a replica of a shard whose leader does not count node as a voter yet (not added, or
-	// a learner). It lasts from the map's publication to the last promotion, where a learner
-	// alone may last only the few milliseconds a small shard's snapshot takes.
-	assignedNotVoter := func(ctx context.Context, node string) func(g Gomega) string {
+	// assignedTo finds the moment the map gives node replicas, which starts moving them onto
+	// it, and says whether a shard's leader does not count node as a voter yet (not added, or a
+	// learner): the moves are then under way. Small shards move in the few milliseconds a
+	// snapshot takes, which a poll of leaders' learners can miss altogether; the map's
+	// assignment cannot be missed, and the moves it starts are under way or just done.
+	assignedTo := func(ctx context.Context, node string) func(g Gomega) string {
 		return func(g Gomega) string {
 			m, err := readShardMap(ctx, name)
 			g.Expect(err).NotTo(HaveOccurred())
-			sts := allStatuses(ctx, m)
+			var assigned []int
 			for shard := range m.Shards {
-				if !slices.Contains(m.Replicas(shard), node) {
-					continue
+				if slices.Contains(m.Replicas(shard), node) {
+					assigned = append(assigned, shard)
 				}
+			}
+			g.Expect(assigned).NotTo(BeEmpty(), "map v%d gives %s no replica yet", m.Version, node)
+			sts := allStatuses(ctx, m)
+			for _, shard := range assigned {
 				for id, st := range sts {
 					for _, s := range st.Shards {
 						if s.Shard == shard && s.Role == "leader" && !slices.Contains(s.Voters, node) {
@@ -319,8 +324,8 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 					}
 				}
 			}
-			g.Expect(node).To(BeEmpty(), "no shard assigned to %s is without it as a voter (map v%d)", node, m.Version)
-			return ""
+			return fmt.Sprintf("map v%d gives %s replicas of shards %v, and every leader counts it a voter already (the moves took less than a poll)",
+				m.Version, node, assigned)
 		}
 	}
 
@@ -886,7 +891,7 @@ var _ = Describe("A ToruaCluster from config/samples", Ordered, ContinueOnFailur
 
 		By("setting spec.replicas to 4")
 		setSpec(ctx, func(c *toruav1alpha1.ToruaCluster) { c.Spec.Replicas = 4 })
-		moment := waitForMoment(ctx, "a shard is moving onto "+added, assignedNotVoter(ctx, added))
+		moment := waitForMoment(ctx, "the map moves shards onto "+added, assignedTo(ctx, added))
 		placed, err := readShardMap(ctx, name)
 		Expect(err).NotTo(HaveOccurred())
 		By("killing the operator (" + moment + ") and starting a new one")
