@@ -81,6 +81,8 @@ func (x *Executor) BulkLoad(ctx context.Context, graph string, next func() (*Imp
 	if r.cat, err = x.catalog(ctx, graph, true); err != nil {
 		return nil, err
 	}
+	// A graph that is loading or has vertices is refused before its catalog is touched: a
+	// mark set and cleared again would make other routers refuse its queries for a while.
 	if r.cat.Loading != 0 {
 		return nil, &ConflictError{Msg: r.cat.LoadingError(graph)}
 	}

@@ -167,18 +167,9 @@ type BulkResult struct {
 // graph answers no query while it runs; if it fails, drop the graph and load it again.
 // NB: it is one request for the whole load: use a client without a timeout (WithTimeout(0)).
 func (c *Client) BulkLoad(ctx context.Context, graph string, body io.Reader) (*BulkResult, error) {
-	u := c.base + "/graph/" + url.PathEscape(graph) + "/import?bulk=true"
-	resp, err := c.do(ctx, http.MethodPost, u, http.Header{"Content-Type": {"application/json"}}, body)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, readError(resp)
-	}
 	var out BulkResult
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxQueryAnswer)).Decode(&out); err != nil {
-		return nil, fmt.Errorf("POST %s: %w", u, err)
+	if err := c.postImport(ctx, c.base+"/graph/"+url.PathEscape(graph)+"/import?bulk=true", body, &out); err != nil {
+		return nil, err
 	}
 	return &out, nil
 }
@@ -186,18 +177,25 @@ func (c *Client) BulkLoad(ctx context.Context, graph string, body io.Reader) (*B
 // Import loads one batch (the JSON body of POST /graph/{graph}/import: {"keys", "vertices",
 // "edges"}, docs/graph.md) into graph.
 func (c *Client) Import(ctx context.Context, graph string, batch []byte) (*ImportResult, error) {
-	u := c.base + "/graph/" + url.PathEscape(graph) + "/import"
-	resp, err := c.do(ctx, http.MethodPost, u, http.Header{"Content-Type": {"application/json"}}, bytes.NewReader(batch))
-	if err != nil {
+	var out ImportResult
+	if err := c.postImport(ctx, c.base+"/graph/"+url.PathEscape(graph)+"/import", bytes.NewReader(batch), &out); err != nil {
 		return nil, err
+	}
+	return &out, nil
+}
+
+// postImport posts body to the import URL u and decodes the answer into out.
+func (c *Client) postImport(ctx context.Context, u string, body io.Reader, out any) error {
+	resp, err := c.do(ctx, http.MethodPost, u, http.Header{"Content-Type": {"application/json"}}, body)
+	if err != nil {
+		return err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return nil, readError(resp)
+		return readError(resp)
 	}
-	var out ImportResult
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxQueryAnswer)).Decode(&out); err != nil {
-		return nil, fmt.Errorf("POST %s: %w", u, err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxQueryAnswer)).Decode(out); err != nil {
+		return fmt.Errorf("POST %s: %w", u, err)
 	}
-	return &out, nil
+	return nil
 }
