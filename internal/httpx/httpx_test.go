@@ -162,6 +162,8 @@ func TestCheckWireRequest(t *testing.T) {
 		{wire.Request{Op: wire.OpGet, Key: ""}, ErrBadRequest},
 		{wire.Request{Op: wire.OpGet, Key: "bad\xff"}, ErrBadRequest},
 		{wire.Request{Op: wire.OpPut, Key: "\x00g/social/v/{social/1}"}, ErrBadRequest}, // reserved
+		{wire.Request{Op: wire.OpGraphReads, Key: "social"}, ErrBadRequest},             // not a key operation
+		{wire.Request{Op: wire.OpPing, Key: "k"}, ErrBadRequest},
 	} {
 		err := CheckWireRequest(&tt.req, 10)
 		if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {

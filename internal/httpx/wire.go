@@ -10,8 +10,12 @@ import (
 )
 
 // CheckWireRequest checks a wire protocol request as the HTTP API checks the same request
-// before acting on it: a valid key, a value only on a PUT, within maxValue bytes.
+// before acting on it: a key operation, a valid key, a value only on a PUT, within maxValue
+// bytes.
 func CheckWireRequest(req *wire.Request, maxValue int64) error {
+	if req.Op != wire.OpGet && req.Op != wire.OpPut && req.Op != wire.OpDelete {
+		return fmt.Errorf("%w: %s is not a key operation", ErrBadRequest, req.Op)
+	}
 	if err := CheckKey(req.Key); err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
-// Package wire is Torua's binary key protocol: GET, PUT and DELETE of one key, multiplexed
-// and pipelined over one TCP connection, on the same port as the HTTP API. The router speaks
-// it to the nodes, and clients that want throughput (torua bench, router/client's
+// Package wire is Torua's binary key protocol: GET, PUT and DELETE of one key (and the
+// router's graph reads), multiplexed and pipelined over one TCP connection, on the same
+// port as the HTTP API. The router speaks it to the nodes, and clients that want throughput (torua bench, router/client's
 // WithWire) speak it to the router.
 //
 // Why: every request over HTTP/1.1 costs a write and a read system call at each end of
@@ -15,15 +15,18 @@
 //	response: u32 n | u32 id | u16 status | u64 revision | body
 //
 // n counts the bytes after itself. The client picks request ids (increasing); a response
-// carries its request's id, in any order. Ops are OpGet, OpPut, OpDelete and OpPing (a
+// carries its request's id, in any order. Ops are OpGet, OpPut, OpDelete, OpPing (a
 // liveness probe the connection's reader answers at once; a Pool with PingInterval pings
 // every connection and takes a server that stops answering as down until it answers again,
-// since a hung process still accepts connections and reads nothing); flag
+// since a hung process still accepts connections and reads nothing) and OpGraphReads (the
+// router's graph reads to a node: key and value, and the answer's body, are graph/shardapi's
+// to read; a server of an earlier version answers it 400 "unknown op", see Unsupported); flag
 // FlagStale asks for a stale read; cond and revision are the write's precondition
 // (Request.Cond, a kv.Precondition: cond is its Kind, revision its Revision; the HTTP API's
 // If-Match / If-None-Match). Status is the HTTP API's status code for the same
 // outcome; revision is its ETag; body is the value of a GET answered 200, else the HTTP
-// API's JSON error body ({"error": ..., "leader": ...}) or nothing.
+// API's JSON error body ({"error": ..., "leader": ...}) or nothing. A body is at most
+// MaxBody bytes: a handler's longer answer is sent as 413.
 //
 // A response with status 0 is GOAWAY: the server is closing the connection and has read
 // requests up to and including id; it answers those, never reads the others, and the client

@@ -2,11 +2,13 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 
 	"github.com/torua/torua/internal/kv"
 )
@@ -26,6 +28,11 @@ const (
 	// OpPing asks whether the server's process runs: the connection's reader answers it at
 	// once with 200, without a handler (a Pool's heartbeat, see Pool.PingInterval).
 	OpPing Op = 4
+	// OpGraphReads carries a round of graph reads for the shards a node leads, from the
+	// router: the key is the graph's name, the value a graph/shardapi reads request in its
+	// binary encoding, and a 200 answer's body the binary reads answer. This package passes
+	// both through unread.
+	OpGraphReads Op = 5
 )
 
 func (o Op) String() string {
@@ -38,6 +45,8 @@ func (o Op) String() string {
 		return "delete"
 	case OpPing:
 		return "ping"
+	case OpGraphReads:
+		return "graph_reads"
 	}
 	return fmt.Sprintf("op%d", uint8(o))
 }
@@ -54,6 +63,8 @@ const (
 	// MaxFrame bounds any frame this package sends or accepts, whatever the limit a server
 	// puts on values.
 	MaxFrame = 64 << 20
+	// MaxBody bounds a response's body: a server answers a longer one 413.
+	MaxBody = MaxFrame - responseHeader
 )
 
 // Request is one key request.
@@ -82,6 +93,13 @@ type Response struct {
 // ErrProtocol is a malformed frame; the connection that carried it is closed.
 var ErrProtocol = errors.New("wire protocol error")
 
+// Unsupported reports whether resp is a server's refusal of req's op as unknown: a server
+// of an earlier version, which knows fewer ops, answers so (and the connection goes on).
+func Unsupported(req *Request, resp Response) bool {
+	return resp.Status == http.StatusBadRequest &&
+		bytes.Contains(resp.Body, fmt.Appendf(nil, "unknown op %d\"", req.Op))
+}
+
 // appendRequest appends the frame of req with id to b.
 func appendRequest(b []byte, id uint32, req *Request) []byte {
 	n := requestHeader + len(req.Key) + len(req.Value)
@@ -106,7 +124,7 @@ func appendResponse(b []byte, id uint32, resp *Response) []byte {
 // checkRequest reports whether req fits in a frame.
 func checkRequest(req *Request) error {
 	switch {
-	case req.Op < OpGet || req.Op > OpPing:
+	case req.Op < OpGet || req.Op > OpGraphReads:
 		return fmt.Errorf("%w: unknown op %d", ErrProtocol, req.Op)
 	case len(req.Key) > math.MaxUint16:
 		return fmt.Errorf("%w: key of %d bytes", ErrProtocol, len(req.Key))

@@ -131,8 +131,13 @@ func (s *Server) answer(ctx context.Context, req *Request) (resp Response) {
 		return Response{Status: http.StatusOK}
 	}
 	resp = s.handler(ctx, req)
-	if resp.Status <= 0 || resp.Status > 999 {
+	switch {
+	case resp.Status <= 0 || resp.Status > 999:
 		resp = Response{Status: http.StatusInternalServerError, Body: ErrorBody("internal error")}
+	case len(resp.Body) > MaxBody:
+		// Sent, it would make the client close the connection, failing every request on it.
+		resp = Response{Status: http.StatusRequestEntityTooLarge,
+			Body: ErrorBody(fmt.Sprintf("the answer is %d bytes, over the wire protocol's limit of %d", len(resp.Body), MaxBody))}
 	}
 	return resp
 }

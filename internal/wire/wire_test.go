@@ -71,6 +71,7 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 		{Op: OpPut, Cond: kv.Precondition{Kind: kv.CondRevision, Revision: 41}, Key: "ключ", Value: []byte("value\x00with nul")},
 		{Op: OpPut, Cond: kv.Precondition{Kind: kv.CondAbsent}, Key: "k", Value: []byte{}},
 		{Op: OpDelete, Cond: kv.Precondition{Kind: kv.CondExists}, Key: "gone"},
+		{Op: OpGraphReads, Key: "social", Value: []byte{1, 2, 3}},
 	} {
 		resp, err := c.Do(context.Background(), &req)
 		g.Expect(err).NotTo(HaveOccurred())
@@ -171,6 +172,47 @@ func TestUnknownOpIsABadRequest(t *testing.T) {
 	g.Expect(id).To(Equal(uint32(7)))
 	g.Expect(resp.Status).To(Equal(http.StatusBadRequest))
 	g.Expect(string(resp.Body)).To(ContainSubstring("unknown op 9"))
+}
+
+// An answer over the frame's limit would make the client close the connection, failing
+// every request on it: the server answers 413 instead, and the connection goes on. Over a
+// connection and in this process alike.
+func TestTooLargeAnswerIsAnswered413(t *testing.T) {
+	g := NewWithT(t)
+	big := make([]byte, MaxBody+1)
+	addr, srv := serve(t, func(_ context.Context, req *Request) Response {
+		if req.Key == "big" {
+			return Response{Status: http.StatusOK, Body: big}
+		}
+		return Response{Status: http.StatusOK, Body: big[:MaxBody]}
+	}, ServerOptions{})
+	c := dial(t, addr)
+	for _, do := range []func(*Request) (Response, error){
+		func(req *Request) (Response, error) { return c.Do(context.Background(), req) },
+		func(req *Request) (Response, error) { return srv.Do(context.Background(), req) },
+	} {
+		resp, err := do(&Request{Op: OpGraphReads, Key: "big"})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(resp.Status).To(Equal(http.StatusRequestEntityTooLarge))
+		g.Expect(string(resp.Body)).To(ContainSubstring("over the wire protocol's limit"))
+		resp, err = do(&Request{Op: OpGraphReads, Key: "fits"})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(resp.Status).To(Equal(http.StatusOK))
+		g.Expect(resp.Body).To(HaveLen(MaxBody))
+	}
+}
+
+// Unsupported tells a server's refusal of an op it does not know (a server of an earlier
+// version) from any other answer.
+func TestUnsupportedTellsAnUnknownOp(t *testing.T) {
+	g := NewWithT(t)
+	req := &Request{Op: 9, Key: "k"}
+	resp, err := NewServer(echo, ServerOptions{}).Do(context.Background(), req)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(Unsupported(req, resp)).To(BeTrue(), "%d %s", resp.Status, resp.Body)
+	g.Expect(Unsupported(&Request{Op: 90}, resp)).To(BeFalse(), "another op")
+	g.Expect(Unsupported(req, Response{Status: http.StatusBadRequest, Body: ErrorBody("bad key")})).To(BeFalse())
+	g.Expect(Unsupported(req, Response{Status: http.StatusOK, Body: []byte(`unknown op 9"`)})).To(BeFalse())
 }
 
 func TestShutdownAnswersWhatItReadAndRefusesTheRest(t *testing.T) {
