@@ -14,6 +14,7 @@ import (
 // Reader is a consistent view of one shard: *engine.View.
 type Reader interface {
 	Get(key []byte) (engine.Value, error)
+	GetEach(keys [][]byte, fn func(i int, val engine.Value) error) error
 	Scan(prefix, start []byte, fn func(key []byte, val engine.Value) (bool, error)) error
 }
 
@@ -50,12 +51,21 @@ func GetVertex(r Reader, graph string, id layout.ID) (*shardapi.Vertex, error) {
 
 // GetVertices returns the vertices of ids that exist and pass filter, in the order of ids.
 func GetVertices(r Reader, graph string, ids []layout.ID, filter *shardapi.VertexFilter) ([]*shardapi.Vertex, error) {
-	out := make([]*shardapi.Vertex, 0, len(ids))
-	for _, id := range ids {
-		v, err := GetVertex(r, graph, id)
-		if err != nil {
-			return nil, err
-		}
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = layout.VertexKey(graph, id)
+	}
+	found := make([]*shardapi.Vertex, len(ids))
+	err := r.GetEach(keys, func(i int, val engine.Value) error {
+		v, err := decodeVertex(ids[i], bytes.Clone(val.Data), val.Revision)
+		found[i] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := found[:0]
+	for _, v := range found {
 		if v == nil {
 			continue
 		}
@@ -98,7 +108,8 @@ func ScanVertices(r Reader, graph, label string, after layout.ID, limit int, fil
 		}
 		v := (*shardapi.Vertex)(nil)
 		if label == "" {
-			v, err = decodeVertex(id, val.Data, val.Revision)
+			// val.Data is the iterator's until its next step: the vertex keeps a copy.
+			v, err = decodeVertex(id, bytes.Clone(val.Data), val.Revision)
 		} else {
 			v, err = GetVertex(r, graph, id)
 			if err == nil && v == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -65,6 +66,56 @@ func (v *View) Get(key []byte) (Value, error) {
 		return Value{}, fmt.Errorf("get shard %d key %q: %w", v.shard, key, err)
 	}
 	return Value{Data: bytes.Clone(data), Revision: rev}, nil
+}
+
+// GetEach calls fn with the index in keys and the value of each of keys that the view holds,
+// in ascending key order, until fn returns an error. val.Data is valid only during the call.
+// For a batch of point reads it costs less than Get per key: one iterator serves them all,
+// seeking ascending (a Get sets up an iterator per level each time), and a key's bloom filters
+// still spare the tables that cannot hold it.
+func (v *View) GetEach(keys [][]byte, fn func(i int, val Value) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	dks := make([][]byte, len(keys))
+	order := make([]int, len(keys))
+	for i, k := range keys {
+		dks[i] = dataKey(v.shard, k)
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(dks[a], dks[b]) })
+	lower := dataKey(v.shard, nil)
+	iter, done, err := v.iterator(lower, successor(lower))
+	if err != nil {
+		return fmt.Errorf("get shard %d: %w", v.shard, err)
+	}
+	var ferr error
+	for _, i := range order {
+		if !iter.SeekPrefixGE(dks[i]) {
+			if ferr = iter.Error(); ferr != nil {
+				ferr = markCorrupt(ferr)
+				break
+			}
+			continue
+		}
+		raw, err := iter.ValueAndErr()
+		if err != nil {
+			ferr = markCorrupt(err)
+			break
+		}
+		rev, data, err := decodeValue(raw)
+		if err != nil {
+			ferr = err
+			break
+		}
+		if ferr = fn(i, Value{Data: data, Revision: rev}); ferr != nil {
+			break
+		}
+	}
+	if err := errors.Join(ferr, done()); err != nil {
+		return fmt.Errorf("get shard %d: %w", v.shard, err)
+	}
+	return nil
 }
 
 // Scan calls fn with each key of the view that starts with prefix and is at or after start
