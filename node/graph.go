@@ -12,13 +12,13 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/shardapi"
 	"github.com/torua/torua/graph/store"
+	"github.com/torua/torua/internal/fanout"
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/internal/kv"
+	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/node/engine"
 )
 
@@ -131,7 +131,8 @@ func (n *Node) handleGraph(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReads answers the reads of several shards in one request (a round's requests to the
-// shards this node leads): each part as its own read request would be, its error included.
+// shards this node leads) over HTTP; the router sends them over the wire protocol
+// (serveGraphReads), and this way when the answer is too large for a frame.
 func (n *Node) handleReads(w http.ResponseWriter, r *http.Request) {
 	graph := r.PathValue("graph")
 	var req *shardapi.ReadsRequest
@@ -141,23 +142,57 @@ func (n *Node) handleReads(w http.ResponseWriter, r *http.Request) {
 	} else {
 		req, err = decodeGraphBodyAs(r, shardapi.ReadsRequestMediaType, shardapi.DecodeReadsRequest)
 	}
-	if err == nil {
-		if i := slices.IndexFunc(req.Parts, func(p shardapi.ReadPart) bool { return p.Read == nil }); i >= 0 {
-			err = fmt.Errorf("%w: part %d has no read", httpx.ErrBadRequest, i)
-		}
-	}
 	if err != nil {
 		n.writeError(w, r, err)
 		return
 	}
-	out := shardapi.ReadsResponse{Parts: make([]shardapi.ReadPartResult, len(req.Parts))}
+	out, err := n.reads(r.Context(), graph, req)
+	if err != nil {
+		n.writeError(w, r, err)
+		return
+	}
+	if shardapi.AcceptsMedia(r.Header, shardapi.ReadsMediaType) {
+		b, err := shardapi.EncodeReads(out)
+		n.writeEncoded(w, r, shardapi.ReadsMediaType, b, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// serveGraphReads answers a wire request of graph reads (wire.OpGraphReads) as handleReads
+// answers a binary one.
+func (n *Node) serveGraphReads(ctx context.Context, req *wire.Request) wire.Response {
+	if err := layout.CheckGraphName(req.Key); err != nil {
+		return n.wireError(req, fmt.Errorf("%w: %v", httpx.ErrBadRequest, err))
+	}
+	in, err := shardapi.DecodeReadsRequest(req.Value)
+	if err != nil {
+		return n.wireError(req, fmt.Errorf("%w: %v", httpx.ErrBadRequest, err))
+	}
+	out, err := n.reads(ctx, req.Key, in)
+	if err != nil {
+		return n.wireError(req, err)
+	}
+	b, err := shardapi.EncodeReads(out)
+	if err != nil {
+		return n.wireError(req, fmt.Errorf("encode the answer as %s: %w", shardapi.ReadsMediaType, err))
+	}
+	return wire.Response{Status: http.StatusOK, Body: b}
+}
+
+// reads answers each part of req as its own read request would be answered, its error
+// included.
+func (n *Node) reads(ctx context.Context, graph string, req *shardapi.ReadsRequest) (*shardapi.ReadsResponse, error) {
+	if i := slices.IndexFunc(req.Parts, func(p shardapi.ReadPart) bool { return p.Read == nil }); i >= 0 {
+		return nil, fmt.Errorf("%w: part %d has no read", httpx.ErrBadRequest, i)
+	}
+	out := &shardapi.ReadsResponse{Parts: make([]shardapi.ReadPartResult, len(req.Parts))}
 	// The parts are read in parallel, on at most as many goroutines as there are cores: a
 	// query waits for its slowest node's parts.
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	tasks := make([]func(context.Context) error, len(req.Parts))
 	for i, p := range req.Parts {
-		g.Go(func() error {
-			res, err := n.readPart(r.Context(), graph, p)
+		tasks[i] = func(ctx context.Context) error {
+			res, err := n.readPart(ctx, graph, p)
 			if err != nil {
 				err = n.graphError(err)
 				status, body := httpx.Describe(err)
@@ -169,15 +204,10 @@ func (n *Node) handleReads(w http.ResponseWriter, r *http.Request) {
 			}
 			out.Parts[i].Read = res
 			return nil
-		})
+		}
 	}
-	_ = g.Wait() // parts report their own errors
-	if shardapi.AcceptsMedia(r.Header, shardapi.ReadsMediaType) {
-		b, err := shardapi.EncodeReads(&out)
-		n.writeEncoded(w, r, shardapi.ReadsMediaType, b, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	_ = fanout.Run(ctx, runtime.GOMAXPROCS(0), tasks) // parts report their own errors
+	return out, nil
 }
 
 // writeEncoded answers b, an answer encoded as mediaType, or the error of its encoding.

@@ -11,7 +11,8 @@ import (
 )
 
 // newWireServer serves the wire protocol's key requests on the API port, with the same
-// limits, semantics and answers as /store/{key}.
+// limits, semantics and answers as /store/{key}, and the router's graph reads
+// (serveGraphReads), as /internal/graph/{graph}/reads.
 func (n *Node) newWireServer() *wire.Server {
 	return wire.NewServer(n.serveWire, wire.ServerOptions{
 		MaxValueSize: int(n.cfg.MaxValueSize),
@@ -27,6 +28,9 @@ func (n *Node) serveWire(ctx context.Context, req *wire.Request) wire.Response {
 		return n.wireError(req, err)
 	}
 	defer release()
+	if req.Op == wire.OpGraphReads {
+		return n.serveGraphReads(ctx, req)
+	}
 	if err := httpx.CheckWireRequest(req, n.cfg.MaxValueSize); err != nil {
 		return n.wireError(req, err)
 	}

@@ -13,20 +13,21 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/torua/torua/graph/cypher"
 	"github.com/torua/torua/graph/exec"
 	"github.com/torua/torua/graph/layout"
 	"github.com/torua/torua/graph/shardapi"
 	"github.com/torua/torua/graph/value"
+	"github.com/torua/torua/internal/fanout"
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/nodeapi"
+	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/shardmap"
 )
 
 // The graph API (docs/graph.md): POST /graph/{graph}/query runs an openCypher query with
 // graph/exec, which calls the shards through graphCluster: forwardTo's leader following and
-// retries, over the nodes' graph API.
+// retries, over the nodes' graph API (reads over the wire protocol, the rest over HTTP).
 
 // maxQueryBody bounds a query request (the query and its parameters).
 const maxQueryBody = 16 << 20
@@ -196,9 +197,21 @@ func (rt *Router) handleDropGraph(w http.ResponseWriter, r *http.Request) {
 type graphCluster struct {
 	rt  *Router
 	api *shardapi.Client
+	// httpSince holds, by node address, when a node refused graph reads over the wire
+	// protocol (a node of an earlier version): until httpFor has passed, its reads go over
+	// HTTP.
+	httpSince *sync.Map
 }
 
+// httpFor is how long a node that refused graph reads over the wire protocol gets them over
+// HTTP before the wire protocol is tried again (it may have been upgraded).
+const httpFor = time.Minute
+
 var _ exec.Cluster = graphCluster{}
+
+func newGraphCluster(rt *Router) graphCluster {
+	return graphCluster{rt: rt, api: shardapi.NewClient(rt.nodes), httpSince: &sync.Map{}}
+}
 
 func (c graphCluster) Shards() int {
 	if m := c.rt.holder.Current(); m != nil {
@@ -274,10 +287,61 @@ func callFor[T any](ctx context.Context, c graphCluster, read bool, shard int, s
 	return out, err
 }
 
+// Read sends one shard's read as a round of one part (sendReads).
 func (c graphCluster) Read(ctx context.Context, graph string, shard int, r *shardapi.ReadRequest) (*shardapi.ReadResponse, error) {
 	return callFor(ctx, c, true, shard, func(ctx context.Context, addr string) (*shardapi.ReadResponse, error) {
-		return c.api.Read(ctx, addr, graph, shard, r)
+		res, err := c.sendReads(ctx, addr, graph, &shardapi.ReadsRequest{Parts: []shardapi.ReadPart{{Shard: shard, Read: r}}})
+		if err != nil {
+			return nil, err
+		}
+		if p := res.Parts[0]; p.Status != 0 {
+			return nil, &nodeapi.Error{Method: "POST", Addr: addr, Path: shardapi.ReadsPath(graph), StatusCode: p.Status,
+				Body: httpx.ErrorBody{Error: p.Error, Leader: p.Leader}}
+		}
+		return res.Parts[0].Read, nil
 	})
+}
+
+// sendReads sends a round's reads to the node at addr over the wire protocol: one frame each
+// way on a connection that many requests share, or under torua local a call in this process.
+// A node that cannot take them so gets them over HTTP: a node of an earlier version (for
+// httpFor), and a request or an answer too large for a frame (each time).
+func (c graphCluster) sendReads(ctx context.Context, addr, graph string, r *shardapi.ReadsRequest) (*shardapi.ReadsResponse, error) {
+	since, refused := c.httpSince.Load(addr)
+	if refused && time.Since(since.(time.Time)) < httpFor {
+		return c.api.Reads(ctx, addr, graph, r)
+	}
+	b, err := shardapi.EncodeReadsRequest(r)
+	if err != nil {
+		return nil, fmt.Errorf("graph reads to %s: encode the request: %w", addr, err)
+	}
+	req := &wire.Request{Op: wire.OpGraphReads, Key: graph, Value: b}
+	resp, err := c.rt.wire.Do(ctx, addr, req)
+	switch {
+	case err != nil:
+		return nil, err
+	case wire.Unsupported(req, resp):
+		c.rt.log.Info("A node does not take graph reads over the wire protocol; sending them over HTTP", "node", addr)
+		c.httpSince.Store(addr, time.Now())
+		return c.api.Reads(ctx, addr, graph, r)
+	case resp.Status == http.StatusRequestEntityTooLarge:
+		return c.api.Reads(ctx, addr, graph, r)
+	case resp.Status != http.StatusOK:
+		var body httpx.ErrorBody
+		_ = json.Unmarshal(resp.Body, &body)
+		return nil, &nodeapi.Error{Method: "wire graph_reads", Addr: addr, StatusCode: resp.Status, Body: body}
+	}
+	if refused {
+		c.httpSince.Delete(addr) // upgraded since
+	}
+	out, err := shardapi.DecodeReads(resp.Body)
+	if err == nil && len(out.Parts) != len(r.Parts) {
+		err = fmt.Errorf("%d answers for %d parts", len(out.Parts), len(r.Parts))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wire graph_reads %s: %v: %w", addr, err, nodeapi.ErrBadAnswer)
+	}
+	return out, nil
 }
 
 // Reads sends one round's reads: the parts for shards the router believes one node leads go
@@ -304,7 +368,7 @@ func (c graphCluster) Reads(ctx context.Context, graph string, parts map[int]*sh
 		}
 		byNode[id] = append(byNode[id], shard)
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	var tasks []func(ctx context.Context) error
 	for id, shards := range byNode {
 		node, known := shardmap.Node{}, false
 		if m != nil {
@@ -312,16 +376,16 @@ func (c graphCluster) Reads(ctx context.Context, graph string, parts map[int]*sh
 		}
 		if !known || len(shards) == 1 {
 			for _, shard := range shards {
-				g.Go(func() error { return alone(ctx, shard) })
+				tasks = append(tasks, func(ctx context.Context) error { return alone(ctx, shard) })
 			}
 			continue
 		}
-		g.Go(func() error {
+		tasks = append(tasks, func(ctx context.Context) error {
 			req := &shardapi.ReadsRequest{Parts: make([]shardapi.ReadPart, len(shards))}
 			for i, shard := range shards {
 				req.Parts[i] = shardapi.ReadPart{Shard: shard, Read: parts[shard]}
 			}
-			res, err := c.api.Reads(ctx, node.API, graph, req)
+			res, err := c.sendReads(ctx, node.API, graph, req)
 			if err != nil {
 				c.rt.log.Debug("A node's reads failed; sending its parts one by one", "node", id, "err", err)
 			}
@@ -342,7 +406,7 @@ func (c graphCluster) Reads(ctx context.Context, graph string, parts map[int]*sh
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	if err := fanout.Run(ctx, 0, tasks); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +18,9 @@ import (
 	"github.com/torua/torua/graph/exec"
 	"github.com/torua/torua/graph/shardapi"
 	"github.com/torua/torua/internal/httpx"
+	"github.com/torua/torua/internal/wire"
 	"github.com/torua/torua/router/client"
+	"github.com/torua/torua/shardmap"
 )
 
 // query posts a query to the router and decodes the answer.
@@ -108,7 +113,7 @@ func TestGraphQueryLimits(t *testing.T) {
 	g.Expect(code).To(Equal(200), "%+v", qe)
 
 	// The row limit, on a router whose limit is small.
-	c.router.graph = exec.New(graphCluster{rt: c.router, api: shardapi.NewClient(c.router.nodes)}, exec.Config{MaxRows: 1000})
+	c.router.graph = exec.New(newGraphCluster(c.router), exec.Config{MaxRows: 1000})
 	code, _, qe = query(t, c.base, "big", `MATCH (a:N), (b:N) RETURN count(*)`, nil)
 	g.Expect(code).To(Equal(413), "%+v", qe)
 	g.Expect(qe.Error).To(ContainSubstring("more than 1000 rows"))
@@ -123,7 +128,7 @@ func TestGraphQueryLimits(t *testing.T) {
 	g.Expect(res.Rows).To(Equal([][]any{{float64(300)}}))
 
 	// Under the default limit, every path.
-	c.router.graph = exec.New(graphCluster{rt: c.router, api: shardapi.NewClient(c.router.nodes)}, exec.Config{})
+	c.router.graph = exec.New(newGraphCluster(c.router), exec.Config{})
 	code, res, qe = query(t, c.base, "big", unbounded, nil)
 	g.Expect(code).To(Equal(200), "%+v", qe)
 	g.Expect(res.Rows).To(Equal([][]any{{float64(300 * 299 / 2)}}))
@@ -185,17 +190,23 @@ func TestGraphReadsGoPerNodeAndFollowLeaders(t *testing.T) {
 	}
 	c.router.leadersMu.Unlock()
 
-	cl := graphCluster{rt: c.router, api: shardapi.NewClient(c.router.nodes)}
+	cl := newGraphCluster(c.router)
 	ctx := context.Background()
 	parts := map[int]*shardapi.ReadRequest{}
 	for shard := range m.Shards {
 		parts[shard] = &shardapi.ReadRequest{Scan: &shardapi.ScanRequest{Label: "P", Limit: 1000}}
 	}
-	before := c.nodeRequests(t, "/internal/graph/{graph}/reads")
+	before := c.nodeWireRequests(t, "graph_reads")
 	res, err := cl.Reads(ctx, "g", parts)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(c.nodeRequests(t, "/internal/graph/{graph}/reads")-before).To(Equal(1),
-		"every part went to the node believed to lead it, in one request")
+	misled := 0 // the shards n0 does not lead
+	for shard := range m.Shards {
+		if !slices.ContainsFunc(c.nodes[0].Status().Shards, func(s shardmap.ShardStatus) bool { return s.Shard == shard && s.Role == "leader" }) {
+			misled++
+		}
+	}
+	g.Expect(c.nodeWireRequests(t, "graph_reads")-before).To(Equal(1+2*misled),
+		"every part went to the node believed to lead it, in one request; each part it does not lead was sent again on its own, there and then to the leader it named")
 	found := 0
 	for shard := range m.Shards {
 		g.Expect(res).To(HaveKey(shard))
@@ -208,15 +219,26 @@ func TestGraphReadsGoPerNodeAndFollowLeaders(t *testing.T) {
 	g.Expect(errors.Is(err, httpx.ErrBadRequest)).To(BeTrue(), "%v", err)
 }
 
-// nodeRequests sums, over the cluster's nodes, the requests to route they answered 200
+// nodeRequests sums, over the cluster's nodes, the HTTP requests to route they answered 200
 // (their /metrics).
 func (c *cluster) nodeRequests(t *testing.T, route string) int {
+	return c.nodeMetric(t, "torua_node_http_requests_total{", `route="`+route+`"`)
+}
+
+// nodeWireRequests sums, over the cluster's nodes, the wire requests of op they answered 200.
+func (c *cluster) nodeWireRequests(t *testing.T, op string) int {
+	return c.nodeMetric(t, "torua_node_wire_requests_total{", `op="`+op+`"`)
+}
+
+// nodeMetric sums, over the cluster's nodes, the counters whose line starts with metric and
+// has label, of the requests answered 200.
+func (c *cluster) nodeMetric(t *testing.T, metric, label string) int {
 	t.Helper()
 	n := 0
 	for _, nd := range c.nodes {
 		r := get(t, "http://"+nd.Addr()+"/metrics")
 		for _, line := range strings.Split(r.body, "\n") {
-			if strings.HasPrefix(line, "torua_node_http_requests_total{") && strings.Contains(line, `route="`+route+`"`) && strings.Contains(line, `code="200"`) {
+			if strings.HasPrefix(line, metric) && strings.Contains(line, label) && strings.Contains(line, `code="200"`) {
 				v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 				if err != nil {
 					t.Fatalf("%s: %v", line, err)
@@ -226,4 +248,53 @@ func (c *cluster) nodeRequests(t *testing.T, route string) int {
 		}
 	}
 	return n
+}
+
+// TestGraphReadsGoOverTheWireProtocol: a query's reads reach the nodes over the wire
+// protocol, over TCP as in Kubernetes, and none over HTTP; a node of an earlier version,
+// which refuses the op, gets them over HTTP, and is not asked over the wire again for a while.
+func TestGraphReadsGoOverTheWireProtocol(t *testing.T) {
+	g := NewWithT(t)
+	c := startClusterVia(t, 3, 3, nil, false)
+	code, _, qe := query(t, c.base, "g", `UNWIND range(1, 60) AS i CREATE (:P {i: i})-[:NEXT]->(:Q {i: i})`, nil)
+	g.Expect(code).To(Equal(200), "%+v", qe)
+	wireBefore, httpBefore := c.nodeWireRequests(t, "graph_reads"), c.nodeRequests(t, "/internal/graph/{graph}/reads")
+	code, res, qe := query(t, c.base, "g", `MATCH (p:P)-[:NEXT]->(q) RETURN sum(q.i)`, nil)
+	g.Expect(code).To(Equal(200), "%+v", qe)
+	g.Expect(res.Rows).To(Equal([][]any{{float64(1830)}}))
+	g.Expect(c.nodeWireRequests(t, "graph_reads")-wireBefore).To(BeNumerically(">=", 2), "a scan and a hop")
+	g.Expect(c.nodeRequests(t, "/internal/graph/{graph}/reads") - httpBefore).To(Equal(0))
+
+	// A router that reaches node n0 through a stand-in for a node of an earlier version:
+	// it answers every request as n0 does, except graph reads over the wire, which it refuses
+	// as such a node's wire server does. (A fake: no binary of an earlier version is here.)
+	n0 := c.nodes[0]
+	var refused atomic.Int64
+	old := wire.NewServer(func(ctx context.Context, req *wire.Request) wire.Response {
+		if req.Op == wire.OpGraphReads {
+			refused.Add(1)
+			return wire.Response{Status: http.StatusBadRequest, Body: wire.ErrorBody("wire protocol error: unknown op 5")}
+		}
+		resp, err := n0.WireServer().Do(ctx, req)
+		if err != nil {
+			return wire.Response{Status: http.StatusServiceUnavailable, Body: wire.ErrorBody(err.Error())}
+		}
+		return resp
+	}, wire.ServerOptions{})
+	local := map[string]*wire.Server{n0.Addr(): old}
+	rt, err := New(Config{Listen: "127.0.0.1:0", Source: shardmap.NewFile(c.mapPath, slog.New(slog.DiscardHandler)),
+		Logger: slog.New(slog.DiscardHandler), Local: local})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(rt.Start(context.Background())).To(Succeed())
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	base := "http://" + rt.Addr()
+	g.Eventually(func() int { return get(t, base+"/readyz").code }).WithTimeout(10 * time.Second).Should(Equal(200))
+	httpBefore = c.nodeRequests(t, "/internal/graph/{graph}/reads")
+	for range 3 {
+		code, res, qe = query(t, base, "g", `MATCH (p:P)-[:NEXT]->(q) RETURN sum(q.i)`, nil)
+		g.Expect(code).To(Equal(200), "%+v", qe)
+		g.Expect(res.Rows).To(Equal([][]any{{float64(1830)}}))
+	}
+	g.Expect(refused.Load()).To(Equal(int64(1)), "n0 refused once, and was then sent its reads over HTTP")
+	g.Expect(c.nodeRequests(t, "/internal/graph/{graph}/reads")-httpBefore).To(BeNumerically(">=", 3), "n0's reads, over HTTP")
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/torua/torua/graph/exec"
-	"github.com/torua/torua/graph/shardapi"
 	"github.com/torua/torua/internal/httpx"
 	"github.com/torua/torua/internal/nodeapi"
 	"github.com/torua/torua/internal/wire"
@@ -122,7 +121,7 @@ func New(cfg Config) (*Router, error) {
 		}, []string{"reason"}),
 	}
 	rt.holder = shardmap.NewHolder(rt.log, metrics.Registry())
-	rt.graph = exec.New(graphCluster{rt: rt, api: shardapi.NewClient(rt.nodes)},
+	rt.graph = exec.New(newGraphCluster(rt),
 		exec.Config{MaxRows: cfg.GraphMaxRows, Timeout: cfg.GraphTimeout, SpoolDir: cfg.SpoolDir})
 	metrics.Registry().MustRegister(rt.retries)
 	return rt, nil
