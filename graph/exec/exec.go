@@ -67,6 +67,8 @@ type Executor struct {
 	c   Cluster
 	cfg Config
 
+	plans plans
+
 	mu       sync.Mutex
 	catalogs map[string]cachedCatalog
 }
@@ -125,11 +127,8 @@ func (x *Executor) Query(ctx context.Context, graph, query string, params map[st
 	if err := layout.CheckGraphName(graph); err != nil {
 		return nil, &QueryError{Msg: err.Error()}
 	}
-	q, err := cypher.ParseChecked(query)
+	q, err := x.plans.parse(query)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkFunctions(q); err != nil {
 		return nil, err
 	}
 	timeout := x.cfg.Timeout
