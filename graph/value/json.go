@@ -170,8 +170,11 @@ func fromJSON(x any, at string) (any, error) {
 	case []any:
 		out := make([]any, len(y))
 		for i, e := range y {
-			v, err := fromJSON(e, fmt.Sprintf("%s[%d]", at, i))
+			v, err := fromJSON(e, "")
 			if err != nil {
+				// The element's place is named only now: formatting it for every element
+				// cost more than reading the element.
+				_, err = fromJSON(e, fmt.Sprintf("%s[%d]", at, i))
 				return nil, err
 			}
 			out[i] = v
@@ -180,8 +183,9 @@ func fromJSON(x any, at string) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(y))
 		for k, e := range y {
-			v, err := fromJSON(e, fmt.Sprintf("%s[%q]", at, k))
+			v, err := fromJSON(e, "")
 			if err != nil {
+				_, err = fromJSON(e, fmt.Sprintf("%s[%q]", at, k))
 				return nil, err
 			}
 			out[k] = v

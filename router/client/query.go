@@ -79,12 +79,16 @@ func (c *Client) postGraph(ctx context.Context, graph, op string, body []byte) (
 	if err != nil {
 		return nil, fmt.Errorf("POST %s: read the answer: %w", u, err)
 	}
+	// One decoder for the whole answer, numbers kept as written (1 is an integer, 1.0 a
+	// float): a decoder per row cost more than the rows.
 	var raw struct {
-		Columns []string          `json:"columns"`
-		Rows    []json.RawMessage `json:"rows"`
-		Stats   json.RawMessage   `json:"stats"`
+		Columns []string       `json:"columns"`
+		Rows    []any          `json:"rows"`
+		Stats   map[string]any `json:"stats"`
 	}
-	if err := json.Unmarshal(data, &raw); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("POST %s: the answer is not a query result: %w", u, err)
 	}
 	out := &QueryResult{Columns: raw.Columns, Rows: make([][]any, len(raw.Rows))}
@@ -99,7 +103,7 @@ func (c *Client) postGraph(ctx context.Context, graph, op string, body []byte) (
 		}
 		out.Rows[i] = row
 	}
-	if len(raw.Stats) > 0 {
+	if raw.Stats != nil {
 		v, err := value.FromJSON(raw.Stats)
 		if err != nil {
 			return nil, fmt.Errorf("POST %s: stats: %w", u, err)
