@@ -135,3 +135,61 @@ func BenchmarkFsyncLoop(b *testing.B) {
 	}
 	reportOps(b, b.N)
 }
+
+// BenchmarkViewReads reads n random keys of 100,000 in tables through a new View, as a
+// node answers one shard's part of a graph read round: with Get per key, and with GetEach.
+func BenchmarkViewReads(b *testing.B) {
+	e := benchEngine(b, true)
+	const keys = 100000
+	value := randomBytes(3, benchValueSize)
+	for i := 0; i < keys; i += 1000 {
+		ops := make([]Op, 0, 1000)
+		for j := i; j < i+1000; j++ {
+			ops = append(ops, Op{Kind: OpPut, Key: []byte(fmt.Sprintf("key-%08d", j)), Value: value})
+		}
+		if _, err := e.Apply(1, ops, ApplyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 4, 16, 128} {
+		batch := func(i int) [][]byte {
+			ks := make([][]byte, n)
+			for j := range ks {
+				ks[j] = []byte(fmt.Sprintf("key-%08d", ((i*n+j)*7919)%keys))
+			}
+			return ks
+		}
+		run := func(b *testing.B, read func(v *View, ks [][]byte) error) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				ks := batch(i)
+				v, err := e.View(1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := read(v, ks); err != nil {
+					b.Fatal(err)
+				}
+				_ = v.Close()
+			}
+		}
+		b.Run(fmt.Sprintf("get/%d", n), func(b *testing.B) {
+			run(b, func(v *View, ks [][]byte) error {
+				for _, k := range ks {
+					if _, err := v.Get(k); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+		b.Run(fmt.Sprintf("each/%d", n), func(b *testing.B) {
+			run(b, func(v *View, ks [][]byte) error {
+				return v.GetEach(ks, func(int, Value) error { return nil })
+			})
+		})
+	}
+}
