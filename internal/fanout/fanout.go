@@ -5,17 +5,18 @@ package fanout
 import (
 	"context"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
+	"sync/atomic"
 )
 
 // Run runs tasks at once, at most limit at a time (any number when limit < 1), the last in
 // the caller's goroutine, and returns the first error they return, which cancels the others'
 // ctx.
 //
-// Why the caller's goroutine: a new goroutine starts with a small stack and grows it, by
-// copying, as its task goes deep (a shard's read through Pebble). Measured on a one-hop
-// query, the copying cost a tenth of all the CPU; the caller's stack has grown already.
+// Why the caller's goroutine, and kept workers for the others: a new goroutine starts with a
+// small stack and grows it, by copying, as its task goes deep (a shard's read through
+// Pebble). Measured on a one-hop query, the copying cost a tenth of all the CPU; the
+// caller's stack, and a worker's, has grown already. (gRPC's server keeps stream workers for
+// the same reason.)
 func Run(ctx context.Context, limit int, tasks []func(ctx context.Context) error) error {
 	if len(tasks) <= 1 || limit == 1 {
 		for _, t := range tasks {
@@ -30,20 +31,60 @@ func Run(ctx context.Context, limit int, tasks []func(ctx context.Context) error
 	var (
 		once  sync.Once
 		first error
+		wg    sync.WaitGroup
+		slots chan struct{}
 	)
 	fail := func(err error) {
 		if err != nil {
 			once.Do(func() { first = err; cancel() })
 		}
 	}
-	var g errgroup.Group
 	if limit > 0 {
-		g.SetLimit(limit - 1) // the caller is one
+		slots = make(chan struct{}, limit-1) // the caller is one
 	}
 	for _, t := range tasks[:len(tasks)-1] {
-		g.Go(func() error { fail(t(ctx)); return nil })
+		if slots != nil {
+			slots <- struct{}{}
+		}
+		wg.Add(1)
+		spawn(func() {
+			defer wg.Done()
+			if slots != nil {
+				defer func() { <-slots }()
+			}
+			fail(t(ctx))
+		})
 	}
 	fail(tasks[len(tasks)-1](ctx))
-	_ = g.Wait()
+	wg.Wait()
 	return first
+}
+
+// work hands a task to a kept worker that waits for one (unbuffered: a send succeeds only
+// then).
+var work = make(chan func())
+
+// workers counts the kept workers; past maxWorkers busy ones, a task gets a goroutine of its
+// own.
+var workers atomic.Int32
+
+const maxWorkers = 64
+
+func spawn(f func()) {
+	select {
+	case work <- f:
+		return
+	default:
+	}
+	if workers.Add(1) <= maxWorkers {
+		go func() {
+			f()
+			for f := range work {
+				f()
+			}
+		}()
+		return
+	}
+	workers.Add(-1)
+	go f()
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestRunRunsEveryTaskWithinTheLimit(t *testing.T) {
@@ -57,5 +58,38 @@ func TestRunReturnsTheFirstErrorAndCancelsTheOthers(t *testing.T) {
 	err := Run(ctx, 0, []func(context.Context) error{func(ctx context.Context) error { return ctx.Err() }})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run of one task = %v, want the caller's context's error", err)
+	}
+}
+
+// More tasks waiting at once than there are kept workers: the rest get goroutines of their
+// own, and every task runs.
+func TestRunBeyondTheKeptWorkers(t *testing.T) {
+	const runs = 3 * maxWorkers
+	release := make(chan struct{})
+	var started, ran atomic.Int64
+	done := make(chan error, runs)
+	for range runs {
+		go func() {
+			done <- Run(context.Background(), 0, []func(context.Context) error{
+				func(context.Context) error { started.Add(1); <-release; ran.Add(1); return nil },
+				func(context.Context) error { started.Add(1); <-release; ran.Add(1); return nil },
+			})
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for started.Load() < 2*runs { // every task is waiting at once: none waits for a worker
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d tasks started", started.Load(), 2*runs)
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	for range runs {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ran.Load() != 2*runs {
+		t.Fatalf("%d tasks ran, want %d", ran.Load(), 2*runs)
 	}
 }
