@@ -105,12 +105,19 @@ func decodeQuery(r *http.Request, req *QueryRequest) (map[string]any, error) {
 	if len(body) > maxQueryBody {
 		return nil, fmt.Errorf("%w: the request is more than the %d bytes allowed", httpx.ErrTooLarge, maxQueryBody)
 	}
+	// One decoder for the whole body, numbers kept as written (1 is an integer, 1.0 a float).
 	var raw struct {
-		Query   string          `json:"query"`
-		Params  json.RawMessage `json:"params"`
-		Timeout string          `json:"timeout"`
+		Query   string `json:"query"`
+		Params  any    `json:"params"`
+		Timeout string `json:"timeout"`
 	}
-	if err := json.Unmarshal(body, &raw); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	err = dec.Decode(&raw)
+	if _, end := dec.Token(); err == nil && !errors.Is(end, io.EOF) {
+		err = errors.New("more after the JSON object")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: the body must be JSON {\"query\": \"...\", \"params\": {...}}: %v", httpx.ErrBadRequest, err)
 	}
 	if raw.Query == "" {
@@ -118,7 +125,7 @@ func decodeQuery(r *http.Request, req *QueryRequest) (map[string]any, error) {
 	}
 	req.Query, req.Timeout = raw.Query, raw.Timeout
 	params := map[string]any{}
-	if len(raw.Params) > 0 && string(raw.Params) != "null" {
+	if raw.Params != nil {
 		v, err := value.FromJSON(raw.Params)
 		if err != nil {
 			return nil, fmt.Errorf("%w: params: %v", httpx.ErrBadRequest, err)

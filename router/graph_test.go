@@ -165,10 +165,23 @@ func TestGraphQueryLimits(t *testing.T) {
 	g.Expect(res.Rows).To(Equal([][]any{{float64(4)}}))
 
 	// Bad requests.
-	for _, bad := range []string{``, `{`, `{"query": ""}`, `{"query": "RETURN 1", "params": [1]}`, `{"query": "RETURN 1", "params": {"x": 1e999}}`} {
+	for _, bad := range []string{``, `{`, `{"query": ""}`, `{"query": "RETURN 1", "params": [1]}`, `{"query": "RETURN 1", "params": {"x": 1e999}}`,
+		`{"query": "RETURN 1"} {}`, `{"query": "RETURN 1", "params": {"x": 1}}]`, `{"query": 1}`} {
 		r := send(t, "POST", c.base+"/graph/big/query", bad, nil)
 		g.Expect(r.code).To(Equal(400), "%q: %s", bad, r.body)
 		g.Expect(r.body).To(HavePrefix(`{"error":`))
+	}
+	for body, want := range map[string]any{
+		`{"query": "RETURN $x AS x", "params": {"x": 1}}`:   float64(1),
+		`{"query": "RETURN $x AS x", "params": {"x": 1.5}}`: 1.5,
+		`{"query": "RETURN 2 AS x", "params": null}`:        float64(2),
+		`{"query": "RETURN 3 AS x"}` + "\n":                 float64(3),
+	} {
+		r := send(t, "POST", c.base+"/graph/big/query", body, nil)
+		g.Expect(r.code).To(Equal(200), "%s: %s", body, r.body)
+		var res QueryResponse
+		g.Expect(json.Unmarshal([]byte(r.body), &res)).To(Succeed())
+		g.Expect(res.Rows).To(Equal([][]any{{want}}), body)
 	}
 	g.Expect(send(t, "GET", c.base+"/graph/big/query", "", nil).code).To(Equal(405))
 	g.Expect(send(t, "POST", c.base+"/graph/no{good}/query", `{"query": "RETURN 1"}`, nil).code).To(Equal(400))
