@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -295,7 +296,7 @@ func graphBody(r *http.Request, binaries ...string) (body []byte, binary string,
 	if r.ContentLength > maxGraphBody {
 		return nil, "", fmt.Errorf("%w: the request is %d bytes, more than the %d allowed", httpx.ErrTooLarge, r.ContentLength, maxGraphBody)
 	}
-	body, err = io.ReadAll(io.LimitReader(r.Body, maxGraphBody+1))
+	body, err = readBody(r, maxGraphBody+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: reading the request: %v", httpx.ErrBadRequest, err)
 	}
@@ -303,6 +304,17 @@ func graphBody(r *http.Request, binaries ...string) (body []byte, binary string,
 		return nil, "", fmt.Errorf("%w: the request is more than the %d bytes allowed", httpx.ErrTooLarge, maxGraphBody)
 	}
 	return body, binary, nil
+}
+
+// readBody reads at most limit bytes of r's body into a buffer of the size its Content-Length
+// announces: a bulk load's parts are megabytes, which io.ReadAll grew by copying.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n < limit {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom grows the buffer unless MinRead bytes are free
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit))
+	return buf.Bytes(), err
 }
 
 // unmarshalGraphBody decodes a JSON body into v.

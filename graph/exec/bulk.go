@@ -516,7 +516,7 @@ func (sp *spool) send(ctx context.Context, shard int) (keys, size, parts int64, 
 // each key once: a key made twice (a vertex's adjacency version) is kept once. Two values of
 // one key are a fault of the spool (vertices and edges given twice were made once).
 func runOf(graph string, data []byte) ([]shardapi.Pair, error) {
-	var pairs []shardapi.Pair
+	pairs := make([]shardapi.Pair, 0, countPairs(data))
 	for len(data) > 0 {
 		var p shardapi.Pair
 		for _, field := range []*[]byte{&p.Key, &p.Value} {
@@ -560,6 +560,24 @@ func runOf(graph string, data []byte) ([]shardapi.Pair, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// countPairs counts the key-value pairs of a spool run, as runOf reads them (a corrupt run's
+// count is at most its pairs): a shard's run holds a hundred thousand pairs and more, which
+// growing the slice copied over and over.
+func countPairs(data []byte) int {
+	n := 0
+	for len(data) > 0 {
+		for range 2 {
+			l, w := binary.Uvarint(data)
+			if w <= 0 || uint64(len(data)-w) < l {
+				return n
+			}
+			data = data[w+int(l):]
+		}
+		n++
+	}
+	return n
 }
 
 // declareKeys declares the primary keys keys names (label -> property) that the graph does not

@@ -173,6 +173,10 @@ func checkWrite(w *Write) error {
 	return nil
 }
 
+// maxKeptBuffer bounds the record buffer a Log keeps between writes: above a bulk load's
+// entries (4 MiB each, graph/exec's bulk parts), which otherwise each grew a new one.
+const maxKeptBuffer = 16 << 20
+
 // Write appends writes to the log as one record, with one write system call,
 // unsynced: they are durable once a Sync that started after Write returned has
 // returned. Nothing is written if any write is invalid. A Write that starts a
@@ -201,7 +205,7 @@ func (l *Log) Write(writes []Write) error {
 		}
 		m.apply(&writes[i], seq, true)
 	}
-	if cap(l.buf) > 4<<20 {
+	if cap(l.buf) > maxKeptBuffer {
 		l.buf = nil // one large write does not pin its buffer
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/torua/torua/internal/binenc"
 )
@@ -90,6 +91,19 @@ func readFrame(b []byte) (payload []byte, size int, ok bool) {
 
 // appendBatch appends one batch record holding writes, framed.
 func appendBatch(b []byte, writes []Write) []byte {
+	// Grown once to the record's size, at most: a bulk load's entries are megabytes each, and
+	// growing by doubling copied and zeroed them several times over.
+	n := frameHeaderSize + 1 + binary.MaxVarintLen64
+	for _, w := range writes {
+		n += 5 * binary.MaxVarintLen64
+		for _, e := range w.Entries {
+			n += binary.MaxVarintLen64 + len(e.Data)
+		}
+		for _, v := range w.Stable {
+			n += 2*binary.MaxVarintLen64 + len(v.Name) + len(v.Value)
+		}
+	}
+	b = slices.Grow(b, n)
 	b, start := beginRecord(b)
 	b = append(b, kindBatch)
 	b = binary.AppendUvarint(b, uint64(len(writes)))
