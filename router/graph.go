@@ -67,44 +67,73 @@ func (rt *Router) graphRoutes(mux *http.ServeMux) {
 }
 
 func (rt *Router) handleQuery(w http.ResponseWriter, r *http.Request) {
-	var req QueryRequest
-	params, err := decodeQuery(r, &req)
-	var opts exec.Options
-	if err == nil && req.Timeout != "" {
-		if opts.Timeout, err = time.ParseDuration(req.Timeout); err != nil || opts.Timeout <= 0 {
-			err = fmt.Errorf("%w: timeout %q is not a positive duration like \"5s\"", httpx.ErrBadRequest, req.Timeout)
-		}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
+	if err != nil {
+		err = fmt.Errorf("%w: reading the request: %v", httpx.ErrBadRequest, err)
+	} else if len(body) > maxQueryBody {
+		err = fmt.Errorf("%w: the request is more than the %d bytes allowed", httpx.ErrTooLarge, maxQueryBody)
 	}
-	if err == nil && rt.holder.Current() == nil {
-		err = fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
-	}
-	var res *exec.Result
+	var out *QueryResponse
 	if err == nil {
-		res, err = rt.graph.Query(r.Context(), r.PathValue("graph"), req.Query, params, opts)
+		out, err = rt.query(r.Context(), r.PathValue("graph"), body)
 	}
 	if err != nil {
 		rt.writeQueryError(w, r, err)
 		return
 	}
-	out := QueryResponse{Columns: res.Columns, Rows: make([][]any, len(res.Rows)), Stats: res.Stats}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// serveQuery answers a query over the wire protocol (wire.OpQuery) as handleQuery answers it
+// over HTTP: the same JSON body in, the same status and JSON body out.
+func (rt *Router) serveQuery(ctx context.Context, req *wire.Request) wire.Response {
+	out, err := rt.query(ctx, req.Key, req.Value)
+	if err != nil {
+		if status, body := queryErrorBody(err); status != 0 {
+			b, _ := json.Marshal(body)
+			return wire.Response{Status: status, Body: b}
+		}
+		return httpx.WireError(rt.log, req, err)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return httpx.WireError(rt.log, req, fmt.Errorf("encode the answer: %w", err))
+	}
+	return wire.Response{Status: http.StatusOK, Body: b}
+}
+
+// query runs the query request body (QueryRequest's JSON) on graph.
+func (rt *Router) query(ctx context.Context, graph string, body []byte) (*QueryResponse, error) {
+	var req QueryRequest
+	params, err := decodeQuery(body, &req)
+	if err != nil {
+		return nil, err
+	}
+	var opts exec.Options
+	if req.Timeout != "" {
+		if opts.Timeout, err = time.ParseDuration(req.Timeout); err != nil || opts.Timeout <= 0 {
+			return nil, fmt.Errorf("%w: timeout %q is not a positive duration like \"5s\"", httpx.ErrBadRequest, req.Timeout)
+		}
+	}
+	if rt.holder.Current() == nil {
+		return nil, fmt.Errorf("%w: no valid shard map yet", httpx.ErrUnavailable)
+	}
+	res, err := rt.graph.Query(ctx, graph, req.Query, params, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := &QueryResponse{Columns: res.Columns, Rows: make([][]any, len(res.Rows)), Stats: res.Stats}
 	for i, row := range res.Rows {
 		out.Rows[i] = make([]any, len(row))
 		for j, v := range row {
 			out.Rows[i][j] = value.ToJSON(v)
 		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // decodeQuery reads a query request, with numbers kept exact: integers stay integers.
-func decodeQuery(r *http.Request, req *QueryRequest) (map[string]any, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading the request: %v", httpx.ErrBadRequest, err)
-	}
-	if len(body) > maxQueryBody {
-		return nil, fmt.Errorf("%w: the request is more than the %d bytes allowed", httpx.ErrTooLarge, maxQueryBody)
-	}
+func decodeQuery(body []byte, req *QueryRequest) (map[string]any, error) {
 	// One decoder for the whole body, numbers kept as written (1 is an integer, 1.0 a float).
 	var raw struct {
 		Query   string `json:"query"`
@@ -113,7 +142,7 @@ func decodeQuery(r *http.Request, req *QueryRequest) (map[string]any, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	err = dec.Decode(&raw)
+	err := dec.Decode(&raw)
 	if _, end := dec.Token(); err == nil && !errors.Is(end, io.EOF) {
 		err = errors.New("more after the JSON object")
 	}
@@ -139,9 +168,23 @@ func decodeQuery(r *http.Request, req *QueryRequest) (map[string]any, error) {
 	return params, nil
 }
 
-// writeQueryError answers a failed query: 400 with the place for a query's own fault, 413 for
-// the row limit, 503 for the time limit, and the shards' answers as they map.
+// writeQueryError answers a failed query (queryErrorBody), or nothing when the client went
+// away: nobody reads an answer.
 func (rt *Router) writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := queryErrorBody(err)
+	switch {
+	case status != 0:
+		httpx.WriteJSON(w, status, body)
+	case r.Context().Err() != nil:
+	default:
+		httpx.WriteError(w, r, rt.log, err)
+	}
+}
+
+// queryErrorBody is the answer to a query's own failure: 400 with the place for a query's
+// own fault, 409 for a refusal on its terms, 413 for the row limit, 503 for the time limit;
+// status 0 for the rest (the shards' answers, as internal/httpx maps them).
+func queryErrorBody(err error) (int, QueryErrorBody) {
 	var ce *cypher.Error
 	var qe *exec.QueryError
 	body := QueryErrorBody{Error: err.Error()}
@@ -157,14 +200,8 @@ func (rt *Router) writeQueryError(w http.ResponseWriter, r *http.Request, err er
 		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, exec.ErrTimeLimit):
 		status = http.StatusServiceUnavailable
-	case r.Context().Err() != nil:
-		return // the client went away: nobody reads an answer
 	}
-	if status == 0 {
-		httpx.WriteError(w, r, rt.log, err)
-		return
-	}
-	httpx.WriteJSON(w, status, body)
+	return status, body
 }
 
 func (rt *Router) handleGraphs(w http.ResponseWriter, r *http.Request) {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -310,4 +314,100 @@ func TestGraphReadsGoOverTheWireProtocol(t *testing.T) {
 	}
 	g.Expect(refused.Load()).To(Equal(int64(1)), "n0 refused once, and was then sent its reads over HTTP")
 	g.Expect(c.nodeRequests(t, "/internal/graph/{graph}/reads")-httpBefore).To(BeNumerically(">=", 3), "n0's reads, over HTTP")
+}
+
+// TestGraphQueriesOverTheWireProtocol: a client WithWire sends its queries over the wire
+// protocol, and gets what a client over HTTP gets, errors included; a node refuses the op; a
+// router of an earlier version refuses it too, and the client then sends its queries over
+// HTTP.
+func TestGraphQueriesOverTheWireProtocol(t *testing.T) {
+	g := NewWithT(t)
+	c := startCluster(t, 3, 3, nil)
+	ctx := context.Background()
+	overHTTP, err := client.New(c.base)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer overHTTP.Close()
+	overWire, err := client.New(c.base, client.WithWire(), client.WithTimeout(10*time.Second))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer overWire.Close()
+	_, err = overWire.Query(ctx, "w", `UNWIND range(1, 20) AS i CREATE (:P {i: i, f: i / 2.0, s: 'p' + toString(i)})-[:NEXT {w: i}]->(:Q {i: i})`, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	before := c.routerWireRequests(t, "query")
+	for _, q := range []struct {
+		text   string
+		params map[string]any
+	}{
+		{`MATCH (p:P)-[r:NEXT]->(q) WHERE p.i <= $n RETURN p, r, q ORDER BY p.i`, map[string]any{"n": 3}},
+		{`MATCH (p:P) RETURN p.i, p.f, p.s, [p.i, null, {k: p.f}] AS l ORDER BY p.i LIMIT 4`, nil},
+		{`MATCH path = (:P {i: 1})-->() RETURN path`, nil},
+		{`RETURN $x AS x, $y AS y`, map[string]any{"x": int64(1) << 60, "y": 1.5}},
+	} {
+		want, err := overHTTP.Query(ctx, "w", q.text, q.params)
+		g.Expect(err).NotTo(HaveOccurred(), q.text)
+		got, err := overWire.Query(ctx, "w", q.text, q.params)
+		g.Expect(err).NotTo(HaveOccurred(), q.text)
+		g.Expect(got.Columns).To(Equal(want.Columns), q.text)
+		g.Expect(got.Rows).To(Equal(want.Rows), q.text)
+		g.Expect(got.Rows).NotTo(BeEmpty(), q.text)
+	}
+	for _, q := range []string{"MATCH (n RETURN n", "RETURN nosuch(1)", "MATCH (p:P {i: 1}) DELETE p", `UNWIND range(1, 2000000) AS i RETURN i`} {
+		_, want := overHTTP.Query(ctx, "w", q, nil)
+		_, got := overWire.Query(ctx, "w", q, nil)
+		var we, ge *client.Error
+		g.Expect(errors.As(want, &we)).To(BeTrue(), "%s: %v", q, want)
+		g.Expect(errors.As(got, &ge)).To(BeTrue(), "%s: %v", q, got)
+		g.Expect(*ge).To(Equal(*we), q)
+	}
+	_, err = overWire.Query(ctx, "no{good}", "RETURN 1", nil)
+	var bad *client.Error
+	g.Expect(errors.As(err, &bad)).To(BeTrue(), "%v", err)
+	g.Expect(bad.Status).To(Equal(http.StatusBadRequest), "%v", err)
+	g.Expect(c.routerWireRequests(t, "query")-before).To(Equal(4), "the queries answered 200 went over the wire protocol")
+
+	// A node takes no query: it serves key operations and graph reads only.
+	resp, err := c.nodes[0].WireServer().Do(ctx, &wire.Request{Op: wire.OpQuery, Key: "w", Value: []byte(`{"query": "RETURN 1"}`)})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.Status).To(Equal(http.StatusBadRequest))
+	g.Expect(string(resp.Body)).To(ContainSubstring("query is not a key operation"))
+
+	// A router of an earlier version, played by a stand-in on its own port: its wire
+	// protocol refuses the op as such a router's does, and its HTTP is the router's. (A fake:
+	// no binary of an earlier version is here.)
+	var refused atomic.Int64
+	old := wire.NewServer(func(_ context.Context, req *wire.Request) wire.Response {
+		refused.Add(1)
+		return wire.Response{Status: http.StatusBadRequest, Body: wire.ErrorBody(fmt.Sprintf("wire protocol error: unknown op %d", req.Op))}
+	}, wire.ServerOptions{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	g.Expect(err).NotTo(HaveOccurred())
+	target, err := url.Parse(c.base)
+	g.Expect(err).NotTo(HaveOccurred())
+	hs := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target)}
+	go func() { _ = hs.Serve(wire.NewListener(ln, old, 5*time.Second)) }()
+	defer hs.Close()
+	toOld, err := client.New("http://"+ln.Addr().String(), client.WithWire(), client.WithTimeout(10*time.Second))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer toOld.Close()
+	for range 3 {
+		res, err := toOld.Query(ctx, "w", "MATCH (p:P) RETURN count(p) AS n", nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(res.Rows).To(Equal([][]any{{int64(20)}}))
+	}
+	g.Expect(refused.Load()).To(Equal(int64(1)), "refused once, then asked over HTTP")
+}
+
+// routerWireRequests is the wire requests of op the router answered 200 (its /metrics).
+func (c *cluster) routerWireRequests(t *testing.T, op string) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(get(t, c.base+"/metrics").body, "\n") {
+		if strings.HasPrefix(line, "torua_router_wire_requests_total{") && strings.Contains(line, `op="`+op+`"`) && strings.Contains(line, `code="200"`) {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			n += int(v)
+		}
+	}
+	return n
 }

@@ -72,8 +72,12 @@ func (rt *Router) handleKey(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rep.body)
 }
 
-// serveWire serves a key request of the wire protocol through do.
+// serveWire serves a key request of the wire protocol through do, and a graph query
+// (serveQuery).
 func (rt *Router) serveWire(ctx context.Context, req *wire.Request) wire.Response {
+	if req.Op == wire.OpQuery {
+		return rt.serveQuery(ctx, req)
+	}
 	err := httpx.CheckWireRequest(req, rt.cfg.MaxValueSize)
 	var rep reply
 	if err == nil {

@@ -1,5 +1,5 @@
-// Package wire is Torua's binary key protocol: GET, PUT and DELETE of one key (and the
-// router's graph reads), multiplexed and pipelined over one TCP connection, on the same
+// Package wire is Torua's binary key protocol: GET, PUT and DELETE of one key (and graph
+// queries and the router's graph reads), multiplexed and pipelined over one TCP connection, on the same
 // port as the HTTP API. The router speaks it to the nodes, and clients that want throughput (torua bench, router/client's
 // WithWire) speak it to the router.
 //
@@ -18,9 +18,11 @@
 // carries its request's id, in any order. Ops are OpGet, OpPut, OpDelete, OpPing (a
 // liveness probe the connection's reader answers at once; a Pool with PingInterval pings
 // every connection and takes a server that stops answering as down until it answers again,
-// since a hung process still accepts connections and reads nothing) and OpGraphReads (the
+// since a hung process still accepts connections and reads nothing), OpGraphReads (the
 // router's graph reads to a node: key and value, and the answer's body, are graph/shardapi's
-// to read; a server of an earlier version answers it 400 "unknown op", see Unsupported); flag
+// to read; a server of an earlier version answers it 400 "unknown op", see Unsupported) and
+// OpQuery (a client's graph query to the router: the graph's name, and the JSON request and
+// answer of the HTTP API's POST /graph/{graph}/query); flag
 // FlagStale asks for a stale read; cond and revision are the write's precondition
 // (Request.Cond, a kv.Precondition: cond is its Kind, revision its Revision; the HTTP API's
 // If-Match / If-None-Match). Status is the HTTP API's status code for the same

@@ -33,6 +33,10 @@ const (
 	// binary encoding, and a 200 answer's body the binary reads answer. This package passes
 	// both through unread.
 	OpGraphReads Op = 5
+	// OpQuery runs a graph query, from a client to the router: the key is the graph's name,
+	// the value the JSON body of POST /graph/{graph}/query, and the answer's body that
+	// request's JSON answer (or its JSON error body).
+	OpQuery Op = 6
 )
 
 func (o Op) String() string {
@@ -47,6 +51,8 @@ func (o Op) String() string {
 		return "ping"
 	case OpGraphReads:
 		return "graph_reads"
+	case OpQuery:
+		return "query"
 	}
 	return fmt.Sprintf("op%d", uint8(o))
 }
@@ -124,7 +130,7 @@ func appendResponse(b []byte, id uint32, resp *Response) []byte {
 // checkRequest reports whether req fits in a frame.
 func checkRequest(req *Request) error {
 	switch {
-	case req.Op < OpGet || req.Op > OpGraphReads:
+	case req.Op < OpGet || req.Op > OpQuery:
 		return fmt.Errorf("%w: unknown op %d", ErrProtocol, req.Op)
 	case len(req.Key) > math.MaxUint16:
 		return fmt.Errorf("%w: key of %d bytes", ErrProtocol, len(req.Key))
