@@ -61,7 +61,7 @@ edges/s. The table adds the mean rounds and shard requests per query.`,
 				cfg.Duration = 0 // a count alone bounds the run
 			}
 			if graph.on {
-				return runGraphBench(cmd, &graph, &cf, cfg.Count, cfg.Duration, jsonOut)
+				return runGraphBench(cmd, &graph, &cf, protocol, cfg.Count, cfg.Duration, jsonOut)
 			}
 			cfg.Mode = bench.Mode(mode)
 			switch consistency {
@@ -144,7 +144,7 @@ edges/s. The table adds the mean rounds and shard requests per query.`,
 	f.BoolVar(&preload, "preload", false, "write every key once before the run")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
 	graph.register(f)
-	f.StringVar(&protocol, "protocol", "wire", "protocol for GETs and PUTs: wire (Torua's binary protocol, one shared connection) or http (one keep-alive connection per client)")
+	f.StringVar(&protocol, "protocol", "wire", "protocol for GETs, PUTs and graph queries: wire (Torua's binary protocol, one shared connection) or http (one keep-alive connection per client)")
 	return cmd
 }
 

@@ -38,7 +38,7 @@ type graphBenchFlags struct {
 
 // kvOnlyFlags and graphOnlyFlags are the flags that make sense with one kind of bench only.
 var (
-	kvOnlyFlags    = []string{"mode", "read-ratio", "concurrency", "keys", "value-size", "prefix", "consistency", "preload", "protocol"}
+	kvOnlyFlags    = []string{"mode", "read-ratio", "concurrency", "keys", "value-size", "prefix", "consistency", "preload"}
 	graphOnlyFlags = []string{"vertices", "edges", "seed", "load", "clients", "queries", "graph-name", "batch", "in-flight", "bulk", "probes", "warmup"}
 )
 
@@ -98,12 +98,20 @@ func (g *graphBenchFlags) config(count int64, duration, timeout time.Duration) (
 
 // runGraphBench is `torua bench --graph`: optionally load the generated graph, then run each
 // query kind at each client count and print the report.
-func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, count int64, duration time.Duration, jsonOut bool) error {
+func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, protocol string, count int64, duration time.Duration, jsonOut bool) error {
 	cfg, err := g.config(count, duration, 0)
 	if err != nil {
 		return err
 	}
-	c, err := cf.client(client.WithMaxConnsPerHost(max(slices.Max(cfg.Clients), g.inflight)))
+	opts := []client.Option{client.WithMaxConnsPerHost(max(slices.Max(cfg.Clients), g.inflight))}
+	switch protocol {
+	case "wire":
+		opts = append(opts, client.WithWire())
+	case "http":
+	default:
+		return fmt.Errorf("--protocol %q: want wire or http", protocol)
+	}
+	c, err := cf.client(opts...)
 	if err != nil {
 		return err
 	}
@@ -120,7 +128,7 @@ func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, coun
 		return err // nothing listens, or no graph API: say so once
 	}
 	stderr := cmd.ErrOrStderr()
-	rep := &bench.GraphReport{Store: "torua", Target: c.URL(), Graph: g.spec}
+	rep := &bench.GraphReport{Store: "torua", Target: c.URL(), Protocol: protocol, Graph: g.spec}
 	switch exists := slices.Contains(graphs, g.name); {
 	case g.load:
 		if rep.Load, err = loadGraph(ctx, stderr, c, store, g, exists); err != nil {
@@ -137,7 +145,7 @@ func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, coun
 		enc.SetIndent("", "  ")
 		err = enc.Encode(rep)
 	} else {
-		fmt.Fprintf(out, "router %s, graph %s\n", c.URL(), g.name)
+		fmt.Fprintf(out, "router %s (%s), graph %s\n", c.URL(), protocol, g.name)
 		err = rep.WriteTable(out)
 	}
 	if err != nil {

@@ -61,7 +61,8 @@ func TestBenchGraphArguments(t *testing.T) {
 // TestBenchGraphAgainstACluster: a smoke test against a real one-node cluster in this process
 // (fsync off: durability is not what it checks). --load imports a tiny generated graph; every
 // case runs and succeeds; the probes answer exactly as the in-memory floor does on the same
-// generated graph; a second run without --load finds the graph and prints the table.
+// generated graph (its queries over the wire protocol, by default); a second run without
+// --load, over HTTP, finds the graph and prints the table.
 func TestBenchGraphAgainstACluster(t *testing.T) {
 	c := localtest.Start(t, local.Config{Nodes: 1, Shards: 4})
 	url := "--url=" + c.RouterURL()
@@ -75,7 +76,7 @@ func TestBenchGraphAgainstACluster(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
 	}
-	if rep.Store != "torua" || rep.Graph != spec || rep.Load == nil || rep.Load.Vertices != 300 || rep.Load.Edges != 2000 ||
+	if rep.Store != "torua" || rep.Protocol != "wire" || rep.Graph != spec || rep.Load == nil || rep.Load.Vertices != 300 || rep.Load.Edges != 2000 ||
 		rep.Load.Batches != 5 || rep.Load.EdgesPerSec <= 0 {
 		t.Fatalf("report %+v, load %+v", rep, rep.Load)
 	}
@@ -105,11 +106,11 @@ func TestBenchGraphAgainstACluster(t *testing.T) {
 	}
 
 	out, errOut, err = runCLI(t, "", "bench", url, "--graph", "--vertices", "300", "--edges", "2000", "--queries", "two-hop",
-		"--clients", "2", "--count", "20", "--probes", "0")
+		"--clients", "2", "--count", "20", "--probes", "0", "--protocol", "http")
 	if err != nil {
 		t.Fatalf("bench --graph: %v\nstderr: %s", err, errOut)
 	}
-	for _, want := range []string{"router " + c.RouterURL() + ", graph bench", "two-hop, 2 clients", "queries 20,", "mean count", "rounds", "shard requests", "p99.9"} {
+	for _, want := range []string{"router " + c.RouterURL() + " (http), graph bench", "two-hop, 2 clients", "queries 20,", "mean count", "rounds", "shard requests", "p99.9"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

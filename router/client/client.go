@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/torua/torua/internal/httpx"
@@ -35,6 +36,9 @@ type Client struct {
 	wire     *wire.Pool
 	wireAddr string
 	timeout  time.Duration
+	// queryOverHTTP is set once the router refused a query over the wire protocol (a router
+	// of an earlier version): queries go over HTTP from then on.
+	queryOverHTTP atomic.Bool
 }
 
 // Option configures a Client made by New.
@@ -63,10 +67,10 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 // WithDialTimeout bounds the time to open a connection to the router (default 5s).
 func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
 
-// WithWire sends Get, Put and Delete over the wire protocol (one TCP connection to the
-// router's port that every goroutine's requests share, see docs/api.md) instead of HTTP:
+// WithWire sends Get, Put, Delete and Query over the wire protocol (one TCP connection to
+// the router's port that every goroutine's requests share, see docs/api.md) instead of HTTP:
 // the same answers for much less CPU per request when many requests are in flight.
-// Listings and cluster calls stay on HTTP. It needs an http:// URL without a path.
+// Listings, imports and cluster calls stay on HTTP. It needs an http:// URL without a path.
 func WithWire() Option { return func(o *options) { o.wire = true } }
 
 // New returns a Client for the router at baseURL, e.g. "http://127.0.0.1:8080". A baseURL

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/torua/torua/graph/value"
+	"github.com/torua/torua/internal/wire"
 )
 
 // maxQueryAnswer bounds the body of a query's answer the client reads.
@@ -61,7 +62,30 @@ func (c *Client) Query(ctx context.Context, graph, query string, params map[stri
 	if err != nil {
 		return nil, fmt.Errorf("query parameters: %w", err)
 	}
+	if c.wire != nil && graph != "" && len(b) <= maxWireQuery && !c.queryOverHTTP.Load() {
+		return c.queryWire(ctx, graph, b)
+	}
 	return c.postGraph(ctx, graph, "query", b)
+}
+
+// maxWireQuery bounds a query request sent over the wire protocol (WithWire); a longer one
+// goes over HTTP: a router takes frames of about its value limit (1 MiB by default).
+const maxWireQuery = 512 << 10
+
+// queryWire sends a query request over the wire protocol: the body and the answer are the
+// HTTP API's. A router of an earlier version refuses the op; then this Client sends its
+// queries over HTTP.
+func (c *Client) queryWire(ctx context.Context, graph string, body []byte) (*QueryResult, error) {
+	req := &wire.Request{Op: wire.OpQuery, Key: graph, Value: body}
+	resp, err := c.doWire(ctx, req, http.StatusOK)
+	if err != nil {
+		if wire.Unsupported(req, resp) {
+			c.queryOverHTTP.Store(true)
+			return c.postGraph(ctx, graph, "query", body)
+		}
+		return nil, err
+	}
+	return decodeQueryResult("query "+graph, resp.Body)
 }
 
 // postGraph posts body to /graph/{graph}/{op} and decodes a query-shaped answer.
@@ -79,6 +103,11 @@ func (c *Client) postGraph(ctx context.Context, graph, op string, body []byte) (
 	if err != nil {
 		return nil, fmt.Errorf("POST %s: read the answer: %w", u, err)
 	}
+	return decodeQueryResult("POST "+u, data)
+}
+
+// decodeQueryResult decodes a query-shaped answer; what names the request in errors.
+func decodeQueryResult(what string, data []byte) (*QueryResult, error) {
 	// One decoder for the whole answer, numbers kept as written (1 is an integer, 1.0 a
 	// float): a decoder per row cost more than the rows.
 	var raw struct {
@@ -89,24 +118,24 @@ func (c *Client) postGraph(ctx context.Context, graph, op string, body []byte) (
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("POST %s: the answer is not a query result: %w", u, err)
+		return nil, fmt.Errorf("%s: the answer is not a query result: %w", what, err)
 	}
 	out := &QueryResult{Columns: raw.Columns, Rows: make([][]any, len(raw.Rows))}
 	for i, r := range raw.Rows {
 		v, err := value.FromJSON(r)
 		if err != nil {
-			return nil, fmt.Errorf("POST %s: row %d: %w", u, i, err)
+			return nil, fmt.Errorf("%s: row %d: %w", what, i, err)
 		}
 		row, ok := v.([]any)
 		if !ok {
-			return nil, fmt.Errorf("POST %s: row %d is not a list", u, i)
+			return nil, fmt.Errorf("%s: row %d is not a list", what, i)
 		}
 		out.Rows[i] = row
 	}
 	if raw.Stats != nil {
 		v, err := value.FromJSON(raw.Stats)
 		if err != nil {
-			return nil, fmt.Errorf("POST %s: stats: %w", u, err)
+			return nil, fmt.Errorf("%s: stats: %w", what, err)
 		}
 		out.Stats, _ = v.(map[string]any)
 	}

@@ -16,6 +16,8 @@ type GraphReport struct {
 	// was (a URL, a DSN without its password).
 	Store  string `json:"store"`
 	Target string `json:"target,omitempty"`
+	// Protocol is how Torua's queries travelled: "wire" or "http".
+	Protocol string `json:"protocol,omitempty"`
 	// Graph is the generated graph's spec.
 	Graph GraphSpec `json:"graph"`
 	// Load is the bulk load's outcome, when the run loaded the graph.
