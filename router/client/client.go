@@ -70,7 +70,9 @@ func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialT
 // WithWire sends Get, Put, Delete and Query over the wire protocol (one TCP connection to
 // the router's port that every goroutine's requests share, see docs/api.md) instead of HTTP:
 // the same answers for much less CPU per request when many requests are in flight.
-// Listings, imports and cluster calls stay on HTTP. It needs an http:// URL without a path.
+// Listings, imports and cluster calls stay on HTTP. A query whose context ends stops the
+// client waiting, but runs on in the router until its time limit (QueryTimeout): the shared
+// connection stays open, where over HTTP the router sees its connection close. It needs an http:// URL without a path.
 func WithWire() Option { return func(o *options) { o.wire = true } }
 
 // New returns a Client for the router at baseURL, e.g. "http://127.0.0.1:8080". A baseURL
