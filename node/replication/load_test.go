@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/torua/torua/internal/binenc"
 	"github.com/torua/torua/node/engine"
 )
 
@@ -85,6 +86,35 @@ func TestEncodeLoadRefusesBadRuns(t *testing.T) {
 		_, err := decodeCommand(cmd[:cut])
 		g.Expect(errors.Is(err, errDecode)).To(BeTrue(), "cut at %d", cut)
 	}
+}
+
+// A load command is written compressed (version 2); the log of an earlier binary holds
+// version 1, uncompressed, which decodes as before. A compressed length past the bound is
+// refused before anything is allocated for it.
+func TestLoadCommandVersions(t *testing.T) {
+	g := NewWithT(t)
+	pairs := loadPairs("graph/bench/v/", 5000)
+	cmd, err := encodeLoad(pairs)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cmd[:2]).To(Equal([]byte{byte(cmdLoad), loadVersionS2}))
+	v1 := []byte{byte(cmdLoad), opsVersion}
+	v1 = binary.AppendUvarint(v1, uint64(len(pairs)))
+	for _, p := range pairs {
+		v1 = binenc.AppendBytes(binenc.AppendBytes(v1, p.Key), p.Value)
+	}
+	g.Expect(len(cmd)).To(BeNumerically("<", len(v1)/2), "sorted keys compress")
+	for _, b := range [][]byte{cmd, v1} {
+		got, err := decodeCommand(b)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(got.typ).To(Equal(cmdLoad))
+		g.Expect(got.load).To(Equal(pairs))
+	}
+	huge := append([]byte{byte(cmdLoad), loadVersionS2}, binary.AppendUvarint(nil, maxLoadBytes+1)...)
+	_, err = decodeCommand(append(huge, 0, 0, 0))
+	g.Expect(errors.Is(err, errDecode)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(ContainSubstring("over"))
+	_, err = decodeCommand([]byte{byte(cmdLoad), 3, 1})
+	g.Expect(errors.Is(err, errDecode)).To(BeTrue(), "an unknown version: %v", err)
 }
 
 func TestLoadReachesEveryReplica(t *testing.T) {
