@@ -74,13 +74,9 @@ edges/s. The table adds the mean rounds and shard requests per query.`,
 			if cfg.Mode != bench.ModeMixed && cmd.Flags().Changed("read-ratio") {
 				return fmt.Errorf("--read-ratio applies to --mode mixed only")
 			}
-			opts := []client.Option{client.WithMaxConnsPerHost(cfg.Concurrency)}
-			switch protocol {
-			case "wire":
-				opts = append(opts, client.WithWire())
-			case "http":
-			default:
-				return fmt.Errorf("--protocol %q: want wire or http", protocol)
+			opts, err := protocolOptions(protocol, client.WithMaxConnsPerHost(cfg.Concurrency))
+			if err != nil {
+				return err
 			}
 			c, err := cf.client(opts...)
 			if err != nil {
@@ -210,4 +206,15 @@ func startBenchProgress(w io.Writer, bar bool, phase string, total int64, durati
 		close(done)
 		wg.Wait()
 	}
+}
+
+// protocolOptions adds to opts what --protocol asks for: wire (client.WithWire) or http.
+func protocolOptions(protocol string, opts ...client.Option) ([]client.Option, error) {
+	switch protocol {
+	case "wire":
+		return append(opts, client.WithWire()), nil
+	case "http":
+		return opts, nil
+	}
+	return nil, fmt.Errorf("--protocol %q: want wire or http", protocol)
 }

@@ -103,13 +103,9 @@ func runGraphBench(cmd *cobra.Command, g *graphBenchFlags, cf *clientFlags, prot
 	if err != nil {
 		return err
 	}
-	opts := []client.Option{client.WithMaxConnsPerHost(max(slices.Max(cfg.Clients), g.inflight))}
-	switch protocol {
-	case "wire":
-		opts = append(opts, client.WithWire())
-	case "http":
-	default:
-		return fmt.Errorf("--protocol %q: want wire or http", protocol)
+	opts, err := protocolOptions(protocol, client.WithMaxConnsPerHost(max(slices.Max(cfg.Clients), g.inflight)))
+	if err != nil {
+		return err
 	}
 	c, err := cf.client(opts...)
 	if err != nil {

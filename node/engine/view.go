@@ -98,17 +98,12 @@ func (v *View) GetEach(keys [][]byte, fn func(i int, val Value) error) error {
 			}
 			continue
 		}
-		raw, err := iter.ValueAndErr()
-		if err != nil {
-			ferr = markCorrupt(err)
-			break
-		}
-		rev, data, err := decodeValue(raw)
+		val, err := current(iter)
 		if err != nil {
 			ferr = err
 			break
 		}
-		if ferr = fn(i, Value{Data: data, Revision: rev}); ferr != nil {
+		if ferr = fn(i, val); ferr != nil {
 			break
 		}
 	}
@@ -133,17 +128,12 @@ func (v *View) Scan(prefix, start []byte, fn func(key []byte, val Value) (bool, 
 	}
 	var ferr error
 	for valid := iter.SeekGE(seek); valid; valid = iter.Next() {
-		raw, err := iter.ValueAndErr()
-		if err != nil {
-			ferr = markCorrupt(err)
-			break
-		}
-		rev, data, err := decodeValue(raw)
+		val, err := current(iter)
 		if err != nil {
 			ferr = err
 			break
 		}
-		more, err := fn(iter.Key()[shardPrefixLen:], Value{Data: data, Revision: rev})
+		more, err := fn(iter.Key()[shardPrefixLen:], val)
 		if err != nil || !more {
 			ferr = err
 			break
@@ -153,6 +143,19 @@ func (v *View) Scan(prefix, start []byte, fn func(key []byte, val Value) (bool, 
 		return fmt.Errorf("scan shard %d prefix %q: %w", v.shard, prefix, err)
 	}
 	return nil
+}
+
+// current returns the value at iter's position; its Data is the iterator's until it moves.
+func current(iter *pebble.Iterator) (Value, error) {
+	raw, err := iter.ValueAndErr()
+	if err != nil {
+		return Value{}, markCorrupt(err)
+	}
+	rev, data, err := decodeValue(raw)
+	if err != nil {
+		return Value{}, err
+	}
+	return Value{Data: data, Revision: rev}, nil
 }
 
 // iterator returns an iterator of the view bounded by lower and upper, and what to call when
