@@ -339,7 +339,7 @@ func (c graphCluster) Read(ctx context.Context, graph string, shard int, r *shar
 			return nil, err
 		}
 		if p := res.Parts[0]; p.Status != 0 {
-			return nil, &nodeapi.Error{Method: "POST", Addr: addr, Path: shardapi.ReadsPath(graph), StatusCode: p.Status,
+			return nil, &nodeapi.Error{Method: "graph reads", Addr: addr, Path: " shard " + strconv.Itoa(shard), StatusCode: p.Status,
 				Body: httpx.ErrorBody{Error: p.Error, Leader: p.Leader}}
 		}
 		return res.Parts[0].Read, nil
