@@ -206,6 +206,10 @@ func Path(graph string, shard int, op string) string {
 // binary answer (ReadMediaType); it reads the answer by its Content-Type, so a node that only
 // writes JSON is read as well. A node that refuses the binary request (a node of an earlier
 // version) is sent it again as JSON, and is sent JSON for a while (jsonFor).
+//
+// The router no longer calls it (its reads go as rounds, over the wire protocol or Reads);
+// nodes keep answering /read for routers of an earlier version, and the node's tests drive
+// that endpoint through it.
 func (c *Client) Read(ctx context.Context, addr, graph string, shard int, r *ReadRequest) (*ReadResponse, error) {
 	path := Path(graph, shard, "read")
 	encode := func() ([]byte, error) { return EncodeReadRequest(r) }
